@@ -1,7 +1,20 @@
 //! gatewatch: a terminal dashboard for live troubleshooting of 502 Bad Gateway errors.
 //!
-//! The engine (host sampling, config, checks) never imports the terminal crates; `app` and `ui`
-//! sit on top of it, and the headless `check` command uses the engine directly.
+//! The engine (`config`, `host`, `check`, `status`, `sanitize`) never imports the terminal crates;
+//! `app`, `keymap`, `ui`, `tui` and `dashboard` sit on top of it, and the headless `check` command
+//! uses the engine directly.
 
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod diagnostics;
+pub mod host;
+pub mod keymap;
+pub mod pane;
 pub mod sanitize;
 pub mod status;
+pub mod theme;
+pub mod tui;
+pub mod ui;

@@ -1,1 +1,94 @@
-fn main() {}
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use gatewatch::cli::{Cli, Command};
+use gatewatch::dashboard::{self, Ended};
+use gatewatch::{app, check, config, diagnostics, host, theme, tui};
+
+/// Exit status for a config error, before the terminal is touched (Nagios "unknown").
+const CONFIG_ERROR: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = diagnostics::init(cli.log_file.as_deref());
+    let loaded = match config::load(cli.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gatewatch: {e}");
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let depth = theme::detect_depth(cli.color, &env);
+    let theme_name = cli.theme.clone().unwrap_or_else(|| loaded.config.theme.clone());
+    let user_dir = config::config_dir(&|k| std::env::var_os(k));
+    let theme = match theme::load(&theme_name, user_dir.as_deref(), depth) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gatewatch: {e}");
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
+    match &log {
+        Ok(path) => tracing::info!(log = %path.display(), config = ?loaded.source, "gatewatch starting"),
+        Err(_) => {}
+    }
+    match cli.command {
+        Some(Command::Check { json }) => {
+            let sample = host::HostCollector::new().sample();
+            let report = check::build(&sample);
+            if json {
+                println!("{}", check::to_json(&report));
+            } else {
+                print!("{}", check::to_text(&report));
+            }
+            ExitCode::from(report.status.exit_code() as u8)
+        }
+        None => {
+            let c = &loaded.config;
+            let sources = app::Sources {
+                config: loaded
+                    .source
+                    .as_ref()
+                    .map_or("embedded defaults".to_string(), |p| p.display().to_string()),
+                upstreams: c.upstreams.len(),
+                logs: c.logs.len(),
+                dns_names: c.dns.names.len(),
+            };
+            let opts = dashboard::Options { refresh: c.refresh, theme, sources, mouse: cli.mouse };
+            run_dashboard(opts)
+        }
+    }
+}
+
+fn run_dashboard(opts: dashboard::Options) -> ExitCode {
+    tui::install_panic_hook();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gatewatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ended = runtime.block_on(dashboard::run(opts));
+    tui::restore();
+    match ended {
+        Ok(Ended::Quit) => ExitCode::SUCCESS,
+        Ok(Ended::InputClosed(why)) => {
+            tracing::info!(%why, "terminal input closed; exiting");
+            ExitCode::FAILURE
+        }
+        Ok(Ended::Signal(sig)) => {
+            tracing::info!(sig, "exiting on signal");
+            tui::reraise(sig)
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            // The terminal may be gone (that can be why we failed): printing must not panic.
+            let _ = writeln!(std::io::stderr(), "gatewatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

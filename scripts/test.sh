@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need when it is missing, then formatting, lints and
+# every test. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests drive for real: tmux (the binary in a real terminal).
+need=()
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+if ((${#need[@]})); then
+  echo "test.sh: installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+for tool in tmux; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
+done
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

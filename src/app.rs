@@ -1,0 +1,478 @@
+//! The one owner of dashboard state. Everything that happens arrives as an [`Event`]; `update`
+//! changes state and returns the [`Effect`]s the event loop must carry out. No I/O here, so every
+//! behaviour is testable with plain values.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::host::{self, HostSample, ProcessRow};
+use crate::keymap::{self, Action};
+use crate::pane::PaneId;
+use crate::status::{self, Finding, Status};
+use crate::ui::layout;
+
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Host(Box<HostSample>),
+    /// The wall clock moved on (the header shows it).
+    Tick(jiff::Zoned),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    Suspend,
+    RerunHost,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcSort {
+    Cpu,
+    Mem,
+}
+
+/// What the dashboard knows about where its inputs come from, for honest empty states.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// "embedded defaults" or the config file's path.
+    pub config: String,
+    pub upstreams: usize,
+    pub logs: usize,
+    pub dns_names: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct HostView {
+    pub sample: Option<HostSample>,
+    pub findings: Vec<Finding>,
+    pub sort: Option<ProcSort>,
+    pub filter: String,
+    /// Indices into `sample.processes`, sorted and filtered; rebuilt only when those change.
+    pub visible: Vec<usize>,
+}
+
+impl HostView {
+    pub fn sort(&self) -> ProcSort {
+        self.sort.unwrap_or(ProcSort::Cpu)
+    }
+
+    pub fn visible_processes(&self) -> impl Iterator<Item = &ProcessRow> {
+        let procs = self.sample.as_ref().map(|s| s.processes.as_slice()).unwrap_or(&[]);
+        self.visible.iter().filter_map(move |&i| procs.get(i))
+    }
+
+    fn rebuild(&mut self) {
+        let Some(sample) = &self.sample else {
+            self.visible.clear();
+            return;
+        };
+        let needle = self.filter.to_lowercase();
+        let mut idx: Vec<usize> = sample
+            .processes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| needle.is_empty() || process_matches(p, &needle))
+            .map(|(i, _)| i)
+            .collect();
+        let procs = &sample.processes;
+        match self.sort() {
+            ProcSort::Cpu => idx.sort_by(|&a, &b| {
+                procs[b].cpu.total_cmp(&procs[a].cpu).then(procs[a].pid.cmp(&procs[b].pid))
+            }),
+            ProcSort::Mem => idx.sort_by(|&a, &b| {
+                procs[b].mem.cmp(&procs[a].mem).then(procs[a].pid.cmp(&procs[b].pid))
+            }),
+        }
+        self.visible = idx;
+    }
+}
+
+fn process_matches(p: &ProcessRow, needle_lower: &str) -> bool {
+    p.command.to_lowercase().contains(needle_lower)
+        || p.user.to_lowercase().contains(needle_lower)
+        || p.pid.to_string() == needle_lower
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub focus: PaneId,
+    pub zoomed: bool,
+    pub help: bool,
+    pub help_scroll: u16,
+    /// Text being typed into the process filter; `None` when not editing.
+    pub filter_input: Option<String>,
+    pub scroll: [usize; 4],
+    pub size: (u16, u16),
+    pub clock: jiff::Zoned,
+    pub hostname: String,
+    pub host: HostView,
+    pub sources: Sources,
+    /// One line shown in the footer until the next key press (e.g. why a key did nothing).
+    pub message: Option<String>,
+    pub mouse: bool,
+}
+
+impl App {
+    pub fn new(sources: Sources, clock: jiff::Zoned, size: (u16, u16)) -> Self {
+        App {
+            focus: PaneId::Host,
+            zoomed: false,
+            help: false,
+            help_scroll: 0,
+            filter_input: None,
+            scroll: [0; 4],
+            size,
+            clock,
+            hostname: String::new(),
+            host: HostView::default(),
+            sources,
+            message: None,
+            mouse: false,
+        }
+    }
+
+    /// Worst status over everything checked; unknown until the first sample arrives.
+    pub fn overall(&self) -> Status {
+        match &self.host.sample {
+            None => Status::Unknown,
+            Some(_) => status::overall(&self.host.findings),
+        }
+    }
+
+    /// Returns whether the screen needs redrawing, and what the event loop must do.
+    pub fn update(&mut self, event: Event) -> (bool, Vec<Effect>) {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Event::Key(_) => (false, vec![]),
+            Event::Mouse(m) => (self.on_mouse(m), vec![]),
+            Event::Resize(w, h) => {
+                self.size = (w, h);
+                self.clamp_scroll();
+                (true, vec![])
+            }
+            Event::Host(sample) => {
+                self.hostname.clone_from(&sample.hostname);
+                self.host.findings = host::assess(&sample);
+                self.host.sample = Some(*sample);
+                self.host.rebuild();
+                self.clamp_scroll();
+                (true, vec![])
+            }
+            Event::Tick(now) => {
+                let changed = now.strftime("%H:%M:%S").to_string()
+                    != self.clock.strftime("%H:%M:%S").to_string();
+                self.clock = now;
+                (changed, vec![])
+            }
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> (bool, Vec<Effect>) {
+        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            return (false, vec![Effect::Quit]);
+        }
+        self.message = None;
+        if self.filter_input.is_some() {
+            self.on_filter_key(key);
+            return (true, vec![]);
+        }
+        if self.help {
+            self.on_help_key(key);
+            return (true, vec![]);
+        }
+        let Some(binding) = keymap::lookup(&key, self.focus) else {
+            return (false, vec![]);
+        };
+        let page = self.page_rows();
+        let mut effects = vec![];
+        match binding.action {
+            Action::Quit => effects.push(Effect::Quit),
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Action::FocusNext => self.focus = self.focus.next(),
+            Action::FocusPrev => self.focus = self.focus.prev(),
+            Action::FocusDigit => {
+                if let KeyCode::Char(c) = key.code
+                    && let Some(p) = PaneId::from_digit(c)
+                {
+                    self.focus = p;
+                }
+            }
+            Action::Zoom => self.zoomed = !self.zoomed,
+            Action::ScrollUp => self.scroll_by(-1),
+            Action::ScrollDown => self.scroll_by(1),
+            Action::PageUp => self.scroll_by(-(page as isize)),
+            Action::PageDown => self.scroll_by(page as isize),
+            Action::Top => self.scroll[self.focus.index()] = 0,
+            Action::Bottom => self.scroll[self.focus.index()] = usize::MAX,
+            Action::Rerun => {
+                self.message = Some("rerunning checks".into());
+                effects.push(Effect::RerunHost);
+            }
+            Action::Suspend => effects.push(Effect::Suspend),
+            Action::SortProcesses => {
+                self.host.sort = Some(match self.host.sort() {
+                    ProcSort::Cpu => ProcSort::Mem,
+                    ProcSort::Mem => ProcSort::Cpu,
+                });
+                self.host.rebuild();
+                self.scroll[PaneId::Host.index()] = 0;
+            }
+            Action::FilterProcesses => self.filter_input = Some(self.host.filter.clone()),
+        }
+        self.clamp_scroll();
+        (true, effects)
+    }
+
+    fn on_filter_key(&mut self, key: KeyEvent) {
+        let Some(text) = self.filter_input.as_mut() else { return };
+        match key.code {
+            KeyCode::Enter => self.filter_input = None,
+            KeyCode::Esc => {
+                self.filter_input = None;
+                self.host.filter.clear();
+            }
+            KeyCode::Backspace => {
+                text.pop();
+                self.host.filter = text.clone();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() => {
+                // A pasted megabyte must not become a megabyte filter.
+                if text.chars().count() < 64 {
+                    text.push(c);
+                    self.host.filter = text.clone();
+                }
+            }
+            _ => return,
+        }
+        self.host.rebuild();
+        self.scroll[PaneId::Host.index()] = 0;
+    }
+
+    fn on_help_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = false,
+            KeyCode::Char('j') | KeyCode::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+            KeyCode::Char('k') | KeyCode::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent) -> bool {
+        let at = Position::new(m.column, m.row);
+        let screen = layout::screen(self.area(), self.zoomed, self.focus);
+        let under = PaneId::ALL
+            .into_iter()
+            .find(|p| screen.pane(*p).is_some_and(|r| r.contains(at)));
+        let Some(pane) = under else { return false };
+        match m.kind {
+            MouseEventKind::Down(_) => self.focus = pane,
+            MouseEventKind::ScrollDown => {
+                self.focus = pane;
+                self.scroll_by(3);
+            }
+            MouseEventKind::ScrollUp => {
+                self.focus = pane;
+                self.scroll_by(-3);
+            }
+            _ => return false,
+        }
+        self.clamp_scroll();
+        true
+    }
+
+    pub fn area(&self) -> Rect {
+        Rect::new(0, 0, self.size.0, self.size.1)
+    }
+
+    fn scroll_by(&mut self, delta: isize) {
+        let s = &mut self.scroll[self.focus.index()];
+        *s = s.saturating_add_signed(delta);
+    }
+
+    /// Rows of list content the focused pane shows at once: the unit of PgUp/PgDn.
+    fn page_rows(&self) -> usize {
+        let screen = layout::screen(self.area(), self.zoomed, self.focus);
+        let height = screen.pane(self.focus).map_or(1, |r| r.height);
+        usize::from(height.saturating_sub(2)).max(1)
+    }
+
+    /// Number of scrollable rows in a pane; later panes add their own content here.
+    fn content_rows(&self, pane: PaneId) -> usize {
+        match pane {
+            PaneId::Host => self.host.visible.len(),
+            PaneId::Upstreams | PaneId::Dns | PaneId::Logs => 0,
+        }
+    }
+
+    /// Keeps every offset inside its content so `G` and resizes never leave a pane scrolled into nothing.
+    fn clamp_scroll(&mut self) {
+        for pane in PaneId::ALL {
+            let max = self.content_rows(pane).saturating_sub(1);
+            let s = &mut self.scroll[pane.index()];
+            *s = (*s).min(max);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{EphemeralPorts, FileHandles, TcpStates};
+    use std::time::Duration;
+
+    fn clock() -> jiff::Zoned {
+        jiff::Timestamp::from_second(1_800_000_000)
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
+            .unwrap_or_default()
+    }
+
+    fn app() -> App {
+        App::new(Sources::default(), clock(), (120, 40))
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+        app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))).1
+    }
+
+    fn proc(pid: u32, cmd: &str, cpu: f32, mem: u64) -> ProcessRow {
+        ProcessRow { pid, user: "www-data".into(), cpu, mem, command: cmd.into() }
+    }
+
+    fn sample(load1: f64) -> HostSample {
+        HostSample {
+            hostname: "proxy-1".into(),
+            uptime: Duration::from_secs(3600),
+            cores: 2,
+            cpu_total: 10.0,
+            cpu_per_core: vec![10.0, 10.0],
+            load: [load1, 0.5, 0.5],
+            mem_used: 1 << 30,
+            mem_total: 4 << 30,
+            swap_used: 0,
+            swap_total: 0,
+            processes: vec![
+                proc(10, "nginx: master", 0.5, 10 << 20),
+                proc(11, "nginx: worker", 30.0, 20 << 20),
+                proc(12, "php-fpm: pool www", 5.0, 300 << 20),
+            ],
+            sockets: Ok(TcpStates::default()),
+            ports: Ok(EphemeralPorts { low: 32768, high: 60999, in_use: 10 }),
+            files: Ok(FileHandles { used: 1000, max: 100_000 }),
+        }
+    }
+
+    #[test]
+    fn tab_and_digits_move_focus_and_wrap() {
+        let mut a = app();
+        press(&mut a, KeyCode::Tab);
+        assert_eq!(a.focus, PaneId::Upstreams);
+        press(&mut a, KeyCode::BackTab);
+        press(&mut a, KeyCode::BackTab);
+        assert_eq!(a.focus, PaneId::Logs);
+        press(&mut a, KeyCode::Char('3'));
+        assert_eq!(a.focus, PaneId::Dns);
+        press(&mut a, KeyCode::Char('9'));
+        assert_eq!(a.focus, PaneId::Dns);
+    }
+
+    #[test]
+    fn q_and_ctrl_c_quit_even_from_help_or_filter() {
+        let mut a = app();
+        assert_eq!(press(&mut a, KeyCode::Char('q')), vec![Effect::Quit]);
+        press(&mut a, KeyCode::Char('/'));
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(a.update(Event::Key(ctrl_c)).1, vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn help_opens_and_closes_and_swallows_keys() {
+        let mut a = app();
+        press(&mut a, KeyCode::Char('?'));
+        assert!(a.help);
+        assert!(press(&mut a, KeyCode::Char('q')).is_empty(), "q closes help, does not quit");
+        assert!(!a.help);
+    }
+
+    #[test]
+    fn enter_and_z_toggle_zoom() {
+        let mut a = app();
+        press(&mut a, KeyCode::Enter);
+        assert!(a.zoomed);
+        press(&mut a, KeyCode::Char('z'));
+        assert!(!a.zoomed);
+    }
+
+    #[test]
+    fn processes_sort_by_cpu_then_mem() {
+        let mut a = app();
+        a.update(Event::Host(Box::new(sample(0.1))));
+        let pids: Vec<u32> = a.host.visible_processes().map(|p| p.pid).collect();
+        assert_eq!(pids, [11, 12, 10]);
+        press(&mut a, KeyCode::Char('s'));
+        let pids: Vec<u32> = a.host.visible_processes().map(|p| p.pid).collect();
+        assert_eq!(pids, [12, 11, 10]);
+    }
+
+    #[test]
+    fn filter_narrows_processes_and_esc_clears_it() {
+        let mut a = app();
+        a.update(Event::Host(Box::new(sample(0.1))));
+        press(&mut a, KeyCode::Char('/'));
+        for c in "NGINX".chars() {
+            press(&mut a, KeyCode::Char(c));
+        }
+        assert_eq!(a.host.visible.len(), 2, "case-insensitive match on the command");
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.filter_input, None);
+        assert_eq!(a.host.filter, "NGINX");
+        press(&mut a, KeyCode::Char('/'));
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.host.visible.len(), 3);
+    }
+
+    #[test]
+    fn scrolling_is_clamped_to_content() {
+        let mut a = app();
+        a.update(Event::Host(Box::new(sample(0.1))));
+        press(&mut a, KeyCode::Char('G'));
+        assert_eq!(a.scroll[0], 2);
+        press(&mut a, KeyCode::PageDown);
+        assert_eq!(a.scroll[0], 2);
+        press(&mut a, KeyCode::Char('g'));
+        press(&mut a, KeyCode::Up);
+        assert_eq!(a.scroll[0], 0);
+    }
+
+    #[test]
+    fn overall_status_follows_host_findings() {
+        let mut a = app();
+        assert_eq!(a.overall(), Status::Unknown);
+        a.update(Event::Host(Box::new(sample(0.1))));
+        assert_eq!(a.overall(), Status::Ok);
+        a.update(Event::Host(Box::new(sample(5.0))));
+        assert_eq!(a.overall(), Status::Critical);
+    }
+
+    #[test]
+    fn rerun_and_suspend_become_effects() {
+        let mut a = app();
+        assert_eq!(press(&mut a, KeyCode::Char('r')), vec![Effect::RerunHost]);
+        let ctrl_z = KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL);
+        assert_eq!(a.update(Event::Key(ctrl_z)).1, vec![Effect::Suspend]);
+    }
+
+    #[test]
+    fn a_tick_redraws_only_when_the_shown_second_changes() {
+        let mut a = app();
+        assert!(!a.update(Event::Tick(clock())).0);
+        let later = clock().checked_add(jiff::SignedDuration::from_secs(1)).unwrap_or_default();
+        assert!(a.update(Event::Tick(later)).0);
+    }
+}

@@ -1,0 +1,67 @@
+//! Command-line interface. Lives in the library so completions and the man page can be generated
+//! from the same definitions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::theme::ColorChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatewatch",
+    version,
+    about = "Live troubleshooting of 502 Bad Gateway errors on a reverse-proxy host",
+    long_about = "gatewatch puts every step of troubleshooting a 502 on one screen, live: host load, \
+                  upstream health, DNS, the proxy's logs. Run without a subcommand to open the \
+                  dashboard; `gatewatch check` runs every check once for scripts and monitoring."
+)]
+pub struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/gatewatch/config.toml, then /etc/gatewatch/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Colour theme: default, light, high-contrast, monochrome, or a user theme
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Colour depth; `auto` reads NO_COLOR, COLORTERM and TERM
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// The nginx config to discover upstreams and logs from
+    #[arg(long, global = true, value_name = "PATH", default_value = "/etc/nginx/nginx.conf")]
+    pub nginx_conf: PathBuf,
+
+    /// Diagnostics log (default: $XDG_STATE_HOME/gatewatch/gatewatch.log)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Let the mouse focus and scroll panes (off by default so the terminal's own selection works)
+    #[arg(long)]
+    pub mouse: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every check once, print a report and exit 0 ok, 1 warning, 2 critical, 3 unknown
+    Check {
+        /// Print one JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

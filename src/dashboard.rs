@@ -1,0 +1,107 @@
+//! The event loop: terminal input, the clock, collector results and signals all become `Event`s for
+//! the one `App`; the screen is redrawn only when something changed, at most 10 times a second.
+
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
+
+use crate::app::{App, Effect, Event, Sources};
+use crate::host::Sampler;
+use crate::theme::Theme;
+use crate::{tui, ui};
+
+const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+
+pub struct Options {
+    pub refresh: Duration,
+    pub theme: Theme,
+    pub sources: Sources,
+    pub mouse: bool,
+}
+
+/// How the dashboard ended, for `main` to turn into an exit status.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Quit,
+    /// The terminal went away (input stream ended or failed): the SSH session is gone.
+    InputClosed(String),
+    Signal(i32),
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<Ended> {
+    let (tx, mut rx) = mpsc::channel::<Event>(16);
+    let host_tx = tx.clone();
+    let sampler = Sampler::spawn(opts.refresh, move |s| host_tx.blocking_send(Event::Host(Box::new(s))).is_ok())?;
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+
+    tui::enter(opts.mouse)?;
+    tui::spawn_hangup_watchdog()?;
+    // ratatui's Drop shows the cursor and eprintln!s on failure, which panics when the terminal is
+    // gone; `tui::restore` already shows the cursor, so the Terminal is never dropped.
+    let mut term = std::mem::ManuallyDrop::new(tui::terminal()?);
+    let size = term.size()?;
+    let mut app = App::new(opts.sources, jiff::Zoned::now(), (size.width, size.height));
+    app.mouse = opts.mouse;
+    let mut input = EventStream::new();
+
+    // Tick on the second boundary so the clock never shows a stale second for most of it.
+    let now = jiff::Zoned::now();
+    let into_second = Duration::from_nanos(u64::try_from(now.subsec_nanosecond()).unwrap_or(0));
+    let first = Instant::now() + Duration::from_secs(1).saturating_sub(into_second);
+    let mut clock = tokio::time::interval_at(first, Duration::from_secs(1));
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    loop {
+        if dirty && Instant::now() >= next_frame {
+            term.draw(|f| ui::draw(f, &app, &opts.theme))?;
+            dirty = false;
+            next_frame = Instant::now() + FRAME_INTERVAL;
+        }
+        let event = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => match translate(ev, opts.mouse) {
+                    Some(e) => e,
+                    None => continue,
+                },
+                Some(Err(e)) => return Ok(Ended::InputClosed(e.to_string())),
+                None => return Ok(Ended::InputClosed("end of input".into())),
+            },
+            Some(ev) = rx.recv() => ev,
+            _ = clock.tick() => Event::Tick(jiff::Zoned::now()),
+            _ = sleep_until(next_frame), if dirty => continue,
+            _ = sigterm.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
+            _ = sighup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
+            _ = sigint.recv() => return Ok(Ended::Signal(libc::SIGINT)),
+        };
+        let (changed, effects) = app.update(event);
+        dirty |= changed;
+        for effect in effects {
+            match effect {
+                Effect::Quit => return Ok(Ended::Quit),
+                Effect::Suspend => {
+                    tui::suspend(&mut term)?;
+                    dirty = true;
+                }
+                Effect::RerunHost => sampler.rerun(),
+            }
+        }
+    }
+}
+
+fn translate(ev: TermEvent, mouse: bool) -> Option<Event> {
+    match ev {
+        TermEvent::Key(k) => Some(Event::Key(k)),
+        TermEvent::Mouse(m) if mouse => Some(Event::Mouse(m)),
+        TermEvent::Resize(w, h) => Some(Event::Resize(w, h)),
+        _ => None,
+    }
+}

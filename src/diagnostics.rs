@@ -1,0 +1,47 @@
+//! Diagnostics go to a file, never to the terminal the dashboard draws on.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tracing::level_filters::LevelFilter;
+
+/// A log larger than this is moved aside at start-up, so hours-long sessions over weeks stay bounded.
+const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// `$XDG_STATE_HOME/gatewatch/gatewatch.log`, with the XDG fallback to ~/.local/state.
+pub fn default_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
+    Some(state.join("gatewatch").join("gatewatch.log"))
+}
+
+/// Starts logging to `path` (or the default). The level comes from GATEWATCH_LOG (default info).
+/// Returns where the log goes, or why there is none; gatewatch runs either way.
+pub fn init(path: Option<&Path>) -> Result<PathBuf, String> {
+    let path = path.map(Path::to_path_buf).or_else(default_path).ok_or("no HOME or XDG_STATE_HOME")?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    if fs::metadata(&path).is_ok_and(|m| m.len() > ROTATE_BYTES) {
+        let _ = fs::rename(&path, path.with_extension("log.1"));
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let level = std::env::var("GATEWATCH_LOG")
+        .ok()
+        .and_then(|v| v.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init()
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}

@@ -1,0 +1,120 @@
+//! Owning the terminal: raw mode and the alternate screen on the way in, and a guaranteed way out
+//! on quit, panic, SIGTERM/SIGHUP/SIGINT and Ctrl-Z.
+
+use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::atomic::{AtomicBool, AtomicBool as Flag, Ordering};
+
+use crossterm::{cursor, event, execute, terminal};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Whether the terminal is currently in our modes, so restoring twice (panic during quit, a signal
+/// after a panic) is harmless.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static MOUSE: Flag = Flag::new(false);
+
+pub fn enter(mouse: bool) -> io::Result<()> {
+    MOUSE.store(mouse, Ordering::SeqCst);
+    terminal::enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
+    if mouse {
+        execute!(out, event::EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// Leaves our terminal modes. Errors are ignored: when the SSH session is gone there is nobody to
+/// tell, and the other steps must still be tried.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = io::stdout();
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = execute!(out, event::DisableMouseCapture);
+    }
+    let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+    let _ = out.flush();
+}
+
+pub fn terminal() -> io::Result<Term> {
+    // One write syscall per frame instead of one per escape sequence.
+    let out = BufWriter::with_capacity(64 * 1024, io::stdout());
+    Terminal::new(CrosstermBackend::new(out))
+}
+
+/// Restores the terminal before the default hook prints the panic, so the message is readable
+/// and the shell is usable.
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+/// Ctrl-Z: give the terminal back, stop like any job, and take it again on `fg`.
+pub fn suspend(term: &mut Term) -> io::Result<()> {
+    let mouse = MOUSE.load(Ordering::SeqCst);
+    restore();
+    // SAFETY: raise() is async-signal-safe and SIGTSTP has its default (stop) disposition: we
+    // never install a handler for it. Execution continues here after SIGCONT.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    enter(mouse)?;
+    term.clear()
+}
+
+/// Works around crossterm's event reader spinning at 100% CPU on a terminal that has gone away
+/// without a SIGHUP (crossterm-rs/crossterm#793: its read loop retries EOF and EIO forever, holding
+/// the reader). A thread blocks in poll(2) on the terminal asking for no events: hang-up and error
+/// conditions are reported anyway, it never reads (so it cannot steal keys), and it costs nothing
+/// until then. When the terminal is gone we end the way a SIGHUP would have ended us.
+pub fn spawn_hangup_watchdog() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // Keep /dev/tty open for the life of the thread when stdin is not the terminal.
+    let tty = if io::IsTerminal::is_terminal(&io::stdin()) {
+        None
+    } else {
+        Some(std::fs::File::open("/dev/tty")?)
+    };
+    std::thread::Builder::new().name("gatewatch-tty".into()).spawn(move || {
+        let fd = tty.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
+        loop {
+            let mut pfd = libc::pollfd { fd, events: 0, revents: 0 };
+            // SAFETY: one valid pollfd, count 1, infinite timeout.
+            let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                tracing::info!(revents = pfd.revents, "terminal hung up; exiting");
+                reraise(libc::SIGHUP);
+            }
+            if n < 0 {
+                tracing::warn!("terminal watchdog stopped: {}", io::Error::last_os_error());
+                return;
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// After restoring the terminal, die of the same signal so the parent sees the real cause
+/// (exit status 128+N), as a well-behaved program does.
+pub fn reraise(signal: libc::c_int) -> ! {
+    restore();
+    // SAFETY: resetting to the default disposition and raising are plain libc calls with valid
+    // arguments; if the signal somehow does not end us, we exit with the conventional status.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+    std::process::exit(128 + signal)
+}

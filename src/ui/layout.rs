@@ -1,0 +1,86 @@
+//! Screen geometry, shared by drawing and by mouse hit-testing so both agree on where panes are.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use crate::pane::PaneId;
+
+/// Smallest screen that can show one pane with its header, tabs and footer.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 6;
+/// Smallest screen for all four panes at once; below it one pane is shown at a time.
+pub const GRID_WIDTH: u16 = 80;
+pub const GRID_HEIGHT: u16 = 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Screen {
+    pub header: Rect,
+    pub footer: Rect,
+    /// A row of pane names, shown when only one pane fits.
+    pub tabs: Option<Rect>,
+    panes: [Option<Rect>; 4],
+    pub too_small: bool,
+}
+
+impl Screen {
+    pub fn pane(&self, p: PaneId) -> Option<Rect> {
+        self.panes[p.index()]
+    }
+}
+
+pub fn screen(area: Rect, zoomed: bool, focus: PaneId) -> Screen {
+    let mut s = Screen {
+        header: Rect::default(),
+        footer: Rect::default(),
+        tabs: None,
+        panes: [None; 4],
+        too_small: area.width < MIN_WIDTH || area.height < MIN_HEIGHT,
+    };
+    if s.too_small {
+        return s;
+    }
+    let [header, body, footer] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    s.header = header;
+    s.footer = footer;
+    let grid = area.width >= GRID_WIDTH && area.height >= GRID_HEIGHT;
+    if zoomed || !grid {
+        if grid {
+            s.panes[focus.index()] = Some(body);
+        } else {
+            let [tabs, pane] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
+            s.tabs = Some(tabs);
+            s.panes[focus.index()] = Some(pane);
+        }
+        return s;
+    }
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(50); 2]).areas(body);
+    let [host, upstreams] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
+    let [dns, logs] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
+    s.panes = [Some(host), Some(upstreams), Some(dns), Some(logs)];
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_at_80x24_single_pane_below_and_nothing_when_tiny() {
+        let grid = screen(Rect::new(0, 0, 80, 24), false, PaneId::Dns);
+        assert!(PaneId::ALL.iter().all(|p| grid.pane(*p).is_some()));
+        let small = screen(Rect::new(0, 0, 40, 12), false, PaneId::Dns);
+        assert!(small.tabs.is_some());
+        assert_eq!(PaneId::ALL.iter().filter(|p| small.pane(**p).is_some()).count(), 1);
+        assert!(small.pane(PaneId::Dns).is_some());
+        for (w, h) in [(1, 1), (0, 0), (10, 3), (19, 40)] {
+            assert!(screen(Rect::new(0, 0, w, h), false, PaneId::Host).too_small);
+        }
+    }
+
+    #[test]
+    fn zoom_gives_the_focused_pane_the_whole_body() {
+        let s = screen(Rect::new(0, 0, 120, 40), true, PaneId::Logs);
+        assert_eq!(s.pane(PaneId::Logs), Some(Rect::new(0, 1, 120, 38)));
+        assert!(s.pane(PaneId::Host).is_none());
+    }
+}

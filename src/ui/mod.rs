@@ -1,0 +1,145 @@
+//! Drawing: a pure function of the app state. No I/O, no clocks: what is drawn is what `App` holds,
+//! which is what makes the snapshot tests deterministic.
+
+mod bars;
+mod empty;
+mod format;
+mod help;
+mod host;
+pub mod layout;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::App;
+use crate::keymap;
+use crate::pane::PaneId;
+use crate::status::Status;
+use crate::theme::Theme;
+
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let area = frame.area();
+    let screen = layout::screen(area, app.zoomed, app.focus);
+    if screen.too_small {
+        let msg = format!(
+            "terminal too small: {}x{}, need {}x{}",
+            area.width,
+            area.height,
+            layout::MIN_WIDTH,
+            layout::MIN_HEIGHT
+        );
+        frame.render_widget(Paragraph::new(msg).style(theme.warning).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    header(frame, screen.header, app, theme);
+    if let Some(tabs) = screen.tabs {
+        draw_tabs(frame, tabs, app, theme);
+    }
+    for pane in PaneId::ALL {
+        if let Some(rect) = screen.pane(pane) {
+            draw_pane(frame, rect, app, pane, theme);
+        }
+    }
+    footer(frame, screen.footer, app, theme);
+    if app.help {
+        help::draw(frame, area, app, theme);
+    }
+}
+
+pub fn status_style(theme: &Theme, status: Status) -> Style {
+    match status {
+        Status::Ok => theme.ok,
+        Status::Warning => theme.warning,
+        Status::Critical => theme.critical,
+        Status::Unknown => theme.unknown,
+    }
+}
+
+fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let status = app.overall();
+    let mut spans = vec![
+        Span::styled(" gatewatch ", theme.title_focused),
+        Span::styled(format!(" {} ", app.hostname), theme.header),
+        Span::styled(format!(" {} ", status.label()), status_style(theme, status).reversed()),
+    ];
+    let worst = app.host.findings.iter().max_by_key(|f| f.status.severity());
+    let summary = match (worst, &app.host.sample) {
+        (_, None) => "sampling the host…".to_string(),
+        (None, Some(_)) => "no problems found".to_string(),
+        (Some(f), Some(_)) if app.host.findings.len() > 1 => {
+            format!("{} (+{} more)", f.message, app.host.findings.len() - 1)
+        }
+        (Some(f), Some(_)) => f.message.clone(),
+    };
+    spans.push(Span::styled(format!(" {summary}"), theme.header));
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), area);
+    let clock = app.clock.strftime(" %H:%M:%S %Z ").to_string();
+    let width = clock.chars().count() as u16;
+    if area.width > width + 40 {
+        let right = Rect { x: area.right() - width, width, ..area };
+        frame.render_widget(Paragraph::new(clock).style(theme.header).alignment(Alignment::Right), right);
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let spans: Vec<Span> = PaneId::ALL
+        .iter()
+        .map(|p| {
+            let style = if *p == app.focus { theme.title_focused.reversed() } else { theme.dim };
+            Span::styled(format!(" {} {} ", p.index() + 1, p.title()), style)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &Theme) {
+    let focused = pane == app.focus;
+    let (border, title_style) =
+        if focused { (theme.border_focused, theme.title_focused) } else { (theme.border, theme.title) };
+    let mut title = format!(" {} {} ", pane.index() + 1, pane.title());
+    if app.zoomed {
+        title.push_str("[zoom] ");
+    }
+    let mut block = Block::bordered().border_style(border).title(Span::styled(title, title_style));
+    if pane == PaneId::Host {
+        block = host::decorate(block, app, theme);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    match pane {
+        PaneId::Host if app.host.sample.is_some() => host::draw(frame, inner, app, theme),
+        _ => empty::draw(frame, inner, app, pane, theme),
+    }
+}
+
+fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    if let Some(text) = &app.filter_input {
+        spans.push(Span::styled(" filter: ", theme.footer_key));
+        spans.push(Span::styled(format!("{text}█"), theme.text));
+        spans.push(Span::styled("  Enter", theme.footer_key));
+        spans.push(Span::styled(" keep ", theme.footer_text));
+        spans.push(Span::styled(" Esc", theme.footer_key));
+        spans.push(Span::styled(" clear", theme.footer_text));
+    } else if app.help {
+        spans.push(Span::styled(" Esc/?/q", theme.footer_key));
+        spans.push(Span::styled(" close help ", theme.footer_text));
+        spans.push(Span::styled(" j/k", theme.footer_key));
+        spans.push(Span::styled(" scroll", theme.footer_text));
+    } else {
+        for (keys, word) in keymap::footer(app.focus) {
+            spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
+            spans.push(Span::styled(format!(" {word} "), theme.footer_text));
+        }
+    }
+    if let Some(msg) = &app.message {
+        spans.insert(0, Span::styled(format!(" {msg} "), theme.accent.reversed()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.footer_text), area);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+//! Whole-screen snapshots from a fixed host sample and a pinned clock, at the sizes people use and
+//! at sizes nobody should, where the layout must degrade rather than panic.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::app::{App, Event, Sources};
+use crate::host::{EphemeralPorts, FileHandles, HostSample, ProcessRow, TcpState, TcpStates};
+use crate::theme::{self, ColorDepth, Theme};
+
+fn theme() -> Theme {
+    theme::load("default", None, ColorDepth::TrueColor).expect("the default theme is embedded")
+}
+
+fn clock() -> jiff::Zoned {
+    jiff::Timestamp::from_second(1_800_000_000)
+        .expect("valid timestamp")
+        .to_zoned(jiff::tz::TimeZone::UTC)
+}
+
+fn sample() -> HostSample {
+    let procs = [
+        (1, "root", 0.0, 12 << 20, "/sbin/init"),
+        (812, "root", 0.3, 9 << 20, "nginx: master process /usr/sbin/nginx -g daemon on;"),
+        (813, "www-data", 41.5, 48 << 20, "nginx: worker process"),
+        (814, "www-data", 38.0, 47 << 20, "nginx: worker process"),
+        (901, "www-data", 12.2, 310 << 20, "php-fpm: pool www"),
+        (902, "www-data", 11.9, 305 << 20, "php-fpm: pool www"),
+        (1203, "postgres", 3.1, 1200 << 20, "postgres: 15/main: checkpointer"),
+        (2210, "gatewatch-user", 0.7, 11 << 20, "gatewatch --config /etc/gatewatch/config.toml"),
+        (3001, "root", 0.0, 0, "[kworker/0:1-events]"),
+    ];
+    HostSample {
+        hostname: "proxy-eu-1".into(),
+        uptime: Duration::from_secs(3 * 86_400 + 4 * 3600 + 12 * 60),
+        cores: 4,
+        cpu_total: 53.7,
+        cpu_per_core: vec![61.0, 48.5, 95.0, 10.2],
+        load: [5.12, 3.40, 2.01],
+        mem_used: 6 << 30,
+        mem_total: 16 << 30,
+        swap_used: 256 << 20,
+        swap_total: 2 << 30,
+        processes: procs
+            .iter()
+            .map(|&(pid, user, cpu, mem, cmd)| ProcessRow {
+                pid,
+                user: user.into(),
+                cpu,
+                mem,
+                command: cmd.into(),
+            })
+            .collect(),
+        sockets: Ok(TcpStates {
+            counts: [
+                (TcpState::Established, 1412),
+                (TcpState::TimeWait, 20_391),
+                (TcpState::CloseWait, 3),
+                (TcpState::Listen, 7),
+                (TcpState::FinWait2, 12),
+            ]
+            .into_iter()
+            .collect(),
+            malformed_lines: 0,
+        }),
+        ports: Ok(EphemeralPorts { low: 32768, high: 60999, in_use: 20_950 }),
+        files: Ok(FileHandles { used: 5184, max: 9_223_372_036_854_775_807 }),
+    }
+}
+
+fn app(size: (u16, u16)) -> App {
+    let sources = Sources { config: "embedded defaults".into(), ..Sources::default() };
+    let mut app = App::new(sources, clock(), size);
+    app.update(Event::Host(Box::new(sample())));
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    term.draw(|f| super::draw(f, app, &theme())).expect("draw");
+    term
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+#[test]
+fn overview_120x40() {
+    insta::assert_snapshot!(render(&app((120, 40)), 120, 40).backend());
+}
+
+#[test]
+fn overview_80x24() {
+    insta::assert_snapshot!(render(&app((80, 24)), 80, 24).backend());
+}
+
+#[test]
+fn single_pane_40x12() {
+    insta::assert_snapshot!(render(&app((40, 12)), 40, 12).backend());
+}
+
+#[test]
+fn before_the_first_sample() {
+    let a = App::new(Sources::default(), clock(), (80, 24));
+    insta::assert_snapshot!(render(&a, 80, 24).backend());
+}
+
+#[test]
+fn help_lists_every_binding() {
+    let mut a = app((120, 40));
+    key(&mut a, KeyCode::Char('?'));
+    let term = render(&a, 120, 40);
+    let screen = term.backend().to_string();
+    for b in crate::keymap::BINDINGS {
+        assert!(screen.contains(b.help), "help is missing {:?}", b.help);
+    }
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
+fn zoomed_host_sorted_by_memory_and_filtered() {
+    let mut a = app((120, 40));
+    key(&mut a, KeyCode::Char('z'));
+    key(&mut a, KeyCode::Char('s'));
+    key(&mut a, KeyCode::Char('/'));
+    for c in "www".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+}
+
+#[test]
+fn empty_panes_say_what_to_do() {
+    let mut a = app((120, 40));
+    key(&mut a, KeyCode::Char('2'));
+    let screen = render(&a, 120, 40).backend().to_string();
+    assert!(screen.contains("no upstreams configured"), "{screen}");
+    assert!(screen.contains("no logs configured"), "{screen}");
+}
+
+#[test]
+fn tiny_and_degenerate_sizes_never_panic() {
+    for (w, h) in [(1, 1), (2, 1), (10, 3), (19, 5), (20, 6), (30, 8), (79, 19), (80, 20), (300, 100)] {
+        let mut a = app((w, h));
+        render(&a, w, h);
+        key(&mut a, KeyCode::Char('?'));
+        render(&a, w, h);
+        key(&mut a, KeyCode::Esc);
+        key(&mut a, KeyCode::Char('z'));
+        render(&a, w, h);
+    }
+    let screen = render(&app((10, 3)), 10, 3).backend().to_string();
+    assert!(screen.contains("terminal"), "{screen}");
+}
+
+#[test]
+fn many_cores_fall_back_to_one_glyph_per_core() {
+    let mut s = sample();
+    s.cores = 64;
+    s.cpu_per_core = (0..64).map(|i| (i * 3 % 100) as f32).collect();
+    let mut a = App::new(Sources::default(), clock(), (120, 40));
+    a.update(Event::Host(Box::new(s)));
+    let screen = render(&a, 120, 40).backend().to_string();
+    assert!(screen.contains("cores ▁"), "{screen}");
+}

@@ -1,0 +1,243 @@
+//! Drives the real binary in a real terminal: a private tmux server per test, keystrokes in,
+//! screen text and terminal modes out.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gatewatch");
+
+/// A home of its own for each test, so no real user config, theme or state leaks in or out.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let p = self.path().display().to_string();
+        vec![
+            ("HOME".into(), p.clone()),
+            ("XDG_CONFIG_HOME".into(), format!("{p}/config")),
+            ("XDG_STATE_HOME".into(), format!("{p}/state")),
+        ]
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// Runs the binary directly (no terminal), with this sandbox's environment.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env())
+            .output()
+            .expect("run gatewatch")
+    }
+}
+
+fn require_tmux() {
+    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "tmux is required for the terminal tests: run `bash .ci/run` or `apt-get install -y tmux`");
+}
+
+pub struct Tmux {
+    socket: String,
+    pub sandbox: Sandbox,
+}
+
+impl Tmux {
+    /// Starts gatewatch with `args` in a detached w x h tmux window. A shell waits after it exits,
+    /// so the terminal state gatewatch left behind (modes, cursor) and its exit status can be read.
+    pub fn start(args: &[&str], w: u16, h: u16) -> Tmux {
+        Self::start_with(args, w, h, &[])
+    }
+
+    pub fn start_with(args: &[&str], w: u16, h: u16, extra_env: &[(&str, &str)]) -> Tmux {
+        require_tmux();
+        let sandbox = Sandbox::new();
+        let conf = sandbox.write("tmux.conf", "set -g remain-on-exit on\nset -g status off\n");
+        let socket = format!("gw-test-{}-{}", std::process::id(), unique());
+        let mut cmd = String::from("env");
+        for (k, v) in sandbox.env() {
+            cmd.push_str(&format!(" {k}='{v}'"));
+        }
+        for (k, v) in extra_env {
+            cmd.push_str(&format!(" {k}='{v}'"));
+        }
+        cmd.push_str(&format!(" '{BIN}'"));
+        for a in args {
+            cmd.push_str(&format!(" '{a}'"));
+        }
+        cmd.push_str("; echo \"[gatewatch exited $?]\"; exec sleep 600");
+        let t = Tmux { socket, sandbox };
+        let out = t.tmux(&[
+            "-f",
+            &conf.display().to_string(),
+            "new-session",
+            "-d",
+            "-s",
+            "gw",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            &cmd,
+        ]);
+        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        t
+    }
+
+    /// An interactive bash with job control in the pane (for Ctrl-Z and `fg`), gatewatch typed
+    /// into it like a person would. Type `echo "[gatewatch exited $?]"` before `wait_exit`.
+    pub fn shell_running(args: &[&str], w: u16, h: u16) -> Tmux {
+        require_tmux();
+        let sandbox = Sandbox::new();
+        let conf = sandbox.write("tmux.conf", "set -g status off\n");
+        let socket = format!("gw-test-{}-{}", std::process::id(), unique());
+        let mut env = String::from("env");
+        for (k, v) in sandbox.env() {
+            env.push_str(&format!(" {k}='{v}'"));
+        }
+        let cmd = format!("{env} PS1='$ ' bash --norc --noprofile -i");
+        let t = Tmux { socket, sandbox };
+        let out = t.tmux(&[
+            "-f",
+            &conf.display().to_string(),
+            "new-session",
+            "-d",
+            "-s",
+            "gw",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            &cmd,
+        ]);
+        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut line = format!("'{BIN}'");
+        for a in args {
+            line.push_str(&format!(" '{a}'"));
+        }
+        t.wait_for("$");
+        t.keys(&["-l", &line]);
+        t.keys(&["Enter"]);
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "gw"]).stdout).into_owned()
+    }
+
+    /// The screen with colours and attributes as escape sequences (for screenshots and colour checks).
+    pub fn screen_ansi(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-e", "-t", "gw"]).stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "gw"];
+        args.extend_from_slice(keys);
+        assert!(self.tmux(&args).status.success());
+    }
+
+    pub fn format(&self, f: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", "gw", f]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// gatewatch's pid: the child of the pane's shell.
+    pub fn pid(&self) -> i32 {
+        let shell = self.format("#{pane_pid}");
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // Fields after the parenthesised command: state, ppid, ...
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            if after.split_whitespace().nth(1) == Some(shell.as_str()) {
+                return entry.file_name().to_string_lossy().parse().expect("pid");
+            }
+        }
+        panic!("gatewatch is not running; screen:\n{}", self.screen());
+    }
+
+    pub fn resize(&self, w: u16, h: u16) {
+        let out = self.tmux(&["resize-window", "-t", "gw", "-x", &w.to_string(), "-y", &h.to_string()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args(["-s", sig, &self.pid().to_string()]).status();
+        assert!(ok.is_ok_and(|s| s.success()), "kill -s {sig}");
+    }
+
+    /// Waits until the screen shows `text`, or fails with what it showed instead.
+    pub fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("screen to show {text:?}"), |t| t.screen().contains(text)).screen()
+    }
+
+    /// Waits for gatewatch to exit and returns its status as the shell saw it (128+N for signal N).
+    pub fn wait_exit(&self) -> i32 {
+        // The typed command line holds the marker too, with `$?` where the number will be.
+        let status = |screen: &str| {
+            screen
+                .split("[gatewatch exited ")
+                .skip(1)
+                .filter_map(|tail| tail.split(']').next().and_then(|n| n.parse::<i32>().ok()))
+                .last()
+        };
+        let mut found = None;
+        self.wait_until("gatewatch to exit", |t| {
+            found = status(&t.screen());
+            found.is_some()
+        });
+        found.unwrap_or(-1)
+    }
+
+    pub fn wait_until(&self, what: &str, mut cond: impl FnMut(&Tmux) -> bool) -> &Tmux {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if cond(self) {
+                return self;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; screen:\n{}", self.screen());
+    }
+
+    /// After exit: the terminal is back to normal (main screen, cursor visible).
+    pub fn assert_restored(&self) {
+        assert_eq!(self.format("#{alternate_on}"), "0", "still on the alternate screen");
+        assert_eq!(self.format("#{cursor_flag}"), "1", "cursor left hidden");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}

@@ -1,0 +1,159 @@
+//! The real binary in a real terminal (tmux): it starts, shows its panes, answers keys, and always
+//! gives the terminal back, whichever way it ends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Tmux;
+
+fn started(w: u16, h: u16) -> Tmux {
+    let t = Tmux::start(&[], w, h);
+    // "PID" is the process table header: it appears once the first real host sample has arrived.
+    t.wait_for("PID");
+    t
+}
+
+#[test]
+fn shows_four_panes_help_and_quits_with_q() {
+    let t = started(120, 40);
+    let screen = t.screen();
+    for title in ["1 Host", "2 Upstreams", "3 DNS", "4 Logs", "q/^C quit", "? help"] {
+        assert!(screen.contains(title), "missing {title:?} in:\n{screen}");
+    }
+    assert!(screen.contains("no upstreams configured"), "{screen}");
+    assert_eq!(t.format("#{alternate_on}"), "1");
+    t.keys(&["?"]);
+    t.wait_for("quit gatewatch");
+    t.keys(&["Escape"]);
+    t.wait_until("help to close", |t| !t.screen().contains("quit gatewatch"));
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    t.assert_restored();
+}
+
+#[test]
+fn ctrl_c_quits() {
+    let t = started(80, 24);
+    t.keys(&["C-c"]);
+    assert_eq!(t.wait_exit(), 0);
+    t.assert_restored();
+}
+
+#[test]
+fn focus_and_zoom_follow_the_keys() {
+    let t = started(120, 40);
+    t.keys(&["3", "z"]);
+    let screen = t.wait_for("3 DNS [zoom]");
+    assert!(!screen.contains("1 Host"), "zoom shows only the focused pane:\n{screen}");
+    t.keys(&["Enter", "Tab"]);
+    t.wait_for("1 Host");
+    t.keys(&["z"]);
+    t.wait_for("4 Logs [zoom]");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let t = started(100, 30);
+    t.signal("TERM");
+    assert_eq!(t.wait_exit(), 128 + 15, "re-raised so the parent sees SIGTERM");
+    t.assert_restored();
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    let t = started(100, 30);
+    t.signal("HUP");
+    assert_eq!(t.wait_exit(), 128 + 1);
+    t.assert_restored();
+}
+
+#[test]
+fn sigint_restores_the_terminal() {
+    let t = started(100, 30);
+    t.signal("INT");
+    assert_eq!(t.wait_exit(), 128 + 2);
+    t.assert_restored();
+}
+
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let t = Tmux::shell_running(&[], 100, 30);
+    t.wait_for("PID");
+    t.keys(&["C-z"]);
+    t.wait_for("Stopped");
+    t.assert_restored();
+    t.keys(&["-l", "fg"]);
+    t.keys(&["Enter"]);
+    t.wait_until("the dashboard to come back", |t| t.format("#{alternate_on}") == "1");
+    t.wait_for("1 Host");
+    t.keys(&["q"]);
+    t.wait_until("the shell to get the terminal back", |t| t.format("#{alternate_on}") == "0");
+    t.keys(&["-l", "echo \"[gatewatch exited $?]\""]);
+    t.keys(&["Enter"]);
+    assert_eq!(t.wait_exit(), 0);
+    t.assert_restored();
+}
+
+#[test]
+fn survives_a_resize_to_10x3_and_back() {
+    let t = started(120, 40);
+    t.resize(10, 3);
+    t.wait_for("too small");
+    t.resize(1, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    t.resize(120, 40);
+    t.wait_for("2 Upstreams");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    t.assert_restored();
+}
+
+#[test]
+fn small_terminal_shows_one_pane_with_tabs() {
+    let t = Tmux::start(&[], 40, 12);
+    let screen = t.wait_for("1 Host  2 Upstreams");
+    assert!(!screen.contains("┌ 2 Upstreams"), "{screen}");
+    t.keys(&["2"]);
+    t.wait_for("┌ 2 Upstreams");
+}
+
+#[test]
+fn process_filter_narrows_the_list() {
+    let t = started(120, 40);
+    t.keys(&["/"]);
+    t.wait_for("filter:");
+    // Our own process is certainly running; a nonsense string certainly is not.
+    t.keys(&["-l", "zzz-no-such-process"]);
+    t.wait_for("no process matches the filter");
+    t.keys(&["Escape"]);
+    t.wait_until("the filter to clear", |t| !t.screen().contains("no process matches"));
+}
+
+#[test]
+fn mouse_is_off_unless_asked_for() {
+    let t = started(100, 30);
+    assert_eq!(t.format("#{mouse_any_flag}"), "0");
+    drop(t);
+    let t = Tmux::start(&["--mouse"], 100, 30);
+    t.wait_for("PID");
+    assert_eq!(t.format("#{mouse_any_flag}"), "1");
+    t.keys(&["q"]);
+    t.wait_exit();
+    assert_eq!(t.format("#{mouse_any_flag}"), "0", "mouse reporting left on after exit");
+}
+
+#[test]
+fn no_colour_keeps_the_screen_free_of_colour_codes() {
+    let t = Tmux::start_with(&[], 100, 30, &[("NO_COLOR", "1")]);
+    t.wait_for("PID");
+    let ansi = t.screen_ansi();
+    // SGR colour parameters: 30-37/90-97 foreground, 40-47/100-107 background, 38;/48; extended.
+    let coloured = ansi.split("\x1b[").skip(1).any(|seq| {
+        let params = seq.split('m').next().unwrap_or("");
+        params.split(';').any(|p| {
+            matches!(p.parse::<u16>(), Ok(30..=38 | 40..=48 | 90..=97 | 100..=107))
+        })
+    });
+    assert!(!coloured, "colour codes with NO_COLOR set:\n{ansi:?}");
+}
