@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod diagnostic;
 pub mod diagnostics;
 pub mod host;
 pub mod keymap;

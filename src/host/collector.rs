@@ -1,0 +1,296 @@
+//! The collector: one sysinfo `System` for the life of the process, plus our own /proc reads.
+
+use std::path::PathBuf;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sysinfo::{
+    CpuRefreshKind, MINIMUM_CPU_UPDATE_INTERVAL, MemoryRefreshKind, ProcessRefreshKind,
+    RefreshKind, System, UpdateKind, Users,
+};
+
+use super::processes::{self, UserNames};
+use super::procfs::{self, ProcPaths};
+use super::sockets::PortSet;
+use super::{EphemeralPorts, HostSample, TcpStates};
+use crate::sanitize::sanitize;
+
+/// Shown when the kernel will not give us a host name.
+const UNKNOWN_HOSTNAME: &str = "(unknown)";
+
+/// Only what the host pane shows. Tasks (threads) are left out: they would multiply both the
+/// rows and the /proc reads, and the pane lists processes. cmd and user are read once per
+/// process: they cannot change without an exec, and re-reading them is most of the cost.
+fn refresh_kind() -> RefreshKind {
+    RefreshKind::nothing()
+        .with_cpu(CpuRefreshKind::nothing().with_usage())
+        .with_memory(MemoryRefreshKind::everything())
+        .with_processes(
+            ProcessRefreshKind::nothing()
+                .with_cpu()
+                .with_memory()
+                .with_user(UpdateKind::OnlyIfNotSet)
+                .with_cmd(UpdateKind::OnlyIfNotSet)
+                .without_tasks(),
+        )
+}
+
+pub struct HostCollector {
+    /// `None` only if sysinfo refused to start (it cannot on Linux); the sample then has zero
+    /// cores and memory, which `assess` reports as unknown.
+    system: Option<System>,
+    users: Option<Users>,
+    names: UserNames,
+    paths: ProcPaths,
+    /// When sysinfo last refreshed; CPU usage is a difference and needs a gap between refreshes.
+    last_refresh: Option<Instant>,
+    line_buf: Vec<u8>,
+    ports: PortSet,
+}
+
+impl Default for HostCollector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HostCollector {
+    /// Reads the real /proc.
+    pub fn new() -> Self {
+        Self::with_proc_root(PathBuf::from("/proc"))
+    }
+
+    /// Reads net/tcp, net/tcp6, sys/net/ipv4/ip_local_port_range and sys/fs/file-nr under
+    /// `root` (CPU, memory and processes still come from the real system through sysinfo).
+    pub fn with_proc_root(root: PathBuf) -> Self {
+        let system = System::new()
+            .inspect_err(|e| tracing::warn!("sysinfo could not start: {e}"))
+            .ok();
+        let users = Users::new()
+            .inspect_err(|e| tracing::warn!("sysinfo user list unavailable: {e}"))
+            .ok();
+        HostCollector {
+            system,
+            users,
+            names: UserNames::default(),
+            paths: ProcPaths::new(&root),
+            last_refresh: None,
+            line_buf: Vec::with_capacity(256),
+            ports: PortSet::new(),
+        }
+    }
+
+    /// Takes one sample. Blocks: the first call for at least [`MINIMUM_CPU_UPDATE_INTERVAL`]
+    /// (CPU usage needs two readings), later calls only if the previous one was less than that
+    /// ago. Every failure ends up in the sample, never in a panic.
+    pub fn sample(&mut self) -> HostSample {
+        self.refresh_system();
+        let (sockets, ports) = self.read_sockets_and_ports();
+        let files = procfs::read_file_handles(&self.paths.file_nr).map_err(|e| e.to_string());
+
+        let hostname = System::host_name()
+            .map(|h| sanitize(&h).into_owned())
+            .unwrap_or_else(|_| UNKNOWN_HOSTNAME.to_owned());
+        let uptime = Duration::from_secs(System::uptime().unwrap_or(0));
+        let load = System::load_average()
+            .map(|l| [l.one, l.five, l.fifteen])
+            .unwrap_or_default();
+
+        let mut sample = HostSample {
+            hostname,
+            uptime,
+            cores: 0,
+            cpu_total: 0.0,
+            cpu_per_core: Vec::new(),
+            load,
+            mem_used: 0,
+            mem_total: 0,
+            swap_used: 0,
+            swap_total: 0,
+            processes: Vec::new(),
+            sockets,
+            ports,
+            files,
+        };
+        if let Some(system) = &self.system {
+            sample.cpu_per_core = system.cpus().iter().map(|c| c.usage()).collect();
+            sample.cores = sample.cpu_per_core.len();
+            sample.cpu_total = system.global_cpu_usage();
+            sample.mem_total = system.total_memory();
+            sample.mem_used = system
+                .total_memory()
+                .saturating_sub(system.available_memory());
+            sample.swap_total = system.total_swap();
+            sample.swap_used = system.total_swap().saturating_sub(system.free_swap());
+            sample.processes = processes::rows(system, &mut self.names, self.users.as_mut());
+        }
+        sample
+    }
+
+    fn refresh_system(&mut self) {
+        let Some(system) = &mut self.system else {
+            return;
+        };
+        let kind = refresh_kind();
+        if self.last_refresh.is_none() {
+            system.refresh_specifics(kind);
+            self.last_refresh = Some(Instant::now());
+        }
+        // Too soon after the last refresh, sysinfo keeps the old CPU times while the process
+        // times move on, so process CPU% would be computed over mismatched intervals.
+        if let Some(at) = self.last_refresh {
+            let wait = MINIMUM_CPU_UPDATE_INTERVAL.saturating_sub(at.elapsed());
+            if !wait.is_zero() {
+                thread::sleep(wait);
+            }
+        }
+        system.refresh_specifics(kind);
+        self.last_refresh = Some(Instant::now());
+    }
+
+    /// One pass over tcp and tcp6 gives both the state counts and the ports in use.
+    fn read_sockets_and_ports(
+        &mut self,
+    ) -> (Result<TcpStates, String>, Result<EphemeralPorts, String>) {
+        let sockets = procfs::read_sockets(&self.paths, &mut self.line_buf, &mut self.ports)
+            .map_err(|e| e.to_string());
+        let ports = match (&sockets, procfs::read_port_range(&self.paths.port_range)) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(_), Err(e)) => Err(e.to_string()),
+            (Ok(_), Ok(range)) => Ok(procfs::ephemeral_ports(range, &self.ports)),
+        };
+        (sockets, ports)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::TcpState;
+    use std::fs;
+    use std::path::Path;
+
+    const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 21561 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:8001 0100007F:1F90 01 00000000:00000000 00:00000000 00000000    33        0 98766 1 0000000000000000 20 4 30 10 -1
+   2: 0100007F:8002 0100007F:1F90 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000
+   3: 0100007F:0400 0100007F:1F90 01 00000000:00000000 00:00000000 00000000    33        0 98767 1 0000000000000000 20 4 30 10 -1
+   4: garbage
+";
+    const TCP6: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:8001 00000000000000000000000001000000:01BB 01 00000000:00000000 00:00000000 00000000    33        0 44444 1 0000000000000000 20 4 30 10 -1
+";
+
+    fn write(root: &Path, rel: &str, content: &str) {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).expect("create fixture dir");
+        }
+        fs::write(path, content).expect("write fixture");
+    }
+
+    fn full_fixture(root: &Path) {
+        write(root, "net/tcp", TCP);
+        write(root, "net/tcp6", TCP6);
+        write(root, "sys/net/ipv4/ip_local_port_range", "32768\t60999\n");
+        write(root, "sys/fs/file-nr", "2048\t0\t100000\n");
+    }
+
+    #[test]
+    fn reads_fixture_files_under_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        full_fixture(dir.path());
+        let sample = HostCollector::with_proc_root(dir.path().to_owned()).sample();
+
+        let sockets = sample.sockets.expect("sockets read");
+        assert_eq!(sockets.get(TcpState::Listen), 1);
+        assert_eq!(sockets.get(TcpState::Established), 3);
+        assert_eq!(sockets.get(TcpState::TimeWait), 1);
+        assert_eq!(sockets.malformed_lines, 1);
+        // 0x8001 (v4 and v6, once) and 0x8002 are in range; 0x0400 is not; the listener is not.
+        assert_eq!(
+            sample.ports,
+            Ok(EphemeralPorts {
+                low: 32768,
+                high: 60999,
+                in_use: 2
+            })
+        );
+        assert_eq!(
+            sample.files,
+            Ok(crate::host::FileHandles {
+                used: 2048,
+                max: 100000
+            })
+        );
+    }
+
+    #[test]
+    fn missing_tcp6_is_not_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        full_fixture(dir.path());
+        fs::remove_file(dir.path().join("net/tcp6")).expect("remove tcp6");
+        let sample = HostCollector::with_proc_root(dir.path().to_owned()).sample();
+        assert_eq!(sample.sockets.map(|s| s.total()), Ok(4));
+        assert_eq!(sample.ports.map(|p| p.in_use), Ok(2));
+    }
+
+    #[test]
+    fn missing_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut collector = HostCollector::with_proc_root(dir.path().to_owned());
+        let sample = collector.sample();
+        let tcp = dir.path().join("net/tcp");
+        assert_eq!(
+            sample.sockets,
+            Err(format!("{}: No such file or directory", tcp.display()))
+        );
+        // Without the socket tables there is nothing to count ports from.
+        assert_eq!(sample.ports.as_ref().err(), sample.sockets.as_ref().err());
+        let files = sample.files.expect_err("file-nr is missing");
+        assert!(files.contains("sys/fs/file-nr"), "{files}");
+
+        // Sockets present, range missing: only ports fail, and say which file.
+        write(dir.path(), "net/tcp", TCP);
+        let sample = collector.sample();
+        assert!(sample.sockets.is_ok());
+        let ports = sample.ports.expect_err("range is missing");
+        assert!(ports.contains("ip_local_port_range"), "{ports}");
+    }
+
+    #[test]
+    fn unreadable_and_garbage_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        full_fixture(dir.path());
+        // A directory where a file should be: open works, read fails.
+        fs::remove_file(dir.path().join("net/tcp6")).expect("remove tcp6");
+        fs::create_dir(dir.path().join("net/tcp6")).expect("mkdir tcp6");
+        write(dir.path(), "sys/fs/file-nr", "\u{1b}[2J lots of junk");
+        write(
+            dir.path(),
+            "sys/net/ipv4/ip_local_port_range",
+            "60999 32768",
+        );
+        let sample = HostCollector::with_proc_root(dir.path().to_owned()).sample();
+        let sockets = sample.sockets.expect_err("tcp6 is a directory");
+        assert!(sockets.ends_with("net/tcp6: Is a directory"), "{sockets}");
+        let files = sample.files.expect_err("junk");
+        assert!(
+            files.ends_with("file-nr: unexpected content \"\\x1b[2J lots of junk\""),
+            "{files}"
+        );
+        let dir2 = tempfile::tempdir().expect("tempdir");
+        full_fixture(dir2.path());
+        write(
+            dir2.path(),
+            "sys/net/ipv4/ip_local_port_range",
+            "60999 32768",
+        );
+        let sample = HostCollector::with_proc_root(dir2.path().to_owned()).sample();
+        let ports = sample.ports.expect_err("inverted range");
+        assert!(
+            ports.ends_with("unexpected content \"60999 32768\""),
+            "{ports}"
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! Streaming parser for /proc/net/tcp and /proc/net/tcp6.
+//!
+//! A busy proxy has 100k+ sockets, so the tables are read line by line into one reused buffer and
+//! tallied in place: no per-line allocation, and nothing about a line can make us panic. Bytes are
+//! handled as bytes, so a line of garbage is just a malformed line, not a UTF-8 error.
+
+use std::io::{self, BufRead, Read};
+
+use super::{TcpState, TcpStates};
+
+/// Kernel lines are under 200 bytes; a longer one is garbage and is skipped without buffering it.
+const MAX_LINE: usize = 4096;
+
+/// Fields after `st` that every kernel line has (tx:rx, tr:when, retrnsmt, uid, timeout, inode);
+/// requiring them is how a truncated line is told from a whole one.
+const TRAILING_FIELDS: usize = 6;
+
+pub(crate) fn state_from_hex(b: &[u8]) -> Option<TcpState> {
+    if b.len() > 2 {
+        return None;
+    }
+    let code = usize::try_from(hex_value(b)?).ok()?;
+    TcpState::ALL.get(code.checked_sub(1)?).copied()
+}
+
+/// Value of 1 to 8 hex digits; no sign, no prefix.
+fn hex_value(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 8 {
+        return None;
+    }
+    b.iter().try_fold(0u32, |acc, &c| {
+        Some((acc << 4) | char::from(c).to_digit(16)?)
+    })
+}
+
+/// Bitmap of local ports (8 KiB), kept by the collector so counting distinct ports allocates
+/// nothing per sample and a port seen in both tcp and tcp6 is counted once.
+pub(crate) struct PortSet {
+    words: Box<[u64]>,
+}
+
+impl PortSet {
+    pub(crate) fn new() -> Self {
+        PortSet {
+            words: vec![0; 65536 / 64].into_boxed_slice(),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.words.fill(0);
+    }
+
+    pub(crate) fn insert(&mut self, port: u16) {
+        let i = usize::from(port);
+        if let Some(word) = self.words.get_mut(i / 64) {
+            *word |= 1 << (i % 64);
+        }
+    }
+
+    fn contains(&self, port: u16) -> bool {
+        let i = usize::from(port);
+        self.words
+            .get(i / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+
+    /// Distinct ports in `low..=high`.
+    pub(crate) fn count_in(&self, low: u16, high: u16) -> u32 {
+        let n = (low..=high).filter(|&p| self.contains(p)).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
+/// Running tally over both tables of one sample.
+#[derive(Default)]
+pub(crate) struct Tally {
+    counts: [u32; TcpState::ALL.len()],
+    malformed: u32,
+}
+
+impl Tally {
+    pub(crate) fn into_states(self) -> TcpStates {
+        TcpStates {
+            counts: TcpState::ALL
+                .into_iter()
+                .zip(self.counts)
+                .filter(|&(_, n)| n > 0)
+                .collect(),
+            malformed_lines: self.malformed,
+        }
+    }
+}
+
+enum Line {
+    /// Header or blank line.
+    Skip,
+    Socket {
+        state: TcpState,
+        local_port: u16,
+    },
+    Malformed,
+}
+
+/// Reads one table to the end, adding states to `tally` and the local port of every non-LISTEN
+/// socket to `ports`. Only I/O errors are errors; bad lines are counted.
+pub(crate) fn scan_table<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    tally: &mut Tally,
+    ports: &mut PortSet,
+) -> io::Result<()> {
+    loop {
+        buf.clear();
+        let n = reader
+            .by_ref()
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if n == MAX_LINE && buf.last() != Some(&b'\n') {
+            tally.malformed = tally.malformed.saturating_add(1);
+            skip_rest_of_line(reader)?;
+            continue;
+        }
+        match parse_line(buf) {
+            Line::Skip => {}
+            Line::Malformed => tally.malformed = tally.malformed.saturating_add(1),
+            Line::Socket { state, local_port } => {
+                if let Some(n) = tally.counts.get_mut(usize::from(state.code() - 1)) {
+                    *n = n.saturating_add(1);
+                }
+                // A listener holds its port but never takes one from the ephemeral pool.
+                if state != TcpState::Listen {
+                    ports.insert(local_port);
+                }
+            }
+        }
+    }
+}
+
+fn skip_rest_of_line<R: BufRead>(reader: &mut R) -> io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        match available.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let len = available.len();
+                reader.consume(len);
+            }
+        }
+    }
+}
+
+fn parse_line(line: &[u8]) -> Line {
+    let mut fields = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|f| !f.is_empty());
+    let Some(slot) = fields.next() else {
+        return Line::Skip;
+    };
+    if slot == b"sl" {
+        return Line::Skip;
+    }
+    match parse_socket(slot, fields) {
+        Some((state, local_port)) => Line::Socket { state, local_port },
+        None => Line::Malformed,
+    }
+}
+
+/// `   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000 ...`
+fn parse_socket<'a>(
+    slot: &[u8],
+    mut fields: impl Iterator<Item = &'a [u8]>,
+) -> Option<(TcpState, u16)> {
+    let slot = slot.strip_suffix(b":")?;
+    if slot.is_empty() || !slot.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let local_port = endpoint_port(fields.next()?)?;
+    endpoint_port(fields.next()?)?;
+    let state = state_from_hex(fields.next()?)?;
+    fields.nth(TRAILING_FIELDS - 1)?;
+    Some((state, local_port))
+}
+
+/// Port of `ADDR:PORT` where ADDR is 8 (IPv4) or 32 (IPv6) hex digits and PORT is 4.
+fn endpoint_port(field: &[u8]) -> Option<u16> {
+    let colon = field.iter().position(|&b| b == b':')?;
+    let addr = field.get(..colon)?;
+    let port = field.get(colon + 1..)?;
+    if !matches!(addr.len(), 8 | 32) || !addr.iter().all(u8::is_ascii_hexdigit) || port.len() != 4 {
+        return None;
+    }
+    u16::try_from(hex_value(port)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode                                                     
+   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 21561 1 0000000000000000 100 0 0 10 0                     
+   1: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000   110        0 23151 1 0000000000000000 100 0 0 10 0                     
+   2: 0A00000F:0050 0B00000A:D431 01 00000000:00000000 02:0000A0E4 00000000    33        0 98765 2 0000000000000000 20 4 30 10 -1                    
+   3: 0100007F:8001 0100007F:1F90 01 00000000:00000000 00:00000000 00000000    33        0 98766 1 0000000000000000 20 4 30 10 -1                    
+   4: 0100007F:8002 0100007F:1F90 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000                                      
+   5: 0100007F:8003 0100007F:1F90 08 00000001:00000000 00:00000000 00000000    33        0 98767 1 0000000000000000 20 4 30 10 -1                    
+   6: 0100007F:8004 0100007F:1F91 02 00000001:00000000 01:00000064 00000002    33        0 98768 2 0000000000000000 200 0 0 10 -1                    
+";
+
+    const TCP6: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 22201 1 0000000000000000 100 0 0 10 0
+   1: 00000000000000000000000001000000:8001 00000000000000000000000001000000:1F90 01 00000000:00000000 00:00000000 00000000    33        0 44444 1 0000000000000000 20 4 30 10 -1
+   2: 0000000000000000FFFF00000100007F:9000 0000000000000000FFFF00000100007F:1F90 04 00000000:00000000 00:00000000 00000000    33        0 44445 1 0000000000000000 20 4 30 10 -1
+";
+
+    fn scan(tables: &[&[u8]]) -> (TcpStates, PortSet) {
+        let mut tally = Tally::default();
+        let mut ports = PortSet::new();
+        let mut buf = Vec::new();
+        for table in tables {
+            let mut reader = io::BufReader::new(*table);
+            scan_table(&mut reader, &mut buf, &mut tally, &mut ports).expect("in-memory read");
+        }
+        (tally.into_states(), ports)
+    }
+
+    #[test]
+    fn counts_states_in_tcp_and_tcp6() {
+        let (states, _) = scan(&[TCP.as_bytes(), TCP6.as_bytes()]);
+        assert_eq!(states.malformed_lines, 0);
+        assert_eq!(states.get(TcpState::Listen), 3);
+        assert_eq!(states.get(TcpState::Established), 3);
+        assert_eq!(states.get(TcpState::TimeWait), 1);
+        assert_eq!(states.get(TcpState::CloseWait), 1);
+        assert_eq!(states.get(TcpState::SynSent), 1);
+        assert_eq!(states.get(TcpState::FinWait1), 1);
+        assert_eq!(states.get(TcpState::LastAck), 0);
+        assert!(!states.counts.contains_key(&TcpState::LastAck));
+        assert_eq!(states.total(), 10);
+    }
+
+    #[test]
+    fn header_only_tables_are_empty_not_malformed() {
+        let header = TCP.lines().next().expect("fixture has a header");
+        let (states, _) = scan(&[header.as_bytes(), b"", b"\n\n"]);
+        assert_eq!(states, TcpStates::default());
+    }
+
+    #[test]
+    fn malformed_truncated_and_garbage_lines_are_counted_not_fatal() {
+        let mut table = Vec::new();
+        table.extend_from_slice(TCP.as_bytes());
+        // Truncated after the state, and in the middle of the remote address.
+        table.extend_from_slice(b"   7: 0100007F:8005 0100007F:1F90 01\n");
+        table.extend_from_slice(b"   8: 0100007F:8006 0100007F:1F\n");
+        // Garbage bytes, invalid UTF-8, NUL and escape sequences.
+        table.extend_from_slice(b"\xff\xfe\x00\x1b[2J garbage \xc3\x28\n");
+        // Unknown state (13 = TCP_BOUND_INACTIVE is never printed), non-hex state, bad slot.
+        table.extend_from_slice(b"   9: 0100007F:8007 0100007F:1F90 0D 00000000:00000000 00:00000000 00000000 0 0 1 1\n");
+        table.extend_from_slice(b"  10: 0100007F:8008 0100007F:1F90 ZZ 00000000:00000000 00:00000000 00000000 0 0 1 1\n");
+        table.extend_from_slice(b"  xx: 0100007F:8009 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 1 1\n");
+        // Address of the wrong length, port of the wrong length, missing colon in slot.
+        table.extend_from_slice(
+            b"  11: 0100007:8009 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 1 1\n",
+        );
+        table.extend_from_slice(b"  12: 0100007F:80091 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 1 1\n");
+        table.extend_from_slice(
+            b"  13 0100007F:800A 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 1 1\n",
+        );
+        // An overlong line is skipped without buffering it, and the next line still counts.
+        table.extend_from_slice(&vec![b'7'; MAX_LINE * 3]);
+        table.push(b'\n');
+        // Last line with no trailing newline is still whole.
+        table.extend_from_slice(
+            b"  14: 0100007F:800B 0100007F:1F90 0B 00000000:00000000 00:00000000 00000000 0 0 1 1",
+        );
+
+        let (states, ports) = scan(&[&table]);
+        assert_eq!(states.malformed_lines, 10);
+        assert_eq!(states.get(TcpState::Established), 2);
+        assert_eq!(states.get(TcpState::Closing), 1);
+        assert_eq!(states.total(), 8);
+        assert!(ports.contains(0x800B));
+        assert!(!ports.contains(0x8005));
+    }
+
+    #[test]
+    fn line_of_exactly_max_length_is_kept() {
+        let line =
+            b"  14: 0100007F:800B 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 1 1";
+        let mut exact = line.to_vec();
+        exact.resize(MAX_LINE - 1, b' ');
+        exact.push(b'\n');
+        assert_eq!(exact.len(), MAX_LINE);
+        let (states, _) = scan(&[&exact]);
+        assert_eq!(states.get(TcpState::Established), 1);
+        assert_eq!(states.malformed_lines, 0);
+    }
+
+    #[test]
+    fn ports_are_non_listen_local_ports_counted_once() {
+        let (_, ports) = scan(&[TCP.as_bytes(), TCP6.as_bytes()]);
+        // LISTEN on 80, 3306 and 443 are not counted; nor are remote ports (8080 = 0x1F90).
+        // ...but an accepted connection on :80 is a non-LISTEN socket whose local port is 80.
+        assert!(ports.contains(80));
+        assert!(!ports.contains(0x0CEA));
+        assert!(!ports.contains(443));
+        assert!(!ports.contains(0x1F90));
+        // 0x8001 is used by both a v4 and a v6 socket: one port.
+        assert_eq!(ports.count_in(0x8000, 0x8FFF), 4);
+        assert_eq!(ports.count_in(0x8001, 0x8001), 1);
+        // Only inside the range, bounds included.
+        assert_eq!(ports.count_in(0x8002, 0x8004), 3);
+        assert_eq!(ports.count_in(0x8005, 0x8FFF), 0);
+        assert_eq!(ports.count_in(0x9000, 0x9000), 1);
+        assert_eq!(ports.count_in(32768, 60999), 5);
+    }
+
+    #[test]
+    fn port_set_handles_the_extremes() {
+        let mut ports = PortSet::new();
+        ports.insert(0);
+        ports.insert(65535);
+        ports.insert(65535);
+        assert_eq!(ports.count_in(0, 65535), 2);
+        assert_eq!(ports.count_in(1, 65534), 0);
+        ports.clear();
+        assert_eq!(ports.count_in(0, 65535), 0);
+    }
+}
