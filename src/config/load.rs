@@ -1,0 +1,96 @@
+//! Finding the config file: `--config`, then the user's config dir, then /etc, then defaults.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{Config, ConfigError, parse};
+
+/// A config and where it came from, so the UI can say which file is in effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub config: Config,
+    /// `None` when no file was found and the embedded defaults are in use.
+    pub source: Option<PathBuf>,
+}
+
+/// Loads the config using the process environment and `/etc/gatewatch`.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    load_with(
+        explicit,
+        &|name| std::env::var_os(name),
+        Path::new("/etc/gatewatch"),
+    )
+}
+
+/// [`load`] with the environment and the system config dir injected, for tests.
+///
+/// An explicit path must exist. Otherwise the first file that exists wins; a file that exists
+/// but cannot be read is an error, because silently falling back would hide the user's config.
+pub fn load_with(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    etc_dir: &Path,
+) -> Result<Loaded, ConfigError> {
+    if let Some(path) = explicit {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        return from_file(path, &text);
+    }
+    let candidates = config_dir(env)
+        .into_iter()
+        .chain([etc_dir.to_path_buf()])
+        .map(|dir| dir.join("config.toml"));
+    for path in candidates {
+        let text = read_optional(&path).map_err(|error| ConfigError::Read {
+            path: path.clone(),
+            error,
+        })?;
+        if let Some(text) = text {
+            return from_file(&path, &text);
+        }
+    }
+    Ok(Loaded {
+        config: Config::default(),
+        source: None,
+    })
+}
+
+/// `$XDG_CONFIG_HOME/gatewatch`, else `$HOME/.config/gatewatch`. Empty or relative values are
+/// ignored, as the XDG base directory spec requires.
+pub fn config_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let absolute = |name: &str| {
+        env(name)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    absolute("XDG_CONFIG_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".config")))
+        .map(|dir| dir.join("gatewatch"))
+}
+
+/// Reads a file that may legitimately be absent: `Ok(None)` when it does not exist. Any other
+/// failure (permissions, a directory) is an error, since skipping it would hide the user's file.
+pub(crate) fn read_optional(path: &Path) -> io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+fn from_file(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
+    Ok(Loaded {
+        config: parse(text, path)?,
+        source: Some(path.to_path_buf()),
+    })
+}

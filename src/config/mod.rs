@@ -1,0 +1,162 @@
+//! The TOML config file: what to watch (upstreams, DNS names, logs) and which service commands
+//! the operator may run.
+//!
+//! Files are read in two steps: serde checks the shape (unknown keys, types) into the `raw`
+//! structs, which keep the position of every value; then each value is validated with a message
+//! that names it, so every error can point at the offending line.
+
+mod load;
+mod raw;
+mod target;
+mod values;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use crate::source_error::SourceError;
+pub(crate) use load::read_optional;
+pub use load::{Loaded, config_dir, load, load_with};
+pub use target::Target;
+pub use values::{Argv, HttpMethod, InvalidValue, LogKind, Nameserver, StatusRange};
+
+/// The defaults as a commented config file; it parses to `Config::default()`.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// How often the dashboard redraws host figures.
+    pub refresh: Duration,
+    /// Theme name: built-in or a file in `<config dir>/themes/`.
+    pub theme: String,
+    pub upstreams: Vec<Upstream>,
+    pub dns: Dns,
+    pub logs: Vec<LogSource>,
+    pub services: Vec<Service>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            refresh: Duration::from_secs(2),
+            theme: "default".into(),
+            upstreams: Vec::new(),
+            dns: Dns::default(),
+            logs: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+}
+
+/// A backend the proxy forwards to, probed on its own schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: String,
+    pub url: Target,
+    pub timeout: Duration,
+    pub interval: Duration,
+    /// Status codes that count as up (HTTP only).
+    pub expect: StatusRange,
+    pub method: HttpMethod,
+    /// Host header to send, for backends that route by virtual host.
+    pub host: Option<String>,
+    pub tls_verify: bool,
+    /// Answers slower than this are degraded, not healthy.
+    pub slow: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dns {
+    /// Names to resolve against every nameserver, to spot drift between them.
+    pub names: Vec<String>,
+    pub nameservers: Vec<Nameserver>,
+    pub timeout: Duration,
+    pub interval: Duration,
+    pub hosts_file: PathBuf,
+    pub resolv_conf: PathBuf,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns {
+            names: Vec::new(),
+            nameservers: vec![Nameserver::System],
+            timeout: Duration::from_secs(2),
+            interval: Duration::from_secs(10),
+            hosts_file: PathBuf::from("/etc/hosts"),
+            resolv_conf: PathBuf::from("/etc/resolv.conf"),
+        }
+    }
+}
+
+/// A log to follow: a file (or glob) or the output of a command such as `journalctl -f`.
+/// Exactly one of `path` and `command` is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSource {
+    pub path: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub kind: Option<LogKind>,
+}
+
+/// A service the operator can act on from the dashboard. Commands are argv, never shell lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub status: Option<Argv>,
+    /// Config test (e.g. `nginx -t`), run before a reload.
+    pub test: Option<Argv>,
+    pub reload: Option<Argv>,
+    pub restart: Option<Argv>,
+    /// Run the commands through `sudo -n`.
+    pub sudo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Deliberately not a `source()`: the io error is already in the message, and error chains
+    /// would print it twice.
+    #[error("{}: cannot read config: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] SourceError),
+}
+
+impl ConfigError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigError::Read { path, .. } => path,
+            ConfigError::Invalid(err) => &err.path,
+        }
+    }
+}
+
+/// Parses config text; `origin` is only used to name the file in errors.
+pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    let raw: raw::RawConfig =
+        toml::from_str(text).map_err(|err| SourceError::from_toml(origin, text, &err))?;
+    raw.validate(text)
+        .map_err(|err| SourceError::new(origin, text, err.span, err.message).into())
+}
+
+/// Whether `name` can name a theme file: no path separators or dots, so it cannot escape the
+/// themes directory.
+pub fn is_valid_theme_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl fmt::Display for LogSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.path, &self.command) {
+            (Some(path), _) => f.write_str(path),
+            (None, Some(command)) => write!(f, "{}", Argv(command.clone())),
+            (None, None) => f.write_str("(nothing)"),
+        }
+    }
+}
