@@ -60,7 +60,11 @@ impl HostView {
     }
 
     pub fn visible_processes(&self) -> impl Iterator<Item = &ProcessRow> {
-        let procs = self.sample.as_ref().map(|s| s.processes.as_slice()).unwrap_or(&[]);
+        let procs = self
+            .sample
+            .as_ref()
+            .map(|s| s.processes.as_slice())
+            .unwrap_or(&[]);
         self.visible.iter().filter_map(move |&i| procs.get(i))
     }
 
@@ -80,10 +84,16 @@ impl HostView {
         let procs = &sample.processes;
         match self.sort() {
             ProcSort::Cpu => idx.sort_by(|&a, &b| {
-                procs[b].cpu.total_cmp(&procs[a].cpu).then(procs[a].pid.cmp(&procs[b].pid))
+                procs[b]
+                    .cpu
+                    .total_cmp(&procs[a].cpu)
+                    .then(procs[a].pid.cmp(&procs[b].pid))
             }),
             ProcSort::Mem => idx.sort_by(|&a, &b| {
-                procs[b].mem.cmp(&procs[a].mem).then(procs[a].pid.cmp(&procs[b].pid))
+                procs[b]
+                    .mem
+                    .cmp(&procs[a].mem)
+                    .then(procs[a].pid.cmp(&procs[b].pid))
             }),
         }
         self.visible = idx;
@@ -171,7 +181,8 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent) -> (bool, Vec<Effect>) {
-        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl_c {
             return (false, vec![Effect::Quit]);
         }
@@ -231,7 +242,9 @@ impl App {
     }
 
     fn on_filter_key(&mut self, key: KeyEvent) {
-        let Some(text) = self.filter_input.as_mut() else { return };
+        let Some(text) = self.filter_input.as_mut() else {
+            return;
+        };
         match key.code {
             KeyCode::Enter => self.filter_input = None,
             KeyCode::Esc => {
@@ -242,7 +255,9 @@ impl App {
                 text.pop();
                 self.host.filter = text.clone();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() => {
+            KeyCode::Char(c)
+                if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() =>
+            {
                 // A pasted megabyte must not become a megabyte filter.
                 if text.chars().count() < 64 {
                     text.push(c);
@@ -258,8 +273,12 @@ impl App {
     fn on_help_key(&mut self, key: KeyEvent) {
         match key.code {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = false,
-            KeyCode::Char('j') | KeyCode::Down => self.help_scroll = self.help_scroll.saturating_add(1),
-            KeyCode::Char('k') | KeyCode::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.help_scroll = self.help_scroll.saturating_add(1)
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.help_scroll = self.help_scroll.saturating_sub(1)
+            }
             _ => {}
         }
     }
@@ -338,11 +357,18 @@ mod tests {
     }
 
     fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
-        app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))).1
+        app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .1
     }
 
     fn proc(pid: u32, cmd: &str, cpu: f32, mem: u64) -> ProcessRow {
-        ProcessRow { pid, user: "www-data".into(), cpu, mem, command: cmd.into() }
+        ProcessRow {
+            pid,
+            user: "www-data".into(),
+            cpu,
+            mem,
+            command: cmd.into(),
+        }
     }
 
     fn sample(load1: f64) -> HostSample {
@@ -363,8 +389,15 @@ mod tests {
                 proc(12, "php-fpm: pool www", 5.0, 300 << 20),
             ],
             sockets: Ok(TcpStates::default()),
-            ports: Ok(EphemeralPorts { low: 32768, high: 60999, in_use: 10 }),
-            files: Ok(FileHandles { used: 1000, max: 100_000 }),
+            ports: Ok(EphemeralPorts {
+                low: 32768,
+                high: 60999,
+                in_use: 10,
+            }),
+            files: Ok(FileHandles {
+                used: 1000,
+                max: 100_000,
+            }),
         }
     }
 
@@ -396,7 +429,10 @@ mod tests {
         let mut a = app();
         press(&mut a, KeyCode::Char('?'));
         assert!(a.help);
-        assert!(press(&mut a, KeyCode::Char('q')).is_empty(), "q closes help, does not quit");
+        assert!(
+            press(&mut a, KeyCode::Char('q')).is_empty(),
+            "q closes help, does not quit"
+        );
         assert!(!a.help);
     }
 
@@ -428,7 +464,11 @@ mod tests {
         for c in "NGINX".chars() {
             press(&mut a, KeyCode::Char(c));
         }
-        assert_eq!(a.host.visible.len(), 2, "case-insensitive match on the command");
+        assert_eq!(
+            a.host.visible.len(),
+            2,
+            "case-insensitive match on the command"
+        );
         press(&mut a, KeyCode::Enter);
         assert_eq!(a.filter_input, None);
         assert_eq!(a.host.filter, "NGINX");
@@ -472,7 +512,9 @@ mod tests {
     fn a_tick_redraws_only_when_the_shown_second_changes() {
         let mut a = app();
         assert!(!a.update(Event::Tick(clock())).0);
-        let later = clock().checked_add(jiff::SignedDuration::from_secs(1)).unwrap_or_default();
+        let later = clock()
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .unwrap_or_default();
         assert!(a.update(Event::Tick(later)).0);
     }
 }

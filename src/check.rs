@@ -38,7 +38,11 @@ pub struct HostReport {
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { (part as f64 / whole as f64 * 1000.0).round() / 10.0 }
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64 * 1000.0).round() / 10.0
+    }
 }
 
 pub fn host_report(s: &HostSample) -> HostReport {
@@ -50,7 +54,11 @@ pub fn host_report(s: &HostSample) -> HostReport {
         mem_used_percent: pct(s.mem_used, s.mem_total),
         swap_used_percent: pct(s.swap_used, s.swap_total),
         uptime_seconds: s.uptime.as_secs(),
-        tcp_states: s.sockets.as_ref().ok().map(|t| t.counts.iter().map(|(k, v)| (k.name(), *v)).collect()),
+        tcp_states: s
+            .sockets
+            .as_ref()
+            .ok()
+            .map(|t| t.counts.iter().map(|(k, v)| (k.name(), *v)).collect()),
         ephemeral_ports_in_use: s.ports.as_ref().ok().map(|p| p.in_use),
         ephemeral_ports_total: s.ports.as_ref().ok().map(|p| p.total()),
         file_handles_used: s.files.as_ref().ok().map(|f| f.used),
@@ -73,7 +81,10 @@ pub fn build(sample: &HostSample) -> Report {
 
 pub fn to_json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| {
-        format!("{{\"status\": \"unknown\", \"error\": {:?}}}", e.to_string())
+        format!(
+            "{{\"status\": \"unknown\", \"error\": {:?}}}",
+            e.to_string()
+        )
     })
 }
 
@@ -95,11 +106,21 @@ pub fn to_text(report: &Report) -> String {
     let _ = writeln!(
         out,
         "  cpu {:.1}%, load {:.2} {:.2} {:.2} on {} cores, memory {:.1}% used, swap {:.1}% used",
-        h.cpu_percent, h.load[0], h.load[1], h.load[2], h.cores, h.mem_used_percent, h.swap_used_percent
+        h.cpu_percent,
+        h.load[0],
+        h.load[1],
+        h.load[2],
+        h.cores,
+        h.mem_used_percent,
+        h.swap_used_percent
     );
     if let Some(states) = &h.tcp_states {
         let list: Vec<String> = states.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let shown = if list.is_empty() { "none".to_string() } else { list.join(", ") };
+        let shown = if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.join(", ")
+        };
         let _ = writeln!(out, "  tcp sockets: {shown}");
     }
     if let (Some(used), Some(total)) = (h.ephemeral_ports_in_use, h.ephemeral_ports_total) {
@@ -118,7 +139,7 @@ pub fn to_text(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{EphemeralPorts, FileHandles, TcpState, TcpStates};
+    use crate::host::{EphemeralPorts, TcpState, TcpStates};
     use std::time::Duration;
 
     fn sample(load1: f64) -> HostSample {
@@ -135,10 +156,16 @@ mod tests {
             swap_total: 0,
             processes: vec![],
             sockets: Ok(TcpStates {
-                counts: [(TcpState::Established, 3), (TcpState::Listen, 2)].into_iter().collect(),
+                counts: [(TcpState::Established, 3), (TcpState::Listen, 2)]
+                    .into_iter()
+                    .collect(),
                 malformed_lines: 0,
             }),
-            ports: Ok(EphemeralPorts { low: 32768, high: 60999, in_use: 5 }),
+            ports: Ok(EphemeralPorts {
+                low: 32768,
+                high: 60999,
+                in_use: 5,
+            }),
             files: Err("/proc/sys/fs/file-nr: Permission denied".into()),
         }
     }
@@ -146,7 +173,10 @@ mod tests {
     #[test]
     fn json_has_the_documented_shape() {
         let v: serde_json::Value = serde_json::from_str(&to_json(&build(&sample(0.2)))).unwrap();
-        assert_eq!(v["status"], "unknown", "an unreadable /proc file is an unknown finding");
+        assert_eq!(
+            v["status"], "unknown",
+            "an unreadable /proc file is an unknown finding"
+        );
         assert_eq!(v["host"]["cores"], 2);
         assert_eq!(v["host"]["cpu_percent"], 12.3);
         assert_eq!(v["host"]["mem_used_percent"], 25.0);

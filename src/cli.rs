@@ -30,7 +30,12 @@ pub struct Cli {
     pub color: ColorChoice,
 
     /// The nginx config to discover upstreams and logs from
-    #[arg(long, global = true, value_name = "PATH", default_value = "/etc/nginx/nginx.conf")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "/etc/nginx/nginx.conf"
+    )]
     pub nginx_conf: PathBuf,
 
     /// Diagnostics log (default: $XDG_STATE_HOME/gatewatch/gatewatch.log)

@@ -35,7 +35,9 @@ pub enum Ended {
 pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let (tx, mut rx) = mpsc::channel::<Event>(16);
     let host_tx = tx.clone();
-    let sampler = Sampler::spawn(opts.refresh, move |s| host_tx.blocking_send(Event::Host(Box::new(s))).is_ok())?;
+    let sampler = Sampler::spawn(opts.refresh, move |s| {
+        host_tx.blocking_send(Event::Host(Box::new(s))).is_ok()
+    })?;
 
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -49,6 +51,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let size = term.size()?;
     let mut app = App::new(opts.sources, jiff::Zoned::now(), (size.width, size.height));
     app.mouse = opts.mouse;
+    // Known before the first sample, so the header names the host from the first frame.
+    app.hostname =
+        crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
     let mut input = EventStream::new();
 
     // Tick on the second boundary so the clock never shows a stale second for most of it.

@@ -21,7 +21,10 @@ pub fn default_path() -> Option<PathBuf> {
 /// Starts logging to `path` (or the default). The level comes from GATEWATCH_LOG (default info).
 /// Returns where the log goes, or why there is none; gatewatch runs either way.
 pub fn init(path: Option<&Path>) -> Result<PathBuf, String> {
-    let path = path.map(Path::to_path_buf).or_else(default_path).ok_or("no HOME or XDG_STATE_HOME")?;
+    let path = path
+        .map(Path::to_path_buf)
+        .or_else(default_path)
+        .ok_or("no HOME or XDG_STATE_HOME")?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

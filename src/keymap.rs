@@ -40,11 +40,17 @@ pub struct Key {
 }
 
 const fn key(c: char) -> Key {
-    Key { code: KeyCode::Char(c), ctrl: false }
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: false,
+    }
 }
 
 const fn ctrl(c: char) -> Key {
-    Key { code: KeyCode::Char(c), ctrl: true }
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: true,
+    }
 }
 
 const fn code(code: KeyCode) -> Key {
@@ -170,7 +176,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[key('/')],
         action: Action::FilterProcesses,
         footer: Some("filter"),
-        help: "filter processes by command, user or pid (Enter keeps, Esc clears)",
+        help: "filter processes (Enter keeps the filter, Esc clears it)",
         scope: Scope::Pane(PaneId::Host),
     },
 ];
@@ -199,7 +205,11 @@ impl Key {
             KeyCode::End => "End".into(),
             other => format!("{other:?}"),
         };
-        if self.ctrl { format!("^{}", name.to_uppercase()) } else { name }
+        if self.ctrl {
+            format!("^{}", name.to_uppercase())
+        } else {
+            name
+        }
     }
 }
 
@@ -227,7 +237,11 @@ impl Binding {
                 return format!("{first}-{last}");
             }
         }
-        self.keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
+        self.keys
+            .iter()
+            .map(Key::label)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -238,14 +252,22 @@ pub fn lookup(ev: &KeyEvent, focus: PaneId) -> Option<&'static Binding> {
         .iter()
         .filter(|b| b.scope != Scope::Global)
         .find(hit)
-        .or_else(|| BINDINGS.iter().filter(|b| b.scope == Scope::Global).find(hit))
+        .or_else(|| {
+            BINDINGS
+                .iter()
+                .filter(|b| b.scope == Scope::Global)
+                .find(hit)
+        })
 }
 
 /// Bindings shown in the footer for the focused pane: the pane's own first, then global ones.
 pub fn footer(focus: PaneId) -> impl Iterator<Item = (String, &'static str)> {
-    let pane = BINDINGS.iter().filter(move |b| b.scope == Scope::Pane(focus));
+    let pane = BINDINGS
+        .iter()
+        .filter(move |b| b.scope == Scope::Pane(focus));
     let global = BINDINGS.iter().filter(|b| b.scope == Scope::Global);
-    pane.chain(global).filter_map(|b| b.footer.map(|f| (b.keys_label(), f)))
+    pane.chain(global)
+        .filter_map(|b| b.footer.map(|f| (b.keys_label(), f)))
 }
 
 #[cfg(test)]
@@ -271,9 +293,15 @@ mod tests {
 
     #[test]
     fn shift_letters_and_ctrl_are_told_apart() {
-        let g = lookup(&press(KeyCode::Char('G'), KeyModifiers::SHIFT), PaneId::Host);
+        let g = lookup(
+            &press(KeyCode::Char('G'), KeyModifiers::SHIFT),
+            PaneId::Host,
+        );
         assert_eq!(g.map(|b| b.action), Some(Action::Bottom));
-        let c = lookup(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), PaneId::Host);
+        let c = lookup(
+            &press(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            PaneId::Host,
+        );
         assert_eq!(c.map(|b| b.action), Some(Action::Quit));
         assert!(lookup(&press(KeyCode::Char('c'), KeyModifiers::NONE), PaneId::Host).is_none());
         let back = lookup(&press(KeyCode::BackTab, KeyModifiers::SHIFT), PaneId::Dns);
@@ -283,13 +311,18 @@ mod tests {
     #[test]
     fn pane_keys_only_apply_in_their_pane() {
         let s = press(KeyCode::Char('s'), KeyModifiers::NONE);
-        assert_eq!(lookup(&s, PaneId::Host).map(|b| b.action), Some(Action::SortProcesses));
+        assert_eq!(
+            lookup(&s, PaneId::Host).map(|b| b.action),
+            Some(Action::SortProcesses)
+        );
         assert!(lookup(&s, PaneId::Logs).is_none());
     }
 
     #[test]
     fn labels_are_readable() {
-        let labels: Vec<String> = footer(PaneId::Host).map(|(k, w)| format!("{k} {w}")).collect();
+        let labels: Vec<String> = footer(PaneId::Host)
+            .map(|(k, w)| format!("{k} {w}"))
+            .collect();
         assert_eq!(
             labels,
             [

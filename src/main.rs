@@ -22,7 +22,10 @@ fn main() -> ExitCode {
     };
     let env = |k: &str| std::env::var(k).ok();
     let depth = theme::detect_depth(cli.color, &env);
-    let theme_name = cli.theme.clone().unwrap_or_else(|| loaded.config.theme.clone());
+    let theme_name = cli
+        .theme
+        .clone()
+        .unwrap_or_else(|| loaded.config.theme.clone());
     let user_dir = config::config_dir(&|k| std::env::var_os(k));
     let theme = match theme::load(&theme_name, user_dir.as_deref(), depth) {
         Ok(t) => t,
@@ -31,9 +34,8 @@ fn main() -> ExitCode {
             return ExitCode::from(CONFIG_ERROR);
         }
     };
-    match &log {
-        Ok(path) => tracing::info!(log = %path.display(), config = ?loaded.source, "gatewatch starting"),
-        Err(_) => {}
+    if let Ok(path) = &log {
+        tracing::info!(log = %path.display(), config = ?loaded.source, "gatewatch starting");
     }
     match cli.command {
         Some(Command::Check { json }) => {
@@ -57,7 +59,12 @@ fn main() -> ExitCode {
                 logs: c.logs.len(),
                 dns_names: c.dns.names.len(),
             };
-            let opts = dashboard::Options { refresh: c.refresh, theme, sources, mouse: cli.mouse };
+            let opts = dashboard::Options {
+                refresh: c.refresh,
+                theme,
+                sources,
+                mouse: cli.mouse,
+            };
             run_dashboard(opts)
         }
     }
@@ -65,7 +72,11 @@ fn main() -> ExitCode {
 
 fn run_dashboard(opts: dashboard::Options) -> ExitCode {
     tui::install_panic_hook();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gatewatch: cannot start the async runtime: {e}");

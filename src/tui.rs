@@ -84,25 +84,31 @@ pub fn spawn_hangup_watchdog() -> io::Result<()> {
     } else {
         Some(std::fs::File::open("/dev/tty")?)
     };
-    std::thread::Builder::new().name("gatewatch-tty".into()).spawn(move || {
-        let fd = tty.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
-        loop {
-            let mut pfd = libc::pollfd { fd, events: 0, revents: 0 };
-            // SAFETY: one valid pollfd, count 1, infinite timeout.
-            let n = unsafe { libc::poll(&mut pfd, 1, -1) };
-            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+    std::thread::Builder::new()
+        .name("gatewatch-tty".into())
+        .spawn(move || {
+            let fd = tty.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
+            loop {
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: 0,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, count 1, infinite timeout.
+                let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+                if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                if n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                    tracing::info!(revents = pfd.revents, "terminal hung up; exiting");
+                    reraise(libc::SIGHUP);
+                }
+                if n < 0 {
+                    tracing::warn!("terminal watchdog stopped: {}", io::Error::last_os_error());
+                    return;
+                }
             }
-            if n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-                tracing::info!(revents = pfd.revents, "terminal hung up; exiting");
-                reraise(libc::SIGHUP);
-            }
-            if n < 0 {
-                tracing::warn!("terminal watchdog stopped: {}", io::Error::last_os_error());
-                return;
-            }
-        }
-    })?;
+        })?;
     Ok(())
 }
 

@@ -13,10 +13,21 @@ fn exits_when_its_terminal_disappears() {
 
     let sandbox = common::Sandbox::new();
     let (mut master, mut slave) = (-1, -1);
-    let mut size = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: openpty writes two fds into the provided locations; the null name/termios are allowed.
     let rc = unsafe {
-        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &mut size)
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
     };
     assert_eq!(rc, 0, "openpty");
     // SAFETY: both fds were just returned by openpty and are owned by nobody else. The master must
@@ -45,13 +56,20 @@ fn exits_when_its_terminal_disappears() {
             _ => break,
         }
     }
-    assert!(String::from_utf8_lossy(&seen).contains("Host"), "never drew the dashboard");
+    assert!(
+        String::from_utf8_lossy(&seen).contains("Host"),
+        "never drew the dashboard"
+    );
     drop(reader); // the terminal disappears
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
             use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(libc::SIGHUP), "ends as a hang-up would: {status:?}");
+            assert_eq!(
+                status.signal(),
+                Some(libc::SIGHUP),
+                "ends as a hang-up would: {status:?}"
+            );
             break;
         }
         if Instant::now() > deadline {

@@ -18,7 +18,14 @@ fn started(w: u16, h: u16) -> Tmux {
 fn shows_four_panes_help_and_quits_with_q() {
     let t = started(120, 40);
     let screen = t.screen();
-    for title in ["1 Host", "2 Upstreams", "3 DNS", "4 Logs", "q/^C quit", "? help"] {
+    for title in [
+        "1 Host",
+        "2 Upstreams",
+        "3 DNS",
+        "4 Logs",
+        "q/^C quit",
+        "? help",
+    ] {
         assert!(screen.contains(title), "missing {title:?} in:\n{screen}");
     }
     assert!(screen.contains("no upstreams configured"), "{screen}");
@@ -45,7 +52,10 @@ fn focus_and_zoom_follow_the_keys() {
     let t = started(120, 40);
     t.keys(&["3", "z"]);
     let screen = t.wait_for("3 DNS [zoom]");
-    assert!(!screen.contains("1 Host"), "zoom shows only the focused pane:\n{screen}");
+    assert!(
+        !screen.contains("1 Host"),
+        "zoom shows only the focused pane:\n{screen}"
+    );
     t.keys(&["Enter", "Tab"]);
     t.wait_for("1 Host");
     t.keys(&["z"]);
@@ -56,7 +66,11 @@ fn focus_and_zoom_follow_the_keys() {
 fn sigterm_restores_the_terminal() {
     let t = started(100, 30);
     t.signal("TERM");
-    assert_eq!(t.wait_exit(), 128 + 15, "re-raised so the parent sees SIGTERM");
+    assert_eq!(
+        t.wait_exit(),
+        128 + 15,
+        "re-raised so the parent sees SIGTERM"
+    );
     t.assert_restored();
 }
 
@@ -85,10 +99,14 @@ fn ctrl_z_suspends_and_fg_resumes() {
     t.assert_restored();
     t.keys(&["-l", "fg"]);
     t.keys(&["Enter"]);
-    t.wait_until("the dashboard to come back", |t| t.format("#{alternate_on}") == "1");
+    t.wait_until("the dashboard to come back", |t| {
+        t.format("#{alternate_on}") == "1"
+    });
     t.wait_for("1 Host");
     t.keys(&["q"]);
-    t.wait_until("the shell to get the terminal back", |t| t.format("#{alternate_on}") == "0");
+    t.wait_until("the shell to get the terminal back", |t| {
+        t.format("#{alternate_on}") == "0"
+    });
     t.keys(&["-l", "echo \"[gatewatch exited $?]\""]);
     t.keys(&["Enter"]);
     assert_eq!(t.wait_exit(), 0);
@@ -127,7 +145,9 @@ fn process_filter_narrows_the_list() {
     t.keys(&["-l", "zzz-no-such-process"]);
     t.wait_for("no process matches the filter");
     t.keys(&["Escape"]);
-    t.wait_until("the filter to clear", |t| !t.screen().contains("no process matches"));
+    t.wait_until("the filter to clear", |t| {
+        !t.screen().contains("no process matches")
+    });
 }
 
 #[test]
@@ -140,7 +160,11 @@ fn mouse_is_off_unless_asked_for() {
     assert_eq!(t.format("#{mouse_any_flag}"), "1");
     t.keys(&["q"]);
     t.wait_exit();
-    assert_eq!(t.format("#{mouse_any_flag}"), "0", "mouse reporting left on after exit");
+    assert_eq!(
+        t.format("#{mouse_any_flag}"),
+        "0",
+        "mouse reporting left on after exit"
+    );
 }
 
 #[test]
@@ -152,7 +176,10 @@ fn no_colour_keeps_the_screen_free_of_colour_codes() {
     let coloured = ansi.split("\x1b[").skip(1).any(|seq| {
         let params = seq.split('m').next().unwrap_or("");
         params.split(';').any(|p| {
-            matches!(p.parse::<u16>(), Ok(30..=38 | 40..=48 | 90..=97 | 100..=107))
+            matches!(
+                p.parse::<u16>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
         })
     });
     assert!(!coloured, "colour codes with NO_COLOR set:\n{ansi:?}");

@@ -48,12 +48,19 @@ mod tests {
 
     #[test]
     fn meter_keeps_its_width_whatever_the_value() {
-        let theme = Theme::default();
+        let theme = crate::theme::load("default", None, crate::theme::ColorDepth::TrueColor)
+            .expect("embedded");
         for (p, w) in [(0.0, 12), (100.0, 12), (250.0, 3), (-5.0, 0), (50.0, 1)] {
-            let text: String = meter(&theme, p, w, "42.0%").iter().map(|s| s.content.to_string()).collect();
+            let text: String = meter(&theme, p, w, "42.0%")
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect();
             assert_eq!(text.chars().count(), w.max(2), "{p} {w}: {text:?}");
         }
-        let text: String = meter(&theme, 50.0, 12, "50%").iter().map(|s| s.content.to_string()).collect();
+        let text: String = meter(&theme, 50.0, 12, "50%")
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect();
         assert_eq!(text, "[|||||  50%]");
         assert_eq!(mini(0.0), '▁');
         assert_eq!(mini(100.0), '█');

@@ -13,9 +13,11 @@ pub fn message(app: &App, pane: PaneId) -> String {
     let s = &app.sources;
     match pane {
         PaneId::Host => "waiting for the first host sample".into(),
-        PaneId::Upstreams if s.upstreams == 0 => "no upstreams configured: add [[upstream]] to the config \
+        PaneId::Upstreams if s.upstreams == 0 => {
+            "no upstreams configured: add [[upstream]] to the config \
              or point --nginx-conf at the proxy's config"
-            .into(),
+                .into()
+        }
         PaneId::Upstreams => format!(
             "{} upstream(s) configured in {}; health probing is not part of this build yet",
             s.upstreams, s.config
@@ -39,5 +41,8 @@ pub fn message(app: &App, pane: PaneId) -> String {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &Theme) {
     let text = Text::from(vec![Line::default(), Line::from(message(app, pane))]).style(theme.dim);
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).centered(), area);
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).centered(),
+        area,
+    );
 }

@@ -19,10 +19,10 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// Counts with an SI suffix so a kernel's 9223372036854775807 file-max stays short: "9.2E".
+/// Counts with an SI suffix so a kernel's 9223372036854775807 file-max stays short: "9.2E", "21k".
 pub fn count(n: u64) -> String {
     const UNITS: [&str; 7] = ["", "k", "M", "G", "T", "P", "E"];
-    if n < 100_000 {
+    if n < 10_000 {
         return n.to_string();
     }
     let mut v = n as f64;
@@ -31,18 +31,30 @@ pub fn count(n: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    if v < 10.0 { format!("{v:.1}{}", UNITS[unit]) } else { format!("{v:.0}{}", UNITS[unit]) }
+    if v < 10.0 {
+        format!("{v:.1}{}", UNITS[unit])
+    } else {
+        format!("{v:.0}{}", UNITS[unit])
+    }
 }
 
 /// Uptime like htop: "3d 04:12", "04:12:09".
 pub fn uptime(d: Duration) -> String {
     let s = d.as_secs();
     let (days, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
-    if days > 0 { format!("{days}d {h:02}:{m:02}") } else { format!("{h:02}:{m:02}:{sec:02}") }
+    if days > 0 {
+        format!("{days}d {h:02}:{m:02}")
+    } else {
+        format!("{h:02}:{m:02}:{sec:02}")
+    }
 }
 
 pub fn percent(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { (part / whole * 100.0).clamp(0.0, 100.0) } else { 0.0 }
+    if whole > 0.0 {
+        (part / whole * 100.0).clamp(0.0, 100.0)
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
@@ -55,10 +67,17 @@ mod tests {
         assert_eq!(bytes(1536 * 1024), "1.50M");
         assert_eq!(bytes(24 * (1 << 30)), "24.0G");
         assert_eq!(count(1184), "1184");
+        assert_eq!(count(20_950), "21k");
         assert_eq!(count(9_223_372_036_854_775_807), "9.2E");
         assert_eq!(count(28_232_000), "28M");
-        assert_eq!(uptime(Duration::from_secs(3 * 86_400 + 4 * 3600 + 12 * 60)), "3d 04:12");
-        assert_eq!(uptime(Duration::from_secs(4 * 3600 + 12 * 60 + 9)), "04:12:09");
+        assert_eq!(
+            uptime(Duration::from_secs(3 * 86_400 + 4 * 3600 + 12 * 60)),
+            "3d 04:12"
+        );
+        assert_eq!(
+            uptime(Duration::from_secs(4 * 3600 + 12 * 60 + 9)),
+            "04:12:09"
+        );
         assert_eq!(percent(1.0, 0.0), 0.0);
     }
 }

@@ -55,7 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .style(theme.popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(body).block(block).scroll((app.help_scroll.min(max_scroll), 0)),
+        Paragraph::new(body)
+            .block(block)
+            .scroll((app.help_scroll.min(max_scroll), 0)),
         popup,
     );
 }

@@ -22,10 +22,16 @@ const CORE_CELL: usize = 16;
 
 /// The filter and the process count live in the bottom border, out of the content's way.
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
-    let Some(sample) = &app.host.sample else { return block };
+    let Some(sample) = &app.host.sample else {
+        return block;
+    };
     let shown = app.host.visible.len();
     let total = sample.processes.len();
-    let mut text = if shown == total { format!(" {total} processes ") } else { format!(" {shown}/{total} processes ") };
+    let mut text = if shown == total {
+        format!(" {total} processes ")
+    } else {
+        format!(" {shown}/{total} processes ")
+    };
     if let Some(editing) = &app.filter_input {
         text.push_str(&format!("filter: {editing}█ "));
     } else if !app.host.filter.is_empty() {
@@ -37,19 +43,47 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(s) = &app.host.sample else { return };
     let width = usize::from(area.width);
-    let zoomed = app.zoomed;
-    let mut lines: Vec<Line> = Vec::new();
-    for f in &app.host.findings {
-        let mark = if f.status == Status::Critical { "✖ " } else { "▲ " };
-        lines.push(Line::from(Span::styled(format!("{mark}{}", f.message), status_style(theme, f.status))));
-    }
-    lines.push(cpu_line(s, width, theme));
-    lines.extend(core_lines(s, width, if zoomed { 16 } else { 2 }, theme));
-    lines.push(memory_line(s, width, theme));
-    lines.push(tcp_line(s, theme));
-    lines.push(limits_line(s, theme));
-    let summary_height = lines.len().min(usize::from(area.height));
-    let table_rows = usize::from(area.height).saturating_sub(summary_height + 1);
+    let height = usize::from(area.height);
+    let mut summary: Vec<Line> = vec![cpu_line(s, width, theme)];
+    summary.push(load_line(s, width, theme));
+    summary.push(memory_line(s, width, theme));
+    summary.extend(wrap(tcp_chunks(s, width, theme), width));
+    summary.extend(wrap(limit_chunks(s, theme), width));
+
+    // Findings and per-core meters only take rows the process list can spare: on a small
+    // terminal the header already names the worst finding and the CPU line has the total.
+    const MIN_PROCESS_ROWS: usize = 3;
+    let mut room = height.saturating_sub(summary.len() + 1 + MIN_PROCESS_ROWS);
+    let findings: Vec<Line> = app
+        .host
+        .findings
+        .iter()
+        .take(room)
+        .map(|f| {
+            let mark = if f.status == Status::Critical {
+                "✖ "
+            } else {
+                "▲ "
+            };
+            Line::from(Span::styled(
+                format!("{mark}{}", f.message),
+                status_style(theme, f.status),
+            ))
+        })
+        .collect();
+    room -= findings.len();
+    let max_core_rows = if app.zoomed {
+        room.min(16)
+    } else {
+        room.min(2)
+    };
+    let cores = core_lines(s, width, max_core_rows, theme);
+
+    let mut lines = findings;
+    lines.push(summary.remove(0));
+    lines.extend(cores);
+    lines.extend(summary);
+    let table_rows = height.saturating_sub(lines.len() + 1);
     lines.push(process_header(app, theme));
     let offset = app.scroll[PaneId::Host.index()];
     for p in app.host.visible_processes().skip(offset).take(table_rows) {
@@ -61,31 +95,78 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::from(vec![
             Span::styled(format!("{:>7} ", p.pid), theme.dim),
             Span::styled(format!("{user:<8} "), theme.text),
-            Span::styled(format!("{:>5.1} ", p.cpu), level_style(theme, f64::from(p.cpu))),
+            Span::styled(
+                format!("{:>5.1} ", p.cpu),
+                level_style(theme, f64::from(p.cpu)),
+            ),
             Span::styled(format!("{:>6} ", bytes(p.mem)), theme.text),
             Span::styled(p.command.clone(), theme.text),
         ]));
     }
-    if app.host.visible.is_empty() {
-        lines.push(Line::from(Span::styled("  no process matches the filter", theme.dim)));
+    if app.host.visible.is_empty() && !app.host.filter.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no process matches the filter",
+            theme.dim,
+        )));
     }
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// Lays out groups of spans that must stay together, as many per line as fit.
+fn wrap(chunks: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut current: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for chunk in chunks {
+        let len: usize = chunk.iter().map(|s| s.width()).sum();
+        if used > 0 && used + 1 + len > width {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            used = 0;
+        }
+        if used > 0 {
+            current.push(Span::raw(" "));
+            used += 1;
+        }
+        current.extend(chunk);
+        used += len;
+    }
+    if !current.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
+}
+
 fn cpu_line(s: &HostSample, width: usize, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled("CPU ", theme.accent)];
+    let meter = width.saturating_sub(4).clamp(8, 40);
+    spans.extend(bars::meter(
+        theme,
+        f64::from(s.cpu_total),
+        meter,
+        &format!("{:.1}%", s.cpu_total),
+    ));
+    Line::from(spans)
+}
+
+/// Load against cores (the first thing to check), then uptime when there is room for it.
+fn load_line(s: &HostSample, width: usize, theme: &Theme) -> Line<'static> {
     let cores = s.cores.max(1) as f64;
     let load_style = match s.load[0] {
         l if l > 2.0 * cores => theme.critical,
         l if l > cores => theme.warning,
         _ => theme.text,
     };
-    let load = format!(" load {:.2} {:.2} {:.2}", s.load[0], s.load[1], s.load[2]);
-    let tail = format!(" / {} cores", s.cores);
-    let meter_width = width.saturating_sub(4 + load.len() + tail.len()).clamp(8, 30);
-    let mut spans = vec![Span::styled("CPU ", theme.accent)];
-    spans.extend(bars::meter(theme, f64::from(s.cpu_total), meter_width, &format!("{:.1}%", s.cpu_total)));
-    spans.push(Span::styled(load, load_style));
-    spans.push(Span::styled(tail, theme.dim));
+    let mut spans = vec![
+        Span::styled("Load ", theme.accent),
+        Span::styled(format!("{:.2}", s.load[0]), load_style),
+        Span::styled(format!(" {:.2} {:.2}", s.load[1], s.load[2]), theme.text),
+        Span::styled(format!(" / {} cores", s.cores), theme.dim),
+    ];
+    let up = format!("  Up {}", uptime(s.uptime));
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    if used + up.len() <= width {
+        spans.push(Span::styled(up, theme.dim));
+    }
     Line::from(spans)
 }
 
@@ -103,7 +184,12 @@ fn core_lines(s: &HostSample, width: usize, max_rows: usize, theme: &Theme) -> V
                 for (i, pct) in chunk.iter().enumerate() {
                     let core = row * per_row + i;
                     spans.push(Span::styled(format!("{core:>3} "), theme.dim));
-                    spans.extend(bars::meter(theme, f64::from(*pct), CORE_CELL - 5, &format!("{pct:.0}%")));
+                    spans.extend(bars::meter(
+                        theme,
+                        f64::from(*pct),
+                        CORE_CELL - 5,
+                        &format!("{pct:.0}%"),
+                    ));
                     spans.push(Span::raw(" "));
                 }
                 Line::from(spans)
@@ -119,7 +205,10 @@ fn core_lines(s: &HostSample, width: usize, max_rows: usize, theme: &Theme) -> V
             let label = if i == 0 { "cores " } else { "      " };
             let mut spans = vec![Span::styled(label, theme.dim)];
             spans.extend(chunk.iter().map(|p| {
-                Span::styled(bars::mini(f64::from(*p)).to_string(), level_style(theme, f64::from(*p)))
+                Span::styled(
+                    bars::mini(f64::from(*p)).to_string(),
+                    level_style(theme, f64::from(*p)),
+                )
             }));
             Line::from(spans)
         })
@@ -131,21 +220,23 @@ fn memory_line(s: &HostSample, width: usize, theme: &Theme) -> Line<'static> {
     let swap_pct = percent(s.swap_used as f64, s.swap_total as f64);
     let mem_label = format!("{}/{}", bytes(s.mem_used), bytes(s.mem_total));
     let swap_label = format!("{}/{}", bytes(s.swap_used), bytes(s.swap_total));
-    let up = format!("  up {}", uptime(s.uptime));
-    let meter = width.saturating_sub(8 + up.len()) / 2;
-    let meter = meter.clamp(mem_label.len().max(swap_label.len()) + 2, 28);
+    let meter = (width.saturating_sub(9) / 2).clamp(mem_label.len().max(swap_label.len()) + 2, 40);
     let mut spans = vec![Span::styled("Mem ", theme.accent)];
     spans.extend(bars::meter(theme, mem_pct, meter, &mem_label));
     spans.push(Span::styled(" Swp ", theme.accent));
     spans.extend(bars::meter(theme, swap_pct, meter, &swap_label));
-    spans.push(Span::styled(up, theme.dim));
     Line::from(spans)
 }
 
-fn tcp_line(s: &HostSample, theme: &Theme) -> Line<'static> {
+fn tcp_chunks(s: &HostSample, width: usize, theme: &Theme) -> Vec<Vec<Span<'static>>> {
     let states = match &s.sockets {
         Ok(t) => t,
-        Err(e) => return Line::from(Span::styled(format!("TCP  {e}"), theme.unknown)),
+        Err(e) => {
+            return vec![vec![
+                Span::styled("TCP ", theme.accent),
+                Span::styled(e.clone(), theme.unknown),
+            ]];
+        }
     };
     // The states that tell a 502 story are always shown, even at zero; others only when present.
     const KEY: [(TcpState, &str); 5] = [
@@ -155,24 +246,33 @@ fn tcp_line(s: &HostSample, theme: &Theme) -> Line<'static> {
         (TcpState::SynSent, "SYN_SENT"),
         (TcpState::Listen, "LISTEN"),
     ];
-    let mut spans = vec![Span::styled("TCP ", theme.accent)];
+    let mut chunks = vec![vec![Span::styled("TCP", theme.accent)]];
+    let mut add = |label: &str, n: u32, style: Style| {
+        chunks.push(vec![
+            Span::styled(format!("{label} "), theme.dim),
+            Span::styled(count(u64::from(n)), style),
+        ]);
+    };
+    // A narrow pane keeps only the states that are present, besides the two that are always telling.
+    let narrow = width < 60;
     for (state, label) in KEY {
         let n = states.counts.get(&state).copied().unwrap_or(0);
+        if narrow && n == 0 && !matches!(state, TcpState::Established | TcpState::TimeWait) {
+            continue;
+        }
         let style = if n > 0 && matches!(state, TcpState::CloseWait | TcpState::SynSent) {
             theme.warning
         } else {
             theme.text
         };
-        spans.push(Span::styled(format!(" {label} "), theme.dim));
-        spans.push(Span::styled(count(u64::from(n)), style));
+        add(label, n, style);
     }
     for (state, n) in &states.counts {
         if *n > 0 && !KEY.iter().any(|(k, _)| k == state) {
-            spans.push(Span::styled(format!(" {} ", state.name()), theme.dim));
-            spans.push(Span::styled(count(u64::from(*n)), theme.text));
+            add(state.name(), *n, theme.text);
         }
     }
-    Line::from(spans)
+    chunks
 }
 
 fn usage_style(theme: &Theme, pct: f64, warn: f64, crit: f64) -> Style {
@@ -185,31 +285,35 @@ fn usage_style(theme: &Theme, pct: f64, warn: f64, crit: f64) -> Style {
     }
 }
 
-fn limits_line(s: &HostSample, theme: &Theme) -> Line<'static> {
-    let mut spans = vec![Span::styled("Ports ", theme.accent)];
-    match &s.ports {
+fn limit_chunks(s: &HostSample, theme: &Theme) -> Vec<Vec<Span<'static>>> {
+    let ports = match &s.ports {
         Ok(p) => {
             let pct = percent(f64::from(p.in_use), f64::from(p.total()));
-            spans.push(Span::styled(
-                format!("{}/{} ({pct:.1}%)", count(u64::from(p.in_use)), count(u64::from(p.total()))),
+            Span::styled(
+                format!(
+                    "{}/{} {pct:.0}%",
+                    count(u64::from(p.in_use)),
+                    count(u64::from(p.total()))
+                ),
                 usage_style(theme, pct, 70.0, 90.0),
-            ));
-            spans.push(Span::styled(format!(" {}-{}", p.low, p.high), theme.dim));
+            )
         }
-        Err(e) => spans.push(Span::styled(e.clone(), theme.unknown)),
-    }
-    spans.push(Span::styled("  Files ", theme.accent));
-    match &s.files {
+        Err(e) => Span::styled(e.clone(), theme.unknown),
+    };
+    let files = match &s.files {
         Ok(f) => {
             let pct = percent(f.used as f64, f.max as f64);
-            spans.push(Span::styled(
-                format!("{}/{} ({pct:.1}%)", count(f.used), count(f.max)),
+            Span::styled(
+                format!("{}/{} {pct:.0}%", count(f.used), count(f.max)),
                 usage_style(theme, pct, 80.0, 95.0),
-            ));
+            )
         }
-        Err(e) => spans.push(Span::styled(e.clone(), theme.unknown)),
-    }
-    Line::from(spans)
+        Err(e) => Span::styled(e.clone(), theme.unknown),
+    };
+    vec![
+        vec![Span::styled("Ports ", theme.accent), ports],
+        vec![Span::styled(" Files ", theme.accent), files],
+    ]
 }
 
 fn process_header(app: &App, theme: &Theme) -> Line<'static> {

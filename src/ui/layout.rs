@@ -38,8 +38,12 @@ pub fn screen(area: Rect, zoomed: bool, focus: PaneId) -> Screen {
     if s.too_small {
         return s;
     }
-    let [header, body, footer] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     s.header = header;
     s.footer = footer;
     let grid = area.width >= GRID_WIDTH && area.height >= GRID_HEIGHT;
@@ -47,13 +51,16 @@ pub fn screen(area: Rect, zoomed: bool, focus: PaneId) -> Screen {
         if grid {
             s.panes[focus.index()] = Some(body);
         } else {
-            let [tabs, pane] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
+            let [tabs, pane] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
             s.tabs = Some(tabs);
             s.panes[focus.index()] = Some(pane);
         }
         return s;
     }
-    let [top, bottom] = Layout::vertical([Constraint::Percentage(50); 2]).areas(body);
+    // Host and Upstreams hold the numbers that change the diagnosis; they get the larger half.
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
     let [host, upstreams] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
     let [dns, logs] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
     s.panes = [Some(host), Some(upstreams), Some(dns), Some(logs)];
@@ -70,7 +77,13 @@ mod tests {
         assert!(PaneId::ALL.iter().all(|p| grid.pane(*p).is_some()));
         let small = screen(Rect::new(0, 0, 40, 12), false, PaneId::Dns);
         assert!(small.tabs.is_some());
-        assert_eq!(PaneId::ALL.iter().filter(|p| small.pane(**p).is_some()).count(), 1);
+        assert_eq!(
+            PaneId::ALL
+                .iter()
+                .filter(|p| small.pane(**p).is_some())
+                .count(),
+            1
+        );
         assert!(small.pane(PaneId::Dns).is_some());
         for (w, h) in [(1, 1), (0, 0), (10, 3), (19, 40)] {
             assert!(screen(Rect::new(0, 0, w, h), false, PaneId::Host).too_small);

@@ -31,7 +31,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             layout::MIN_WIDTH,
             layout::MIN_HEIGHT
         );
-        frame.render_widget(Paragraph::new(msg).style(theme.warning).wrap(Wrap { trim: true }), area);
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(theme.warning)
+                .wrap(Wrap { trim: true }),
+            area,
+        );
         return;
     }
     header(frame, screen.header, app, theme);
@@ -60,11 +65,14 @@ pub fn status_style(theme: &Theme, status: Status) -> Style {
 
 fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let status = app.overall();
-    let mut spans = vec![
-        Span::styled(" gatewatch ", theme.title_focused),
-        Span::styled(format!(" {} ", app.hostname), theme.header),
-        Span::styled(format!(" {} ", status.label()), status_style(theme, status).reversed()),
-    ];
+    let mut spans = vec![Span::styled(" gatewatch ", theme.title_focused)];
+    if !app.hostname.is_empty() {
+        spans.push(Span::styled(format!(" {} ", app.hostname), theme.header));
+    }
+    spans.push(Span::styled(
+        format!(" {} ", status.label()),
+        status_style(theme, status).reversed(),
+    ));
     let worst = app.host.findings.iter().max_by_key(|f| f.status.severity());
     let summary = match (worst, &app.host.sample) {
         (_, None) => "sampling the host…".to_string(),
@@ -74,21 +82,63 @@ fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         (Some(f), Some(_)) => f.message.clone(),
     };
-    spans.push(Span::styled(format!(" {summary}"), theme.header));
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), area);
     let clock = app.clock.strftime(" %H:%M:%S %Z ").to_string();
-    let width = clock.chars().count() as u16;
-    if area.width > width + 40 {
-        let right = Rect { x: area.right() - width, width, ..area };
-        frame.render_widget(Paragraph::new(clock).style(theme.header).alignment(Alignment::Right), right);
+    let clock_width = clock.chars().count() as u16;
+    // The clock gives way first on a narrow terminal; the status never does.
+    let (left, right) = if area.width >= clock_width + 40 {
+        let left = Rect {
+            width: area.width - clock_width,
+            ..area
+        };
+        (
+            left,
+            Some(Rect {
+                x: left.right(),
+                width: clock_width,
+                ..area
+            }),
+        )
+    } else {
+        (area, None)
+    };
+    let used: usize = spans.iter().map(Span::width).sum();
+    let room = usize::from(left.width).saturating_sub(used + 2);
+    spans.push(Span::styled(
+        format!(" {} ", ellipsize(&summary, room)),
+        theme.header,
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), left);
+    if let Some(right) = right {
+        frame.render_widget(
+            Paragraph::new(clock)
+                .style(theme.header)
+                .alignment(Alignment::Right),
+            right,
+        );
     }
+}
+
+/// Cuts `text` to `max` characters, marking the cut.
+fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    if max > 0 {
+        out.push('…');
+    }
+    out
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let spans: Vec<Span> = PaneId::ALL
         .iter()
         .map(|p| {
-            let style = if *p == app.focus { theme.title_focused.reversed() } else { theme.dim };
+            let style = if *p == app.focus {
+                theme.title_focused.reversed()
+            } else {
+                theme.dim
+            };
             Span::styled(format!(" {} {} ", p.index() + 1, p.title()), style)
         })
         .collect();
@@ -97,13 +147,18 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &Theme) {
     let focused = pane == app.focus;
-    let (border, title_style) =
-        if focused { (theme.border_focused, theme.title_focused) } else { (theme.border, theme.title) };
+    let (border, title_style) = if focused {
+        (theme.border_focused, theme.title_focused)
+    } else {
+        (theme.border, theme.title)
+    };
     let mut title = format!(" {} {} ", pane.index() + 1, pane.title());
     if app.zoomed {
         title.push_str("[zoom] ");
     }
-    let mut block = Block::bordered().border_style(border).title(Span::styled(title, title_style));
+    let mut block = Block::bordered()
+        .border_style(border)
+        .title(Span::styled(title, title_style));
     if pane == PaneId::Host {
         block = host::decorate(block, app, theme);
     }
@@ -138,7 +193,10 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(msg) = &app.message {
         spans.insert(0, Span::styled(format!(" {msg} "), theme.accent.reversed()));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.footer_text), area);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.footer_text),
+        area,
+    );
 }
 
 #[cfg(test)]

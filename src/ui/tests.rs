@@ -24,13 +24,31 @@ fn clock() -> jiff::Zoned {
 fn sample() -> HostSample {
     let procs = [
         (1, "root", 0.0, 12 << 20, "/sbin/init"),
-        (812, "root", 0.3, 9 << 20, "nginx: master process /usr/sbin/nginx -g daemon on;"),
+        (
+            812,
+            "root",
+            0.3,
+            9 << 20,
+            "nginx: master process /usr/sbin/nginx -g daemon on;",
+        ),
         (813, "www-data", 41.5, 48 << 20, "nginx: worker process"),
         (814, "www-data", 38.0, 47 << 20, "nginx: worker process"),
         (901, "www-data", 12.2, 310 << 20, "php-fpm: pool www"),
         (902, "www-data", 11.9, 305 << 20, "php-fpm: pool www"),
-        (1203, "postgres", 3.1, 1200 << 20, "postgres: 15/main: checkpointer"),
-        (2210, "gatewatch-user", 0.7, 11 << 20, "gatewatch --config /etc/gatewatch/config.toml"),
+        (
+            1203,
+            "postgres",
+            3.1,
+            1200 << 20,
+            "postgres: 15/main: checkpointer",
+        ),
+        (
+            2210,
+            "gatewatch-user",
+            0.7,
+            11 << 20,
+            "gatewatch --config /etc/gatewatch/config.toml",
+        ),
         (3001, "root", 0.0, 0, "[kworker/0:1-events]"),
     ];
     HostSample {
@@ -66,13 +84,23 @@ fn sample() -> HostSample {
             .collect(),
             malformed_lines: 0,
         }),
-        ports: Ok(EphemeralPorts { low: 32768, high: 60999, in_use: 20_950 }),
-        files: Ok(FileHandles { used: 5184, max: 9_223_372_036_854_775_807 }),
+        ports: Ok(EphemeralPorts {
+            low: 32768,
+            high: 60999,
+            in_use: 20_950,
+        }),
+        files: Ok(FileHandles {
+            used: 5184,
+            max: 9_223_372_036_854_775_807,
+        }),
     }
 }
 
 fn app(size: (u16, u16)) -> App {
-    let sources = Sources { config: "embedded defaults".into(), ..Sources::default() };
+    let sources = Sources {
+        config: "embedded defaults".into(),
+        ..Sources::default()
+    };
     let mut app = App::new(sources, clock(), size);
     app.update(Event::Host(Box::new(sample())));
     app
@@ -144,7 +172,17 @@ fn empty_panes_say_what_to_do() {
 
 #[test]
 fn tiny_and_degenerate_sizes_never_panic() {
-    for (w, h) in [(1, 1), (2, 1), (10, 3), (19, 5), (20, 6), (30, 8), (79, 19), (80, 20), (300, 100)] {
+    for (w, h) in [
+        (1, 1),
+        (2, 1),
+        (10, 3),
+        (19, 5),
+        (20, 6),
+        (30, 8),
+        (79, 19),
+        (80, 20),
+        (300, 100),
+    ] {
         let mut a = app((w, h));
         render(&a, w, h);
         key(&mut a, KeyCode::Char('?'));

@@ -15,7 +15,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -53,8 +55,14 @@ impl Sandbox {
 }
 
 fn require_tmux() {
-    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "tmux is required for the terminal tests: run `bash .ci/run` or `apt-get install -y tmux`");
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "tmux is required for the terminal tests: run `bash .ci/run` or `apt-get install -y tmux`"
+    );
 }
 
 pub struct Tmux {
@@ -100,7 +108,11 @@ impl Tmux {
             &h.to_string(),
             &cmd,
         ]);
-        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         t
     }
 
@@ -130,7 +142,11 @@ impl Tmux {
             &h.to_string(),
             &cmd,
         ]);
-        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut line = format!("'{BIN}'");
         for a in args {
             line.push_str(&format!(" '{a}'"));
@@ -142,7 +158,12 @@ impl Tmux {
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
     }
 
     pub fn screen(&self) -> String {
@@ -151,7 +172,8 @@ impl Tmux {
 
     /// The screen with colours and attributes as escape sequences (for screenshots and colour checks).
     pub fn screen_ansi(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-e", "-t", "gw"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-e", "-t", "gw"]).stdout)
+            .into_owned()
     }
 
     pub fn keys(&self, keys: &[&str]) {
@@ -180,18 +202,35 @@ impl Tmux {
     }
 
     pub fn resize(&self, w: u16, h: u16) {
-        let out = self.tmux(&["resize-window", "-t", "gw", "-x", &w.to_string(), "-y", &h.to_string()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = self.tmux(&[
+            "resize-window",
+            "-t",
+            "gw",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args(["-s", sig, &self.pid().to_string()]).status();
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.pid().to_string()])
+            .status();
         assert!(ok.is_ok_and(|s| s.success()), "kill -s {sig}");
     }
 
     /// Waits until the screen shows `text`, or fails with what it showed instead.
     pub fn wait_for(&self, text: &str) -> String {
-        self.wait_until(&format!("screen to show {text:?}"), |t| t.screen().contains(text)).screen()
+        self.wait_until(&format!("screen to show {text:?}"), |t| {
+            t.screen().contains(text)
+        })
+        .screen()
     }
 
     /// Waits for gatewatch to exit and returns its status as the shell saw it (128+N for signal N).
@@ -225,7 +264,11 @@ impl Tmux {
 
     /// After exit: the terminal is back to normal (main screen, cursor visible).
     pub fn assert_restored(&self) {
-        assert_eq!(self.format("#{alternate_on}"), "0", "still on the alternate screen");
+        assert_eq!(
+            self.format("#{alternate_on}"),
+            "0",
+            "still on the alternate screen"
+        );
         assert_eq!(self.format("#{cursor_flag}"), "1", "cursor left hidden");
     }
 }
