@@ -65,11 +65,16 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
 
     let mut dirty = true;
     let mut next_frame = Instant::now();
+    // Lets the tests prove the panic path gives the terminal back; nothing else sets it.
+    let test_panic = std::env::var_os("GATEWATCH_TEST_PANIC").is_some();
     loop {
         if dirty && Instant::now() >= next_frame {
             term.draw(|f| ui::draw(f, &app, &opts.theme))?;
             dirty = false;
             next_frame = Instant::now() + FRAME_INTERVAL;
+            if test_panic && app.host.sample.is_some() {
+                panic!("GATEWATCH_TEST_PANIC is set: exercising the panic hook");
+            }
         }
         let event = tokio::select! {
             ev = input.next() => match ev {

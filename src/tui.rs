@@ -49,12 +49,14 @@ pub fn terminal() -> io::Result<Term> {
 }
 
 /// Restores the terminal before the default hook prints the panic, so the message is readable
-/// and the shell is usable.
+/// and the shell is usable. A panic on any thread ends the process: a dashboard whose collector
+/// died would otherwise go on showing stale figures as if they were live.
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
         previous(info);
+        std::process::exit(101);
     }));
 }
 

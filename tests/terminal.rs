@@ -184,3 +184,45 @@ fn no_colour_keeps_the_screen_free_of_colour_codes() {
     });
     assert!(!coloured, "colour codes with NO_COLOR set:\n{ansi:?}");
 }
+
+#[test]
+fn a_panic_restores_the_terminal_then_prints_the_message() {
+    let t = Tmux::start_with(&[], 100, 30, &[("GATEWATCH_TEST_PANIC", "1")]);
+    assert_eq!(t.wait_exit(), 101);
+    t.assert_restored();
+    let screen = t.screen();
+    assert!(
+        screen.contains("panicked") && screen.contains("GATEWATCH_TEST_PANIC"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn tmux_over_ssh_gets_only_the_16_basic_colours() {
+    // What an engineer has in tmux or screen on the proxy host: TERM=screen and no COLORTERM.
+    let t = Tmux::start_with(&[], 100, 30, &[("TERM", "screen"), ("COLORTERM", "")]);
+    t.wait_for("PID");
+    let ansi = t.screen_ansi();
+    // crossterm writes even the 16 basic colours as `38;5;N`; what matters is N < 16 and no RGB.
+    let mut colours = 0;
+    for seq in ansi.split("\x1b[").skip(1) {
+        let params: Vec<&str> = seq.split('m').next().unwrap_or("").split(';').collect();
+        for (i, p) in params.iter().enumerate() {
+            if matches!(*p, "38" | "48") {
+                match params.get(i + 1).copied() {
+                    Some("5") => {
+                        let n: u16 = params
+                            .get(i + 2)
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(999);
+                        assert!(n < 16, "colour {n} sent to a 16-colour terminal");
+                        colours += 1;
+                    }
+                    Some("2") => panic!("true colour sent to a 16-colour terminal: {seq:?}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(colours > 0, "the default theme should still be in colour");
+}

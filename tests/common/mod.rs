@@ -30,6 +30,7 @@ impl Sandbox {
             ("HOME".into(), p.clone()),
             ("XDG_CONFIG_HOME".into(), format!("{p}/config")),
             ("XDG_STATE_HOME".into(), format!("{p}/state")),
+            ("RUST_BACKTRACE".into(), "0".into()),
         ]
     }
 
