@@ -71,6 +71,12 @@ fn main() -> ExitCode {
 }
 
 fn run_dashboard(opts: dashboard::Options) -> ExitCode {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!(
+            "gatewatch: the dashboard needs a terminal on stdout; `gatewatch check` prints a report"
+        );
+        return ExitCode::FAILURE;
+    }
     tui::install_panic_hook();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

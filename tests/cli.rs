@@ -176,3 +176,15 @@ fn diagnostics_go_to_the_log_file_not_the_terminal() {
     let text = std::fs::read_to_string(&log).expect("log file written");
     assert!(text.contains("gatewatch starting"), "{text}");
 }
+
+#[test]
+fn the_dashboard_refuses_to_draw_into_a_pipe() {
+    let sb = Sandbox::new();
+    let out = sb.run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no escape sequences into a pipe");
+    assert_eq!(
+        stderr(&out),
+        "gatewatch: the dashboard needs a terminal on stdout; `gatewatch check` prints a report\n"
+    );
+}
