@@ -3,16 +3,14 @@
 //! Upstream groups may be defined after, or in another file than, the `*_pass` that uses them, so
 //! passes and groups are recorded in config order first and resolved once everything is read.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use super::parser::Directive;
-use super::time::parse_time;
-use super::walk::{Block, Visitor};
-use crate::discover::address::{
-    Endpoint, HostPort, authority, first_variable, host_port_text, http_target, split_host_port,
-    split_scheme, strip_unix, tcp_target,
+use super::values::{
+    PassError, parse_address, parse_endpoint, parse_url, resolver_addr, server_flags,
 };
+use super::walk::{Block, Visitor};
+use crate::discover::address::{Endpoint, HostPort, host_port_text, http_target, tcp_target};
 use crate::discover::limits::MAX_ENTRIES;
 use crate::discover::model::{
     DiscoveredTarget, DiscoveryErrorKind, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
@@ -170,7 +168,13 @@ impl Collector {
         {
             return sink.error_at(at, invalid(&format!("no port in upstream \"{address}\"")));
         }
-        let flags = server_flags(params, at, sink);
+        let (flags, rejected) = server_flags(params);
+        for p in rejected {
+            sink.error_at(
+                at,
+                invalid(&format!("invalid parameter \"{p}\" in upstream \"server\"")),
+            );
+        }
         if !self.room(at, sink) {
             return;
         }
@@ -366,143 +370,6 @@ fn emit_pass(p: &Pass, sink: &mut Sink) {
     });
 }
 
-enum PassError {
-    Variable(String),
-    Invalid(String),
-}
-
-fn variable_in(s: &str) -> Result<(), PassError> {
-    match first_variable(s) {
-        Some(var) => Err(PassError::Variable(var.to_string())),
-        None => Ok(()),
-    }
-}
-
-/// `proxy_pass` in http: "http(s)://host[:port][/uri]" or "http://unix:/path[:/uri]". A variable
-/// in the URI still leaves a fixed upstream; one in the scheme or host does not.
-fn parse_url(value: &str) -> Result<(Endpoint, bool), PassError> {
-    let Some((scheme, rest)) = split_scheme(value) else {
-        variable_in(value)?;
-        return Err(PassError::Invalid(format!(
-            "invalid URL prefix \"{value}\""
-        )));
-    };
-    let tls = match scheme.as_str() {
-        "http" => false,
-        "https" => true,
-        _ => {
-            variable_in(&scheme)?;
-            return Err(PassError::Invalid(format!(
-                "invalid URL prefix \"{value}\""
-            )));
-        }
-    };
-    if let Some(socket) = strip_unix(rest) {
-        let path = socket.split(':').next().unwrap_or_default();
-        variable_in(path)?;
-        return unix_endpoint(path).map(|e| (e, tls));
-    }
-    let host = uri_variable_start(authority(rest));
-    variable_in(host)?;
-    let hp = split_host_port(host).map_err(PassError::Invalid)?;
-    Ok((Endpoint::Net(hp), tls))
-}
-
-/// Cuts "host:port$request_uri" before a variable that always expands to a URI starting with "/",
-/// so the host part stays fixed.
-fn uri_variable_start(authority: &str) -> &str {
-    for var in [
-        "$request_uri",
-        "$uri",
-        "$document_uri",
-        "${request_uri}",
-        "${uri}",
-        "${document_uri}",
-    ] {
-        if let Some(i) = authority.find(var) {
-            let after = &authority[i + var.len()..];
-            // "$uri" must not match the start of "$uri_prefix".
-            if !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-                || var.ends_with('}')
-            {
-                return &authority[..i];
-            }
-        }
-    }
-    authority
-}
-
-/// "host:port", "unix:/path" or an upstream name, after an optional scheme from `schemes`.
-fn parse_address(value: &str, schemes: &[&str]) -> Result<Endpoint, PassError> {
-    let rest = match split_scheme(value) {
-        Some((scheme, rest)) if schemes.contains(&scheme.as_str()) => rest,
-        Some(_) => {
-            variable_in(value)?;
-            return Err(PassError::Invalid(format!(
-                "invalid URL prefix \"{value}\""
-            )));
-        }
-        None => value,
-    };
-    variable_in(rest)?;
-    parse_endpoint(rest).map_err(PassError::Invalid)
-}
-
-fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
-    match strip_unix(s) {
-        Some(path) => unix_endpoint(path).map_err(|e| match e {
-            PassError::Invalid(m) | PassError::Variable(m) => m,
-        }),
-        None => split_host_port(s).map(Endpoint::Net),
-    }
-}
-
-fn unix_endpoint(path: &str) -> Result<Endpoint, PassError> {
-    if path.is_empty() {
-        return Err(PassError::Invalid("no path in unix domain socket".into()));
-    }
-    Ok(Endpoint::Unix(PathBuf::from(path)))
-}
-
-/// Upstream `server` parameters; unknown ones are kept as written.
-fn server_flags(params: &[String], at: &SourceLoc, sink: &mut Sink) -> ServerFlags {
-    let mut flags = ServerFlags::default();
-    for p in params {
-        let ok = match p.split_once('=') {
-            None if p == "backup" => {
-                flags.backup = true;
-                true
-            }
-            None if p == "down" => {
-                flags.down = true;
-                true
-            }
-            Some(("weight", v)) => v
-                .parse()
-                .ok()
-                .filter(|&w| w > 0)
-                .map(|w| flags.weight = Some(w))
-                .is_some(),
-            Some(("max_fails", v)) => v.parse().ok().map(|n| flags.max_fails = Some(n)).is_some(),
-            Some(("fail_timeout", v)) => parse_time(v)
-                .map(|t| flags.fail_timeout = Some(t))
-                .is_some(),
-            _ => {
-                flags.other.push(p.clone());
-                true
-            }
-        };
-        if !ok {
-            sink.error_at(
-                at,
-                invalid(&format!("invalid parameter \"{p}\" in upstream \"server\"")),
-            );
-            flags.other.push(p.clone());
-        }
-    }
-    flags
-}
-
 /// `resolver address ... [valid=time] [ipv6=off] [status_zone=zone]`.
 fn resolver(d: &Directive, at: &SourceLoc, sink: &mut Sink) {
     for arg in d.args.iter().filter(|a| !a.contains('=')) {
@@ -511,16 +378,6 @@ fn resolver(d: &Directive, at: &SourceLoc, sink: &mut Sink) {
             Err(reason) => sink.error_at(at, invalid(&reason)),
         }
     }
-}
-
-fn resolver_addr(s: &str) -> Result<SocketAddr, String> {
-    let hp = split_host_port(s).map_err(|e| format!("{e} in \"resolver\""))?;
-    let ip: IpAddr = hp.host.parse().map_err(|_| {
-        format!(
-            "resolver \"{s}\" is a name, not an address: nginx looks it up once at startup; skipped"
-        )
-    })?;
-    Ok(SocketAddr::new(ip, hp.port.unwrap_or(53)))
 }
 
 fn invalid(message: &str) -> DiscoveryErrorKind {

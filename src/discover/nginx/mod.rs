@@ -4,6 +4,7 @@ mod collect;
 mod lexer;
 mod parser;
 mod time;
+mod values;
 mod walk;
 
 use std::path::Path;
