@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod diagnostics;
+pub mod discover;
 pub mod host;
 pub mod keymap;
 pub mod pane;

@@ -1,0 +1,216 @@
+//! Addresses as proxies write them: `host:port`, `[v6]:port`, URLs, Unix socket paths.
+
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+
+use super::target::Target;
+
+/// A host (IPv6 without brackets) and the port, when one was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostPort {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// Where a proxy connects: a network address or a Unix socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Net(HostPort),
+    Unix(PathBuf),
+}
+
+/// Splits "host", "host:port", "[v6]" or "[v6]:port". A bare IPv6 address is accepted without a
+/// port only, since its last group would otherwise be read as one.
+pub(crate) fn split_host_port(s: &str) -> Result<HostPort, String> {
+    if s.is_empty() {
+        return Err("empty address".into());
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("missing \"]\" in \"{s}\""))?;
+        host.parse::<Ipv6Addr>()
+            .map_err(|_| format!("invalid IPv6 address \"{host}\""))?;
+        let port = match after {
+            "" => None,
+            _ => {
+                let p = after
+                    .strip_prefix(':')
+                    .ok_or_else(|| format!("unexpected \"{after}\" after \"[{host}]\""))?;
+                Some(parse_port(p)?)
+            }
+        };
+        return Ok(HostPort {
+            host: host.to_string(),
+            port,
+        });
+    }
+    match s.rsplit_once(':') {
+        None => check_host(s).map(|host| HostPort { host, port: None }),
+        Some((h, _)) if h.contains(':') => {
+            if s.parse::<Ipv6Addr>().is_ok() {
+                Ok(HostPort {
+                    host: s.to_string(),
+                    port: None,
+                })
+            } else {
+                Err(format!(
+                    "invalid address \"{s}\" (IPv6 with a port needs brackets: [addr]:port)"
+                ))
+            }
+        }
+        Some((h, p)) => Ok(HostPort {
+            host: check_host(h)?,
+            port: Some(parse_port(p)?),
+        }),
+    }
+}
+
+fn check_host(h: &str) -> Result<String, String> {
+    if h.is_empty() {
+        return Err("no host in address".into());
+    }
+    if h.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "/?#@[]\"'".contains(c))
+    {
+        return Err(format!("invalid host \"{h}\""));
+    }
+    Ok(h.to_string())
+}
+
+/// A TCP port: 1-65535, decimal digits only.
+pub(crate) fn parse_port(p: &str) -> Result<u16, String> {
+    match p.parse::<u16>() {
+        Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(format!("invalid port \"{p}\"")),
+    }
+}
+
+/// "host:port", with brackets around IPv6.
+pub(crate) fn host_port_text(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// An HTTP target probed at the server's root: any answer at all shows the upstream is up.
+pub(crate) fn http_target(host: &str, port: u16, tls: bool) -> Target {
+    let scheme = if tls { "https" } else { "http" };
+    Target::Http {
+        url: format!("{scheme}://{}/", host_port_text(host, port)),
+        tls,
+        host: host.to_string(),
+        port,
+    }
+}
+
+pub(crate) fn tcp_target(host: &str, port: u16) -> Target {
+    Target::Tcp {
+        host: host.to_string(),
+        port,
+    }
+}
+
+/// Splits "scheme://rest" into the lowercased scheme and the rest.
+pub(crate) fn split_scheme(s: &str) -> Option<(String, &str)> {
+    let (scheme, rest) = s.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    Some((scheme.to_ascii_lowercase(), rest))
+}
+
+/// The authority part of what follows "scheme://": up to the first "/", "?" or "#".
+pub(crate) fn authority(rest: &str) -> &str {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Strips a case-insensitive "unix:" prefix.
+pub(crate) fn strip_unix(s: &str) -> Option<&str> {
+    let head = s.get(..5)?;
+    head.eq_ignore_ascii_case("unix:").then(|| &s[5..])
+}
+
+/// The first `$name` or `${name}` in `s`, as written.
+pub(crate) fn first_variable(s: &str) -> Option<&str> {
+    let start = s.find('$')?;
+    let rest = &s[start + 1..];
+    let len = if rest.starts_with('{') {
+        rest.find('}').map_or(rest.len(), |i| i + 1)
+    } else {
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())
+    };
+    Some(&s[start..start + 1 + len])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    fn hp(host: &str, port: Option<u16>) -> HostPort {
+        HostPort {
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            split_host_port("10.0.0.5:8080"),
+            Ok(hp("10.0.0.5", Some(8080)))
+        );
+        assert_eq!(
+            split_host_port("app.internal"),
+            Ok(hp("app.internal", None))
+        );
+        assert_eq!(split_host_port("[::1]:9000"), Ok(hp("::1", Some(9000))));
+        assert_eq!(
+            split_host_port("[2001:db8::1]"),
+            Ok(hp("2001:db8::1", None))
+        );
+        assert_eq!(split_host_port("2001:db8::1"), Ok(hp("2001:db8::1", None)));
+        assert!(split_host_port("host:0").is_err());
+        assert!(split_host_port("host:65536").is_err());
+        assert!(split_host_port("host:+1").is_err());
+        assert!(split_host_port(":80").is_err());
+        assert!(split_host_port("[::1").is_err());
+        assert!(split_host_port("[nope]:80").is_err());
+        assert!(split_host_port("2001:db8::1:zz").is_err());
+        assert!(split_host_port("").is_err());
+    }
+
+    #[test]
+    fn urls_and_targets() {
+        assert_eq!(split_scheme("HTTPS://a/b"), Some(("https".into(), "a/b")));
+        assert_eq!(split_scheme("a/b"), None);
+        assert_eq!(authority("h:1/x?y"), "h:1");
+        assert_eq!(authority("h"), "h");
+        assert_eq!(strip_unix("UNIX:/run/a.sock"), Some("/run/a.sock"));
+        assert_eq!(strip_unix("uni"), None);
+        assert_eq!(
+            http_target("::1", 8080, false),
+            Target::Http {
+                url: "http://[::1]:8080/".into(),
+                tls: false,
+                host: "::1".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(first_variable("http://$backend/x"), Some("$backend"));
+        assert_eq!(first_variable("http://${be}x"), Some("${be}"));
+        assert_eq!(first_variable("http://a"), None);
+        // Multi-byte text right after "$" must not split a character.
+        assert_eq!(first_variable("$é"), Some("$"));
+        assert_eq!(strip_unix("é:/x"), None);
+    }
+}

@@ -1,0 +1,355 @@
+//! Bounded reading of config files and include globs.
+//!
+//! Every open goes through [`Loader`], which enforces the file, byte and depth limits and refuses a
+//! file already on the include chain, so include loops end with an error instead of recursion.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use glob::{MatchOptions, Pattern};
+
+use super::limits::{
+    MAX_FILE_BYTES, MAX_FILES, MAX_GLOB_ENTRIES, MAX_INCLUDE_DEPTH, MAX_TOTAL_BYTES,
+};
+use super::model::DiscoveryErrorKind;
+
+/// Identity of an open file; the same file reached by another path (symlink) is still the same.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileKey {
+    dev: u64,
+    ino: u64,
+}
+
+/// Why a file was not read. `Quiet` means a limit already reported once stopped it.
+pub(crate) enum LoadError {
+    Report(DiscoveryErrorKind),
+    Quiet,
+}
+
+impl From<DiscoveryErrorKind> for LoadError {
+    fn from(kind: DiscoveryErrorKind) -> Self {
+        LoadError::Report(kind)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Loader {
+    opened: usize,
+    total_bytes: u64,
+    chain: Vec<(FileKey, PathBuf)>,
+    exhausted: bool,
+    glob_entries: usize,
+}
+
+impl Loader {
+    /// Reads `path` and pushes it on the include chain; call [`Loader::leave`] when done with it.
+    pub(crate) fn enter(&mut self, path: &Path) -> Result<Vec<u8>, LoadError> {
+        if self.exhausted {
+            return Err(LoadError::Quiet);
+        }
+        if self.chain.len() > MAX_INCLUDE_DEPTH {
+            return Err(DiscoveryErrorKind::IncludeTooDeep {
+                path: path.to_path_buf(),
+                limit: MAX_INCLUDE_DEPTH,
+            }
+            .into());
+        }
+        if self.opened >= MAX_FILES {
+            self.exhausted = true;
+            return Err(DiscoveryErrorKind::TooManyFiles {
+                path: path.to_path_buf(),
+                limit: MAX_FILES,
+            }
+            .into());
+        }
+        if self.total_bytes >= MAX_TOTAL_BYTES {
+            self.exhausted = true;
+            return Err(DiscoveryErrorKind::TotalTooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_TOTAL_BYTES,
+            }
+            .into());
+        }
+        self.opened += 1;
+        let read_err = |e: std::io::Error| DiscoveryErrorKind::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let file = open_nonblocking(path).map_err(read_err)?;
+        let meta = file.metadata().map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(DiscoveryErrorKind::NotAFile {
+                path: path.to_path_buf(),
+                what: file_type_name(&meta),
+            }
+            .into());
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(DiscoveryErrorKind::TooLarge {
+                path: path.to_path_buf(),
+                size: meta.len(),
+                limit: MAX_FILE_BYTES,
+            }
+            .into());
+        }
+        let key = file_key(&meta);
+        if self.chain.iter().any(|(k, _)| *k == key) {
+            let mut chain: Vec<String> = self
+                .chain
+                .iter()
+                .skip_while(|(k, _)| *k != key)
+                .map(|(_, p)| p.display().to_string())
+                .collect();
+            chain.push(path.display().to_string());
+            return Err(DiscoveryErrorKind::IncludeCycle {
+                chain: chain.join(" -> "),
+            }
+            .into());
+        }
+        // The size can change under us (or lie, for /proc files): never read past the limit.
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        let size = bytes.len() as u64;
+        if size > MAX_FILE_BYTES {
+            return Err(DiscoveryErrorKind::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                limit: MAX_FILE_BYTES,
+            }
+            .into());
+        }
+        self.total_bytes += size;
+        self.chain.push((key, path.to_path_buf()));
+        Ok(bytes)
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.chain.pop();
+    }
+
+    /// Expands an include pattern like glob(3) does: sorted, `*` never crossing "/", hidden files
+    /// only when the pattern starts with ".". Paths without wildcards are returned as they are.
+    pub(crate) fn expand(&mut self, pattern: &Path) -> Result<Vec<PathBuf>, DiscoveryErrorKind> {
+        if !has_wildcard(&pattern.to_string_lossy()) {
+            return Ok(vec![pattern.to_path_buf()]);
+        }
+        let bad = |reason: String| DiscoveryErrorKind::BadPattern {
+            pattern: pattern.display().to_string(),
+            reason,
+        };
+        let options = MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: true,
+        };
+        let mut found = vec![PathBuf::new()];
+        for component in pattern.components() {
+            let Component::Normal(name) = component else {
+                found.iter_mut().for_each(|p| p.push(component));
+                continue;
+            };
+            let name = name.to_string_lossy();
+            if !has_wildcard(&name) {
+                found.iter_mut().for_each(|p| p.push(&*name));
+                continue;
+            }
+            // glob(3) has no recursive "**": it is just "*".
+            let matcher =
+                Pattern::new(&collapse_stars(&name)).map_err(|e| bad(e.msg.to_string()))?;
+            let mut next = Vec::new();
+            for dir in &found {
+                let listing = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir.as_path()
+                };
+                let Ok(entries) = fs::read_dir(listing) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    self.glob_entries += 1;
+                    if self.glob_entries > MAX_GLOB_ENTRIES {
+                        return Err(bad(format!(
+                            "matches more than {MAX_GLOB_ENTRIES} directory entries"
+                        )));
+                    }
+                    let entry_name = entry.file_name();
+                    if matcher.matches_with(&entry_name.to_string_lossy(), options) {
+                        next.push(dir.join(entry_name));
+                    }
+                }
+            }
+            found = next;
+        }
+        found.retain(|p| fs::symlink_metadata(p).is_ok());
+        found.sort();
+        Ok(found)
+    }
+}
+
+/// Whether a path is a pattern. nginx and Apache both glob only when one of these appears.
+pub(crate) fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+fn collapse_stars(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !(c == '*' && out.ends_with('*')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Opening a FIFO would block until a writer appears; O_NONBLOCK makes it return at once so the
+/// type check below can refuse it. Regular files ignore the flag.
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+#[cfg(unix)]
+fn file_key(meta: &fs::Metadata) -> FileKey {
+    use std::os::unix::fs::MetadataExt;
+    FileKey {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    }
+}
+
+#[cfg(not(unix))]
+fn file_key(meta: &fs::Metadata) -> FileKey {
+    // No inode numbers: size and mtime are a weak stand-in; the depth limit still ends any loop.
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    FileKey {
+        dev: meta.len(),
+        ino: mtime.map_or(0, |d| d.as_nanos() as u64),
+    }
+}
+
+fn file_type_name(meta: &fs::Metadata) -> &'static str {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a named pipe";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+    }
+    "not a regular file"
+}
+
+/// The lines of a line-oriented config (HAProxy, Apache) as text, with 1-based numbers. Stops at
+/// the first NUL byte, which no text config contains: returns the line it was on.
+pub(crate) fn text_lines(bytes: &[u8]) -> (Vec<(usize, String)>, Option<usize>) {
+    let mut lines = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        if raw.contains(&0) {
+            return (lines, Some(i + 1));
+        }
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        lines.push((i + 1, String::from_utf8_lossy(raw).into_owned()));
+    }
+    (lines, None)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_is_sorted_skips_hidden_and_never_crosses_slash() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("sub")).unwrap();
+        for f in ["b.conf", "a.conf", ".hidden.conf", "sub/c.conf", "x.txt"] {
+            fs::write(d.join(f), "").unwrap();
+        }
+        let mut loader = Loader::default();
+        let got = loader.expand(&d.join("*.conf")).unwrap();
+        assert_eq!(got, vec![d.join("a.conf"), d.join("b.conf")]);
+        let got = loader.expand(&d.join("**.conf")).unwrap();
+        assert_eq!(got, vec![d.join("a.conf"), d.join("b.conf")]);
+        let got = loader.expand(&d.join("*/*.conf")).unwrap();
+        assert_eq!(got, vec![d.join("sub/c.conf")]);
+        let got = loader.expand(&d.join(".*.conf")).unwrap();
+        assert_eq!(got, vec![d.join(".hidden.conf")]);
+        assert!(loader.expand(&d.join("nothing/*.conf")).unwrap().is_empty());
+        assert!(matches!(
+            loader.expand(&d.join("[.conf")),
+            Err(DiscoveryErrorKind::BadPattern { .. })
+        ));
+        // Not a pattern: returned unchanged whether or not it exists.
+        assert_eq!(
+            loader.expand(&d.join("missing.conf")).unwrap(),
+            vec![d.join("missing.conf")]
+        );
+    }
+
+    #[test]
+    fn loader_refuses_directories_fifos_and_cycles() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut loader = Loader::default();
+        assert!(matches!(
+            loader.enter(d),
+            Err(LoadError::Report(DiscoveryErrorKind::NotAFile {
+                what: "a directory",
+                ..
+            }))
+        ));
+        let fifo = d.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            loader.enter(&fifo),
+            Err(LoadError::Report(DiscoveryErrorKind::NotAFile {
+                what: "a named pipe",
+                ..
+            }))
+        ));
+        let f = d.join("a.conf");
+        fs::write(&f, "x").unwrap();
+        assert_eq!(loader.enter(&f).ok(), Some(b"x".to_vec()));
+        match loader.enter(&f) {
+            Err(LoadError::Report(DiscoveryErrorKind::IncludeCycle { chain })) => {
+                assert_eq!(chain, format!("{} -> {}", f.display(), f.display()));
+            }
+            _ => panic!("expected a cycle"),
+        }
+        loader.leave();
+        // Off the chain again: reading it a second time is not a cycle.
+        assert!(loader.enter(&f).is_ok());
+    }
+
+    #[test]
+    fn text_lines_stop_at_nul() {
+        let (lines, nul) = text_lines(b"a\r\nb\nc\0d\ne");
+        assert_eq!(lines, vec![(1, "a".to_string()), (2, "b".to_string())]);
+        assert_eq!(nul, Some(3));
+    }
+}

@@ -1,0 +1,65 @@
+//! Discovery: reads a reverse proxy's own config to find the upstreams to probe, the logs to
+//! follow and the DNS servers it uses, so gatewatch works with nothing configured.
+//!
+//! Pure parsing and bounded file reading: no terminal, no network. Config files are treated as
+//! hostile input (see [`limits`]); nothing here panics, and whatever could be parsed is returned
+//! alongside the errors met.
+
+mod address;
+mod apache;
+mod files;
+mod haproxy;
+pub mod limits;
+mod model;
+mod nginx;
+mod sink;
+pub mod target;
+
+pub use apache::apache;
+pub use haproxy::haproxy;
+pub use model::{
+    DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
+    ServerFlags, SourceLoc, Unprobeable,
+};
+pub use nginx::{nginx, nginx_with_prefix};
+
+use std::path::Path;
+
+/// Which reverse proxy a config belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProxyKind {
+    Nginx,
+    Haproxy,
+    Apache,
+}
+
+impl ProxyKind {
+    /// Where packages and source builds put the main config, most common first.
+    pub fn default_config_paths(self) -> &'static [&'static str] {
+        match self {
+            ProxyKind::Nginx => &[
+                "/etc/nginx/nginx.conf",
+                "/usr/local/nginx/conf/nginx.conf",
+                "/usr/local/etc/nginx/nginx.conf",
+            ],
+            ProxyKind::Haproxy => &[
+                "/etc/haproxy/haproxy.cfg",
+                "/usr/local/etc/haproxy/haproxy.cfg",
+            ],
+            ProxyKind::Apache => &[
+                "/etc/apache2/apache2.conf",
+                "/etc/httpd/conf/httpd.conf",
+                "/usr/local/apache2/conf/httpd.conf",
+            ],
+        }
+    }
+}
+
+/// Runs the discovery for `kind` on the config at `path`.
+pub fn discover(kind: ProxyKind, path: &Path) -> Discovery {
+    match kind {
+        ProxyKind::Nginx => nginx(path),
+        ProxyKind::Haproxy => haproxy(path),
+        ProxyKind::Apache => apache(path),
+    }
+}

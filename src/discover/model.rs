@@ -1,0 +1,147 @@
+//! What discovery returns: targets, logs, resolvers and the errors met on the way.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::target::Target;
+
+/// Everything discovered from one proxy's config. Partial results are normal: whatever could be
+/// parsed is here alongside `errors`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Upstreams to probe, in config order, without duplicates (same target and group).
+    pub targets: Vec<DiscoveredTarget>,
+    /// Upstreams that exist but cannot be probed ahead of time, with the reason.
+    pub unprobeable: Vec<Unprobeable>,
+    /// Log files the proxy writes, in config order, without duplicates.
+    pub logs: Vec<DiscoveredLog>,
+    /// DNS servers the proxy itself queries (nginx `resolver`, HAProxy `nameserver`).
+    pub resolvers: Vec<SocketAddr>,
+    /// Problems met while reading and parsing, each at a file (and line when known).
+    pub errors: Vec<DiscoveryError>,
+    /// Every config file read, in the order first read.
+    pub files_read: Vec<PathBuf>,
+}
+
+/// One upstream server to probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoveredTarget {
+    /// Readable name: "group host:port" for group members, "host:port" for a direct pass.
+    pub name: String,
+    /// nginx upstream name, HAProxy backend, Apache balancer.
+    pub group: Option<String>,
+    pub target: Target,
+    pub flags: ServerFlags,
+    pub source: SourceLoc,
+}
+
+/// How the proxy treats a server: what explains it being idle or skipped when it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerFlags {
+    /// Only used when the primary servers are unavailable (nginx/HAProxy `backup`, Apache `+H`).
+    pub backup: bool,
+    /// Marked permanently unavailable (nginx `down`, HAProxy `disabled`, Apache `+D`).
+    pub down: bool,
+    pub weight: Option<u32>,
+    pub max_fails: Option<u32>,
+    pub fail_timeout: Option<Duration>,
+    /// The proxy runs its own health checks on it (HAProxy `check`).
+    pub health_check: bool,
+    /// Every other parameter, as written ("max_conns=100", "inter 2s").
+    pub other: Vec<String>,
+}
+
+/// Where something was found.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceLoc {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Whether a log file holds errors (where upstream failures are explained) or requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogKindHint {
+    Error,
+    Access,
+}
+
+/// A log file the proxy writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoveredLog {
+    pub path: PathBuf,
+    pub kind: LogKindHint,
+    pub source: SourceLoc,
+}
+
+/// An upstream reference that cannot be turned into a probe target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unprobeable {
+    /// The value as written, e.g. "http://$backend".
+    pub name: String,
+    /// The directive it came from, e.g. "proxy_pass".
+    pub directive: String,
+    /// Why it cannot be probed, e.g. "target contains a variable ($backend): resolved per request".
+    pub reason: String,
+    pub source: SourceLoc,
+}
+
+/// A problem in one config file. Displays as "path:line: message" (or "path: message").
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {}", .file.display(), line_suffix(.line), .kind)]
+pub struct DiscoveryError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub kind: DiscoveryErrorKind,
+}
+
+fn line_suffix(line: &Option<usize>) -> String {
+    line.map(|l| format!(":{l}")).unwrap_or_default()
+}
+
+impl DiscoveryError {
+    /// The message without the location.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+/// What went wrong; the file and line are on [`DiscoveryError`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoveryErrorKind {
+    #[error("cannot read {}: {reason}", .path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error("cannot read {}: {what}, not a regular file", .path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error("cannot read {}: {size} bytes is over the {limit}-byte limit", .path.display())]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("include cycle: {chain}")]
+    IncludeCycle { chain: String },
+    #[error("not reading {}: includes nested deeper than {limit} levels", .path.display())]
+    IncludeTooDeep { path: PathBuf, limit: usize },
+    #[error("not reading {} or any further file: more than {limit} config files", .path.display())]
+    TooManyFiles { path: PathBuf, limit: usize },
+    #[error("not reading {} or any further file: over {limit} bytes of config in total", .path.display())]
+    TotalTooLarge { path: PathBuf, limit: u64 },
+    #[error("invalid include pattern \"{pattern}\": {reason}")]
+    BadPattern { pattern: String, reason: String },
+    /// The file's syntax is broken; parsing of that file stopped or skipped the statement.
+    #[error("{0}")]
+    Syntax(String),
+    /// A directive the proxy itself would reject or that cannot be understood.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("more than {limit} {what}; the rest are ignored")]
+    TooMany { what: &'static str, limit: usize },
+}

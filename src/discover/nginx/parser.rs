@@ -1,0 +1,235 @@
+//! Groups tokens into statements: `name args;`, `name args {`, and `}`.
+
+use super::lexer::{Lexer, Token};
+use crate::discover::limits::MAX_ARGS;
+
+/// One directive. `block` is true when it opens a `{ }` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Directive {
+    pub name: String,
+    pub args: Vec<String>,
+    pub line: usize,
+    pub block: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Statement {
+    Directive(Directive),
+    BlockEnd { line: usize },
+}
+
+/// A syntax error. After a fatal one the rest of the file cannot be read reliably.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct SyntaxError {
+    pub line: usize,
+    pub message: String,
+    pub fatal: bool,
+}
+
+pub(super) struct Parser<'a> {
+    lexer: Lexer<'a>,
+    /// A statement to return after the error just reported (a `}` that ended a statement early,
+    /// a `{` with no directive name).
+    pending: Option<Statement>,
+}
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(src: &'a [u8]) -> Self {
+        Parser {
+            lexer: Lexer::new(src),
+            pending: None,
+        }
+    }
+
+    /// The line reached, for errors at the end of the file.
+    pub(super) fn line(&self) -> usize {
+        self.lexer.line()
+    }
+
+    /// The next statement; `Ok(None)` at the end of the file. After a non-fatal error, parsing can
+    /// continue with the next call.
+    pub(super) fn next_statement(&mut self) -> Result<Option<Statement>, SyntaxError> {
+        if let Some(statement) = self.pending.take() {
+            return Ok(Some(statement));
+        }
+        let mut words: Vec<String> = Vec::new();
+        let mut first_line = 0;
+        loop {
+            let token = self.lexer.next_token().map_err(|(e, line)| SyntaxError {
+                line,
+                message: e.to_string(),
+                fatal: true,
+            })?;
+            let Some((token, line)) = token else {
+                if words.is_empty() {
+                    return Ok(None);
+                }
+                return Err(SyntaxError {
+                    line: first_line,
+                    message: format!(
+                        "unexpected end of file in \"{}\", expecting \";\" or \"}}\"",
+                        words[0]
+                    ),
+                    fatal: true,
+                });
+            };
+            match token {
+                Token::Word(w) => {
+                    if words.is_empty() {
+                        first_line = line;
+                    }
+                    if words.len() >= MAX_ARGS {
+                        return Err(SyntaxError {
+                            line: first_line,
+                            message: format!("more than {MAX_ARGS} arguments in \"{}\"", words[0]),
+                            fatal: true,
+                        });
+                    }
+                    words.push(w);
+                }
+                Token::Semicolon if words.is_empty() => {
+                    return Err(SyntaxError {
+                        line,
+                        message: "unexpected \";\"".into(),
+                        fatal: false,
+                    });
+                }
+                Token::OpenBrace if words.is_empty() => {
+                    // Still opened, so that its "}" stays balanced.
+                    let anonymous = Directive {
+                        name: String::new(),
+                        args: Vec::new(),
+                        line,
+                        block: true,
+                    };
+                    self.pending = Some(Statement::Directive(anonymous));
+                    return Err(SyntaxError {
+                        line,
+                        message: "unexpected \"{\"".into(),
+                        fatal: false,
+                    });
+                }
+                Token::Semicolon | Token::OpenBrace => {
+                    let block = token == Token::OpenBrace;
+                    let mut args = words.into_iter();
+                    let name = args.next().unwrap_or_default();
+                    return Ok(Some(Statement::Directive(Directive {
+                        name,
+                        args: args.collect(),
+                        line: first_line,
+                        block,
+                    })));
+                }
+                Token::CloseBrace if words.is_empty() => {
+                    return Ok(Some(Statement::BlockEnd { line }));
+                }
+                Token::CloseBrace => {
+                    self.pending = Some(Statement::BlockEnd { line });
+                    return Err(SyntaxError {
+                        line,
+                        message: format!("unexpected \"}}\" in \"{}\", expecting \";\"", words[0]),
+                        fatal: false,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    fn d(name: &str, args: &[&str], line: usize, block: bool) -> Statement {
+        Statement::Directive(Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            line,
+            block,
+        })
+    }
+
+    fn all(src: &str) -> Vec<Result<Statement, SyntaxError>> {
+        let mut p = Parser::new(src.as_bytes());
+        let mut out = Vec::new();
+        loop {
+            match p.next_statement() {
+                Ok(None) => return out,
+                Ok(Some(s)) => out.push(Ok(s)),
+                Err(e) => {
+                    let fatal = e.fatal;
+                    out.push(Err(e));
+                    if fatal {
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statements_with_first_word_lines() {
+        let got = all("upstream b {\n server\n   10.0.0.1:80\n   backup;\n}\n");
+        assert_eq!(
+            got,
+            vec![
+                Ok(d("upstream", &["b"], 1, true)),
+                Ok(d("server", &["10.0.0.1:80", "backup"], 2, false)),
+                Ok(Statement::BlockEnd { line: 5 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn recoverable_and_fatal_errors() {
+        let got = all("a;;\nb c }\nd");
+        assert_eq!(got[0], Ok(d("a", &[], 1, false)));
+        assert!(matches!(
+            &got[1],
+            Err(SyntaxError {
+                line: 1,
+                fatal: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            &got[2],
+            Err(SyntaxError {
+                line: 2,
+                fatal: false,
+                ..
+            })
+        ));
+        assert_eq!(got[3], Ok(Statement::BlockEnd { line: 2 }));
+        match &got[4] {
+            Err(SyntaxError {
+                line: 3,
+                fatal: true,
+                message,
+            }) => {
+                assert_eq!(
+                    message,
+                    "unexpected end of file in \"d\", expecting \";\" or \"}\""
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn anonymous_block_still_opens_and_empty_names_are_not_anonymous() {
+        let got = all("{ }\n'' close;");
+        assert!(matches!(
+            &got[0],
+            Err(SyntaxError {
+                line: 1,
+                fatal: false,
+                ..
+            })
+        ));
+        assert_eq!(got[1], Ok(d("", &[], 1, true)));
+        assert_eq!(got[2], Ok(Statement::BlockEnd { line: 1 }));
+        assert_eq!(got[3], Ok(d("", &["close"], 2, false)));
+    }
+}

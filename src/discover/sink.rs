@@ -1,0 +1,120 @@
+//! Collects results while enforcing the entry caps and deduplicating as it goes.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::limits::{MAX_ENTRIES, MAX_ERRORS};
+use super::model::{
+    DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
+    SourceLoc, Unprobeable,
+};
+use super::target::Target;
+
+#[derive(Default)]
+pub(crate) struct Sink {
+    out: Discovery,
+    target_keys: HashSet<(Target, Option<String>)>,
+    unprobeable_keys: HashSet<(String, String)>,
+    log_keys: HashSet<(PathBuf, bool)>,
+    file_keys: HashSet<PathBuf>,
+    errors_full: bool,
+    full: HashSet<&'static str>,
+}
+
+impl Sink {
+    pub(crate) fn error(&mut self, file: &Path, line: Option<usize>, kind: DiscoveryErrorKind) {
+        if self.out.errors.len() < MAX_ERRORS {
+            self.out.errors.push(DiscoveryError {
+                file: file.to_path_buf(),
+                line,
+                kind,
+            });
+        } else if !self.errors_full {
+            self.errors_full = true;
+            self.out.errors.push(DiscoveryError {
+                file: file.to_path_buf(),
+                line,
+                kind: DiscoveryErrorKind::TooMany {
+                    what: "errors",
+                    limit: MAX_ERRORS,
+                },
+            });
+        }
+    }
+
+    pub(crate) fn error_at(&mut self, at: &SourceLoc, kind: DiscoveryErrorKind) {
+        self.error(&at.file, Some(at.line), kind);
+    }
+
+    /// True when a list may take one more entry; reports the cap once when it may not.
+    fn room(&mut self, len: usize, what: &'static str, at: &SourceLoc) -> bool {
+        if len < MAX_ENTRIES {
+            return true;
+        }
+        if self.full.insert(what) {
+            self.error_at(
+                at,
+                DiscoveryErrorKind::TooMany {
+                    what,
+                    limit: MAX_ENTRIES,
+                },
+            );
+        }
+        false
+    }
+
+    pub(crate) fn target(&mut self, t: DiscoveredTarget) {
+        let key = (t.target.clone(), t.group.clone());
+        if self.target_keys.contains(&key)
+            || !self.room(self.out.targets.len(), "targets", &t.source)
+        {
+            return;
+        }
+        self.target_keys.insert(key);
+        self.out.targets.push(t);
+    }
+
+    pub(crate) fn unprobeable(&mut self, u: Unprobeable) {
+        let key = (u.directive.clone(), u.name.clone());
+        if self.unprobeable_keys.contains(&key)
+            || !self.room(
+                self.out.unprobeable.len(),
+                "unprobeable upstreams",
+                &u.source,
+            )
+        {
+            return;
+        }
+        self.unprobeable_keys.insert(key);
+        self.out.unprobeable.push(u);
+    }
+
+    pub(crate) fn log(&mut self, path: PathBuf, kind: LogKindHint, source: SourceLoc) {
+        let key = (path.clone(), kind == LogKindHint::Error);
+        if self.log_keys.contains(&key) || !self.room(self.out.logs.len(), "log files", &source) {
+            return;
+        }
+        self.log_keys.insert(key);
+        self.out.logs.push(DiscoveredLog { path, kind, source });
+    }
+
+    pub(crate) fn resolver(&mut self, addr: SocketAddr, at: &SourceLoc) {
+        if self.out.resolvers.contains(&addr)
+            || !self.room(self.out.resolvers.len(), "resolvers", at)
+        {
+            return;
+        }
+        self.out.resolvers.push(addr);
+    }
+
+    pub(crate) fn file_read(&mut self, path: &Path) {
+        if self.file_keys.insert(path.to_path_buf()) {
+            self.out.files_read.push(path.to_path_buf());
+        }
+    }
+
+    pub(crate) fn finish(self) -> Discovery {
+        self.out
+    }
+}
