@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive for real: tmux (the binary in a real terminal).
+# Debian packages the tests drive for real: tmux (the binary in a real terminal), nginx (real 502s).
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
-command -v tmux >/dev/null 2>&1 || need+=(tmux)
+have tmux || need+=(tmux)
+have nginx || need+=(nginx)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -14,8 +16,8 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
+for tool in tmux nginx; do
+  have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 
 cargo fmt --check

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod nginx;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatewatch");
 
 /// A home of its own for each test, so no real user config, theme or state leaks in or out.
