@@ -1,6 +1,6 @@
 //! gatewatch: a terminal dashboard for live troubleshooting of 502 Bad Gateway errors.
 //!
-//! The engine (`config`, `host`, `check`, `status`, `sanitize`) never imports the terminal crates;
+//! The engine (`config`, `host`, `upstream`, `check`, `status`, `sanitize`) never imports the terminal crates;
 //! `app`, `keymap`, `ui`, `tui` and `dashboard` sit on top of it, and the headless `check` command
 //! uses the engine directly.
 
@@ -20,3 +20,4 @@ pub mod status;
 pub mod theme;
 pub mod tui;
 pub mod ui;
+pub mod upstream;

@@ -1,0 +1,309 @@
+//! The fixed outcome vocabulary, and how a real error maps onto it.
+//!
+//! Errors arrive as chains (reqwest -> hyper-util -> hyper / io::Error -> rustls ...). The chain is
+//! walked down to the innermost error that says something definite, because that is the one that
+//! names the cause: a refused connect is an `io::Error` several layers below "error sending request".
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use super::resolve::ResolveError;
+use crate::sanitize::sanitize;
+
+/// How one probe ended. Serialised as the snake_case name (`"bad_status"`), which scripts rely on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Connected (tcp, unix) or answered with a status inside `expect` (http).
+    Ok,
+    /// Nothing accepts: ECONNREFUSED, or a unix socket path that is missing or has no listener.
+    Refused,
+    /// No connection or no answer within the upstream's timeout (or the kernel's ETIMEDOUT).
+    Timeout,
+    /// The peer accepted, then reset or closed the connection before answering.
+    Reset,
+    /// The host name did not resolve.
+    Dns,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// An HTTP answer with a status outside `expect`.
+    BadStatus,
+    /// The peer answered something that is not HTTP.
+    InvalidResponse,
+    /// No route: EHOSTUNREACH, ENETUNREACH.
+    Unreachable,
+    /// Anything else; the detail says what.
+    Error,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Ok,
+        Outcome::Refused,
+        Outcome::Timeout,
+        Outcome::Reset,
+        Outcome::Dns,
+        Outcome::Tls,
+        Outcome::BadStatus,
+        Outcome::InvalidResponse,
+        Outcome::Unreachable,
+        Outcome::Error,
+    ];
+
+    /// The serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Timeout => "timeout",
+            Outcome::Reset => "reset",
+            Outcome::Dns => "dns",
+            Outcome::Tls => "tls",
+            Outcome::BadStatus => "bad_status",
+            Outcome::InvalidResponse => "invalid_response",
+            Outcome::Unreachable => "unreachable",
+            Outcome::Error => "error",
+        }
+    }
+
+    pub fn is_ok(self) -> bool {
+        self == Outcome::Ok
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Longest detail kept: error text can carry server-controlled bytes, and results are stored.
+pub const MAX_DETAIL_CHARS: usize = 1024;
+
+/// An outcome with a short human reason, e.g. `(Reset, "closed before answering")`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub outcome: Outcome,
+    pub reason: &'static str,
+}
+
+impl Verdict {
+    const fn new(outcome: Outcome, reason: &'static str) -> Self {
+        Verdict { outcome, reason }
+    }
+}
+
+const HYPER_UNEXPECTED_MESSAGE: &str = "received unexpected message from connection";
+
+const CLOSED: Verdict = Verdict::new(Outcome::Reset, "closed before answering");
+
+/// Classifies an error by its innermost meaningful cause; `Error` when nothing in the chain says.
+pub(crate) fn classify(err: &(dyn Error + 'static)) -> Verdict {
+    chain(err)
+        .filter_map(verdict_of)
+        .last()
+        .unwrap_or(Verdict::new(Outcome::Error, "error"))
+}
+
+/// `reason: chain`, the chain's messages joined by ": " without repeats, sanitised and capped.
+pub(crate) fn describe(reason: &str, err: &(dyn Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in chain(err) {
+        let text = e.to_string();
+        // Layers often repeat their source's text (io::Error shows its inner error's message).
+        if text.is_empty() || parts.last().is_some_and(|prev| prev.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    let chain = parts.join(": ");
+    let text = if chain.is_empty() || chain.starts_with(reason) {
+        chain
+    } else {
+        format!("{reason}: {chain}")
+    };
+    clean(&text)
+}
+
+/// Sanitises and caps text that may hold bytes from the server.
+pub(crate) fn clean(text: &str) -> String {
+    let safe = sanitize(text);
+    match safe.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((cut, _)) => format!("{}…", &safe[..cut]),
+        None => safe.into_owned(),
+    }
+}
+
+/// The chain from `err` down, looking inside `io::Error`s: their `source()` skips the error they
+/// wrap (where tokio-rustls puts the `rustls::Error`), so `get_ref()` is followed instead.
+fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(err), |&e: &&'a (dyn Error + 'static)| match e
+        .downcast_ref::<io::Error>()
+    {
+        Some(io) => match io.get_ref() {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => io.source(),
+        },
+        None => e.source(),
+    })
+    .take(32)
+}
+
+fn verdict_of(e: &(dyn Error + 'static)) -> Option<Verdict> {
+    if e.is::<ResolveError>() {
+        return Some(Verdict::new(Outcome::Dns, "name resolution failed"));
+    }
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        let reason = match tls {
+            rustls::Error::InvalidCertificate(_) => "certificate rejected",
+            _ => "TLS handshake failed",
+        };
+        return Some(Verdict::new(Outcome::Tls, reason));
+    }
+    if let Some(h) = e.downcast_ref::<hyper::Error>() {
+        if h.is_parse() {
+            return Some(Verdict::new(
+                Outcome::InvalidResponse,
+                "not an HTTP response",
+            ));
+        }
+        // A peer that speaks first (an SSH or SMTP banner) is not HTTP; hyper has no predicate
+        // for this kind, only its message.
+        if h.to_string() == HYPER_UNEXPECTED_MESSAGE {
+            return Some(Verdict::new(
+                Outcome::InvalidResponse,
+                "not an HTTP server (it spoke first)",
+            ));
+        }
+        if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+            return Some(CLOSED);
+        }
+        if h.is_timeout() {
+            return Some(Verdict::new(Outcome::Timeout, "timed out"));
+        }
+        return None;
+    }
+    if let Some(r) = e.downcast_ref::<reqwest::Error>() {
+        return r
+            .is_timeout()
+            .then_some(Verdict::new(Outcome::Timeout, "timed out"));
+    }
+    e.downcast_ref::<io::Error>().and_then(io_verdict)
+}
+
+/// What an OS error means for a probe; `None` for errors that are just "error".
+pub(crate) fn io_verdict(err: &io::Error) -> Option<Verdict> {
+    use Outcome::*;
+    let v = match err.raw_os_error() {
+        Some(libc::ECONNREFUSED) => Verdict::new(Refused, "connection refused"),
+        Some(libc::ECONNRESET) => Verdict::new(Reset, "connection reset"),
+        Some(libc::ECONNABORTED | libc::EPIPE) => CLOSED,
+        Some(libc::ETIMEDOUT) => Verdict::new(Timeout, "timed out"),
+        Some(libc::EHOSTUNREACH | libc::EHOSTDOWN) => Verdict::new(Unreachable, "host unreachable"),
+        Some(libc::ENETUNREACH | libc::ENETDOWN) => {
+            Verdict::new(Unreachable, "network unreachable")
+        }
+        // Both starve a proxy as much as the probe, so say what they usually mean.
+        Some(libc::EADDRNOTAVAIL) => Verdict::new(
+            Error,
+            "no local address or port free (ephemeral ports exhausted?)",
+        ),
+        Some(libc::EMFILE | libc::ENFILE) => Verdict::new(Error, "out of file descriptors"),
+        Some(_) => return None,
+        None => match err.kind() {
+            io::ErrorKind::ConnectionRefused => Verdict::new(Refused, "connection refused"),
+            io::ErrorKind::ConnectionReset => Verdict::new(Reset, "connection reset"),
+            io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof => CLOSED,
+            io::ErrorKind::TimedOut => Verdict::new(Timeout, "timed out"),
+            io::ErrorKind::HostUnreachable => Verdict::new(Unreachable, "host unreachable"),
+            io::ErrorKind::NetworkUnreachable => Verdict::new(Unreachable, "network unreachable"),
+            _ => return None,
+        },
+    };
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer layer")]
+    struct Outer(#[source] io::Error);
+
+    #[test]
+    fn names_are_snake_case_and_match_serde() {
+        for outcome in Outcome::ALL {
+            let json = serde_json::to_string(&outcome).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", outcome.as_str()));
+            let back: Outcome = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, outcome);
+        }
+        assert_eq!(Outcome::BadStatus.to_string(), "bad_status");
+        assert_eq!(Outcome::InvalidResponse.as_str(), "invalid_response");
+    }
+
+    #[test]
+    fn os_errors_map_by_code_through_layers() {
+        let cases = [
+            (libc::ECONNREFUSED, Outcome::Refused),
+            (libc::ECONNRESET, Outcome::Reset),
+            (libc::ETIMEDOUT, Outcome::Timeout),
+            (libc::EHOSTUNREACH, Outcome::Unreachable),
+            (libc::ENETUNREACH, Outcome::Unreachable),
+            (libc::EACCES, Outcome::Error),
+        ];
+        for (code, want) in cases {
+            let err = Outer(io::Error::from_raw_os_error(code));
+            assert_eq!(classify(&err).outcome, want, "errno {code}");
+        }
+    }
+
+    #[test]
+    fn resolver_errors_are_dns_even_when_wrapped_in_io_errors() {
+        let resolve = ResolveError::Lookup {
+            host: "db.internal".into(),
+            source: io::Error::other("failed to lookup address information"),
+        };
+        assert_eq!(classify(&resolve).outcome, Outcome::Dns);
+        let wrapped = Outer(io::Error::other(resolve));
+        let verdict = classify(&wrapped);
+        assert_eq!(verdict.outcome, Outcome::Dns);
+        assert_eq!(
+            describe(verdict.reason, &wrapped),
+            "name resolution failed: outer layer: cannot resolve \"db.internal\": \
+             failed to lookup address information"
+        );
+    }
+
+    #[test]
+    fn rustls_errors_inside_io_errors_are_tls() {
+        let err = Outer(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        let verdict = classify(&err);
+        assert_eq!(verdict.outcome, Outcome::Tls);
+        assert_eq!(verdict.reason, "certificate rejected");
+    }
+
+    #[test]
+    fn details_are_sanitised_and_capped() {
+        let err = Outer(io::Error::other(format!(
+            "bad \x1b[2J{}",
+            "x".repeat(MAX_DETAIL_CHARS * 2)
+        )));
+        let detail = describe("error", &err);
+        assert!(
+            detail.starts_with("error: outer layer: bad \\x1b[2J"),
+            "{detail}"
+        );
+        assert!(!detail.chars().any(char::is_control));
+        assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1);
+    }
+}

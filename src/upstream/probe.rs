@@ -1,0 +1,153 @@
+//! One probe of one upstream: picks the kind (http, tcp, unix), bounds it by the upstream's
+//! timeout and stamps the result.
+
+use std::error::Error;
+use std::slice;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::{Instant, timeout_at};
+
+use super::http::Clients;
+use super::outcome::{self, Outcome, clean};
+use super::{ProbeResult, http, socket};
+use crate::config::{Target, Upstream};
+
+/// Extra time past the upstream's timeout before the outer guard gives up. Each probe kind already
+/// stops at the timeout; the guard only catches a layer that does not.
+const GUARD_GRACE: Duration = Duration::from_millis(100);
+
+/// Process-wide, so results from a replaced prober (after a config reload) still sort as older.
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn next_seq() -> u64 {
+    NEXT_SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a probe kind found, before it is stamped with index, seq and times.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub outcome: Outcome,
+    pub status_code: Option<u16>,
+    pub latency: Option<Duration>,
+    pub detail: String,
+    pub addr: Option<String>,
+}
+
+impl Attempt {
+    pub fn ok(latency: Duration, detail: String, addr: Option<String>) -> Self {
+        Attempt {
+            outcome: Outcome::Ok,
+            status_code: None,
+            latency: Some(latency),
+            detail,
+            addr,
+        }
+    }
+
+    /// A failure whose detail we wrote ourselves (no error chain to show).
+    pub fn failed(outcome: Outcome, detail: impl AsRef<str>, addr: Option<String>) -> Self {
+        Attempt {
+            outcome,
+            status_code: None,
+            latency: None,
+            detail: clean(detail.as_ref()),
+            addr,
+        }
+    }
+
+    /// A failure classified from its error chain.
+    pub fn error(err: &(dyn Error + 'static), addr: Option<String>) -> Self {
+        let verdict = outcome::classify(err);
+        Attempt {
+            outcome: verdict.outcome,
+            status_code: None,
+            latency: None,
+            detail: outcome::describe(verdict.reason, err),
+            addr,
+        }
+    }
+}
+
+/// Probes upstreams; owns the HTTP clients so they are built once per distinct setting.
+pub(crate) struct Engine {
+    clients: Clients,
+}
+
+impl Engine {
+    pub fn new(upstreams: &[Upstream]) -> Self {
+        Engine {
+            clients: Clients::for_upstreams(upstreams),
+        }
+    }
+
+    pub async fn probe(&self, target_index: usize, upstream: &Upstream) -> ProbeResult {
+        let seq = next_seq();
+        let at = SystemTime::now();
+        let started = Instant::now();
+        let deadline = started + upstream.timeout;
+        let attempt = timeout_at(deadline + GUARD_GRACE, self.attempt(upstream, deadline))
+            .await
+            .unwrap_or_else(|_| {
+                Attempt::failed(
+                    Outcome::Timeout,
+                    format!("no answer within {}", show(upstream.timeout)),
+                    None,
+                )
+            });
+        ProbeResult {
+            target_index,
+            seq,
+            at,
+            outcome: attempt.outcome,
+            status_code: attempt.status_code,
+            latency: attempt.latency,
+            elapsed: started.elapsed(),
+            detail: attempt.detail,
+            addr: attempt.addr,
+        }
+    }
+
+    async fn attempt(&self, upstream: &Upstream, deadline: Instant) -> Attempt {
+        match &upstream.url {
+            Target::Http {
+                url, host, port, ..
+            } => match self.clients.get(upstream) {
+                Ok(client) => http::probe(client, upstream, url, host, *port, deadline).await,
+                Err(reason) => Attempt::failed(Outcome::Error, reason, None),
+            },
+            Target::Tcp { host, port } => {
+                socket::tcp(host, *port, upstream.timeout, deadline).await
+            }
+            Target::Unix { path } => socket::unix(path, upstream.timeout, deadline).await,
+        }
+    }
+}
+
+/// Probes one upstream once, with a client of its own: for `gatewatch check` and tests.
+/// `target_index` is 0.
+pub async fn probe_once(upstream: &Upstream) -> ProbeResult {
+    Engine::new(slice::from_ref(upstream))
+        .probe(0, upstream)
+        .await
+}
+
+/// At most this many probes of [`probe_all`] are in flight at once (each holds a socket).
+pub const MAX_PARALLEL: usize = 256;
+
+/// Probes every upstream once, in parallel (at most [`MAX_PARALLEL`] at a time); results are in
+/// the order of `upstreams`, `target_index` being the position there.
+pub async fn probe_all(upstreams: &[Upstream]) -> Vec<ProbeResult> {
+    use futures_util::stream::{self, StreamExt};
+    let engine = Engine::new(upstreams);
+    stream::iter(upstreams.iter().enumerate())
+        .map(|(index, upstream)| engine.probe(index, upstream))
+        .buffered(MAX_PARALLEL)
+        .collect()
+        .await
+}
+
+/// A duration as a person writes it: "2s", "500ms".
+pub(crate) fn show(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}

@@ -1,0 +1,88 @@
+//! Connect-only probes: `tcp://host:port` and `unix:/path` (php-fpm, gunicorn, uwsgi sockets).
+//! A successful connect is all they check; the connection is closed at once.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::{TcpStream, UnixStream};
+use tokio::time::{Instant, timeout_at};
+
+use super::outcome::{Outcome, describe};
+use super::probe::{Attempt, show};
+use super::resolve::resolve;
+
+/// Connects to each address of `host` in turn until one accepts; the latency includes the lookup.
+pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration, deadline: Instant) -> Attempt {
+    let started = Instant::now();
+    let addrs = match timeout_at(deadline, resolve(host, port)).await {
+        Ok(Ok(addrs)) => addrs,
+        Ok(Err(err)) => return Attempt::error(&err, None),
+        Err(_) => {
+            let detail = format!("name lookup of {host:?} not done within {}", show(timeout));
+            return Attempt::failed(Outcome::Timeout, detail, None);
+        }
+    };
+    let tried = addrs.len();
+    let mut last: Option<(io::Error, SocketAddr)> = None;
+    for addr in addrs {
+        match timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(_stream)) => {
+                return Attempt::ok(
+                    started.elapsed(),
+                    "connected".into(),
+                    Some(addr.to_string()),
+                );
+            }
+            Ok(Err(err)) => last = Some((err, addr)),
+            Err(_) => {
+                let detail = format!("connect timed out after {}", show(timeout));
+                return Attempt::failed(Outcome::Timeout, detail, Some(addr.to_string()));
+            }
+        }
+    }
+    match last {
+        Some((err, addr)) => {
+            let mut attempt = Attempt::error(&err, Some(addr.to_string()));
+            if tried > 1 {
+                attempt
+                    .detail
+                    .push_str(&format!(" (last of {tried} addresses tried)"));
+            }
+            attempt
+        }
+        None => Attempt::failed(Outcome::Error, "no address to connect to", None),
+    }
+}
+
+/// Connects to a unix socket. A missing socket file and a file nobody listens on are both
+/// `refused` (nothing accepts), and the detail says which: they have different fixes.
+pub(crate) async fn unix(path: &Path, timeout: Duration, deadline: Instant) -> Attempt {
+    let started = Instant::now();
+    let shown = path.display().to_string();
+    match timeout_at(deadline, UnixStream::connect(path)).await {
+        Ok(Ok(_stream)) => Attempt::ok(started.elapsed(), "connected".into(), Some(shown)),
+        Ok(Err(err)) => {
+            let reason = match err.raw_os_error() {
+                Some(libc::ENOENT) => Some("no socket file: nothing is listening"),
+                Some(libc::ECONNREFUSED) => {
+                    Some("socket file exists but nothing accepts on it (server gone?)")
+                }
+                // The listen backlog is full: the server is alive but not accepting fast enough.
+                Some(libc::EAGAIN) => Some("listen queue full: the server is not keeping up"),
+                _ => None,
+            };
+            match reason {
+                Some(reason) => {
+                    Attempt::failed(Outcome::Refused, describe(reason, &err), Some(shown))
+                }
+                None => Attempt::error(&err, Some(shown)),
+            }
+        }
+        Err(_) => {
+            let detail = format!("connect timed out after {}", show(timeout));
+            Attempt::failed(Outcome::Timeout, detail, Some(shown))
+        }
+    }
+}

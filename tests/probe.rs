@@ -1,0 +1,464 @@
+//! The upstream engine against real servers on loopback: each test starts the (mis)behaving server
+//! it needs on 127.0.0.1 or ::1 and probes it for real.
+
+#[path = "common/servers.rs"]
+mod servers;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use gatewatch::config::{HttpMethod, StatusRange, Upstream};
+use gatewatch::upstream::{
+    self, History, Outcome, ProbeResult, SpawnError, State, probe_all, probe_once,
+};
+use servers::{Behaviour, Server, closed_port};
+
+fn upstream(url: &str) -> Upstream {
+    Upstream {
+        name: "test".into(),
+        url: url.parse().expect("valid url"),
+        timeout: Duration::from_secs(3),
+        interval: Duration::from_secs(60),
+        expect: StatusRange::DEFAULT,
+        method: HttpMethod::Get,
+        host: None,
+        tls_verify: true,
+        slow: Duration::from_secs(1),
+    }
+}
+
+fn assert_outcome(result: &ProbeResult, want: Outcome) {
+    assert_eq!(result.outcome, want, "{result:#?}");
+}
+
+#[tokio::test]
+async fn ok_answer() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let result = probe_once(&upstream(&server.url("http", "/healthz"))).await;
+    assert_outcome(&result, Outcome::Ok);
+    assert_eq!(result.status_code, Some(200));
+    assert_eq!(result.detail, "HTTP 200 OK");
+    assert_eq!(result.addr, Some(server.addr.to_string()));
+    assert!(result.latency.is_some_and(|l| l <= result.elapsed));
+    assert_eq!(server.requests()[0].path, "/healthz");
+}
+
+#[tokio::test]
+async fn bad_gateway_and_unavailable_are_bad_status_with_the_body() {
+    for code in [502, 503] {
+        let server = Server::start(Behaviour::status(code)).await;
+        let result = probe_once(&upstream(&server.url("http", "/"))).await;
+        assert_outcome(&result, Outcome::BadStatus);
+        assert_eq!(result.status_code, Some(code));
+        assert!(result.latency.is_some());
+        assert!(
+            result.detail.contains(", expected 200-399: status")
+                && result.detail.contains("from the test server"),
+            "{}",
+            result.detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_on_time() {
+    let server = Server::start(Behaviour::Hang).await;
+    let mut u = upstream(&server.url("http", "/"));
+    u.timeout = Duration::from_millis(700);
+    let started = Instant::now();
+    let result = probe_once(&u).await;
+    let elapsed = started.elapsed();
+    assert_outcome(&result, Outcome::Timeout);
+    assert!(elapsed >= u.timeout, "gave up early: {elapsed:?}");
+    assert!(
+        elapsed < u.timeout + Duration::from_millis(500),
+        "{elapsed:?}"
+    );
+    assert_eq!(result.detail, "no answer within 700ms");
+    assert_eq!(result.latency, None);
+    assert_eq!(server.accepts(), 1);
+}
+
+#[tokio::test]
+async fn accept_then_close_is_reset_closed_before_answering() {
+    let server = Server::start(Behaviour::Close).await;
+    let result = probe_once(&upstream(&server.url("http", "/"))).await;
+    assert_outcome(&result, Outcome::Reset);
+    assert!(
+        result.detail.starts_with("closed before answering"),
+        "{}",
+        result.detail
+    );
+}
+
+#[tokio::test]
+async fn accept_then_rst_is_reset() {
+    let server = Server::start(Behaviour::Reset).await;
+    let result = probe_once(&upstream(&server.url("http", "/"))).await;
+    assert_outcome(&result, Outcome::Reset);
+}
+
+#[tokio::test]
+async fn an_ssh_banner_is_an_invalid_response() {
+    let server = Server::start(Behaviour::Banner(b"SSH-2.0-OpenSSH_9.2\r\n")).await;
+    let result = probe_once(&upstream(&server.url("http", "/"))).await;
+    assert_outcome(&result, Outcome::InvalidResponse);
+    assert!(
+        result.detail.starts_with("not an HTTP server"),
+        "{}",
+        result.detail
+    );
+}
+
+#[tokio::test]
+async fn a_non_http_answer_is_an_invalid_response() {
+    let server = Server::start(Behaviour::Garbage(b"220 mail.example.com ESMTP ready\r\n")).await;
+    let result = probe_once(&upstream(&server.url("http", "/"))).await;
+    assert_outcome(&result, Outcome::InvalidResponse);
+    assert!(
+        result.detail.starts_with("not an HTTP response"),
+        "{}",
+        result.detail
+    );
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_ok_but_degraded() {
+    let server = Server::start(Behaviour::slow(Duration::from_secs(1))).await;
+    let mut u = upstream(&server.url("http", "/"));
+    u.slow = Duration::from_millis(500);
+    let result = probe_once(&u).await;
+    assert_outcome(&result, Outcome::Ok);
+    assert!(result.latency.is_some_and(|l| l >= Duration::from_secs(1)));
+    let mut history = History::for_upstream(&u);
+    history.push(result);
+    assert_eq!(history.state(), Some(State::Degraded));
+}
+
+#[tokio::test]
+async fn nothing_listening_is_refused_for_http_and_tcp() {
+    let port = closed_port();
+    let http = probe_once(&upstream(&format!("http://127.0.0.1:{port}/"))).await;
+    assert_outcome(&http, Outcome::Refused);
+    assert!(
+        http.detail.starts_with("connection refused"),
+        "{}",
+        http.detail
+    );
+    assert_eq!(http.addr, Some(format!("127.0.0.1:{port}")));
+    let tcp = probe_once(&upstream(&format!("tcp://127.0.0.1:{port}"))).await;
+    assert_outcome(&tcp, Outcome::Refused);
+    assert_eq!(tcp.addr, Some(format!("127.0.0.1:{port}")));
+}
+
+#[tokio::test]
+async fn tcp_connects_by_address_and_by_name() {
+    let server = Server::start(Behaviour::Hang).await;
+    let result = probe_once(&upstream(&format!("tcp://127.0.0.1:{}", server.port()))).await;
+    assert_outcome(&result, Outcome::Ok);
+    assert_eq!(result.detail, "connected");
+    assert_eq!(result.addr, Some(server.addr.to_string()));
+    // `localhost` comes from /etc/hosts: the resolver path without any DNS traffic.
+    let by_name = probe_once(&upstream(&format!("tcp://localhost:{}", server.port()))).await;
+    assert_outcome(&by_name, Outcome::Ok);
+    assert_eq!(by_name.addr, Some(server.addr.to_string()));
+}
+
+#[tokio::test]
+async fn ipv6_loopback_works_where_there_is_one() {
+    let Some(server) = Server::start_v6(Behaviour::status(200)).await else {
+        eprintln!("no ::1 on this machine; skipped");
+        return;
+    };
+    let result = probe_once(&upstream(&server.url("http", "/"))).await;
+    assert_outcome(&result, Outcome::Ok);
+    assert_eq!(result.addr, Some(format!("[::1]:{}", server.port())));
+}
+
+#[tokio::test]
+async fn unix_sockets_listening_missing_and_stale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live.sock");
+    let _listener = tokio::net::UnixListener::bind(&live).expect("bind unix socket");
+    let result = probe_once(&upstream(&format!("unix:{}", live.display()))).await;
+    assert_outcome(&result, Outcome::Ok);
+    assert_eq!(result.addr, Some(live.display().to_string()));
+
+    let missing = dir.path().join("missing.sock");
+    let result = probe_once(&upstream(&format!("unix:{}", missing.display()))).await;
+    assert_outcome(&result, Outcome::Refused);
+    assert!(
+        result.detail.starts_with("no socket file"),
+        "{}",
+        result.detail
+    );
+
+    // The file stays behind when a server dies without unlinking it.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind unix socket"));
+    let result = probe_once(&upstream(&format!("unix:{}", stale.display()))).await;
+    assert_outcome(&result, Outcome::Refused);
+    assert!(
+        result
+            .detail
+            .starts_with("socket file exists but nothing accepts"),
+        "{}",
+        result.detail
+    );
+}
+
+#[tokio::test]
+async fn self_signed_https_is_tls_unless_verification_is_off() {
+    let server = Server::start_tls(Behaviour::status(200)).await;
+    let mut u = upstream(&server.url("https", "/"));
+    let verified = probe_once(&u).await;
+    assert_outcome(&verified, Outcome::Tls);
+    assert!(
+        verified.detail.contains("certificate"),
+        "{}",
+        verified.detail
+    );
+    u.tls_verify = false;
+    let unverified = probe_once(&u).await;
+    assert_outcome(&unverified, Outcome::Ok);
+    assert_eq!(unverified.status_code, Some(200));
+}
+
+#[tokio::test]
+async fn scheme_mismatches_are_classified() {
+    let plain = Server::start(Behaviour::status(200)).await;
+    let mut u = upstream(&plain.url("https", "/"));
+    u.tls_verify = false;
+    assert_outcome(&probe_once(&u).await, Outcome::Tls);
+    let tls = Server::start_tls(Behaviour::status(200)).await;
+    let result = probe_once(&upstream(&tls.url("http", "/"))).await;
+    assert!(
+        matches!(result.outcome, Outcome::InvalidResponse | Outcome::Reset),
+        "{result:#?}"
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_reported_not_followed() {
+    let server = Server::start(Behaviour::redirect("https://app.example.com/")).await;
+    let mut u = upstream(&server.url("http", "/old"));
+    u.expect = "200-299".parse().expect("range");
+    let strict = probe_once(&u).await;
+    assert_outcome(&strict, Outcome::BadStatus);
+    assert_eq!(strict.status_code, Some(301));
+    assert_eq!(
+        strict.detail,
+        "HTTP 301 Moved Permanently, expected 200-299 -> https://app.example.com/"
+    );
+    u.expect = StatusRange::DEFAULT;
+    assert_outcome(&probe_once(&u).await, Outcome::Ok);
+    assert_eq!(server.accepts(), 2, "the redirect must not be followed");
+}
+
+#[tokio::test]
+async fn head_method_and_host_override_reach_the_server() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let mut u = upstream(&server.url("http", "/status"));
+    u.method = HttpMethod::Head;
+    u.host = Some("app.example.com".into());
+    assert_outcome(&probe_once(&u).await, Outcome::Ok);
+    u.method = HttpMethod::Get;
+    u.host = None;
+    assert_outcome(&probe_once(&u).await, Outcome::Ok);
+    let seen = server.requests();
+    assert_eq!(seen[0].method, "HEAD");
+    assert_eq!(seen[0].host.as_deref(), Some("app.example.com"));
+    assert_eq!(seen[1].method, "GET");
+    assert_eq!(seen[1].host, Some(server.addr.to_string()));
+}
+
+#[tokio::test]
+async fn probe_all_keeps_order_and_uses_a_connection_each() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let port = closed_port();
+    let upstreams = vec![
+        upstream(&server.url("http", "/a")),
+        upstream(&format!("tcp://127.0.0.1:{port}")),
+        upstream(&server.url("http", "/b")),
+        upstream(&server.url("http", "/c")),
+    ];
+    let results = probe_all(&upstreams).await;
+    let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Ok, Outcome::Refused, Outcome::Ok, Outcome::Ok]
+    );
+    let indexes: Vec<usize> = results.iter().map(|r| r.target_index).collect();
+    assert_eq!(indexes, [0, 1, 2, 3]);
+    assert_eq!(server.accepts(), 3, "no connection is reused");
+    let json = serde_json::to_value(&results[1]).expect("json");
+    assert_eq!(json["outcome"], "refused");
+}
+
+#[tokio::test]
+async fn a_flapping_upstream_is_degraded() {
+    let server = Server::start(Behaviour::Alternate).await;
+    let u = upstream(&server.url("http", "/"));
+    let mut history = History::for_upstream(&u);
+    for _ in 0..5 {
+        history.push(probe_once(&u).await);
+    }
+    let outcomes: Vec<Outcome> = history.samples().map(|s| s.outcome).collect();
+    assert_eq!(outcomes[..2], [Outcome::Ok, Outcome::BadStatus]);
+    assert!(history.is_flapping());
+    assert_eq!(history.state(), Some(State::Degraded));
+    history.push(probe_once(&u).await);
+    assert_eq!(history.state(), Some(State::Down));
+}
+
+/// Collects delivered results on a channel the test can wait on.
+fn collector() -> (
+    impl FnMut(ProbeResult) -> bool + Send + 'static,
+    mpsc::Receiver<ProbeResult>,
+) {
+    let (tx, rx) = mpsc::sync_channel(64);
+    (move |r| tx.send(r).is_ok(), rx)
+}
+
+async fn next_result(rx: &mpsc::Receiver<ProbeResult>, within: Duration) -> Option<ProbeResult> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(r) = rx.try_recv() {
+            return Some(r);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_joins_the_probe_in_flight() {
+    let server = Server::start(Behaviour::Hang).await;
+    let mut u = upstream(&server.url("http", "/"));
+    u.timeout = Duration::from_millis(1500);
+    let (deliver, rx) = collector();
+    let prober = upstream::spawn(vec![u], deliver).expect("spawn");
+    wait_for("the first connection", Duration::from_secs(3), || {
+        server.accepts() == 1
+    })
+    .await;
+    for _ in 0..5 {
+        prober.rerun(0);
+    }
+    prober.rerun_all();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.accepts(), 1, "a rerun started a second probe");
+    let result = next_result(&rx, Duration::from_secs(3))
+        .await
+        .expect("a result");
+    assert_outcome(&result, Outcome::Timeout);
+    // The reruns were answered by that probe: nothing new starts after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.accepts(), 1);
+    assert!(rx.try_recv().is_err());
+    let stats = prober.stats();
+    assert_eq!((stats.started, stats.finished), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_target_reruns_at_once_and_then_keeps_its_interval() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let (deliver, rx) = collector();
+    let prober = upstream::spawn(vec![upstream(&server.url("http", "/"))], deliver).expect("spawn");
+    let first = next_result(&rx, Duration::from_secs(3))
+        .await
+        .expect("first probe");
+    assert_outcome(&first, Outcome::Ok);
+    let asked = Instant::now();
+    prober.rerun(0);
+    prober.rerun(99); // out of range: ignored
+    let second = next_result(&rx, Duration::from_secs(2))
+        .await
+        .expect("rerun result");
+    assert!(asked.elapsed() < Duration::from_millis(500));
+    assert!(second.seq > first.seq);
+    assert_eq!(server.accepts(), 2);
+    // 60 s interval: nothing more comes by itself.
+    assert!(next_result(&rx, Duration::from_millis(300)).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_are_probed_on_their_interval_and_stop_when_dropped() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let port = closed_port();
+    let mut fast = upstream(&server.url("http", "/fast"));
+    fast.interval = Duration::from_millis(200);
+    let mut refused = upstream(&format!("tcp://127.0.0.1:{port}"));
+    refused.interval = Duration::from_millis(200);
+    let (deliver, rx) = collector();
+    let prober = upstream::spawn(vec![fast, refused], deliver).expect("spawn");
+    assert_eq!(prober.len(), 2);
+    let started = Instant::now();
+    let mut results = Vec::new();
+    while results.len() < 10 {
+        let r = next_result(&rx, Duration::from_secs(3))
+            .await
+            .expect("result");
+        results.push(r);
+    }
+    // 5 rounds of 200 ms ± 10%, the first within the startup spread.
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        started.elapsed()
+    );
+    for index in 0..2 {
+        let mine: Vec<&ProbeResult> = results.iter().filter(|r| r.target_index == index).collect();
+        assert!(mine.len() >= 3, "target {index} got {} results", mine.len());
+        assert!(mine.windows(2).all(|w| w[0].seq < w[1].seq));
+    }
+    assert!(results.iter().any(|r| r.outcome == Outcome::Refused));
+    assert!(
+        prober.stats().max_lag < Duration::from_millis(250),
+        "{:?}",
+        prober.stats()
+    );
+    drop(prober);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let accepts = server.accepts();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        server.accepts(),
+        accepts,
+        "probes went on after the prober was dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_returning_false_stops_the_prober() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let mut u = upstream(&server.url("http", "/"));
+    u.interval = Duration::from_millis(100);
+    let prober = upstream::spawn(vec![u], |_| false).expect("spawn");
+    wait_for("delivery to end", Duration::from_secs(3), || {
+        !prober.is_running()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let accepts = server.accepts();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(server.accepts(), accepts);
+}
+
+#[test]
+fn spawning_outside_a_runtime_is_an_error() {
+    let err = upstream::spawn(vec![], |_| true).err().expect("must fail");
+    assert!(matches!(err, SpawnError::NoRuntime(_)));
+    assert_eq!(
+        err.to_string(),
+        "the prober must be started from within a tokio runtime"
+    );
+}
