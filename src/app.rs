@@ -394,6 +394,7 @@ mod tests {
                 high: 60999,
                 in_use: 10,
             }),
+            sockets_age: std::time::Duration::ZERO,
             files: Ok(FileHandles {
                 used: 1000,
                 max: 100_000,

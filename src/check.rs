@@ -166,6 +166,7 @@ mod tests {
                 high: 60999,
                 in_use: 5,
             }),
+            sockets_age: std::time::Duration::ZERO,
             files: Err("/proc/sys/fs/file-nr: Permission denied".into()),
         }
     }

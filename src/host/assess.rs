@@ -231,6 +231,7 @@ mod tests {
                 high: 1000,
                 in_use: 10,
             }),
+            sockets_age: std::time::Duration::ZERO,
             files: Ok(FileHandles {
                 used: 100,
                 max: 1000,

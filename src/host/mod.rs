@@ -48,6 +48,9 @@ pub struct HostSample {
     /// `Err` is the reason to show in the pane, e.g. "/proc/net/tcp: Permission denied".
     pub sockets: Result<TcpStates, String>,
     pub ports: Result<EphemeralPorts, String>,
+    /// How old `sockets` and `ports` are: the TCP table scan is budgeted (see
+    /// [`collector::SOCKET_SCAN_BUDGET`]), so between scans the last figures are reused.
+    pub sockets_age: Duration,
     pub files: Result<FileHandles, String>,
 }
 

@@ -72,7 +72,8 @@ impl Sampler {
                         return;
                     }
                     match requests.recv_timeout(refresh) {
-                        Ok(Control::Rerun) | Err(RecvTimeoutError::Timeout) => {}
+                        Ok(Control::Rerun) => collector.request_full_scan(),
+                        Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
                     if stopped.load(Ordering::Acquire) {

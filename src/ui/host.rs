@@ -246,7 +246,15 @@ fn tcp_chunks(s: &HostSample, width: usize, theme: &Theme) -> Vec<Vec<Span<'stat
         (TcpState::SynSent, "SYN_SENT"),
         (TcpState::Listen, "LISTEN"),
     ];
-    let mut chunks = vec![vec![Span::styled("TCP", theme.accent)]];
+    let mut head = vec![Span::styled("TCP", theme.accent)];
+    // Scans are budgeted (see host::collector): say so when the figures are not from this sample.
+    if s.sockets_age.as_secs() >= 5 {
+        head.push(Span::styled(
+            format!(" ({}s ago)", s.sockets_age.as_secs()),
+            theme.dim,
+        ));
+    }
+    let mut chunks = vec![head];
     let mut add = |label: &str, n: u32, style: Style| {
         chunks.push(vec![
             Span::styled(format!("{label} "), theme.dim),

@@ -89,6 +89,7 @@ fn sample() -> HostSample {
             high: 60999,
             in_use: 20_950,
         }),
+        sockets_age: std::time::Duration::ZERO,
         files: Ok(FileHandles {
             used: 5184,
             max: 9_223_372_036_854_775_807,

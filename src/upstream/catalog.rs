@@ -1,0 +1,223 @@
+//! Which upstreams to watch: the configured ones or, when there are none, the ones the proxy's own
+//! config names. The proxy configs are read either way, for their logs and resolvers.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Config, HttpMethod, StatusRange, Target, Upstream};
+use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, ProxyKind};
+use crate::status::{Finding, Status};
+
+/// Discovered HTTP upstreams are probed at `/`, where an app may well answer 404: any answer below
+/// 500 shows it is up and speaking HTTP, which is what a 502 is about.
+pub const DISCOVERED_EXPECT: StatusRange = StatusRange {
+    low: 100,
+    high: 499,
+};
+pub const DISCOVERED_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DISCOVERED_INTERVAL: Duration = Duration::from_secs(2);
+pub const DISCOVERED_SLOW: Duration = Duration::from_secs(1);
+
+/// The proxy configs named on the command line; `None` means "look in the usual places".
+#[derive(Clone, Debug, Default)]
+pub struct ProxyConfigs {
+    pub nginx: Option<PathBuf>,
+    pub haproxy: Option<PathBuf>,
+    pub apache: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub upstream: Upstream,
+    pub group: Option<String>,
+    /// "config", or the file:line it was discovered at.
+    pub source: String,
+    /// Server parameters worth seeing next to a failure: "backup", "down", "weight=5".
+    pub flags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub entries: Vec<Entry>,
+    /// Targets found but not probe-able, each with where and why.
+    pub unprobeable: Vec<String>,
+    /// Problems reading the proxy configs: shown in the pane and in `check`.
+    pub findings: Vec<Finding>,
+    /// "nginx /etc/nginx/nginx.conf (12 files)", one per proxy config read.
+    pub read_from: Vec<String>,
+    pub logs: Vec<DiscoveredLog>,
+    pub resolvers: Vec<SocketAddr>,
+}
+
+impl Catalog {
+    pub fn upstreams(&self) -> Vec<Upstream> {
+        self.entries.iter().map(|e| e.upstream.clone()).collect()
+    }
+}
+
+pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
+    let mut catalog = Catalog::default();
+    let mut discovered = Vec::new();
+    for (kind, explicit) in [
+        (ProxyKind::Nginx, &proxies.nginx),
+        (ProxyKind::Haproxy, &proxies.haproxy),
+        (ProxyKind::Apache, &proxies.apache),
+    ] {
+        let path = match explicit {
+            Some(p) => p.clone(),
+            None => match kind
+                .default_config_paths()
+                .iter()
+                .map(Path::new)
+                .find(|p| p.exists())
+            {
+                Some(p) => p.to_path_buf(),
+                None => continue,
+            },
+        };
+        let found = discover::discover(kind, &path);
+        absorb(&mut catalog, kind, &path, &found);
+        discovered.extend(found.targets);
+    }
+    catalog.entries = if config.upstreams.is_empty() {
+        discovered.into_iter().map(entry_from_discovery).collect()
+    } else {
+        config
+            .upstreams
+            .iter()
+            .map(|u| Entry {
+                upstream: u.clone(),
+                group: None,
+                source: "config".into(),
+                flags: vec![],
+            })
+            .collect()
+    };
+    catalog
+}
+
+fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery) {
+    let name = match kind {
+        ProxyKind::Nginx => "nginx",
+        ProxyKind::Haproxy => "haproxy",
+        ProxyKind::Apache => "apache",
+    };
+    catalog.read_from.push(format!(
+        "{name} {} ({} files)",
+        path.display(),
+        found.files_read.len()
+    ));
+    for e in &found.errors {
+        catalog
+            .findings
+            .push(Finding::new(Status::Warning, format!("{name} config: {e}")));
+    }
+    for u in &found.unprobeable {
+        catalog.unprobeable.push(format!(
+            "{} {} at {}: {}",
+            u.directive, u.name, u.source, u.reason
+        ));
+    }
+    catalog.logs.extend(found.logs.iter().cloned());
+    catalog.resolvers.extend(found.resolvers.iter().copied());
+}
+
+fn entry_from_discovery(t: DiscoveredTarget) -> Entry {
+    let mut flags = Vec::new();
+    if t.flags.backup {
+        flags.push("backup".to_string());
+    }
+    if t.flags.down {
+        flags.push("down".to_string());
+    }
+    if let Some(w) = t.flags.weight {
+        flags.push(format!("weight={w}"));
+    }
+    if let Some(m) = t.flags.max_fails {
+        flags.push(format!("max_fails={m}"));
+    }
+    if let Some(f) = t.flags.fail_timeout {
+        flags.push(format!("fail_timeout={}s", f.as_secs()));
+    }
+    let expect = match t.target {
+        Target::Http { .. } => DISCOVERED_EXPECT,
+        _ => StatusRange::DEFAULT,
+    };
+    Entry {
+        upstream: Upstream {
+            name: t.name,
+            url: t.target,
+            timeout: DISCOVERED_TIMEOUT,
+            interval: DISCOVERED_INTERVAL,
+            expect,
+            method: HttpMethod::Get,
+            host: None,
+            // nginx does not verify upstream certificates unless told to (proxy_ssl_verify off).
+            tls_verify: false,
+            slow: DISCOVERED_SLOW,
+        },
+        group: t.group,
+        source: t.source.to_string(),
+        flags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn configured_upstreams_win_but_proxy_logs_are_still_collected() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let nginx = write(
+            dir.path(),
+            "nginx.conf",
+            "events {}\nhttp {\n error_log /var/log/nginx/e.log;\n upstream app { server 10.0.0.5:8080 backup; }\n server { location / { proxy_pass http://app; } }\n}\n",
+        );
+        let proxies = ProxyConfigs {
+            nginx: Some(nginx.clone()),
+            ..Default::default()
+        };
+        let discovered = build(&Config::default(), &proxies);
+        assert_eq!(discovered.entries.len(), 1);
+        let e = &discovered.entries[0];
+        assert_eq!(e.group.as_deref(), Some("app"));
+        assert_eq!(e.flags, ["backup"]);
+        assert_eq!(e.source, format!("{}:4", nginx.display()));
+        assert_eq!(e.upstream.expect, DISCOVERED_EXPECT);
+        assert!(!e.upstream.tls_verify);
+
+        let text = "[[upstream]]\nname = \"mine\"\nurl = \"tcp://127.0.0.1:9\"\n";
+        let config = crate::config::parse(text, Path::new("c.toml")).expect("config");
+        let configured = build(&config, &proxies);
+        assert_eq!(configured.entries.len(), 1);
+        assert_eq!(configured.entries[0].upstream.name, "mine");
+        assert_eq!(configured.entries[0].source, "config");
+        assert_eq!(configured.logs.len(), 1, "logs still come from nginx");
+    }
+
+    #[test]
+    fn an_unreadable_explicit_config_is_a_finding_not_a_failure() {
+        let proxies = ProxyConfigs {
+            nginx: Some("/nonexistent/nginx.conf".into()),
+            ..Default::default()
+        };
+        let c = build(&Config::default(), &proxies);
+        assert!(c.entries.is_empty());
+        assert_eq!(c.findings.len(), 1);
+        assert!(
+            c.findings[0]
+                .message
+                .starts_with("nginx config: /nonexistent/nginx.conf"),
+            "{:?}",
+            c.findings
+        );
+    }
+}
