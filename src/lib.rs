@@ -1,6 +1,6 @@
 //! gatewatch: a terminal dashboard for live troubleshooting of 502 Bad Gateway errors.
 //!
-//! The engine (`config`, `host`, `check`, `status`, `sanitize`) never imports the terminal crates;
+//! The engine (`config`, `host`, `dns`, `check`, `status`, `sanitize`) never imports the terminal crates;
 //! `app`, `keymap`, `ui`, `tui` and `dashboard` sit on top of it, and the headless `check` command
 //! uses the engine directly.
 
@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod diagnostics;
+pub mod dns;
 pub mod host;
 pub mod keymap;
 pub mod pane;
