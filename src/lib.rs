@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod diagnostics;
 pub mod host;
 pub mod keymap;
+pub mod logs;
 pub mod pane;
 pub mod sanitize;
 pub mod source_error;
