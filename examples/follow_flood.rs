@@ -1,7 +1,8 @@
 //! Follow benchmark: a file grows by N lines (default 1,000,000) over S seconds (default 5)
 //! while the follower delivers them to a consumer that keeps a ring buffer, like the dashboard.
 //! Prints the lag from the end of the flood to the last line delivered, the follower thread's
-//! CPU time, the same flood's CPU time under `tail -F > /dev/null`, and peak memory.
+//! CPU time (during the flood, and idle afterwards), the same flood's CPU time under
+//! `tail -F > /dev/null`, and peak memory.
 //!
 //! `cargo run --release --example follow_flood -- [lines] [seconds]`
 
@@ -44,7 +45,11 @@ fn main() -> anyhow::Result<()> {
     }
     let delivered = Instant::now();
     let flood_end = flood_end.unwrap_or(delivered);
-    let follower_cpu = thread_cpu(tid)?;
+    let follower_cpu = thread_cpu(tid.clone())?;
+    // Idle: the file no longer grows; the follower should cost next to nothing.
+    let idle_for = Duration::from_secs(5);
+    std::thread::sleep(idle_for);
+    let idle_cpu = thread_cpu(tid)? - follower_cpu;
     drop(follower);
     let rate = writer
         .join()
@@ -75,6 +80,11 @@ fn main() -> anyhow::Result<()> {
     );
     println!("gatewatch follower thread CPU: {follower_cpu:.2} s");
     println!("tail -F > /dev/null CPU:       {tail_cpu:.2} s");
+    println!(
+        "gatewatch follower idle CPU: {:.3} s over {} s (clock ticks are 10 ms)",
+        idle_cpu,
+        idle_for.as_secs()
+    );
     println!("peak RSS of this process (follower + consumer ring + writer): {hwm}");
     println!(
         "ring: {} lines retained of {} counted",

@@ -68,7 +68,6 @@ pub fn parse(line: &str) -> Option<NginxError<'_>> {
     let level_end = TIME_LEN + 2 + line[TIME_LEN + 2..].find(']')?;
     let level = &line[TIME_LEN + 2..level_end];
     let rest = line[level_end + 1..].trim_start();
-    let rest_from = line.len() - rest.len();
     // `1234#1234: ` (pid#tid), absent on a few startup messages.
     let (pid, after_pid) = match rest.split_once(": ") {
         Some((ids, after)) if ids.contains('#') && !ids.contains(' ') => {
@@ -84,7 +83,6 @@ pub fn parse(line: &str) -> Option<NginxError<'_>> {
         None => (None, after_pid),
     };
     let msg_from = line.len() - message_and_fields.len();
-    debug_assert!(msg_from >= rest_from);
     let fields_from = find(message_and_fields, &CLIENT).map(|i| msg_from + i);
     let message = &line[msg_from..fields_from.unwrap_or(line.len())];
     let mut parsed = NginxError {
