@@ -14,6 +14,7 @@ pub mod discover;
 pub mod dns;
 pub mod host;
 pub mod keymap;
+pub mod logs;
 pub mod pane;
 pub mod sanitize;
 pub mod source_error;

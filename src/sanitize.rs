@@ -14,7 +14,9 @@ fn needs_escape(c: char) -> bool {
 
 /// Returns `s` with every control character made visible; borrows when nothing needed changing.
 pub fn sanitize(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Fast path for the usual printable-ASCII line (log floods): a byte test the compiler
+    // vectorises, instead of decoding chars.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

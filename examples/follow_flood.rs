@@ -1,0 +1,168 @@
+//! Follow benchmark: a file grows by N lines (default 1,000,000) over S seconds (default 5)
+//! while the follower delivers them to a consumer that keeps a ring buffer, like the dashboard.
+//! Prints the lag from the end of the flood to the last line delivered, the follower thread's
+//! CPU time (during the flood, and idle afterwards), the same flood's CPU time under
+//! `tail -F > /dev/null`, and peak memory.
+//!
+//! `cargo run --release --example follow_flood -- [lines] [seconds]`
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use gatewatch::logs::{FollowOptions, LogBook, LogFollower, RingLimits, SourceSpec};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let lines: u64 = args.next().map_or(Ok(1_000_000), |a| a.parse())?;
+    let seconds: f64 = args.next().map_or(Ok(5.0), |a| a.parse())?;
+    let dir = tempfile::tempdir()?;
+
+    // gatewatch's follower.
+    let path = dir.path().join("access.log");
+    File::create(&path)?;
+    let specs = vec![SourceSpec::file(&path, None)];
+    let mut book = LogBook::new(&specs, RingLimits::default());
+    let (tx, rx) = mpsc::sync_channel(64);
+    let follower =
+        LogFollower::spawn(specs, FollowOptions::default(), move |b| tx.send(b).is_ok())?;
+    let tid = thread_id("gatewatch-logs")?;
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || flood(&path, lines, seconds))
+    };
+    let mut flood_end = None;
+    while book.sources[0].total_lines() < lines {
+        if let Ok(batch) = rx.recv_timeout(Duration::from_millis(10)) {
+            book.apply(batch);
+        }
+        if flood_end.is_none() && writer.is_finished() {
+            flood_end = Some(Instant::now());
+        }
+    }
+    let delivered = Instant::now();
+    let flood_end = flood_end.unwrap_or(delivered);
+    let follower_cpu = thread_cpu(tid.clone())?;
+    // Idle: the file no longer grows; the follower should cost next to nothing.
+    let idle_for = Duration::from_secs(5);
+    std::thread::sleep(idle_for);
+    let idle_cpu = thread_cpu(tid)? - follower_cpu;
+    drop(follower);
+    let rate = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    let hwm = status_field("VmHWM")?;
+
+    // tail -F on the same flood.
+    let tail_path = dir.path().join("tail.log");
+    File::create(&tail_path)?;
+    let tail = Command::new("tail")
+        .args(["-F", "-n", "500"])
+        .arg(&tail_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(200));
+    flood(&tail_path, lines, seconds)?;
+    std::thread::sleep(Duration::from_secs(2)); // let tail drain (it polls every 1 s)
+    let tail_cpu = process_cpu(tail.id())?;
+    let mut tail = tail;
+    tail.kill()?;
+    tail.wait()?;
+
+    println!("flood: {lines} lines in {seconds} s ({rate:.0} lines/s written)");
+    println!(
+        "gatewatch follower: last line delivered {:.1} ms after the flood ended",
+        delivered.saturating_duration_since(flood_end).as_secs_f64() * 1000.0
+    );
+    println!("gatewatch follower thread CPU: {follower_cpu:.2} s");
+    println!("tail -F > /dev/null CPU:       {tail_cpu:.2} s");
+    println!(
+        "gatewatch follower idle CPU: {:.3} s over {} s (clock ticks are 10 ms)",
+        idle_cpu,
+        idle_for.as_secs()
+    );
+    println!("peak RSS of this process (follower + consumer ring + writer): {hwm}");
+    println!(
+        "ring: {} lines retained of {} counted",
+        book.sources[0].lines().len(),
+        book.sources[0].total_lines()
+    );
+    Ok(())
+}
+
+/// Appends `lines` access-log lines to `path` at an even pace over `seconds`.
+fn flood(path: &Path, lines: u64, seconds: f64) -> anyhow::Result<f64> {
+    let mut w = BufWriter::with_capacity(64 * 1024, OpenOptions::new().append(true).open(path)?);
+    let started = Instant::now();
+    let step = 10_000;
+    for i in 0..lines {
+        let status = if i % 50 == 0 { 502 } else { 200 };
+        writeln!(
+            w,
+            "10.0.{}.{} - - [01/May/2024:12:00:00 +0000] \"GET /api/items/{i} HTTP/1.1\" {status} 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\" us={status} ua=127.0.0.1:8080",
+            (i / 250) % 250,
+            i % 250
+        )?;
+        if i % step == step - 1 {
+            w.flush()?;
+            let due = Duration::from_secs_f64(seconds * (i + 1) as f64 / lines as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    w.flush()?;
+    Ok(lines as f64 / started.elapsed().as_secs_f64())
+}
+
+fn thread_id(name: &str) -> anyhow::Result<String> {
+    for _ in 0..100 {
+        for task in fs::read_dir("/proc/self/task")? {
+            let task = task?;
+            if fs::read_to_string(task.path().join("comm"))?.trim() == name {
+                return Ok(task.file_name().to_string_lossy().into_owned());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    anyhow::bail!("no thread named {name}")
+}
+
+/// utime + stime of a /proc stat line, in seconds.
+fn cpu_of(stat: &str) -> anyhow::Result<f64> {
+    let after = stat.rsplit(") ").next().unwrap_or_default();
+    let fields: Vec<&str> = after.split(' ').collect();
+    // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based: state is 0).
+    let ticks: u64 = fields
+        .get(11..13)
+        .ok_or_else(|| anyhow::anyhow!("short stat"))?
+        .iter()
+        .map(|f| f.parse::<u64>())
+        .sum::<Result<u64, _>>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok(ticks as f64 / hz)
+}
+
+fn thread_cpu(tid: String) -> anyhow::Result<f64> {
+    cpu_of(&fs::read_to_string(format!("/proc/self/task/{tid}/stat"))?)
+}
+
+fn process_cpu(pid: u32) -> anyhow::Result<f64> {
+    cpu_of(&fs::read_to_string(format!("/proc/{pid}/stat"))?)
+}
+
+fn status_field(name: &str) -> anyhow::Result<String> {
+    let status = fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(name)
+                .map(|v| v.trim_start_matches(':').trim().to_string())
+        })
+        .ok_or_else(|| anyhow::anyhow!("no {name}"))
+}

@@ -1,0 +1,302 @@
+//! Access log lines in nginx's (and Apache's) combined format, with whatever the admin appended:
+//! `10.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl/8.5.0"`
+//! optionally followed by `us=502 ua=127.0.0.1:8080` style pairs or bare trailing fields such as
+//! `127.0.0.1:8080 502 0.004`. Parsing is lenient: whatever is recognised is returned.
+
+/// Where a `[dd/Mon/yyyy:hh:mm:ss ...]` date sits in a line, and which of the two styles it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BracketDate {
+    /// Index of the first digit after `[`.
+    pub start: usize,
+    /// Index of the closing `]`.
+    pub end: usize,
+    /// `.123` milliseconds and no offset: HAProxy's accept date. Otherwise ` +0000`: access log.
+    pub millis: bool,
+}
+
+/// The first bracketed date in the first few `[`s of the line.
+pub fn find_date(line: &str) -> Option<BracketDate> {
+    let b = line.as_bytes();
+    for open in memchr::memchr_iter(b'[', b).take(4) {
+        let d = &b[open + 1..];
+        let shape = d.len() > 21
+            && d[0].is_ascii_digit()
+            && d[1].is_ascii_digit()
+            && d[2] == b'/'
+            && d[6] == b'/'
+            && d[11] == b':'
+            && d[14] == b':'
+            && d[17] == b':';
+        if !shape {
+            continue;
+        }
+        let start = open + 1;
+        let millis = d[20] == b'.';
+        let offset = d[20] == b' ' && matches!(d[21], b'+' | b'-');
+        if !(millis || offset) {
+            continue;
+        }
+        let end = start + memchr::memchr(b']', d)?;
+        return Some(BracketDate { start, end, millis });
+    }
+    None
+}
+
+/// A parsed access line; fields borrow from the line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLine<'a> {
+    pub client: &'a str,
+    pub user: Option<&'a str>,
+    pub time: &'a str,
+    pub request: &'a str,
+    pub status: u16,
+    pub bytes: Option<u64>,
+    pub referer: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// `$upstream_status` as logged: one code, or several (`502, 502 : 200`) after retries.
+    pub upstream_status: Option<&'a str>,
+    /// `$upstream_addr` as logged: one address or several after retries.
+    pub upstream_addr: Option<&'a str>,
+}
+
+impl<'a> AccessLine<'a> {
+    /// The server that gave the final answer: the last address of `$upstream_addr`.
+    pub fn last_upstream(&self) -> Option<&'a str> {
+        let addr = self.upstream_addr?;
+        // Groups are separated by " : " (internal redirects), retries within a group by ", ";
+        // a single address ("host:port", "unix:/x.sock") holds ':' itself.
+        let last_group = addr.rsplit(" : ").next().unwrap_or(addr);
+        let last_addr = last_group.rsplit(',').next().unwrap_or(last_group).trim();
+        (!last_addr.is_empty() && last_addr != "-").then_some(last_addr)
+    }
+}
+
+const STATUS_KEYS: [&str; 5] = ["us", "ups", "upstream_status", "u_status", "upstatus"];
+const ADDR_KEYS: [&str; 6] = ["ua", "upa", "upstream_addr", "upstream", "u_addr", "upaddr"];
+
+pub fn parse(line: &str) -> Option<AccessLine<'_>> {
+    let date = find_date(line)?;
+    if date.millis {
+        return None;
+    }
+    let before = &line[..date.start - 1];
+    let mut head = before.split_ascii_whitespace();
+    let client = head.next()?;
+    let _ident = head.next();
+    let user = head.next().filter(|u| *u != "-");
+    let rest = line.get(date.end + 1..)?.trim_start();
+    let rest_from = line.len() - rest.len();
+    let (request, after_request) = quoted(line, rest_from)?;
+    let mut tail = line[after_request..].split_ascii_whitespace();
+    let status: u16 = tail.next()?.parse().ok()?;
+    if !(100..=599).contains(&status) {
+        return None;
+    }
+    let bytes = tail.next().and_then(|b| b.parse().ok());
+    let mut parsed = AccessLine {
+        client,
+        user,
+        time: &line[date.start..date.end],
+        request,
+        status,
+        bytes,
+        referer: None,
+        user_agent: None,
+        upstream_status: None,
+        upstream_addr: None,
+    };
+    // Past status and bytes: optional "referer" "user agent", then extras.
+    let mut at = skip_tokens(line, after_request, 2);
+    if let Some((referer, next)) = quoted_at(line, at) {
+        parsed.referer = Some(referer);
+        at = next;
+        if let Some((agent, next)) = quoted_at(line, at) {
+            parsed.user_agent = Some(agent);
+            at = next;
+        }
+    }
+    extras(&line[at..], &mut parsed);
+    Some(parsed)
+}
+
+/// A `"..."` value starting at or after `from` (after spaces); returns it and the index after it.
+/// A backslash escapes a quote (Apache writes `\"`; nginx writes `\x22` and needs no help).
+fn quoted(line: &str, from: usize) -> Option<(&str, usize)> {
+    let b = line.as_bytes();
+    let open = from + b[from..].iter().position(|&c| c != b' ')?;
+    if b[open] != b'"' {
+        return None;
+    }
+    let mut i = open + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some((&line[open + 1..i], i + 1)),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn quoted_at(line: &str, from: usize) -> Option<(&str, usize)> {
+    quoted(line, from.min(line.len()))
+}
+
+/// The index after `n` whitespace-separated tokens starting at `from`.
+fn skip_tokens(line: &str, from: usize, n: usize) -> usize {
+    let b = line.as_bytes();
+    let mut i = from;
+    for _ in 0..n {
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        while i < b.len() && b[i] != b' ' {
+            i += 1;
+        }
+    }
+    i
+}
+
+/// Trailing fields after the combined format. Values may hold lists (`a:1, b:2 : c:3`), so a
+/// token ending in `,` or followed by a lone `:` continues into the next one.
+fn extras<'a>(text: &'a str, out: &mut AccessLine<'a>) {
+    let mut tokens = Tokens { text, at: 0 };
+    while let Some((start, mut end)) = tokens.next() {
+        loop {
+            let value = &text[start..end];
+            let continues = value.ends_with(',') || tokens.peek_is(":") || value.ends_with(" :");
+            if !continues {
+                break;
+            }
+            match tokens.next() {
+                Some((_, e)) => end = e,
+                None => break,
+            }
+        }
+        let token = text[start..end].trim_matches('"');
+        let (key, value) = match token.split_once('=') {
+            Some((k, v)) => (Some(k), v.trim_matches('"')),
+            None => (None, token),
+        };
+        if value.is_empty() || value == "-" {
+            continue;
+        }
+        match key {
+            Some(k) if STATUS_KEYS.contains(&k) => out.upstream_status = Some(value),
+            Some(k) if ADDR_KEYS.contains(&k) => out.upstream_addr = Some(value),
+            Some(_) => {}
+            None if out.upstream_addr.is_none() && looks_like_addr(value) => {
+                out.upstream_addr = Some(value);
+            }
+            None if out.upstream_status.is_none() && looks_like_status(value) => {
+                out.upstream_status = Some(value);
+            }
+            None => {}
+        }
+    }
+}
+
+struct Tokens<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl Tokens<'_> {
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let b = self.text.as_bytes();
+        while self.at < b.len() && b[self.at] == b' ' {
+            self.at += 1;
+        }
+        if self.at >= b.len() {
+            return None;
+        }
+        let start = self.at;
+        let mut in_quotes = false;
+        while self.at < b.len() && (in_quotes || b[self.at] != b' ') {
+            if b[self.at] == b'"' {
+                in_quotes = !in_quotes;
+            }
+            self.at += 1;
+        }
+        Some((start, self.at))
+    }
+
+    fn peek_is(&self, token: &str) -> bool {
+        let rest = self.text[self.at..].trim_start();
+        rest.strip_prefix(token)
+            .is_some_and(|after| after.is_empty() || after.starts_with(' '))
+    }
+}
+
+/// `10.0.0.1:80`, `[::1]:80`, `unix:/run/x.sock`, or a list starting with one.
+fn looks_like_addr(v: &str) -> bool {
+    let first = v.split([',', ' ']).next().unwrap_or(v);
+    first.starts_with("unix:")
+        || (first.contains(':')
+            && first.starts_with(|c: char| c.is_ascii_digit() || c == '[')
+            && !first.contains('/'))
+}
+
+fn looks_like_status(v: &str) -> bool {
+    let first = v.split([',', ' ']).next().unwrap_or(v);
+    first.len() == 3 && first.parse::<u16>().is_ok_and(|s| (100..=599).contains(&s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMBINED: &str = r#"10.0.0.1 - alice [01/May/2024:12:00:00 +0000] "GET /cart?id=1 HTTP/1.1" 502 157 "https://shop/" "Mozilla/5.0 (X11)""#;
+
+    #[test]
+    fn combined_format() {
+        let a = parse(COMBINED).expect("access line");
+        assert_eq!(a.client, "10.0.0.1");
+        assert_eq!(a.user, Some("alice"));
+        assert_eq!(a.time, "01/May/2024:12:00:00 +0000");
+        assert_eq!(a.request, "GET /cart?id=1 HTTP/1.1");
+        assert_eq!(a.status, 502);
+        assert_eq!(a.bytes, Some(157));
+        assert_eq!(a.referer, Some("https://shop/"));
+        assert_eq!(a.user_agent, Some("Mozilla/5.0 (X11)"));
+        assert_eq!(a.upstream_status, None);
+        assert_eq!(a.last_upstream(), None);
+    }
+
+    #[test]
+    fn key_value_extras() {
+        let line = format!("{COMBINED} us=502 ua=127.0.0.1:8080 rt=0.002");
+        let a = parse(&line).unwrap();
+        assert_eq!(a.upstream_status, Some("502"));
+        assert_eq!(a.upstream_addr, Some("127.0.0.1:8080"));
+        let line = format!(
+            r#"{COMBINED} upstream_addr="10.0.0.5:80, 10.0.0.6:80" upstream_status="502, 502""#
+        );
+        let a = parse(&line).unwrap();
+        assert_eq!(a.upstream_addr, Some("10.0.0.5:80, 10.0.0.6:80"));
+        assert_eq!(a.last_upstream(), Some("10.0.0.6:80"));
+        assert_eq!(a.upstream_status, Some("502, 502"));
+    }
+
+    #[test]
+    fn bare_trailing_extras() {
+        let line =
+            format!("{COMBINED} 127.0.0.1:8080, 127.0.0.1:8081 : unix:/run/app.sock 502 0.004");
+        let a = parse(&line).unwrap();
+        assert_eq!(a.last_upstream(), Some("unix:/run/app.sock"));
+        assert_eq!(a.upstream_status, Some("502"));
+        let line = format!(r#"{COMBINED} "-" "-""#);
+        let a = parse(&line).unwrap();
+        assert_eq!(a.upstream_addr, None);
+    }
+
+    #[test]
+    fn common_format_and_escaped_quotes() {
+        let a = parse(r#"::1 - - [01/May/2024:12:00:00 +0000] "GET /\"x HTTP/1.0" 503 -"#).unwrap();
+        assert_eq!(a.request, r#"GET /\"x HTTP/1.0"#);
+        assert_eq!(a.status, 503);
+        assert_eq!(a.bytes, None);
+        assert!(parse("10.0.0.1 - - [01/May/2024:12:00:00 +0000] \"GET /\" abc 1").is_none());
+        assert!(parse("garbage").is_none());
+    }
+}

@@ -1,0 +1,176 @@
+//! Following one path like `tail -F`: the file behind the path may be renamed away and replaced,
+//! truncated in place, deleted, not there yet, or unreadable, and the follower rides through all
+//! of it by polling: one `read` and at most one `stat` per idle poll.
+
+use std::fs::{self, File};
+use std::io::{self, Read as _, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::follow::{FollowOptions, Read};
+use super::tail::start_of_last_lines;
+use super::{FollowEvent, SourceStatus};
+
+struct OpenFile {
+    file: File,
+    /// (device, inode): a different pair at the path means a new file replaced ours.
+    id: (u64, u64),
+    offset: u64,
+}
+
+pub struct FileReader {
+    path: PathBuf,
+    open: Option<OpenFile>,
+    /// A new file is at the path: finish the open one, then switch.
+    replaced: bool,
+    /// Read the next file opened from its start (it appeared or replaced ours while we watched).
+    /// Until then, a file opened is an existing log: start at its last lines.
+    from_start: bool,
+    initial_lines: usize,
+    max_line: usize,
+    max_backlog: u64,
+    pub status: SourceStatus,
+    pub events: Vec<FollowEvent>,
+}
+
+impl FileReader {
+    pub fn new(path: PathBuf, options: &FollowOptions, from_start: bool) -> Self {
+        FileReader {
+            path,
+            open: None,
+            replaced: false,
+            from_start,
+            initial_lines: options.initial_lines,
+            max_line: options.max_line,
+            max_backlog: options.max_backlog,
+            status: SourceStatus::Starting,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn read(&mut self, buf: &mut [u8]) -> Read {
+        loop {
+            if self.open.is_none() && !self.try_open() {
+                return Read::Idle;
+            }
+            let Some(open) = self.open.as_mut() else {
+                return Read::Idle;
+            };
+            match open.file.read(buf) {
+                Ok(0) => {}
+                Ok(n) => {
+                    open.offset += n as u64;
+                    return Read::Data(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.status = SourceStatus::Failed(format!("cannot read: {}", describe(&e)));
+                    self.open = None;
+                    return Read::EndOfFile;
+                }
+            }
+            // At the end of the open file: has the path moved on?
+            if self.replaced {
+                self.open = None;
+                self.replaced = false;
+                self.from_start = true;
+                self.events.push(FollowEvent::Rotated);
+                return Read::EndOfFile;
+            }
+            let (id, offset) = (open.id, open.offset);
+            match fs::metadata(&self.path) {
+                Ok(meta) if (meta.dev(), meta.ino()) != id => {
+                    // Read the old file once more to its end (a writer may have added to it
+                    // before reopening), then switch.
+                    self.replaced = true;
+                }
+                Ok(meta) if meta.len() < offset => {
+                    if let Err(e) = open.file.seek(SeekFrom::Start(0)) {
+                        self.status =
+                            SourceStatus::Failed(format!("cannot seek: {}", describe(&e)));
+                        self.open = None;
+                    } else {
+                        open.offset = 0;
+                    }
+                    self.events.push(FollowEvent::Truncated);
+                    return Read::EndOfFile;
+                }
+                Ok(_) => {
+                    self.status = SourceStatus::Following;
+                    return Read::Idle;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Renamed or deleted: writers may still append to the open file, so keep
+                    // reading it until a new file shows up at the path.
+                    self.status = SourceStatus::Waiting(
+                        "file was moved or deleted; reading the old one until a new one appears"
+                            .into(),
+                    );
+                    return Read::Idle;
+                }
+                Err(_) => return Read::Idle,
+            }
+        }
+    }
+
+    fn try_open(&mut self) -> bool {
+        match open_at_start(
+            &self.path,
+            self.from_start,
+            self.initial_lines,
+            self.max_line,
+            self.max_backlog,
+        ) {
+            Ok(open) => {
+                self.open = Some(open);
+                self.status = SourceStatus::Following;
+                self.events.push(FollowEvent::Opened);
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Whatever appears here later is new: read all of it.
+                self.from_start = true;
+                self.status = SourceStatus::Waiting("does not exist yet".into());
+                false
+            }
+            Err(e) => {
+                self.status = SourceStatus::Failed(format!("cannot open: {}", describe(&e)));
+                false
+            }
+        }
+    }
+}
+
+fn open_at_start(
+    path: &Path,
+    from_start: bool,
+    initial_lines: usize,
+    max_line: usize,
+    max_backlog: u64,
+) -> io::Result<OpenFile> {
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    let offset = if from_start {
+        0
+    } else {
+        start_of_last_lines(&file, meta.len(), initial_lines, max_line, max_backlog)?
+    };
+    file.seek(SeekFrom::Start(offset))?;
+    Ok(OpenFile {
+        file,
+        id: (meta.dev(), meta.ino()),
+        offset,
+    })
+}
+
+/// An io error without the " (os error 13)" suffix, which tells an operator nothing.
+pub fn describe(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}

@@ -1,0 +1,122 @@
+//! Log engine: follows proxy logs like `tail -F` (rotation, truncation, late files, unreadable
+//! files, streaming commands such as `journalctl -f`), makes every line safe for a terminal,
+//! and classifies upstream failures into named causes.
+//!
+//! Plain data in, plain data out: this module never imports the terminal crates. The follower
+//! thread ([`LogFollower`]) hands owned [`LogBatch`]es to a callback; whoever owns the app state
+//! keeps them in a [`LogBook`] (ring buffers plus counters). The headless `check` command uses
+//! [`scan`], which reads only the recent end of a file.
+
+mod access;
+mod apache;
+mod cause;
+mod classify;
+mod command;
+mod file;
+mod follow;
+mod haproxy;
+mod lines;
+mod nginx;
+mod ring;
+mod scan;
+mod sources;
+mod tail;
+mod tally;
+mod text;
+mod timestamp;
+
+use serde::Serialize;
+
+pub use access::{AccessLine, parse as parse_access};
+pub use apache::{ApacheError, parse as parse_apache_error};
+pub use cause::Cause;
+pub use classify::{Classified, classify, detect};
+pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
+pub use haproxy::{HaproxyLine, parse as parse_haproxy};
+pub use lines::{LineSplitter, cut_marker};
+pub use nginx::{NginxError, parse as parse_nginx_error};
+pub use ring::{LogBook, RingLimits, SourceLog};
+pub use scan::{
+    CRITICAL_EVENTS, DEFAULT_MAX_LINES, DEFAULT_WINDOW, LogReport, SCAN_MAX_BYTES, WARNING_EVENTS,
+    assess, scan, scan_at,
+};
+pub use sources::{Origin, SourceSpec, sources};
+pub use tail::{ReverseLines, start_of_last_lines};
+pub use tally::{MAX_UPSTREAMS, MINUTES_KEPT, MinuteCounts, OTHER_UPSTREAMS, Tally};
+pub use timestamp::TimeParser;
+
+/// The shape of a log, detected per line (or narrowed by the config's `kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    NginxError,
+    ApacheError,
+    /// HAProxy's traffic log (HTTP or TCP format) and its alerts.
+    Haproxy,
+    /// The combined access log format (nginx or Apache), with optional upstream extras.
+    Access,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::NginxError => "nginx_error",
+            Format::ApacheError => "apache_error",
+            Format::Haproxy => "haproxy",
+            Format::Access => "access",
+        }
+    }
+}
+
+/// One line, owned and ready to draw: `text` holds no control character (see
+/// [`crate::sanitize`]) and ends with [`cut_marker`] when the line was longer than the cap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    pub text: String,
+    pub format: Option<Format>,
+    pub cause: Option<Cause>,
+    /// HTTP status of an access or HAProxy line.
+    pub status: Option<u16>,
+    /// The server a failure is attributed to.
+    pub upstream: Option<String>,
+    /// Unix seconds from the line's own timestamp; parsed only for failures and 5xx lines.
+    pub time: Option<i64>,
+}
+
+/// Where a source stands; errors are state to show, never a reason to stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceStatus {
+    /// Not looked at yet.
+    Starting,
+    /// Open and being read.
+    Following,
+    /// Nothing to read yet (the file does not exist, a glob matches nothing); checked every poll.
+    Waiting(String),
+    /// Cannot be read (permission denied, ...); retried every poll.
+    Failed(String),
+    /// A command source exited. Not restarted: a command like `printf` would repeat its lines.
+    Ended(String),
+}
+
+/// Things that happened to a file source, for the pane to mention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowEvent {
+    /// A file was opened (at start, after appearing, or after a rotation).
+    Opened,
+    /// A new file replaced the followed one (rename-and-create, or delete and re-create); the old
+    /// one was read to its end first.
+    Rotated,
+    /// The file shrank (copytruncate); reading restarted from its beginning.
+    Truncated,
+}
+
+/// What a follower pass produced for one source: new lines (at most
+/// [`FollowOptions::batch_lines`]) and the source's status after reading them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogBatch {
+    /// Index into the sources given to [`LogFollower::spawn`].
+    pub source: usize,
+    pub lines: Vec<LogLine>,
+    pub status: SourceStatus,
+    pub events: Vec<FollowEvent>,
+}

@@ -1,0 +1,229 @@
+//! nginx error log lines:
+//! `2024/05/01 12:00:00 [error] 1234#1234: *56 connect() failed (111: Connection refused) while
+//! connecting to upstream, client: 10.0.0.1, server: shop, request: "GET / HTTP/1.1", upstream:
+//! "http://127.0.0.1:8080/", host: "shop.example"`.
+
+use super::Cause;
+use super::text::{self, find, finders, has};
+
+finders! {
+    CLIENT = ", client: ";
+    SERVER = ", server: ";
+    REQUEST = ", request: \"";
+    UPSTREAM_FIELD = ", upstream: \"";
+    HOST = ", host: \"";
+    UPSTREAM = "upstream";
+    RESOLVED = "could not be resolved";
+    RESOLVING = "while resolving";
+    NO_RESOLVER = "no resolver defined";
+    SSL_TO_UPSTREAM = "SSL handshaking to upstream";
+    SSL_UPSTREAM_CERT = "upstream SSL certificate";
+    NO_LIVE = "no live upstreams";
+    PREMATURE = "upstream prematurely closed";
+    TOO_BIG = "upstream sent too big header";
+    INVALID = "upstream sent invalid";
+    NO_VALID = "upstream sent no valid";
+    DUPLICATE = "upstream sent duplicate header";
+    TIMED_OUT = "upstream timed out";
+}
+
+/// The length of `2024/05/01 12:00:00`.
+pub const TIME_LEN: usize = 19;
+
+/// A parsed error line; fields borrow from the line. Absent fields are `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NginxError<'a> {
+    pub time: &'a str,
+    pub level: &'a str,
+    pub pid: Option<u32>,
+    /// The `*56` connection number, when the message is about a connection.
+    pub connection: Option<u64>,
+    pub message: &'a str,
+    pub client: Option<&'a str>,
+    pub server: Option<&'a str>,
+    pub request: Option<&'a str>,
+    pub upstream: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+/// Whether the line starts like an nginx error line (`YYYY/MM/DD HH:MM:SS [`).
+pub fn looks_like(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > TIME_LEN + 1
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'/'
+        && b[7] == b'/'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b' '
+        && b[20] == b'['
+}
+
+/// Splits an error line into its fields; `None` when it is not one.
+pub fn parse(line: &str) -> Option<NginxError<'_>> {
+    if !looks_like(line) {
+        return None;
+    }
+    let level_end = TIME_LEN + 2 + line[TIME_LEN + 2..].find(']')?;
+    let level = &line[TIME_LEN + 2..level_end];
+    let rest = line[level_end + 1..].trim_start();
+    // `1234#1234: ` (pid#tid), absent on a few startup messages.
+    let (pid, after_pid) = match rest.split_once(": ") {
+        Some((ids, after)) if ids.contains('#') && !ids.contains(' ') => {
+            (ids.split('#').next().and_then(|p| p.parse().ok()), after)
+        }
+        _ => (None, rest),
+    };
+    let (connection, message_and_fields) = match after_pid.strip_prefix('*') {
+        Some(after_star) => match after_star.split_once(' ') {
+            Some((id, msg)) if id.bytes().all(|c| c.is_ascii_digit()) => (id.parse().ok(), msg),
+            _ => (None, after_pid),
+        },
+        None => (None, after_pid),
+    };
+    let msg_from = line.len() - message_and_fields.len();
+    let fields_from = find(message_and_fields, &CLIENT).map(|i| msg_from + i);
+    let message = &line[msg_from..fields_from.unwrap_or(line.len())];
+    let mut parsed = NginxError {
+        time: &line[..TIME_LEN],
+        level,
+        pid,
+        connection,
+        message,
+        client: None,
+        server: None,
+        request: None,
+        upstream: None,
+        host: None,
+    };
+    let Some(fields_from) = fields_from else {
+        return Some(parsed);
+    };
+    let fields = &line[fields_from..];
+    parsed.client = Some(plain_field(fields, CLIENT.needle().len()));
+    parsed.server = find(fields, &SERVER).map(|i| plain_field(&fields[i..], SERVER.needle().len()));
+    let request_at = find(fields, &REQUEST);
+    parsed.request = request_at.map(|i| text::quoted_from(fields, i + REQUEST.needle().len()));
+    // Search after the request: the request line comes from the client and could mimic a field.
+    let after_request = match (request_at, parsed.request) {
+        (Some(i), Some(request)) => i + REQUEST.needle().len() + request.len(),
+        _ => 0,
+    };
+    let upstream_at = find(&fields[after_request..], &UPSTREAM_FIELD).map(|i| after_request + i);
+    parsed.upstream =
+        upstream_at.map(|i| text::quoted_from(fields, i + UPSTREAM_FIELD.needle().len()));
+    let after_upstream = upstream_at.unwrap_or(after_request);
+    parsed.host = find(&fields[after_upstream..], &HOST)
+        .map(|i| text::quoted_from(fields, after_upstream + i + HOST.needle().len()));
+    Some(parsed)
+}
+
+fn plain_field(from_key: &str, key_len: usize) -> &str {
+    let value = &from_key[key_len..];
+    value.split(", ").next().unwrap_or(value)
+}
+
+/// The cause of an upstream failure line, and the upstream it names. Only the message is
+/// looked at: the fields after it (request, host, referrer) come from the client and could
+/// otherwise fake a cause.
+pub fn classify(line: &str) -> (Option<Cause>, Option<&str>) {
+    let Some(parsed) = parse(line) else {
+        return (None, None);
+    };
+    if !matches!(parsed.level, "error" | "crit" | "alert" | "emerg") {
+        return (None, None);
+    }
+    let cause = classify_message(parsed.message);
+    (cause, cause.and(parsed.upstream.map(text::upstream_server)))
+}
+
+fn classify_message(msg: &str) -> Option<Cause> {
+    if has(msg, &RESOLVED) || has(msg, &RESOLVING) || has(msg, &NO_RESOLVER) {
+        return Some(Cause::Dns);
+    }
+    let about_upstream = has(msg, &UPSTREAM);
+    let errno = text::errno(msg);
+    if errno == Some(24) {
+        // Out of descriptors hurts upstream connections whatever the message was about.
+        return Some(Cause::FdLimit);
+    }
+    if !about_upstream {
+        return None;
+    }
+    if has(msg, &SSL_TO_UPSTREAM) || has(msg, &SSL_UPSTREAM_CERT) {
+        return Some(Cause::Tls);
+    }
+    if has(msg, &NO_LIVE) {
+        return Some(Cause::NoLiveUpstreams);
+    }
+    if has(msg, &PREMATURE) {
+        return Some(Cause::PrematureClose);
+    }
+    if has(msg, &TOO_BIG) {
+        return Some(Cause::TooBigHeader);
+    }
+    if has(msg, &INVALID) || has(msg, &NO_VALID) || has(msg, &DUPLICATE) {
+        return Some(Cause::InvalidHeader);
+    }
+    if has(msg, &TIMED_OUT) {
+        return Some(Cause::Timeout);
+    }
+    errno.and_then(Cause::from_errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFUSED: &str = r#"2024/05/01 12:00:00 [error] 1234#1234: *56 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: shop, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "shop.example""#;
+
+    #[test]
+    fn parses_every_field() {
+        let e = parse(REFUSED).expect("an error line");
+        assert_eq!(e.time, "2024/05/01 12:00:00");
+        assert_eq!(e.level, "error");
+        assert_eq!(e.pid, Some(1234));
+        assert_eq!(e.connection, Some(56));
+        assert_eq!(
+            e.message,
+            "connect() failed (111: Connection refused) while connecting to upstream"
+        );
+        assert_eq!(e.client, Some("10.0.0.1"));
+        assert_eq!(e.server, Some("shop"));
+        assert_eq!(e.request, Some("GET / HTTP/1.1"));
+        assert_eq!(e.upstream, Some("http://127.0.0.1:8080/"));
+        assert_eq!(e.host, Some("shop.example"));
+        assert_eq!(
+            classify(REFUSED),
+            (Some(Cause::Refused), Some("http://127.0.0.1:8080"))
+        );
+    }
+
+    #[test]
+    fn lines_without_fields_or_connection() {
+        let e = parse("2024/05/01 12:00:00 [notice] 1#1: signal process started").unwrap();
+        assert_eq!(e.connection, None);
+        assert_eq!(e.message, "signal process started");
+        assert_eq!(e.client, None);
+        let e = parse("2024/05/01 12:00:00 [emerg] bind() to 0.0.0.0:80 failed").unwrap();
+        assert_eq!(e.pid, None);
+        assert_eq!(e.message, "bind() to 0.0.0.0:80 failed");
+        assert!(parse("not a log line").is_none());
+        assert!(parse("2024/05/01 12:00:00").is_none());
+    }
+
+    #[test]
+    fn a_request_cannot_fake_a_cause_or_an_upstream() {
+        let line = r#"2024/05/01 12:00:00 [error] 1#1: *5 open() "/srv/x" failed (2: No such file or directory), client: 10.0.0.1, server: shop, request: "GET /upstream%20timed%20out, upstream: "http://evil/" HTTP/1.1", host: "shop""#;
+        assert_eq!(classify(line), (None, None));
+    }
+
+    #[test]
+    fn info_level_client_trouble_is_not_an_upstream_cause() {
+        let line = r#"2024/05/01 12:00:00 [info] 1#1: *5 recv() failed (104: Connection reset by peer) while sending to client, client: 10.0.0.1, server: shop, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "shop""#;
+        assert_eq!(classify(line), (None, None));
+        let client_tls = "2024/05/01 12:00:00 [crit] 1#1: *5 SSL_do_handshake() failed (SSL: error:0A00006C:SSL routines::bad key share) while SSL handshaking, client: 10.0.0.1, server: 0.0.0.0:443";
+        assert_eq!(classify(client_tls), (None, None));
+    }
+}

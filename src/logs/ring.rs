@@ -1,0 +1,166 @@
+//! What the app keeps per source: a bounded ring of recent lines, totals that keep counting
+//! after lines fall out of the ring, and the latest status.
+
+use std::collections::VecDeque;
+
+use super::{FollowEvent, Format, LogBatch, LogLine, SourceSpec, SourceStatus, Tally};
+
+/// Bounds of one source's ring. Both apply: 10,000 lines of 16 KiB would be 160 MiB, so a byte
+/// budget keeps hostile long lines from costing more than ordinary ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingLimits {
+    pub lines: usize,
+    pub bytes: usize,
+}
+
+impl Default for RingLimits {
+    fn default() -> Self {
+        RingLimits {
+            lines: 10_000,
+            bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Events remembered per source (the newest).
+const EVENTS_KEPT: usize = 16;
+
+#[derive(Clone, Debug)]
+pub struct SourceLog {
+    /// Display name, safe for a terminal.
+    pub label: String,
+    pub status: SourceStatus,
+    /// The format of the latest line that had one.
+    pub format: Option<Format>,
+    /// Counters over every line ever received, not just those still in the ring.
+    pub tally: Tally,
+    pub events: VecDeque<FollowEvent>,
+    lines: VecDeque<LogLine>,
+    bytes: usize,
+    limits: RingLimits,
+}
+
+impl SourceLog {
+    pub fn new(label: impl Into<String>, limits: RingLimits) -> Self {
+        SourceLog {
+            label: label.into(),
+            status: SourceStatus::Starting,
+            format: None,
+            tally: Tally::default(),
+            events: VecDeque::new(),
+            lines: VecDeque::new(),
+            bytes: 0,
+            limits,
+        }
+    }
+
+    pub fn apply(&mut self, batch: LogBatch) {
+        self.status = batch.status;
+        for event in batch.events {
+            if self.events.len() == EVENTS_KEPT {
+                self.events.pop_front();
+            }
+            self.events.push_back(event);
+        }
+        for line in batch.lines {
+            self.tally.add_line(&line);
+            if line.format.is_some() {
+                self.format = line.format;
+            }
+            self.bytes += line.text.len();
+            self.lines.push_back(line);
+        }
+        while self.lines.len() > self.limits.lines
+            || (self.bytes > self.limits.bytes && self.lines.len() > 1)
+        {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.text.len();
+            }
+        }
+    }
+
+    /// The retained lines, oldest first.
+    pub fn lines(&self) -> &VecDeque<LogLine> {
+        &self.lines
+    }
+
+    /// Every line received, including those no longer retained.
+    pub fn total_lines(&self) -> u64 {
+        self.tally.lines
+    }
+
+    /// Bytes of text retained.
+    pub fn retained_bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// One [`SourceLog`] per source, in the order given to the follower.
+#[derive(Clone, Debug, Default)]
+pub struct LogBook {
+    pub sources: Vec<SourceLog>,
+}
+
+impl LogBook {
+    pub fn new(specs: &[SourceSpec], limits: RingLimits) -> Self {
+        LogBook {
+            sources: specs
+                .iter()
+                .map(|s| SourceLog::new(s.label(), limits))
+                .collect(),
+        }
+    }
+
+    /// Files a batch under its source; false for a source index this book does not know.
+    pub fn apply(&mut self, batch: LogBatch) -> bool {
+        match self.sources.get_mut(batch.source) {
+            Some(source) => {
+                source.apply(batch);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: usize, len: usize) -> LogBatch {
+        LogBatch {
+            source: 0,
+            lines: (0..n)
+                .map(|_| LogLine {
+                    text: "x".repeat(len),
+                    format: None,
+                    cause: None,
+                    status: None,
+                    upstream: None,
+                    time: None,
+                })
+                .collect(),
+            status: SourceStatus::Following,
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn ring_is_bounded_by_lines_and_bytes_while_totals_count() {
+        let mut log = SourceLog::new(
+            "a",
+            RingLimits {
+                lines: 10,
+                bytes: 1000,
+            },
+        );
+        log.apply(batch(25, 1));
+        assert_eq!(log.lines().len(), 10);
+        assert_eq!(log.total_lines(), 25);
+        log.apply(batch(3, 400));
+        assert_eq!(log.lines().len(), 2);
+        assert!(log.retained_bytes() <= 1000);
+        assert_eq!(log.total_lines(), 28);
+        assert_eq!(log.status, SourceStatus::Following);
+    }
+}

@@ -1,0 +1,157 @@
+//! Counters over classified lines: per cause, per upstream, 5xx/502, and per minute of the
+//! lines' own timestamps. Shared by the follower's consumers and by `check`'s scan.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::classify::Classified;
+use super::{Cause, LogLine};
+
+/// Distinct upstreams counted by name; more are summed under [`OTHER_UPSTREAMS`]. Upstream names
+/// come from the proxy config, so a real host has few; the cap only guards memory.
+pub const MAX_UPSTREAMS: usize = 256;
+pub const OTHER_UPSTREAMS: &str = "(other)";
+/// Minutes of per-minute counts kept (the newest, by the lines' timestamps).
+pub const MINUTES_KEPT: usize = 60;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MinuteCounts {
+    pub status_5xx: u64,
+    pub status_502: u64,
+    /// Lines with a [`Cause`].
+    pub causes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub lines: u64,
+    pub causes: BTreeMap<Cause, u64>,
+    /// Failures per upstream: error-log causes, and 5xx access or HAProxy lines naming one.
+    pub upstreams: BTreeMap<String, u64>,
+    pub status_5xx: u64,
+    pub status_502: u64,
+    /// Keyed by the unix time of the minute's start.
+    pub per_minute: BTreeMap<i64, MinuteCounts>,
+}
+
+impl Tally {
+    pub fn add_line(&mut self, line: &LogLine) {
+        self.record(line.cause, line.status, line.upstream.as_deref(), line.time);
+    }
+
+    pub fn add(&mut self, c: &Classified<'_>, time: Option<i64>) {
+        self.record(c.cause, c.status, c.upstream, time);
+    }
+
+    fn record(
+        &mut self,
+        cause: Option<Cause>,
+        status: Option<u16>,
+        upstream: Option<&str>,
+        time: Option<i64>,
+    ) {
+        self.lines += 1;
+        let is_5xx = status.is_some_and(|s| (500..=599).contains(&s));
+        let is_502 = status == Some(502);
+        if cause.is_none() && !is_5xx {
+            return;
+        }
+        if let Some(cause) = cause {
+            *self.causes.entry(cause).or_default() += 1;
+        }
+        self.status_5xx += u64::from(is_5xx);
+        self.status_502 += u64::from(is_502);
+        if let Some(upstream) = upstream {
+            self.count_upstream(upstream);
+        }
+        if let Some(time) = time {
+            let minute = self.per_minute.entry(time.div_euclid(60) * 60).or_default();
+            minute.status_5xx += u64::from(is_5xx);
+            minute.status_502 += u64::from(is_502);
+            minute.causes += u64::from(cause.is_some());
+            while self.per_minute.len() > MINUTES_KEPT {
+                self.per_minute.pop_first();
+            }
+        }
+    }
+
+    fn count_upstream(&mut self, upstream: &str) {
+        if let Some(n) = self.upstreams.get_mut(upstream) {
+            *n += 1;
+        } else if self.upstreams.len() < MAX_UPSTREAMS {
+            self.upstreams.insert(upstream.to_owned(), 1);
+        } else {
+            *self
+                .upstreams
+                .entry(OTHER_UPSTREAMS.to_owned())
+                .or_default() += 1;
+        }
+    }
+
+    /// Lines with any cause.
+    pub fn cause_total(&self) -> u64 {
+        self.causes.values().sum()
+    }
+
+    /// The `n` upstreams with the most failures, most first (ties by name).
+    pub fn top_upstreams(&self, n: usize) -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> = self
+            .upstreams
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(n);
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(cause: Option<Cause>, status: Option<u16>, up: Option<&str>, t: i64) -> LogLine {
+        LogLine {
+            text: String::new(),
+            format: None,
+            cause,
+            status,
+            upstream: up.map(str::to_owned),
+            time: Some(t),
+        }
+    }
+
+    #[test]
+    fn counts_causes_statuses_upstreams_and_minutes() {
+        let mut t = Tally::default();
+        t.add_line(&line(Some(Cause::Refused), None, Some("a"), 60));
+        t.add_line(&line(Some(Cause::Refused), None, Some("a"), 119));
+        t.add_line(&line(None, Some(502), Some("b"), 120));
+        t.add_line(&line(None, Some(504), None, 130));
+        t.add_line(&line(None, Some(200), Some("ignored"), 130));
+        assert_eq!(t.lines, 5);
+        assert_eq!(t.causes.get(&Cause::Refused), Some(&2));
+        assert_eq!((t.status_5xx, t.status_502), (2, 1));
+        assert_eq!(t.top_upstreams(5), vec![("a".into(), 2), ("b".into(), 1)]);
+        assert_eq!(t.per_minute[&60].causes, 2);
+        assert_eq!(t.per_minute[&120].status_5xx, 2);
+        assert_eq!(t.per_minute[&120].status_502, 1);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut t = Tally::default();
+        for i in 0..(MAX_UPSTREAMS as i64 + 10) {
+            t.add_line(&line(
+                Some(Cause::Reset),
+                None,
+                Some(&format!("u{i}")),
+                i * 60,
+            ));
+        }
+        assert_eq!(t.upstreams.len(), MAX_UPSTREAMS + 1);
+        assert_eq!(t.upstreams[OTHER_UPSTREAMS], 10);
+        assert_eq!(t.per_minute.len(), MINUTES_KEPT);
+    }
+}

@@ -1,0 +1,222 @@
+//! `check`'s scan of a log's recent end: the window by the lines' own timestamps, the line
+//! budget, the report's JSON shape and the warning/critical thresholds.
+
+// Helpers outside #[test] fns panic to report a failure, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use gatewatch::config::LogKind;
+use gatewatch::logs::{
+    CRITICAL_EVENTS, Cause, DEFAULT_MAX_LINES, DEFAULT_WINDOW, Format, LogReport, WARNING_EVENTS,
+    assess, scan, scan_at,
+};
+use gatewatch::status::Status;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// 2024-05-01T12:00:00Z
+const NOW: i64 = 1_714_564_800;
+
+fn nginx_time(t: i64) -> String {
+    Timestamp::from_second(t)
+        .unwrap()
+        .to_zoned(TimeZone::UTC)
+        .strftime("%Y/%m/%d %H:%M:%S")
+        .to_string()
+}
+
+fn access_time(t: i64) -> String {
+    Timestamp::from_second(t)
+        .unwrap()
+        .to_zoned(TimeZone::UTC)
+        .strftime("%d/%b/%Y:%H:%M:%S +0000")
+        .to_string()
+}
+
+fn error_line(t: i64, errno: &str, upstream: &str) -> String {
+    format!(
+        "{} [error] 7#7: *1 connect() failed ({errno}) while connecting to upstream, client: 10.0.0.1, server: shop, request: \"GET / HTTP/1.1\", upstream: \"{upstream}/\", host: \"shop\"\n",
+        nginx_time(t)
+    )
+}
+
+fn scan_utc(path: &Path, max_lines: usize) -> LogReport {
+    scan_at(path, None, DEFAULT_WINDOW, max_lines, NOW, TimeZone::UTC)
+}
+
+fn write_error_log(path: &Path) {
+    let mut text = String::new();
+    for i in 0..30 {
+        text += &error_line(NOW - 1200 + i, "111: Connection refused", "http://old:1");
+    }
+    for i in 0..10 {
+        text += &error_line(NOW - 300 + i, "111: Connection refused", "http://a:1");
+    }
+    for i in 0..5 {
+        text += &format!(
+            "{} [error] 7#7: *2 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.1, server: shop, request: \"GET / HTTP/1.1\", upstream: \"http://b:2/x\", host: \"shop\"\n",
+            nginx_time(NOW - 60 + i)
+        );
+    }
+    text += &format!(
+        "{} [notice] 7#7: signal process started\n",
+        nginx_time(NOW - 5)
+    );
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn only_the_window_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    write_error_log(&path);
+    let r = scan_utc(&path, DEFAULT_MAX_LINES);
+    assert_eq!(r.error, None);
+    assert_eq!(r.kind, Some(Format::NginxError));
+    assert_eq!(r.lines_scanned, 16);
+    assert_eq!(r.causes.get(&Cause::Refused), Some(&10));
+    assert_eq!(r.causes.get(&Cause::Timeout), Some(&5));
+    assert_eq!(
+        r.top_upstreams,
+        vec![
+            ("http://a:1".to_string(), 10),
+            ("http://b:2".to_string(), 5)
+        ]
+    );
+    assert_eq!(r.events(), 15);
+}
+
+#[test]
+fn the_line_budget_stops_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    write_error_log(&path);
+    let r = scan_utc(&path, 7);
+    assert_eq!(r.lines_scanned, 7);
+    assert_eq!(r.causes.get(&Cause::Timeout), Some(&5));
+    assert_eq!(r.causes.get(&Cause::Refused), Some(&1));
+}
+
+#[test]
+fn access_logs_count_5xx_and_502() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let mut text = String::new();
+    for (i, status) in [200, 502, 200, 504, 502, 500, 301, 502].iter().enumerate() {
+        text += &format!(
+            "10.0.0.1 - - [{}] \"GET /{i} HTTP/1.1\" {status} 10 \"-\" \"ua\" ua=10.0.0.5:80 us={status}\n",
+            access_time(NOW - 100 + i as i64)
+        );
+    }
+    fs::write(&path, text).unwrap();
+    let r = scan_at(
+        &path,
+        Some(LogKind::Access),
+        DEFAULT_WINDOW,
+        DEFAULT_MAX_LINES,
+        NOW,
+        TimeZone::UTC,
+    );
+    assert_eq!(r.kind, Some(Format::Access));
+    assert_eq!((r.lines_scanned, r.status_5xx, r.status_502), (8, 5, 3));
+    assert!(r.causes.is_empty());
+    assert_eq!(r.top_upstreams, vec![("10.0.0.5:80".to_string(), 5)]);
+}
+
+#[test]
+fn the_report_serialises_with_the_agreed_field_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    write_error_log(&path);
+    let json = serde_json::to_value(scan_utc(&path, DEFAULT_MAX_LINES)).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "path",
+        "kind",
+        "lines_scanned",
+        "causes",
+        "status_5xx",
+        "status_502",
+        "top_upstreams",
+        "error",
+    ];
+    expected.sort_unstable();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, expected);
+    assert_eq!(json["kind"], "nginx_error");
+    assert_eq!(json["causes"]["refused"], 10);
+    assert_eq!(json["causes"]["timeout"], 5);
+    assert_eq!(json["top_upstreams"][0][0], "http://a:1");
+    assert_eq!(json["error"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_missing_file_is_an_error_in_the_report() {
+    let r = scan(
+        Path::new("/nonexistent/gatewatch/error.log"),
+        None,
+        DEFAULT_WINDOW,
+        DEFAULT_MAX_LINES,
+    );
+    assert_eq!(
+        r.error.as_deref(),
+        Some("cannot open: No such file or directory")
+    );
+    assert_eq!(r.lines_scanned, 0);
+    assert_eq!(assess(&r, DEFAULT_WINDOW).status, Status::Unknown);
+}
+
+#[test]
+fn thresholds_make_warning_and_critical() {
+    let mut r = LogReport {
+        path: "/var/log/nginx/error.log".into(),
+        kind: Some(Format::NginxError),
+        lines_scanned: 100,
+        causes: Default::default(),
+        status_5xx: 0,
+        status_502: 0,
+        top_upstreams: vec![],
+        error: None,
+    };
+    assert_eq!(assess(&r, DEFAULT_WINDOW).status, Status::Ok);
+    r.causes.insert(Cause::Refused, WARNING_EVENTS);
+    let f = assess(&r, DEFAULT_WINDOW);
+    assert_eq!(f.status, Status::Warning);
+    assert!(f.message.contains("refused 1"), "{}", f.message);
+    r.status_502 = CRITICAL_EVENTS - WARNING_EVENTS;
+    r.top_upstreams = vec![("http://a:1".into(), 7)];
+    let f = assess(&r, DEFAULT_WINDOW);
+    assert_eq!(f.status, Status::Critical);
+    assert!(f.message.contains("in the last 10m"), "{}", f.message);
+    assert!(f.message.contains("http://a:1"), "{}", f.message);
+}
+
+#[test]
+fn a_huge_file_is_never_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    // 64 GiB of hole (no newline anywhere), then a few recent lines.
+    fs::File::create(&path).unwrap().set_len(64 << 30).unwrap();
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(b"\n").unwrap();
+    for i in 0..3 {
+        f.write_all(error_line(NOW - 10 + i, "111: Connection refused", "http://a:1").as_bytes())
+            .unwrap();
+    }
+    drop(f);
+    let started = Instant::now();
+    let r = scan_utc(&path, DEFAULT_MAX_LINES);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(r.causes.get(&Cause::Refused), Some(&3));
+    assert_eq!(r.lines_scanned, 3);
+}
