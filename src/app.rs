@@ -21,6 +21,9 @@ pub enum Event {
     Tick(jiff::Zoned),
 }
 
+/// How the header shows the time; a tick that would not change it does not redraw.
+pub const CLOCK_FORMAT: &str = "%H:%M %Z";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
     Quit,
@@ -83,11 +86,13 @@ impl HostView {
             .collect();
         let procs = &sample.processes;
         match self.sort() {
-            ProcSort::Cpu => idx.sort_by(|&a, &b| {
-                procs[b]
-                    .cpu
-                    .total_cmp(&procs[a].cpu)
-                    .then(procs[a].pid.cmp(&procs[b].pid))
+            // By the figure shown (one decimal), so rows with equal-looking CPU keep pid order
+            // instead of trading places (and redrawing) at every sample.
+            ProcSort::Cpu => idx.sort_by_key(|&i| {
+                (
+                    std::cmp::Reverse((procs[i].cpu * 10.0).round() as i64),
+                    procs[i].pid,
+                )
             }),
             ProcSort::Mem => idx.sort_by(|&a, &b| {
                 procs[b]
@@ -172,8 +177,8 @@ impl App {
                 (true, vec![])
             }
             Event::Tick(now) => {
-                let changed = now.strftime("%H:%M:%S").to_string()
-                    != self.clock.strftime("%H:%M:%S").to_string();
+                let changed = now.strftime(CLOCK_FORMAT).to_string()
+                    != self.clock.strftime(CLOCK_FORMAT).to_string();
                 self.clock = now;
                 (changed, vec![])
             }
@@ -510,11 +515,15 @@ mod tests {
     }
 
     #[test]
-    fn a_tick_redraws_only_when_the_shown_second_changes() {
+    fn a_tick_redraws_only_when_the_shown_minute_changes() {
         let mut a = app();
         assert!(!a.update(Event::Tick(clock())).0);
-        let later = clock()
+        let same_minute = clock()
             .checked_add(jiff::SignedDuration::from_secs(1))
+            .unwrap_or_default();
+        assert!(!a.update(Event::Tick(same_minute)).0);
+        let later = clock()
+            .checked_add(jiff::SignedDuration::from_secs(60))
             .unwrap_or_default();
         assert!(a.update(Event::Tick(later)).0);
     }

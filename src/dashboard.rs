@@ -15,6 +15,7 @@ use crate::theme::Theme;
 use crate::{tui, ui};
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+const CLOCK_TICK: Duration = Duration::from_secs(60);
 
 pub struct Options {
     pub refresh: Duration,
@@ -56,11 +57,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
     let mut input = EventStream::new();
 
-    // Tick on the second boundary so the clock never shows a stale second for most of it.
+    // The header clock shows minutes: a per-second clock would double the frames an idle
+    // dashboard draws (and its CPU and SSH bytes); samples and probes show it is alive anyway.
+    // Ticks land on the minute boundary so the clock is never a minute behind.
     let now = jiff::Zoned::now();
-    let into_second = Duration::from_nanos(u64::try_from(now.subsec_nanosecond()).unwrap_or(0));
-    let first = Instant::now() + Duration::from_secs(1).saturating_sub(into_second);
-    let mut clock = tokio::time::interval_at(first, Duration::from_secs(1));
+    let into_minute = Duration::from_secs(u64::try_from(now.second()).unwrap_or(0))
+        + Duration::from_nanos(u64::try_from(now.subsec_nanosecond()).unwrap_or(0));
+    let first = Instant::now() + CLOCK_TICK.saturating_sub(into_minute);
+    let mut clock = tokio::time::interval_at(first, CLOCK_TICK);
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
     let mut dirty = true;
@@ -92,6 +96,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
             _ = sighup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
             _ = sigint.recv() => return Ok(Ended::Signal(libc::SIGINT)),
         };
+        if let Event::Resize(w, h) = event {
+            tui::resize(&mut term, w, h)?;
+        }
         let (changed, effects) = app.update(event);
         dirty |= changed;
         for effect in effects {
@@ -99,6 +106,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 Effect::Quit => return Ok(Ended::Quit),
                 Effect::Suspend => {
                     tui::suspend(&mut term)?;
+                    let size = term.size()?;
+                    app.update(Event::Resize(size.width, size.height));
                     dirty = true;
                 }
                 Effect::RerunHost => sampler.rerun(),

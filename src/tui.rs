@@ -5,8 +5,9 @@ use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::{AtomicBool, AtomicBool as Flag, Ordering};
 
 use crossterm::{cursor, event, execute, terminal};
-use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 
@@ -42,10 +43,19 @@ pub fn restore() {
     let _ = out.flush();
 }
 
+/// A terminal of a fixed size that follows resize events (see [`resize`]) instead of asking the
+/// tty for its size at every frame, which costs an open of /dev/tty per frame.
 pub fn terminal() -> io::Result<Term> {
     // One write syscall per frame instead of one per escape sequence.
     let out = BufWriter::with_capacity(64 * 1024, io::stdout());
-    Terminal::new(CrosstermBackend::new(out))
+    let (w, h) = terminal::size()?;
+    let viewport = Viewport::Fixed(Rect::new(0, 0, w, h));
+    Terminal::with_options(CrosstermBackend::new(out), TerminalOptions { viewport })
+}
+
+/// Adopts a new size: the next frame is drawn in full.
+pub fn resize(term: &mut Term, w: u16, h: u16) -> io::Result<()> {
+    term.resize(Rect::new(0, 0, w, h))
 }
 
 /// Restores the terminal before the default hook prints the panic, so the message is readable
@@ -70,6 +80,9 @@ pub fn suspend(term: &mut Term) -> io::Result<()> {
         libc::raise(libc::SIGTSTP);
     }
     enter(mouse)?;
+    // The window may have changed size while we were stopped.
+    let (w, h) = terminal::size()?;
+    resize(term, w, h)?;
     term.clear()
 }
 

@@ -1,16 +1,16 @@
 //! The collector: one sysinfo `System` for the life of the process, plus our own /proc reads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use sysinfo::{
-    CpuRefreshKind, MINIMUM_CPU_UPDATE_INTERVAL, MemoryRefreshKind, ProcessRefreshKind,
-    RefreshKind, System, UpdateKind, Users,
+    CpuRefreshKind, MINIMUM_CPU_UPDATE_INTERVAL, MemoryRefreshKind, RefreshKind, System, Users,
 };
 
-use super::processes::{self, UserNames};
+use super::processes::UserNames;
 use super::procfs::{self, ProcPaths};
+use super::proctable::{ProcessTable, user_namer};
 use super::sockets::PortSet;
 use super::{EphemeralPorts, HostSample, TcpStates};
 use crate::sanitize::sanitize;
@@ -19,27 +19,23 @@ use crate::sanitize::sanitize;
 /// connection hash table (262,144 slots on a 24 GiB host even when idle, ~1.6 ms a file) and costs
 /// more with every socket: on a proxy in a 502 storm with tens of thousands of TIME_WAIT sockets,
 /// scanning every 2 s would cost the troubled host a noticeable share of a core. So the next scan
-/// waits until the last one's cost is this share of the time since: `cost / SOCKET_SCAN_BUDGET`.
+/// waits until the last one's cost is this share of the time since: `cost / SOCKET_SCAN_BUDGET`,
+/// and even then only if the kernel's socket counters (/proc/net/sockstat) moved, or the figures
+/// are older than [`SOCKET_SCAN_MAX_AGE`].
 pub const SOCKET_SCAN_BUDGET: f64 = 0.0005;
+/// Socket figures are rescanned at least this often when the budget allows, even on a quiet host
+/// (counters can stay equal while sockets change state).
+pub const SOCKET_SCAN_MAX_AGE: Duration = Duration::from_secs(30);
 
 /// Shown when the kernel will not give us a host name.
 const UNKNOWN_HOSTNAME: &str = "(unknown)";
 
-/// Only what the host pane shows. Tasks (threads) are left out: they would multiply both the
-/// rows and the /proc reads, and the pane lists processes. cmd and user are read once per
-/// process: they cannot change without an exec, and re-reading them is most of the cost.
+/// Only what the host pane shows from sysinfo; processes come from [`ProcessTable`], which reads
+/// a third of the files sysinfo would.
 fn refresh_kind() -> RefreshKind {
     RefreshKind::nothing()
         .with_cpu(CpuRefreshKind::nothing().with_usage())
         .with_memory(MemoryRefreshKind::everything())
-        .with_processes(
-            ProcessRefreshKind::nothing()
-                .with_cpu()
-                .with_memory()
-                .with_user(UpdateKind::OnlyIfNotSet)
-                .with_cmd(UpdateKind::OnlyIfNotSet)
-                .without_tasks(),
-        )
 }
 
 pub struct HostCollector {
@@ -48,6 +44,7 @@ pub struct HostCollector {
     system: Option<System>,
     users: Option<Users>,
     names: UserNames,
+    table: ProcessTable,
     paths: ProcPaths,
     /// When sysinfo last refreshed; CPU usage is a difference and needs a gap between refreshes.
     last_refresh: Option<Instant>,
@@ -63,6 +60,8 @@ struct SocketScan {
     ports: Result<EphemeralPorts, String>,
     at: Instant,
     cost: Duration,
+    /// /proc/net/sockstat counters at the scan.
+    counters: Option<Vec<u64>>,
 }
 
 impl Default for HostCollector {
@@ -90,6 +89,8 @@ impl HostCollector {
             system,
             users,
             names: UserNames::default(),
+            // The real /proc even for a fixture root: only the socket and limit files are faked.
+            table: ProcessTable::new(Path::new("/proc")),
             paths: ProcPaths::new(&root),
             last_refresh: None,
             line_buf: Vec::with_capacity(256),
@@ -108,6 +109,10 @@ impl HostCollector {
     /// (CPU usage needs two readings), later calls only if the previous one was less than that
     /// ago. Every failure ends up in the sample, never in a panic.
     pub fn sample(&mut self) -> HostSample {
+        if !self.table.is_primed() {
+            // Process CPU% is a difference too: take the first reading before sysinfo's wait.
+            self.table.refresh(&mut |uid| uid.to_string());
+        }
         self.refresh_system();
         let (sockets, ports, sockets_age) = self.budgeted_socket_scan();
         let files = procfs::read_file_handles(&self.paths.file_nr).map_err(|e| e.to_string());
@@ -147,8 +152,10 @@ impl HostCollector {
                 .saturating_sub(system.available_memory());
             sample.swap_total = system.total_swap();
             sample.swap_used = system.total_swap().saturating_sub(system.free_swap());
-            sample.processes = processes::rows(system, &mut self.names, self.users.as_mut());
         }
+        sample.processes = self
+            .table
+            .refresh(&mut user_namer(&mut self.names, self.users.as_mut()));
         sample
     }
 
@@ -181,22 +188,28 @@ impl HostCollector {
         Result<EphemeralPorts, String>,
         Duration,
     ) {
+        let counters = procfs::read_sockstat(&self.paths);
         let due = match &self.socket_scan {
             None => true,
+            // Asked for, or the last scan failed (cheap to retry, and recovery should show).
+            Some(last) if self.force_socket_scan || last.sockets.is_err() => true,
             Some(last) => {
-                self.force_socket_scan
-                    || last.at.elapsed().as_secs_f64() * SOCKET_SCAN_BUDGET
-                        >= last.cost.as_secs_f64()
+                let age = last.at.elapsed();
+                let affordable = age.as_secs_f64() * SOCKET_SCAN_BUDGET >= last.cost.as_secs_f64();
+                let moved = counters.is_none() || counters != last.counters;
+                affordable && (moved || age >= SOCKET_SCAN_MAX_AGE)
             }
         };
         if due {
             let started = Instant::now();
             let (sockets, ports) = self.read_sockets_and_ports();
+            let cost = started.elapsed();
             self.socket_scan = Some(SocketScan {
                 sockets,
                 ports,
                 at: started,
-                cost: started.elapsed(),
+                cost,
+                counters,
             });
             self.force_socket_scan = false;
         }
@@ -307,6 +320,25 @@ mod tests {
         let forced = collector.sample();
         assert_eq!(forced.sockets.as_ref().map(|s| s.total()), Ok(6));
         assert!(forced.sockets_age < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn sockstat_counters_are_read_without_the_memory_figure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "net/sockstat",
+            "sockets: used 12\nTCP: inuse 7 orphan 1 tw 230 alloc 9 mem 114\nUDP: inuse 0 mem 0\n",
+        );
+        write(
+            dir.path(),
+            "net/sockstat6",
+            "TCP6: inuse 3\nUDP6: inuse 0\n",
+        );
+        let paths = ProcPaths::new(dir.path());
+        assert_eq!(procfs::read_sockstat(&paths), Some(vec![7, 1, 230, 9, 3]));
+        write(dir.path(), "net/sockstat6", "garbage");
+        assert_eq!(procfs::read_sockstat(&paths), None);
     }
 
     #[test]

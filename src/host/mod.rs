@@ -8,6 +8,7 @@ mod assess;
 mod collector;
 mod processes;
 mod procfs;
+mod proctable;
 mod sampler;
 mod sockets;
 

@@ -73,6 +73,8 @@ pub(crate) struct ProcPaths {
     pub(crate) tcp6: PathBuf,
     pub(crate) port_range: PathBuf,
     pub(crate) file_nr: PathBuf,
+    pub(crate) sockstat: PathBuf,
+    pub(crate) sockstat6: PathBuf,
 }
 
 impl ProcPaths {
@@ -82,8 +84,32 @@ impl ProcPaths {
             tcp6: root.join("net/tcp6"),
             port_range: root.join("sys/net/ipv4/ip_local_port_range"),
             file_nr: root.join("sys/fs/file-nr"),
+            sockstat: root.join("net/sockstat"),
+            sockstat6: root.join("net/sockstat6"),
         }
     }
+}
+
+/// The kernel's TCP socket counters (`TCP: inuse N orphan N tw N alloc N` and `TCP6: inuse N`):
+/// a few bytes that cost nothing to read, used to tell whether a full table scan could show
+/// anything new. Missing or odd files give `None`, which just means "scan".
+pub(crate) fn read_sockstat(paths: &ProcPaths) -> Option<Vec<u64>> {
+    let mut counters = Vec::with_capacity(5);
+    for (path, prefix) in [(&paths.sockstat, "TCP:"), (&paths.sockstat6, "TCP6:")] {
+        let text = std::fs::read_to_string(path).ok()?;
+        let line = text.lines().find(|l| l.starts_with(prefix))?;
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        // "TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 114": values follow their names; mem moves
+        // with buffer use, not with sockets, so it is left out.
+        for pair in words[1..].chunks(2) {
+            if let [name, value] = pair
+                && *name != "mem"
+            {
+                counters.push(value.parse().ok()?);
+            }
+        }
+    }
+    Some(counters)
 }
 
 /// Tallies tcp then tcp6, each read once, filling `ports` with the local ports of non-LISTEN

@@ -82,7 +82,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         (Some(f), Some(_)) => f.message.clone(),
     };
-    let clock = app.clock.strftime(" %H:%M:%S %Z ").to_string();
+    let clock = format!(" {} ", app.clock.strftime(crate::app::CLOCK_FORMAT));
     let clock_width = clock.chars().count() as u16;
     // The clock gives way first on a narrow terminal; the status never does.
     let (left, right) = if area.width >= clock_width + 40 {
