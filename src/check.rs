@@ -3,17 +3,27 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::host::{self, HostSample};
+use crate::app::upstreams::UpstreamView;
+use crate::host::{self, HostCollector, HostSample};
 use crate::status::{self, Finding, Status};
+use crate::upstream::catalog::Catalog;
+use crate::upstream::{self, ProbeResult};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub status: Status,
+    /// Everything found wrong, worst first: the evidence behind `status`.
+    pub findings: Vec<Finding>,
     pub host: HostReport,
-    pub upstreams: Vec<serde_json::Value>,
+    pub upstreams: Vec<UpstreamReport>,
+    /// Upstreams named in the proxy config that cannot be probed, with where and why.
+    pub unprobeable: Vec<String>,
+    /// The proxy configs read for discovery.
+    pub discovered_from: Vec<String>,
     pub dns: Vec<serde_json::Value>,
     pub logs: Vec<serde_json::Value>,
     pub services: Vec<serde_json::Value>,
@@ -35,6 +45,24 @@ pub struct HostReport {
     pub file_handles_used: Option<u64>,
     pub file_handles_max: Option<u64>,
     pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpstreamReport {
+    pub name: String,
+    pub group: Option<String>,
+    pub target: String,
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub outcome: &'static str,
+    pub status_code: Option<u16>,
+    pub latency_ms: Option<f64>,
+    pub detail: String,
+    /// The address actually connected to, when known.
+    pub addr: Option<String>,
+    /// "config", or the file:line the upstream was discovered at.
+    pub source: String,
+    pub flags: Vec<String>,
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
@@ -67,12 +95,82 @@ pub fn host_report(s: &HostSample) -> HostReport {
     }
 }
 
-pub fn build(sample: &HostSample) -> Report {
+/// Samples the host and probes every upstream once, at the same time.
+pub fn run(catalog: &Catalog) -> Report {
+    let sampler = std::thread::spawn(|| HostCollector::new().sample());
+    let upstreams = catalog.upstreams();
+    let results = if upstreams.is_empty() {
+        Vec::new()
+    } else {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(upstream::probe_all(&upstreams)),
+            Err(e) => {
+                tracing::error!("no async runtime for the probes: {e}");
+                Vec::new()
+            }
+        }
+    };
+    let sample = sampler
+        .join()
+        .unwrap_or_else(|_| HostCollector::new().sample());
+    build(&sample, catalog, results, SystemTime::now())
+}
+
+pub fn build(
+    sample: &HostSample,
+    catalog: &Catalog,
+    results: Vec<ProbeResult>,
+    now: SystemTime,
+) -> Report {
     let host = host_report(sample);
+    let mut view = UpstreamView::new(catalog);
+    let probed = results.len();
+    for r in results {
+        view.apply(r);
+    }
+    let mut findings = host.findings.clone();
+    findings.extend(view.findings(now));
+    if probed < view.rows.len() {
+        findings.push(Finding::new(
+            Status::Unknown,
+            "some upstreams could not be probed (no async runtime)",
+        ));
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+    let upstreams = view
+        .order
+        .iter()
+        .map(|&i| {
+            let row = &view.rows[i];
+            let last = row.history.last();
+            UpstreamReport {
+                name: row.entry.upstream.name.clone(),
+                group: row.entry.group.clone(),
+                target: row.entry.upstream.url.to_string(),
+                kind: row.entry.upstream.url.kind(),
+                state: row.history.state().map_or("unknown", |s| s.as_str()),
+                outcome: last.map_or("unknown", |r| r.outcome.as_str()),
+                status_code: last.and_then(|r| r.status_code),
+                latency_ms: last
+                    .and_then(|r| r.latency)
+                    .map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0),
+                detail: last.map(|r| r.detail.clone()).unwrap_or_default(),
+                addr: last.and_then(|r| r.addr.clone()),
+                source: row.entry.source.clone(),
+                flags: row.entry.flags.clone(),
+            }
+        })
+        .collect();
     Report {
-        status: status::overall(&host.findings),
+        status: status::overall(&findings),
+        findings,
         host,
-        upstreams: vec![],
+        upstreams,
+        unprobeable: catalog.unprobeable.clone(),
+        discovered_from: catalog.read_from.clone(),
         dns: vec![],
         logs: vec![],
         services: vec![],
@@ -91,10 +189,20 @@ pub fn to_json(report: &Report) -> String {
 /// A Nagios-style first line (status, worst finding, perfdata), then the details.
 pub fn to_text(report: &Report) -> String {
     let h = &report.host;
-    let worst = h.findings.iter().max_by_key(|f| f.status.severity());
-    let summary = worst.map_or("no problems found".to_string(), |f| f.message.clone());
+    let summary = match report.findings.first() {
+        Some(f) if report.findings.len() > 1 => {
+            format!("{} (+{} more)", f.message, report.findings.len() - 1)
+        }
+        Some(f) => f.message.clone(),
+        None => "no problems found".to_string(),
+    };
+    let down = report
+        .upstreams
+        .iter()
+        .filter(|u| u.state == "down")
+        .count();
     let mut out = format!(
-        "GATEWATCH {} - {summary} | load1={:.2};{};{} cpu={:.1}% mem={:.1}%\n",
+        "GATEWATCH {} - {summary} | load1={:.2};{};{} cpu={:.1}% mem={:.1}% upstreams_down={down};;1\n",
         report.status.label(),
         h.load[0],
         h.cores,
@@ -132,7 +240,45 @@ pub fn to_text(report: &Report) -> String {
     for f in &h.findings {
         let _ = writeln!(out, "  {}: {}", f.status.label(), f.message);
     }
-    out.push_str("\nupstreams: none configured (add [[upstream]] to the config)\n");
+    out.push('\n');
+    if report.upstreams.is_empty() {
+        let from = if report.discovered_from.is_empty() {
+            "no proxy config found".to_string()
+        } else {
+            format!("none found in {}", report.discovered_from.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "upstreams: none configured ({from}; add [[upstream]] to the config)"
+        );
+    } else {
+        let _ = writeln!(out, "upstreams:");
+        for u in &report.upstreams {
+            let result = match (u.status_code, u.outcome) {
+                (Some(code), _) => code.to_string(),
+                (None, outcome) => outcome.to_string(),
+            };
+            let latency = u.latency_ms.map_or("-".to_string(), |l| format!("{l} ms"));
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<24} {:<36} {:<16} {:>10}  {}",
+                u.state, u.name, u.target, result, latency, u.source
+            );
+            if u.state != "up" && !u.detail.is_empty() {
+                let _ = writeln!(out, "           {}", u.detail);
+            }
+        }
+    }
+    for u in &report.unprobeable {
+        let _ = writeln!(out, "  not probe-able: {u}");
+    }
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.message.contains(" config: "))
+    {
+        let _ = writeln!(out, "  {}: {}", f.status.label(), f.message);
+    }
     out
 }
 
@@ -173,7 +319,8 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let v: serde_json::Value = serde_json::from_str(&to_json(&build(&sample(0.2)))).unwrap();
+        let report = build(&sample(0.2), &Catalog::default(), vec![], SystemTime::now());
+        let v: serde_json::Value = serde_json::from_str(&to_json(&report)).unwrap();
         assert_eq!(
             v["status"], "unknown",
             "an unreadable /proc file is an unknown finding"
@@ -191,7 +338,12 @@ mod tests {
 
     #[test]
     fn text_starts_with_a_nagios_line() {
-        let text = to_text(&build(&sample(5.0)));
+        let text = to_text(&build(
+            &sample(5.0),
+            &Catalog::default(),
+            vec![],
+            SystemTime::now(),
+        ));
         assert!(text.starts_with("GATEWATCH CRITICAL - load 5.00"), "{text}");
         assert!(text.contains("| load1=5.00;2;4"), "{text}");
     }

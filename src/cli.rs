@@ -29,14 +29,17 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// The nginx config to discover upstreams and logs from
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "/etc/nginx/nginx.conf"
-    )]
-    pub nginx_conf: PathBuf,
+    /// nginx config to discover upstreams, logs and resolvers from [default: /etc/nginx/nginx.conf]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub nginx_conf: Option<PathBuf>,
+
+    /// HAProxy config to discover backends from [default: /etc/haproxy/haproxy.cfg]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub haproxy_conf: Option<PathBuf>,
+
+    /// Apache config to discover ProxyPass and balancers from [default: /etc/apache2/apache2.conf]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub apache_conf: Option<PathBuf>,
 
     /// Diagnostics log (default: $XDG_STATE_HOME/gatewatch/gatewatch.log)
     #[arg(long, global = true, value_name = "PATH")]

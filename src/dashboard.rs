@@ -9,9 +9,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
+use crate::app::upstreams::UpstreamView;
 use crate::app::{App, Effect, Event, Sources};
 use crate::host::Sampler;
 use crate::theme::Theme;
+use crate::upstream::{self, catalog::Catalog};
 use crate::{tui, ui};
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
@@ -19,6 +21,7 @@ const CLOCK_TICK: Duration = Duration::from_secs(60);
 
 pub struct Options {
     pub refresh: Duration,
+    pub catalog: Catalog,
     pub theme: Theme,
     pub sources: Sources,
     pub mouse: bool,
@@ -40,6 +43,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         host_tx.blocking_send(Event::Host(Box::new(s))).is_ok()
     })?;
 
+    let probe_tx = tx.clone();
+    let prober = if opts.catalog.entries.is_empty() {
+        None
+    } else {
+        let deliver = move |r| probe_tx.blocking_send(Event::Probe(Box::new(r))).is_ok();
+        Some(upstream::spawn(opts.catalog.upstreams(), deliver)?)
+    };
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -52,6 +63,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let size = term.size()?;
     let mut app = App::new(opts.sources, jiff::Zoned::now(), (size.width, size.height));
     app.mouse = opts.mouse;
+    app.upstreams = UpstreamView::new(&opts.catalog);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -73,6 +85,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let test_panic = std::env::var_os("GATEWATCH_TEST_PANIC").is_some();
     loop {
         if dirty && Instant::now() >= next_frame {
+            app.set_clock(jiff::Zoned::now());
             term.draw(|f| ui::draw(f, &app, &opts.theme))?;
             dirty = false;
             next_frame = Instant::now() + FRAME_INTERVAL;
@@ -110,7 +123,17 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                     app.update(Event::Resize(size.width, size.height));
                     dirty = true;
                 }
-                Effect::RerunHost => sampler.rerun(),
+                Effect::RerunAll => {
+                    sampler.rerun();
+                    if let Some(p) = &prober {
+                        p.rerun_all();
+                    }
+                }
+                Effect::RerunUpstream(i) => {
+                    if let Some(p) = &prober {
+                        p.rerun(i);
+                    }
+                }
             }
         }
     }

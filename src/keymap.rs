@@ -24,6 +24,8 @@ pub enum Action {
     Suspend,
     SortProcesses,
     FilterProcesses,
+    OpenDetail,
+    CloseDetail,
 }
 
 /// Where a binding applies.
@@ -179,6 +181,20 @@ pub const BINDINGS: &[Binding] = &[
         help: "filter processes (Enter keeps the filter, Esc clears it)",
         scope: Scope::Pane(PaneId::Host),
     },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::OpenDetail,
+        footer: Some("detail"),
+        help: "open or close the selected upstream's recent results (probes it now)",
+        scope: Scope::Pane(PaneId::Upstreams),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        action: Action::CloseDetail,
+        footer: None,
+        help: "close the detail view",
+        scope: Scope::Pane(PaneId::Upstreams),
+    },
 ];
 
 impl Key {
@@ -221,27 +237,8 @@ impl Binding {
         }
     }
 
-    /// "j/↓", or "1-4" for a run of consecutive digits.
     pub fn keys_label(&self) -> String {
-        let digits: Vec<char> = self
-            .keys
-            .iter()
-            .filter_map(|k| match k.code {
-                KeyCode::Char(c) if c.is_ascii_digit() && !k.ctrl => Some(c),
-                _ => None,
-            })
-            .collect();
-        if digits.len() == self.keys.len() && digits.len() > 2 {
-            let consecutive = digits.windows(2).all(|w| w[1] as u32 == w[0] as u32 + 1);
-            if let (true, Some(first), Some(last)) = (consecutive, digits.first(), digits.last()) {
-                return format!("{first}-{last}");
-            }
-        }
-        self.keys
-            .iter()
-            .map(Key::label)
-            .collect::<Vec<_>>()
-            .join("/")
+        keys_label(self.keys)
     }
 }
 
@@ -260,14 +257,48 @@ pub fn lookup(ev: &KeyEvent, focus: PaneId) -> Option<&'static Binding> {
         })
 }
 
-/// Bindings shown in the footer for the focused pane: the pane's own first, then global ones.
+/// Bindings shown in the footer for the focused pane: the pane's own first, then global ones
+/// without the keys the pane takes over (Enter opens a row where a pane has rows).
 pub fn footer(focus: PaneId) -> impl Iterator<Item = (String, &'static str)> {
-    let pane = BINDINGS
+    let pane: Vec<&'static Binding> = BINDINGS
         .iter()
-        .filter(move |b| b.scope == Scope::Pane(focus));
-    let global = BINDINGS.iter().filter(|b| b.scope == Scope::Global);
-    pane.chain(global)
-        .filter_map(|b| b.footer.map(|f| (b.keys_label(), f)))
+        .filter(|b| b.scope == Scope::Pane(focus))
+        .collect();
+    let taken: Vec<Key> = pane.iter().flat_map(|b| b.keys.iter().copied()).collect();
+    let global = BINDINGS
+        .iter()
+        .filter(|b| b.scope == Scope::Global)
+        .filter_map(move |b| {
+            let keys: Vec<Key> = b
+                .keys
+                .iter()
+                .copied()
+                .filter(|k| !taken.contains(k))
+                .collect();
+            (!keys.is_empty()).then(|| (keys_label(&keys), b))
+        });
+    pane.into_iter()
+        .map(|b| (b.keys_label(), b))
+        .chain(global)
+        .filter_map(|(label, b)| b.footer.map(|f| (label, f)))
+}
+
+/// "j/↓", or "1-4" for a run of consecutive digits.
+fn keys_label(keys: &[Key]) -> String {
+    let digits: Vec<char> = keys
+        .iter()
+        .filter_map(|k| match k.code {
+            KeyCode::Char(c) if c.is_ascii_digit() && !k.ctrl => Some(c),
+            _ => None,
+        })
+        .collect();
+    if digits.len() == keys.len() && digits.len() > 2 {
+        let consecutive = digits.windows(2).all(|w| w[1] as u32 == w[0] as u32 + 1);
+        if let (true, Some(first), Some(last)) = (consecutive, digits.first(), digits.last()) {
+            return format!("{first}-{last}");
+        }
+    }
+    keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
 }
 
 #[cfg(test)]
@@ -279,16 +310,35 @@ mod tests {
     }
 
     #[test]
-    fn every_key_maps_to_exactly_one_binding_per_scope() {
-        for pane in PaneId::ALL {
+    fn no_key_is_bound_twice_in_one_scope() {
+        let scopes = std::iter::once(Scope::Global).chain(PaneId::ALL.map(Scope::Pane));
+        for scope in scopes {
             let mut seen: Vec<Key> = Vec::new();
-            for b in BINDINGS.iter().filter(|b| b.applies_to(pane)) {
+            for b in BINDINGS.iter().filter(|b| b.scope == scope) {
                 for k in b.keys {
-                    assert!(!seen.contains(k), "{} bound twice for {pane:?}", k.label());
+                    assert!(!seen.contains(k), "{} bound twice in {scope:?}", k.label());
                     seen.push(*k);
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pane_key_shadows_the_global_one_in_lookup_and_footer() {
+        let enter = press(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(
+            lookup(&enter, PaneId::Upstreams).map(|b| b.action),
+            Some(Action::OpenDetail)
+        );
+        assert_eq!(
+            lookup(&enter, PaneId::Host).map(|b| b.action),
+            Some(Action::Zoom)
+        );
+        let footer: Vec<String> = footer(PaneId::Upstreams)
+            .map(|(k, w)| format!("{k} {w}"))
+            .collect();
+        assert!(footer.contains(&"Enter detail".to_string()), "{footer:?}");
+        assert!(footer.contains(&"z zoom".to_string()), "{footer:?}");
     }
 
     #[test]

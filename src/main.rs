@@ -5,7 +5,8 @@ use clap::Parser;
 
 use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
-use gatewatch::{app, check, config, diagnostics, host, theme, tui};
+use gatewatch::upstream::catalog::{self, ProxyConfigs};
+use gatewatch::{app, check, config, diagnostics, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
@@ -37,10 +38,15 @@ fn main() -> ExitCode {
     if let Ok(path) = &log {
         tracing::info!(log = %path.display(), config = ?loaded.source, "gatewatch starting");
     }
+    let proxies = ProxyConfigs {
+        nginx: cli.nginx_conf.clone(),
+        haproxy: cli.haproxy_conf.clone(),
+        apache: cli.apache_conf.clone(),
+    };
+    let catalog = catalog::build(&loaded.config, &proxies);
     match cli.command {
         Some(Command::Check { json }) => {
-            let sample = host::HostCollector::new().sample();
-            let report = check::build(&sample);
+            let report = check::run(&catalog);
             if json {
                 println!("{}", check::to_json(&report));
             } else {
@@ -55,12 +61,13 @@ fn main() -> ExitCode {
                     .source
                     .as_ref()
                     .map_or("embedded defaults".to_string(), |p| p.display().to_string()),
-                upstreams: c.upstreams.len(),
+                upstreams: catalog.entries.len(),
                 logs: c.logs.len(),
                 dns_names: c.dns.names.len(),
             };
             let opts = dashboard::Options {
                 refresh: c.refresh,
+                catalog,
                 theme,
                 sources,
                 mouse: cli.mouse,

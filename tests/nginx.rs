@@ -57,3 +57,48 @@ fn a_dead_upstream_gives_a_real_502_and_discovery_finds_it_in_nginx_own_config()
         "{logs:?}"
     );
 }
+
+#[test]
+fn check_reports_the_dead_upstream_nginx_502s_for_as_refused() {
+    let dead = free_port();
+    let nginx = Nginx::start(
+        &format!("  upstream shop {{\n    server 127.0.0.1:{dead};\n  }}\n"),
+        "    location / {\n      proxy_pass http://shop;\n    }\n    location /api/ {\n      proxy_pass http://$http_x_backend;\n    }\n",
+    );
+    assert_eq!(nginx.get("/").0, 502, "nginx itself answers 502");
+
+    let sb = common::Sandbox::new();
+    let out = sb.run(&[
+        "--nginx-conf",
+        nginx.conf.to_str().unwrap(),
+        "check",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["status"], "critical");
+    let shop = v["upstreams"]
+        .as_array()
+        .and_then(|ups| ups.iter().find(|u| u["group"] == "shop"))
+        .unwrap_or_else(|| panic!("no shop upstream in {v}"));
+    assert_eq!(shop["outcome"], "refused");
+    assert_eq!(shop["state"], "down");
+    assert_eq!(shop["target"], format!("http://127.0.0.1:{dead}/"));
+    let text = std::fs::read_to_string(&nginx.conf).expect("conf");
+    let line = text
+        .lines()
+        .position(|l| l.contains(&format!("server 127.0.0.1:{dead}")))
+        .expect("line")
+        + 1;
+    assert_eq!(shop["source"], format!("{}:{line}", nginx.conf.display()));
+    let unprobeable = v["unprobeable"].to_string();
+    assert!(
+        unprobeable.contains("$http_x_backend"),
+        "a variable target is listed as not probe-able: {unprobeable}"
+    );
+}

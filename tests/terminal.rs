@@ -28,7 +28,7 @@ fn shows_four_panes_help_and_quits_with_q() {
     ] {
         assert!(screen.contains(title), "missing {title:?} in:\n{screen}");
     }
-    assert!(screen.contains("no upstreams configured"), "{screen}");
+    assert!(screen.contains("no upstreams found in nginx"), "{screen}");
     assert_eq!(t.format("#{alternate_on}"), "1");
     t.keys(&["?"]);
     t.wait_for("quit gatewatch");

@@ -13,15 +13,8 @@ pub fn message(app: &App, pane: PaneId) -> String {
     let s = &app.sources;
     match pane {
         PaneId::Host => "waiting for the first host sample".into(),
-        PaneId::Upstreams if s.upstreams == 0 => {
-            "no upstreams configured: add [[upstream]] to the config \
-             or point --nginx-conf at the proxy's config"
-                .into()
-        }
-        PaneId::Upstreams => format!(
-            "{} upstream(s) configured in {}; health probing is not part of this build yet",
-            s.upstreams, s.config
-        ),
+        // The Upstreams pane draws its own empty state (it knows what discovery read).
+        PaneId::Upstreams => String::new(),
         PaneId::Dns if s.dns_names == 0 && s.upstreams == 0 => {
             "no names to resolve: upstream host names and [dns] names are resolved here".into()
         }

@@ -40,7 +40,7 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let body = lines(theme);
-    let width = area.width.saturating_sub(4).min(72);
+    let width = area.width.saturating_sub(4).min(84);
     let height = area.height.saturating_sub(2).min(body.len() as u16 + 2);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,

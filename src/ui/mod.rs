@@ -7,6 +7,7 @@ mod format;
 mod help;
 mod host;
 pub mod layout;
+mod upstreams;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
@@ -73,14 +74,14 @@ fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(" {} ", status.label()),
         status_style(theme, status).reversed(),
     ));
-    let worst = app.host.findings.iter().max_by_key(|f| f.status.severity());
-    let summary = match (worst, &app.host.sample) {
-        (_, None) => "sampling the host…".to_string(),
+    let findings = app.findings();
+    let summary = match (findings.first(), &app.host.sample) {
+        (None, None) => "sampling the host…".to_string(),
         (None, Some(_)) => "no problems found".to_string(),
-        (Some(f), Some(_)) if app.host.findings.len() > 1 => {
-            format!("{} (+{} more)", f.message, app.host.findings.len() - 1)
+        (Some(f), _) if findings.len() > 1 => {
+            format!("{} (+{} more)", f.message, findings.len() - 1)
         }
-        (Some(f), Some(_)) => f.message.clone(),
+        (Some(f), _) => f.message.clone(),
     };
     let clock = format!(" {} ", app.clock.strftime(crate::app::CLOCK_FORMAT));
     let clock_width = clock.chars().count() as u16;
@@ -159,13 +160,16 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     let mut block = Block::bordered()
         .border_style(border)
         .title(Span::styled(title, title_style));
-    if pane == PaneId::Host {
-        block = host::decorate(block, app, theme);
-    }
+    block = match pane {
+        PaneId::Host => host::decorate(block, app, theme),
+        PaneId::Upstreams => upstreams::decorate(block, app, theme),
+        _ => block,
+    };
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match pane {
         PaneId::Host if app.host.sample.is_some() => host::draw(frame, inner, app, theme),
+        PaneId::Upstreams => upstreams::draw(frame, inner, app, theme),
         _ => empty::draw(frame, inner, app, pane, theme),
     }
 }

@@ -206,3 +206,138 @@ fn many_cores_fall_back_to_one_glyph_per_core() {
     let screen = render(&a, 120, 40).backend().to_string();
     assert!(screen.contains("cores ▁"), "{screen}");
 }
+
+fn upstream_app(size: (u16, u16)) -> App {
+    use crate::app::upstreams::UpstreamView;
+    use crate::config::{HttpMethod, StatusRange, Target, Upstream};
+    use crate::upstream::catalog::{Catalog, Entry};
+    use crate::upstream::{Outcome, ProbeResult};
+    use std::time::SystemTime;
+
+    let mk = |name: &str, url: &str| Entry {
+        upstream: Upstream {
+            name: name.into(),
+            url: url.parse::<Target>().expect("url"),
+            timeout: Duration::from_secs(2),
+            interval: Duration::from_secs(2),
+            expect: StatusRange::DEFAULT,
+            method: HttpMethod::Get,
+            host: None,
+            tls_verify: true,
+            slow: Duration::from_millis(500),
+        },
+        group: Some("backend".into()),
+        source: "/etc/nginx/sites-enabled/shop:12".into(),
+        flags: vec!["max_fails=3".into()],
+    };
+    let catalog = Catalog {
+        entries: vec![
+            mk("shop", "http://10.0.0.5:8080/health"),
+            mk("api", "https://api.internal:8443/"),
+            mk("php-fpm", "unix:/run/php/php8.2-fpm.sock"),
+            mk("db", "tcp://10.0.0.9:5432"),
+            mk("cache", "tcp://10.0.0.10:6379"),
+        ],
+        unprobeable: vec!["proxy_pass http://$backend at /etc/nginx/sites-enabled/app:7: target contains a variable ($backend): resolved per request".into()],
+        read_from: vec!["nginx /etc/nginx/nginx.conf (4 files)".into()],
+        ..Catalog::default()
+    };
+    let mut view = UpstreamView::new(&catalog);
+    let base = 1_800_000_000 - 60;
+    let mut seq = 0;
+    let mut push = |view: &mut UpstreamView,
+                    i: usize,
+                    t: u64,
+                    outcome: Outcome,
+                    code: Option<u16>,
+                    ms: u64,
+                    detail: &str| {
+        seq += 1;
+        view.apply(ProbeResult {
+            target_index: i,
+            seq,
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(base + t),
+            outcome,
+            status_code: code,
+            latency: (ms > 0).then(|| Duration::from_millis(ms)),
+            elapsed: Duration::from_millis(ms.max(1)),
+            detail: detail.into(),
+            addr: Some(
+                [
+                    "10.0.0.5:8080",
+                    "10.0.0.7:8443",
+                    "/run/php/php8.2-fpm.sock",
+                    "10.0.0.9:5432",
+                ][i]
+                    .into(),
+            ),
+        });
+    };
+    for t in 0..20u64 {
+        let fail = t >= 12;
+        let (o, c, ms, d) = if fail {
+            (
+                Outcome::Refused,
+                None,
+                0,
+                "connection refused: tcp connect error: Connection refused (os error 111)",
+            )
+        } else {
+            (Outcome::Ok, Some(200), 3 + t % 4, "HTTP 200 OK")
+        };
+        push(&mut view, 0, t * 2, o, c, ms, d);
+        push(
+            &mut view,
+            1,
+            t * 2,
+            Outcome::Ok,
+            Some(200),
+            200 + t * 40,
+            "HTTP 200 OK",
+        );
+        push(&mut view, 2, t * 2, Outcome::Ok, None, 1, "connected");
+        push(
+            &mut view,
+            3,
+            t * 2,
+            Outcome::Ok,
+            None,
+            1 + t % 2,
+            "connected",
+        );
+    }
+    let mut app = App::new(Sources::default(), clock(), size);
+    app.update(Event::Host(Box::new(sample())));
+    app.upstreams = view;
+    app
+}
+
+#[test]
+fn upstreams_failing_first_120x40() {
+    let mut a = upstream_app((120, 40));
+    key(&mut a, KeyCode::Char('2'));
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+}
+
+#[test]
+fn upstreams_zoomed_80x24() {
+    let mut a = upstream_app((80, 24));
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('z'));
+    insta::assert_snapshot!(render(&a, 80, 24).backend());
+}
+
+#[test]
+fn upstream_detail_shows_the_full_error_and_last_results() {
+    let mut a = upstream_app((120, 40));
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('z'));
+    key(&mut a, KeyCode::Enter);
+    let term = render(&a, 120, 40);
+    let screen = term.backend().to_string();
+    assert!(
+        screen.contains("Connection refused (os error 111)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(term.backend());
+}

@@ -55,6 +55,17 @@ pub struct ProbeResult {
     pub addr: Option<String>,
 }
 
+/// A short age for narrow columns: "42s", "3m05s", "2h10m", "4d03h".
+pub fn format_age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+        _ => format!("{}d{:02}h", s / 86_400, s / 3600 % 24),
+    }
+}
+
 fn timestamp<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     match jiff::Timestamp::try_from(*at) {
         Ok(ts) => s.collect_str(&ts),

@@ -45,10 +45,24 @@ impl Sandbox {
         path
     }
 
+    /// `args` plus empty proxy configs for every proxy flag `args` does not set, so the machine's
+    /// own /etc/nginx (installed for the nginx tests) never leaks into a test.
+    pub fn isolated(&self, args: &[&str]) -> Vec<String> {
+        let empty = self.write("empty-proxy.conf", "");
+        let mut out: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for flag in ["--nginx-conf", "--haproxy-conf", "--apache-conf"] {
+            if !args.contains(&flag) {
+                out.push(flag.to_string());
+                out.push(empty.display().to_string());
+            }
+        }
+        out
+    }
+
     /// Runs the binary directly (no terminal), with this sandbox's environment.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN)
-            .args(args)
+            .args(self.isolated(args))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.env())
@@ -93,7 +107,7 @@ impl Tmux {
             cmd.push_str(&format!(" {k}='{v}'"));
         }
         cmd.push_str(&format!(" '{BIN}'"));
-        for a in args {
+        for a in sandbox.isolated(args) {
             cmd.push_str(&format!(" '{a}'"));
         }
         cmd.push_str("; echo \"[gatewatch exited $?]\"; exec sleep 600");
@@ -151,7 +165,7 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         let mut line = format!("'{BIN}'");
-        for a in args {
+        for a in t.sandbox.isolated(args) {
             line.push_str(&format!(" '{a}'"));
         }
         t.wait_for("$");

@@ -5,11 +5,17 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+pub mod upstreams;
+
+use std::time::SystemTime;
+
 use crate::host::{self, HostSample, ProcessRow};
 use crate::keymap::{self, Action};
 use crate::pane::PaneId;
 use crate::status::{self, Finding, Status};
 use crate::ui::layout;
+use crate::upstream::ProbeResult;
+use upstreams::UpstreamView;
 
 #[derive(Debug)]
 pub enum Event {
@@ -17,6 +23,7 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Host(Box<HostSample>),
+    Probe(Box<ProbeResult>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -28,7 +35,10 @@ pub const CLOCK_FORMAT: &str = "%H:%M %Z";
 pub enum Effect {
     Quit,
     Suspend,
-    RerunHost,
+    /// Every check now: a host sample and a probe of every upstream (each coalesced).
+    RerunAll,
+    /// One upstream now (its row was opened).
+    RerunUpstream(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +134,7 @@ pub struct App {
     pub clock: jiff::Zoned,
     pub hostname: String,
     pub host: HostView,
+    pub upstreams: UpstreamView,
     pub sources: Sources,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
@@ -143,18 +154,38 @@ impl App {
             clock,
             hostname: String::new(),
             host: HostView::default(),
+            upstreams: UpstreamView::default(),
             sources,
             message: None,
             mouse: false,
         }
     }
 
-    /// Worst status over everything checked; unknown until the first sample arrives.
+    /// Worst status over everything checked; unknown until the first host sample arrives.
     pub fn overall(&self) -> Status {
+        let known = status::overall(&self.findings());
         match &self.host.sample {
-            None => Status::Unknown,
-            Some(_) => status::overall(&self.host.findings),
+            None => known.worst(Status::Unknown),
+            Some(_) => known,
         }
+    }
+
+    /// Everything found wrong, worst first.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut all = self.host.findings.clone();
+        all.extend(self.upstreams.findings(self.now()));
+        all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+        all
+    }
+
+    pub fn now(&self) -> SystemTime {
+        SystemTime::from(self.clock.timestamp())
+    }
+
+    /// The event loop keeps the time current before each frame, for ages shown in seconds
+    /// between the header clock's minute ticks.
+    pub fn set_clock(&mut self, now: jiff::Zoned) {
+        self.clock = now;
     }
 
     /// Returns whether the screen needs redrawing, and what the event loop must do.
@@ -174,6 +205,19 @@ impl App {
                 self.host.sample = Some(*sample);
                 self.host.rebuild();
                 self.clamp_scroll();
+                (true, vec![])
+            }
+            Event::Probe(result) => {
+                let pane = PaneId::Upstreams.index();
+                // Rows re-sort as states change. A cursor the operator moved (or whose detail is
+                // open) stays on its upstream; one left at the top stays on the worst row.
+                let follow = self.scroll[pane] > 0 || self.upstreams.detail.is_some();
+                let selected = self.upstreams.at(self.scroll[pane]).filter(|_| follow);
+                if self.upstreams.apply(*result)
+                    && let Some(pos) = selected.and_then(|row| self.upstreams.position_of(row))
+                {
+                    self.scroll[pane] = pos;
+                }
                 (true, vec![])
             }
             Event::Tick(now) => {
@@ -229,7 +273,7 @@ impl App {
             Action::Bottom => self.scroll[self.focus.index()] = usize::MAX,
             Action::Rerun => {
                 self.message = Some("rerunning checks".into());
-                effects.push(Effect::RerunHost);
+                effects.push(Effect::RerunAll);
             }
             Action::Suspend => effects.push(Effect::Suspend),
             Action::SortProcesses => {
@@ -241,8 +285,21 @@ impl App {
                 self.scroll[PaneId::Host.index()] = 0;
             }
             Action::FilterProcesses => self.filter_input = Some(self.host.filter.clone()),
+            Action::OpenDetail => {
+                if self.upstreams.detail.is_some() {
+                    self.upstreams.detail = None;
+                } else if let Some(row) = self.upstreams.at(self.scroll[PaneId::Upstreams.index()])
+                {
+                    self.upstreams.detail = Some(row);
+                    effects.push(Effect::RerunUpstream(row));
+                }
+            }
+            Action::CloseDetail => self.upstreams.detail = None,
         }
         self.clamp_scroll();
+        if self.focus == PaneId::Upstreams && self.upstreams.detail.is_some() {
+            self.upstreams.detail = self.upstreams.at(self.scroll[PaneId::Upstreams.index()]);
+        }
         (true, effects)
     }
 
@@ -331,7 +388,8 @@ impl App {
     fn content_rows(&self, pane: PaneId) -> usize {
         match pane {
             PaneId::Host => self.host.visible.len(),
-            PaneId::Upstreams | PaneId::Dns | PaneId::Logs => 0,
+            PaneId::Upstreams => self.upstreams.rows.len(),
+            PaneId::Dns | PaneId::Logs => 0,
         }
     }
 
@@ -509,7 +567,7 @@ mod tests {
     #[test]
     fn rerun_and_suspend_become_effects() {
         let mut a = app();
-        assert_eq!(press(&mut a, KeyCode::Char('r')), vec![Effect::RerunHost]);
+        assert_eq!(press(&mut a, KeyCode::Char('r')), vec![Effect::RerunAll]);
         let ctrl_z = KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL);
         assert_eq!(a.update(Event::Key(ctrl_z)).1, vec![Effect::Suspend]);
     }
@@ -526,5 +584,56 @@ mod tests {
             .checked_add(jiff::SignedDuration::from_secs(60))
             .unwrap_or_default();
         assert!(a.update(Event::Tick(later)).0);
+    }
+
+    #[test]
+    fn probe_results_keep_the_worst_on_top_and_a_moved_cursor_on_its_upstream() {
+        use crate::upstream::Outcome;
+        use upstreams::tests::{result, view};
+        let mut a = app();
+        a.upstreams = view();
+        a.focus = PaneId::Upstreams;
+        a.update(Event::Probe(Box::new(result(0, 1, Outcome::Ok))));
+        a.update(Event::Probe(Box::new(result(1, 2, Outcome::Ok))));
+        a.update(Event::Probe(Box::new(result(2, 3, Outcome::Ok))));
+        press(&mut a, KeyCode::Down);
+        assert_eq!(a.upstreams.at(a.scroll[1]), Some(1), "cursor on beta");
+        a.update(Event::Probe(Box::new(result(1, 4, Outcome::Refused))));
+        assert_eq!(a.upstreams.order[0], 1, "beta is down, so first");
+        assert_eq!(
+            a.upstreams.at(a.scroll[1]),
+            Some(1),
+            "the cursor followed beta"
+        );
+        assert_eq!(a.overall(), Status::Critical);
+        press(&mut a, KeyCode::Char('g'));
+        a.update(Event::Probe(Box::new(result(0, 5, Outcome::Timeout))));
+        assert_eq!(
+            a.scroll[1], 0,
+            "a cursor left at the top stays on the worst row"
+        );
+    }
+
+    #[test]
+    fn enter_opens_a_rows_detail_and_reruns_it_esc_closes() {
+        use upstreams::tests::view;
+        let mut a = app();
+        a.upstreams = view();
+        press(&mut a, KeyCode::Char('2'));
+        assert_eq!(
+            press(&mut a, KeyCode::Enter),
+            vec![Effect::RerunUpstream(0)]
+        );
+        assert_eq!(a.upstreams.detail, Some(0));
+        assert!(
+            !a.zoomed,
+            "Enter in the Upstreams pane opens a row, it does not zoom"
+        );
+        press(&mut a, KeyCode::Down);
+        assert_eq!(a.upstreams.detail, Some(1), "the detail follows the cursor");
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.upstreams.detail, None);
+        press(&mut a, KeyCode::Char('z'));
+        assert!(a.zoomed);
     }
 }

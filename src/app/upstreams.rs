@@ -1,0 +1,247 @@
+//! What the Upstreams pane knows: every watched upstream with its probe history, kept in
+//! "failing first" order, plus what discovery could not probe or read.
+
+use std::collections::VecDeque;
+use std::time::SystemTime;
+
+use crate::status::{Finding, Status};
+use crate::upstream::catalog::{Catalog, Entry};
+use crate::upstream::{History, ProbeResult, State};
+
+/// Whole results kept per row for the detail view (the history keeps compact samples).
+pub const DETAIL_RESULTS: usize = 20;
+
+#[derive(Debug)]
+pub struct UpstreamRow {
+    pub entry: Entry,
+    pub history: History,
+    /// The last [`DETAIL_RESULTS`] results with their full error text and address, newest last.
+    pub recent: VecDeque<ProbeResult>,
+}
+
+impl UpstreamRow {
+    /// Where the row sorts: down first, then degraded, not yet probed, up.
+    fn rank(&self) -> u8 {
+        match self.history.state() {
+            Some(State::Down) => 0,
+            Some(State::Degraded) => 1,
+            None => 2,
+            Some(State::Up) => 3,
+        }
+    }
+
+    /// "shop (127.0.0.1:8080)": what a finding calls this upstream.
+    pub fn label(&self) -> String {
+        let target = self.entry.upstream.url.to_string();
+        if target.contains(&self.entry.upstream.name) {
+            target
+        } else {
+            format!("{} ({target})", self.entry.upstream.name)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct UpstreamView {
+    pub rows: Vec<UpstreamRow>,
+    /// Indices into `rows`, failing first; rebuilt only when some row's state changes.
+    pub order: Vec<usize>,
+    pub unprobeable: Vec<String>,
+    /// Problems met reading the proxy configs.
+    pub discovery: Vec<Finding>,
+    /// "nginx /etc/nginx/nginx.conf (3 files)" for each proxy config read.
+    pub read_from: Vec<String>,
+    /// The row whose detail view is open.
+    pub detail: Option<usize>,
+}
+
+impl UpstreamView {
+    pub fn new(catalog: &Catalog) -> Self {
+        let rows: Vec<UpstreamRow> = catalog
+            .entries
+            .iter()
+            .map(|e| UpstreamRow {
+                history: History::for_upstream(&e.upstream),
+                entry: e.clone(),
+                recent: VecDeque::with_capacity(DETAIL_RESULTS),
+            })
+            .collect();
+        let mut view = UpstreamView {
+            order: (0..rows.len()).collect(),
+            rows,
+            unprobeable: catalog.unprobeable.clone(),
+            discovery: catalog.findings.clone(),
+            read_from: catalog.read_from.clone(),
+            detail: None,
+        };
+        view.reorder();
+        view
+    }
+
+    /// Records a result; returns whether the order of rows changed. Stale and unknown results
+    /// are dropped.
+    pub fn apply(&mut self, result: ProbeResult) -> bool {
+        let Some(row) = self.rows.get_mut(result.target_index) else {
+            return false;
+        };
+        let before = row.history.state();
+        if !row.history.push(result.clone()) {
+            return false;
+        }
+        if row.recent.len() == DETAIL_RESULTS {
+            row.recent.pop_front();
+        }
+        row.recent.push_back(result);
+        if row.history.state() == before {
+            return false;
+        }
+        self.reorder();
+        true
+    }
+
+    fn reorder(&mut self) {
+        let rows = &self.rows;
+        self.order.sort_by(|&a, &b| {
+            (rows[a].rank(), &rows[a].entry.upstream.name)
+                .cmp(&(rows[b].rank(), &rows[b].entry.upstream.name))
+        });
+    }
+
+    /// The row shown at `position` in the table.
+    pub fn at(&self, position: usize) -> Option<usize> {
+        self.order.get(position).copied()
+    }
+
+    pub fn position_of(&self, row: usize) -> Option<usize> {
+        self.order.iter().position(|&r| r == row)
+    }
+
+    /// One finding per upstream that is not up, with its evidence; discovery problems too.
+    pub fn findings(&self, now: SystemTime) -> Vec<Finding> {
+        let mut out = self.discovery.clone();
+        for &i in &self.order {
+            let row = &self.rows[i];
+            let Some(last) = row.history.last() else {
+                continue;
+            };
+            let since = row
+                .history
+                .state_age(now)
+                .map(|d| format!(" for {}", crate::upstream::format_age(d)))
+                .unwrap_or_default();
+            match row.history.state() {
+                Some(State::Down) => {
+                    let what = match last.status_code {
+                        Some(code) => format!("answers {code}"),
+                        None => last.outcome.as_str().replace('_', " "),
+                    };
+                    out.push(Finding::new(
+                        Status::Critical,
+                        format!("upstream {} {what}{since}", row.label()),
+                    ));
+                }
+                Some(State::Degraded) if row.history.is_flapping() => {
+                    out.push(Finding::new(
+                        Status::Warning,
+                        format!("upstream {} is flapping", row.label()),
+                    ));
+                }
+                Some(State::Degraded) => {
+                    let latency = last
+                        .latency
+                        .map(|l| format!("{} ms", l.as_millis()))
+                        .unwrap_or_default();
+                    out.push(Finding::new(
+                        Status::Warning,
+                        format!("upstream {} is slow: {latency}", row.label()),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::{HttpMethod, StatusRange, Target, Upstream};
+    use crate::upstream::Outcome;
+    use std::time::Duration;
+
+    pub(crate) fn entry(name: &str, port: u16) -> Entry {
+        Entry {
+            upstream: Upstream {
+                name: name.into(),
+                url: Target::Tcp {
+                    host: "127.0.0.1".into(),
+                    port,
+                },
+                timeout: Duration::from_secs(1),
+                interval: Duration::from_secs(1),
+                expect: StatusRange::DEFAULT,
+                method: HttpMethod::Get,
+                host: None,
+                tls_verify: true,
+                slow: Duration::from_millis(500),
+            },
+            group: None,
+            source: "config".into(),
+            flags: vec![],
+        }
+    }
+
+    pub(crate) fn result(index: usize, seq: u64, outcome: Outcome) -> ProbeResult {
+        ProbeResult {
+            target_index: index,
+            seq,
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 100 + seq),
+            outcome,
+            status_code: None,
+            latency: outcome.is_ok().then(|| Duration::from_millis(3)),
+            elapsed: Duration::from_millis(3),
+            detail: String::new(),
+            addr: None,
+        }
+    }
+
+    pub(crate) fn view() -> UpstreamView {
+        let catalog = Catalog {
+            entries: vec![entry("alpha", 1), entry("beta", 2), entry("gamma", 3)],
+            ..Catalog::default()
+        };
+        UpstreamView::new(&catalog)
+    }
+
+    #[test]
+    fn failing_rows_come_first_and_stale_results_are_dropped() {
+        let mut v = view();
+        assert!(!v.apply(result(0, 1, Outcome::Ok)) || v.order == [1, 2, 0]);
+        v.apply(result(1, 2, Outcome::Ok));
+        v.apply(result(2, 3, Outcome::Refused));
+        assert_eq!(v.order, [2, 0, 1], "down first, then up rows by name");
+        assert!(
+            !v.apply(result(2, 1, Outcome::Ok)),
+            "an older result is stale"
+        );
+        assert_eq!(v.rows[2].history.state(), Some(State::Down));
+        assert!(v.apply(result(2, 4, Outcome::Ok)));
+        assert_eq!(v.order, [0, 1, 2]);
+        assert!(!v.apply(result(7, 5, Outcome::Ok)), "unknown target");
+    }
+
+    #[test]
+    fn a_down_upstream_is_a_critical_finding_with_its_evidence() {
+        let mut v = view();
+        v.apply(result(1, 10, Outcome::Refused));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let f = v.findings(now);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].status, Status::Critical);
+        assert_eq!(
+            f[0].message,
+            "upstream beta (tcp://127.0.0.1:2) refused for 1m30s"
+        );
+    }
+}

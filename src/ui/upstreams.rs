@@ -1,0 +1,456 @@
+//! The Upstreams pane: which upstream is failing and how, failing first, with latency history;
+//! Enter opens the last results of one upstream with their full error text.
+
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::status_style;
+use crate::app::App;
+use crate::app::upstreams::UpstreamRow;
+use crate::pane::PaneId;
+use crate::status::Status;
+use crate::theme::Theme;
+use crate::upstream::{Outcome, ProbeResult, State, format_age};
+
+/// Where the targets come from, in the bottom border.
+pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
+    let v = &app.upstreams;
+    if v.rows.is_empty() {
+        return block;
+    }
+    let down = v
+        .rows
+        .iter()
+        .filter(|r| r.history.state() == Some(State::Down))
+        .count();
+    let mut text = format!(" {} upstreams", v.rows.len());
+    if down > 0 {
+        text.push_str(&format!(", {down} down"));
+    }
+    let from = if v.rows.iter().all(|r| r.entry.source == "config") {
+        "config".to_string()
+    } else {
+        v.read_from.join(", ")
+    };
+    text.push_str(&format!(" · from {from} "));
+    block.title_bottom(Span::styled(text, theme.dim))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let v = &app.upstreams;
+    match v.detail.and_then(|i| v.rows.get(i)) {
+        Some(row) => detail(frame, area, app, row, theme),
+        None => table(frame, area, app, theme),
+    }
+}
+
+fn state_mark(state: Option<State>, theme: &Theme) -> Span<'static> {
+    match state {
+        Some(State::Down) => Span::styled("✖ ", theme.critical),
+        Some(State::Degraded) => Span::styled("▲ ", theme.warning),
+        Some(State::Up) => Span::styled("● ", theme.ok),
+        None => Span::styled("… ", theme.dim),
+    }
+}
+
+fn state_style(state: Option<State>, theme: &Theme) -> Style {
+    match state {
+        Some(State::Down) => status_style(theme, Status::Critical),
+        Some(State::Degraded) => status_style(theme, Status::Warning),
+        Some(State::Up) => theme.text,
+        None => theme.dim,
+    }
+}
+
+/// The status code when there was an answer, else the outcome.
+fn result_text(r: &ProbeResult) -> String {
+    match (r.status_code, r.outcome) {
+        (Some(code), _) => code.to_string(),
+        (None, Outcome::InvalidResponse) => "not http".to_string(),
+        (None, o) => o.as_str().to_string(),
+    }
+}
+
+fn latency_text(d: Option<Duration>) -> String {
+    match d {
+        None => "-".to_string(),
+        Some(d) if d < Duration::from_millis(10) => format!("{:.1}ms", d.as_secs_f64() * 1000.0),
+        Some(d) if d < Duration::from_secs(1) => format!("{}ms", d.as_millis()),
+        Some(d) => format!("{:.1}s", d.as_secs_f64()),
+    }
+}
+
+fn fit(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        format!("{text:<width$}")
+    } else if width > 0 {
+        let cut: String = text.chars().take(width - 1).collect();
+        format!("{cut}…")
+    } else {
+        String::new()
+    }
+}
+
+/// Latency history, one cell per probe, scaled to the window's slowest answer; a failure is a
+/// red ×, so a flapping upstream shows as a broken line.
+fn sparkline(row: &UpstreamRow, width: usize, theme: &Theme) -> Vec<Span<'static>> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let points: Vec<Option<Duration>> = row.history.latencies(width).collect();
+    let max = points
+        .iter()
+        .flatten()
+        .max()
+        .copied()
+        .unwrap_or_default()
+        .max(Duration::from_millis(1));
+    let mut spans: Vec<Span> = vec![Span::raw(" ".repeat(width.saturating_sub(points.len())))];
+    let mut run = String::new();
+    let mut run_failed = false;
+    for p in points {
+        let (c, failed) = match p {
+            Some(l) => {
+                let level = (l.as_secs_f64() / max.as_secs_f64() * 7.0).round() as usize;
+                (BARS[level.min(7)], false)
+            }
+            None => ('×', true),
+        };
+        if failed != run_failed && !run.is_empty() {
+            let style = if run_failed {
+                theme.critical
+            } else {
+                theme.accent
+            };
+            spans.push(Span::styled(std::mem::take(&mut run), style));
+        }
+        run_failed = failed;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(Span::styled(
+            run,
+            if run_failed {
+                theme.critical
+            } else {
+                theme.accent
+            },
+        ));
+    }
+    spans
+}
+
+/// Column widths that fit: the name, result and latency always; then time in state, success
+/// rate, target and history as room allows.
+struct Columns {
+    name: usize,
+    target: usize,
+    history: usize,
+    ok: bool,
+    since: bool,
+}
+
+const RESULT_W: usize = 10;
+const LATENCY_W: usize = 7;
+
+fn columns(app: &App, width: usize) -> Columns {
+    let longest = app
+        .upstreams
+        .rows
+        .iter()
+        .map(|r| r.entry.upstream.name.chars().count())
+        .max()
+        .unwrap_or(4);
+    let name = longest.clamp(4, 20);
+    let mut left = width.saturating_sub(2 + name + 1 + RESULT_W + 1 + LATENCY_W);
+    let mut take = |w: usize| {
+        let fits = left > w;
+        if fits {
+            left -= w + 1;
+        }
+        fits
+    };
+    // Widths as drawn: " {age:>7}" and " {ok:>5}".
+    let since = take(7);
+    let ok = take(5);
+    let target = if left >= 24 + 12 {
+        let w = app
+            .upstreams
+            .rows
+            .iter()
+            .map(|r| r.entry.upstream.url.to_string().chars().count())
+            .max()
+            .unwrap_or(0);
+        let w = w.clamp(12, 36).min(left - 13);
+        left -= w + 1;
+        w
+    } else {
+        0
+    };
+    let history = if left > 8 { left - 1 } else { 0 };
+    Columns {
+        name,
+        target,
+        history,
+        ok,
+        since,
+    }
+}
+
+fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let v = &app.upstreams;
+    if v.rows.is_empty() {
+        return empty(frame, area, app, theme);
+    }
+    let width = usize::from(area.width);
+    let c = columns(app, width);
+    let mut header = format!("  {} ", fit("NAME", c.name));
+    if c.target > 0 {
+        header.push_str(&format!("{} ", fit("TARGET", c.target)));
+    }
+    header.push_str(&format!(
+        "{} {:>LATENCY_W$}",
+        fit("RESULT", RESULT_W),
+        "LAT"
+    ));
+    if c.history > 0 {
+        header.push_str(&format!(" {}", fit("HISTORY", c.history)));
+    }
+    if c.ok {
+        header.push_str("   OK%");
+    }
+    if c.since {
+        header.push_str("     FOR");
+    }
+    let mut lines = vec![Line::from(Span::styled(
+        fit(&header, width),
+        theme.accent.reversed(),
+    ))];
+
+    let notes = notes(app, theme);
+    let room = usize::from(area.height).saturating_sub(1);
+    let table_rows = room
+        .saturating_sub(notes.len().min(room / 3))
+        .max(1.min(room));
+    let cursor = app.scroll[PaneId::Upstreams.index()];
+    let offset = cursor.saturating_sub(table_rows.saturating_sub(1));
+    let now = app.now();
+    let focused = app.focus == PaneId::Upstreams;
+    for (pos, &i) in v.order.iter().enumerate().skip(offset).take(table_rows) {
+        let row = &v.rows[i];
+        let state = row.history.state();
+        let last = row.history.last();
+        let mut spans = vec![state_mark(state, theme)];
+        spans.push(Span::styled(
+            format!("{} ", fit(&row.entry.upstream.name, c.name)),
+            theme.text,
+        ));
+        if c.target > 0 {
+            spans.push(Span::styled(
+                format!("{} ", fit(&row.entry.upstream.url.to_string(), c.target)),
+                theme.dim,
+            ));
+        }
+        let result = last.map_or("…".to_string(), result_text);
+        spans.push(Span::styled(
+            format!("{} ", fit(&result, RESULT_W)),
+            state_style(state, theme),
+        ));
+        let latency = latency_text(last.and_then(|r| r.latency));
+        spans.push(Span::styled(format!("{latency:>LATENCY_W$}"), theme.text));
+        if c.history > 0 {
+            spans.push(Span::raw(" "));
+            spans.extend(sparkline(row, c.history, theme));
+        }
+        if c.ok {
+            let ok = row
+                .history
+                .success_percent()
+                .map_or("-".to_string(), |p| format!("{p:.0}%"));
+            spans.push(Span::styled(format!(" {ok:>5}"), theme.text));
+        }
+        if c.since {
+            let age = row
+                .history
+                .state_age(now)
+                .map_or("-".to_string(), format_age);
+            spans.push(Span::styled(format!(" {age:>7}"), theme.dim));
+        }
+        let mut line = Line::from(spans);
+        if focused && pos == cursor {
+            line = line.style(theme.selection);
+        }
+        lines.push(line);
+    }
+    let used = lines.len();
+    lines.extend(
+        notes
+            .into_iter()
+            .take(usize::from(area.height).saturating_sub(used)),
+    );
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// What discovery could not probe or read: shown under the table, never hidden.
+fn notes(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let v = &app.upstreams;
+    let mut out = Vec::new();
+    for f in &v.discovery {
+        out.push(Line::from(Span::styled(
+            format!("▲ {}", f.message),
+            status_style(theme, f.status),
+        )));
+    }
+    for u in &v.unprobeable {
+        out.push(Line::from(Span::styled(
+            format!("· not probe-able: {u}"),
+            theme.dim,
+        )));
+    }
+    out
+}
+
+fn empty(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let v = &app.upstreams;
+    let message = if v.read_from.is_empty() {
+        "no upstreams configured: add [[upstream]] to the config or point --nginx-conf at the proxy's config"
+            .to_string()
+    } else {
+        format!(
+            "no upstreams found in {}: add [[upstream]] to the config",
+            v.read_from.join(", ")
+        )
+    };
+    let mut lines = vec![
+        Line::default(),
+        Line::from(Span::styled(message, theme.dim)),
+    ];
+    lines.push(Line::default());
+    lines.extend(notes(app, theme));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).centered(),
+        area,
+    );
+}
+
+fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &Theme) {
+    let u = &row.entry.upstream;
+    let state = row.history.state();
+    let mut head = vec![
+        state_mark(state, theme),
+        Span::styled(u.name.clone(), theme.title_focused),
+        Span::styled(format!("  {}", u.url), theme.text),
+    ];
+    if let Some(g) = &row.entry.group {
+        head.push(Span::styled(format!("  group {g}"), theme.dim));
+    }
+    if !row.entry.flags.is_empty() {
+        head.push(Span::styled(
+            format!("  {}", row.entry.flags.join(" ")),
+            theme.warning,
+        ));
+    }
+    let mut lines = vec![Line::from(head)];
+    lines.push(Line::from(Span::styled(
+        format!("  from {}", row.entry.source),
+        theme.dim,
+    )));
+    let age = row
+        .history
+        .state_age(app.now())
+        .map(format_age)
+        .unwrap_or_default();
+    let ok = row
+        .history
+        .success_percent()
+        .map_or("-".to_string(), |p| format!("{p:.0}%"));
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!("  {} ", state.map_or("not probed yet", |s| s.as_str())),
+            state_style(state, theme),
+        ),
+        Span::styled(
+            format!(
+                "for {age} · {ok} ok over {} probes · every {}, timeout {}, expect {}",
+                row.history.len(),
+                humantime::format_duration(u.interval),
+                humantime::format_duration(u.timeout),
+                u.expect
+            ),
+            theme.dim,
+        ),
+    ]));
+    if let Some(fail) = row.history.last_failure() {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  last failure {} ", clock(app, fail)),
+                theme.accent,
+            ),
+            Span::styled(fail.detail.clone(), theme.text),
+        ]));
+    }
+    lines.push(Line::default());
+    let width = usize::from(area.width);
+    let header = format!(
+        "{:<9}{:<12}{:>8}  {:<22}DETAIL",
+        "TIME", "RESULT", "LATENCY", "ADDRESS"
+    );
+    lines.push(Line::from(Span::styled(
+        fit(&header, width),
+        theme.accent.reversed(),
+    )));
+    let head_rows = lines.len();
+    let mut body: Vec<Line> = row
+        .recent
+        .iter()
+        .rev()
+        .map(|r| {
+            let style = if r.outcome.is_ok() {
+                theme.text
+            } else {
+                theme.critical
+            };
+            Line::from(vec![
+                Span::styled(format!("{:<9}", clock(app, r)), theme.dim),
+                Span::styled(format!("{:<12}", fit(&result_text(r), 11)), style),
+                Span::styled(format!("{:>8}  ", latency_text(r.latency)), theme.text),
+                Span::styled(
+                    format!("{:<22}", fit(r.addr.as_deref().unwrap_or("-"), 21)),
+                    theme.dim,
+                ),
+                Span::styled(r.detail.clone(), theme.text),
+            ])
+        })
+        .collect();
+    body.truncate(usize::from(area.height).saturating_sub(head_rows));
+    lines.extend(body);
+    // The header lines wrap so a long error is read in full; the table lines are cut at the edge.
+    let w = usize::from(area.width.max(1));
+    let wrapped: usize = lines[..head_rows]
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(w))
+        .sum();
+    let top_height = u16::try_from(wrapped).unwrap_or(u16::MAX).min(area.height);
+    let top = Paragraph::new(lines[..head_rows].to_vec()).wrap(Wrap { trim: false });
+    let [top_area, rest] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Length(top_height),
+        ratatui::layout::Constraint::Min(0),
+    ])
+    .areas(area);
+    frame.render_widget(top, top_area);
+    frame.render_widget(Paragraph::new(lines[head_rows..].to_vec()), rest);
+}
+
+fn clock(app: &App, r: &ProbeResult) -> String {
+    jiff::Timestamp::try_from(r.at)
+        .map(|t| {
+            t.to_zoned(app.clock.time_zone().clone())
+                .strftime("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
