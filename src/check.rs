@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::app::upstreams::UpstreamView;
+use crate::dns::{self, DnsRound, DnsRow, DnsRunner, DnsSettings};
 use crate::host::{self, HostCollector, HostSample};
 use crate::status::{self, Finding, Status};
 use crate::upstream::catalog::Catalog;
@@ -24,7 +25,7 @@ pub struct Report {
     pub unprobeable: Vec<String>,
     /// The proxy configs read for discovery.
     pub discovered_from: Vec<String>,
-    pub dns: Vec<serde_json::Value>,
+    pub dns: Vec<DnsRow>,
     pub logs: Vec<serde_json::Value>,
     pub services: Vec<serde_json::Value>,
 }
@@ -95,34 +96,41 @@ pub fn host_report(s: &HostSample) -> HostReport {
     }
 }
 
-/// Samples the host and probes every upstream once, at the same time.
-pub fn run(catalog: &Catalog) -> Report {
+/// Samples the host, probes every upstream and resolves every name once, all at the same time.
+pub fn run(catalog: &Catalog, dns_settings: &DnsSettings) -> Report {
     let sampler = std::thread::spawn(|| HostCollector::new().sample());
     let upstreams = catalog.upstreams();
-    let results = if upstreams.is_empty() {
-        Vec::new()
-    } else {
-        match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt.block_on(upstream::probe_all(&upstreams)),
-            Err(e) => {
-                tracing::error!("no async runtime for the probes: {e}");
-                Vec::new()
-            }
+    let wants_dns = dns_settings.names.iter().any(|n| !dns::is_ip_literal(n));
+    let (results, round) = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(async {
+            let dns_round = async {
+                if wants_dns {
+                    Some(DnsRunner::new(dns_settings.clone()).round().await)
+                } else {
+                    None
+                }
+            };
+            tokio::join!(upstream::probe_all(&upstreams), dns_round)
+        }),
+        Err(e) => {
+            tracing::error!("no async runtime for the probes: {e}");
+            (Vec::new(), None)
         }
     };
     let sample = sampler
         .join()
         .unwrap_or_else(|_| HostCollector::new().sample());
-    build(&sample, catalog, results, SystemTime::now())
+    build(&sample, catalog, results, round.as_ref(), SystemTime::now())
 }
 
 pub fn build(
     sample: &HostSample,
     catalog: &Catalog,
     results: Vec<ProbeResult>,
+    round: Option<&DnsRound>,
     now: SystemTime,
 ) -> Report {
     let host = host_report(sample);
@@ -133,6 +141,10 @@ pub fn build(
     }
     let mut findings = host.findings.clone();
     findings.extend(view.findings(now));
+    if let Some(round) = round {
+        findings.extend(dns::assess(round));
+        findings.extend(round.family.iter().cloned());
+    }
     if probed < view.rows.len() {
         findings.push(Finding::new(
             Status::Unknown,
@@ -171,7 +183,7 @@ pub fn build(
         upstreams,
         unprobeable: catalog.unprobeable.clone(),
         discovered_from: catalog.read_from.clone(),
-        dns: vec![],
+        dns: round.map(dns::report::rows).unwrap_or_default(),
         logs: vec![],
         services: vec![],
     }
@@ -319,7 +331,13 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let report = build(&sample(0.2), &Catalog::default(), vec![], SystemTime::now());
+        let report = build(
+            &sample(0.2),
+            &Catalog::default(),
+            vec![],
+            None,
+            SystemTime::now(),
+        );
         let v: serde_json::Value = serde_json::from_str(&to_json(&report)).unwrap();
         assert_eq!(
             v["status"], "unknown",
@@ -342,6 +360,7 @@ mod tests {
             &sample(5.0),
             &Catalog::default(),
             vec![],
+            None,
             SystemTime::now(),
         ));
         assert!(text.starts_with("GATEWATCH CRITICAL - load 5.00"), "{text}");

@@ -11,6 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::app::upstreams::UpstreamView;
 use crate::app::{App, Effect, Event, Sources};
+use crate::dns::{DnsEngine, DnsSettings};
 use crate::host::Sampler;
 use crate::theme::Theme;
 use crate::upstream::{self, catalog::Catalog};
@@ -22,6 +23,7 @@ const CLOCK_TICK: Duration = Duration::from_secs(60);
 pub struct Options {
     pub refresh: Duration,
     pub catalog: Catalog,
+    pub dns: DnsSettings,
     pub theme: Theme,
     pub sources: Sources,
     pub mouse: bool,
@@ -51,6 +53,26 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         Some(upstream::spawn(opts.catalog.upstreams(), deliver)?)
     };
 
+    let dns_tx = tx.clone();
+    let names: Vec<String> = opts
+        .dns
+        .names
+        .iter()
+        .filter(|n| !crate::dns::is_ip_literal(n))
+        .cloned()
+        .collect();
+    let resolver = if names.is_empty() {
+        None
+    } else {
+        // Runs on the runtime thread, so it must not block: a full queue drops this round (the
+        // next comes within the interval); only a closed one stops the engine.
+        let deliver = move |round| match dns_tx.try_send(Event::Dns(Box::new(round))) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        Some(DnsEngine::spawn(opts.dns.clone(), deliver)?)
+    };
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -64,6 +86,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let mut app = App::new(opts.sources, jiff::Zoned::now(), (size.width, size.height));
     app.mouse = opts.mouse;
     app.upstreams = UpstreamView::new(&opts.catalog);
+    app.dns = crate::app::dns::DnsView::new(names);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -125,8 +148,16 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 }
                 Effect::RerunAll => {
                     sampler.rerun();
+                    if let Some(r) = &resolver {
+                        r.rerun();
+                    }
                     if let Some(p) = &prober {
                         p.rerun_all();
+                    }
+                }
+                Effect::RerunDns => {
+                    if let Some(r) = &resolver {
+                        r.rerun();
                     }
                 }
                 Effect::RerunUpstream(i) => {

@@ -195,6 +195,20 @@ pub const BINDINGS: &[Binding] = &[
         help: "close the detail view",
         scope: Scope::Pane(PaneId::Upstreams),
     },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::OpenDetail,
+        footer: Some("detail"),
+        help: "open or close every nameserver's answer for the name (resolves now)",
+        scope: Scope::Pane(PaneId::Dns),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        action: Action::CloseDetail,
+        footer: None,
+        help: "close the name's detail view",
+        scope: Scope::Pane(PaneId::Dns),
+    },
 ];
 
 impl Key {

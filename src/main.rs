@@ -5,6 +5,7 @@ use clap::Parser;
 
 use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
+use gatewatch::dns::DnsSettings;
 use gatewatch::upstream::catalog::{self, ProxyConfigs};
 use gatewatch::{app, check, config, diagnostics, theme, tui};
 
@@ -46,7 +47,10 @@ fn main() -> ExitCode {
     let catalog = catalog::build(&loaded.config, &proxies);
     match cli.command {
         Some(Command::Check { json }) => {
-            let report = check::run(&catalog);
+            let report = check::run(
+                &catalog,
+                &DnsSettings::for_catalog(&loaded.config, &catalog),
+            );
             if json {
                 println!("{}", check::to_json(&report));
             } else {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             };
             let opts = dashboard::Options {
                 refresh: c.refresh,
+                dns: DnsSettings::for_catalog(c, &catalog),
                 catalog,
                 theme,
                 sources,

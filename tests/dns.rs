@@ -29,6 +29,7 @@ fn settings(dir: &Path, names: &[&str], servers: &[SocketAddr]) -> DnsSettings {
         hosts_file: dir.join("hosts"),
         resolv_conf: dir.join("resolv.conf"),
         resolv_conf_port: 53,
+        ports: Vec::new(),
     }
 }
 

@@ -56,10 +56,15 @@ fn focus_and_zoom_follow_the_keys() {
         !screen.contains("1 Host"),
         "zoom shows only the focused pane:\n{screen}"
     );
-    t.keys(&["Enter", "Tab"]);
-    t.wait_for("1 Host");
     t.keys(&["z"]);
-    t.wait_for("4 Logs [zoom]");
+    t.wait_for("1 Host");
+    // Enter zooms where a pane has no rows to open (Host); Tab moves on, the zoom stays.
+    t.keys(&["1", "Enter"]);
+    t.wait_for("1 Host [zoom]");
+    t.keys(&["Tab"]);
+    t.wait_for("2 Upstreams [zoom]");
+    t.keys(&["BTab", "Enter"]);
+    t.wait_for("2 Upstreams");
 }
 
 #[test]

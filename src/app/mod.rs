@@ -5,16 +5,19 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+pub mod dns;
 pub mod upstreams;
 
 use std::time::SystemTime;
 
+use crate::dns::DnsRound;
 use crate::host::{self, HostSample, ProcessRow};
 use crate::keymap::{self, Action};
 use crate::pane::PaneId;
 use crate::status::{self, Finding, Status};
 use crate::ui::layout;
 use crate::upstream::ProbeResult;
+use dns::DnsView;
 use upstreams::UpstreamView;
 
 #[derive(Debug)]
@@ -24,6 +27,7 @@ pub enum Event {
     Resize(u16, u16),
     Host(Box<HostSample>),
     Probe(Box<ProbeResult>),
+    Dns(Box<DnsRound>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -39,6 +43,8 @@ pub enum Effect {
     RerunAll,
     /// One upstream now (its row was opened).
     RerunUpstream(usize),
+    /// A DNS round now (a name's detail was opened).
+    RerunDns,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +141,7 @@ pub struct App {
     pub hostname: String,
     pub host: HostView,
     pub upstreams: UpstreamView,
+    pub dns: DnsView,
     pub sources: Sources,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
@@ -155,6 +162,7 @@ impl App {
             hostname: String::new(),
             host: HostView::default(),
             upstreams: UpstreamView::default(),
+            dns: DnsView::default(),
             sources,
             message: None,
             mouse: false,
@@ -174,6 +182,7 @@ impl App {
     pub fn findings(&self) -> Vec<Finding> {
         let mut all = self.host.findings.clone();
         all.extend(self.upstreams.findings(self.now()));
+        all.extend(self.dns.findings.iter().cloned());
         all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
         all
     }
@@ -219,6 +228,11 @@ impl App {
                     self.scroll[pane] = pos;
                 }
                 (true, vec![])
+            }
+            Event::Dns(round) => {
+                let changed = self.dns.apply(*round);
+                self.clamp_scroll();
+                (changed, vec![])
             }
             Event::Tick(now) => {
                 let changed = now.strftime(CLOCK_FORMAT).to_string()
@@ -285,6 +299,17 @@ impl App {
                 self.scroll[PaneId::Host.index()] = 0;
             }
             Action::FilterProcesses => self.filter_input = Some(self.host.filter.clone()),
+            Action::OpenDetail if self.focus == PaneId::Dns => {
+                self.dns.detail = match self.dns.detail {
+                    Some(_) => None,
+                    None => {
+                        Some(self.scroll[PaneId::Dns.index()]).filter(|&i| i < self.dns.order.len())
+                    }
+                };
+                if self.dns.detail.is_some() {
+                    effects.push(Effect::RerunDns);
+                }
+            }
             Action::OpenDetail => {
                 if self.upstreams.detail.is_some() {
                     self.upstreams.detail = None;
@@ -294,11 +319,17 @@ impl App {
                     effects.push(Effect::RerunUpstream(row));
                 }
             }
-            Action::CloseDetail => self.upstreams.detail = None,
+            Action::CloseDetail => {
+                self.upstreams.detail = None;
+                self.dns.detail = None;
+            }
         }
         self.clamp_scroll();
         if self.focus == PaneId::Upstreams && self.upstreams.detail.is_some() {
             self.upstreams.detail = self.upstreams.at(self.scroll[PaneId::Upstreams.index()]);
+        }
+        if self.focus == PaneId::Dns && self.dns.detail.is_some() {
+            self.dns.detail = Some(self.scroll[PaneId::Dns.index()]);
         }
         (true, effects)
     }
@@ -389,7 +420,8 @@ impl App {
         match pane {
             PaneId::Host => self.host.visible.len(),
             PaneId::Upstreams => self.upstreams.rows.len(),
-            PaneId::Dns | PaneId::Logs => 0,
+            PaneId::Dns => self.dns.order.len(),
+            PaneId::Logs => 0,
         }
     }
 

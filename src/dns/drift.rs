@@ -189,6 +189,7 @@ mod tests {
                 })
                 .collect(),
             problems: Vec::new(),
+            family: vec![],
         }
     }
 

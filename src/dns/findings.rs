@@ -179,6 +179,7 @@ mod tests {
             nameservers: vec![Nameserver::System],
             results,
             problems: Vec::new(),
+            family: vec![],
         }
     }
 

@@ -11,6 +11,7 @@
 
 mod drift;
 mod engine;
+pub mod family;
 mod findings;
 mod lookup;
 mod name;
@@ -50,6 +51,8 @@ pub struct DnsRound {
     /// Trouble with the system files that is not any one lookup's (an unreadable hosts file),
     /// sanitised.
     pub problems: Vec<String>,
+    /// Names whose addresses split by family on their upstream's port (see [`family`]).
+    pub family: Vec<crate::status::Finding>,
 }
 
 impl DnsRound {

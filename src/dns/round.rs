@@ -96,7 +96,7 @@ impl DnsRunner {
         }
         let results = run_bounded(jobs, MAX_IN_FLIGHT).await;
 
-        DnsRound {
+        let mut round = DnsRound {
             seq: self.seq,
             finished_at: SystemTime::now(),
             elapsed: started.elapsed(),
@@ -109,7 +109,12 @@ impl DnsRunner {
                 .map(str::to_owned)
                 .into_iter()
                 .collect(),
+            family: Vec::new(),
+        };
+        if !self.settings.ports.is_empty() {
+            round.family = super::family::check(&round, &self.settings.ports, timeout).await;
         }
+        round
     }
 
     fn system_resolver(&self) -> Result<TokioResolver, String> {

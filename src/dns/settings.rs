@@ -28,6 +28,24 @@ pub struct DnsSettings {
     /// The port resolv.conf nameservers are asked on. Always 53 in use (resolv.conf has no port
     /// syntax); tests set it so that loopback servers need no privileged port.
     pub resolv_conf_port: u16,
+    /// (name, port) of each watched upstream with a host name: after a round, each address the
+    /// name resolved to is tried on the port, to catch a port open on one address family only.
+    pub ports: Vec<(String, u16)>,
+}
+
+fn upstream_ports<'a>(
+    targets: impl Iterator<Item = &'a crate::config::Target>,
+) -> Vec<(String, u16)> {
+    let mut ports: Vec<(String, u16)> = Vec::new();
+    for t in targets {
+        if let (Some(host), Some(port)) = (t.host(), t.port())
+            && !super::is_ip_literal(host)
+            && !ports.iter().any(|(h, p)| h == host && *p == port)
+        {
+            ports.push((host.to_owned(), port));
+        }
+    }
+    ports
 }
 
 impl Default for DnsSettings {
@@ -57,7 +75,22 @@ impl DnsSettings {
             hosts_file: dns.hosts_file.clone(),
             resolv_conf: dns.resolv_conf.clone(),
             resolv_conf_port: DNS_PORT,
+            ports: upstream_ports(config.upstreams.iter().map(|u| &u.url)),
         }
+    }
+
+    /// The names of the upstreams actually watched (configured or discovered), `[dns] names`,
+    /// and the resolvers the proxy's own config names.
+    pub fn for_catalog(config: &Config, catalog: &crate::upstream::catalog::Catalog) -> Self {
+        let mut settings = Self::from_config(config, catalog.resolvers.iter().copied());
+        let hosts = catalog
+            .entries
+            .iter()
+            .filter_map(|e| e.upstream.url.host())
+            .map(str::to_owned);
+        settings.names = hosts.chain(config.dns.names.iter().cloned()).collect();
+        settings.ports = upstream_ports(catalog.entries.iter().map(|e| &e.upstream.url));
+        settings
     }
 
     /// Whether the system configuration (and so resolv.conf's servers) is asked.

@@ -15,13 +15,8 @@ pub fn message(app: &App, pane: PaneId) -> String {
         PaneId::Host => "waiting for the first host sample".into(),
         // The Upstreams pane draws its own empty state (it knows what discovery read).
         PaneId::Upstreams => String::new(),
-        PaneId::Dns if s.dns_names == 0 && s.upstreams == 0 => {
-            "no names to resolve: upstream host names and [dns] names are resolved here".into()
-        }
-        PaneId::Dns => format!(
-            "{} name(s) configured in {}; DNS lookups are not part of this build yet",
-            s.dns_names, s.config
-        ),
+        // The DNS pane draws its own empty and pending states.
+        PaneId::Dns => String::new(),
         PaneId::Logs if s.logs == 0 => "no logs configured: add [[log]] to the config or point \
              --nginx-conf at the proxy's config"
             .into(),

@@ -2,6 +2,7 @@
 //! which is what makes the snapshot tests deterministic.
 
 mod bars;
+mod dns;
 mod empty;
 mod format;
 mod help;
@@ -163,6 +164,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     block = match pane {
         PaneId::Host => host::decorate(block, app, theme),
         PaneId::Upstreams => upstreams::decorate(block, app, theme),
+        PaneId::Dns => dns::decorate(block, app, theme),
         _ => block,
     };
     let inner = block.inner(area);
@@ -170,6 +172,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     match pane {
         PaneId::Host if app.host.sample.is_some() => host::draw(frame, inner, app, theme),
         PaneId::Upstreams => upstreams::draw(frame, inner, app, theme),
+        PaneId::Dns => dns::draw(frame, inner, app, theme),
         _ => empty::draw(frame, inner, app, pane, theme),
     }
 }

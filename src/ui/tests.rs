@@ -341,3 +341,64 @@ fn upstream_detail_shows_the_full_error_and_last_results() {
     );
     insta::assert_snapshot!(term.backend());
 }
+
+#[test]
+fn dns_failing_first_with_a_mark_per_nameserver() {
+    use crate::dns::{Answer, DnsResult, DnsRound, Nameserver, Rcode, Source};
+    use std::time::SystemTime;
+    let ns2 = Nameserver::Addr("10.0.0.2:53".parse().expect("addr"));
+    let r =
+        |name: &str, ns: Nameserver, addrs: &[&str], rcode: Rcode, err: Option<&str>| DnsResult {
+            name: name.into(),
+            nameserver: ns,
+            answers: addrs
+                .iter()
+                .map(|a| Answer {
+                    addr: a.parse().expect("ip"),
+                    ttl: Some(300),
+                })
+                .collect(),
+            cname_chain: vec![],
+            rcode: Some(rcode),
+            latency: Duration::from_millis(4),
+            error: err.map(str::to_string),
+            source: Source::Dns,
+        };
+    let round = DnsRound {
+        seq: 1,
+        finished_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 100),
+        elapsed: Duration::from_millis(9),
+        nameservers: vec![Nameserver::System, ns2],
+        results: vec![
+            r(
+                "shop.internal",
+                Nameserver::System,
+                &["10.0.0.5"],
+                Rcode::NoError,
+                None,
+            ),
+            r("shop.internal", ns2, &["10.0.0.6"], Rcode::NoError, None),
+            r(
+                "api.internal",
+                Nameserver::System,
+                &[],
+                Rcode::NxDomain,
+                Some("NXDOMAIN: no such name"),
+            ),
+            r(
+                "api.internal",
+                ns2,
+                &[],
+                Rcode::NxDomain,
+                Some("NXDOMAIN: no such name"),
+            ),
+        ],
+        problems: vec![],
+        family: vec![],
+    };
+    let mut a = app((120, 40));
+    a.dns = crate::app::dns::DnsView::new(vec!["shop.internal".into(), "api.internal".into()]);
+    a.update(Event::Dns(Box::new(round)));
+    key(&mut a, KeyCode::Char('3'));
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+}

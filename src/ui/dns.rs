@@ -1,0 +1,288 @@
+//! The DNS pane: every upstream name through every nameserver, failing first; Enter shows each
+//! nameserver's full answer and the history of changes.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::status_style;
+use crate::app::App;
+use crate::app::dns::NameHealth;
+use crate::dns::{DnsResult, DnsRound, Nameserver, Source};
+use crate::pane::PaneId;
+use crate::status::Status;
+use crate::theme::Theme;
+
+pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
+    let Some(round) = &app.dns.round else {
+        return block;
+    };
+    let servers: Vec<String> = round
+        .nameservers
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| format!("{} {ns}", i + 1))
+        .collect();
+    block.title_bottom(Span::styled(
+        format!(" nameservers: {} ", servers.join(" · ")),
+        theme.dim,
+    ))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let v = &app.dns;
+    let Some(round) = &v.round else {
+        let text = if v.names.is_empty() {
+            "no names to resolve: upstream host names and [dns] names are resolved here".to_string()
+        } else {
+            format!("resolving {} name(s)…", v.names.len())
+        };
+        let lines = vec![Line::default(), Line::from(Span::styled(text, theme.dim))];
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).centered(),
+            area,
+        );
+        return;
+    };
+    match v.detail.and_then(|i| v.order.get(i)) {
+        Some(name) => detail(frame, area, app, round, name, theme),
+        None => table(frame, area, app, round, theme),
+    }
+}
+
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        format!("{text:<width$}")
+    } else if width > 0 {
+        let cut: String = text.chars().take(width - 1).collect();
+        format!("{cut}…")
+    } else {
+        String::new()
+    }
+}
+
+fn health_mark(h: Option<NameHealth>, theme: &Theme) -> Span<'static> {
+    match h {
+        Some(NameHealth::AllFail) => Span::styled("✖ ", theme.critical),
+        Some(NameHealth::SomeFail) => Span::styled("▲ ", theme.warning),
+        Some(NameHealth::Ok) => Span::styled("● ", theme.ok),
+        None => Span::styled("… ", theme.dim),
+    }
+}
+
+/// Seconds left of the smallest TTL, counted from when the round finished.
+fn ttl_left(r: &DnsResult, round: &DnsRound, now: SystemTime) -> Option<u64> {
+    let ttl = u64::from(r.min_ttl()?);
+    let spent = now
+        .duration_since(round.finished_at)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Some(ttl.saturating_sub(spent))
+}
+
+fn addresses(r: &DnsResult) -> String {
+    let list: Vec<String> = r.addresses().map(|a| a.to_string()).collect();
+    if list.is_empty() {
+        r.error.clone().unwrap_or_default()
+    } else {
+        list.join(" ")
+    }
+}
+
+fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &Theme) {
+    let v = &app.dns;
+    let width = usize::from(area.width);
+    let servers = round.nameservers.len();
+    let name_w = v
+        .order
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 28);
+    // name, addresses, TTL (6), one mark per nameserver, latency (7)
+    let addr_w = width
+        .saturating_sub(2 + name_w + 1 + 7 + servers + 1 + 8)
+        .max(8);
+    let header = format!(
+        "  {} {} {:>6} {:<servers$} {:>7}",
+        fit("NAME", name_w),
+        fit("ADDRESSES", addr_w),
+        "TTL",
+        fit("NS", servers),
+        "LAT"
+    );
+    let mut lines = vec![Line::from(Span::styled(
+        fit(&header, width),
+        theme.accent.reversed(),
+    ))];
+    let now = app.now();
+    let cursor = app.scroll[PaneId::Dns.index()];
+    let rows = usize::from(area.height).saturating_sub(1);
+    let offset = cursor.saturating_sub(rows.saturating_sub(1));
+    for (pos, name) in v.order.iter().enumerate().skip(offset).take(rows) {
+        let results: Vec<&DnsResult> = round.for_name(name).collect();
+        // The system's view is what nginx gets when it resolves at start or reload.
+        let main = results
+            .iter()
+            .find(|r| r.nameserver == Nameserver::System)
+            .or(results.first());
+        let health = NameHealth::of(results.iter().copied());
+        let mut spans = vec![
+            health_mark(health, theme),
+            Span::styled(format!("{} ", fit(name, name_w)), theme.text),
+        ];
+        let (addr_text, ttl, latency) = match main {
+            Some(r) => {
+                let ttl = match (r.source, ttl_left(r, round, now)) {
+                    (Source::Hosts, _) => "hosts".to_string(),
+                    (_, Some(t)) => format!("{t}s"),
+                    (_, None) => "-".to_string(),
+                };
+                let max = results.iter().map(|r| r.latency).max().unwrap_or_default();
+                (
+                    addresses(r),
+                    ttl,
+                    format!("{:.0}ms", max.as_secs_f64() * 1000.0),
+                )
+            }
+            None => (String::new(), "-".into(), "-".into()),
+        };
+        let addr_style = if main.is_some_and(|r| r.is_ok()) {
+            theme.text
+        } else {
+            theme.critical
+        };
+        spans.push(Span::styled(
+            format!("{} ", fit(&addr_text, addr_w)),
+            addr_style,
+        ));
+        spans.push(Span::styled(format!("{ttl:>6} "), theme.dim));
+        let main_addrs: Vec<_> = main.map(|r| r.addresses().collect()).unwrap_or_default();
+        for ns in &round.nameservers {
+            let mark = match results.iter().find(|r| &r.nameserver == ns) {
+                None => Span::styled("·", theme.dim),
+                Some(r) if !r.is_ok() => Span::styled("✖", theme.critical),
+                Some(r) if r.addresses().collect::<Vec<_>>() != main_addrs => {
+                    Span::styled("≠", theme.warning)
+                }
+                Some(_) => Span::styled("✓", theme.ok),
+            };
+            spans.push(mark);
+        }
+        spans.push(Span::styled(format!(" {latency:>7}"), theme.text));
+        let mut line = Line::from(spans);
+        if app.focus == PaneId::Dns && pos == cursor {
+            line = line.style(theme.selection);
+        }
+        lines.push(line);
+    }
+    let left = usize::from(area.height).saturating_sub(lines.len());
+    for f in app.dns.findings.iter().take(left) {
+        let mark = if f.status == Status::Critical {
+            "✖ "
+        } else {
+            "▲ "
+        };
+        lines.push(Line::from(Span::styled(
+            format!("{mark}{}", f.message),
+            status_style(theme, f.status),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn detail(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, name: &str, theme: &Theme) {
+    let results: Vec<&DnsResult> = round.for_name(name).collect();
+    let health = NameHealth::of(results.iter().copied());
+    let mut lines = vec![Line::from(vec![
+        health_mark(health, theme),
+        Span::styled(name.to_string(), theme.title_focused),
+    ])];
+    for r in &results {
+        let rcode = r.rcode.map_or("-".to_string(), |c| c.to_string());
+        let via = if r.source == Source::Hosts {
+            " (hosts file)"
+        } else {
+            ""
+        };
+        let answer = if r.answers.is_empty() {
+            String::new()
+        } else {
+            r.answers
+                .iter()
+                .map(|a| match a.ttl {
+                    Some(t) => format!("{} ttl {t}", a.addr),
+                    None => a.addr.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let style = if r.is_ok() {
+            theme.text
+        } else {
+            theme.critical
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<22}", r.nameserver.to_string()), theme.accent),
+            Span::styled(
+                format!("{rcode:<9}{:>6.1}ms  ", r.latency.as_secs_f64() * 1000.0),
+                theme.dim,
+            ),
+            Span::styled(format!("{answer}{via}"), style),
+        ]));
+        if !r.cname_chain.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("      via CNAME {}", r.cname_chain.join(" → ")),
+                theme.dim,
+            )));
+        }
+        if let Some(e) = &r.error {
+            lines.push(Line::from(Span::styled(
+                format!("      {e}"),
+                theme.critical,
+            )));
+        }
+    }
+    lines.push(Line::default());
+    let changes: Vec<_> = app.dns.drift.history(name).collect();
+    if changes.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no change since gatewatch first resolved it",
+            theme.dim,
+        )));
+    } else {
+        lines.push(Line::from(Span::styled(
+            "  changes (nginx keeps the address it resolved at start or reload):",
+            theme.accent,
+        )));
+        for c in changes.iter().rev() {
+            let at = jiff::Timestamp::try_from(c.at)
+                .map(|t| {
+                    t.to_zoned(app.clock.time_zone().clone())
+                        .strftime("%H:%M:%S")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let list = |a: &[std::net::IpAddr]| {
+                a.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "  {at}  {}  {} → {}",
+                    c.nameserver,
+                    list(&c.before),
+                    list(&c.after)
+                ),
+                theme.warning,
+            )));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
