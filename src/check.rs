@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::app::upstreams::UpstreamView;
 use crate::dns::{self, DnsRound, DnsRow, DnsRunner, DnsSettings};
 use crate::host::{self, HostCollector, HostSample};
+use crate::logs::{self, LogReport, Origin, SourceSpec};
 use crate::status::{self, Finding, Status};
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{self, ProbeResult};
@@ -26,7 +27,7 @@ pub struct Report {
     /// The proxy configs read for discovery.
     pub discovered_from: Vec<String>,
     pub dns: Vec<DnsRow>,
-    pub logs: Vec<serde_json::Value>,
+    pub logs: Vec<LogReport>,
     pub services: Vec<serde_json::Value>,
 }
 
@@ -97,7 +98,7 @@ pub fn host_report(s: &HostSample) -> HostReport {
 }
 
 /// Samples the host, probes every upstream and resolves every name once, all at the same time.
-pub fn run(catalog: &Catalog, dns_settings: &DnsSettings) -> Report {
+pub fn run(catalog: &Catalog, dns_settings: &DnsSettings, logs: &[SourceSpec]) -> Report {
     let sampler = std::thread::spawn(|| HostCollector::new().sample());
     let upstreams = catalog.upstreams();
     let wants_dns = dns_settings.names.iter().any(|n| !dns::is_ip_literal(n));
@@ -123,7 +124,10 @@ pub fn run(catalog: &Catalog, dns_settings: &DnsSettings) -> Report {
     let sample = sampler
         .join()
         .unwrap_or_else(|_| HostCollector::new().sample());
-    build(&sample, catalog, results, round.as_ref(), SystemTime::now())
+    let scans = scan_logs(logs);
+    let mut report = build(&sample, catalog, results, round.as_ref(), SystemTime::now());
+    add_logs(&mut report, scans);
+    report
 }
 
 pub fn build(
@@ -187,6 +191,37 @@ pub fn build(
         logs: vec![],
         services: vec![],
     }
+}
+
+/// The recent end of every log file (a streaming command cannot be scanned after the fact).
+pub fn scan_logs(sources: &[SourceSpec]) -> Vec<LogReport> {
+    sources
+        .iter()
+        .filter_map(|s| match &s.origin {
+            Origin::File(path) => Some(logs::scan(
+                path,
+                s.kind,
+                logs::DEFAULT_WINDOW,
+                logs::DEFAULT_MAX_LINES,
+            )),
+            Origin::Glob(_) | Origin::Command(_) => None,
+        })
+        .collect()
+}
+
+/// Files the scans under `logs` and lets their 502 signatures count towards the status.
+pub fn add_logs(report: &mut Report, scans: Vec<LogReport>) {
+    for scan in &scans {
+        let finding = logs::assess(scan, logs::DEFAULT_WINDOW);
+        if finding.status != Status::Ok {
+            report.findings.push(finding);
+        }
+    }
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+    report.status = status::overall(&report.findings);
+    report.logs = scans;
 }
 
 pub fn to_json(report: &Report) -> String {

@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::app::upstreams::UpstreamView;
-use crate::app::{App, Effect, Event, Sources};
+use crate::app::{App, Effect, Event};
 use crate::dns::{DnsEngine, DnsSettings};
 use crate::host::Sampler;
+use crate::logs::{FollowOptions, LogFollower, SourceSpec};
 use crate::theme::Theme;
 use crate::upstream::{self, catalog::Catalog};
 use crate::{tui, ui};
@@ -24,8 +25,8 @@ pub struct Options {
     pub refresh: Duration,
     pub catalog: Catalog,
     pub dns: DnsSettings,
+    pub logs: Vec<SourceSpec>,
     pub theme: Theme,
-    pub sources: Sources,
     pub mouse: bool,
 }
 
@@ -73,6 +74,18 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         Some(DnsEngine::spawn(opts.dns.clone(), deliver)?)
     };
 
+    let log_tx = tx.clone();
+    let _follower = if opts.logs.is_empty() {
+        None
+    } else {
+        let deliver = move |batch| log_tx.blocking_send(Event::Log(Box::new(batch))).is_ok();
+        Some(LogFollower::spawn(
+            opts.logs.clone(),
+            FollowOptions::default(),
+            deliver,
+        )?)
+    };
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -83,10 +96,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     // gone; `tui::restore` already shows the cursor, so the Terminal is never dropped.
     let mut term = std::mem::ManuallyDrop::new(tui::terminal()?);
     let size = term.size()?;
-    let mut app = App::new(opts.sources, jiff::Zoned::now(), (size.width, size.height));
+    let mut app = App::new(jiff::Zoned::now(), (size.width, size.height));
     app.mouse = opts.mouse;
     app.upstreams = UpstreamView::new(&opts.catalog);
     app.dns = crate::app::dns::DnsView::new(names);
+    app.logs = crate::app::logs::LogView::new(&opts.logs);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();

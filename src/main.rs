@@ -7,7 +7,7 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::upstream::catalog::{self, ProxyConfigs};
-use gatewatch::{app, check, config, diagnostics, theme, tui};
+use gatewatch::{check, config, diagnostics, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             let report = check::run(
                 &catalog,
                 &DnsSettings::for_catalog(&loaded.config, &catalog),
+                &catalog.log_sources(&loaded.config),
             );
             if json {
                 println!("{}", check::to_json(&report));
@@ -60,21 +61,12 @@ fn main() -> ExitCode {
         }
         None => {
             let c = &loaded.config;
-            let sources = app::Sources {
-                config: loaded
-                    .source
-                    .as_ref()
-                    .map_or("embedded defaults".to_string(), |p| p.display().to_string()),
-                upstreams: catalog.entries.len(),
-                logs: c.logs.len(),
-                dns_names: c.dns.names.len(),
-            };
             let opts = dashboard::Options {
                 refresh: c.refresh,
                 dns: DnsSettings::for_catalog(c, &catalog),
+                logs: catalog.log_sources(c),
                 catalog,
                 theme,
-                sources,
                 mouse: cli.mouse,
             };
             run_dashboard(opts)

@@ -96,6 +96,34 @@ fn check_reports_the_dead_upstream_nginx_502s_for_as_refused() {
         .expect("line")
         + 1;
     assert_eq!(shop["source"], format!("{}:{line}", nginx.conf.display()));
+    // nginx's own logs, discovered from its config: the real 502 lines, classified.
+    let logs = v["logs"].as_array().expect("logs");
+    let error_log = logs
+        .iter()
+        .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("error.log")))
+        .expect("error.log scanned");
+    assert!(
+        error_log["causes"]["refused"].as_u64().unwrap_or(0) >= 1,
+        "{error_log}"
+    );
+    assert!(
+        error_log["top_upstreams"]
+            .to_string()
+            .contains(&format!("127.0.0.1:{dead}")),
+        "{error_log}"
+    );
+    let access_log = logs
+        .iter()
+        .find(|l| {
+            l["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("access.log"))
+        })
+        .expect("access.log scanned");
+    assert!(
+        access_log["status_502"].as_u64().unwrap_or(0) >= 1,
+        "{access_log}"
+    );
     let unprobeable = v["unprobeable"].to_string();
     assert!(
         unprobeable.contains("$http_x_backend"),

@@ -6,6 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use ratatui::layout::{Position, Rect};
 
 pub mod dns;
+pub mod logs;
 pub mod upstreams;
 
 use std::time::SystemTime;
@@ -13,11 +14,13 @@ use std::time::SystemTime;
 use crate::dns::DnsRound;
 use crate::host::{self, HostSample, ProcessRow};
 use crate::keymap::{self, Action};
+use crate::logs::LogBatch;
 use crate::pane::PaneId;
 use crate::status::{self, Finding, Status};
 use crate::ui::layout;
 use crate::upstream::ProbeResult;
 use dns::DnsView;
+use logs::LogView;
 use upstreams::UpstreamView;
 
 #[derive(Debug)]
@@ -28,6 +31,7 @@ pub enum Event {
     Host(Box<HostSample>),
     Probe(Box<ProbeResult>),
     Dns(Box<DnsRound>),
+    Log(Box<LogBatch>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -51,16 +55,6 @@ pub enum Effect {
 pub enum ProcSort {
     Cpu,
     Mem,
-}
-
-/// What the dashboard knows about where its inputs come from, for honest empty states.
-#[derive(Clone, Debug, Default)]
-pub struct Sources {
-    /// "embedded defaults" or the config file's path.
-    pub config: String,
-    pub upstreams: usize,
-    pub logs: usize,
-    pub dns_names: usize,
 }
 
 #[derive(Debug, Default)]
@@ -142,14 +136,14 @@ pub struct App {
     pub host: HostView,
     pub upstreams: UpstreamView,
     pub dns: DnsView,
-    pub sources: Sources,
+    pub logs: LogView,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
     pub mouse: bool,
 }
 
 impl App {
-    pub fn new(sources: Sources, clock: jiff::Zoned, size: (u16, u16)) -> Self {
+    pub fn new(clock: jiff::Zoned, size: (u16, u16)) -> Self {
         App {
             focus: PaneId::Host,
             zoomed: false,
@@ -163,7 +157,7 @@ impl App {
             host: HostView::default(),
             upstreams: UpstreamView::default(),
             dns: DnsView::default(),
-            sources,
+            logs: LogView::default(),
             message: None,
             mouse: false,
         }
@@ -183,6 +177,7 @@ impl App {
         let mut all = self.host.findings.clone();
         all.extend(self.upstreams.findings(self.now()));
         all.extend(self.dns.findings.iter().cloned());
+        all.extend(self.logs.findings(self.now()));
         all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
         all
     }
@@ -234,6 +229,18 @@ impl App {
                 self.clamp_scroll();
                 (changed, vec![])
             }
+            Event::Log(batch) => {
+                let Some(shown) = self.logs.apply(*batch) else {
+                    return (false, vec![]);
+                };
+                let pane = PaneId::Logs.index();
+                // A paused or scrolled-back view stays on the lines it shows.
+                if !self.logs.follow || self.scroll[pane] > 0 {
+                    self.scroll[pane] = self.scroll[pane].saturating_add(shown);
+                }
+                self.clamp_scroll();
+                (true, vec![])
+            }
             Event::Tick(now) => {
                 let changed = now.strftime(CLOCK_FORMAT).to_string()
                     != self.clock.strftime(CLOCK_FORMAT).to_string();
@@ -252,6 +259,10 @@ impl App {
         self.message = None;
         if self.filter_input.is_some() {
             self.on_filter_key(key);
+            return (true, vec![]);
+        }
+        if self.logs.search_input.is_some() {
+            self.on_search_key(key);
             return (true, vec![]);
         }
         if self.help {
@@ -283,6 +294,15 @@ impl App {
             Action::ScrollDown => self.scroll_by(1),
             Action::PageUp => self.scroll_by(-(page as isize)),
             Action::PageDown => self.scroll_by(page as isize),
+            // The Logs pane counts from the newest line: its "top" is the far end.
+            Action::Top if self.focus == PaneId::Logs => {
+                self.logs.follow = false;
+                self.scroll[PaneId::Logs.index()] = usize::MAX;
+            }
+            Action::Bottom if self.focus == PaneId::Logs => {
+                self.logs.follow = true;
+                self.scroll[PaneId::Logs.index()] = 0;
+            }
             Action::Top => self.scroll[self.focus.index()] = 0,
             Action::Bottom => self.scroll[self.focus.index()] = usize::MAX,
             Action::Rerun => {
@@ -318,6 +338,24 @@ impl App {
                     self.upstreams.detail = Some(row);
                     effects.push(Effect::RerunUpstream(row));
                 }
+            }
+            Action::ToggleFollow => {
+                self.logs.follow = !self.logs.follow;
+                if self.logs.follow {
+                    self.scroll[PaneId::Logs.index()] = 0;
+                }
+            }
+            Action::SearchLogs => self.logs.search_input = Some(self.logs.search.clone()),
+            Action::NextMatch => self.jump_to_match(true),
+            Action::PrevMatch => self.jump_to_match(false),
+            Action::CycleLevel => self.logs.cycle_level(),
+            Action::CycleCause => self.logs.cycle_cause(),
+            Action::ToggleWrap => self.logs.wrap = !self.logs.wrap,
+            Action::NextSource | Action::PrevSource => {
+                self.logs
+                    .switch_source(binding.action == Action::NextSource);
+                self.scroll[PaneId::Logs.index()] = 0;
+                self.logs.follow = true;
             }
             Action::CloseDetail => {
                 self.upstreams.detail = None;
@@ -363,6 +401,70 @@ impl App {
         self.scroll[PaneId::Host.index()] = 0;
     }
 
+    fn on_search_key(&mut self, key: KeyEvent) {
+        let Some(text) = self.logs.search_input.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Enter => {
+                self.logs.search = std::mem::take(text);
+                self.logs.search_input = None;
+                // Start from below the newest line, so the first jump lands on the latest match.
+                self.scroll[PaneId::Logs.index()] = 0;
+                self.jump_to_match(false);
+                if self.logs.matches().is_empty() && !self.logs.search.is_empty() {
+                    self.message = Some(format!("no line matches {:?}", self.logs.search));
+                }
+            }
+            KeyCode::Esc => {
+                self.logs.search_input = None;
+                self.logs.search.clear();
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            // A pasted megabyte must not become a megabyte search.
+            KeyCode::Char(c)
+                if !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && !c.is_control()
+                    && text.chars().count() < 128 =>
+            {
+                text.push(c);
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves the Logs view so the next match (newer) or the previous one (older) is its bottom line.
+    fn jump_to_match(&mut self, newer: bool) {
+        let matches = self.logs.matches();
+        let len = self.logs.visible().len();
+        let pane = PaneId::Logs.index();
+        let bottom = len.saturating_sub(1).saturating_sub(self.scroll[pane]);
+        // From the newest line, "older" starts with the newest line itself.
+        let bottom = if self.scroll[pane] == 0 && !newer {
+            len
+        } else {
+            bottom
+        };
+        let target = if newer {
+            matches.iter().copied().find(|&m| m > bottom)
+        } else {
+            matches.iter().rev().copied().find(|&m| m < bottom)
+        };
+        match target {
+            Some(m) => {
+                self.scroll[pane] = len - 1 - m;
+                self.logs.follow = self.scroll[pane] == 0;
+            }
+            None if !self.logs.search.is_empty() => {
+                let which = if newer { "newer" } else { "older" };
+                self.message = Some(format!("no {which} line matches {:?}", self.logs.search));
+            }
+            None => self.message = Some("no search: press / in the Logs pane".into()),
+        }
+    }
+
     fn on_help_key(&mut self, key: KeyEvent) {
         match key.code {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = false,
@@ -404,8 +506,17 @@ impl App {
     }
 
     fn scroll_by(&mut self, delta: isize) {
+        // The Logs pane keeps its offset from the newest line, so down means towards it.
+        let delta = if self.focus == PaneId::Logs {
+            -delta
+        } else {
+            delta
+        };
         let s = &mut self.scroll[self.focus.index()];
         *s = s.saturating_add_signed(delta);
+        if self.focus == PaneId::Logs {
+            self.logs.follow = *s == 0;
+        }
     }
 
     /// Rows of list content the focused pane shows at once: the unit of PgUp/PgDn.
@@ -421,7 +532,7 @@ impl App {
             PaneId::Host => self.host.visible.len(),
             PaneId::Upstreams => self.upstreams.rows.len(),
             PaneId::Dns => self.dns.order.len(),
-            PaneId::Logs => 0,
+            PaneId::Logs => self.logs.visible().len(),
         }
     }
 
@@ -448,7 +559,7 @@ mod tests {
     }
 
     fn app() -> App {
-        App::new(Sources::default(), clock(), (120, 40))
+        App::new(clock(), (120, 40))
     }
 
     fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
@@ -667,5 +778,54 @@ mod tests {
         assert_eq!(a.upstreams.detail, None);
         press(&mut a, KeyCode::Char('z'));
         assert!(a.zoomed);
+    }
+
+    #[test]
+    fn logs_keys_pause_search_and_switch_sources() {
+        use crate::logs::{LogBatch, LogLine, SourceSpec, SourceStatus};
+        let mut a = app();
+        a.logs = LogView::new(&[
+            SourceSpec::file("/a.log", None),
+            SourceSpec::file("/b.log", None),
+        ]);
+        let lines = |n: usize| LogBatch {
+            source: 0,
+            lines: (0..n)
+                .map(|i| LogLine {
+                    text: format!("line {i} {}", if i % 10 == 0 { "needle" } else { "hay" }),
+                    format: None,
+                    cause: None,
+                    status: None,
+                    upstream: None,
+                    time: None,
+                })
+                .collect(),
+            status: SourceStatus::Following,
+            events: vec![],
+        };
+        a.update(Event::Log(Box::new(lines(100))));
+        press(&mut a, KeyCode::Char('4'));
+        assert!(a.logs.follow);
+        press(&mut a, KeyCode::Char('f'));
+        assert!(!a.logs.follow);
+        a.update(Event::Log(Box::new(lines(5))));
+        assert_eq!(a.scroll[3], 5, "a paused view stays on the lines it showed");
+        press(&mut a, KeyCode::Char('G'));
+        assert!(a.logs.follow && a.scroll[3] == 0);
+        press(&mut a, KeyCode::Char('/'));
+        for c in "needle".chars() {
+            press(&mut a, KeyCode::Char(c));
+        }
+        press(&mut a, KeyCode::Enter);
+        // 105 lines; the newest match is line index 100: 4 lines above the newest.
+        assert_eq!(a.scroll[3], 4);
+        press(&mut a, KeyCode::Char('N'));
+        assert_eq!(a.scroll[3], 14, "the previous (older) match");
+        press(&mut a, KeyCode::Char('n'));
+        assert_eq!(a.scroll[3], 4);
+        press(&mut a, KeyCode::Char(']'));
+        assert_eq!(a.logs.current, 1);
+        press(&mut a, KeyCode::Char('['));
+        assert_eq!(a.logs.current, 0);
     }
 }

@@ -1,7 +1,8 @@
-//! The help popup, generated from the key map that handles the keys.
+//! The help popup, generated from the key map that handles the keys. Two columns when the
+//! terminal is wide enough (global keys left, pane keys right), one scrolling column otherwise.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
@@ -10,26 +11,25 @@ use crate::keymap::{BINDINGS, Scope};
 use crate::pane::PaneId;
 use crate::theme::Theme;
 
-pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
+/// Width of one column of the help.
+const COLUMN: u16 = 57;
+
+fn section(title: &str, scope: Scope, theme: &Theme, out: &mut Vec<Line<'static>>) {
+    if !out.is_empty() {
+        out.push(Line::default());
+    }
+    out.push(Line::from(Span::styled(title.to_string(), theme.accent)));
+    for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+        out.push(Line::from(vec![
+            Span::styled(format!("  {:<10}", b.keys_label()), theme.footer_key),
+            Span::styled(b.help.to_string(), theme.text),
+        ]));
+    }
+}
+
+fn global_lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    let mut sections: Vec<(String, Scope)> = vec![("Everywhere".into(), Scope::Global)];
-    for p in PaneId::ALL {
-        if BINDINGS.iter().any(|b| b.scope == Scope::Pane(p)) {
-            sections.push((format!("{} pane", p.title()), Scope::Pane(p)));
-        }
-    }
-    for (title, scope) in sections {
-        if !out.is_empty() {
-            out.push(Line::default());
-        }
-        out.push(Line::from(Span::styled(title, theme.accent)));
-        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
-            out.push(Line::from(vec![
-                Span::styled(format!("  {:<12}", b.keys_label()), theme.footer_key),
-                Span::styled(b.help.to_string(), theme.text),
-            ]));
-        }
-    }
+    section("Everywhere", Scope::Global, theme, &mut out);
     out.push(Line::default());
     out.push(Line::from(Span::styled(
         "With --mouse: click focuses a pane, the wheel scrolls it.",
@@ -38,26 +38,65 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
     out
 }
 
+fn pane_lines(theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for p in PaneId::ALL {
+        if BINDINGS.iter().any(|b| b.scope == Scope::Pane(p)) {
+            section(
+                &format!("{} pane", p.title()),
+                Scope::Pane(p),
+                theme,
+                &mut out,
+            );
+        }
+    }
+    out
+}
+
+/// Every line of the help in one column.
+pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
+    let mut all = global_lines(theme);
+    all.push(Line::default());
+    all.extend(pane_lines(theme));
+    all
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let body = lines(theme);
-    let width = area.width.saturating_sub(4).min(84);
-    let height = area.height.saturating_sub(2).min(body.len() as u16 + 2);
+    let two_columns = area.width >= 2 * COLUMN + 6;
+    let columns: Vec<Vec<Line>> = if two_columns {
+        vec![global_lines(theme), pane_lines(theme)]
+    } else {
+        vec![lines(theme)]
+    };
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) as u16;
+    let width = area
+        .width
+        .saturating_sub(4)
+        .min(COLUMN * columns.len() as u16 + 2);
+    let height = area.height.saturating_sub(2).min(tallest + 2);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let max_scroll = (body.len() as u16 + 2).saturating_sub(height);
     let block = Block::bordered()
         .title(Span::styled(" Keys ", theme.title_focused))
         .border_style(theme.border_focused)
         .style(theme.popup);
+    let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(body)
-            .block(block)
-            .scroll((app.help_scroll.min(max_scroll), 0)),
-        popup,
-    );
+    frame.render_widget(block, popup);
+    let max_scroll = tallest.saturating_sub(inner.height);
+    let areas = Layout::horizontal(vec![
+        Constraint::Ratio(1, columns.len() as u32);
+        columns.len()
+    ])
+    .split(inner);
+    for (column, rect) in columns.into_iter().zip(areas.iter()) {
+        frame.render_widget(
+            Paragraph::new(column).scroll((app.help_scroll.min(max_scroll), 0)),
+            *rect,
+        );
+    }
 }

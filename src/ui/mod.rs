@@ -8,6 +8,7 @@ mod format;
 mod help;
 mod host;
 pub mod layout;
+mod logs;
 mod upstreams;
 
 use ratatui::Frame;
@@ -165,7 +166,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
         PaneId::Host => host::decorate(block, app, theme),
         PaneId::Upstreams => upstreams::decorate(block, app, theme),
         PaneId::Dns => dns::decorate(block, app, theme),
-        _ => block,
+        PaneId::Logs => logs::decorate(block, app, theme),
     };
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -173,7 +174,8 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
         PaneId::Host if app.host.sample.is_some() => host::draw(frame, inner, app, theme),
         PaneId::Upstreams => upstreams::draw(frame, inner, app, theme),
         PaneId::Dns => dns::draw(frame, inner, app, theme),
-        _ => empty::draw(frame, inner, app, pane, theme),
+        PaneId::Logs => logs::draw(frame, inner, app, theme),
+        PaneId::Host => empty::draw(frame, inner, theme),
     }
 }
 

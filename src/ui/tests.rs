@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use crate::app::{App, Event, Sources};
+use crate::app::{App, Event};
 use crate::host::{EphemeralPorts, FileHandles, HostSample, ProcessRow, TcpState, TcpStates};
 use crate::theme::{self, ColorDepth, Theme};
 
@@ -98,11 +98,7 @@ fn sample() -> HostSample {
 }
 
 fn app(size: (u16, u16)) -> App {
-    let sources = Sources {
-        config: "embedded defaults".into(),
-        ..Sources::default()
-    };
-    let mut app = App::new(sources, clock(), size);
+    let mut app = App::new(clock(), size);
     app.update(Event::Host(Box::new(sample())));
     app
 }
@@ -134,7 +130,7 @@ fn single_pane_40x12() {
 
 #[test]
 fn before_the_first_sample() {
-    let a = App::new(Sources::default(), clock(), (80, 24));
+    let a = App::new(clock(), (80, 24));
     insta::assert_snapshot!(render(&a, 80, 24).backend());
 }
 
@@ -201,7 +197,7 @@ fn many_cores_fall_back_to_one_glyph_per_core() {
     let mut s = sample();
     s.cores = 64;
     s.cpu_per_core = (0..64).map(|i| (i * 3 % 100) as f32).collect();
-    let mut a = App::new(Sources::default(), clock(), (120, 40));
+    let mut a = App::new(clock(), (120, 40));
     a.update(Event::Host(Box::new(s)));
     let screen = render(&a, 120, 40).backend().to_string();
     assert!(screen.contains("cores ▁"), "{screen}");
@@ -306,7 +302,7 @@ fn upstream_app(size: (u16, u16)) -> App {
             "connected",
         );
     }
-    let mut app = App::new(Sources::default(), clock(), size);
+    let mut app = App::new(clock(), size);
     app.update(Event::Host(Box::new(sample())));
     app.upstreams = view;
     app
@@ -401,4 +397,75 @@ fn dns_failing_first_with_a_mark_per_nameserver() {
     a.update(Event::Dns(Box::new(round)));
     key(&mut a, KeyCode::Char('3'));
     insta::assert_snapshot!(render(&a, 120, 40).backend());
+}
+
+fn logs_app() -> App {
+    use crate::logs::{Cause, Format, LogBatch, LogLine, SourceSpec, SourceStatus};
+    let mut a = app((120, 40));
+    a.logs = crate::app::logs::LogView::new(&[
+        SourceSpec::file("/var/log/nginx/error.log", None),
+        SourceSpec::file("/var/log/nginx/access.log", None),
+    ]);
+    let t = 1_800_000_000 - 120;
+    let line = |text: &str, cause: Option<Cause>, up: Option<&str>| LogLine {
+        text: crate::sanitize::sanitize(text).into_owned(),
+        format: Some(Format::NginxError),
+        cause,
+        status: None,
+        upstream: up.map(str::to_string),
+        time: Some(t),
+    };
+    let batch = LogBatch {
+        source: 0,
+        lines: vec![
+            line(
+                "2027/01/15 07:58:00 [notice] 1#1: start worker processes",
+                None,
+                None,
+            ),
+            line(
+                "2027/01/15 07:58:01 [error] 12#12: *3 connect() failed (111: Connection refused) while connecting to upstream, upstream: \"http://10.0.0.5:8080/\"",
+                Some(Cause::Refused),
+                Some("http://10.0.0.5:8080"),
+            ),
+            line(
+                "2027/01/15 07:58:02 [error] 12#12: GET /\x1b]0;pwned\x07\x1b[2J\u{9b}31m evil",
+                None,
+                None,
+            ),
+            line(
+                "2027/01/15 07:58:03 [error] 12#12: *9 upstream prematurely closed connection while reading response header from upstream",
+                Some(Cause::PrematureClose),
+                Some("http://10.0.0.6:8080"),
+            ),
+        ],
+        status: SourceStatus::Following,
+        events: vec![],
+    };
+    a.update(Event::Log(Box::new(batch)));
+    key(&mut a, KeyCode::Char('4'));
+    key(&mut a, KeyCode::Char('z'));
+    a
+}
+
+#[test]
+fn logs_strip_lines_and_no_control_character_in_the_buffer() {
+    let mut a = logs_app();
+    key(&mut a, KeyCode::Char('/'));
+    for c in "evil".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let term = render(&a, 120, 40);
+    for cell in term.backend().buffer().content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c)),
+            "control character {:?} in the rendered buffer",
+            cell.symbol()
+        );
+    }
+    insta::assert_snapshot!(term.backend());
 }

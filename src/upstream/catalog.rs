@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{Config, HttpMethod, StatusRange, Target, Upstream};
-use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, ProxyKind};
+use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
+use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
 use crate::status::{Finding, Status};
 
 /// Discovered HTTP upstreams are probed at `/`, where an app may well answer 404: any answer below
@@ -53,6 +53,22 @@ pub struct Catalog {
 impl Catalog {
     pub fn upstreams(&self) -> Vec<Upstream> {
         self.entries.iter().map(|e| e.upstream.clone()).collect()
+    }
+
+    /// The logs to follow: `[[log]]` entries first, then those the proxy config names.
+    pub fn log_sources(&self, config: &Config) -> Vec<crate::logs::SourceSpec> {
+        let discovered: Vec<(PathBuf, Option<LogKind>)> = self
+            .logs
+            .iter()
+            .map(|l| {
+                let kind = match l.kind {
+                    LogKindHint::Error => LogKind::Error,
+                    LogKindHint::Access => LogKind::Access,
+                };
+                (l.path.clone(), Some(kind))
+            })
+            .collect();
+        crate::logs::sources(&config.logs, &discovered)
     }
 }
 
