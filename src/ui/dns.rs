@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+use super::format::fit;
 use super::status_style;
 use crate::app::App;
 use crate::app::dns::NameHealth;
@@ -50,17 +51,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     match v.detail.and_then(|i| v.order.get(i)) {
         Some(name) => detail(frame, area, app, round, name, theme),
         None => table(frame, area, app, round, theme),
-    }
-}
-
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        format!("{text:<width$}")
-    } else if width > 0 {
-        let cut: String = text.chars().take(width - 1).collect();
-        format!("{cut}…")
-    } else {
-        String::new()
     }
 }
 

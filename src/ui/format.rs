@@ -49,6 +49,19 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
+/// `text` padded to `width` characters, or cut to it with a trailing `…`.
+pub fn fit(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        format!("{text:<width$}")
+    } else if width > 0 {
+        let cut: String = text.chars().take(width - 1).collect();
+        format!("{cut}…")
+    } else {
+        String::new()
+    }
+}
+
 pub fn percent(part: f64, whole: f64) -> f64 {
     if whole > 0.0 {
         (part / whole * 100.0).clamp(0.0, 100.0)

@@ -9,6 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+use super::format::fit;
 use super::status_style;
 use crate::app::App;
 use crate::app::upstreams::UpstreamRow;
@@ -82,18 +83,6 @@ fn latency_text(d: Option<Duration>) -> String {
         Some(d) if d < Duration::from_millis(10) => format!("{:.1}ms", d.as_secs_f64() * 1000.0),
         Some(d) if d < Duration::from_secs(1) => format!("{}ms", d.as_millis()),
         Some(d) => format!("{:.1}s", d.as_secs_f64()),
-    }
-}
-
-fn fit(text: &str, width: usize) -> String {
-    let n = text.chars().count();
-    if n <= width {
-        format!("{text:<width$}")
-    } else if width > 0 {
-        let cut: String = text.chars().take(width - 1).collect();
-        format!("{cut}…")
-    } else {
-        String::new()
     }
 }
 

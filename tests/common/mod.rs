@@ -36,6 +36,15 @@ impl Sandbox {
         ]
     }
 
+    /// `env K='V' ...` with this sandbox's environment, for a shell command line.
+    pub fn env_command(&self) -> String {
+        let mut cmd = String::from("env");
+        for (k, v) in self.env() {
+            cmd.push_str(&format!(" {k}='{v}'"));
+        }
+        cmd
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);
         if let Some(parent) = path.parent() {
@@ -97,12 +106,7 @@ impl Tmux {
     pub fn start_with(args: &[&str], w: u16, h: u16, extra_env: &[(&str, &str)]) -> Tmux {
         require_tmux();
         let sandbox = Sandbox::new();
-        let conf = sandbox.write("tmux.conf", "set -g remain-on-exit on\nset -g status off\n");
-        let socket = format!("gw-test-{}-{}", std::process::id(), unique());
-        let mut cmd = String::from("env");
-        for (k, v) in sandbox.env() {
-            cmd.push_str(&format!(" {k}='{v}'"));
-        }
+        let mut cmd = sandbox.env_command();
         for (k, v) in extra_env {
             cmd.push_str(&format!(" {k}='{v}'"));
         }
@@ -111,19 +115,29 @@ impl Tmux {
             cmd.push_str(&format!(" '{a}'"));
         }
         cmd.push_str("; echo \"[gatewatch exited $?]\"; exec sleep 600");
-        let t = Tmux { socket, sandbox };
+        Tmux::session(sandbox, &cmd, w, h)
+    }
+
+    /// A detached w x h session running `cmd`, on a tmux server of its own.
+    fn session(sandbox: Sandbox, cmd: &str, w: u16, h: u16) -> Tmux {
+        let conf = sandbox.write("tmux.conf", "set -g status off\n");
+        let t = Tmux {
+            socket: format!("gw-test-{}-{}", std::process::id(), unique()),
+            sandbox,
+        };
+        let (conf, w, h) = (conf.display().to_string(), w.to_string(), h.to_string());
         let out = t.tmux(&[
             "-f",
-            &conf.display().to_string(),
+            &conf,
             "new-session",
             "-d",
             "-s",
             "gw",
             "-x",
-            &w.to_string(),
+            &w,
             "-y",
-            &h.to_string(),
-            &cmd,
+            &h,
+            cmd,
         ]);
         assert!(
             out.status.success(),
@@ -138,32 +152,11 @@ impl Tmux {
     pub fn shell_running(args: &[&str], w: u16, h: u16) -> Tmux {
         require_tmux();
         let sandbox = Sandbox::new();
-        let conf = sandbox.write("tmux.conf", "set -g status off\n");
-        let socket = format!("gw-test-{}-{}", std::process::id(), unique());
-        let mut env = String::from("env");
-        for (k, v) in sandbox.env() {
-            env.push_str(&format!(" {k}='{v}'"));
-        }
-        let cmd = format!("{env} PS1='$ ' bash --norc --noprofile -i");
-        let t = Tmux { socket, sandbox };
-        let out = t.tmux(&[
-            "-f",
-            &conf.display().to_string(),
-            "new-session",
-            "-d",
-            "-s",
-            "gw",
-            "-x",
-            &w.to_string(),
-            "-y",
-            &h.to_string(),
-            &cmd,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let cmd = format!(
+            "{} PS1='$ ' bash --norc --noprofile -i",
+            sandbox.env_command()
         );
+        let t = Tmux::session(sandbox, &cmd, w, h);
         let mut line = format!("'{BIN}'");
         for a in t.sandbox.isolated(args) {
             line.push_str(&format!(" '{a}'"));
