@@ -207,8 +207,8 @@ impl App {
                 self.hostname.clone_from(&sample.hostname);
                 self.host.findings = host::assess(&sample);
                 self.host.sample = Some(*sample);
-                self.host.rebuild();
-                self.clamp_scroll();
+                                self.host.rebuild();
+                self.clamp(PaneId::Host);
                 (true, vec![])
             }
             Event::Probe(result) => {
@@ -225,8 +225,8 @@ impl App {
                 (true, vec![])
             }
             Event::Dns(round) => {
-                let changed = self.dns.apply(*round);
-                self.clamp_scroll();
+                                let changed = self.dns.apply(*round);
+                self.clamp(PaneId::Dns);
                 (changed, vec![])
             }
             Event::Log(batch) => {
@@ -236,9 +236,9 @@ impl App {
                 let pane = PaneId::Logs.index();
                 // A paused or scrolled-back view stays on the lines it shows.
                 if !self.logs.follow || self.scroll[pane] > 0 {
-                    self.scroll[pane] = self.scroll[pane].saturating_add(shown);
+                                        self.scroll[pane] = self.scroll[pane].saturating_add(shown);
                 }
-                self.clamp_scroll();
+                self.clamp(PaneId::Logs);
                 (true, vec![])
             }
             Event::Tick(now) => {
@@ -537,12 +537,18 @@ impl App {
     }
 
     /// Keeps every offset inside its content so `G` and resizes never leave a pane scrolled into nothing.
-    fn clamp_scroll(&mut self) {
+        fn clamp_scroll(&mut self) {
         for pane in PaneId::ALL {
-            let max = self.content_rows(pane).saturating_sub(1);
-            let s = &mut self.scroll[pane.index()];
-            *s = (*s).min(max);
+            self.clamp(pane);
         }
+    }
+
+    /// One pane only: collector results touch one pane, and counting another pane's rows (the
+    /// Logs pane filters thousands of lines) on every result would be wasted work.
+    fn clamp(&mut self, pane: PaneId) {
+        let max = self.content_rows(pane).saturating_sub(1);
+        let s = &mut self.scroll[pane.index()];
+        *s = (*s).min(max);
     }
 }
 
