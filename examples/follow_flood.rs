@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let (tx, rx) = mpsc::sync_channel(64);
     let follower =
         LogFollower::spawn(specs, FollowOptions::default(), move |b| tx.send(b).is_ok())?;
-        let tid = thread_id("gatewatch-logs")?;
+    let tid = thread_id("gatewatch-logs")?;
     // The follower must have the (empty) file open before the flood starts, or it would begin,
     // as it should, with only the last 500 lines of what was already written.
     if let Ok(batch) = rx.recv_timeout(Duration::from_secs(5)) {
