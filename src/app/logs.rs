@@ -122,8 +122,9 @@ impl LogView {
     pub fn apply(&mut self, batch: LogBatch) -> Option<usize> {
         let source = batch.source;
         let rates = self.rates.get_mut(source)?;
-        for line in &batch.lines {
-            if let (Some(cause), Some(t)) = (line.cause, line.time) {
+        let skipped = batch.skipped.marks.iter().map(|m| (m.cause, m.time));
+        for (cause, time) in skipped.chain(batch.lines.iter().map(|l| (l.cause, l.time))) {
+            if let (Some(cause), Some(t)) = (cause, time) {
                 *rates
                     .entry(cause)
                     .or_default()
@@ -276,6 +277,7 @@ mod tests {
         let mut v = LogView::new(&[SourceSpec::file("/var/log/nginx/error.log", None)]);
         v.apply(LogBatch {
             source: 0,
+            skipped: Default::default(),
             lines: vec![
                 line("2027/01/15 08:00:00 [notice] 1#1: start worker processes", None, None),
                 line("2027/01/15 08:00:01 [error] 12#12: *3 connect() failed (111: Connection refused)", Some(Cause::Refused), None),
@@ -342,5 +344,32 @@ mod tests {
         let v = view();
         assert_eq!(v.rates[0][&Cause::Refused].values().sum::<u64>(), 2);
         assert_eq!(v.rates[0][&Cause::Timeout].len(), 1);
+    }
+
+    #[test]
+    fn skipped_lines_count_in_totals_and_rates() {
+        let mut v = view();
+        let mark = |cause, time| logs::Mark {
+            cause: Some(cause),
+            status: None,
+            upstream: Some("u".into()),
+            time: Some(time),
+        };
+        v.apply(LogBatch {
+            source: 0,
+            skipped: logs::Skipped {
+                quiet: 10,
+                marks: vec![mark(Cause::Refused, 1_800_000_000), mark(Cause::Reset, 60)],
+            },
+            lines: vec![],
+            status: SourceStatus::Following,
+            events: vec![],
+        });
+        let src = &v.book.sources[0];
+        assert_eq!((src.total_lines(), src.lines().len()), (17, 5));
+        assert_eq!(src.tally.causes[&Cause::Refused], 3);
+        assert_eq!(src.tally.upstreams["u"], 2);
+        assert_eq!(v.rates[0][&Cause::Refused].values().sum::<u64>(), 3);
+        assert_eq!(v.rates[0][&Cause::Reset][&60], 1);
     }
 }

@@ -796,6 +796,7 @@ mod tests {
         ]);
         let lines = |n: usize| LogBatch {
             source: 0,
+            skipped: Default::default(),
             lines: (0..n)
                 .map(|i| LogLine {
                     text: format!("line {i} {}", if i % 10 == 0 { "needle" } else { "hay" }),

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::follow::{FollowOptions, Read};
-use super::tail::start_of_last_lines;
+use super::tail::{start_of_last_lines, start_of_last_lines_above};
 use super::{FollowEvent, SourceStatus};
 
 struct OpenFile {
@@ -16,6 +16,10 @@ struct OpenFile {
     /// (device, inode): a different pair at the path means a new file replaced ours.
     id: (u64, u64),
     offset: u64,
+    /// Lines that end at or before this offset are followed by more lines than the ring keeps.
+    horizon: u64,
+    /// The file's length when `horizon` was found.
+    scanned_len: u64,
 }
 
 pub struct FileReader {
@@ -29,6 +33,12 @@ pub struct FileReader {
     initial_lines: usize,
     max_line: usize,
     max_backlog: u64,
+    ring_lines: usize,
+    /// Backlog (bytes) worth looking for a new horizon in: twice the bytes the last ring's worth
+    /// of lines took, so a source that is keeping up is not scanned backwards on every read.
+    scan_from: u64,
+    /// Leading bytes of the last read that lie before the horizon: their lines only need counting.
+    pub skippable: usize,
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,
 }
@@ -43,6 +53,9 @@ impl FileReader {
             initial_lines: options.initial_lines,
             max_line: options.max_line,
             max_backlog: options.max_backlog,
+            ring_lines: options.ring_lines,
+            scan_from: (options.ring_lines as u64).saturating_mul(MIN_LINE_GUESS),
+            skippable: 0,
             status: SourceStatus::Starting,
             events: Vec::new(),
         }
@@ -59,7 +72,11 @@ impl FileReader {
             match open.file.read(buf) {
                 Ok(0) => {}
                 Ok(n) => {
+                    let from = open.offset;
                     open.offset += n as u64;
+                    self.scan_from =
+                        find_horizon(open, self.ring_lines, self.max_line, from, self.scan_from);
+                    self.skippable = open.horizon.saturating_sub(from).min(n as u64) as usize;
                     return Read::Data(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -91,6 +108,8 @@ impl FileReader {
                         self.open = None;
                     } else {
                         open.offset = 0;
+                        open.horizon = 0;
+                        open.scanned_len = 0;
                     }
                     self.events.push(FollowEvent::Truncated);
                     return Read::EndOfFile;
@@ -163,7 +182,46 @@ fn open_at_start(
         file,
         id: (meta.dev(), meta.ino()),
         offset,
+        horizon: 0,
+        scanned_len: 0,
     })
+}
+
+/// A guess at the shortest average line, for the first backlog worth scanning.
+const MIN_LINE_GUESS: u64 = 32;
+
+/// Moves `open.horizon` to the start of the last `ring_lines` lines of the file, if more than
+/// that lie past `from` (a read that started at `from` has just returned); returns the backlog
+/// size that makes the next look worthwhile. It looks again once reading passes the horizon, or
+/// once the file grew by as much as the ring's lines took (while a flood is read, lines built
+/// near the old horizon would only be evicted). One more line than the ring keeps is required:
+/// the last one may be unterminated and never delivered.
+fn find_horizon(
+    open: &mut OpenFile,
+    ring_lines: usize,
+    max_line: usize,
+    from: u64,
+    scan_from: u64,
+) -> u64 {
+    let Ok(meta) = open.file.metadata() else {
+        return scan_from;
+    };
+    let (len, backlog) = (meta.len(), meta.len().saturating_sub(from));
+    let span = open.scanned_len.saturating_sub(open.horizon);
+    let grown = len.saturating_sub(open.scanned_len) >= span;
+    if ring_lines == 0 || backlog < scan_from || !(open.offset > open.horizon || grown) {
+        return scan_from;
+    }
+    match start_of_last_lines_above(&open.file, len, ring_lines + 1, max_line, from) {
+        Ok(Some(start)) => {
+            open.horizon = start;
+            open.scanned_len = len;
+            (len - start).saturating_mul(2)
+        }
+        // Fewer lines than the ring keeps: wait for twice this backlog before looking again.
+        Ok(None) => backlog.saturating_mul(2),
+        Err(_) => scan_from,
+    }
 }
 
 /// An io error without the " (os error 13)" suffix, which tells an operator nothing.

@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 
 use super::command::CommandReader;
 use super::file::FileReader;
-use super::lines::{LineSplitter, make_line};
-use super::{FollowEvent, LogBatch, LogLine, Origin, SourceSpec, SourceStatus, TimeParser};
+use super::lines::{LineSplitter, count_line, make_line};
+use super::{
+    FollowEvent, LogBatch, LogLine, Origin, RingLimits, Skipped, SourceSpec, SourceStatus,
+    TimeParser,
+};
 use crate::config::LogKind;
 
 /// How long dropping a [`LogFollower`] waits for its thread (a read stuck on a hung NFS mount
@@ -30,6 +33,11 @@ const THREAD_NAME: &str = "gatewatch-logs";
 /// Reads per source per pass before moving to the next source, so one flooding log cannot
 /// starve the others (8 x 64 KiB = 512 KiB).
 const READS_PER_PASS: usize = 8;
+/// During a flood (a file's backlog held more lines than the ring keeps), the idle sleep is this
+/// many polls: every catch-up builds a ring's worth of lines however many arrived, so fewer,
+/// larger catch-ups build fewer lines that the next one evicts. With the default poll this is
+/// 1 s, the interval `tail -F` itself polls at.
+const FLOOD_POLLS: u32 = 4;
 /// How often a glob that matched nothing is expanded again.
 const GLOB_RETRY: Duration = Duration::from_secs(2);
 
@@ -47,6 +55,10 @@ pub struct FollowOptions {
     pub poll: Duration,
     /// How far back from the end the initial lines may be looked for.
     pub max_backlog: u64,
+    /// Lines the consumer's ring keeps per source. When a file's backlog holds more, the lines
+    /// before its last `ring_lines` are only counted (see [`LogBatch::skipped`]): they would be
+    /// evicted on arrival, and building them is most of a flood's cost.
+    pub ring_lines: usize,
 }
 
 impl Default for FollowOptions {
@@ -58,6 +70,7 @@ impl Default for FollowOptions {
             batch_bytes: 64 * 1024,
             poll: Duration::from_millis(250),
             max_backlog: 8 * 1024 * 1024,
+            ring_lines: RingLimits::default().lines,
         }
     }
 }
@@ -97,6 +110,15 @@ impl Reader {
             Reader::File(r) => r.read(buf),
             Reader::Glob(r) => r.read(buf),
             Reader::Command(r) => r.read(buf),
+        }
+    }
+
+    /// Leading bytes of the last read whose lines only need counting.
+    fn skippable(&self) -> usize {
+        match self {
+            Reader::File(r) => r.skippable,
+            Reader::Glob(r) => r.inner.as_ref().map_or(0, |f| f.skippable),
+            Reader::Command(_) => 0,
         }
     }
 
@@ -165,6 +187,10 @@ struct Runner {
     reader: Reader,
     splitter: LineSplitter,
     times: TimeParser,
+    /// Lines counted but not built since the last batch.
+    skipped: Skipped,
+    /// Lines were only counted since the last idle sleep.
+    flooded: bool,
     /// Status last delivered; a change is delivered even without lines.
     delivered: Option<SourceStatus>,
 }
@@ -183,11 +209,26 @@ impl Runner {
         let mut lines: Vec<LogLine> = Vec::new();
         let mut more = true;
         for _ in 0..READS_PER_PASS {
+            let read = self.reader.read(buf);
             let (kind, times) = (self.kind, &mut self.times);
-            let mut emit = |raw: &[u8], cut| lines.push(make_line(raw, cut, kind, times));
-            match self.reader.read(buf) {
-                Read::Data(n) => self.splitter.push(&buf[..n], &mut emit),
-                Read::EndOfFile => self.splitter.flush(&mut emit),
+            match read {
+                Read::Data(n) => {
+                    let data = &buf[..n];
+                    // Cut after the last newline before the horizon: the lines up to there are
+                    // certain to leave the ring, so they are only counted.
+                    let skip = self.reader.skippable().min(n);
+                    let counted = memchr::memrchr(b'\n', &data[..skip]).map_or(0, |i| i + 1);
+                    self.flooded |= counted > 0;
+                    let skipped = &mut self.skipped;
+                    self.splitter.push(&data[..counted], |raw, _| {
+                        count_line(raw, kind, times, skipped)
+                    });
+                    let mut emit = |raw: &[u8], cut| lines.push(make_line(raw, cut, kind, times));
+                    self.splitter.push(&data[counted..], &mut emit);
+                }
+                Read::EndOfFile => self
+                    .splitter
+                    .flush(|raw, cut| lines.push(make_line(raw, cut, kind, times))),
                 Read::Idle => {
                     more = false;
                     break;
@@ -202,8 +243,9 @@ impl Runner {
                 self.send(std::mem::take(&mut lines), deliver)?;
             }
         }
+        // Counts alone wait for the end of the pass: one batch instead of one per read.
         let events_pending = self.delivered.as_ref() != Some(self.reader.status());
-        if events_pending {
+        if events_pending || self.skipped.lines() > 0 {
             self.send(Vec::new(), deliver)?;
         }
         Ok(more)
@@ -218,6 +260,7 @@ impl Runner {
         self.delivered = Some(status.clone());
         let batch = LogBatch {
             source: self.index,
+            skipped: std::mem::take(&mut self.skipped),
             lines,
             status,
             events: self.reader.take_events(),
@@ -264,6 +307,8 @@ impl LogFollower {
                         reader: Reader::new(spec, &options),
                         splitter: LineSplitter::new(options.max_line),
                         times: TimeParser::default(),
+                        skipped: Skipped::default(),
+                        flooded: false,
                         delivered: None,
                     })
                     .collect();
@@ -280,7 +325,15 @@ impl LogFollower {
                         }
                     }
                     if !more {
-                        match wake.recv_timeout(options.poll) {
+                        let flood = runners
+                            .iter_mut()
+                            .fold(false, |any, r| any | std::mem::take(&mut r.flooded));
+                        let sleep = if flood {
+                            options.poll.saturating_mul(FLOOD_POLLS)
+                        } else {
+                            options.poll
+                        };
+                        match wake.recv_timeout(sleep) {
                             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
                             Err(RecvTimeoutError::Disconnected) => return,
                         }

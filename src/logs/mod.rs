@@ -42,7 +42,7 @@ pub use scan::{
 };
 pub use sources::{Origin, SourceSpec, sources};
 pub use tail::{ReverseLines, start_of_last_lines};
-pub use tally::{MAX_UPSTREAMS, MINUTES_KEPT, MinuteCounts, OTHER_UPSTREAMS, Tally};
+pub use tally::{MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, Skipped, Tally};
 pub use timestamp::TimeParser;
 
 /// The shape of a log, detected per line (or narrowed by the config's `kind`).
@@ -111,11 +111,14 @@ pub enum FollowEvent {
 }
 
 /// What a follower pass produced for one source: new lines (at most
-/// [`FollowOptions::batch_lines`]) and the source's status after reading them.
+/// [`FollowOptions::batch_lines`]), lines only counted before them, and the source's status
+/// after reading them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogBatch {
     /// Index into the sources given to [`LogFollower::spawn`].
     pub source: usize,
+    /// Counted but not materialised (see [`FollowOptions::ring_lines`]); older than `lines`.
+    pub skipped: Skipped,
     pub lines: Vec<LogLine>,
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,

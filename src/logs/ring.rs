@@ -62,6 +62,7 @@ impl SourceLog {
             }
             self.events.push_back(event);
         }
+        self.tally.add_skipped(&batch.skipped);
         for line in batch.lines {
             self.tally.add_line(&line);
             if line.format.is_some() {
@@ -130,6 +131,7 @@ mod tests {
     fn batch(n: usize, len: usize) -> LogBatch {
         LogBatch {
             source: 0,
+            skipped: Default::default(),
             lines: (0..n)
                 .map(|_| LogLine {
                     text: "x".repeat(len),

@@ -171,6 +171,27 @@ pub fn start_of_last_lines(
     Ok(start)
 }
 
+/// Where the last `lines` lines before `len` start, provided all of them start at or after
+/// `floor`; `None` when fewer lie above it.
+pub fn start_of_last_lines_above(
+    file: &File,
+    len: u64,
+    lines: usize,
+    max_line: usize,
+    floor: u64,
+) -> io::Result<Option<u64>> {
+    let mut reader = ReverseLines::new(file, len, max_line, len.saturating_sub(floor));
+    let mut scratch = Vec::new();
+    let mut start = None;
+    for _ in 0..lines {
+        match reader.next_line(&mut scratch)? {
+            Some(at) => start = Some(at.start),
+            None => return Ok(None),
+        }
+    }
+    Ok(start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

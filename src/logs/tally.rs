@@ -23,6 +23,31 @@ pub struct MinuteCounts {
     pub causes: u64,
 }
 
+/// What one line adds to a [`Tally`] beyond the line count, without its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub cause: Option<Cause>,
+    pub status: Option<u16>,
+    pub upstream: Option<String>,
+    pub time: Option<i64>,
+}
+
+/// Lines the follower counted but did not turn into [`LogLine`]s: more lines than the ring keeps
+/// followed them, so they would have been evicted on arrival. They precede the batch's lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Lines that add nothing but the line count (no cause, no 5xx): the bulk of a flood.
+    pub quiet: u64,
+    /// The others, in order.
+    pub marks: Vec<Mark>,
+}
+
+impl Skipped {
+    pub fn lines(&self) -> u64 {
+        self.quiet + self.marks.len() as u64
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub lines: u64,
@@ -42,6 +67,15 @@ impl Tally {
 
     pub fn add(&mut self, c: &Classified<'_>, time: Option<i64>) {
         self.record(c.cause, c.status, c.upstream, time);
+    }
+
+    /// Same totals as adding each skipped line: quiet lines only bump the count, so their order
+    /// relative to the marks does not matter.
+    pub fn add_skipped(&mut self, skipped: &Skipped) {
+        self.lines += skipped.quiet;
+        for m in &skipped.marks {
+            self.record(m.cause, m.status, m.upstream.as_deref(), m.time);
+        }
     }
 
     fn record(

@@ -417,6 +417,7 @@ fn logs_app() -> App {
     };
     let batch = LogBatch {
         source: 0,
+        skipped: Default::default(),
         lines: vec![
             line(
                 "2027/01/15 07:58:00 [notice] 1#1: start worker processes",
