@@ -207,7 +207,7 @@ impl App {
                 self.hostname.clone_from(&sample.hostname);
                 self.host.findings = host::assess(&sample);
                 self.host.sample = Some(*sample);
-                                self.host.rebuild();
+                self.host.rebuild();
                 self.clamp(PaneId::Host);
                 (true, vec![])
             }
@@ -225,7 +225,7 @@ impl App {
                 (true, vec![])
             }
             Event::Dns(round) => {
-                                let changed = self.dns.apply(*round);
+                let changed = self.dns.apply(*round);
                 self.clamp(PaneId::Dns);
                 (changed, vec![])
             }
@@ -236,7 +236,7 @@ impl App {
                 let pane = PaneId::Logs.index();
                 // A paused or scrolled-back view stays on the lines it shows.
                 if !self.logs.follow || self.scroll[pane] > 0 {
-                                        self.scroll[pane] = self.scroll[pane].saturating_add(shown);
+                    self.scroll[pane] = self.scroll[pane].saturating_add(shown);
                 }
                 self.clamp(PaneId::Logs);
                 (true, vec![])
@@ -537,7 +537,7 @@ impl App {
     }
 
     /// Keeps every offset inside its content so `G` and resizes never leave a pane scrolled into nothing.
-        fn clamp_scroll(&mut self) {
+    fn clamp_scroll(&mut self) {
         for pane in PaneId::ALL {
             self.clamp(pane);
         }
