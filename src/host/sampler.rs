@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use super::{HostCollector, HostSample};
 
-/// How long dropping a [`Sampler`] waits for its thread. A sample stuck on a hung /proc read
-/// must not hang the UI's exit, so after this the thread is detached and ends on its own.
-pub const STOP_GRACE: Duration = Duration::from_millis(500);
+pub use crate::worker::STOP_GRACE;
 
 const THREAD_NAME: &str = "gatewatch-host";
 
@@ -118,17 +116,6 @@ impl Drop for Sampler {
         let Some(handle) = self.handle.take() else {
             return;
         };
-        match self.done.recv_timeout(STOP_GRACE) {
-            Err(RecvTimeoutError::Disconnected) => {
-                if handle.join().is_err() {
-                    tracing::error!("host sampler thread panicked");
-                }
-            }
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!(
-                    "host sampler still busy after {STOP_GRACE:?}; leaving it to finish alone"
-                );
-            }
-        }
+        crate::worker::join_within_grace(handle, &self.done, "host sampler");
     }
 }

@@ -25,9 +25,7 @@ use super::{
 };
 use crate::config::LogKind;
 
-/// How long dropping a [`LogFollower`] waits for its thread (a read stuck on a hung NFS mount
-/// must not hang the UI's exit; after this the thread is detached).
-pub const STOP_GRACE: Duration = Duration::from_millis(500);
+pub use crate::worker::STOP_GRACE;
 
 const THREAD_NAME: &str = "gatewatch-logs";
 /// Reads per source per pass before moving to the next source, so one flooding log cannot
@@ -364,15 +362,6 @@ impl Drop for LogFollower {
         let Some(handle) = self.handle.take() else {
             return;
         };
-        match self.done.recv_timeout(STOP_GRACE) {
-            Err(RecvTimeoutError::Disconnected) => {
-                if handle.join().is_err() {
-                    tracing::error!("log follower thread panicked");
-                }
-            }
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!("log follower still busy after {STOP_GRACE:?}; leaving it");
-            }
-        }
+        crate::worker::join_within_grace(handle, &self.done, "log follower");
     }
 }
