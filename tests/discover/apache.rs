@@ -3,10 +3,9 @@
 
 use std::fs;
 
-use gatewatch::discover::target::Target;
 use gatewatch::discover::{self, LogKindHint, ServerFlags};
 
-use crate::support::{Tree, random_bytes};
+use crate::support::{Tree, http, random_bytes, tcp, unix};
 
 fn debian() -> Tree {
     let tree = Tree::from_fixture("apache2-debian");
@@ -23,26 +22,6 @@ fn debian() -> Tree {
         );
     }
     tree
-}
-
-fn http(url: &str, host: &str, port: u16) -> Target {
-    Target::Http {
-        url: url.into(),
-        tls: url.starts_with("https"),
-        host: host.into(),
-        port,
-    }
-}
-
-fn tcp(host: &str, port: u16) -> Target {
-    Target::Tcp {
-        host: host.into(),
-        port,
-    }
-}
-
-fn unix(path: &str) -> Target {
-    Target::Unix { path: path.into() }
 }
 
 fn other(params: &[&str]) -> Vec<String> {

@@ -3,30 +3,9 @@
 use std::fs;
 use std::net::SocketAddr;
 
-use gatewatch::discover::target::Target;
 use gatewatch::discover::{self, ServerFlags};
 
-use crate::support::{Tree, random_bytes};
-
-fn http(url: &str, host: &str, port: u16) -> Target {
-    Target::Http {
-        url: url.into(),
-        tls: url.starts_with("https"),
-        host: host.into(),
-        port,
-    }
-}
-
-fn tcp(host: &str, port: u16) -> Target {
-    Target::Tcp {
-        host: host.into(),
-        port,
-    }
-}
-
-fn unix(path: &str) -> Target {
-    Target::Unix { path: path.into() }
-}
+use crate::support::{Tree, http, random_bytes, tcp, unix};
 
 #[test]
 fn servers_of_backends_and_listens_with_mode_from_defaults() {

@@ -5,10 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gatewatch::discover::target::Target;
 use gatewatch::discover::{self, LogKindHint, ServerFlags};
 
-use crate::support::Tree;
+use crate::support::{Tree, http, tcp, unix};
 
 fn debian() -> Tree {
     let tree = Tree::from_fixture("nginx-debian");
@@ -19,26 +18,6 @@ fn debian() -> Tree {
         );
     }
     tree
-}
-
-fn http(url: &str, host: &str, port: u16) -> Target {
-    Target::Http {
-        url: url.into(),
-        tls: url.starts_with("https"),
-        host: host.into(),
-        port,
-    }
-}
-
-fn tcp(host: &str, port: u16) -> Target {
-    Target::Tcp {
-        host: host.into(),
-        port,
-    }
-}
-
-fn unix(path: &str) -> Target {
-    Target::Unix { path: path.into() }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use gatewatch::discover::target::Target;
 use gatewatch::discover::{Discovery, SourceLoc};
 use tempfile::TempDir;
 
@@ -97,4 +98,25 @@ pub fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// Expected targets, written the way the configs write them.
+pub fn http(url: &str, host: &str, port: u16) -> Target {
+    Target::Http {
+        url: url.into(),
+        tls: url.starts_with("https"),
+        host: host.into(),
+        port,
+    }
+}
+
+pub fn tcp(host: &str, port: u16) -> Target {
+    Target::Tcp {
+        host: host.into(),
+        port,
+    }
+}
+
+pub fn unix(path: &str) -> Target {
+    Target::Unix { path: path.into() }
 }
