@@ -10,10 +10,8 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use super::command::CommandReader;
@@ -26,6 +24,7 @@ use super::{
 use crate::config::LogKind;
 
 pub use crate::worker::STOP_GRACE;
+use crate::worker::Worker;
 
 const THREAD_NAME: &str = "gatewatch-logs";
 /// Reads per source per pass before moving to the next source, so one flooding log cannot
@@ -272,9 +271,7 @@ impl Runner {
 pub struct LogFollower {
     /// Never sent on: dropping it wakes the thread from its poll sleep at once.
     control: Option<SyncSender<()>>,
-    stop: Arc<AtomicBool>,
-    done: Receiver<()>,
-    handle: Option<JoinHandle<()>>,
+    worker: Worker,
 }
 
 impl LogFollower {
@@ -288,80 +285,67 @@ impl LogFollower {
         mut deliver: impl FnMut(LogBatch) -> bool + Send + 'static,
     ) -> io::Result<LogFollower> {
         let (control, wake) = mpsc::sync_channel::<()>(1);
-        let (done_tx, done) = mpsc::channel::<()>();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
-        let handle = thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
-            .spawn(move || {
-                // Declared first so it drops last, after the sources (and their children).
-                let _done = done_tx;
-                let mut runners: Vec<Runner> = sources
-                    .iter()
-                    .enumerate()
-                    .map(|(index, spec)| Runner {
-                        index,
-                        kind: spec.kind,
-                        reader: Reader::new(spec, &options),
-                        splitter: LineSplitter::new(options.max_line),
-                        times: TimeParser::default(),
-                        skipped: Skipped::default(),
-                        flooded: false,
-                        delivered: None,
-                    })
-                    .collect();
-                let mut buf = vec![0u8; options.batch_bytes.max(1)];
-                loop {
-                    let mut more = false;
-                    for runner in &mut runners {
-                        if stopped.load(Ordering::Acquire) {
-                            return;
-                        }
-                        match runner.pass(&mut buf, &options, &mut deliver) {
-                            Ok(m) => more |= m,
-                            Err(Stop) => return,
-                        }
-                    }
-                    if !more {
-                        let flood = runners
-                            .iter_mut()
-                            .fold(false, |any, r| any | std::mem::take(&mut r.flooded));
-                        let sleep = if flood {
-                            options.poll.saturating_mul(FLOOD_POLLS)
-                        } else {
-                            options.poll
-                        };
-                        match wake.recv_timeout(sleep) {
-                            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                            Err(RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
+        let worker = Worker::spawn(THREAD_NAME, "log follower", move |stopped| {
+            let mut runners: Vec<Runner> = sources
+                .iter()
+                .enumerate()
+                .map(|(index, spec)| Runner {
+                    index,
+                    kind: spec.kind,
+                    reader: Reader::new(spec, &options),
+                    splitter: LineSplitter::new(options.max_line),
+                    times: TimeParser::default(),
+                    skipped: Skipped::default(),
+                    flooded: false,
+                    delivered: None,
+                })
+                .collect();
+            let mut buf = vec![0u8; options.batch_bytes.max(1)];
+            loop {
+                let mut more = false;
+                for runner in &mut runners {
                     if stopped.load(Ordering::Acquire) {
                         return;
                     }
+                    match runner.pass(&mut buf, &options, &mut deliver) {
+                        Ok(m) => more |= m,
+                        Err(Stop) => return,
+                    }
                 }
-            })?;
+                if !more {
+                    let flood = runners
+                        .iter_mut()
+                        .fold(false, |any, r| any | std::mem::take(&mut r.flooded));
+                    let sleep = if flood {
+                        options.poll.saturating_mul(FLOOD_POLLS)
+                    } else {
+                        options.poll
+                    };
+                    match wake.recv_timeout(sleep) {
+                        Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                if stopped.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+        })?;
         Ok(LogFollower {
             control: Some(control),
-            stop,
-            done,
-            handle: Some(handle),
+            worker,
         })
     }
 
     /// False once the thread has ended (deliver returned false, or it panicked).
     pub fn is_running(&self) -> bool {
-        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+        self.worker.is_running()
     }
 }
 
 impl Drop for LogFollower {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
         self.control = None;
-        let Some(handle) = self.handle.take() else {
-            return;
-        };
-        crate::worker::join_within_grace(handle, &self.done, "log follower");
+        self.worker.stop();
     }
 }
