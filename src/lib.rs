@@ -4,6 +4,7 @@
 //! `app`, `keymap`, `ui`, `tui` and `dashboard` sit on top of it, and the headless `check` command
 //! uses the engine directly.
 
+pub mod actions;
 pub mod app;
 pub mod check;
 pub mod cli;

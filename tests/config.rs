@@ -164,11 +164,12 @@ fn full_example_sets_every_key() {
         services: vec![
             Service {
                 name: "nginx".into(),
-                status: Some(argv(&["systemctl", "status", "--no-pager", "nginx"])),
+                status: Some(argv(&["systemctl", "is-active", "nginx"])),
                 test: Some(argv(&["nginx", "-t"])),
                 reload: Some(argv(&["systemctl", "reload", "nginx"])),
                 restart: Some(argv(&["systemctl", "restart", "nginx"])),
                 sudo: true,
+                timeout: Duration::from_secs(60),
             },
             Service {
                 name: "app".into(),
@@ -177,6 +178,7 @@ fn full_example_sets_every_key() {
                 reload: None,
                 restart: Some(argv(&["systemctl", "restart", "app"])),
                 sudo: false,
+                timeout: Duration::from_secs(30),
             },
         ],
     };

@@ -109,6 +109,8 @@ pub struct Service {
     pub restart: Option<Argv>,
     /// Run the commands through `sudo -n`.
     pub sudo: bool,
+    /// Each command is killed after this long.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -73,6 +73,7 @@ struct RawService {
     reload: Option<Item>,
     restart: Option<Item>,
     sudo: Option<bool>,
+    timeout: Option<Item>,
 }
 
 /// A validation failure at a place in the file.
@@ -93,6 +94,8 @@ impl Invalid {
 const REFRESH: RangeInclusive<Duration> = ms(250)..=ms(3_600_000);
 const TIMEOUT: RangeInclusive<Duration> = ms(1)..=ms(300_000);
 const INTERVAL: RangeInclusive<Duration> = ms(100)..=ms(3_600_000);
+/// A restart can legitimately take minutes (a JVM, a drain), but never forever.
+const COMMAND_TIMEOUT: RangeInclusive<Duration> = ms(100)..=ms(3_600_000);
 
 const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -285,6 +288,12 @@ impl RawService {
             reload: command(self.reload, "reload")?,
             restart: command(self.restart, "restart")?,
             sudo: self.sudo.unwrap_or(false),
+            timeout: duration(
+                self.timeout.as_ref(),
+                "timeout",
+                COMMAND_TIMEOUT,
+                Duration::from_secs(30),
+            )?,
         };
         Ok((service, self.name))
     }

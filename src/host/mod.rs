@@ -23,7 +23,7 @@ pub use assess::{
     PORTS_WARNING_PERCENT, SWAP_WARNING_PERCENT, assess,
 };
 pub use collector::HostCollector;
-pub use processes::{MAX_COMMAND_CHARS, USER_RELOAD_INTERVAL};
+pub use processes::{MAX_COMMAND_CHARS, USER_RELOAD_INTERVAL, load_users};
 pub use procfs::ProcError;
 pub use sampler::{STOP_GRACE, Sampler};
 

@@ -49,7 +49,7 @@ impl UserNames {
 
 /// Re-reads the user list; names are sanitised once here rather than on every row. Without a
 /// user list every process shows its numeric uid.
-pub(crate) fn load_users(users: Option<&mut Users>) -> HashMap<u32, String> {
+pub fn load_users(users: Option<&mut Users>) -> HashMap<u32, String> {
     let Some(users) = users else {
         return HashMap::new();
     };

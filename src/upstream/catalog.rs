@@ -48,6 +48,8 @@ pub struct Catalog {
     pub read_from: Vec<String>,
     pub logs: Vec<DiscoveredLog>,
     pub resolvers: Vec<SocketAddr>,
+    /// The nginx config that was read, when there was one: the default nginx service acts on it.
+    pub nginx_conf: Option<PathBuf>,
 }
 
 impl Catalog {
@@ -93,6 +95,9 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
             },
         };
         let found = discover::discover(kind, &path);
+        if kind == ProxyKind::Nginx && !found.files_read.is_empty() {
+            catalog.nginx_conf = Some(path.clone());
+        }
         absorb(&mut catalog, kind, &path, &found);
         discovered.extend(found.targets);
     }

@@ -1,0 +1,168 @@
+//! Services' `status` commands, run periodically so the Host pane shows whether each is running.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::{Exit, ServiceSpec, exec};
+use crate::worker::Worker;
+
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+/// A status command is a quick question; one that hangs must not hold up the next round.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Status output kept as evidence: the first lines say it all (`systemctl status` prints dozens).
+const DETAIL_LINES: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceState {
+    /// The status command exited 0.
+    Running,
+    /// It exited non-zero (`systemctl is-active` says inactive/failed this way).
+    Stopped,
+    /// It could not tell: no status command, not started, timed out.
+    Unknown,
+}
+
+impl ServiceState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceState::Running => "running",
+            ServiceState::Stopped => "stopped",
+            ServiceState::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceStatus {
+    #[serde(skip)]
+    pub service: usize,
+    pub name: String,
+    #[serde(rename = "status")]
+    pub state: ServiceState,
+    /// The command's first output line, or how it ended.
+    pub detail: String,
+    pub command: Option<String>,
+    #[serde(skip)]
+    pub at: SystemTime,
+}
+
+/// Runs the status command of `spec` once.
+pub fn check(index: usize, spec: &ServiceSpec, stop: &AtomicBool) -> ServiceStatus {
+    let mut status = ServiceStatus {
+        service: index,
+        name: spec.name.clone(),
+        state: ServiceState::Unknown,
+        detail: "no status command".into(),
+        command: spec.status.as_ref().map(|a| a.to_string()),
+        at: SystemTime::now(),
+    };
+    let Some(argv) = &spec.status else {
+        return status;
+    };
+    let mut first = Vec::new();
+    let (exit, _) = exec::run(argv, STATUS_TIMEOUT.min(spec.timeout), stop, &mut |lines| {
+        let room = DETAIL_LINES.saturating_sub(first.len());
+        first.extend(
+            lines
+                .into_iter()
+                .filter(|l| !l.trim().is_empty())
+                .take(room),
+        );
+    });
+    let said = first
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    (status.state, status.detail) = match &exit {
+        Exit::Code(0) if said.is_empty() => (ServiceState::Running, exit.to_string()),
+        Exit::Code(0) => (ServiceState::Running, said),
+        Exit::Code(_) | Exit::Signal(_) if said.is_empty() => {
+            (ServiceState::Stopped, exit.to_string())
+        }
+        Exit::Code(_) | Exit::Signal(_) => (ServiceState::Stopped, format!("{said} ({exit})")),
+        _ => (ServiceState::Unknown, exit.to_string()),
+    };
+    status.at = SystemTime::now();
+    status
+}
+
+/// Every service's status at once (for `check`), each on its own thread.
+pub fn check_all(specs: &[ServiceSpec]) -> Vec<ServiceStatus> {
+    let stop = &AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| s.spawn(move || check(i, spec, stop)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(specs)
+            .enumerate()
+            .map(|(i, (h, spec))| {
+                h.join().unwrap_or_else(|_| ServiceStatus {
+                    service: i,
+                    name: spec.name.clone(),
+                    state: ServiceState::Unknown,
+                    detail: "status check panicked".into(),
+                    command: None,
+                    at: SystemTime::now(),
+                })
+            })
+            .collect()
+    })
+}
+
+/// Polls every service's status on its own thread, every [`STATUS_INTERVAL`] and on request.
+pub struct StatusPoller {
+    control: Option<SyncSender<()>>,
+    worker: Worker,
+}
+
+impl StatusPoller {
+    pub fn spawn(
+        services: Vec<ServiceSpec>,
+        mut deliver: impl FnMut(ServiceStatus) -> bool + Send + 'static,
+    ) -> io::Result<StatusPoller> {
+        let (control, requests) = mpsc::sync_channel::<()>(1);
+        let worker = Worker::spawn("gatewatch-services", "service status", move |stop| {
+            loop {
+                for (i, spec) in services.iter().enumerate() {
+                    let status = check(i, spec, &stop);
+                    if stop.load(Ordering::Acquire) || !deliver(status) {
+                        return;
+                    }
+                }
+                match requests.recv_timeout(STATUS_INTERVAL) {
+                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                while requests.try_recv().is_ok() {}
+            }
+        })?;
+        Ok(StatusPoller {
+            control: Some(control),
+            worker,
+        })
+    }
+
+    /// Checks every service now (coalesced with any check already asked for).
+    pub fn rerun(&self) {
+        if let Some(c) = &self.control {
+            let _ = c.try_send(());
+        }
+    }
+}
+
+impl Drop for StatusPoller {
+    fn drop(&mut self) {
+        self.control = None;
+        self.worker.stop();
+    }
+}
