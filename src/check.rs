@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::actions::{ServiceState, ServiceStatus};
 use crate::app::upstreams::UpstreamView;
 use crate::dns::{self, DnsRound, DnsRow, DnsRunner, DnsSettings};
 use crate::host::{self, HostCollector, HostSample};
@@ -28,7 +29,7 @@ pub struct Report {
     pub discovered_from: Vec<String>,
     pub dns: Vec<DnsRow>,
     pub logs: Vec<LogReport>,
-    pub services: Vec<serde_json::Value>,
+    pub services: Vec<ServiceStatus>,
 }
 
 /// Plain numbers; `null` where the kernel would not tell us (the finding says why).
@@ -224,6 +225,23 @@ pub fn add_logs(report: &mut Report, scans: Vec<LogReport>) {
     report.logs = scans;
 }
 
+/// Files the services' status under `services`; one that is not running is critical.
+pub fn add_services(report: &mut Report, statuses: Vec<ServiceStatus>) {
+    for s in &statuses {
+        if s.state == ServiceState::Stopped {
+            report.findings.push(Finding::new(
+                Status::Critical,
+                format!("service {} is not running: {}", s.name, s.detail),
+            ));
+        }
+    }
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+    report.status = status::overall(&report.findings);
+    report.services = statuses;
+}
+
 pub fn to_json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| {
         format!(
@@ -325,6 +343,12 @@ pub fn to_text(report: &Report) -> String {
         .filter(|f| f.message.contains(" config: "))
     {
         let _ = writeln!(out, "  {}: {}", f.status.label(), f.message);
+    }
+    if !report.services.is_empty() {
+        let _ = writeln!(out, "\nservices:");
+        for s in &report.services {
+            let _ = writeln!(out, "  {:<8} {:<24} {}", s.state.name(), s.name, s.detail);
+        }
     }
     out
 }

@@ -45,6 +45,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
+    /// Disable every service action (test, reload, restart); they are shown greyed out
+    #[arg(long)]
+    pub read_only: bool,
+
     /// Let the mouse focus and scroll panes (off by default so the terminal's own selection works)
     #[arg(long)]
     pub mouse: bool,

@@ -9,6 +9,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
+use crate::actions::{
+    ActionEvent, ActionRunner, AuditLog, RunnerOptions, ServiceSpec, StatusPoller,
+};
 use crate::app::upstreams::UpstreamView;
 use crate::app::{App, Effect, Event};
 use crate::dns::{DnsEngine, DnsSettings};
@@ -28,6 +31,9 @@ pub struct Options {
     pub logs: Vec<SourceSpec>,
     pub theme: Theme,
     pub mouse: bool,
+    pub services: Vec<ServiceSpec>,
+    /// Every action refused (and shown greyed).
+    pub read_only: bool,
 }
 
 /// How the dashboard ended, for `main` to turn into an exit status.
@@ -86,6 +92,27 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         )?)
     };
 
+    let action_tx = tx.clone();
+    let runner = ActionRunner::spawn(
+        opts.services.clone(),
+        RunnerOptions {
+            read_only: opts.read_only,
+            audit: AuditLog::default_path().map(AuditLog::new),
+            user: crate::actions::current_user(),
+        },
+        move |ev| action_tx.blocking_send(Event::Action(Box::new(ev))).is_ok(),
+    )?;
+    let status_tx = tx.clone();
+    let poller = if opts.services.iter().any(|s| s.status.is_some()) {
+        let deliver = move |status| {
+            let ev = ActionEvent::Status(Box::new(status));
+            status_tx.blocking_send(Event::Action(Box::new(ev))).is_ok()
+        };
+        Some(StatusPoller::spawn(opts.services.clone(), deliver)?)
+    } else {
+        None
+    };
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -101,6 +128,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     app.upstreams = UpstreamView::new(&opts.catalog);
     app.dns = crate::app::dns::DnsView::new(names);
     app.logs = crate::app::logs::LogView::new(&opts.logs);
+    app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -162,6 +190,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 }
                 Effect::RerunAll => {
                     sampler.rerun();
+                    if let Some(p) = &poller {
+                        p.rerun();
+                    }
                     if let Some(r) = &resolver {
                         r.rerun();
                     }
@@ -172,6 +203,13 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 Effect::RerunDns => {
                     if let Some(r) = &resolver {
                         r.rerun();
+                    }
+                }
+                Effect::RunAction(request) => {
+                    if let Err(why) = runner.submit(request) {
+                        app.actions.running = None;
+                        app.message = Some(format!("not run: {why}"));
+                        dirty = true;
                     }
                 }
                 Effect::RerunUpstream(i) => {

@@ -35,6 +35,8 @@ pub enum Action {
     ToggleWrap,
     NextSource,
     PrevSource,
+    OpenActions,
+    ShowOutput,
 }
 
 /// Where a binding applies.
@@ -174,6 +176,20 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Suspend,
         footer: None,
         help: "suspend to the shell (resume with fg)",
+        scope: Scope::Global,
+    },
+    Binding {
+        keys: &[key('a')],
+        action: Action::OpenActions,
+        footer: Some("actions"),
+        help: "service actions: test, reload, restart",
+        scope: Scope::Global,
+    },
+    Binding {
+        keys: &[key('o')],
+        action: Action::ShowOutput,
+        footer: None,
+        help: "output and result of the last action",
         scope: Scope::Global,
     },
     Binding {

@@ -7,7 +7,7 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::upstream::catalog::{self, ProxyConfigs};
-use gatewatch::{check, config, diagnostics, theme, tui};
+use gatewatch::{actions, check, config, diagnostics, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
@@ -47,11 +47,13 @@ fn main() -> ExitCode {
     let catalog = catalog::build(&loaded.config, &proxies);
     match cli.command {
         Some(Command::Check { json }) => {
-            let report = check::run(
+            let mut report = check::run(
                 &catalog,
                 &DnsSettings::for_catalog(&loaded.config, &catalog),
                 &catalog.log_sources(&loaded.config),
             );
+            let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
+            check::add_services(&mut report, actions::check_all(&services));
             if json {
                 println!("{}", check::to_json(&report));
             } else {
@@ -65,9 +67,11 @@ fn main() -> ExitCode {
                 refresh: c.refresh,
                 dns: DnsSettings::for_catalog(c, &catalog),
                 logs: catalog.log_sources(c),
+                services: actions::for_this_host(c, catalog.nginx_conf.as_deref()),
                 catalog,
                 theme,
                 mouse: cli.mouse,
+                read_only: cli.read_only,
             };
             run_dashboard(opts)
         }

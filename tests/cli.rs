@@ -188,3 +188,59 @@ fn the_dashboard_refuses_to_draw_into_a_pipe() {
         "gatewatch: the dashboard needs a terminal on stdout; `gatewatch check` prints a report\n"
     );
 }
+
+#[test]
+fn check_runs_every_service_status_and_a_stopped_service_is_critical() {
+    let sb = Sandbox::new();
+    let cfg = sb.write(
+        "config.toml",
+        r#"
+[[service]]
+name = "web"
+status = ["sh", "-c", "echo active"]
+
+[[service]]
+name = "app"
+status = ["sh", "-c", "echo failed; exit 3"]
+restart = ["false"]
+
+[[service]]
+name = "batch"
+restart = ["true"]
+"#,
+    );
+    let out = sb.run(&["--config", cfg.to_str().unwrap(), "check", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    assert_eq!(v["status"], "critical");
+    assert_eq!(out.status.code(), Some(2));
+    let services = v["services"].as_array().expect("services");
+    let rows: Vec<(&str, &str, &str)> = services
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["status"].as_str().unwrap(),
+                s["detail"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("web", "running", "active"),
+            ("app", "stopped", "failed (exit 3)"),
+            ("batch", "unknown", "no status command"),
+        ]
+    );
+    assert_eq!(services[0]["command"], "sh -c 'echo active'");
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["message"] == "service app is not running: failed (exit 3)"),
+        "{}",
+        v["findings"]
+    );
+}

@@ -18,7 +18,7 @@ pub use exec::{Exit, MAX_LINE, run};
 pub use runner::{
     ActionEvent, ActionResult, ActionRunner, Outcome, Request, RunnerOptions, perform,
 };
-pub use services::{ServiceSpec, has_systemd, resolve};
+pub use services::{ServiceSpec, for_this_host, has_systemd, resolve};
 pub use status::{STATUS_INTERVAL, ServiceState, ServiceStatus, StatusPoller, check_all};
 
 /// What can be done to a service, in menu order.

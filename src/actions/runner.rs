@@ -65,14 +65,16 @@ impl ActionResult {
 
     /// `restart web: exit 0 in 1.2 s`.
     pub fn summary(&self) -> String {
-        let what = format!("{} {}", self.verb, self.service);
+        format!("{} {}: {}", self.verb, self.service, self.outcome_text())
+    }
+
+    /// The summary without the action's name: `exit 0 in 1.2 s`.
+    pub fn outcome_text(&self) -> String {
         let took = format!("{:.1} s", self.elapsed.as_secs_f64());
         match &self.outcome {
-            Outcome::Ran(exit) => format!("{what}: {exit} in {took}"),
-            Outcome::Refused { test, exit } => {
-                format!("{what}: refused, `{test}` failed ({exit})")
-            }
-            Outcome::Denied(why) => format!("{what}: not run: {why}"),
+            Outcome::Ran(exit) => format!("{exit} in {took}"),
+            Outcome::Refused { test, exit } => format!("refused, `{test}` failed ({exit})"),
+            Outcome::Denied(why) => format!("not run: {why}"),
         }
     }
 }

@@ -97,6 +97,13 @@ pub fn resolve(
         .collect()
 }
 
+/// [`resolve`] for this host: systemd and root are looked up.
+pub fn for_this_host(config: &Config, nginx_conf: Option<&Path>) -> Vec<ServiceSpec> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
+    resolve(config, nginx_conf, has_systemd(), root)
+}
+
 fn nginx_service(conf: &Path, systemd: bool, root: bool) -> ServiceSpec {
     let argv = |words: &[&str]| Argv(words.iter().map(|w| (*w).to_owned()).collect());
     let systemctl = |verb: &str| {

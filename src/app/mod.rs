@@ -5,12 +5,15 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+pub mod actions;
+mod actions_input;
 pub mod dns;
 pub mod logs;
 pub mod upstreams;
 
 use std::time::SystemTime;
 
+use crate::actions::{ActionEvent, Request};
 use crate::dns::DnsRound;
 use crate::host::{self, HostSample, ProcessRow};
 use crate::keymap::{self, Action};
@@ -19,6 +22,7 @@ use crate::pane::PaneId;
 use crate::status::{self, Finding, Status};
 use crate::ui::layout;
 use crate::upstream::ProbeResult;
+use actions::ActionsView;
 use dns::DnsView;
 use logs::LogView;
 use upstreams::UpstreamView;
@@ -32,6 +36,7 @@ pub enum Event {
     Probe(Box<ProbeResult>),
     Dns(Box<DnsRound>),
     Log(Box<LogBatch>),
+    Action(Box<ActionEvent>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -49,6 +54,8 @@ pub enum Effect {
     RerunUpstream(usize),
     /// A DNS round now (a name's detail was opened).
     RerunDns,
+    /// Hand a confirmed action to the runner.
+    RunAction(Request),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +144,7 @@ pub struct App {
     pub upstreams: UpstreamView,
     pub dns: DnsView,
     pub logs: LogView,
+    pub actions: ActionsView,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
     pub mouse: bool,
@@ -158,6 +166,7 @@ impl App {
             upstreams: UpstreamView::default(),
             dns: DnsView::default(),
             logs: LogView::default(),
+            actions: ActionsView::default(),
             message: None,
             mouse: false,
         }
@@ -178,6 +187,7 @@ impl App {
         all.extend(self.upstreams.findings(self.now()));
         all.extend(self.dns.findings.iter().cloned());
         all.extend(self.logs.findings(self.now()));
+        all.extend(self.actions.findings());
         all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
         all
     }
@@ -241,6 +251,7 @@ impl App {
                 self.clamp(PaneId::Logs);
                 (true, vec![])
             }
+            Event::Action(ev) => self.on_action_event(*ev),
             Event::Tick(now) => {
                 let changed = now.strftime(CLOCK_FORMAT).to_string()
                     != self.clock.strftime(CLOCK_FORMAT).to_string();
@@ -268,6 +279,16 @@ impl App {
         if self.help {
             self.on_help_key(key);
             return (true, vec![]);
+        }
+        if self.actions.confirm.is_some() {
+            return (true, self.on_confirm_key(key));
+        }
+        if self.actions.menu.is_some() {
+            self.on_menu_key(key);
+            return (true, vec![]);
+        }
+        if self.actions.output_open {
+            return (self.on_output_key(key), vec![]);
         }
         let Some(binding) = keymap::lookup(&key, self.focus) else {
             return (false, vec![]);
@@ -356,6 +377,15 @@ impl App {
                     .switch_source(binding.action == Action::NextSource);
                 self.scroll[PaneId::Logs.index()] = 0;
                 self.logs.follow = true;
+            }
+            Action::OpenActions => self.open_actions(),
+            Action::ShowOutput => {
+                if self.actions.shown.is_some() {
+                    self.actions.output_open = true;
+                    self.actions.output_scroll = 0;
+                } else {
+                    self.message = Some("no action has run yet: a opens the actions".into());
+                }
             }
             Action::CloseDetail => {
                 self.upstreams.detail = None;

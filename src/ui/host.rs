@@ -49,6 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     summary.push(memory_line(s, width, theme));
     summary.extend(wrap(tcp_chunks(s, width, theme), width));
     summary.extend(wrap(limit_chunks(s, theme), width));
+    summary.extend(wrap(super::actions::service_chunks(app, theme), width));
 
     // Findings and per-core meters only take rows the process list can spare: on a small
     // terminal the header already names the worst finding and the CPU line has the total.

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of the app state. No I/O, no clocks: what is drawn is what `App` holds,
 //! which is what makes the snapshot tests deterministic.
 
+pub mod actions;
 mod bars;
 mod dns;
 mod empty;
@@ -52,6 +53,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
     }
     footer(frame, screen.footer, app, theme);
+    if app.actions.output_open {
+        actions::draw_output(frame, area, app, theme);
+    }
+    if app.actions.menu.is_some() {
+        actions::draw_menu(frame, area, app, theme);
+    }
+    if app.actions.confirm.is_some() {
+        actions::draw_confirm(frame, area, app, theme);
+    }
     if app.help {
         help::draw(frame, area, app, theme);
     }
@@ -188,6 +198,11 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::styled(" keep ", theme.footer_text));
         spans.push(Span::styled(" Esc", theme.footer_key));
         spans.push(Span::styled(" clear", theme.footer_text));
+    } else if let Some(keys) = modal_keys(app) {
+        for (key, word) in keys {
+            spans.push(Span::styled(format!(" {key}"), theme.footer_key));
+            spans.push(Span::styled(format!(" {word} "), theme.footer_text));
+        }
     } else if app.help {
         spans.push(Span::styled(" Esc/?/q", theme.footer_key));
         spans.push(Span::styled(" close help ", theme.footer_text));
@@ -206,6 +221,25 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(Line::from(spans)).style(theme.footer_text),
         area,
     );
+}
+
+/// The keys of an open popup, which takes every key while it is open.
+fn modal_keys(app: &App) -> Option<&'static [(&'static str, &'static str)]> {
+    if app.help {
+        None
+    } else if app.actions.confirm.is_some() {
+        Some(&[
+            ("y", "run"),
+            ("n/Esc", "cancel"),
+            ("Enter", "press the highlighted button"),
+        ])
+    } else if app.actions.menu.is_some() {
+        Some(&[("j/k", "move"), ("Enter", "choose"), ("Esc", "close")])
+    } else if app.actions.output_open {
+        Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -470,3 +470,205 @@ fn logs_strip_lines_and_no_control_character_in_the_buffer() {
     }
     insta::assert_snapshot!(term.backend());
 }
+
+fn services() -> Vec<crate::actions::ServiceSpec> {
+    use crate::config::Argv;
+    let argv = |w: &[&str]| Some(Argv(w.iter().map(|s| (*s).to_owned()).collect()));
+    vec![
+        crate::actions::ServiceSpec {
+            name: "nginx".into(),
+            status: argv(&["systemctl", "is-active", "nginx"]),
+            test: argv(&["nginx", "-t"]),
+            reload: argv(&["systemctl", "reload", "nginx"]),
+            restart: argv(&["systemctl", "restart", "nginx"]),
+            timeout: Duration::from_secs(30),
+            origin: "config".into(),
+        },
+        crate::actions::ServiceSpec {
+            name: "shop".into(),
+            status: argv(&["systemctl", "is-active", "shop"]),
+            test: None,
+            reload: None,
+            restart: argv(&["sudo", "-n", "systemctl", "restart", "shop"]),
+            timeout: Duration::from_secs(60),
+            origin: "config".into(),
+        },
+    ]
+}
+
+fn actions_app(read_only: bool) -> App {
+    use crate::actions::{ActionEvent, ServiceState, ServiceStatus};
+    let mut a = app((120, 40));
+    a.actions = crate::app::actions::ActionsView::new(&services(), read_only);
+    for (i, state, detail) in [
+        (0, ServiceState::Running, "active"),
+        (1, ServiceState::Stopped, "failed (exit 3)"),
+    ] {
+        let status = ServiceStatus {
+            service: i,
+            name: String::new(),
+            state,
+            detail: detail.into(),
+            command: None,
+            at: std::time::SystemTime::UNIX_EPOCH,
+        };
+        a.update(Event::Action(Box::new(ActionEvent::Status(Box::new(
+            status,
+        )))));
+    }
+    a
+}
+
+#[test]
+fn services_show_in_the_host_pane_and_a_stopped_one_is_critical() {
+    let a = actions_app(false);
+    let screen = format!("{:?}", render(&a, 120, 40).backend());
+    assert!(screen.contains("services  nginx ● running"), "{screen}");
+    assert!(
+        screen.contains("shop ✖ stopped (failed (exit 3))"),
+        "{screen}"
+    );
+    assert!(screen.contains("service shop is not running: failed (exit 3)"));
+    assert_eq!(a.overall(), crate::status::Status::Critical);
+}
+
+#[test]
+fn actions_menu_lists_every_command_with_its_argv() {
+    let mut a = actions_app(false);
+    key(&mut a, KeyCode::Char('a'));
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+}
+
+#[test]
+fn read_only_greys_the_menu_and_refuses_to_confirm() {
+    let mut a = actions_app(true);
+    key(&mut a, KeyCode::Char('a'));
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.actions.confirm, None);
+    assert_eq!(
+        a.message.as_deref(),
+        Some("read-only: actions are disabled (--read-only)")
+    );
+    let screen = format!("{:?}", render(&a, 120, 40).backend());
+    assert!(screen.contains("Actions (read-only: --read-only)"));
+}
+
+fn confirm_restart(a: &mut App) {
+    key(a, KeyCode::Char('a'));
+    key(a, KeyCode::End);
+    key(a, KeyCode::Enter);
+}
+
+#[test]
+fn the_confirm_dialog_shows_the_exact_command_and_defaults_to_cancel() {
+    let mut a = actions_app(false);
+    key(&mut a, KeyCode::Char('a'));
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    // Enter alone presses Cancel.
+    let (_, effects) = a.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    assert!(effects.is_empty());
+    assert_eq!(a.actions.confirm, None);
+    assert_eq!(a.message.as_deref(), Some("cancelled: nothing was run"));
+    assert!(
+        a.actions.menu.is_some(),
+        "the menu stays open after a cancel"
+    );
+}
+
+#[test]
+fn n_and_esc_cancel_y_runs_and_enter_runs_only_once_moved_to_run() {
+    use crate::app::Effect;
+    for cancel in [KeyCode::Char('n'), KeyCode::Esc] {
+        let mut a = actions_app(false);
+        confirm_restart(&mut a);
+        let (_, effects) = a.update(Event::Key(KeyEvent::new(cancel, KeyModifiers::NONE)));
+        assert!(effects.is_empty(), "{cancel:?}");
+        assert_eq!(a.actions.running, None);
+    }
+    let mut a = actions_app(false);
+    confirm_restart(&mut a);
+    let (_, effects) = a.update(Event::Key(KeyEvent::new(
+        KeyCode::Char('y'),
+        KeyModifiers::NONE,
+    )));
+    let [Effect::RunAction(request)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(request.service, 1);
+    assert_eq!(request.verb, crate::actions::Verb::Restart);
+    assert!(a.actions.output_open);
+
+    let mut a = actions_app(false);
+    confirm_restart(&mut a);
+    key(&mut a, KeyCode::Right);
+    let (_, effects) = a.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    assert_eq!(effects.len(), 1, "{effects:?}");
+}
+
+#[test]
+fn the_output_view_streams_lines_and_ends_with_the_result() {
+    use crate::actions::{ActionEvent, ActionResult, Exit, Outcome, Verb};
+    let mut a = actions_app(false);
+    key(&mut a, KeyCode::Char('a'));
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Char('y'));
+    let id = a.actions.running.as_ref().map(|r| r.id).unwrap();
+    let events = [
+        ActionEvent::Started {
+            id,
+            command: "nginx -t".into(),
+        },
+        ActionEvent::Output {
+            id,
+            lines: vec![
+                "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok".into(),
+                "nginx: configuration file /etc/nginx/nginx.conf test is successful".into(),
+            ],
+        },
+        ActionEvent::Started {
+            id,
+            command: "systemctl reload nginx".into(),
+        },
+        // A stale event from an earlier action is ignored.
+        ActionEvent::Output {
+            id: id + 100,
+            lines: vec!["stale".into()],
+        },
+        ActionEvent::Finished(Box::new(ActionResult {
+            id,
+            service: "nginx".into(),
+            verb: Verb::Reload,
+            outcome: Outcome::Ran(Exit::Code(0)),
+            started: std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            elapsed: Duration::from_millis(1234),
+            audit_error: None,
+        })),
+    ];
+    for ev in events {
+        a.update(Event::Action(Box::new(ev)));
+    }
+    assert_eq!(a.message.as_deref(), Some("reload nginx: exit 0 in 1.2 s"));
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    // Esc closes the output; the history shows in the menu.
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('a'));
+    let screen = format!("{:?}", render(&a, 120, 40).backend());
+    assert!(
+        screen.contains("08:00:00 ✓ reload nginx: exit 0 in 1.2 s"),
+        "{screen}"
+    );
+}

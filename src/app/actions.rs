@@ -1,0 +1,182 @@
+//! What the dashboard knows about service actions: the menu, the confirm dialog, the running
+//! action's output, this session's history and each service's polled status.
+
+use std::collections::VecDeque;
+use std::time::SystemTime;
+
+use crate::actions::{ActionResult, Request, ServiceSpec, ServiceState, ServiceStatus, Verb};
+use crate::status::{Finding, Status};
+
+/// Output lines kept for the output view (the current or last action).
+pub const OUTPUT_LINES: usize = 2000;
+/// Finished actions kept for the history.
+pub const HISTORY: usize = 50;
+
+/// One line of the actions menu: a service and something it can do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MenuItem {
+    pub service: usize,
+    pub verb: Verb,
+    /// The command line exactly as it will run (sanitised for display).
+    pub command: String,
+    /// The test run first, for a reload or restart.
+    pub guard: Option<String>,
+    /// "30s": how long the command may run before it is killed.
+    pub timeout_label: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confirm {
+    pub item: usize,
+    /// The highlighted button; Cancel until the operator moves to Run.
+    pub run_selected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Running {
+    pub id: u64,
+    pub label: String,
+    pub started: SystemTime,
+}
+
+#[derive(Debug, Default)]
+pub struct ActionsView {
+    pub names: Vec<String>,
+    pub items: Vec<MenuItem>,
+    pub read_only: bool,
+    /// The highlighted menu row while the menu is open.
+    pub menu: Option<usize>,
+    pub confirm: Option<Confirm>,
+    pub output_open: bool,
+    /// Lines up from the newest output line.
+    pub output_scroll: usize,
+    pub output: VecDeque<String>,
+    /// Lines dropped from the front of `output` because it was full.
+    pub output_dropped: u64,
+    pub running: Option<Running>,
+    /// The action whose output is shown, while running and after.
+    pub shown: Option<String>,
+    pub history: VecDeque<ActionResult>,
+    pub statuses: Vec<Option<ServiceStatus>>,
+    next_id: u64,
+}
+
+impl ActionsView {
+    pub fn new(services: &[ServiceSpec], read_only: bool) -> Self {
+        let clean = |s: &str| crate::sanitize::sanitize(s).into_owned();
+        let items = services
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                s.verbs().map(move |(verb, argv)| MenuItem {
+                    service: i,
+                    verb,
+                    command: clean(&argv.to_string()),
+                    guard: s.guard(verb).map(|t| clean(&t.to_string())),
+                    timeout_label: humantime::format_duration(s.timeout).to_string(),
+                })
+            })
+            .collect();
+        ActionsView {
+            names: services.iter().map(|s| clean(&s.name)).collect(),
+            items,
+            read_only,
+            statuses: vec![None; services.len()],
+            ..ActionsView::default()
+        }
+    }
+
+    pub fn name(&self, service: usize) -> &str {
+        self.names.get(service).map_or("?", String::as_str)
+    }
+
+    /// Starts the confirmed item: returns the request for the runner.
+    pub fn start(&mut self, item: usize, now: SystemTime) -> Option<Request> {
+        let it = self.items.get(item)?;
+        self.next_id += 1;
+        let label = format!("{} {}", it.verb, self.name(it.service));
+        self.running = Some(Running {
+            id: self.next_id,
+            label: label.clone(),
+            started: now,
+        });
+        self.shown = Some(label);
+        self.output.clear();
+        self.output_dropped = 0;
+        self.output_scroll = 0;
+        Some(Request {
+            id: self.next_id,
+            service: it.service,
+            verb: it.verb,
+        })
+    }
+
+    fn is_current(&self, id: u64) -> bool {
+        self.running.as_ref().is_some_and(|r| r.id == id)
+    }
+
+    pub fn push_output(&mut self, id: u64, lines: impl IntoIterator<Item = String>) -> bool {
+        if !self.is_current(id) {
+            return false;
+        }
+        for line in lines {
+            if self.output.len() == OUTPUT_LINES {
+                self.output.pop_front();
+                self.output_dropped += 1;
+            }
+            self.output.push_back(line);
+            // A scrolled-back view keeps showing the same lines.
+            if self.output_scroll > 0 {
+                self.output_scroll += 1;
+            }
+        }
+        self.output_scroll = self.output_scroll.min(self.output.len());
+        true
+    }
+
+    pub fn finish(&mut self, result: ActionResult) -> bool {
+        if !self.is_current(result.id) {
+            return false;
+        }
+        self.running = None;
+        if let Some(why) = &result.audit_error {
+            self.output.push_back(format!("(not audited: {why})"));
+        }
+        self.output.push_back(format!("── {}", result.summary()));
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(result);
+        true
+    }
+
+    pub fn set_status(&mut self, status: ServiceStatus) -> bool {
+        let Some(slot) = self.statuses.get_mut(status.service) else {
+            return false;
+        };
+        let changed = slot
+            .as_ref()
+            .is_none_or(|old| old.state != status.state || old.detail != status.detail);
+        *slot = Some(status);
+        changed
+    }
+
+    /// A service whose status command says it is not running is a finding of its own.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.statuses
+            .iter()
+            .flatten()
+            .filter(|s| s.state == ServiceState::Stopped)
+            .map(|s| {
+                Finding::new(
+                    Status::Critical,
+                    format!(
+                        "service {} is not running: {}",
+                        self.name(s.service),
+                        s.detail
+                    ),
+                )
+            })
+            .collect()
+    }
+}
