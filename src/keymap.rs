@@ -486,7 +486,8 @@ mod tests {
                 "1-4 pane",
                 "Enter/z zoom",
                 "j/↓ scroll",
-                "r rerun"
+                "r rerun",
+                "a actions"
             ]
         );
     }
