@@ -148,6 +148,8 @@ pub struct App {
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
     pub mouse: bool,
+    /// q was pressed while an action runs; a second q quits.
+    pub quit_armed: bool,
 }
 
 impl App {
@@ -169,6 +171,7 @@ impl App {
             actions: ActionsView::default(),
             message: None,
             mouse: false,
+            quit_armed: false,
         }
     }
 
@@ -268,6 +271,7 @@ impl App {
             return (false, vec![Effect::Quit]);
         }
         self.message = None;
+        let armed = std::mem::take(&mut self.quit_armed);
         if self.filter_input.is_some() {
             self.on_filter_key(key);
             return (true, vec![]);
@@ -293,10 +297,22 @@ impl App {
         let Some(binding) = keymap::lookup(&key, self.focus) else {
             return (false, vec![]);
         };
+        self.quit_armed = armed && binding.action == Action::Quit;
         let page = self.page_rows();
         let mut effects = vec![];
         match binding.action {
-            Action::Quit => effects.push(Effect::Quit),
+            // Quitting kills a running action, so that takes a second q.
+            Action::Quit => match &self.actions.running {
+                Some(r) if !self.quit_armed => {
+                    self.quit_armed = true;
+                    self.message = Some(format!(
+                        "{} is still running: q again quits and kills it",
+                        r.label
+                    ));
+                    return (true, vec![]);
+                }
+                _ => effects.push(Effect::Quit),
+            },
             Action::Help => {
                 self.help = true;
                 self.help_scroll = 0;

@@ -672,3 +672,25 @@ fn the_output_view_streams_lines_and_ends_with_the_result() {
         "{screen}"
     );
 }
+
+#[test]
+fn quitting_while_an_action_runs_takes_a_second_q() {
+    use crate::app::Effect;
+    let mut a = actions_app(false);
+    confirm_restart(&mut a);
+    key(&mut a, KeyCode::Char('y'));
+    key(&mut a, KeyCode::Esc);
+    let q = || Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+    let (_, effects) = a.update(q());
+    assert!(effects.is_empty());
+    assert_eq!(
+        a.message.as_deref(),
+        Some("restart shop is still running: q again quits and kills it")
+    );
+    // Any other key disarms it.
+    key(&mut a, KeyCode::Char('j'));
+    let (_, effects) = a.update(q());
+    assert!(effects.is_empty());
+    let (_, effects) = a.update(q());
+    assert_eq!(effects, [Effect::Quit]);
+}
