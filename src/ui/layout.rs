@@ -10,10 +10,16 @@ pub const MIN_HEIGHT: u16 = 6;
 /// Smallest screen for all four panes at once; below it one pane is shown at a time.
 pub const GRID_WIDTH: u16 = 80;
 pub const GRID_HEIGHT: u16 = 20;
+/// Below this height the verdict line gives its row back to the panes (the header still has the
+/// worst finding).
+pub const VERDICT_HEIGHT: u16 = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Screen {
     pub header: Rect,
+    /// The verdict, and under it the checklist strip, when the screen is tall enough.
+    pub verdict: Option<Rect>,
+    pub checklist: Option<Rect>,
     pub footer: Rect,
     /// A row of pane names, shown when only one pane fits.
     pub tabs: Option<Rect>,
@@ -30,6 +36,8 @@ impl Screen {
 pub fn screen(area: Rect, zoomed: bool, focus: PaneId) -> Screen {
     let mut s = Screen {
         header: Rect::default(),
+        verdict: None,
+        checklist: None,
         footer: Rect::default(),
         tabs: None,
         panes: [None; 4],
@@ -46,6 +54,19 @@ pub fn screen(area: Rect, zoomed: bool, focus: PaneId) -> Screen {
     .areas(area);
     s.header = header;
     s.footer = footer;
+    let strips = match area.height {
+        h if h >= GRID_HEIGHT => 2,
+        h if h >= VERDICT_HEIGHT => 1,
+        _ => 0,
+    };
+    let [verdict, checklist, body] = Layout::vertical([
+        Constraint::Length(u16::from(strips >= 1)),
+        Constraint::Length(u16::from(strips >= 2)),
+        Constraint::Min(0),
+    ])
+    .areas(body);
+    s.verdict = Some(verdict).filter(|_| strips >= 1);
+    s.checklist = Some(checklist).filter(|_| strips >= 2);
     let grid = area.width >= GRID_WIDTH && area.height >= GRID_HEIGHT;
     if zoomed || !grid {
         if grid {
@@ -93,7 +114,9 @@ mod tests {
     #[test]
     fn zoom_gives_the_focused_pane_the_whole_body() {
         let s = screen(Rect::new(0, 0, 120, 40), true, PaneId::Logs);
-        assert_eq!(s.pane(PaneId::Logs), Some(Rect::new(0, 1, 120, 38)));
+        assert_eq!(s.verdict, Some(Rect::new(0, 1, 120, 1)));
+        assert_eq!(s.checklist, Some(Rect::new(0, 2, 120, 1)));
+        assert_eq!(s.pane(PaneId::Logs), Some(Rect::new(0, 3, 120, 36)));
         assert!(s.pane(PaneId::Host).is_none());
     }
 }
