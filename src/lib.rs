@@ -11,6 +11,7 @@ pub mod config;
 pub mod dashboard;
 pub mod diagnostics;
 pub mod discover;
+pub mod firewall;
 pub mod dns;
 pub mod host;
 pub mod keymap;
