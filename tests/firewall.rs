@@ -194,7 +194,11 @@ fn a_real_drop_rule_for_a_loopback_upstream_is_flagged() {
         .iter()
         .filter(|m| summary.rules[m.rule].text.contains(&comment))
         .collect();
-    assert_eq!(ours.len(), 1, "flagged once, not again through nft: {found:?}");
+    assert_eq!(
+        ours.len(),
+        1,
+        "flagged once, not again through nft: {found:?}"
+    );
     let m = ours[0];
     assert_eq!(
         (m.path, m.strength, m.conditional),

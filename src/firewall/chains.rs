@@ -32,7 +32,7 @@ impl Chain {
 #[derive(Debug)]
 pub(crate) enum Entry {
     /// A DROP or REJECT rule (its `hooks` are filled in here).
-    Stop(Rule),
+    Stop(Box<Rule>),
     /// Continues in another chain of the same table (`-j name`, `jump name`, `goto name`).
     Jump(String),
     /// Accepts ESTABLISHED/RELATED traffic (and nothing narrower than that).
@@ -66,9 +66,10 @@ pub(crate) fn resolve(chains: Vec<Chain>) -> Vec<Rule> {
     let mut policies = Vec::new();
     for (ci, chain) in chains.into_iter().enumerate() {
         for (ei, entry) in chain.entries.into_iter().enumerate() {
-            let (Entry::Stop(mut rule), Some(r)) = (entry, reach.get(&(ci, ei))) else {
+            let (Entry::Stop(rule), Some(r)) = (entry, reach.get(&(ci, ei))) else {
                 continue;
             };
+            let mut rule = *rule;
             rule.hooks = r.hooks.clone();
             rule.hooks.sort();
             rule.hooks.dedup();
@@ -131,7 +132,7 @@ mod tests {
     use crate::firewall::{Action, Tool};
 
     fn stop(text: &str) -> Entry {
-        Entry::Stop(Rule::new(Tool::Iptables, "x", Action::Drop, text))
+        Entry::Stop(Box::new(Rule::new(Tool::Iptables, "x", Action::Drop, text)))
     }
 
     #[test]
@@ -142,7 +143,12 @@ mod tests {
             Entry::AcceptEstablished,
             Entry::Jump("user".into()),
         ];
-        input.policy = Some(Rule::new(Tool::Iptables, "INPUT", Action::Drop, "-P INPUT DROP"));
+        input.policy = Some(Rule::new(
+            Tool::Iptables,
+            "INPUT",
+            Action::Drop,
+            "-P INPUT DROP",
+        ));
         let mut output = Chain::new("OUTPUT", Some(Hook::Output));
         output.entries = vec![Entry::Jump("user".into())];
         let mut user = Chain::new("user", None);
@@ -155,7 +161,10 @@ mod tests {
         assert_eq!(rules[0].hooks, [Hook::Input]);
         assert!(!rules[0].replies_accepted_before);
         assert_eq!(rules[1].hooks, [Hook::Input, Hook::Output]);
-        assert!(rules[1].replies_accepted_before, "after the accept on INPUT");
+        assert!(
+            rules[1].replies_accepted_before,
+            "after the accept on INPUT"
+        );
         assert!(rules[2].policy && rules[2].replies_accepted_before);
     }
 }

@@ -10,7 +10,6 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-
 /// How long one tool may take; `ufw` is a Python program that needs a good part of a second on a
 /// busy host.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -199,17 +198,17 @@ mod tests {
             Duration::from_millis(200),
         );
         assert_eq!(err, Err(RunError::TimedOut(Duration::from_millis(200))));
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
     fn output_is_capped_and_stdin_is_closed() {
         let out = run(
-            &argv(&[
-                "sh",
-                "-c",
-                "cat; head -c 6000000 /dev/zero | tr '\\0' x",
-            ]),
+            &argv(&["sh", "-c", "cat; head -c 6000000 /dev/zero | tr '\\0' x"]),
             Duration::from_secs(10),
         )
         .expect("runs");

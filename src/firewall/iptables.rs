@@ -118,7 +118,9 @@ fn rule(tool: Tool, chain: &str, args: &[String], line: &str) -> Option<Entry> {
                 let states: Vec<&str> = v.split(',').collect();
                 established_only = !neg
                     && states.contains(&"ESTABLISHED")
-                    && states.iter().all(|s| matches!(*s, "ESTABLISHED" | "RELATED"));
+                    && states
+                        .iter()
+                        .all(|s| matches!(*s, "ESTABLISHED" | "RELATED"));
                 r.other_conditions = true;
             }
             ("--match-set", Some(set)) => {
@@ -148,10 +150,10 @@ fn rule(tool: Tool, chain: &str, args: &[String], line: &str) -> Option<Entry> {
         i += used;
     }
     match target? {
-        "DROP" => Some(Entry::Stop(r)),
+        "DROP" => Some(Entry::Stop(Box::new(r))),
         "REJECT" => {
             r.action = Action::Reject;
-            Some(Entry::Stop(r))
+            Some(Entry::Stop(Box::new(r)))
         }
         "ACCEPT" if established_only && !narrowed => Some(Entry::AcceptEstablished),
         "ACCEPT" | "RETURN" | "LOG" | "NFLOG" | "MARK" | "CONNMARK" | "NOTRACK" | "CT"
@@ -248,7 +250,16 @@ mod tests {
     fn words_keep_quoted_comments_whole() {
         assert_eq!(
             split(r#"-A X -m comment --comment "a \"b\" c" -j DROP"#),
-            ["-A", "X", "-m", "comment", "--comment", "a \"b\" c", "-j", "DROP"]
+            [
+                "-A",
+                "X",
+                "-m",
+                "comment",
+                "--comment",
+                "a \"b\" c",
+                "-j",
+                "DROP"
+            ]
         );
     }
 
@@ -277,7 +288,11 @@ mod tests {
             }
         );
         assert!(!reject.other_conditions, "comments are not conditions");
-        assert!(reject.text.contains(r#"--comment "db \"primary\" blocked""#));
+        assert!(
+            reject
+                .text
+                .contains(r#"--comment "db \"primary\" blocked""#)
+        );
 
         let invalid = find("INVALID");
         assert!(invalid.other_conditions);
@@ -325,7 +340,10 @@ mod tests {
             crowdsec.src,
             AddrMatch::Unresolved("ipset crowdsec-blacklists".into())
         );
-        assert!(crowdsec.replies_accepted_before, "accepted in a chain jumped to earlier");
+        assert!(
+            crowdsec.replies_accepted_before,
+            "accepted in a chain jumped to earlier"
+        );
 
         let policy = find("-P INPUT DROP");
         assert!(policy.policy);

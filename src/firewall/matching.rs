@@ -87,11 +87,11 @@ pub fn matches(summary: &FirewallSummary, targets: &[Target]) -> Vec<Match> {
 }
 
 fn compatible(rule: &Rule, target: &Target) -> bool {
-    let family_ok = match (rule.family, target.addr) {
-        (Some(super::Family::V4), Some(IpAddr::V6(_))) => false,
-        (Some(super::Family::V6), Some(IpAddr::V4(_))) => false,
-        _ => true,
-    };
+    let family_ok = !matches!(
+        (rule.family, target.addr),
+        (Some(super::Family::V4), Some(IpAddr::V6(_)))
+            | (Some(super::Family::V6), Some(IpAddr::V4(_)))
+    );
     let tcp = rule
         .protocol
         .as_deref()
@@ -102,8 +102,20 @@ fn compatible(rule: &Rule, target: &Target) -> bool {
 /// How the rule relates to the target on one path; `None` when it cannot apply.
 fn judge(rule: &Rule, target: &Target, path: PathKind) -> Option<(Strength, bool)> {
     let (remote_addr, remote_port, local_addr, local_port, iface) = match path {
-        PathKind::Outbound => (&rule.dst, &rule.dport, &rule.src, &rule.sport, &rule.out_iface),
-        PathKind::Reply => (&rule.src, &rule.sport, &rule.dst, &rule.dport, &rule.in_iface),
+        PathKind::Outbound => (
+            &rule.dst,
+            &rule.dport,
+            &rule.src,
+            &rule.sport,
+            &rule.out_iface,
+        ),
+        PathKind::Reply => (
+            &rule.src,
+            &rule.sport,
+            &rule.dst,
+            &rule.dport,
+            &rule.in_iface,
+        ),
     };
     let mut conditional = rule.other_conditions;
     let fits = [remote_addr.fit(target.addr), remote_port.fit(target.port)];
@@ -156,7 +168,7 @@ fn interface(iface: &Iface, addr: Option<IpAddr>) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firewall::{Tool, iptables, summarise};
+    use crate::firewall::{Tool, summarise};
     use std::time::SystemTime;
 
     fn summary(text: &str) -> FirewallSummary {

@@ -296,7 +296,10 @@ impl ToolReport {
                     n => format!("{tool}: {n} DROP/REJECT rules"),
                 };
                 if self.duplicates > 0 {
-                    s.push_str(&format!(" ({} shown through another tool)", self.duplicates));
+                    s.push_str(&format!(
+                        " ({} shown through another tool)",
+                        self.duplicates
+                    ));
                 }
                 s
             }
@@ -392,7 +395,10 @@ fn read_tool(runner: &Runner, tool: Tool) -> Result<String, RunError> {
 
 /// Parses what each tool printed (or why it printed nothing) into one summary. Separate from
 /// running them so fixed real-world output can be tested.
-pub fn summarise(at: SystemTime, outputs: Vec<(Tool, Result<String, RunError>)>) -> FirewallSummary {
+pub fn summarise(
+    at: SystemTime,
+    outputs: Vec<(Tool, Result<String, RunError>)>,
+) -> FirewallSummary {
     let mut tools = Vec::new();
     let mut parsed: Vec<(Tool, Vec<Rule>, Option<nft::Managed>)> = Vec::new();
     for (tool, output) in outputs {

@@ -238,10 +238,7 @@ mod tests {
         let host = Cidr::parse("10.0.0.5").unwrap();
         assert_eq!(host.prefix, 32);
         assert_eq!(host.to_string(), "10.0.0.5");
-        assert_eq!(
-            Cidr::parse("192.168.1.0/255.255.255.0").unwrap().prefix,
-            24
-        );
+        assert_eq!(Cidr::parse("192.168.1.0/255.255.255.0").unwrap().prefix, 24);
         assert!(Cidr::parse("fe80::/10").unwrap().contains(ip("fe80::1")));
         assert!(Cidr::parse("::1/128").unwrap().contains(ip("::1")));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));

@@ -336,7 +336,9 @@ fn ports(token: &str, negated: bool, sets: &HashMap<String, Vec<String>>) -> Por
     }
 }
 
-const VERDICTS: [&str; 7] = ["accept", "drop", "reject", "jump", "goto", "return", "continue"];
+const VERDICTS: [&str; 7] = [
+    "accept", "drop", "reject", "jump", "goto", "return", "continue",
+];
 
 /// One rule line as entries for the walk: a stop, jumps, an established-accept, or nothing.
 fn rule(
@@ -385,7 +387,8 @@ fn rule(
                 narrowed = true;
                 i = value_at + 1;
             }
-            ("ip", Some("protocol"), Some(v)) | ("ip6", Some("nexthdr"), Some(v))
+            ("ip", Some("protocol"), Some(v))
+            | ("ip6", Some("nexthdr"), Some(v))
             | ("meta", Some("l4proto"), Some(v)) => {
                 protocol(&mut r, v, negated);
                 narrowed = true;
@@ -493,10 +496,10 @@ fn rule(
     }
     let mut out = jumps;
     match verdict {
-        Some(("drop", _)) => out.push(Entry::Stop(r)),
+        Some(("drop", _)) => out.push(Entry::Stop(Box::new(r))),
         Some(("reject", _)) => {
             r.action = Action::Reject;
-            out.push(Entry::Stop(r));
+            out.push(Entry::Stop(Box::new(r)));
         }
         Some(("accept", _)) if established_only && !narrowed => out.push(Entry::AcceptEstablished),
         Some(("jump" | "goto", Some(target))) => out.push(Entry::Jump(target.to_owned())),
@@ -593,7 +596,10 @@ table bridge filter {
                 .unwrap_or_else(|| panic!("no rule with {needle:?} in {texts:#?}"))
         };
         assert_eq!(rules.len(), 11, "{texts:#?}");
-        assert!(!texts.iter().any(|t| t.contains("10.0.0.99")), "unused chain");
+        assert!(
+            !texts.iter().any(|t| t.contains("10.0.0.99")),
+            "unused chain"
+        );
 
         let invalid = find("invalid");
         assert_eq!(invalid.chain, "inet filter input");
@@ -602,7 +608,9 @@ table bridge filter {
         let blocked = find("@blocked");
         assert_eq!(blocked.hooks, [Hook::Output]);
         assert_eq!(blocked.family, Some(Family::V4));
-        assert!(matches!(&blocked.dst, AddrMatch::Nets { nets, negated: false } if nets.len() == 3));
+        assert!(
+            matches!(&blocked.dst, AddrMatch::Nets { nets, negated: false } if nets.len() == 3)
+        );
         assert!(!blocked.other_conditions, "counters are not conditions");
         assert_eq!(blocked.protocol.as_deref(), Some("tcp"));
 
@@ -616,7 +624,10 @@ table bridge filter {
             }
         );
         assert!(matches!(&web.dst, AddrMatch::Nets { negated: true, .. }));
-        assert_eq!(web.out_iface.as_ref().map(|i| i.name.as_str()), Some("eth0"));
+        assert_eq!(
+            web.out_iface.as_ref().map(|i| i.name.as_str()),
+            Some("eth0")
+        );
 
         let v6 = find("ip6 daddr ::1");
         assert_eq!(v6.family, Some(Family::V6));
@@ -675,6 +686,10 @@ table bridge filter {
         let (rules, _) = parse(
             "table inet t {\nchain c {\ntype filter hook output priority 0; policy accept;\nip daddr 10.0.0.5 drop comment \"\u{1b}]0;x\u{7}\"\n}\n}\n",
         );
-        assert!(rules[0].text.contains("\\x1b]0;x\\x07"), "{}", rules[0].text);
+        assert!(
+            rules[0].text.contains("\\x1b]0;x\\x07"),
+            "{}",
+            rules[0].text
+        );
     }
 }

@@ -180,8 +180,11 @@ fn endpoint(words: &[&str]) -> Endpoint {
     e
 }
 
+/// Port ranges and the protocol they are for.
+type PortSpec = (Vec<(u16, u16)>, Option<String>);
+
 /// `8080/tcp`, `80,443/tcp`, `8000:8100/udp`, `22`.
-fn port_spec(word: &str) -> Option<(Vec<(u16, u16)>, Option<String>)> {
+fn port_spec(word: &str) -> Option<PortSpec> {
     let (ports, proto) = match word.split_once('/') {
         Some((p, proto)) => (p, Some(proto.to_owned())),
         None => (word, None),
@@ -224,19 +227,29 @@ Anywhere (v6)              DENY IN     fe80::/10 (log)
         assert_eq!(rules.len(), 9, "{texts:#?}");
         let policies: Vec<&Rule> = rules.iter().filter(|r| r.policy).collect();
         assert_eq!(policies.len(), 4, "incoming and routed, v4 and v6");
-        assert!(policies.iter().any(|p| p.hooks == [Hook::Forward] && p.action == Action::Reject));
+        assert!(
+            policies
+                .iter()
+                .any(|p| p.hooks == [Hook::Forward] && p.action == Action::Reject)
+        );
         assert!(policies.iter().all(|p| p.hooks != [Hook::Output]));
 
         let out = rules.iter().find(|r| r.text.contains("10.0.0.5")).unwrap();
         assert_eq!(out.hooks, [Hook::Output]);
-        assert_eq!(out.dst, AddrMatch::Nets {
-            nets: vec![Cidr::parse("10.0.0.5").unwrap()],
-            negated: false
-        });
-        assert_eq!(out.dport, PortMatch::Ranges {
-            ranges: vec![(8080, 8080)],
-            negated: false
-        });
+        assert_eq!(
+            out.dst,
+            AddrMatch::Nets {
+                nets: vec![Cidr::parse("10.0.0.5").unwrap()],
+                negated: false
+            }
+        );
+        assert_eq!(
+            out.dport,
+            PortMatch::Ranges {
+                ranges: vec![(8080, 8080)],
+                negated: false
+            }
+        );
         assert_eq!(out.protocol.as_deref(), Some("tcp"));
         assert_eq!(out.family, Some(Family::V4));
         assert!(!out.replies_accepted_before);
@@ -248,7 +261,10 @@ Anywhere (v6)              DENY IN     fe80::/10 (log)
 
         let range = rules.iter().find(|r| r.text.contains("8000:8100")).unwrap();
         assert_eq!(range.action, Action::Reject);
-        assert_eq!(range.out_iface.as_ref().map(|i| i.name.as_str()), Some("eth0"));
+        assert_eq!(
+            range.out_iface.as_ref().map(|i| i.name.as_str()),
+            Some("eth0")
+        );
 
         let v6 = rules.iter().find(|r| r.text.starts_with("::1")).unwrap();
         assert_eq!(v6.family, Some(Family::V6));
