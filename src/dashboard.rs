@@ -9,9 +9,12 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
+use crate::app::diagnosis::GatewayView;
 use crate::app::upstreams::UpstreamView;
 use crate::app::{App, Effect, Event};
+use crate::config::Upstream;
 use crate::dns::{DnsEngine, DnsSettings};
+use crate::firewall;
 use crate::host::Sampler;
 use crate::logs::{FollowOptions, LogFollower, SourceSpec};
 use crate::theme::Theme;
@@ -28,6 +31,8 @@ pub struct Options {
     pub logs: Vec<SourceSpec>,
     pub theme: Theme,
     pub mouse: bool,
+    /// The `[gateway]` url, probed like an upstream.
+    pub gateway: Option<Upstream>,
 }
 
 /// How the dashboard ended, for `main` to turn into an exit status.
@@ -86,6 +91,28 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         )?)
     };
 
+    // Firewall rules change rarely and reading them costs processes (ufw is Python): once a
+    // minute, and on `r`.
+    let firewall_tx = tx.clone();
+    let firewall = firewall::Watcher::spawn(
+        firewall::Runner::default(),
+        firewall::INTERVAL,
+        move |summary| {
+            firewall_tx
+                .blocking_send(Event::Firewall(Box::new(summary)))
+                .is_ok()
+        },
+    )?;
+
+    let gateway_tx = tx.clone();
+    let gateway = match &opts.gateway {
+        Some(g) => {
+            let deliver = move |r| gateway_tx.blocking_send(Event::Gateway(Box::new(r))).is_ok();
+            Some(upstream::spawn(vec![g.clone()], deliver)?)
+        }
+        None => None,
+    };
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -101,6 +128,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     app.upstreams = UpstreamView::new(&opts.catalog);
     app.dns = crate::app::dns::DnsView::new(names);
     app.logs = crate::app::logs::LogView::new(&opts.logs);
+    app.gateway = opts.gateway.clone().map(GatewayView::new);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -162,6 +190,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 }
                 Effect::RerunAll => {
                     sampler.rerun();
+                    firewall.rerun();
+                    if let Some(g) = &gateway {
+                        g.rerun_all();
+                    }
                     if let Some(r) = &resolver {
                         r.rerun();
                     }

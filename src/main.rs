@@ -51,6 +51,7 @@ fn main() -> ExitCode {
                 &catalog,
                 &DnsSettings::for_catalog(&loaded.config, &catalog),
                 &catalog.log_sources(&loaded.config),
+                loaded.config.gateway.as_ref(),
             );
             if json {
                 println!("{}", check::to_json(&report));
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
                 catalog,
                 theme,
                 mouse: cli.mouse,
+                gateway: c.gateway.clone(),
             };
             run_dashboard(opts)
         }

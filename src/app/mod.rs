@@ -5,13 +5,17 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+pub mod diagnosis;
 pub mod dns;
 pub mod logs;
 pub mod upstreams;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::diagnosis::FirewallInput;
 use crate::dns::DnsRound;
+use crate::firewall::FirewallSummary;
 use crate::host::{self, HostSample, ProcessRow};
 use crate::keymap::{self, Action};
 use crate::logs::LogBatch;
@@ -19,6 +23,7 @@ use crate::pane::PaneId;
 use crate::status::{self, Finding, Status};
 use crate::ui::layout;
 use crate::upstream::ProbeResult;
+use diagnosis::GatewayView;
 use dns::DnsView;
 use logs::LogView;
 use upstreams::UpstreamView;
@@ -32,6 +37,10 @@ pub enum Event {
     Probe(Box<ProbeResult>),
     Dns(Box<DnsRound>),
     Log(Box<LogBatch>),
+    /// A new read of the host firewall.
+    Firewall(Box<FirewallSummary>),
+    /// A probe of the `[gateway]` url.
+    Gateway(Box<ProbeResult>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -137,6 +146,10 @@ pub struct App {
     pub upstreams: UpstreamView,
     pub dns: DnsView,
     pub logs: LogView,
+    /// The latest firewall summary, matched against the upstreams; `None` until the first read.
+    pub firewall: Option<Arc<FirewallInput>>,
+    /// The `[gateway]` probe, when configured.
+    pub gateway: Option<GatewayView>,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
     pub mouse: bool,
@@ -158,6 +171,8 @@ impl App {
             upstreams: UpstreamView::default(),
             dns: DnsView::default(),
             logs: LogView::default(),
+            firewall: None,
+            gateway: None,
             message: None,
             mouse: false,
         }
@@ -178,6 +193,7 @@ impl App {
         all.extend(self.upstreams.findings(self.now()));
         all.extend(self.dns.findings.iter().cloned());
         all.extend(self.logs.findings(self.now()));
+        all.extend(self.diagnosis_findings());
         all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
         all
     }
@@ -217,16 +233,37 @@ impl App {
                 // open) stays on its upstream; one left at the top stays on the worst row.
                 let follow = self.scroll[pane] > 0 || self.upstreams.detail.is_some();
                 let selected = self.upstreams.at(self.scroll[pane]).filter(|_| follow);
+                let known = self
+                    .upstreams
+                    .rows
+                    .get(result.target_index)
+                    .and_then(|r| r.history.last())
+                    .map(|l| l.addr.clone());
+                let new_addr = result.addr.is_some() && known.as_ref() != Some(&result.addr);
                 if self.upstreams.apply(*result)
                     && let Some(pos) = selected.and_then(|row| self.upstreams.position_of(row))
                 {
                     self.scroll[pane] = pos;
+                }
+                if new_addr {
+                    self.rematch_firewall();
                 }
                 (true, vec![])
             }
             Event::Dns(round) => {
                 let changed = self.dns.apply(*round);
                 self.clamp(PaneId::Dns);
+                if changed {
+                    self.rematch_firewall();
+                }
+                (changed, vec![])
+            }
+            Event::Firewall(summary) => {
+                self.set_firewall(*summary);
+                (true, vec![])
+            }
+            Event::Gateway(result) => {
+                let changed = self.gateway.as_mut().is_some_and(|g| g.apply(*result));
                 (changed, vec![])
             }
             Event::Log(batch) => {

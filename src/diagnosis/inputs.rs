@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Target as UpstreamUrl;
 use crate::firewall::{self, FirewallSummary, Match};
 use crate::host::{self, HostSample};
-use crate::logs::{Cause, Format};
+use crate::dns::{DnsResult, DnsRound, DriftTracker};
+use crate::logs::{Cause, Format, LogReport};
 use crate::status::{Finding, Status};
-use crate::upstream::{Outcome, State};
+use crate::upstream::{Outcome, ProbeResult, State};
 
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
@@ -20,8 +22,9 @@ pub struct Inputs {
     pub upstreams: Vec<UpstreamInput>,
     pub dns: DnsInput,
     pub logs: Vec<LogInput>,
-    /// `None` before the first read of the firewall.
-    pub firewall: Option<FirewallInput>,
+    /// `None` before the first read of the firewall. Shared: the dashboard keeps one, matched
+    /// against the upstreams when either changes, and hands it to every diagnosis.
+    pub firewall: Option<Arc<FirewallInput>>,
     /// `None` without a `[gateway]` section.
     pub gateway: Option<GatewayInput>,
     /// The configured services and what their `status` command last said.
@@ -215,6 +218,7 @@ pub struct DnsNameInput {
     pub addresses: Vec<IpAddr>,
 }
 
+/// The DNS checks' view: names watched, and per name how the latest round went.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DnsInput {
     /// Names that will be resolved.
@@ -242,6 +246,20 @@ pub struct LogInput {
 }
 
 impl LogInput {
+    /// One `check` scan: its counts already cover `window`.
+    pub fn from_report(r: &LogReport, window: Duration) -> Self {
+        LogInput {
+            source: r.path.clone(),
+            format: r.kind,
+            window,
+            error: r.error.clone(),
+            causes: r.causes.clone(),
+            upstreams: r.top_upstreams.clone(),
+            status_5xx: r.status_5xx,
+            status_502: r.status_502,
+        }
+    }
+
     /// "error.log": short enough for a verdict line.
     pub fn short_name(&self) -> String {
         Path::new(&self.source)
@@ -263,6 +281,59 @@ impl LogInput {
     /// Bad-gateway events: every cause plus every 502 answered (as `check` counts them).
     pub fn events(&self) -> u64 {
         self.causes.values().sum::<u64>() + self.status_502
+    }
+}
+
+impl DnsInput {
+    /// From the latest round (none yet: only `watched`), the drift seen since the first one
+    /// (the dashboard tracks it; one `check` round has none) and the DNS findings.
+    pub fn from_round(
+        watched: Vec<String>,
+        round: Option<&DnsRound>,
+        drift: Option<&DriftTracker>,
+        findings: Vec<Finding>,
+    ) -> Self {
+        let mut names = Vec::new();
+        if let Some(round) = round {
+            for name in round.names() {
+                let rows: Vec<&DnsResult> = round.for_name(name).collect();
+                let failed: Vec<&&DnsResult> = rows.iter().filter(|r| !r.is_ok()).collect();
+                let resolves = if failed.is_empty() {
+                    Resolves::Everywhere
+                } else if failed.len() == rows.len() {
+                    Resolves::Nowhere
+                } else {
+                    Resolves::Partly
+                };
+                let mut addresses: Vec<IpAddr> = rows
+                    .iter()
+                    .filter(|r| r.is_ok())
+                    .flat_map(|r| r.addresses())
+                    .collect();
+                addresses.sort();
+                addresses.dedup();
+                names.push(DnsNameInput {
+                    name: name.to_owned(),
+                    resolves,
+                    error: failed.first().and_then(|r| {
+                        r.error.as_ref().map(|e| format!("{}: {e}", r.nameserver))
+                    }),
+                    moved_from: drift.and_then(|d| d.moved_from(name)),
+                    addresses,
+                });
+            }
+        }
+        let mut findings = findings;
+        findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+        DnsInput {
+            watched,
+            names,
+            findings,
+        }
+    }
+
+    pub fn name(&self, name: &str) -> Option<&DnsNameInput> {
+        self.names.iter().find(|n| n.name == name)
     }
 }
 
@@ -320,6 +391,18 @@ pub struct GatewayInput {
     pub status_code: Option<u16>,
     pub latency: Option<Duration>,
     pub detail: String,
+}
+
+impl GatewayInput {
+    pub fn new(url: &UpstreamUrl, last: Option<&ProbeResult>) -> Self {
+        GatewayInput {
+            url: url.to_string(),
+            outcome: last.map(|r| r.outcome),
+            status_code: last.and_then(|r| r.status_code),
+            latency: last.and_then(|r| r.latency),
+            detail: last.map(|r| r.detail.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

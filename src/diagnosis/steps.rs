@@ -325,9 +325,27 @@ fn network(inputs: &Inputs) -> (Status, String) {
                 .tools
                 .iter()
                 .filter(|t| matches!(t.state, ToolState::Read | ToolState::Inactive))
-                .map(|t| t.note())
+                .map(|t| match (&t.state, t.rules) {
+                    (ToolState::Inactive, _) => format!("{} inactive", t.tool),
+                    (_, 0) => t.tool.to_string(),
+                    (_, n) => format!("{} {n}", t.tool),
+                })
                 .collect();
-            read.join(", ")
+            let mut note = match fw.summary.rules.len() {
+                0 => format!("firewall: no DROP/REJECT rules ({})", read.join(", ")),
+                1 => format!("firewall: 1 DROP/REJECT rule ({})", read.join(", ")),
+                n => format!("firewall: {n} DROP/REJECT rules ({})", read.join(", ")),
+            };
+            for t in fw.summary.tools.iter().filter(|t| {
+                matches!(
+                    t.state,
+                    ToolState::NotPermitted(_) | ToolState::TimedOut(_) | ToolState::Failed(_)
+                )
+            }) {
+                note.push_str("; ");
+                note.push_str(&t.note());
+            }
+            note
         }
     };
     if parts.is_empty() {

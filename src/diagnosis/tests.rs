@@ -2,6 +2,7 @@
 //! the exact evidence text.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
@@ -84,7 +85,7 @@ fn iptables(inputs: &mut Inputs, rules: &str) {
         SystemTime::UNIX_EPOCH,
         vec![(Tool::Iptables, Ok(rules.to_owned()))],
     );
-    inputs.firewall = Some(FirewallInput::new(summary, &inputs.upstreams));
+    inputs.firewall = Some(Arc::new(FirewallInput::new(summary, &inputs.upstreams)));
 }
 
 fn shop_refused() -> Inputs {
@@ -500,13 +501,13 @@ fn all_quiet_is_no_cause_and_nothing_known_is_no_data() {
         host: Some(host(0.3)),
         upstreams: vec![upstream("shop", "http://10.0.0.5:8080/")],
         logs: vec![error_log(&[], &[]), access_log(0)],
-        firewall: Some(FirewallInput::new(
+        firewall: Some(Arc::new(FirewallInput::new(
             firewall::summarise(
                 SystemTime::UNIX_EPOCH,
                 vec![(Tool::Iptables, Ok(String::new()))],
             ),
             &[],
-        )),
+        ))),
         ..Inputs::default()
     };
     let d = diagnose(&inputs);
@@ -526,7 +527,7 @@ fn all_quiet_is_no_cause_and_nothing_known_is_no_data() {
             "load 0.30 on 2 cores, memory 40%, file handles 1000 of 100000, ephemeral ports 100 of 28232",
             "no names to resolve: every upstream is an address",
             "no 502 signatures in 10 min (error.log, access.log)",
-            "1 of 1 upstreams reachable; iptables: no DROP/REJECT rules",
+            "1 of 1 upstreams reachable; firewall: no DROP/REJECT rules (iptables)",
             "1 of 1 up (slowest shop 4 ms)",
         ]
     );

@@ -29,6 +29,7 @@ mod matching;
 mod net;
 mod nft;
 mod ufw;
+mod watcher;
 
 use std::fmt;
 use std::thread;
@@ -39,6 +40,7 @@ use serde::Serialize;
 pub use command::{DEFAULT_TIMEOUT, MAX_OUTPUT_BYTES, RunError, locate, run};
 pub use matching::{EPHEMERAL_PORTS, Match, PathKind, Strength, Target, matches};
 pub use net::{AddrMatch, Cidr, Fit, PortMatch};
+pub use watcher::{INTERVAL, Watcher};
 
 /// Rules kept per tool at most; a host with thousands of generated rules (fail2ban, CrowdSec)
 /// is summarised by its first ones and a count.
