@@ -3,13 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::actions::{ServiceState, ServiceStatus};
+use crate::app::diagnosis::upstream_inputs;
 use crate::app::upstreams::UpstreamView;
+use crate::config::Upstream;
+use crate::diagnosis::{
+    self, DnsInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Step, Verdict,
+};
 use crate::dns::{self, DnsRound, DnsRow, DnsRunner, DnsSettings};
+use crate::firewall::{self, FirewallSummary, ToolState};
 use crate::host::{self, HostCollector, HostSample};
 use crate::logs::{self, LogReport, Origin, SourceSpec};
 use crate::status::{self, Finding, Status};
@@ -30,6 +37,87 @@ pub struct Report {
     pub dns: Vec<DnsRow>,
     pub logs: Vec<LogReport>,
     pub services: Vec<ServiceStatus>,
+    /// The troubleshooting checklist: six steps, each with a status and one line of evidence.
+    pub diagnosis: Vec<Step>,
+    /// The most likely cause, with its evidence and the next step.
+    pub verdict: Verdict,
+    /// What each firewall tool said, and the rules in an upstream's way.
+    pub firewall: FirewallReport,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FirewallReport {
+    pub tools: Vec<FirewallTool>,
+    pub matches: Vec<FirewallMatch>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FirewallTool {
+    pub tool: firewall::Tool,
+    /// read, inactive, absent, not_permitted, timed_out or failed.
+    pub state: &'static str,
+    pub rules: usize,
+    pub note: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FirewallMatch {
+    pub upstream: String,
+    pub tool: firewall::Tool,
+    pub chain: String,
+    pub rule: String,
+    pub action: firewall::Action,
+    pub policy: bool,
+    pub path: firewall::PathKind,
+    pub strength: firewall::Strength,
+    pub conditional: bool,
+}
+
+impl FirewallReport {
+    fn new(inputs: &Inputs) -> Self {
+        let Some(fw) = &inputs.firewall else {
+            return FirewallReport::default();
+        };
+        let tools = fw
+            .summary
+            .tools
+            .iter()
+            .map(|t| FirewallTool {
+                tool: t.tool,
+                state: match t.state {
+                    ToolState::Read => "read",
+                    ToolState::Inactive => "inactive",
+                    ToolState::Absent => "absent",
+                    ToolState::NotPermitted(_) => "not_permitted",
+                    ToolState::TimedOut(_) => "timed_out",
+                    ToolState::Failed(_) => "failed",
+                },
+                rules: t.rules,
+                note: t.note(),
+            })
+            .collect();
+        let matches = fw
+            .matches
+            .iter()
+            .filter_map(|m| {
+                let rule = fw.summary.rules.get(m.rule)?;
+                let target = fw.targets.get(m.target)?;
+                let upstream = inputs.upstreams.get(target.id)?;
+                Some(FirewallMatch {
+                    upstream: upstream.name.clone(),
+                    tool: rule.tool,
+                    chain: rule.chain.clone(),
+                    rule: rule.text.clone(),
+                    action: rule.action,
+                    policy: rule.policy,
+                    path: m.path,
+                    strength: m.strength,
+                    conditional: m.conditional,
+                })
+            })
+            .collect();
+        FirewallReport { tools, matches }
+    }
 }
 
 /// Plain numbers; `null` where the kernel would not tell us (the finding says why).
@@ -98,12 +186,19 @@ pub fn host_report(s: &HostSample) -> HostReport {
     }
 }
 
-/// Samples the host, probes every upstream and resolves every name once, all at the same time.
-pub fn run(catalog: &Catalog, dns_settings: &DnsSettings, logs: &[SourceSpec]) -> Report {
+/// Samples the host, reads the firewall, probes every upstream (and the gateway) and resolves
+/// every name once, all at the same time; then scans the logs and judges.
+pub fn run(
+    catalog: &Catalog,
+    dns_settings: &DnsSettings,
+    logs: &[SourceSpec],
+    gateway: Option<&Upstream>,
+) -> Report {
     let sampler = std::thread::spawn(|| HostCollector::new().sample());
+    let reader = std::thread::spawn(firewall::collect);
     let upstreams = catalog.upstreams();
     let wants_dns = dns_settings.names.iter().any(|n| !dns::is_ip_literal(n));
-    let (results, round) = match tokio::runtime::Builder::new_current_thread()
+    let (results, round, gateway_result) = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -115,20 +210,93 @@ pub fn run(catalog: &Catalog, dns_settings: &DnsSettings, logs: &[SourceSpec]) -
                     None
                 }
             };
-            tokio::join!(upstream::probe_all(&upstreams), dns_round)
+            let gateway_probe = async {
+                match gateway {
+                    Some(g) => Some(upstream::probe_once(g).await),
+                    None => None,
+                }
+            };
+            tokio::join!(upstream::probe_all(&upstreams), dns_round, gateway_probe)
         }),
         Err(e) => {
             tracing::error!("no async runtime for the probes: {e}");
-            (Vec::new(), None)
+            (Vec::new(), None, None)
         }
     };
     let sample = sampler
         .join()
         .unwrap_or_else(|_| HostCollector::new().sample());
+    let firewall = reader.join().ok();
     let scans = scan_logs(logs);
-    let mut report = build(&sample, catalog, results, round.as_ref(), SystemTime::now());
+    let now = SystemTime::now();
+    let mut report = build(&sample, catalog, results.clone(), round.as_ref(), now);
     add_logs(&mut report, scans);
+    let mut inputs = inputs(
+        &sample,
+        catalog,
+        results,
+        round.as_ref(),
+        &dns_settings.names,
+        now,
+    );
+    inputs.logs = log_inputs(&report.logs);
+    inputs.firewall =
+        firewall.map(|s: FirewallSummary| Arc::new(FirewallInput::new(s, &inputs.upstreams)));
+    inputs.gateway = gateway.map(|g| GatewayInput::new(&g.url, gateway_result.as_ref()));
+    add_diagnosis(&mut report, &inputs);
     report
+}
+
+/// What the checklist judges of one run; logs, firewall and gateway are added by the caller.
+pub fn inputs(
+    sample: &HostSample,
+    catalog: &Catalog,
+    results: Vec<ProbeResult>,
+    round: Option<&DnsRound>,
+    names: &[String],
+    now: SystemTime,
+) -> Inputs {
+    let mut view = UpstreamView::new(catalog);
+    for r in results {
+        view.apply(r);
+    }
+    let watched: Vec<String> = names
+        .iter()
+        .filter(|n| !dns::is_ip_literal(n))
+        .cloned()
+        .collect();
+    let mut dns_findings = Vec::new();
+    if let Some(round) = round {
+        dns_findings.extend(dns::assess(round));
+        dns_findings.extend(round.family.iter().cloned());
+    }
+    Inputs {
+        host: Some(HostInput::from_sample(sample)),
+        upstreams: upstream_inputs(&view, round, now),
+        dns: DnsInput::from_round(watched, round, None, dns_findings),
+        ..Inputs::default()
+    }
+}
+
+pub fn log_inputs(scans: &[LogReport]) -> Vec<LogInput> {
+    scans
+        .iter()
+        .map(|r| LogInput::from_report(r, logs::DEFAULT_WINDOW))
+        .collect()
+}
+
+/// Judges `inputs` into the report: the checklist, the verdict, the firewall section, and the
+/// findings only the checklist knows (which then count towards the status).
+pub fn add_diagnosis(report: &mut Report, inputs: &Inputs) {
+    report.findings.extend(diagnosis::findings(inputs));
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+    report.status = status::overall(&report.findings);
+    let d = diagnosis::diagnose(inputs);
+    report.diagnosis = d.steps;
+    report.verdict = d.verdict;
+    report.firewall = FirewallReport::new(inputs);
 }
 
 pub fn build(
@@ -139,6 +307,7 @@ pub fn build(
     now: SystemTime,
 ) -> Report {
     let host = host_report(sample);
+    let judged = results.clone();
     let mut view = UpstreamView::new(catalog);
     let probed = results.len();
     for r in results {
@@ -157,6 +326,10 @@ pub fn build(
         ));
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+    let names: Vec<String> = round
+        .map(|r| r.names().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let judged = diagnosis::diagnose(&inputs(sample, catalog, judged, round, &names, now));
     let upstreams = view
         .order
         .iter()
@@ -191,6 +364,9 @@ pub fn build(
         dns: round.map(dns::report::rows).unwrap_or_default(),
         logs: vec![],
         services: vec![],
+        diagnosis: judged.steps,
+        verdict: judged.verdict,
+        firewall: FirewallReport::default(),
     }
 }
 
@@ -275,6 +451,17 @@ pub fn to_text(report: &Report) -> String {
         h.cpu_percent,
         h.mem_used_percent
     );
+    let _ = writeln!(out, "verdict: {}", report.verdict.text);
+    let _ = writeln!(out, "\nchecklist:");
+    for step in &report.diagnosis {
+        let _ = writeln!(
+            out,
+            "  {:<8}  {:<16}  {}",
+            step.status.label(),
+            step.step.title(),
+            step.evidence
+        );
+    }
     let _ = writeln!(out, "\nhost {}", h.hostname);
     let _ = writeln!(
         out,
@@ -411,6 +598,30 @@ mod tests {
         for key in ["upstreams", "dns", "logs", "services"] {
             assert!(v[key].as_array().is_some_and(|a| a.is_empty()), "{key}");
         }
+        let steps: Vec<&str> = v["diagnosis"]
+            .as_array()
+            .expect("diagnosis")
+            .iter()
+            .filter_map(|s| s["step"].as_str())
+            .collect();
+        assert_eq!(
+            steps,
+            ["gateway", "host", "dns", "logs", "network", "upstreams"]
+        );
+        assert_eq!(v["diagnosis"][1]["status"], "unknown");
+        assert_eq!(
+            v["diagnosis"][1]["evidence"],
+            "file handles unknown: /proc/sys/fs/file-nr: Permission denied"
+        );
+        for key in ["text", "cause", "next_step", "status"] {
+            assert!(v["verdict"][key].is_string(), "verdict.{key}");
+        }
+        assert_eq!(v["verdict"]["cause"], "no_cause");
+        assert!(
+            v["firewall"]["tools"]
+                .as_array()
+                .is_some_and(|a| a.is_empty())
+        );
     }
 
     #[test]
@@ -424,5 +635,19 @@ mod tests {
         ));
         assert!(text.starts_with("GATEWATCH CRITICAL - load 5.00"), "{text}");
         assert!(text.contains("| load1=5.00;2;4"), "{text}");
+        let second = text.lines().nth(1).unwrap_or_default();
+        assert_eq!(
+            second,
+            "verdict: no 502 cause found (but host load: load 5.00 is above 2 cores (+1 more))"
+        );
+        assert!(
+            text.contains("\nchecklist:\n  OK        gateway           ")
+                || text.contains("\nchecklist:\n  UNKNOWN   gateway           "),
+            "{text}"
+        );
+        assert!(
+            text.contains("  CRITICAL  host load         load 5.00 is above 2 cores (+1 more)\n"),
+            "{text}"
+        );
     }
 }

@@ -12,9 +12,12 @@ use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use crate::actions::{
     ActionEvent, ActionRunner, AuditLog, RunnerOptions, ServiceSpec, StatusPoller,
 };
+use crate::app::diagnosis::GatewayView;
 use crate::app::upstreams::UpstreamView;
 use crate::app::{App, Effect, Event};
+use crate::config::Upstream;
 use crate::dns::{DnsEngine, DnsSettings};
+use crate::firewall;
 use crate::host::Sampler;
 use crate::logs::{FollowOptions, LogFollower, SourceSpec};
 use crate::theme::Theme;
@@ -34,6 +37,8 @@ pub struct Options {
     pub services: Vec<ServiceSpec>,
     /// Every action refused (and shown greyed).
     pub read_only: bool,
+    /// The `[gateway]` url, probed like an upstream.
+    pub gateway: Option<Upstream>,
 }
 
 /// How the dashboard ended, for `main` to turn into an exit status.
@@ -113,6 +118,32 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         None
     };
 
+    // Firewall rules change rarely and reading them costs processes (ufw is Python): once a
+    // minute, and on `r`.
+    let firewall_tx = tx.clone();
+    let firewall = firewall::Watcher::spawn(
+        firewall::Runner::default(),
+        firewall::INTERVAL,
+        move |summary| {
+            firewall_tx
+                .blocking_send(Event::Firewall(Box::new(summary)))
+                .is_ok()
+        },
+    )?;
+
+    let gateway_tx = tx.clone();
+    let gateway = match &opts.gateway {
+        Some(g) => {
+            let deliver = move |r| {
+                gateway_tx
+                    .blocking_send(Event::Gateway(Box::new(r)))
+                    .is_ok()
+            };
+            Some(upstream::spawn(vec![g.clone()], deliver)?)
+        }
+        None => None,
+    };
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -129,6 +160,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     app.dns = crate::app::dns::DnsView::new(names);
     app.logs = crate::app::logs::LogView::new(&opts.logs);
     app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only);
+    app.gateway = opts.gateway.clone().map(GatewayView::new);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -192,6 +224,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                     sampler.rerun();
                     if let Some(p) = &poller {
                         p.rerun();
+                    }
+                    firewall.rerun();
+                    if let Some(g) = &gateway {
+                        g.rerun_all();
                     }
                     if let Some(r) = &resolver {
                         r.rerun();

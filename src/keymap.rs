@@ -37,6 +37,7 @@ pub enum Action {
     PrevSource,
     OpenActions,
     ShowOutput,
+    Checklist,
 }
 
 /// Where a binding applies.
@@ -183,6 +184,13 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::OpenActions,
         footer: Some("actions"),
         help: "service actions: test, reload, restart",
+        scope: Scope::Global,
+    },
+    Binding {
+        keys: &[key('v')],
+        action: Action::Checklist,
+        footer: Some("verdict"),
+        help: "the checklist: every step and its evidence",
         scope: Scope::Global,
     },
     Binding {
@@ -487,7 +495,8 @@ mod tests {
                 "Enter/z zoom",
                 "j/↓ scroll",
                 "r rerun",
-                "a actions"
+                "a actions",
+                "v verdict"
             ]
         );
     }

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
                 &catalog,
                 &DnsSettings::for_catalog(&loaded.config, &catalog),
                 &catalog.log_sources(&loaded.config),
+                loaded.config.gateway.as_ref(),
             );
             let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
             check::add_services(&mut report, actions::check_all(&services));
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
                 theme,
                 mouse: cli.mouse,
                 read_only: cli.read_only,
+                gateway: c.gateway.clone(),
             };
             run_dashboard(opts)
         }

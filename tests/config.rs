@@ -181,6 +181,18 @@ fn full_example_sets_every_key() {
                 timeout: Duration::from_secs(30),
             },
         ],
+        gateway: Some(Upstream {
+            name: "gateway".into(),
+            timeout: secs(1),
+            interval: secs(10),
+            expect: StatusRange {
+                low: 200,
+                high: 499,
+            },
+            host: Some("shop.example.com".into()),
+            tls_verify: false,
+            ..upstream("gateway", "http://127.0.0.1/")
+        }),
     };
     assert_eq!(config, expected);
     assert_eq!(
@@ -222,7 +234,25 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("theme = \"default\"\n\nrefrsh = \"2s\"\n"),
         "/etc/gatewatch/config.toml:3:1: unknown field `refrsh`, expected one of `refresh`, \
-         `theme`, `upstream`, `dns`, `log`, `service`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
+         `theme`, `upstream`, `dns`, `log`, `service`, `gateway`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
+    );
+}
+
+#[test]
+fn the_gateway_defaults_to_anything_but_a_5xx_and_must_be_http() {
+    let config = parse("[gateway]\nurl = \"http://127.0.0.1:8080/\"\n");
+    let gateway = config.gateway.expect("gateway");
+    assert_eq!(gateway.name, "gateway");
+    assert_eq!(gateway.expect, config::GATEWAY_EXPECT);
+    assert_eq!((gateway.timeout, gateway.interval), (secs(2), secs(5)));
+    assert_eq!(
+        error("[gateway]\nurl = \"tcp://127.0.0.1:80\"\n"),
+        "/etc/gatewatch/config.toml:2:7: invalid gateway url \"tcp://127.0.0.1:80\": the gateway \
+         is probed over http:// or https://\n  |\n2 | url = \"tcp://127.0.0.1:80\"\n  |       ^^^^^^^^^^^^^^^^^^^^"
+    );
+    assert!(
+        error("[gateway]\nurl = \"http://a/\"\nmethod = \"HEAD\"\n")
+            .contains("unknown field `method`, expected one of `url`, `timeout`, `interval`, `expect`, `host`, `tls-verify`")
     );
 }
 

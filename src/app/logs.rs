@@ -94,6 +94,10 @@ pub struct LogView {
     pub search: String,
     /// Per source: failures per cause per minute (unix minute start), for the rate sparklines.
     pub rates: Vec<BTreeMap<Cause, BTreeMap<i64, u64>>>,
+    /// Per source: failures (a cause, or a 5xx naming a server) per upstream as logged, per
+    /// minute; at most [`logs::MAX_UPSTREAMS`] upstreams and [`RATE_MINUTES`] minutes each, for
+    /// the checklist's "which upstream, lately".
+    pub upstream_rates: Vec<BTreeMap<String, BTreeMap<i64, u64>>>,
 }
 
 impl Default for LogView {
@@ -114,6 +118,7 @@ impl LogView {
             search_input: None,
             search: String::new(),
             rates: vec![BTreeMap::new(); specs.len()],
+            upstream_rates: vec![BTreeMap::new(); specs.len()],
         }
     }
 
@@ -135,6 +140,31 @@ impl LogView {
         for minutes in rates.values_mut() {
             while minutes.len() > RATE_MINUTES {
                 minutes.pop_first();
+            }
+        }
+        if let Some(by_upstream) = self.upstream_rates.get_mut(source) {
+            let marks = batch
+                .skipped
+                .marks
+                .iter()
+                .map(|m| (&m.upstream, m.cause, m.status, m.time));
+            let lines = batch
+                .lines
+                .iter()
+                .map(|l| (&l.upstream, l.cause, l.status, l.time));
+            for (upstream, cause, status, time) in marks.chain(lines) {
+                let failed = cause.is_some() || status.is_some_and(|s| s >= 500);
+                let (Some(upstream), Some(t), true) = (upstream, time, failed) else {
+                    continue;
+                };
+                if !by_upstream.contains_key(upstream) && by_upstream.len() >= logs::MAX_UPSTREAMS {
+                    continue;
+                }
+                let minutes = by_upstream.entry(upstream.clone()).or_default();
+                *minutes.entry(t - t.rem_euclid(60)).or_default() += 1;
+                while minutes.len() > RATE_MINUTES {
+                    minutes.pop_first();
+                }
             }
         }
         let shown = if source == self.current {

@@ -7,14 +7,18 @@ use ratatui::layout::{Position, Rect};
 
 pub mod actions;
 mod actions_input;
+pub mod diagnosis;
 pub mod dns;
 pub mod logs;
 pub mod upstreams;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::actions::{ActionEvent, Request};
+use crate::diagnosis::FirewallInput;
 use crate::dns::DnsRound;
+use crate::firewall::FirewallSummary;
 use crate::host::{self, HostSample, ProcessRow};
 use crate::keymap::{self, Action};
 use crate::logs::LogBatch;
@@ -23,6 +27,7 @@ use crate::status::{self, Finding, Status};
 use crate::ui::layout;
 use crate::upstream::ProbeResult;
 use actions::ActionsView;
+use diagnosis::GatewayView;
 use dns::DnsView;
 use logs::LogView;
 use upstreams::UpstreamView;
@@ -37,6 +42,10 @@ pub enum Event {
     Dns(Box<DnsRound>),
     Log(Box<LogBatch>),
     Action(Box<ActionEvent>),
+    /// A new read of the host firewall.
+    Firewall(Box<FirewallSummary>),
+    /// A probe of the `[gateway]` url.
+    Gateway(Box<ProbeResult>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -145,11 +154,18 @@ pub struct App {
     pub dns: DnsView,
     pub logs: LogView,
     pub actions: ActionsView,
+    /// The latest firewall summary, matched against the upstreams; `None` until the first read.
+    pub firewall: Option<Arc<FirewallInput>>,
+    /// The `[gateway]` probe, when configured.
+    pub gateway: Option<GatewayView>,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
     pub mouse: bool,
     /// q was pressed while an action runs; a second q quits.
     pub quit_armed: bool,
+    /// The checklist view (`v`) is open.
+    pub checklist_open: bool,
+    pub checklist_scroll: u16,
 }
 
 impl App {
@@ -169,9 +185,13 @@ impl App {
             dns: DnsView::default(),
             logs: LogView::default(),
             actions: ActionsView::default(),
+            firewall: None,
+            gateway: None,
             message: None,
             mouse: false,
             quit_armed: false,
+            checklist_open: false,
+            checklist_scroll: 0,
         }
     }
 
@@ -191,6 +211,7 @@ impl App {
         all.extend(self.dns.findings.iter().cloned());
         all.extend(self.logs.findings(self.now()));
         all.extend(self.actions.findings());
+        all.extend(self.diagnosis_findings());
         all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
         all
     }
@@ -230,16 +251,37 @@ impl App {
                 // open) stays on its upstream; one left at the top stays on the worst row.
                 let follow = self.scroll[pane] > 0 || self.upstreams.detail.is_some();
                 let selected = self.upstreams.at(self.scroll[pane]).filter(|_| follow);
+                let known = self
+                    .upstreams
+                    .rows
+                    .get(result.target_index)
+                    .and_then(|r| r.history.last())
+                    .map(|l| l.addr.clone());
+                let new_addr = result.addr.is_some() && known.as_ref() != Some(&result.addr);
                 if self.upstreams.apply(*result)
                     && let Some(pos) = selected.and_then(|row| self.upstreams.position_of(row))
                 {
                     self.scroll[pane] = pos;
+                }
+                if new_addr {
+                    self.rematch_firewall();
                 }
                 (true, vec![])
             }
             Event::Dns(round) => {
                 let changed = self.dns.apply(*round);
                 self.clamp(PaneId::Dns);
+                if changed {
+                    self.rematch_firewall();
+                }
+                (changed, vec![])
+            }
+            Event::Firewall(summary) => {
+                self.set_firewall(*summary);
+                (true, vec![])
+            }
+            Event::Gateway(result) => {
+                let changed = self.gateway.as_mut().is_some_and(|g| g.apply(*result));
                 (changed, vec![])
             }
             Event::Log(batch) => {
@@ -293,6 +335,9 @@ impl App {
         }
         if self.actions.output_open {
             return (self.on_output_key(key), vec![]);
+        }
+        if self.checklist_open {
+            return (self.on_checklist_key(key), vec![]);
         }
         let Some(binding) = keymap::lookup(&key, self.focus) else {
             return (false, vec![]);
@@ -395,6 +440,10 @@ impl App {
                 self.logs.follow = true;
             }
             Action::OpenActions => self.open_actions(),
+            Action::Checklist => {
+                self.checklist_open = true;
+                self.checklist_scroll = 0;
+            }
             Action::ShowOutput => {
                 if self.actions.shown.is_some() {
                     self.actions.output_open = true;
@@ -509,6 +558,25 @@ impl App {
             }
             None => self.message = Some("no search: press / in the Logs pane".into()),
         }
+    }
+
+    /// Returns whether anything changed.
+    fn on_checklist_key(&mut self, key: KeyEvent) -> bool {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('v') => self.checklist_open = false,
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.checklist_scroll = self.checklist_scroll.saturating_add(1).min(40)
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.checklist_scroll = self.checklist_scroll.saturating_sub(1)
+            }
+            KeyCode::Char('a') => {
+                self.checklist_open = false;
+                self.open_actions();
+            }
+            _ => return false,
+        }
+        true
     }
 
     fn on_help_key(&mut self, key: KeyEvent) {

@@ -33,7 +33,16 @@ pub struct Config {
     pub dns: Dns,
     pub logs: Vec<LogSource>,
     pub services: Vec<Service>,
+    /// The proxy's own front door, probed like an upstream named "gateway": its 502s are the
+    /// first step of the checklist.
+    pub gateway: Option<Upstream>,
 }
+
+/// What the gateway may answer by default: anything but a 5xx.
+pub const GATEWAY_EXPECT: StatusRange = StatusRange {
+    low: 100,
+    high: 499,
+};
 
 impl Default for Config {
     fn default() -> Self {
@@ -44,6 +53,7 @@ impl Default for Config {
             dns: Dns::default(),
             logs: Vec::new(),
             services: Vec::new(),
+            gateway: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub(super) struct RawConfig {
     log: Vec<Spanned<RawLog>>,
     #[serde(default)]
     service: Vec<RawService>,
+    gateway: Option<RawGateway>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +75,17 @@ struct RawService {
     restart: Option<Item>,
     sudo: Option<bool>,
     timeout: Option<Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGateway {
+    url: Spanned<String>,
+    timeout: Option<Item>,
+    interval: Option<Item>,
+    expect: Option<Item>,
+    host: Option<Spanned<String>>,
+    tls_verify: Option<bool>,
 }
 
 /// A validation failure at a place in the file.
@@ -146,6 +158,7 @@ impl RawConfig {
                 .map(validate_log)
                 .collect::<Result<_, _>>()?,
             services: services.into_iter().map(|(service, _)| service).collect(),
+            gateway: self.gateway.map(RawGateway::validate).transpose()?,
         })
     }
 }
@@ -173,6 +186,37 @@ impl RawUpstream {
             slow: duration(self.slow.as_ref(), "slow", TIMEOUT, ms(1000))?,
         };
         Ok((upstream, self.name))
+    }
+}
+
+impl RawGateway {
+    /// The gateway is probed like an upstream named "gateway"; any answer below 500 shows it is
+    /// not failing the way a 502 is about, so that is the default `expect`.
+    fn validate(self) -> Result<Upstream, Invalid> {
+        let url: super::Target = parsed(&self.url)?;
+        if url.kind() != "http" {
+            return Err(Invalid::at(
+                &self.url,
+                format!(
+                    "invalid gateway url {:?}: the gateway is probed over http:// or https://",
+                    self.url.get_ref()
+                ),
+            ));
+        }
+        Ok(Upstream {
+            name: "gateway".into(),
+            url,
+            timeout: duration(self.timeout.as_ref(), "timeout", TIMEOUT, ms(2000))?,
+            interval: duration(self.interval.as_ref(), "interval", INTERVAL, ms(5000))?,
+            expect: self
+                .expect
+                .as_ref()
+                .map_or(Ok(super::GATEWAY_EXPECT), status_range)?,
+            method: Default::default(),
+            host: self.host.map(host_header).transpose()?,
+            tls_verify: self.tls_verify.unwrap_or(true),
+            slow: ms(1000),
+        })
     }
 }
 

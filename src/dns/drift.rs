@@ -129,6 +129,20 @@ impl DriftTracker {
         findings
     }
 
+    /// The addresses `name` had at the baseline, when any nameserver now answers differently:
+    /// what nginx may still be sending to. `None` when it has not moved.
+    pub fn moved_from(&self, name: &str) -> Option<Vec<IpAddr>> {
+        let state = self.names.get(name)?;
+        let moved: Vec<&Seen> = state.servers.iter().filter(|s| s.first != s.last).collect();
+        if moved.is_empty() {
+            return None;
+        }
+        let mut old: Vec<IpAddr> = moved.iter().flat_map(|s| s.first.iter().copied()).collect();
+        old.sort();
+        old.dedup();
+        Some(old)
+    }
+
     /// The name's changes, oldest first; at most [`HISTORY_PER_NAME`].
     pub fn history(&self, name: &str) -> impl Iterator<Item = &AnswerChange> {
         self.names
@@ -222,12 +236,15 @@ mod tests {
             f[0].message
                 .ends_with("may still be using 10.0.0.1 until it is reloaded")
         );
+        assert_eq!(t.moved_from("app"), Some(vec!["10.0.0.1".parse().unwrap()]));
+        assert_eq!(t.moved_from("other"), None);
         let h: Vec<&AnswerChange> = t.history("app").collect();
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].seq, h[0].before.len(), h[0].after.len()), (3, 1, 1));
 
         t.rebaseline();
         assert!(t.findings().is_empty());
+        assert_eq!(t.moved_from("app"), None);
         assert_eq!(t.history("app").count(), 1, "history survives a rebaseline");
     }
 

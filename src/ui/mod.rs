@@ -3,6 +3,7 @@
 
 pub mod actions;
 mod bars;
+pub mod checklist;
 mod dns;
 mod empty;
 mod format;
@@ -44,6 +45,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         return;
     }
     header(frame, screen.header, app, theme);
+    let diagnosis = (screen.verdict.is_some() || app.checklist_open).then(|| app.diagnosis());
+    if let Some(d) = &diagnosis {
+        if let Some(rect) = screen.verdict {
+            checklist::draw_verdict(frame, rect, d, theme);
+        }
+        if let Some(rect) = screen.checklist {
+            checklist::draw_strip(frame, rect, d, theme);
+        }
+    }
     if let Some(tabs) = screen.tabs {
         draw_tabs(frame, tabs, app, theme);
     }
@@ -53,6 +63,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
     }
     footer(frame, screen.footer, app, theme);
+    if let Some(d) = diagnosis.as_ref().filter(|_| app.checklist_open) {
+        checklist::draw_view(frame, area, d, app.checklist_scroll, theme);
+    }
     if app.actions.output_open {
         actions::draw_output(frame, area, app, theme);
     }
@@ -236,6 +249,8 @@ fn modal_keys(app: &App) -> Option<&'static [(&'static str, &'static str)]> {
     } else if app.actions.menu.is_some() {
         Some(&[("j/k", "move"), ("Enter", "choose"), ("Esc", "close")])
     } else if app.actions.output_open {
+        Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
+    } else if app.checklist_open {
         Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
     } else {
         None

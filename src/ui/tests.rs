@@ -694,3 +694,13 @@ fn quitting_while_an_action_runs_takes_a_second_q() {
     let (_, effects) = a.update(q());
     assert_eq!(effects, [Effect::Quit]);
 }
+
+#[test]
+fn the_checklist_view_shows_the_verdict_and_every_steps_evidence() {
+    let mut a = upstream_app((120, 40));
+    key(&mut a, KeyCode::Char('v'));
+    assert!(a.checklist_open);
+    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    key(&mut a, KeyCode::Esc);
+    assert!(!a.checklist_open);
+}

@@ -1,0 +1,475 @@
+//! What the diagnosis looks at: plain owned data, built from the dashboard's views
+//! (`App::diagnosis`) or from one `check` run, and easy to write by hand in tests.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Target as UpstreamUrl;
+use crate::dns::{DnsResult, DnsRound, DriftTracker};
+use crate::firewall::{self, FirewallSummary, Match};
+use crate::host::{self, HostSample};
+use crate::logs::{Cause, Format, LogReport};
+use crate::status::{Finding, Status};
+use crate::upstream::{Outcome, ProbeResult, State};
+
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// `None` before the first host sample.
+    pub host: Option<HostInput>,
+    pub upstreams: Vec<UpstreamInput>,
+    pub dns: DnsInput,
+    pub logs: Vec<LogInput>,
+    /// `None` before the first read of the firewall. Shared: the dashboard keeps one, matched
+    /// against the upstreams when either changes, and hands it to every diagnosis.
+    pub firewall: Option<Arc<FirewallInput>>,
+    /// `None` without a `[gateway]` section.
+    pub gateway: Option<GatewayInput>,
+    /// The configured services and what their `status` command last said.
+    pub services: Vec<ServiceInput>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostInput {
+    pub load1: f64,
+    pub cores: usize,
+    pub cpu_percent: f32,
+    pub mem_used_percent: f64,
+    /// File handles used and the maximum, when /proc told.
+    pub files: Option<(u64, u64)>,
+    /// Ephemeral ports in use and the size of the range.
+    pub ports: Option<(u32, u32)>,
+    /// [`host::assess`] of the sample.
+    pub findings: Vec<Finding>,
+}
+
+impl HostInput {
+    pub fn from_sample(s: &HostSample) -> Self {
+        let pct = |used: u64, total: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                used as f64 * 100.0 / total as f64
+            }
+        };
+        HostInput {
+            load1: s.load[0],
+            cores: s.cores,
+            cpu_percent: s.cpu_total,
+            mem_used_percent: pct(s.mem_used, s.mem_total),
+            files: s.files.as_ref().ok().map(|f| (f.used, f.max)),
+            ports: s.ports.as_ref().ok().map(|p| (p.in_use, p.total())),
+            findings: host::assess(s),
+        }
+    }
+
+    /// Runnable tasks queue for a CPU, the CPU is saturated, or memory is nearly gone.
+    pub fn overloaded(&self) -> bool {
+        let cores = self.cores.max(1) as f64;
+        self.load1 > cores * host::LOAD_WARNING_PER_CORE
+            || self.cpu_percent >= host::CPU_WARNING_PERCENT
+            || self.mem_used_percent > host::MEMORY_WARNING_PERCENT as f64
+    }
+
+    /// "load 5.20 on 2 cores", the load figure people compare first.
+    pub fn load_text(&self) -> String {
+        let noun = if self.cores == 1 { "core" } else { "cores" };
+        format!("load {:.2} on {} {noun}", self.load1, self.cores)
+    }
+
+    pub fn worst(&self) -> Status {
+        crate::status::overall(&self.findings)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpstreamInput {
+    pub name: String,
+    /// The URL as configured or discovered: "http://10.0.0.5:8080/health".
+    pub url: String,
+    /// The host part (a name or an address); `None` for a unix socket.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// The socket path of a unix upstream.
+    pub socket: Option<String>,
+    /// Every address it is known to have: the one probes connected to, the DNS answers for its
+    /// name, or the address it is written as.
+    pub addrs: Vec<IpAddr>,
+    /// The address the last probe connected to: "10.0.0.5:8080".
+    pub addr: Option<String>,
+    /// `None` until the first probe.
+    pub state: Option<State>,
+    pub outcome: Option<Outcome>,
+    pub status_code: Option<u16>,
+    /// The last probe's detail, sanitised.
+    pub detail: String,
+    /// How long it has been in its state.
+    pub since: Option<Duration>,
+    pub flapping: bool,
+    pub latency: Option<Duration>,
+    pub timeout: Duration,
+}
+
+impl UpstreamInput {
+    /// A not yet probed upstream, its address parts taken from its URL.
+    pub fn new(name: &str, url: &UpstreamUrl, timeout: Duration) -> Self {
+        let host = url.host().map(str::to_owned);
+        let socket = match url {
+            UpstreamUrl::Unix { path } => Some(path.display().to_string()),
+            _ => None,
+        };
+        UpstreamInput {
+            name: name.to_owned(),
+            url: url.to_string(),
+            addrs: host
+                .as_deref()
+                .and_then(|h| h.parse::<IpAddr>().ok())
+                .into_iter()
+                .collect(),
+            host,
+            port: url.port(),
+            socket,
+            addr: None,
+            state: None,
+            outcome: None,
+            status_code: None,
+            detail: String::new(),
+            since: None,
+            flapping: false,
+            latency: None,
+            timeout,
+        }
+    }
+
+    /// "shop 10.0.0.5:8080": the name and where it is, as the verdict names it.
+    pub fn display(&self) -> String {
+        let place = self
+            .addr
+            .clone()
+            .or_else(|| self.socket.as_ref().map(|s| format!("unix:{s}")))
+            .or_else(|| match (&self.host, self.port) {
+                (Some(h), Some(p)) if h.contains(':') => Some(format!("[{h}]:{p}")),
+                (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+                _ => None,
+            });
+        match place {
+            Some(p) if p != self.name => format!("{} {p}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.state == Some(State::Down)
+    }
+
+    /// Adds an address (from a probe or a DNS answer) once.
+    pub fn add_addr(&mut self, ip: IpAddr) {
+        if !self.addrs.contains(&ip) {
+            self.addrs.push(ip);
+        }
+    }
+
+    /// Whether a log's upstream field (`http://10.0.0.5:8080`, `10.0.0.5:8080`,
+    /// `unix:/run/php/php-fpm.sock`, HAProxy's `backend/server`) is this upstream.
+    pub fn is_named_by(&self, logged: &str) -> bool {
+        let bare = logged.split_once("://").map_or(logged, |(_, rest)| rest);
+        if let Some(path) = bare.strip_prefix("unix:") {
+            return self.socket.as_deref() == Some(path.trim_end_matches(':'));
+        }
+        if bare == self.name || bare.rsplit('/').next() == Some(self.name.as_str()) {
+            return true;
+        }
+        if self.addr.as_deref() == Some(bare) {
+            return true;
+        }
+        let Some((host, port)) = bare.rsplit_once(':') else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if port.parse::<u16>().ok() != self.port {
+            return false;
+        }
+        self.host.as_deref() == Some(host)
+            || host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| self.addrs.contains(&ip))
+    }
+}
+
+/// How a name fares across every nameserver asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolves {
+    Everywhere,
+    Partly,
+    Nowhere,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsNameInput {
+    pub name: String,
+    pub resolves: Resolves,
+    /// The first failure, "127.0.0.53:53: timed out after 2s".
+    pub error: Option<String>,
+    /// The addresses it had at the first lookup, when it has changed since (nginx may still use
+    /// them).
+    pub moved_from: Option<Vec<IpAddr>>,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// The DNS checks' view: names watched, and per name how the latest round went.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DnsInput {
+    /// Names that will be resolved.
+    pub watched: Vec<String>,
+    /// Per name, after a round has finished; empty before.
+    pub names: Vec<DnsNameInput>,
+    /// Everything the DNS checks found (failures, disagreement, drift, families), worst first.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogInput {
+    /// The path or command, as the pane names it.
+    pub source: String,
+    pub format: Option<Format>,
+    /// What the counts cover: the last this much by the lines' own timestamps.
+    pub window: Duration,
+    /// Why the source cannot be read, when it cannot.
+    pub error: Option<String>,
+    pub causes: BTreeMap<Cause, u64>,
+    /// Failures per upstream as logged, most first.
+    pub upstreams: Vec<(String, u64)>,
+    pub status_5xx: u64,
+    pub status_502: u64,
+}
+
+impl LogInput {
+    /// One `check` scan: its counts already cover `window`.
+    pub fn from_report(r: &LogReport, window: Duration) -> Self {
+        LogInput {
+            source: r.path.clone(),
+            format: r.kind,
+            window,
+            error: r.error.clone(),
+            causes: r.causes.clone(),
+            upstreams: r.top_upstreams.clone(),
+            status_5xx: r.status_5xx,
+            status_502: r.status_502,
+        }
+    }
+
+    /// "error.log": short enough for a verdict line.
+    pub fn short_name(&self) -> String {
+        Path::new(&self.source)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty() && !self.source.contains(' '))
+            .unwrap_or_else(|| self.source.clone())
+    }
+
+    /// Whether its lines carry HTTP statuses (an access or HAProxy traffic log).
+    pub fn has_statuses(&self) -> bool {
+        matches!(self.format, Some(Format::Access | Format::Haproxy))
+    }
+
+    pub fn minutes(&self) -> u64 {
+        self.window.as_secs().div_ceil(60).max(1)
+    }
+
+    /// Bad-gateway events: every cause plus every 502 answered (as `check` counts them).
+    pub fn events(&self) -> u64 {
+        self.causes.values().sum::<u64>() + self.status_502
+    }
+}
+
+impl DnsInput {
+    /// From the latest round (none yet: only `watched`), the drift seen since the first one
+    /// (the dashboard tracks it; one `check` round has none) and the DNS findings.
+    pub fn from_round(
+        watched: Vec<String>,
+        round: Option<&DnsRound>,
+        drift: Option<&DriftTracker>,
+        findings: Vec<Finding>,
+    ) -> Self {
+        let mut names = Vec::new();
+        if let Some(round) = round {
+            for name in round.names() {
+                let rows: Vec<&DnsResult> = round.for_name(name).collect();
+                let failed: Vec<&&DnsResult> = rows.iter().filter(|r| !r.is_ok()).collect();
+                let resolves = if failed.is_empty() {
+                    Resolves::Everywhere
+                } else if failed.len() == rows.len() {
+                    Resolves::Nowhere
+                } else {
+                    Resolves::Partly
+                };
+                let mut addresses: Vec<IpAddr> = rows
+                    .iter()
+                    .filter(|r| r.is_ok())
+                    .flat_map(|r| r.addresses())
+                    .collect();
+                addresses.sort();
+                addresses.dedup();
+                names.push(DnsNameInput {
+                    name: name.to_owned(),
+                    resolves,
+                    error: failed
+                        .first()
+                        .and_then(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.nameserver))),
+                    moved_from: drift.and_then(|d| d.moved_from(name)),
+                    addresses,
+                });
+            }
+        }
+        let mut findings = findings;
+        findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+        DnsInput {
+            watched,
+            names,
+            findings,
+        }
+    }
+
+    pub fn name(&self, name: &str) -> Option<&DnsNameInput> {
+        self.names.iter().find(|n| n.name == name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallInput {
+    pub summary: FirewallSummary,
+    pub targets: Vec<firewall::Target>,
+    /// [`firewall::matches`] of `summary` against `targets`.
+    pub matches: Vec<Match>,
+}
+
+impl FirewallInput {
+    /// Matches the summary against the upstreams' addresses and ports (unix sockets have
+    /// neither); a target's `id` is the upstream's index.
+    pub fn new(summary: FirewallSummary, upstreams: &[UpstreamInput]) -> Self {
+        let targets = targets(upstreams);
+        let matches = firewall::matches(&summary, &targets);
+        FirewallInput {
+            summary,
+            targets,
+            matches,
+        }
+    }
+}
+
+pub fn targets(upstreams: &[UpstreamInput]) -> Vec<firewall::Target> {
+    let mut out = Vec::new();
+    for (id, u) in upstreams.iter().enumerate() {
+        if u.socket.is_some() {
+            continue;
+        }
+        if u.addrs.is_empty() {
+            out.push(firewall::Target {
+                id,
+                addr: None,
+                port: u.port,
+            });
+        }
+        for &addr in &u.addrs {
+            out.push(firewall::Target {
+                id,
+                addr: Some(addr),
+                port: u.port,
+            });
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayInput {
+    pub url: String,
+    /// `None` before the first probe.
+    pub outcome: Option<Outcome>,
+    pub status_code: Option<u16>,
+    pub latency: Option<Duration>,
+    pub detail: String,
+}
+
+impl GatewayInput {
+    pub fn new(url: &UpstreamUrl, last: Option<&ProbeResult>) -> Self {
+        GatewayInput {
+            url: url.to_string(),
+            outcome: last.map(|r| r.outcome),
+            status_code: last.and_then(|r| r.status_code),
+            latency: last.and_then(|r| r.latency),
+            detail: last.map(|r| r.detail.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceInput {
+    pub name: String,
+    /// ok when its status command succeeded, critical when it failed, unknown when not run.
+    pub status: Status,
+    /// What the status command said: "active", "inactive", "failed"...
+    pub state: String,
+}
+
+impl ServiceInput {
+    /// A service as its last status check saw it (`None`: not checked yet).
+    pub fn new(name: &str, status: Option<&crate::actions::ServiceStatus>) -> Self {
+        use crate::actions::ServiceState;
+        let (status, state) = match status {
+            Some(s) => (
+                match s.state {
+                    ServiceState::Running => Status::Ok,
+                    ServiceState::Stopped => Status::Critical,
+                    ServiceState::Unknown => Status::Unknown,
+                },
+                s.detail.clone(),
+            ),
+            None => (Status::Unknown, "not checked yet".into()),
+        };
+        ServiceInput {
+            name: name.to_owned(),
+            status,
+            state,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_name_upstreams_by_address_name_or_socket() {
+        let url: UpstreamUrl = "http://shop.internal:8080/health".parse().unwrap();
+        let mut u = UpstreamInput::new("shop", &url, Duration::from_secs(2));
+        u.add_addr("10.0.0.5".parse().unwrap());
+        assert!(u.is_named_by("http://10.0.0.5:8080"));
+        assert!(u.is_named_by("10.0.0.5:8080"));
+        assert!(u.is_named_by("shop.internal:8080"));
+        assert!(u.is_named_by("be_shop/shop"), "HAProxy backend/server");
+        assert!(!u.is_named_by("10.0.0.5:9090"));
+        assert!(!u.is_named_by("10.0.0.6:8080"));
+        assert_eq!(u.display(), "shop shop.internal:8080");
+        u.addr = Some("10.0.0.5:8080".into());
+        assert_eq!(u.display(), "shop 10.0.0.5:8080");
+
+        let sock: UpstreamUrl = "unix:/run/php/php-fpm.sock".parse().unwrap();
+        let php = UpstreamInput::new("php", &sock, Duration::from_secs(2));
+        assert!(php.is_named_by("fastcgi://unix:/run/php/php-fpm.sock"));
+        assert!(php.is_named_by("unix:/run/php/php-fpm.sock:"));
+        assert!(!php.is_named_by("unix:/run/other.sock"));
+        assert_eq!(php.display(), "php unix:/run/php/php-fpm.sock");
+        assert!(
+            targets(&[php]).is_empty(),
+            "no firewall between a socket and us"
+        );
+
+        let v6: UpstreamUrl = "http://[::1]:8443/".parse().unwrap();
+        let api = UpstreamInput::new("api", &v6, Duration::from_secs(2));
+        assert!(api.is_named_by("[::1]:8443"));
+        assert_eq!(api.addrs, ["::1".parse::<IpAddr>().unwrap()]);
+    }
+}

@@ -1,0 +1,192 @@
+//! The troubleshooting checklist for a 502 and the verdict: the six steps an engineer walks
+//! through (gateway, host, DNS, logs, firewall and network, upstreams), each with a status and
+//! one line of evidence, and the most likely cause with its evidence and the next step.
+//!
+//! A pure function of plain [`Inputs`]: the dashboard builds them from its views
+//! (`App::diagnosis`), `check` and `report` from one run, tests by hand. The verdict rules are an
+//! ordered table ([`RULES`]); the first that fires names the cause.
+//!
+//! The checklist re-reads evidence the findings already hold, so it never adds to the overall
+//! status: only what nothing else reports (a firewall rule blocking an upstream, the gateway's
+//! own probe) becomes a finding, through [`findings`].
+
+mod evidence;
+mod inputs;
+mod steps;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+
+pub use inputs::{
+    DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Resolves,
+    ServiceInput, UpstreamInput, targets,
+};
+pub use verdict::{RULES, Rule as VerdictRule};
+
+use crate::status::{Finding, Status};
+
+/// The six steps, in the order they are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepId {
+    Gateway,
+    Host,
+    Dns,
+    Logs,
+    Network,
+    Upstreams,
+}
+
+impl StepId {
+    pub const ALL: [StepId; 6] = [
+        StepId::Gateway,
+        StepId::Host,
+        StepId::Dns,
+        StepId::Logs,
+        StepId::Network,
+        StepId::Upstreams,
+    ];
+
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepId::Gateway => "gateway",
+            StepId::Host => "host",
+            StepId::Dns => "dns",
+            StepId::Logs => "logs",
+            StepId::Network => "network",
+            StepId::Upstreams => "upstreams",
+        }
+    }
+
+    /// How the checklist titles it.
+    pub fn title(self) -> &'static str {
+        match self {
+            StepId::Gateway => "gateway",
+            StepId::Host => "host load",
+            StepId::Dns => "DNS",
+            StepId::Logs => "logs",
+            StepId::Network => "firewall/network",
+            StepId::Upstreams => "upstreams",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    pub step: StepId,
+    pub status: Status,
+    /// One line, safe for a terminal (built from sanitised parts).
+    pub evidence: String,
+}
+
+/// What the verdict blames. The snake_case names are part of `check --json`: never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Firewall,
+    UpstreamDown,
+    Dns,
+    HostOverloaded,
+    HostLimits,
+    Tls,
+    ProxyConfig,
+    Backlog,
+    Permission,
+    UpstreamCrash,
+    UpstreamSlow,
+    Unexplained502,
+    NoCause,
+    NoData,
+}
+
+impl Cause {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Firewall => "firewall",
+            Cause::UpstreamDown => "upstream_down",
+            Cause::Dns => "dns",
+            Cause::HostOverloaded => "host_overloaded",
+            Cause::HostLimits => "host_limits",
+            Cause::Tls => "tls",
+            Cause::ProxyConfig => "proxy_config",
+            Cause::Backlog => "backlog",
+            Cause::Permission => "permission",
+            Cause::UpstreamCrash => "upstream_crash",
+            Cause::UpstreamSlow => "upstream_slow",
+            Cause::Unexplained502 => "unexplained_502",
+            Cause::NoCause => "no_cause",
+            Cause::NoData => "no_data",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The whole line: "{what} ({evidence}): {next step}".
+    pub text: String,
+    /// What is wrong, without the evidence and the next step (for narrow screens).
+    #[serde(skip)]
+    pub headline: String,
+    pub cause: Cause,
+    pub next_step: String,
+    /// How bad the cause is: critical when requests fail now, warning when they may.
+    pub status: Status,
+}
+
+impl Verdict {
+    pub(crate) fn new(
+        cause: Cause,
+        status: Status,
+        headline: String,
+        evidence: String,
+        next_step: String,
+    ) -> Verdict {
+        let text = match (evidence.is_empty(), next_step.is_empty()) {
+            (true, true) => headline.clone(),
+            (true, false) => format!("{headline}: {next_step}"),
+            (false, true) => format!("{headline} ({evidence})"),
+            (false, false) => format!("{headline} ({evidence}): {next_step}"),
+        };
+        Verdict {
+            text,
+            headline,
+            cause,
+            next_step,
+            status,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnosis {
+    pub steps: Vec<Step>,
+    pub verdict: Verdict,
+}
+
+impl Diagnosis {
+    pub fn step(&self, id: StepId) -> Option<&Step> {
+        self.steps.iter().find(|s| s.step == id)
+    }
+}
+
+/// The checklist and the verdict for `inputs`.
+pub fn diagnose(inputs: &Inputs) -> Diagnosis {
+    let steps = steps::all(inputs);
+    let verdict = verdict::judge(inputs, &steps);
+    Diagnosis { steps, verdict }
+}
+
+/// What the checklist knows that no other check reports: firewall rules that name an upstream,
+/// and the gateway's own probe. The caller adds these to its findings.
+pub fn findings(inputs: &Inputs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.extend(evidence::firewall_findings(inputs));
+    if let Some(f) = steps::gateway_probe(inputs).filter(|f| f.status != Status::Ok) {
+        out.push(f);
+    }
+    out
+}

@@ -1,0 +1,164 @@
+//! The verdict line, the checklist strip under it, and the checklist view (`v`) with every step's
+//! evidence.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::status_style;
+use crate::diagnosis::{Diagnosis, StepId};
+use crate::status::Status;
+use crate::theme::Theme;
+
+pub fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "✓",
+        Status::Warning => "▲",
+        Status::Critical => "✖",
+        Status::Unknown => "?",
+    }
+}
+
+pub fn draw_verdict(frame: &mut Frame, area: Rect, d: &Diagnosis, theme: &Theme) {
+    let v = &d.verdict;
+    // The next step matters more than the evidence (the checklist view has that) when it all
+    // does not fit.
+    let room = usize::from(area.width).saturating_sub(4);
+    let short = if v.next_step.is_empty() {
+        v.headline.clone()
+    } else {
+        format!("{}: {}", v.headline, v.next_step)
+    };
+    let text = [&v.text, &short]
+        .into_iter()
+        .find(|t| t.chars().count() <= room)
+        .unwrap_or(&short);
+    let line = Line::from(vec![
+        Span::styled(
+            format!(" {} ", mark(v.status)),
+            status_style(theme, v.status),
+        ),
+        Span::styled(text.clone(), status_style(theme, v.status)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// `1 ✓ gateway  2 ▲ host load  ...`: the steps in order, each coloured by its status; shorter
+/// names on a narrow screen so all six stay visible.
+pub fn draw_strip(frame: &mut Frame, area: Rect, d: &Diagnosis, theme: &Theme) {
+    let long = strip(d, theme, true);
+    let line = if long.width() <= usize::from(area.width) {
+        long
+    } else {
+        strip(d, theme, false)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn strip<'a>(d: &Diagnosis, theme: &Theme, long: bool) -> Line<'a> {
+    let mut spans = Vec::new();
+    if long {
+        spans.push(Span::styled(" checklist ", theme.dim));
+    }
+    for (i, step) in d.steps.iter().enumerate() {
+        let text = if long {
+            format!(" {} {} {} ", i + 1, mark(step.status), step.step.title())
+        } else {
+            format!(" {} {}", mark(step.status), short_title(step.step))
+        };
+        spans.push(Span::styled(text, status_style(theme, step.status)));
+    }
+    if long {
+        spans.push(Span::styled("  v details", theme.dim));
+    }
+    Line::from(spans)
+}
+
+fn short_title(step: StepId) -> &'static str {
+    match step {
+        StepId::Network => "network",
+        StepId::Host => "host",
+        other => other.title(),
+    }
+}
+
+/// The full checklist over the panes: the verdict, then each step with its evidence.
+pub fn draw_view(frame: &mut Frame, area: Rect, d: &Diagnosis, scroll: u16, theme: &Theme) {
+    let rect = Rect {
+        x: area.x + 2,
+        y: area.y + 1,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(2),
+    };
+    let mut lines = vec![
+        Line::from(Span::styled("Verdict", theme.accent)),
+        Line::from(vec![
+            Span::styled(
+                format!("{} ", mark(d.verdict.status)),
+                status_style(theme, d.verdict.status),
+            ),
+            Span::styled(d.verdict.text.clone(), theme.text),
+        ]),
+        Line::default(),
+        Line::from(Span::styled("Checklist", theme.accent)),
+    ];
+    for (i, step) in d.steps.iter().enumerate() {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{} {} {:<17}", i + 1, mark(step.status), step.step.title()),
+                status_style(theme, step.status),
+            ),
+            Span::styled(step.evidence.clone(), theme.text),
+        ]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        format!("Where to look: {}", where_to_look(d)),
+        theme.dim,
+    )));
+    let block = Block::bordered()
+        .title(Span::styled(" Checklist ", theme.title_focused))
+        .border_style(theme.border_focused)
+        .style(theme.popup)
+        .title_bottom(Line::from(vec![
+            Span::styled(" j/k", theme.footer_key),
+            Span::styled(" scroll ", theme.footer_text),
+            Span::styled(" Esc", theme.footer_key),
+            Span::styled(" close ", theme.footer_text),
+        ]));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
+}
+
+/// The panes that hold the evidence of the failing steps.
+fn where_to_look(d: &Diagnosis) -> String {
+    let panes: Vec<&str> = d
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, Status::Warning | Status::Critical))
+        .map(|s| match s.step {
+            StepId::Gateway | StepId::Logs => "4 Logs",
+            StepId::Host => "1 Host",
+            StepId::Dns => "3 DNS",
+            StepId::Network | StepId::Upstreams => "2 Upstreams",
+        })
+        .fold(Vec::new(), |mut acc, p| {
+            if !acc.contains(&p) {
+                acc.push(p);
+            }
+            acc
+        });
+    if panes.is_empty() {
+        "every step is ok or unknown".into()
+    } else {
+        panes.join(", ")
+    }
+}
