@@ -248,9 +248,7 @@ fn modal_keys(app: &App) -> Option<&'static [(&'static str, &'static str)]> {
         ])
     } else if app.actions.menu.is_some() {
         Some(&[("j/k", "move"), ("Enter", "choose"), ("Esc", "close")])
-    } else if app.actions.output_open {
-        Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
-    } else if app.checklist_open {
+    } else if app.actions.output_open || app.checklist_open {
         Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
     } else {
         None
