@@ -120,7 +120,7 @@ impl FirewallReport {
 }
 
 /// Plain numbers; `null` where the kernel would not tell us (the finding says why).
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct HostReport {
     pub hostname: String,
     pub cpu_percent: f32,
@@ -137,7 +137,7 @@ pub struct HostReport {
     pub findings: Vec<Finding>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct UpstreamReport {
     pub name: String,
     pub group: Option<String>,
@@ -230,9 +230,17 @@ pub fn run(
     let now = SystemTime::now();
     let mut report = build(&sample, catalog, results.clone(), round.as_ref(), now);
     add_logs(&mut report, scans);
-    let mut inputs = inputs(&sample, catalog, results, round.as_ref(), &dns_settings.names, now);
+    let mut inputs = inputs(
+        &sample,
+        catalog,
+        results,
+        round.as_ref(),
+        &dns_settings.names,
+        now,
+    );
     inputs.logs = log_inputs(&report.logs);
-    inputs.firewall = firewall.map(|s: FirewallSummary| Arc::new(FirewallInput::new(s, &inputs.upstreams)));
+    inputs.firewall =
+        firewall.map(|s: FirewallSummary| Arc::new(FirewallInput::new(s, &inputs.upstreams)));
     inputs.gateway = gateway.map(|g| GatewayInput::new(&g.url, gateway_result.as_ref()));
     add_diagnosis(&mut report, &inputs);
     report
@@ -321,8 +329,26 @@ pub fn build(
         .map(|r| r.names().into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
     let judged = diagnosis::diagnose(&inputs(sample, catalog, judged, round, &names, now));
-    let upstreams = view
-        .order
+    let upstreams = upstream_reports(&view);
+    Report {
+        status: status::overall(&findings),
+        findings,
+        host,
+        upstreams,
+        unprobeable: catalog.unprobeable.clone(),
+        discovered_from: catalog.read_from.clone(),
+        dns: round.map(dns::report::rows).unwrap_or_default(),
+        logs: vec![],
+        services: vec![],
+        diagnosis: judged.steps,
+        verdict: judged.verdict,
+        firewall: FirewallReport::default(),
+    }
+}
+
+/// The upstreams as `check` reports them, failing first.
+pub fn upstream_reports(view: &UpstreamView) -> Vec<UpstreamReport> {
+    view.order
         .iter()
         .map(|&i| {
             let row = &view.rows[i];
@@ -344,21 +370,7 @@ pub fn build(
                 flags: row.entry.flags.clone(),
             }
         })
-        .collect();
-    Report {
-        status: status::overall(&findings),
-        findings,
-        host,
-        upstreams,
-        unprobeable: catalog.unprobeable.clone(),
-        discovered_from: catalog.read_from.clone(),
-        dns: round.map(dns::report::rows).unwrap_or_default(),
-        logs: vec![],
-        services: vec![],
-        diagnosis: judged.steps,
-        verdict: judged.verdict,
-        firewall: FirewallReport::default(),
-    }
+        .collect()
 }
 
 /// The recent end of every log file (a streaming command cannot be scanned after the fact).
@@ -585,7 +597,11 @@ mod tests {
             assert!(v["verdict"][key].is_string(), "verdict.{key}");
         }
         assert_eq!(v["verdict"]["cause"], "no_cause");
-        assert!(v["firewall"]["tools"].as_array().is_some_and(|a| a.is_empty()));
+        assert!(
+            v["firewall"]["tools"]
+                .as_array()
+                .is_some_and(|a| a.is_empty())
+        );
     }
 
     #[test]

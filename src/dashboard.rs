@@ -107,7 +107,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let gateway_tx = tx.clone();
     let gateway = match &opts.gateway {
         Some(g) => {
-            let deliver = move |r| gateway_tx.blocking_send(Event::Gateway(Box::new(r))).is_ok();
+            let deliver = move |r| {
+                gateway_tx
+                    .blocking_send(Event::Gateway(Box::new(r)))
+                    .is_ok()
+            };
             Some(upstream::spawn(vec![g.clone()], deliver)?)
         }
         None => None,

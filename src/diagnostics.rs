@@ -9,13 +9,19 @@ use tracing::level_filters::LevelFilter;
 /// A log larger than this is moved aside at start-up, so hours-long sessions over weeks stay bounded.
 const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 
-/// `$XDG_STATE_HOME/gatewatch/gatewatch.log`, with the XDG fallback to ~/.local/state.
-pub fn default_path() -> Option<PathBuf> {
+/// `$XDG_STATE_HOME/gatewatch`, with the XDG fallback to ~/.local/state/gatewatch: where the
+/// diagnostics log and the reports go.
+pub fn state_dir() -> Option<PathBuf> {
     let state = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
-    Some(state.join("gatewatch").join("gatewatch.log"))
+    Some(state.join("gatewatch"))
+}
+
+/// `$XDG_STATE_HOME/gatewatch/gatewatch.log`.
+pub fn default_path() -> Option<PathBuf> {
+    Some(state_dir()?.join("gatewatch.log"))
 }
 
 /// Starts logging to `path` (or the default). The level comes from GATEWATCH_LOG (default info).

@@ -244,10 +244,8 @@ mod tests {
             ..Catalog::default()
         };
         a.upstreams = UpstreamView::new(&catalog);
-        a.logs = crate::app::logs::LogView::new(&[SourceSpec::file(
-            "/var/log/nginx/error.log",
-            None,
-        )]);
+        a.logs =
+            crate::app::logs::LogView::new(&[SourceSpec::file("/var/log/nginx/error.log", None)]);
         a
     }
 
@@ -271,7 +269,9 @@ mod tests {
         a.update(Event::Probe(Box::new(r)));
         a.update(Event::Probe(Box::new(result(1, 2, Outcome::Ok))));
         // 12 lines in the window, 3 long before it.
-        let mut lines: Vec<LogLine> = (0..12).map(|i| refused_line(1_800_000_000 - i * 30)).collect();
+        let mut lines: Vec<LogLine> = (0..12)
+            .map(|i| refused_line(1_800_000_000 - i * 30))
+            .collect();
         lines.extend((0..3).map(|_| refused_line(1_700_000_000)));
         a.update(Event::Log(Box::new(LogBatch {
             source: 0,
@@ -317,9 +317,8 @@ mod tests {
         assert_eq!(a.diagnosis().verdict.cause, Blame::Firewall);
         let findings = a.findings();
         assert!(
-            findings
-                .iter()
-                .any(|f| f.status == Status::Critical && f.message.starts_with("firewall blocks upstream shop")),
+            findings.iter().any(|f| f.status == Status::Critical
+                && f.message.starts_with("firewall blocks upstream shop")),
             "{findings:?}"
         );
         assert_eq!(a.overall(), Status::Unknown.worst(Status::Critical));
@@ -330,7 +329,10 @@ mod tests {
         let mut a = app();
         let summary = firewall::summarise(
             SystemTime::UNIX_EPOCH,
-            vec![(Tool::Iptables, Ok("-A OUTPUT -d 10.9.9.9/32 -j DROP\n".into()))],
+            vec![(
+                Tool::Iptables,
+                Ok("-A OUTPUT -d 10.9.9.9/32 -j DROP\n".into()),
+            )],
         );
         a.update(Event::Firewall(Box::new(summary)));
         assert!(a.firewall.as_ref().unwrap().matches.is_empty());

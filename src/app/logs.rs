@@ -143,8 +143,15 @@ impl LogView {
             }
         }
         if let Some(by_upstream) = self.upstream_rates.get_mut(source) {
-            let marks = batch.skipped.marks.iter().map(|m| (&m.upstream, m.cause, m.status, m.time));
-            let lines = batch.lines.iter().map(|l| (&l.upstream, l.cause, l.status, l.time));
+            let marks = batch
+                .skipped
+                .marks
+                .iter()
+                .map(|m| (&m.upstream, m.cause, m.status, m.time));
+            let lines = batch
+                .lines
+                .iter()
+                .map(|l| (&l.upstream, l.cause, l.status, l.time));
             for (upstream, cause, status, time) in marks.chain(lines) {
                 let failed = cause.is_some() || status.is_some_and(|s| s >= 500);
                 let (Some(upstream), Some(t), true) = (upstream, time, failed) else {

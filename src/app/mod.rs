@@ -8,6 +8,7 @@ use ratatui::layout::{Position, Rect};
 pub mod diagnosis;
 pub mod dns;
 pub mod logs;
+pub mod snapshot;
 pub mod upstreams;
 
 use std::sync::Arc;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Target as UpstreamUrl;
+use crate::dns::{DnsResult, DnsRound, DriftTracker};
 use crate::firewall::{self, FirewallSummary, Match};
 use crate::host::{self, HostSample};
-use crate::dns::{DnsResult, DnsRound, DriftTracker};
 use crate::logs::{Cause, Format, LogReport};
 use crate::status::{Finding, Status};
 use crate::upstream::{Outcome, ProbeResult, State};
@@ -154,8 +154,9 @@ impl UpstreamInput {
                 (Some(h), Some(p)) => Some(format!("{h}:{p}")),
                 _ => None,
             });
+        // Discovered upstreams are named "group 10.0.0.5:8080" already.
         match place {
-            Some(p) if p != self.name => format!("{} {p}", self.name),
+            Some(p) if !self.name.contains(&p) => format!("{} {p}", self.name),
             _ => self.name.clone(),
         }
     }
@@ -315,9 +316,9 @@ impl DnsInput {
                 names.push(DnsNameInput {
                     name: name.to_owned(),
                     resolves,
-                    error: failed.first().and_then(|r| {
-                        r.error.as_ref().map(|e| format!("{}: {e}", r.nameserver))
-                    }),
+                    error: failed
+                        .first()
+                        .and_then(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.nameserver))),
                     moved_from: drift.and_then(|d| d.moved_from(name)),
                     addresses,
                 });
