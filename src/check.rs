@@ -8,12 +8,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::actions::{ServiceState, ServiceStatus};
+use crate::actions::{self, ServiceSpec, ServiceState, ServiceStatus};
 use crate::app::diagnosis::upstream_inputs;
 use crate::app::upstreams::UpstreamView;
 use crate::config::Upstream;
 use crate::diagnosis::{
-    self, DnsInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Step, Verdict,
+    self, DnsInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, ServiceInput, Step,
+    Verdict,
 };
 use crate::dns::{self, DnsRound, DnsRow, DnsRunner, DnsSettings};
 use crate::firewall::{self, FirewallSummary, ToolState};
@@ -121,7 +122,7 @@ impl FirewallReport {
 }
 
 /// Plain numbers; `null` where the kernel would not tell us (the finding says why).
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct HostReport {
     pub hostname: String,
     pub cpu_percent: f32,
@@ -138,7 +139,7 @@ pub struct HostReport {
     pub findings: Vec<Finding>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct UpstreamReport {
     pub name: String,
     pub group: Option<String>,
@@ -193,8 +194,11 @@ pub fn run(
     dns_settings: &DnsSettings,
     logs: &[SourceSpec],
     gateway: Option<&Upstream>,
+    services: &[ServiceSpec],
 ) -> Report {
     let sampler = std::thread::spawn(|| HostCollector::new().sample());
+    let specs = services.to_vec();
+    let statuses = std::thread::spawn(move || actions::check_all(&specs));
     let reader = std::thread::spawn(firewall::collect);
     let upstreams = catalog.upstreams();
     let wants_dns = dns_settings.names.iter().any(|n| !dns::is_ip_literal(n));
@@ -231,6 +235,7 @@ pub fn run(
     let now = SystemTime::now();
     let mut report = build(&sample, catalog, results.clone(), round.as_ref(), now);
     add_logs(&mut report, scans);
+    add_services(&mut report, statuses.join().unwrap_or_default());
     let mut inputs = inputs(
         &sample,
         catalog,
@@ -243,6 +248,11 @@ pub fn run(
     inputs.firewall =
         firewall.map(|s: FirewallSummary| Arc::new(FirewallInput::new(s, &inputs.upstreams)));
     inputs.gateway = gateway.map(|g| GatewayInput::new(&g.url, gateway_result.as_ref()));
+    inputs.services = report
+        .services
+        .iter()
+        .map(|s| ServiceInput::new(&s.name, Some(s)))
+        .collect();
     add_diagnosis(&mut report, &inputs);
     report
 }
@@ -330,8 +340,26 @@ pub fn build(
         .map(|r| r.names().into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
     let judged = diagnosis::diagnose(&inputs(sample, catalog, judged, round, &names, now));
-    let upstreams = view
-        .order
+    let upstreams = upstream_reports(&view);
+    Report {
+        status: status::overall(&findings),
+        findings,
+        host,
+        upstreams,
+        unprobeable: catalog.unprobeable.clone(),
+        discovered_from: catalog.read_from.clone(),
+        dns: round.map(dns::report::rows).unwrap_or_default(),
+        logs: vec![],
+        services: vec![],
+        diagnosis: judged.steps,
+        verdict: judged.verdict,
+        firewall: FirewallReport::default(),
+    }
+}
+
+/// The upstreams as `check` reports them, failing first.
+pub fn upstream_reports(view: &UpstreamView) -> Vec<UpstreamReport> {
+    view.order
         .iter()
         .map(|&i| {
             let row = &view.rows[i];
@@ -353,21 +381,7 @@ pub fn build(
                 flags: row.entry.flags.clone(),
             }
         })
-        .collect();
-    Report {
-        status: status::overall(&findings),
-        findings,
-        host,
-        upstreams,
-        unprobeable: catalog.unprobeable.clone(),
-        discovered_from: catalog.read_from.clone(),
-        dns: round.map(dns::report::rows).unwrap_or_default(),
-        logs: vec![],
-        services: vec![],
-        diagnosis: judged.steps,
-        verdict: judged.verdict,
-        firewall: FirewallReport::default(),
-    }
+        .collect()
 }
 
 /// The recent end of every log file (a streaming command cannot be scanned after the fact).

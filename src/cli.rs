@@ -14,7 +14,8 @@ use crate::theme::ColorChoice;
     about = "Live troubleshooting of 502 Bad Gateway errors on a reverse-proxy host",
     long_about = "gatewatch puts every step of troubleshooting a 502 on one screen, live: host load, \
                   upstream health, DNS, the proxy's logs. Run without a subcommand to open the \
-                  dashboard; `gatewatch check` runs every check once for scripts and monitoring."
+                  dashboard; `gatewatch check` runs every check once for scripts and monitoring; \
+                  `gatewatch report` writes the same as a Markdown incident snapshot."
 )]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/gatewatch/config.toml, then /etc/gatewatch/config.toml)
@@ -64,6 +65,14 @@ pub enum Command {
         /// Print one JSON object instead of text
         #[arg(long)]
         json: bool,
+    },
+    /// Run every check once and write a Markdown incident snapshot: verdict, checklist,
+    /// upstreams, DNS, firewall, the last 50 log lines with a 502 cause
+    Report {
+        /// Write to FILE instead of stdout: a new file, mode 0600; an existing file or symlink is
+        /// never overwritten
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

@@ -22,7 +22,7 @@ use crate::host::Sampler;
 use crate::logs::{FollowOptions, LogFollower, SourceSpec};
 use crate::theme::Theme;
 use crate::upstream::{self, catalog::Catalog};
-use crate::{tui, ui};
+use crate::{report, tui, ui};
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 const CLOCK_TICK: Duration = Duration::from_secs(60);
@@ -240,6 +240,13 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                     if let Some(r) = &resolver {
                         r.rerun();
                     }
+                }
+                Effect::WriteReport => {
+                    app.message = Some(match report::write_to_state_dir(&app.snapshot()) {
+                        Ok(path) => format!("report written: {}", path.display()),
+                        Err(e) => format!("report not written: {e:#}"),
+                    });
+                    dirty = true;
                 }
                 Effect::RunAction(request) => {
                     if let Err(why) = runner.submit(request) {

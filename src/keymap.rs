@@ -38,6 +38,7 @@ pub enum Action {
     OpenActions,
     ShowOutput,
     Checklist,
+    WriteReport,
 }
 
 /// Where a binding applies.
@@ -191,6 +192,13 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Checklist,
         footer: Some("verdict"),
         help: "the checklist: every step and its evidence",
+        scope: Scope::Global,
+    },
+    Binding {
+        keys: &[key('e')],
+        action: Action::WriteReport,
+        footer: None,
+        help: "write an incident report (Markdown)",
         scope: Scope::Global,
     },
     Binding {

@@ -19,6 +19,7 @@ pub mod host;
 pub mod keymap;
 pub mod logs;
 pub mod pane;
+pub mod report;
 pub mod sanitize;
 pub mod source_error;
 pub mod status;

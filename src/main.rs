@@ -7,7 +7,7 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::upstream::catalog::{self, ProxyConfigs};
-use gatewatch::{actions, check, config, diagnostics, theme, tui};
+use gatewatch::{actions, check, config, diagnostics, report, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
@@ -45,16 +45,16 @@ fn main() -> ExitCode {
         apache: cli.apache_conf.clone(),
     };
     let catalog = catalog::build(&loaded.config, &proxies);
+    let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
         Some(Command::Check { json }) => {
-            let mut report = check::run(
+            let report = check::run(
                 &catalog,
                 &DnsSettings::for_catalog(&loaded.config, &catalog),
                 &catalog.log_sources(&loaded.config),
                 loaded.config.gateway.as_ref(),
+                &services,
             );
-            let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
-            check::add_services(&mut report, actions::check_all(&services));
             if json {
                 println!("{}", check::to_json(&report));
             } else {
@@ -62,13 +62,26 @@ fn main() -> ExitCode {
             }
             ExitCode::from(report.status.exit_code() as u8)
         }
+        Some(Command::Report { output }) => {
+            let logs = catalog.log_sources(&loaded.config);
+            let result = check::run(
+                &catalog,
+                &DnsSettings::for_catalog(&loaded.config, &catalog),
+                &logs,
+                loaded.config.gateway.as_ref(),
+                &services,
+            );
+            let lines = report::recent_lines(&logs, report::LOG_LINES);
+            let snapshot = report::Snapshot::from_report(&result, lines, jiff::Zoned::now());
+            write_report(&report::markdown(&snapshot), output.as_deref())
+        }
         None => {
             let c = &loaded.config;
             let opts = dashboard::Options {
                 refresh: c.refresh,
                 dns: DnsSettings::for_catalog(c, &catalog),
                 logs: catalog.log_sources(c),
-                services: actions::for_this_host(c, catalog.nginx_conf.as_deref()),
+                services,
                 catalog,
                 theme,
                 mouse: cli.mouse,
@@ -76,6 +89,37 @@ fn main() -> ExitCode {
                 gateway: c.gateway.clone(),
             };
             run_dashboard(opts)
+        }
+    }
+}
+
+/// To stdout, or to a new owner-only file: 0 when written, 1 when not.
+fn write_report(markdown: &str, output: Option<&std::path::Path>) -> ExitCode {
+    let Some(path) = output else {
+        // A closed pipe (`| head`) is not worth a panic.
+        let _ = std::io::stdout().write_all(markdown.as_bytes());
+        return ExitCode::SUCCESS;
+    };
+    match report::write_new(path, markdown) {
+        Ok(()) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "gatewatch: report written to {}",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "gatewatch: {} already exists: a report never overwrites a file",
+                path.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "gatewatch: {}: {e}", path.display());
+            ExitCode::FAILURE
         }
     }
 }

@@ -82,6 +82,9 @@ fn confirm_flow_enter_n_and_esc_cancel_y_runs_and_the_guard_refuses_a_bad_reload
     );
     assert!(s.exists("web.up"));
     t.keys(&["Escape"]);
+    t.wait_until("the output view closes", |t| {
+        !t.screen().contains("Output:")
+    });
     // The finished action reruns the status check: the Host pane sees the service come up.
     t.wait_for("web ● running");
 
@@ -120,7 +123,30 @@ fn confirm_flow_enter_n_and_esc_cancel_y_runs_and_the_guard_refuses_a_bad_reload
         ]
     );
 
-    t.keys(&["Escape"]);
+    // e writes the incident report, with the actions taken.
+    // (q closes a popup too; Escape followed at once by a key would read as Alt+key.)
+    t.keys(&["q"]);
+    t.wait_until("the output view closes", |t| {
+        !t.screen().contains("Output:")
+    });
+    t.keys(&["e"]);
+    t.wait_for("report written: ");
+    let dir = t.sandbox.path().join("state/gatewatch");
+    let report = std::fs::read_dir(&dir)
+        .expect("the state dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("report-"))
+        })
+        .expect("a report file");
+    let text = std::fs::read_to_string(&report).expect("read the report");
+    assert!(text.starts_with("# gatewatch incident report: "), "{text}");
+    assert!(text.contains("## Actions taken"), "{text}");
+    assert!(text.contains(" restart web: exit 0 in "), "{text}");
+    assert!(text.contains(" reload proxy: refused, "), "{text}");
+
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(), 0);
     t.assert_restored();
@@ -140,7 +166,8 @@ fn read_only_shows_actions_greyed_and_runs_nothing() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!s.exists("web.up"));
     assert!(!Path::new(&t.sandbox.path().join("state/gatewatch/actions.log")).exists());
-    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    t.wait_until("the menu closes", |t| !t.screen().contains("Actions ("));
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(), 0);
 }

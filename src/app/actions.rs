@@ -12,6 +12,13 @@ pub const OUTPUT_LINES: usize = 2000;
 /// Finished actions kept for the history.
 pub const HISTORY: usize = 50;
 
+/// `14:02:11` in `tz`.
+pub fn clock_time(at: SystemTime, tz: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::try_from(at)
+        .map(|t| t.to_zoned(tz.clone()).strftime("%H:%M:%S").to_string())
+        .unwrap_or_else(|_| "--:--:--".into())
+}
+
 /// One line of the actions menu: a service and something it can do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MenuItem {
@@ -159,6 +166,14 @@ impl ActionsView {
             .is_none_or(|old| old.state != status.state || old.detail != status.detail);
         *slot = Some(status);
         changed
+    }
+
+    /// This session's actions, oldest first: `14:02:11 restart web: exit 0 in 1.2 s`.
+    pub fn history_lines(&self, tz: &jiff::tz::TimeZone) -> Vec<String> {
+        self.history
+            .iter()
+            .map(|r| format!("{} {}", clock_time(r.started, tz), r.summary()))
+            .collect()
     }
 
     /// A service whose status command says it is not running is a finding of its own.

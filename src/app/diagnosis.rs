@@ -126,7 +126,13 @@ impl App {
     /// What only the checklist knows (firewall rules naming an upstream, the gateway probe),
     /// for [`App::findings`].
     pub(super) fn diagnosis_findings(&self) -> Vec<Finding> {
-        if self.firewall.is_none() && self.gateway.is_none() {
+        // Called for every frame: skip building the inputs when nothing could come of them.
+        let named = self.firewall.as_ref().is_some_and(|fw| {
+            fw.matches
+                .iter()
+                .any(|m| m.strength == firewall::Strength::Names)
+        });
+        if !named && self.gateway.is_none() {
             return Vec::new();
         }
         let inputs = Inputs {

@@ -401,5 +401,7 @@ mod tests {
         assert_eq!(src.tally.upstreams["u"], 2);
         assert_eq!(v.rates[0][&Cause::Refused].values().sum::<u64>(), 3);
         assert_eq!(v.rates[0][&Cause::Reset][&60], 1);
+        assert_eq!(v.upstream_rates[0]["u"][&1_800_000_000], 1);
+        assert_eq!(v.upstream_rates[0]["u"][&60], 1);
     }
 }

@@ -10,6 +10,7 @@ mod actions_input;
 pub mod diagnosis;
 pub mod dns;
 pub mod logs;
+pub mod snapshot;
 pub mod upstreams;
 
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub enum Effect {
     RerunDns,
     /// Hand a confirmed action to the runner.
     RunAction(Request),
+    /// Write the incident report (`e`) to the state directory.
+    WriteReport,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -440,6 +443,7 @@ impl App {
                 self.logs.follow = true;
             }
             Action::OpenActions => self.open_actions(),
+            Action::WriteReport => effects.push(Effect::WriteReport),
             Action::Checklist => {
                 self.checklist_open = true;
                 self.checklist_scroll = 0;

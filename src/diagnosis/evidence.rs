@@ -54,6 +54,10 @@ pub fn log_phrase(inputs: &Inputs, causes: &[Cause]) -> String {
         .filter(|(_, n)| *n > 0)
         .collect();
     by_log.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    phrase(&by_log, causes)
+}
+
+fn phrase(by_log: &[(&LogInput, u64)], causes: &[Cause]) -> String {
     let Some((log, n)) = by_log.first() else {
         return String::new();
     };
@@ -73,6 +77,32 @@ pub fn log_phrase(inputs: &Inputs, causes: &[Cause]) -> String {
         s.push_str(&format!(", +{m} in {}", other.short_name()));
     }
     s
+}
+
+/// Like [`log_phrase`], counting only lines the logs attribute to `u` (failures at `u`, up to
+/// the lines of `causes`). Logs that name no upstream at all (some formats do not) count whole;
+/// lines blamed on other upstreams are not `u`'s evidence.
+pub fn upstream_log_phrase(inputs: &Inputs, u: &UpstreamInput, causes: &[Cause]) -> String {
+    let attributed = inputs.logs.iter().any(|l| !l.upstreams.is_empty());
+    if !attributed {
+        return log_phrase(inputs, causes);
+    }
+    let mut by_log: Vec<(&LogInput, u64)> = inputs
+        .logs
+        .iter()
+        .map(|l| {
+            let at_u: u64 = l
+                .upstreams
+                .iter()
+                .filter(|(logged, _)| u.is_named_by(logged))
+                .map(|(_, n)| n)
+                .sum();
+            (l, at_u.min(count(l, causes)))
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    by_log.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    phrase(&by_log, causes)
 }
 
 /// Failures the logs attribute to `u` over their windows.
@@ -198,11 +228,11 @@ pub fn outcome_phrase(u: &UpstreamInput) -> String {
     }
 }
 
-/// "down for 1m30s" when known.
+/// "for 1m30s" when known; nothing under a second (one `check` run sees every state begin).
 pub fn since_phrase(u: &UpstreamInput) -> String {
     match u.since {
-        Some(d) => format!("for {}", crate::upstream::format_age(d)),
-        None => String::new(),
+        Some(d) if d.as_secs() > 0 => format!("for {}", crate::upstream::format_age(d)),
+        _ => String::new(),
     }
 }
 

@@ -154,8 +154,9 @@ impl UpstreamInput {
                 (Some(h), Some(p)) => Some(format!("{h}:{p}")),
                 _ => None,
             });
+        // Discovered upstreams are named "group 10.0.0.5:8080" already.
         match place {
-            Some(p) if p != self.name => format!("{} {p}", self.name),
+            Some(p) if !self.name.contains(&p) => format!("{} {p}", self.name),
             _ => self.name.clone(),
         }
     }

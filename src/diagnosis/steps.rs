@@ -297,7 +297,40 @@ fn network(inputs: &Inputs) -> (Status, String) {
         .filter(|u| u.outcome == Some(Outcome::Timeout))
         .map(|u| u.display())
         .collect();
-    let firewall_note = match &inputs.firewall {
+    let firewall_note = firewall_note(inputs);
+    if parts.is_empty() {
+        if !timeouts.is_empty() {
+            let unreadable = inputs
+                .firewall
+                .as_ref()
+                .is_none_or(|fw| !fw.summary.any_read());
+            status = if unreadable {
+                Status::Unknown
+            } else {
+                Status::Warning
+            };
+            parts.push(format!(
+                "{} time out and no rule explains it",
+                timeouts.join(", ")
+            ));
+        } else if !probed.is_empty() {
+            parts.push(format!("{reached} of {} upstreams reachable", probed.len()));
+        } else if inputs
+            .firewall
+            .as_ref()
+            .is_none_or(|fw| !fw.summary.any_read())
+        {
+            status = Status::Unknown;
+        }
+    }
+    parts.push(firewall_note);
+    (status, parts.join("; "))
+}
+
+/// What the firewall tools said, in one clause: "firewall: 2 DROP/REJECT rules (iptables 2,
+/// nft)", with any tool that could not be read.
+fn firewall_note(inputs: &Inputs) -> String {
+    match &inputs.firewall {
         None => "firewall not read yet".to_string(),
         Some(fw) if !fw.summary.any_read() => {
             let why = fw
@@ -347,34 +380,7 @@ fn network(inputs: &Inputs) -> (Status, String) {
             }
             note
         }
-    };
-    if parts.is_empty() {
-        if !timeouts.is_empty() {
-            let unreadable = inputs
-                .firewall
-                .as_ref()
-                .is_none_or(|fw| !fw.summary.any_read());
-            status = if unreadable {
-                Status::Unknown
-            } else {
-                Status::Warning
-            };
-            parts.push(format!(
-                "{} time out and no rule explains it",
-                timeouts.join(", ")
-            ));
-        } else if !probed.is_empty() {
-            parts.push(format!("{reached} of {} upstreams reachable", probed.len()));
-        } else if inputs
-            .firewall
-            .as_ref()
-            .is_none_or(|fw| !fw.summary.any_read())
-        {
-            status = Status::Unknown;
-        }
     }
-    parts.push(firewall_note);
-    (status, parts.join("; "))
 }
 
 /// 6. Upstream health.

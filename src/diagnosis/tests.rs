@@ -130,6 +130,32 @@ fn a_refusing_upstream_is_named_with_its_log_lines_and_the_next_step() {
 }
 
 #[test]
+fn lines_blamed_on_another_upstream_are_not_the_evidence() {
+    let mut inputs = shop_refused();
+    inputs.logs.push(LogInput {
+        source: "/var/log/nginx/legacy-error.log".into(),
+        ..error_log(&[(LogCause::Refused, 60)], &[("http://10.9.9.9:80", 60)])
+    });
+    let v = verdict(&inputs);
+    assert!(
+        v.text
+            .contains("(32 \"connect() failed (111)\" in error.log, 10 min; down for 1m30s)"),
+        "{}",
+        v.text
+    );
+    // A format that names no upstream counts whole.
+    inputs.logs = vec![LogInput {
+        format: Some(Format::ApacheError),
+        ..error_log(&[(LogCause::Refused, 7)], &[])
+    }];
+    assert!(
+        verdict(&inputs)
+            .text
+            .contains("(7 \"refused\" in error.log, 10 min;")
+    );
+}
+
+#[test]
 fn the_upstream_the_logs_blame_most_is_named_first() {
     let mut inputs = shop_refused();
     inputs.upstreams[1] = down("api", "http://10.0.0.6:9000/", Outcome::Refused);

@@ -11,7 +11,7 @@ use crate::upstream::{Outcome, State};
 
 use super::evidence::{
     blockers, cause_total, explains, log_phrase, outcome_phrase, rule_phrase, since_phrase,
-    top_logged_upstream, upstream_failures,
+    top_logged_upstream, upstream_failures, upstream_log_phrase,
 };
 use super::{Cause, Inputs, Resolves, Step, UpstreamInput, Verdict};
 
@@ -271,7 +271,7 @@ fn upstream_down(inputs: &Inputs) -> Option<Verdict> {
             format!("down {since}")
         };
         let evidence = join(vec![
-            log_phrase(inputs, causes),
+            upstream_log_phrase(inputs, u, causes),
             since,
             more_down(candidates.len()),
         ]);

@@ -46,14 +46,8 @@ fn key_hint<'a>(pairs: &[(&'a str, &'a str)], theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
-pub fn clock_time(app: &App, at: SystemTime) -> String {
-    jiff::Timestamp::try_from(at)
-        .map(|t| {
-            t.to_zoned(app.clock.time_zone().clone())
-                .strftime("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|_| "--:--:--".into())
+fn clock_time(app: &App, at: SystemTime) -> String {
+    crate::app::actions::clock_time(at, app.clock.time_zone())
 }
 
 pub fn state_mark(state: ServiceState) -> (&'static str, Status) {
