@@ -105,14 +105,15 @@ mod tests {
         assert_eq!(first.tool(Tool::Iptables).unwrap().state, ToolState::Read);
         assert_eq!(first.rules.len(), 1);
         let asked = Instant::now();
-        watcher.rerun();
-        watcher.rerun();
+        for _ in 0..10 {
+            watcher.rerun();
+        }
         rx.recv_timeout(Duration::from_secs(5)).expect("rerun read");
         assert!(asked.elapsed() < Duration::from_secs(3));
-        assert!(
-            rx.recv_timeout(Duration::from_millis(300)).is_err(),
-            "two reruns asked together coalesce into one read"
-        );
+        // The thread may wake on the first rerun before the rest arrive, so one more read can
+        // follow; ten never become ten reads.
+        let extra = std::iter::from_fn(|| rx.recv_timeout(Duration::from_millis(300)).ok()).count();
+        assert!(extra <= 1, "{extra} extra reads: reruns pile up");
         assert!(watcher.is_running());
         drop(watcher);
         assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
