@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod demo;
 pub mod diagnostics;
 pub mod discover;
 pub mod dns;
