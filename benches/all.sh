@@ -148,7 +148,7 @@ row "probes: $PROBE_TARGETS targets every 1 s, ${PROBE_SECONDS} s" \
   "$(na "$(result probes rate_per_s)")/s, max lag $(na "$(result probes max_lag_ms)") ms, $(na "$(result probes cpu_pct)")% CPU" \
   "$(na "$(result probes expected_per_s)")/s due"
 row "frame render at 200x60 (overview)" \
-  "mean $(na "$(ms_of_us "$(result render mean_us)")"), p99 $(na "$(ms_of_us "$(result render p99_us)")")" ""
+  "mean $(na "$(ms_of_us "$(result render mean_us)")"), p50 $(na "$(ms_of_us "$(result render p50_us)")"), p99 $(na "$(ms_of_us "$(result render p99_us)")")" ""
 
 if ((${#broken[@]})); then
   for b in "${broken[@]}"; do echo "BROKEN $b"; done

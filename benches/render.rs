@@ -352,8 +352,9 @@ fn main() -> anyhow::Result<()> {
     // The last line is for scripts (benches/all.sh): the overview, the frame users see most.
     if let Some(s) = overall.first() {
         println!(
-            "RESULT render size={W}x{H} mean_us={:.0} p99_us={:.0}",
+            "RESULT render size={W}x{H} mean_us={:.0} p50_us={:.0} p99_us={:.0}",
             us(s.mean),
+            us(s.p50),
             us(s.p99)
         );
     }

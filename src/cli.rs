@@ -14,7 +14,8 @@ use crate::theme::ColorChoice;
     about = "Live troubleshooting of 502 Bad Gateway errors on a reverse-proxy host",
     long_about = "gatewatch puts every step of troubleshooting a 502 on one screen, live: host load, \
                   upstream health, DNS, the proxy's logs. Run without a subcommand to open the \
-                  dashboard; `gatewatch check` runs every check once for scripts and monitoring."
+                  dashboard; `gatewatch check` runs every check once for scripts and monitoring; \
+                  `gatewatch demo` shows it all on a built-in scene of failing local upstreams."
 )]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/gatewatch/config.toml, then /etc/gatewatch/config.toml)

@@ -139,9 +139,14 @@ impl Demo {
     /// the dashboard's own runtime stays single-threaded and untouched), and the config to watch it.
     pub fn start() -> anyhow::Result<Demo> {
         let scratch = Arc::new(Scratch::new().context("cannot create the demo's directory")?);
-        // From here on, every way out removes the directory.
+        // From here on, every way out removes the directory: a failed start, the owner's drop, and
+        // (through the hook) a re-raised signal or a panic.
         let hook = Arc::clone(&scratch);
         crate::tui::on_exit(move || hook.remove());
+        Self::start_in(Arc::clone(&scratch)).inspect_err(|_| scratch.remove())
+    }
+
+    fn start_in(scratch: Arc<Scratch>) -> anyhow::Result<Demo> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(1)
