@@ -1,6 +1,6 @@
 //! Classification throughput, lines per second on one core: `cargo bench --bench classify`.
 //! A plain main (harness = false) rather than criterion, to keep the dependency tree small;
-//! it prints one figure per corpus and the mixed total.
+//! it prints one figure per corpus and the mixed total, then a `RESULT` line for scripts.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -44,6 +44,7 @@ fn main() {
     let mixed: Vec<&str> = errors.iter().copied().chain(ACCESS).collect();
     let budget = Duration::from_secs(2);
     let _ = rate(&mixed, Duration::from_millis(300)); // warm up
+    let mut rates = Vec::new();
     for (name, lines) in [
         ("error/haproxy corpus", errors.as_slice()),
         ("access lines", &ACCESS[..]),
@@ -51,5 +52,11 @@ fn main() {
     ] {
         let r = rate(lines, budget);
         println!("classify {name:<22} {:>12.0} lines/s", r);
+        rates.push(r);
     }
+    // The last line is for scripts (benches/all.sh).
+    println!(
+        "RESULT classify error_lines_per_s={:.0} access_lines_per_s={:.0} mixed_lines_per_s={:.0}",
+        rates[0], rates[1], rates[2]
+    );
 }

@@ -156,6 +156,15 @@ fn main() -> anyhow::Result<()> {
         server_cpu.map_or("not measurable".into(), |s| format!("{s:?}")),
         process_cpu
     );
+    // For scripts (benches/all.sh), printed whether or not the target was met.
+    println!(
+        "RESULT probes targets={} interval_ms={} rate_per_s={rate:.1} expected_per_s={expected:.1} \
+         max_lag_ms={:.1} cpu_pct={:.1}",
+        opts.targets,
+        opts.interval.as_millis(),
+        stats.max_lag.as_secs_f64() * 1000.0,
+        prober_cpu.as_secs_f64() * 100.0 / window.as_secs_f64()
+    );
     if rate < expected * 0.98 {
         bail!("the prober fell behind: {rate:.1}/s < {expected:.1}/s");
     }

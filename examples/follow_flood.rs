@@ -96,6 +96,13 @@ fn main() -> anyhow::Result<()> {
         book.sources[0].lines().len(),
         book.sources[0].total_lines()
     );
+    // For scripts (benches/all.sh).
+    println!(
+        "RESULT follow lines={lines} seconds={seconds} lag_ms={:.1} follower_cpu_s={follower_cpu:.2} \
+         tail_cpu_s={tail_cpu:.2} idle_cpu_s={idle_cpu:.3} peak_rss_kb={}",
+        delivered.saturating_duration_since(flood_end).as_secs_f64() * 1000.0,
+        hwm.trim_end_matches(" kB").trim()
+    );
     Ok(())
 }
 

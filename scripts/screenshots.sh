@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates screenshots/*.png from the real binary: tmux runs gatewatch, `capture-pane -e` keeps
-# the colours, aha turns the ANSI into HTML and headless Chromium renders it to PNG.
+# Regenerates screenshots/*.png from the real binary running `gatewatch demo` (its scene of local
+# upstreams that fail in every way, their nginx logs and a DNS server): tmux runs it, `capture-pane
+# -e` keeps the colours, aha turns the ANSI into HTML and headless Chromium renders it to PNG.
+# Shots: overview, help, upstream-detail, logs-search, host-zoomed, confirm (the confirm dialog of
+# the demo service's first action: `a`, then Enter).
 # Needs (installed when missing, Debian): tmux aha chromium fonts-dejavu-core.
+# Exit status 1 when a screen did not show what its shot is for (the PNG is not kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,23 +29,36 @@ cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 cols=120 rows=40
-# Shows one state of the dashboard as screenshots/NAME.png. Args: NAME, then tmux keys to send.
+failed=()
+# Shows one state of the dashboard as screenshots/NAME.png, if the screen contains EXPECT.
+# Args: NAME EXPECT, then tmux keys to send first.
 shot() {
-  local name=$1
-  shift
+  local name=$1 expect=$2
+  shift 2
   if (($#)); then
     tmux -L "$sock" send-keys -t gw "$@"
-    sleep 0.6
   fi
-  tmux -L "$sock" capture-pane -e -p -t gw > "$work/$name.ansi"
+  local tries=0
+  until tmux -L "$sock" capture-pane -p -t gw | grep -qF -- "$expect"; do
+    tries=$((tries + 1))
+    if ((tries > 30)); then
+      echo "screenshots.sh: $name: the screen never showed \"$expect\"; not taken" >&2
+      tmux -L "$sock" capture-pane -p -t gw | sed 's/^/    /' >&2
+      failed+=("$name")
+      return 0
+    fi
+    sleep 0.2
+  done
+  sleep 0.4 # let the frame settle
+  tmux -L "$sock" capture-pane -e -p -t gw >"$work/$name.ansi"
   {
     echo '<!doctype html><meta charset="utf-8"><style>'
     echo 'body{margin:0;background:#1c1c1c}'
     echo 'pre{margin:0;padding:10px;font:14px/17px "DejaVu Sans Mono",monospace;color:#d0d0d0}'
     echo '</style><pre>'
-    aha --no-header --black < "$work/$name.ansi"
+    aha --no-header --black <"$work/$name.ansi"
     echo '</pre>'
-  } > "$work/$name.html"
+  } >"$work/$name.html"
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$work/chromium" --hide-scrollbars \
@@ -50,49 +67,26 @@ shot() {
   echo "screenshots/$name.png"
 }
 
-mkdir -p screenshots "$work/home"
-
-# Something to look at: a healthy upstream (python's http.server), one that refuses (a closed
-# port), a slow php-fpm socket that does not exist, and an error log with real 502 signatures.
-live_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd "$work" && exec python3 -m http.server "$live_port" --bind 127.0.0.1 >/dev/null 2>&1) &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$work"; }
-now=$(date '+%Y/%m/%d %H:%M:%S')
-for i in 1 2 3 4 5 6; do
-  echo "$now [error] 1234#1234: *$((i * 7)) connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.$i, server: shop.example, request: \"GET /cart HTTP/1.1\", upstream: \"http://127.0.0.1:$dead_port/cart\", host: \"shop.example\""
-done > "$work/error.log"
-echo "$now [error] 1234#1234: *99 upstream prematurely closed connection while reading response header from upstream, client: 10.0.0.9, server: shop.example, request: \"GET /api HTTP/1.1\", upstream: \"http://127.0.0.1:$live_port/api\", host: \"shop.example\"" >> "$work/error.log"
-echo "$now [error] 1234#1234: *100 connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream, client: 10.0.0.3, server: shop.example, request: \"GET /index.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"shop.example\"" >> "$work/error.log"
-cat > "$work/config.toml" <<TOML
-[[upstream]]
-name = "web"
-url = "http://127.0.0.1:$live_port/"
-
-[[upstream]]
-name = "shop"
-url = "http://127.0.0.1:$dead_port/health"
-
-[[upstream]]
-name = "php-fpm"
-url = "unix:/run/php/php8.2-fpm.sock"
-
-[[upstream]]
-name = "web-by-name"
-url = "tcp://localhost:$live_port"
-
-[[log]]
-path = "$work/error.log"
-TOML
-
+mkdir -p screenshots "$work/home" "$work/tmp"
+# The demo's scratch directory goes in $work/tmp, so nothing is left behind even if it is killed.
 tmux -L "$sock" -f /dev/null new-session -d -s gw -x "$cols" -y "$rows" \
-  "env HOME=$work/home XDG_CONFIG_HOME=$work/home/config XDG_STATE_HOME=$work/home/state TERM=xterm-256color $bin --config $work/config.toml"
-sleep 6  # host samples, a few probe rounds and a DNS round
+  "env HOME=$work/home XDG_CONFIG_HOME=$work/home/config XDG_STATE_HOME=$work/home/state TMPDIR=$work/tmp TERM=xterm-256color $bin demo"
+# Probe rounds, a DNS round and a few seconds of failing traffic in the logs.
+sleep 8
 
-shot overview
-shot help '?'
+shot overview "[refused]"
+shot help "quit gatewatch" '?'
 # Esc followed at once by another key reads as Alt+key, so dialogs are closed with q or Enter.
-shot upstream-detail q 2 z Enter
-shot logs-search Enter z 4 z / refused Enter
-shot host-zoomed z 1 z s
+shot upstream-detail "last failure" q 2 z Enter
+shot logs-search "/refused" Enter z 4 z / refused Enter
+shot host-zoomed "1 Host [zoom]" z 1 z s
+# The demo's service (inventory, whose restart brings the refusing upstream back): its actions
+# menu, then the confirm dialog of the first action.
+tmux -L "$sock" send-keys -t gw z 2 a
+sleep 0.5
+shot confirm "Confirm" Enter
+
+if ((${#failed[@]})); then
+  echo "screenshots.sh: not taken: ${failed[*]}" >&2
+  exit 1
+fi

@@ -15,7 +15,8 @@ use crate::theme::ColorChoice;
     long_about = "gatewatch puts every step of troubleshooting a 502 on one screen, live: host load, \
                   upstream health, DNS, the proxy's logs. Run without a subcommand to open the \
                   dashboard; `gatewatch check` runs every check once for scripts and monitoring; \
-                  `gatewatch report` writes the same as a Markdown incident snapshot."
+                  `gatewatch report` writes the same as a Markdown incident snapshot; \
+                  `gatewatch demo` shows it all on a built-in scene of failing local upstreams."
 )]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/gatewatch/config.toml, then /etc/gatewatch/config.toml)
@@ -74,6 +75,33 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Open the dashboard on a built-in scene: local upstreams that fail in every way, their nginx
+    /// logs and a DNS server, all on 127.0.0.1 and removed on quit. Needs no config and no root
+    Demo,
+    /// Print a shell completion script: `gatewatch completions bash > /etc/bash_completion.d/gatewatch`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `gatewatch man > /usr/local/share/man/man1/gatewatch.1`
+    Man,
+}
+
+/// The completion script for `shell`, generated from these definitions. Built in memory: the
+/// generator panics on a write error, and stdout may be a closed pipe.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "gatewatch", &mut out);
+    out
+}
+
+/// The man page (roff), generated from these definitions.
+pub fn man_page() -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out);
+    out
 }
 
 #[cfg(test)]

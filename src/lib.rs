@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod demo;
 pub mod diagnosis;
 pub mod diagnostics;
 pub mod discover;

@@ -7,14 +7,23 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::upstream::catalog::{self, ProxyConfigs};
-use gatewatch::{actions, check, config, diagnostics, report, theme, tui};
+use gatewatch::{actions, check, config, demo, diagnostics, report, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the CLI alone: a broken config must not stop them.
+    match cli.command {
+        Some(Command::Completions { shell }) => return print(&gatewatch::cli::completions(shell)),
+        Some(Command::Man) => return print(&gatewatch::cli::man_page()),
+        _ => {}
+    }
     let log = diagnostics::init(cli.log_file.as_deref());
+    if matches!(cli.command, Some(Command::Demo)) {
+        return demo(&cli);
+    }
     let loaded = match config::load(cli.config.as_deref()) {
         Ok(l) => l,
         Err(e) => {
@@ -75,6 +84,9 @@ fn main() -> ExitCode {
             let snapshot = report::Snapshot::from_report(&result, lines, jiff::Zoned::now());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
+        Some(Command::Demo | Command::Completions { .. } | Command::Man) => {
+            unreachable!("handled before the config is loaded")
+        }
         None => {
             let c = &loaded.config;
             let opts = dashboard::Options {
@@ -96,9 +108,7 @@ fn main() -> ExitCode {
 /// To stdout, or to a new owner-only file: 0 when written, 1 when not.
 fn write_report(markdown: &str, output: Option<&std::path::Path>) -> ExitCode {
     let Some(path) = output else {
-        // A closed pipe (`| head`) is not worth a panic.
-        let _ = std::io::stdout().write_all(markdown.as_bytes());
-        return ExitCode::SUCCESS;
+        return print(markdown.as_bytes());
     };
     match report::write_new(path, markdown) {
         Ok(()) => {
@@ -122,6 +132,50 @@ fn write_report(markdown: &str, output: Option<&std::path::Path>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes generated text to stdout; a closed pipe (`| head`) is not worth a panic.
+fn print(text: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "gatewatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `gatewatch demo`: the user's config and proxy configs are not read; the scene brings its own.
+fn demo(cli: &Cli) -> ExitCode {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!("gatewatch: the demo opens the dashboard, which needs a terminal on stdout");
+        return ExitCode::FAILURE;
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let depth = theme::detect_depth(cli.color, &env);
+    let user_dir = config::config_dir(&|k| std::env::var_os(k));
+    let name = cli.theme.as_deref().unwrap_or("default");
+    let theme = match theme::load(name, user_dir.as_deref(), depth) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gatewatch: {e}");
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
+    let scene = match demo::Demo::start() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gatewatch: cannot start the demo: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(dir = %scene.dir().display(), "demo started");
+    let code = run_dashboard(scene.options(theme, cli.mouse, cli.read_only));
+    // Signals and panics remove the scene through `tui`'s exit hook; a plain return, here.
+    drop(scene);
+    code
 }
 
 fn run_dashboard(opts: dashboard::Options) -> ExitCode {

@@ -3,6 +3,7 @@
 
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::{AtomicBool, AtomicBool as Flag, Ordering};
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 use crossterm::{cursor, event, execute, terminal};
 use ratatui::backend::CrosstermBackend;
@@ -15,6 +16,32 @@ pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 /// after a panic) is harmless.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static MOUSE: Flag = Flag::new(false);
+
+type ExitHook = Box<dyn FnOnce() + Send>;
+/// Clean-ups that must run however the process ends. A normal return runs its own (drops); these
+/// are for the ways out that never return: a re-raised signal and a panic.
+static EXIT_HOOKS: Mutex<Vec<ExitHook>> = Mutex::new(Vec::new());
+
+/// Runs `hook` if the process ends by a re-raised signal (SIGTERM, SIGHUP, SIGINT, a hung-up
+/// terminal) or a panic. It must be idempotent with the owner's own clean-up.
+pub fn on_exit(hook: impl FnOnce() + Send + 'static) {
+    EXIT_HOOKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Box::new(hook));
+}
+
+fn run_exit_hooks() {
+    // try_lock: a panic inside `on_exit` itself must not deadlock the panic hook.
+    let hooks = match EXIT_HOOKS.try_lock() {
+        Ok(mut hooks) => std::mem::take(&mut *hooks),
+        Err(TryLockError::Poisoned(p)) => std::mem::take(&mut *p.into_inner()),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    for hook in hooks {
+        hook();
+    }
+}
 
 pub fn enter(mouse: bool) -> io::Result<()> {
     MOUSE.store(mouse, Ordering::SeqCst);
@@ -66,6 +93,7 @@ pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(move |info| {
         restore();
         previous(info);
+        run_exit_hooks();
         std::process::exit(101);
     }));
 }
@@ -131,6 +159,7 @@ pub fn spawn_hangup_watchdog() -> io::Result<()> {
 /// (exit status 128+N), as a well-behaved program does.
 pub fn reraise(signal: libc::c_int) -> ! {
     restore();
+    run_exit_hooks();
     // SAFETY: resetting to the default disposition and raising are plain libc calls with valid
     // arguments; if the signal somehow does not end us, we exit with the conventional status.
     unsafe {
