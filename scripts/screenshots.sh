@@ -3,7 +3,7 @@
 # upstreams that fail in every way, their nginx logs and a DNS server): tmux runs it, `capture-pane
 # -e` keeps the colours, aha turns the ANSI into HTML and headless Chromium renders it to PNG.
 # Shots: overview, help, upstream-detail, logs-search, host-zoomed, confirm (the confirm dialog of
-# the demo service's first action: `a`, then Enter).
+# the demo service's restart), checklist (`v`).
 # Needs (installed when missing, Debian): tmux aha chromium fonts-dejavu-core.
 # Exit status 1 when a screen did not show what its shot is for (the PNG is not kept).
 set -euo pipefail
@@ -81,10 +81,12 @@ shot upstream-detail "last failure" q 2 z Enter
 shot logs-search "/refused" Enter z 4 z / refused Enter
 shot host-zoomed "1 Host [zoom]" z 1 z s
 # The demo's service (inventory, whose restart brings the refusing upstream back): its actions
-# menu, then the confirm dialog of the first action.
-tmux -L "$sock" send-keys -t gw z 2 a
+# menu, then the confirm dialog of its restart.
+tmux -L "$sock" send-keys -t gw z 2
 sleep 0.5
-shot confirm "Confirm" Enter
+shot confirm "Confirm: restart inventory" a j Enter
+# Cancel, close the menu, then the checklist with every step's evidence.
+shot checklist "Where to look" n q v
 
 if ((${#failed[@]})); then
   echo "screenshots.sh: not taken: ${failed[*]}" >&2
