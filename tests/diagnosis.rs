@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::Sandbox;
+use common::firewall::RuleGuard;
 use common::nginx::{Nginx, free_port};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -146,56 +145,10 @@ fn check_blames_the_dead_upstream_with_nginx_own_log_lines_and_probes_the_gatewa
     );
 }
 
-/// An iptables rule for the test's lifetime, removed when dropped.
-struct RuleGuard(Vec<String>);
-
-impl RuleGuard {
-    fn add(spec: &[&str]) -> Result<RuleGuard, String> {
-        let iptables = gatewatch::firewall::locate("iptables").expect(
-            "iptables is required for this test: run ./scripts/test.sh or apt-get install -y iptables",
-        );
-        let spec: Vec<String> = spec.iter().map(|s| s.to_string()).collect();
-        let out = Command::new(iptables)
-            .args(["-A", "OUTPUT"])
-            .args(&spec)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(RuleGuard(spec))
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-impl Drop for RuleGuard {
-    fn drop(&mut self) {
-        if let Some(iptables) = gatewatch::firewall::locate("iptables") {
-            let _ = Command::new(iptables)
-                .args(["-D", "OUTPUT"])
-                .args(&self.0)
-                .status();
-        }
-    }
-}
-
 #[test]
 fn a_real_drop_rule_is_the_verdict_for_the_upstream_it_blocks() {
     let comment = format!("gatewatch-check-test-{}", std::process::id());
-    let added = RuleGuard::add(&[
-        "-d",
-        "127.0.0.66/32",
-        "-p",
-        "tcp",
-        "--dport",
-        "9",
-        "-m",
-        "comment",
-        "--comment",
-        &comment,
-        "-j",
-        "DROP",
-    ]);
+    let added = RuleGuard::drop_blocked(&comment);
     let sb = Sandbox::new();
     let cfg = sb.write(
         "config.toml",

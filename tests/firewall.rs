@@ -5,8 +5,9 @@
 mod common;
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::Duration;
+
+use common::firewall::RuleGuard;
 
 use gatewatch::firewall::{
     self, FirewallSummary, PathKind, Runner, Strength, Target, Tool, ToolState,
@@ -27,41 +28,6 @@ fn state(summary: &FirewallSummary, tool: Tool) -> &ToolState {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// An iptables rule for the test's lifetime; removed when dropped, even on a failed assert.
-struct RuleGuard {
-    spec: Vec<String>,
-}
-
-impl RuleGuard {
-    /// Adds `-A OUTPUT <spec>`; the error is iptables' own message.
-    fn add(spec: &[&str]) -> Result<RuleGuard, String> {
-        let spec: Vec<String> = spec.iter().map(|s| s.to_string()).collect();
-        let out = Command::new(firewall::locate("iptables").expect("iptables"))
-            .arg("-A")
-            .arg("OUTPUT")
-            .args(&spec)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(RuleGuard { spec })
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-impl Drop for RuleGuard {
-    fn drop(&mut self) {
-        if let Some(iptables) = firewall::locate("iptables") {
-            let _ = Command::new(iptables)
-                .arg("-D")
-                .arg("OUTPUT")
-                .args(&self.spec)
-                .status();
-        }
-    }
 }
 
 #[test]
@@ -156,20 +122,7 @@ fn a_tool_that_hangs_is_killed_at_its_time_limit() {
 fn a_real_drop_rule_for_a_loopback_upstream_is_flagged() {
     require("iptables");
     let comment = format!("gatewatch-test-{}", std::process::id());
-    let added = RuleGuard::add(&[
-        "-d",
-        "127.0.0.66/32",
-        "-p",
-        "tcp",
-        "--dport",
-        "9",
-        "-m",
-        "comment",
-        "--comment",
-        &comment,
-        "-j",
-        "DROP",
-    ]);
+    let added = RuleGuard::drop_blocked(&comment);
     let summary = firewall::collect();
     let _guard = match added {
         Ok(guard) => guard,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod firewall;
 pub mod nginx;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatewatch");
