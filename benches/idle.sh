@@ -5,7 +5,9 @@
 # under `script` so everything it writes to its terminal lands in a typescript file. After a settle
 # period the script notes each program's CPU ticks, typescript size and write(2) count, waits
 # DURATION seconds, and notes them again. Reported per program:
-#   cpu%            (utime+stime delta from /proc/PID/stat) / wall time, in % of one core
+#   cpu%            (utime+stime+cutime+cstime delta from /proc/PID/stat) / wall time, in % of
+#                   one core: the commands a program runs (gatewatch's service status checks and
+#                   firewall reads) count as its own cost
 #   peak_rss_MB     VmHWM from /proc/PID/status at the end of the window, in MiB (kB / 1024)
 #   term_bytes/s    bytes written to the terminal during the window only (start-up excluded)
 #   writes/s        write(2) calls per second (syscw from /proc/PID/io): roughly frames per second
@@ -205,7 +207,8 @@ done
 # ---------------------------------------------------------------------------------------------
 # /proc helpers.
 
-# Fields of /proc/PID/stat after "pid (comm) ": [0]=state [1]=ppid ... [11]=utime [12]=stime.
+# Fields of /proc/PID/stat after "pid (comm) ": [0]=state [1]=ppid ... [11]=utime [12]=stime
+# [13]=cutime [14]=cstime (children it has reaped).
 stat_fields() {
   local s
   s=$(<"/proc/$1/stat") || return 1
@@ -219,7 +222,7 @@ start_time() { # field 22: clock ticks after boot; with the pid, identifies a pr
 cpu_ticks() {
   local -a f
   read -r -a f <<<"$(stat_fields "$1")" || return 1
-  echo $((f[11] + f[12]))
+  echo $((f[11] + f[12] + f[13] + f[14]))
 }
 status_kb() { # PID FIELD -> value in kB
   awk -v k="$2:" '$1 == k { print $2; found = 1 } END { exit !found }' "/proc/$1/status"

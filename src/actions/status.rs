@@ -10,7 +10,10 @@ use serde::Serialize;
 use super::{Exit, ServiceSpec, exec};
 use crate::worker::Worker;
 
-pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+/// Each check is a process (`systemctl is-active`, `pgrep`: about 4 ms of CPU): every 10 s that
+/// alone would cost an idle dashboard more than htop's whole footprint. Actions and `r` check at
+/// once anyway.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(30);
 /// A status command is a quick question; one that hangs must not hold up the next round.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Status output kept as evidence: the first lines say it all (`systemctl status` prints dozens).
