@@ -89,6 +89,7 @@ pub struct Step {
 pub enum Cause {
     Firewall,
     UpstreamDown,
+    ServiceDown,
     Dns,
     HostOverloaded,
     HostLimits,
@@ -108,6 +109,7 @@ impl Cause {
         match self {
             Cause::Firewall => "firewall",
             Cause::UpstreamDown => "upstream_down",
+            Cause::ServiceDown => "service_down",
             Cause::Dns => "dns",
             Cause::HostOverloaded => "host_overloaded",
             Cause::HostLimits => "host_limits",

@@ -600,7 +600,7 @@ fn the_checklist_shows_each_problem_where_it_belongs() {
 
 #[test]
 fn the_rules_table_is_complete_and_documented() {
-    assert_eq!(RULES.len(), 13);
+    assert_eq!(RULES.len(), 14);
     assert_eq!(RULES[0].cause, Cause::Firewall);
     assert_eq!(RULES[RULES.len() - 1].cause, Cause::NoCause);
     let readme = include_str!("../../README.md");
@@ -611,4 +611,32 @@ fn the_rules_table_is_complete_and_documented() {
             rule.cause.name()
         );
     }
+}
+
+#[test]
+fn a_stopped_service_is_the_verdict_when_nothing_explains_more() {
+    use super::ServiceInput;
+    let inputs = Inputs {
+        services: vec![
+            ServiceInput {
+                name: "nginx".into(),
+                status: Status::Critical,
+                state: "inactive (exit 3)".into(),
+            },
+            ServiceInput {
+                name: "app".into(),
+                status: Status::Ok,
+                state: "active".into(),
+            },
+        ],
+        ..Inputs::default()
+    };
+    let v = diagnose(&inputs).verdict;
+    assert_eq!(v.cause, Cause::ServiceDown);
+    assert_eq!(v.status, Status::Critical);
+    assert_eq!(
+        v.text,
+        "service nginx is not running (its status check says: inactive (exit 3)): read why in its \
+         log (journalctl -u nginx), then restart nginx (a)"
+    );
 }

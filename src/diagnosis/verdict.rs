@@ -13,7 +13,7 @@ use super::evidence::{
     blockers, cause_total, explains, log_phrase, outcome_phrase, rule_phrase, since_phrase,
     top_logged_upstream, upstream_failures, upstream_log_phrase,
 };
-use super::{Cause, Inputs, Resolves, Step, UpstreamInput, Verdict};
+use super::{Cause, Inputs, Resolves, ServiceInput, Step, UpstreamInput, Verdict};
 
 /// One row of the table: what it blames and when it fires (the README lists these).
 pub struct Rule {
@@ -23,7 +23,7 @@ pub struct Rule {
 }
 
 /// The rules, in priority order.
-pub const RULES: [Rule; 13] = [
+pub const RULES: [Rule; 14] = [
     Rule {
         cause: Cause::Firewall,
         when: "a DROP/REJECT rule names a failing upstream's address or port (outbound, or on \
@@ -37,6 +37,12 @@ pub const RULES: [Rule; 13] = [
                reset, no route, bad status, not HTTP), with the matching log lines as evidence; \
                or the logs alone show refused connections or no live upstreams",
         check: upstream_down,
+    },
+    Rule {
+        cause: Cause::ServiceDown,
+        when: "a service's `status` command says it is not running (the proxy itself, or a \
+               backend that probes do not reach)",
+        check: service_down,
     },
     Rule {
         cause: Cause::Dns,
@@ -220,6 +226,29 @@ fn firewall(inputs: &Inputs) -> Option<Verdict> {
         ));
     }
     None
+}
+
+fn service_down(inputs: &Inputs) -> Option<Verdict> {
+    let down: Vec<&ServiceInput> = inputs
+        .services
+        .iter()
+        .filter(|s| s.status == Status::Critical)
+        .collect();
+    let first = down.first()?;
+    let mut evidence = format!("its status check says: {}", first.state);
+    if down.len() > 1 {
+        evidence.push_str(&format!("; {} more services stopped", down.len() - 1));
+    }
+    Some(Verdict::new(
+        Cause::ServiceDown,
+        Status::Critical,
+        format!("service {} is not running", first.name),
+        evidence,
+        format!(
+            "read why in its log (journalctl -u {0}), then restart {0} (a)",
+            first.name
+        ),
+    ))
 }
 
 fn upstream_down(inputs: &Inputs) -> Option<Verdict> {
