@@ -1,5 +1,6 @@
 //! Follow benchmark: a file grows by N lines (default 1,000,000) over S seconds (default 5)
-//! while the follower delivers them to a consumer that keeps a ring buffer, like the dashboard.
+//! while the follower delivers them to a consumer that keeps a ring buffer, like the dashboard;
+//! at the same time `tail -F > /dev/null` follows the same flood written to a second file.
 //! Prints the lag from the end of the flood to the last line delivered, the follower thread's
 //! CPU time (during the flood, and idle afterwards), the consumer's, the same flood's CPU time
 //! under `tail -F > /dev/null`, and peak memory. CPU time is the scheduler's on-CPU nanoseconds
@@ -23,9 +24,19 @@ fn main() -> anyhow::Result<()> {
     let seconds: f64 = args.next().map_or(Ok(5.0), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
 
-    // gatewatch's follower.
+    // gatewatch's follower, and `tail -F` on a file of its own: both floods run at the same
+    // time, so both readers meet the same machine (other work on a shared host can change the
+    // cost of the same reading by half between one minute and the next).
     let path = dir.path().join("access.log");
+    let tail_path = dir.path().join("tail.log");
     File::create(&path)?;
+    File::create(&tail_path)?;
+    let tail = Command::new("tail")
+        .args(["-F", "-n", "500"])
+        .arg(&tail_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
     let specs = vec![SourceSpec::file(&path, None)];
     let mut book = LogBook::new(&specs, RingLimits::default());
     let (tx, rx) = mpsc::sync_channel(64);
@@ -37,10 +48,10 @@ fn main() -> anyhow::Result<()> {
     if let Ok(batch) = rx.recv_timeout(Duration::from_secs(5)) {
         book.apply(batch);
     }
-    let writer = {
-        let path = path.clone();
-        std::thread::spawn(move || flood(&path, lines, seconds))
-    };
+    std::thread::sleep(Duration::from_millis(200)); // tail is watching too
+    let (tail_before, follower_before) = (process_cpu(tail.id())?, thread_cpu(&tid)?);
+    let writers = [path.clone(), tail_path.clone()]
+        .map(|path| std::thread::spawn(move || flood(&path, lines, seconds)));
     let consumer_before = thread_cpu(&main_tid())?;
     let mut flood_end = None;
     let mut built = 0;
@@ -49,40 +60,33 @@ fn main() -> anyhow::Result<()> {
             built += batch.lines.len();
             book.apply(batch);
         }
-        if flood_end.is_none() && writer.is_finished() {
+        if flood_end.is_none() && writers[0].is_finished() {
             flood_end = Some(Instant::now());
         }
     }
     let delivered = Instant::now();
     let flood_end = flood_end.unwrap_or(delivered);
-    let follower_cpu = thread_cpu(&tid)?;
+    let follower_cpu = thread_cpu(&tid)? - follower_before;
     let consumer_cpu = thread_cpu(&main_tid())? - consumer_before;
-    // Idle: the file no longer grows; the follower should cost next to nothing.
-    let idle_for = Duration::from_secs(5);
-    std::thread::sleep(idle_for);
-    let idle_cpu = thread_cpu(&tid)? - follower_cpu;
-    drop(follower);
+    let [writer, tail_writer] = writers;
     let rate = writer
         .join()
         .map_err(|_| anyhow::anyhow!("writer panicked"))??;
-    let hwm = status_field("VmHWM")?;
-
-    // tail -F on the same flood.
-    let tail_path = dir.path().join("tail.log");
-    File::create(&tail_path)?;
-    let tail = Command::new("tail")
-        .args(["-F", "-n", "500"])
-        .arg(&tail_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    std::thread::sleep(Duration::from_millis(200));
-    flood(&tail_path, lines, seconds)?;
-    std::thread::sleep(Duration::from_secs(2)); // let tail drain (it polls every 1 s)
-    let tail_cpu = process_cpu(tail.id())?;
+    tail_writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    std::thread::sleep(Duration::from_secs(2)); // let tail drain (without inotify it polls every 1 s)
+    let tail_cpu = process_cpu(tail.id())? - tail_before;
     let mut tail = tail;
     tail.kill()?;
     tail.wait()?;
+    // Idle: the file no longer grows; the follower should cost next to nothing.
+    let idle_from = thread_cpu(&tid)?;
+    let idle_for = Duration::from_secs(5);
+    std::thread::sleep(idle_for);
+    let idle_cpu = thread_cpu(&tid)? - idle_from;
+    drop(follower);
+    let hwm = status_field("VmHWM")?;
 
     println!("flood: {lines} lines in {seconds} s ({rate:.0} lines/s written)");
     println!(
@@ -100,7 +104,7 @@ fn main() -> anyhow::Result<()> {
         idle_cpu,
         idle_for.as_secs()
     );
-    println!("peak RSS of this process (follower + consumer ring + writer): {hwm}");
+    println!("peak RSS of this process (follower + consumer ring + writers): {hwm}");
     println!(
         "ring: {} lines retained of {} counted; {built} built as lines, the rest only counted",
         book.sources[0].lines().len(),

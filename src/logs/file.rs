@@ -229,7 +229,8 @@ fn find_horizon(
         Ok(Some(start)) => {
             open.horizon = start;
             open.scanned_len = len;
-            (len - start).saturating_mul(2)
+            // Once more than a ring's worth waits, lines built now would be evicted unseen.
+            len - start
         }
         // Fewer lines than the ring keeps: wait for twice this backlog before looking again.
         Ok(None) => backlog.saturating_mul(2),

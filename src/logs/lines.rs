@@ -2,8 +2,8 @@
 //! one raw line into a safe, classified [`LogLine`].
 
 use super::classify::{Classified, classify, is_quiet, plainly_quiet};
-use super::text::{find_byte, is_printable};
-use super::{Cause, LogLine, Mark, Skipped, TimeParser};
+use super::text::is_printable;
+use super::{Cause, LogLine, Skipped, TimeParser};
 use crate::config::LogKind;
 use crate::sanitize::{sanitize, sanitize_bytes};
 
@@ -145,7 +145,7 @@ pub fn count_lines(
 ) {
     let max_line = max_line.max(1);
     let mut rest = block;
-    while let Some(nl) = find_byte(b'\n', rest) {
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
         let segment = &rest[..nl];
         rest = &rest[nl + 1..];
         // The splitter's rule: a line within the cap loses its `\r`; a longer one is cut.
@@ -175,7 +175,7 @@ pub fn count_line(raw: &[u8], kind: Option<LogKind>, times: &mut TimeParser, out
         return;
     }
     let l = make_line(raw, 0, kind, times);
-    add_mark(l.cause, l.status, l.upstream, l.time, out);
+    add_mark(l.cause, l.status, l.upstream.as_deref(), l.time, out);
 }
 
 /// [`count_line`] for a line already known to be printable ASCII.
@@ -186,13 +186,13 @@ fn count_text(text: &str, kind: Option<LogKind>, times: &mut TimeParser, out: &m
         return;
     }
     let time = time_of(&c, times);
-    add_mark(c.cause, c.status, c.upstream.map(str::to_owned), time, out);
+    add_mark(c.cause, c.status, c.upstream, time, out);
 }
 
 fn add_mark(
     cause: Option<Cause>,
     status: Option<u16>,
-    upstream: Option<String>,
+    upstream: Option<&str>,
     time: Option<i64>,
     out: &mut Skipped,
 ) {
@@ -200,12 +200,7 @@ fn add_mark(
     if cause.is_none() && !is_5xx {
         out.quiet += 1;
     } else {
-        out.marks.push(Mark {
-            cause,
-            status,
-            upstream,
-            time,
-        });
+        out.mark(cause, status, upstream, time);
     }
 }
 

@@ -14,28 +14,22 @@ macro_rules! finders {
 }
 pub(crate) use finders;
 
-/// Every byte is printable ASCII: what sanitising leaves as it is, and valid UTF-8. A fold
-/// without early exit, so the compiler vectorises it.
+/// Every byte is printable ASCII: what sanitising leaves as it is, and valid UTF-8. Checked 16
+/// bytes at a time by folds without early exit, which the compiler turns into vector compares;
+/// the last 16 bytes overlap the whole chunks rather than take a byte-by-byte remainder.
 #[inline]
 pub fn is_printable(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
-}
-
-/// The first `needle` in `hay`. On x86_64 this is memchr's SSE2 searcher, which inlines, where
-/// `memchr::memchr` calls through a function pointer picked at run time: for the short searches
-/// made on every line of a flood (a line is a few hundred bytes), the calls cost more than the
-/// scanning.
-#[inline(always)]
-pub fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    memchr::memchr(needle, hay)
-}
-
-/// [`find_byte`] for either of two bytes.
-#[inline(always)]
-pub fn find_byte2(needle1: u8, needle2: u8, hay: &[u8]) -> Option<usize> {
-    memchr::memchr2(needle1, needle2, hay)
+    #[inline(always)]
+    fn chunk_ok(chunk: &[u8; 16]) -> bool {
+        chunk
+            .iter()
+            .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
+    }
+    let (chunks, rest) = bytes.as_chunks::<16>();
+    let Some(last) = bytes.last_chunk::<16>() else {
+        return rest.iter().all(|&b| b.wrapping_sub(0x20) < 0x5f);
+    };
+    chunks.iter().all(chunk_ok) && chunk_ok(last)
 }
 
 pub fn find(hay: &str, finder: &Finder<'_>) -> Option<usize> {
