@@ -1,8 +1,11 @@
 //! Follow benchmark: a file grows by N lines (default 1,000,000) over S seconds (default 5)
-//! while the follower delivers them to a consumer that keeps a ring buffer, like the dashboard.
+//! while the follower delivers them to a consumer that keeps a ring buffer, like the dashboard;
+//! at the same time `tail -F > /dev/null` follows the same flood written to a second file.
 //! Prints the lag from the end of the flood to the last line delivered, the follower thread's
-//! CPU time (during the flood, and idle afterwards), the same flood's CPU time under
-//! `tail -F > /dev/null`, and peak memory.
+//! CPU time (during the flood, and idle afterwards), the consumer's, the same flood's CPU time
+//! under `tail -F > /dev/null`, and peak memory. CPU time is the scheduler's on-CPU nanoseconds
+//! (`/proc/<pid>/task/<tid>/schedstat`, user plus system), read the same way for every thread and
+//! for `tail`, so the comparison does not hinge on 10 ms clock ticks.
 //!
 //! `cargo run --release --example follow_flood -- [lines] [seconds]`
 
@@ -21,9 +24,19 @@ fn main() -> anyhow::Result<()> {
     let seconds: f64 = args.next().map_or(Ok(5.0), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
 
-    // gatewatch's follower.
+    // gatewatch's follower, and `tail -F` on a file of its own: both floods run at the same
+    // time, so both readers meet the same machine (other work on a shared host can change the
+    // cost of the same reading by half between one minute and the next).
     let path = dir.path().join("access.log");
+    let tail_path = dir.path().join("tail.log");
     File::create(&path)?;
+    File::create(&tail_path)?;
+    let tail = Command::new("tail")
+        .args(["-F", "-n", "500"])
+        .arg(&tail_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
     let specs = vec![SourceSpec::file(&path, None)];
     let mut book = LogBook::new(&specs, RingLimits::default());
     let (tx, rx) = mpsc::sync_channel(64);
@@ -35,64 +48,65 @@ fn main() -> anyhow::Result<()> {
     if let Ok(batch) = rx.recv_timeout(Duration::from_secs(5)) {
         book.apply(batch);
     }
-    let writer = {
-        let path = path.clone();
-        std::thread::spawn(move || flood(&path, lines, seconds))
-    };
+    std::thread::sleep(Duration::from_millis(200)); // tail is watching too
+    let (tail_before, follower_before) = (process_cpu(tail.id())?, thread_cpu(&tid)?);
+    let writers = [path.clone(), tail_path.clone()]
+        .map(|path| std::thread::spawn(move || flood(&path, lines, seconds)));
+    let consumer_before = thread_cpu(&main_tid())?;
     let mut flood_end = None;
+    let mut built = 0;
     while book.sources[0].total_lines() < lines {
         if let Ok(batch) = rx.recv_timeout(Duration::from_millis(10)) {
+            built += batch.lines.len();
             book.apply(batch);
         }
-        if flood_end.is_none() && writer.is_finished() {
+        if flood_end.is_none() && writers[0].is_finished() {
             flood_end = Some(Instant::now());
         }
     }
     let delivered = Instant::now();
     let flood_end = flood_end.unwrap_or(delivered);
-    let follower_cpu = thread_cpu(tid.clone())?;
-    // Idle: the file no longer grows; the follower should cost next to nothing.
-    let idle_for = Duration::from_secs(5);
-    std::thread::sleep(idle_for);
-    let idle_cpu = thread_cpu(tid)? - follower_cpu;
-    drop(follower);
+    let follower_cpu = thread_cpu(&tid)? - follower_before;
+    let consumer_cpu = thread_cpu(&main_tid())? - consumer_before;
+    let [writer, tail_writer] = writers;
     let rate = writer
         .join()
         .map_err(|_| anyhow::anyhow!("writer panicked"))??;
-    let hwm = status_field("VmHWM")?;
-
-    // tail -F on the same flood.
-    let tail_path = dir.path().join("tail.log");
-    File::create(&tail_path)?;
-    let tail = Command::new("tail")
-        .args(["-F", "-n", "500"])
-        .arg(&tail_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    std::thread::sleep(Duration::from_millis(200));
-    flood(&tail_path, lines, seconds)?;
-    std::thread::sleep(Duration::from_secs(2)); // let tail drain (it polls every 1 s)
-    let tail_cpu = process_cpu(tail.id())?;
+    tail_writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    std::thread::sleep(Duration::from_secs(2)); // let tail drain (without inotify it polls every 1 s)
+    let tail_cpu = process_cpu(tail.id())? - tail_before;
     let mut tail = tail;
     tail.kill()?;
     tail.wait()?;
+    // Idle: the file no longer grows; the follower should cost next to nothing.
+    let idle_from = thread_cpu(&tid)?;
+    let idle_for = Duration::from_secs(5);
+    std::thread::sleep(idle_for);
+    let idle_cpu = thread_cpu(&tid)? - idle_from;
+    drop(follower);
+    let hwm = status_field("VmHWM")?;
 
     println!("flood: {lines} lines in {seconds} s ({rate:.0} lines/s written)");
     println!(
         "gatewatch follower: last line delivered {:.1} ms after the flood ended",
         delivered.saturating_duration_since(flood_end).as_secs_f64() * 1000.0
     );
-    println!("gatewatch follower thread CPU: {follower_cpu:.2} s");
-    println!("tail -F > /dev/null CPU:       {tail_cpu:.2} s");
     println!(
-        "gatewatch follower idle CPU: {:.3} s over {} s (clock ticks are 10 ms)",
+        "gatewatch follower thread CPU: {follower_cpu:.3} s ({:.1}x tail)",
+        follower_cpu / tail_cpu
+    );
+    println!("tail -F > /dev/null CPU:       {tail_cpu:.3} s");
+    println!("consumer thread CPU (LogBook):  {consumer_cpu:.3} s");
+    println!(
+        "gatewatch follower idle CPU: {:.4} s over {} s",
         idle_cpu,
         idle_for.as_secs()
     );
-    println!("peak RSS of this process (follower + consumer ring + writer): {hwm}");
+    println!("peak RSS of this process (follower + consumer ring + writers): {hwm}");
     println!(
-        "ring: {} lines retained of {} counted",
+        "ring: {} lines retained of {} counted; {built} built as lines, the rest only counted",
         book.sources[0].lines().len(),
         book.sources[0].total_lines()
     );
@@ -144,28 +158,32 @@ fn thread_id(name: &str) -> anyhow::Result<String> {
     anyhow::bail!("no thread named {name}")
 }
 
-/// utime + stime of a /proc stat line, in seconds.
-fn cpu_of(stat: &str) -> anyhow::Result<f64> {
-    let after = stat.rsplit(") ").next().unwrap_or_default();
-    let fields: Vec<&str> = after.split(' ').collect();
-    // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based: state is 0).
-    let ticks: u64 = fields
-        .get(11..13)
-        .ok_or_else(|| anyhow::anyhow!("short stat"))?
-        .iter()
-        .map(|f| f.parse::<u64>())
-        .sum::<Result<u64, _>>()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Ok(ticks as f64 / hz)
+/// The main thread, which runs the consumer loop.
+fn main_tid() -> String {
+    std::process::id().to_string()
 }
 
-fn thread_cpu(tid: String) -> anyhow::Result<f64> {
-    cpu_of(&fs::read_to_string(format!("/proc/self/task/{tid}/stat"))?)
+/// The first field of a schedstat file: nanoseconds spent on a CPU.
+fn cpu_of(schedstat: &str) -> anyhow::Result<f64> {
+    let ns: u64 = schedstat
+        .split_whitespace()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("empty schedstat"))?
+        .parse()?;
+    Ok(ns as f64 / 1e9)
 }
 
+fn thread_cpu(tid: &str) -> anyhow::Result<f64> {
+    cpu_of(&fs::read_to_string(format!(
+        "/proc/self/task/{tid}/schedstat"
+    ))?)
+}
+
+/// `tail` is single-threaded: its only task is the process.
 fn process_cpu(pid: u32) -> anyhow::Result<f64> {
-    cpu_of(&fs::read_to_string(format!("/proc/{pid}/stat"))?)
+    cpu_of(&fs::read_to_string(format!(
+        "/proc/{pid}/task/{pid}/schedstat"
+    ))?)
 }
 
 fn status_field(name: &str) -> anyhow::Result<String> {

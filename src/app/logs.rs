@@ -127,14 +127,19 @@ impl LogView {
     pub fn apply(&mut self, batch: LogBatch) -> Option<usize> {
         let source = batch.source;
         let rates = self.rates.get_mut(source)?;
-        let skipped = batch.skipped.marks.iter().map(|m| (m.cause, m.time));
-        for (cause, time) in skipped.chain(batch.lines.iter().map(|l| (l.cause, l.time))) {
+        let skipped = batch
+            .skipped
+            .marks
+            .iter()
+            .map(|m| (m.cause, m.time, m.lines));
+        let built = batch.lines.iter().map(|l| (l.cause, l.time, 1));
+        for (cause, time, n) in skipped.chain(built) {
             if let (Some(cause), Some(t)) = (cause, time) {
                 *rates
                     .entry(cause)
                     .or_default()
                     .entry(t - t.rem_euclid(60))
-                    .or_default() += 1;
+                    .or_default() += n;
             }
         }
         for minutes in rates.values_mut() {
@@ -379,27 +384,32 @@ mod tests {
     #[test]
     fn skipped_lines_count_in_totals_and_rates() {
         let mut v = view();
-        let mark = |cause, time| logs::Mark {
+        let mark = |cause, time, lines| logs::Mark {
             cause: Some(cause),
             status: None,
             upstream: Some("u".into()),
             time: Some(time),
+            lines,
         };
         v.apply(LogBatch {
             source: 0,
             skipped: logs::Skipped {
                 quiet: 10,
-                marks: vec![mark(Cause::Refused, 1_800_000_000), mark(Cause::Reset, 60)],
+                // Three consecutive lines alike are one mark.
+                marks: vec![
+                    mark(Cause::Refused, 1_800_000_000, 3),
+                    mark(Cause::Reset, 60, 1),
+                ],
             },
             lines: vec![],
             status: SourceStatus::Following,
             events: vec![],
         });
         let src = &v.book.sources[0];
-        assert_eq!((src.total_lines(), src.lines().len()), (17, 5));
-        assert_eq!(src.tally.causes[&Cause::Refused], 3);
-        assert_eq!(src.tally.upstreams["u"], 2);
-        assert_eq!(v.rates[0][&Cause::Refused].values().sum::<u64>(), 3);
+        assert_eq!((src.total_lines(), src.lines().len()), (19, 5));
+        assert_eq!(src.tally.causes[&Cause::Refused], 5);
+        assert_eq!(src.tally.upstreams["u"], 4);
+        assert_eq!(v.rates[0][&Cause::Refused].values().sum::<u64>(), 5);
         assert_eq!(v.rates[0][&Cause::Reset][&60], 1);
         assert_eq!(v.upstream_rates[0]["u"][&1_800_000_000], 1);
         assert_eq!(v.upstream_rates[0]["u"][&60], 1);

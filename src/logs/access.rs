@@ -3,6 +3,8 @@
 //! optionally followed by `us=502 ua=127.0.0.1:8080` style pairs or bare trailing fields such as
 //! `127.0.0.1:8080 502 0.004`. Parsing is lenient: whatever is recognised is returned.
 
+use super::text::is_printable;
+
 /// Where a `[dd/Mon/yyyy:hh:mm:ss ...]` date sits in a line, and which of the two styles it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BracketDate {
@@ -15,8 +17,13 @@ pub struct BracketDate {
 }
 
 /// The first bracketed date in the first few `[`s of the line.
+#[inline]
 pub fn find_date(line: &str) -> Option<BracketDate> {
-    let b = line.as_bytes();
+    find_date_in(line.as_bytes())
+}
+
+#[inline(always)]
+fn find_date_in(b: &[u8]) -> Option<BracketDate> {
     for open in memchr::memchr_iter(b'[', b).take(4) {
         let d = &b[open + 1..];
         let shape = d.len() > 21
@@ -36,7 +43,14 @@ pub fn find_date(line: &str) -> Option<BracketDate> {
         if !(millis || offset) {
             continue;
         }
-        let end = start + memchr::memchr(b']', d)?;
+        // The usual ` +0000]` ends the date at a fixed place: no search.
+        let end = if d.get(26) == Some(&b']')
+            && !d[..26].iter().fold(false, |any, &c| any | (c == b']'))
+        {
+            start + 26
+        } else {
+            start + memchr::memchr(b']', d)?
+        };
         return Some(BracketDate { start, end, millis });
     }
     None
@@ -65,8 +79,15 @@ impl<'a> AccessLine<'a> {
         let addr = self.upstream_addr?;
         // Groups are separated by " : " (internal redirects), retries within a group by ", ";
         // a single address ("host:port", "unix:/x.sock") holds ':' itself.
-        let last_group = addr.rsplit(" : ").next().unwrap_or(addr);
-        let last_addr = last_group.rsplit(',').next().unwrap_or(last_group).trim();
+        // By hand rather than `rsplit(" : ")`, whose searcher costs more to set up than this
+        // takes on every 5xx line of a 502 storm.
+        let b = addr.as_bytes();
+        let group_at = memchr::memrchr_iter(b':', b)
+            .find(|&i| i > 0 && b[i - 1] == b' ' && b.get(i + 1) == Some(&b' '))
+            .map_or(0, |i| i + 2);
+        let last_group = &addr[group_at..];
+        let addr_at = memchr::memrchr(b',', last_group.as_bytes()).map_or(0, |i| i + 1);
+        let last_addr = last_group[addr_at..].trim();
         (!last_addr.is_empty() && last_addr != "-").then_some(last_addr)
     }
 }
@@ -81,38 +102,99 @@ struct Head<'a> {
     status: u16,
 }
 
+/// [`Head`] as byte indices, shared by the parse of text and the count of raw bytes.
+struct RawHead {
+    /// The request, between its quotes.
+    request: (usize, usize),
+    after_request: usize,
+    status: u16,
+    /// Index after the status token.
+    status_end: usize,
+}
+
 /// `date` is the line's [`find_date`].
+#[inline(always)]
 fn head(line: &str, date: BracketDate) -> Option<Head<'_>> {
-    if date.millis {
+    if !has_client(line.as_bytes(), date) {
         return None;
     }
-    // A client must come first.
-    if line.as_bytes()[..date.start - 1]
-        .iter()
-        .all(u8::is_ascii_whitespace)
-    {
-        return None;
-    }
-    let rest = line.get(date.end + 1..)?.trim_start();
-    let rest_from = line.len() - rest.len();
-    let (request, after_request) = quoted(line, rest_from)?;
-    // The first whitespace-separated token, found by hand: this runs on every line of a flood.
-    let after = &line.as_bytes()[after_request..];
-    let begin = after.iter().position(|c| !c.is_ascii_whitespace())?;
-    let len = after[begin..]
-        .iter()
-        .position(u8::is_ascii_whitespace)
-        .unwrap_or(after.len() - begin);
-    let from = after_request + begin;
-    let status: u16 = line[from..from + len].parse().ok()?;
+    let rest_from = trim_start_from(line, date.end + 1)?;
+    let h = head_from(line.as_bytes(), rest_from)?;
+    Some(Head {
+        request: &line[h.request.0..h.request.1],
+        after_request: h.after_request,
+        status: h.status,
+    })
+}
+
+/// Not HAProxy's date, and a client comes first.
+#[inline(always)]
+fn has_client(b: &[u8], date: BracketDate) -> bool {
+    !date.millis && !b[..date.start - 1].iter().all(u8::is_ascii_whitespace)
+}
+
+/// The quoted request starting at `rest_from`, then the status token.
+#[inline(always)]
+fn head_from(b: &[u8], rest_from: usize) -> Option<RawHead> {
+    let (request_start, request_end) = quoted_span(b, rest_from)?;
+    let after_request = request_end + 1;
+    let (status, status_end) = match b[after_request..] {
+        // The usual ` 200 `, checked without scanning: this runs on every line of a flood.
+        [
+            b' ',
+            a @ b'0'..=b'9',
+            b @ b'0'..=b'9',
+            c @ b'0'..=b'9',
+            ref rest @ ..,
+        ] if rest.first().is_none_or(u8::is_ascii_whitespace) => {
+            (digits3(a, b, c), after_request + 4)
+        }
+        ref after => {
+            // The first whitespace-separated token.
+            let begin = after.iter().position(|c| !c.is_ascii_whitespace())?;
+            let len = after[begin..]
+                .iter()
+                .position(u8::is_ascii_whitespace)
+                .unwrap_or(after.len() - begin);
+            let token = &after[begin..begin + len];
+            let status = match *token {
+                [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => digits3(a, b, c),
+                _ => std::str::from_utf8(token).ok()?.parse().ok()?,
+            };
+            (status, after_request + begin + len)
+        }
+    };
     if !(100..=599).contains(&status) {
         return None;
     }
-    Some(Head {
-        request,
+    Some(RawHead {
+        request: (request_start, request_end),
         after_request,
         status,
+        status_end,
     })
+}
+
+/// Three ASCII digits as a number, without `str::parse`'s generality (sign, overflow).
+#[inline(always)]
+fn digits3(a: u8, b: u8, c: u8) -> u16 {
+    u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+}
+
+/// The index of the first non-whitespace char at or after `from` (`str::trim_start`'s rule), or
+/// `None` when `from` is past the end. ASCII is skipped byte by byte; other text takes the
+/// general path.
+#[inline(always)]
+fn trim_start_from(line: &str, from: usize) -> Option<usize> {
+    let rest = line.get(from..)?;
+    match rest
+        .bytes()
+        .position(|b| !matches!(b, b' ' | b'\t'..=b'\r'))
+    {
+        Some(i) if rest.as_bytes()[i].is_ascii() => Some(from + i),
+        Some(_) => Some(line.len() - rest.trim_start().len()),
+        None => Some(line.len()),
+    }
 }
 
 /// `parse(line).map(|a| a.status)` without the rest of the parse, given the line's
@@ -121,8 +203,39 @@ pub fn status_at(line: &str, date: BracketDate) -> Option<u16> {
     head(line, date).map(|h| h.status)
 }
 
+/// The status of a line still in raw bytes, when it is an access line and every byte up to its
+/// status is printable ASCII, followed by a space or the end of the line. Sanitising cannot
+/// change that part of a line, and nothing after it changes what
+/// [`classify`](super::classify) finds in an access line but its upstream, so a flood's counters
+/// can take such lines' status from the bytes as they were read. `None` decides nothing: the
+/// line needs decoding. Error-log lines are left to the caller (`nginx::looks_like`, ...).
+pub fn plain_status(raw: &[u8]) -> Option<u16> {
+    let date = find_date_in(raw)?;
+    if !has_client(raw, date) {
+        return None;
+    }
+    let rest_from = date.end + 1;
+    let skip = raw[rest_from..]
+        .iter()
+        .position(|&b| b != b' ')
+        .unwrap_or(raw.len() - rest_from);
+    let h = head_from(raw, rest_from + skip)?;
+    let ends_well = raw.get(h.status_end).is_none_or(|&b| b == b' ');
+    // Every byte the detection looked at must lie in the checked part: the error-log shapes'
+    // first 27, and the date's first 22 (an odd `]` may end a date early).
+    let covers = h.status_end > LOOKED_AT.max(date.start + 21);
+    (ends_well && covers && is_printable(&raw[..h.status_end])).then_some(h.status)
+}
+
+/// Bytes [`super::nginx::looks_like`] and [`super::apache::looks_like`] look at.
+const LOOKED_AT: usize = 27;
+
 pub fn parse(line: &str) -> Option<AccessLine<'_>> {
-    let date = find_date(line)?;
+    parse_at(line, find_date(line)?)
+}
+
+/// [`parse`], given the line's [`find_date`].
+pub fn parse_at(line: &str, date: BracketDate) -> Option<AccessLine<'_>> {
     let Head {
         request,
         after_request,
@@ -162,10 +275,18 @@ pub fn parse(line: &str) -> Option<AccessLine<'_>> {
 }
 
 /// A `"..."` value starting at or after `from` (after spaces); returns it and the index after it.
-/// A backslash escapes a quote (Apache writes `\"`; nginx writes `\x22` and needs no help).
 fn quoted(line: &str, from: usize) -> Option<(&str, usize)> {
-    let b = line.as_bytes();
-    let open = from + b[from..].iter().position(|&c| c != b' ')?;
+    quoted_span(line.as_bytes(), from).map(|(start, end)| (&line[start..end], end + 1))
+}
+
+/// [`quoted`] as indices: from after the opening quote to the closing one. A backslash escapes a
+/// quote (Apache writes `\"`; nginx writes `\x22` and needs no help).
+#[inline(always)]
+fn quoted_span(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let open = match b.get(from) {
+        Some(b'"') => from,
+        _ => from + b.get(from..)?.iter().position(|&c| c != b' ')?,
+    };
     if b[open] != b'"' {
         return None;
     }
@@ -173,7 +294,7 @@ fn quoted(line: &str, from: usize) -> Option<(&str, usize)> {
     while i < b.len() {
         i += memchr::memchr2(b'"', b'\\', &b[i..])?;
         if b[i] == b'"' {
-            return Some((&line[open + 1..i], i + 1));
+            return Some((open + 1, i));
         }
         i += 2;
     }

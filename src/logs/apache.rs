@@ -44,7 +44,11 @@ pub struct ApacheError<'a> {
 
 /// `[Www Mmm dd ` at the start of the line.
 pub fn looks_like(line: &str) -> bool {
-    let b = line.as_bytes();
+    looks_like_bytes(line.as_bytes())
+}
+
+#[inline]
+pub fn looks_like_bytes(b: &[u8]) -> bool {
     b.len() > 26
         && b[0] == b'['
         && b[1].is_ascii_uppercase()

@@ -2,6 +2,7 @@
 //! need (cause, HTTP status, upstream, timestamp text). No allocation, no regex: this runs on
 //! every line of a flood.
 
+use super::access::BracketDate;
 use super::{Cause, Format, access, apache, haproxy, nginx};
 use crate::config::LogKind;
 
@@ -45,62 +46,97 @@ pub fn allowed(format: Format, kind: Option<LogKind>) -> bool {
 }
 
 /// Detects and classifies `line`; `kind` (from the config) rules out formats the source cannot
-/// hold, so a stray line cannot be misread.
+/// hold, so a stray line cannot be misread. [`detect`]'s order, each format parsed as soon as it
+/// is recognised (the access parse reuses the date the detection found).
 pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
-    let Some(format) = detect(line).filter(|f| allowed(*f, kind)) else {
+    if nginx::looks_like(line) {
+        return error_line(Format::NginxError, line, kind);
+    }
+    if apache::looks_like(line) {
+        return error_line(Format::ApacheError, line, kind);
+    }
+    match access::find_date(line) {
+        Some(date) if !date.millis => access_line(line, date, kind),
+        Some(_) => haproxy_line(line, kind),
+        None if line.contains("haproxy[") => haproxy_line(line, kind),
+        None => Classified::default(),
+    }
+}
+
+fn error_line(format: Format, line: &str, kind: Option<LogKind>) -> Classified<'_> {
+    if !allowed(format, kind) {
         return Classified::default();
+    }
+    let ((cause, upstream), time) = if format == Format::NginxError {
+        (nginx::classify(line), line.get(..nginx::TIME_LEN))
+    } else {
+        let time = line.find(']').map(|end| &line[1..end]);
+        (apache::classify(line), time)
     };
-    let mut out = Classified {
+    Classified {
         format: Some(format),
+        cause,
+        upstream,
+        time,
+        status: None,
+    }
+}
+
+/// Most lines of a flood: the status alone decides whether the rest is worth parsing.
+fn access_line(line: &str, date: BracketDate, kind: Option<LogKind>) -> Classified<'_> {
+    if !allowed(Format::Access, kind) {
+        return Classified::default();
+    }
+    let mut out = Classified {
+        format: Some(Format::Access),
         ..Classified::default()
     };
-    match format {
-        Format::NginxError => {
-            (out.cause, out.upstream) = nginx::classify(line);
-            out.time = line.get(..nginx::TIME_LEN);
+    if let Some(status) = access::status_at(line, date) {
+        out.status = Some(status);
+        out.time = Some(&line[date.start..date.end]);
+        if status >= 500 {
+            out.upstream = access::parse_at(line, date).and_then(|a| a.last_upstream());
         }
-        Format::ApacheError => {
-            (out.cause, out.upstream) = apache::classify(line);
-            out.time = line.find(']').map(|end| &line[1..end]);
-        }
-        Format::Access => {
-            if let Some(a) = access::parse(line) {
-                out.status = Some(a.status);
-                out.time = Some(a.time);
-                if a.status >= 500 {
-                    out.upstream = a.last_upstream();
-                }
-            }
-        }
-        Format::Haproxy => match haproxy::parse(line) {
-            Some(h) => {
-                (out.cause, out.upstream) = haproxy::cause_of(line, &h);
-                out.status = h.status;
-                out.time = Some(h.time);
-                if out.upstream.is_none() && h.status.is_some_and(|s| s >= 500) {
-                    out.upstream = haproxy::server_field(line, &h);
-                }
-            }
-            None => (out.cause, out.upstream) = haproxy::message_cause(line),
-        },
     }
     out
 }
 
-/// Whether `line` adds nothing to a [`super::Tally`] but the line count (no cause, no 5xx): the
-/// same answer as [`classify`], cheaper for access lines, which can only count by their status.
-pub fn is_quiet(line: &str, kind: Option<LogKind>) -> bool {
-    let is_5xx = |s: Option<u16>| s.is_some_and(|s| (500..=599).contains(&s));
-    // `detect`'s order, keeping the date it finds for the access parse.
-    if !nginx::looks_like(line)
-        && !apache::looks_like(line)
-        && allowed(Format::Access, kind)
-        && let Some(date) = access::find_date(line).filter(|d| !d.millis)
-    {
-        return !is_5xx(access::status_at(line, date));
+fn haproxy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
+    if !allowed(Format::Haproxy, kind) {
+        return Classified::default();
     }
-    let c = classify(line, kind);
-    c.cause.is_none() && !is_5xx(c.status)
+    let mut out = Classified {
+        format: Some(Format::Haproxy),
+        ..Classified::default()
+    };
+    match haproxy::parse(line) {
+        Some(h) => {
+            (out.cause, out.upstream) = haproxy::cause_of(line, &h);
+            out.status = h.status;
+            out.time = Some(h.time);
+            if out.upstream.is_none() && h.status.is_some_and(|s| s >= 500) {
+                out.upstream = haproxy::server_field(line, &h);
+            }
+        }
+        None => (out.cause, out.upstream) = haproxy::message_cause(line),
+    }
+    out
+}
+
+/// Whether `line` adds nothing to a [`super::Tally`] but the line count (no cause, no 5xx).
+pub fn is_quiet(c: &Classified<'_>) -> bool {
+    c.cause.is_none() && !c.status.is_some_and(|s| (500..=599).contains(&s))
+}
+
+/// Whether `raw`, not yet decoded, is certainly a line that [`is_quiet`] would call quiet once
+/// decoded, sanitised and classified (under any `kind`): an access line whose status is not 5xx,
+/// told from a plain head (see [`access::plain_status`]). False decides nothing. This is how a
+/// flood's counters skip decoding, sanitising and classifying most lines.
+pub fn plainly_quiet(raw: &[u8]) -> bool {
+    // `classify`'s order: the error-log shapes come first.
+    !nginx::looks_like_bytes(raw)
+        && !apache::looks_like_bytes(raw)
+        && access::plain_status(raw).is_some_and(|s| !(500..=599).contains(&s))
 }
 
 #[cfg(test)]

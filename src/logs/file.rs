@@ -20,6 +20,8 @@ struct OpenFile {
     horizon: u64,
     /// The file's length when `horizon` was found.
     scanned_len: u64,
+    /// Reads since the last look at the file's length (see [`find_horizon`]).
+    unmeasured_reads: u32,
 }
 
 pub struct FileReader {
@@ -184,8 +186,12 @@ fn open_at_start(
         offset,
         horizon: 0,
         scanned_len: 0,
+        unmeasured_reads: 0,
     })
 }
+
+/// Reads between looks at a file's length while reading lines that are only counted.
+const MEASURE_EVERY: u32 = 8;
 
 /// A guess at the shortest average line, for the first backlog worth scanning.
 const MIN_LINE_GUESS: u64 = 32;
@@ -203,6 +209,13 @@ fn find_horizon(
     from: u64,
     scan_from: u64,
 ) -> u64 {
+    // Still before the horizon: the lines read are only counted, and moving the horizon on is
+    // worth a `stat` only now and then, not on every read of a flood.
+    if open.offset < open.horizon && open.unmeasured_reads < MEASURE_EVERY {
+        open.unmeasured_reads += 1;
+        return scan_from;
+    }
+    open.unmeasured_reads = 0;
     let Ok(meta) = open.file.metadata() else {
         return scan_from;
     };
@@ -216,7 +229,8 @@ fn find_horizon(
         Ok(Some(start)) => {
             open.horizon = start;
             open.scanned_len = len;
-            (len - start).saturating_mul(2)
+            // Once more than a ring's worth waits, lines built now would be evicted unseen.
+            len - start
         }
         // Fewer lines than the ring keeps: wait for twice this backlog before looking again.
         Ok(None) => backlog.saturating_mul(2),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::command::CommandReader;
 use super::file::FileReader;
-use super::lines::{LineSplitter, count_line, make_line};
+use super::lines::{LineSplitter, count_line, count_lines, make_line};
 use super::{
     FollowEvent, LogBatch, LogLine, Origin, RingLimits, Skipped, SourceSpec, SourceStatus,
     TimeParser,
@@ -217,9 +217,10 @@ impl Runner {
                     let counted = memchr::memrchr(b'\n', &data[..skip]).map_or(0, |i| i + 1);
                     self.flooded |= counted > 0;
                     let skipped = &mut self.skipped;
-                    self.splitter.push(&data[..counted], |raw, _| {
+                    let block = self.splitter.push_bulk(&data[..counted], |raw, _| {
                         count_line(raw, kind, times, skipped)
                     });
+                    count_lines(block, options.max_line, kind, times, skipped);
                     let mut emit = |raw: &[u8], cut| lines.push(make_line(raw, cut, kind, times));
                     self.splitter.push(&data[counted..], &mut emit);
                 }

@@ -54,10 +54,11 @@ pub fn parse(line: &str) -> Option<HaproxyLine<'_>> {
         let bytes = tokens.next()?.trim_start_matches('+').parse().ok();
         (None, bytes, tokens.next()?)
     };
+    // `get`: a line ending in ` "` has its last quote open the request and none to close it.
     let request = line
         .rfind(" \"")
         .filter(|_| http && line.ends_with('"'))
-        .map(|at| &line[at + 2..line.len() - 1]);
+        .and_then(|at| line.get(at + 2..line.len() - 1));
     Some(HaproxyLine {
         client,
         time: &line[date.start..date.end],
@@ -124,6 +125,14 @@ pub fn server_field<'a>(line: &'a str, h: &HaproxyLine<'a>) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_quote_at_the_end_is_no_request() {
+        let line = r#"1.2.3.4:5 [01/May/2024:12:00:00.123] fe be/s1 0/0/-1/-1/0 503 1 - - SC-- 0/0/0/0/0 0/0 ""#;
+        let h = parse(line).expect("haproxy line");
+        assert_eq!(h.request, None);
+        assert_eq!(h.status, Some(503));
+    }
 
     #[test]
     fn http_line() {

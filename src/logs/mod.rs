@@ -33,7 +33,7 @@ pub use cause::Cause;
 pub use classify::{Classified, classify, detect};
 pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
 pub use haproxy::{HaproxyLine, parse as parse_haproxy};
-pub use lines::{LineSplitter, cut_marker, make_line};
+pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
 pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{

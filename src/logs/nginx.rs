@@ -48,7 +48,11 @@ pub struct NginxError<'a> {
 
 /// Whether the line starts like an nginx error line (`YYYY/MM/DD HH:MM:SS [`).
 pub fn looks_like(line: &str) -> bool {
-    let b = line.as_bytes();
+    looks_like_bytes(line.as_bytes())
+}
+
+#[inline]
+pub fn looks_like_bytes(b: &[u8]) -> bool {
     b.len() > TIME_LEN + 1
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'/'

@@ -23,13 +23,30 @@ pub struct MinuteCounts {
     pub causes: u64,
 }
 
-/// What one line adds to a [`Tally`] beyond the line count, without its text.
+/// What a line adds to a [`Tally`] beyond the line count, without its text; `lines` consecutive
+/// lines that add the same (a 502 storm is one mark per second and upstream, not one per line).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {
     pub cause: Option<Cause>,
     pub status: Option<u16>,
     pub upstream: Option<String>,
     pub time: Option<i64>,
+    pub lines: u64,
+}
+
+impl Mark {
+    fn same(
+        &self,
+        cause: Option<Cause>,
+        status: Option<u16>,
+        upstream: Option<&str>,
+        time: Option<i64>,
+    ) -> bool {
+        self.cause == cause
+            && self.status == status
+            && self.time == time
+            && self.upstream.as_deref() == upstream
+    }
 }
 
 /// Lines the follower counted but did not turn into [`LogLine`]s: more lines than the ring keeps
@@ -44,7 +61,27 @@ pub struct Skipped {
 
 impl Skipped {
     pub fn lines(&self) -> u64 {
-        self.quiet + self.marks.len() as u64
+        self.quiet + self.marks.iter().map(|m| m.lines).sum::<u64>()
+    }
+
+    /// Counts one line that is not quiet, after the others.
+    pub fn mark(
+        &mut self,
+        cause: Option<Cause>,
+        status: Option<u16>,
+        upstream: Option<&str>,
+        time: Option<i64>,
+    ) {
+        match self.marks.last_mut() {
+            Some(last) if last.same(cause, status, upstream, time) => last.lines += 1,
+            _ => self.marks.push(Mark {
+                cause,
+                status,
+                upstream: upstream.map(str::to_owned),
+                time,
+                lines: 1,
+            }),
+        }
     }
 }
 
@@ -62,11 +99,12 @@ pub struct Tally {
 
 impl Tally {
     pub fn add_line(&mut self, line: &LogLine) {
-        self.record(line.cause, line.status, line.upstream.as_deref(), line.time);
+        let (cause, status, upstream) = (line.cause, line.status, line.upstream.as_deref());
+        self.record(cause, status, upstream, line.time, 1);
     }
 
     pub fn add(&mut self, c: &Classified<'_>, time: Option<i64>) {
-        self.record(c.cause, c.status, c.upstream, time);
+        self.record(c.cause, c.status, c.upstream, time, 1);
     }
 
     /// Same totals as adding each skipped line: quiet lines only bump the count, so their order
@@ -74,52 +112,55 @@ impl Tally {
     pub fn add_skipped(&mut self, skipped: &Skipped) {
         self.lines += skipped.quiet;
         for m in &skipped.marks {
-            self.record(m.cause, m.status, m.upstream.as_deref(), m.time);
+            self.record(m.cause, m.status, m.upstream.as_deref(), m.time, m.lines);
         }
     }
 
+    /// Adds `n` lines that each say the same.
     fn record(
         &mut self,
         cause: Option<Cause>,
         status: Option<u16>,
         upstream: Option<&str>,
         time: Option<i64>,
+        n: u64,
     ) {
-        self.lines += 1;
+        self.lines += n;
         let is_5xx = status.is_some_and(|s| (500..=599).contains(&s));
         let is_502 = status == Some(502);
         if cause.is_none() && !is_5xx {
             return;
         }
+        let (n_5xx, n_502) = (n * u64::from(is_5xx), n * u64::from(is_502));
         if let Some(cause) = cause {
-            *self.causes.entry(cause).or_default() += 1;
+            *self.causes.entry(cause).or_default() += n;
         }
-        self.status_5xx += u64::from(is_5xx);
-        self.status_502 += u64::from(is_502);
+        self.status_5xx += n_5xx;
+        self.status_502 += n_502;
         if let Some(upstream) = upstream {
-            self.count_upstream(upstream);
+            self.count_upstream(upstream, n);
         }
         if let Some(time) = time {
             let minute = self.per_minute.entry(time.div_euclid(60) * 60).or_default();
-            minute.status_5xx += u64::from(is_5xx);
-            minute.status_502 += u64::from(is_502);
-            minute.causes += u64::from(cause.is_some());
+            minute.status_5xx += n_5xx;
+            minute.status_502 += n_502;
+            minute.causes += n * u64::from(cause.is_some());
             while self.per_minute.len() > MINUTES_KEPT {
                 self.per_minute.pop_first();
             }
         }
     }
 
-    fn count_upstream(&mut self, upstream: &str) {
-        if let Some(n) = self.upstreams.get_mut(upstream) {
-            *n += 1;
+    fn count_upstream(&mut self, upstream: &str, n: u64) {
+        if let Some(count) = self.upstreams.get_mut(upstream) {
+            *count += n;
         } else if self.upstreams.len() < MAX_UPSTREAMS {
-            self.upstreams.insert(upstream.to_owned(), 1);
+            self.upstreams.insert(upstream.to_owned(), n);
         } else {
             *self
                 .upstreams
                 .entry(OTHER_UPSTREAMS.to_owned())
-                .or_default() += 1;
+                .or_default() += n;
         }
     }
 
@@ -171,6 +212,30 @@ mod tests {
         assert_eq!(t.per_minute[&60].causes, 2);
         assert_eq!(t.per_minute[&120].status_5xx, 2);
         assert_eq!(t.per_minute[&120].status_502, 1);
+    }
+
+    #[test]
+    fn alike_consecutive_marks_merge_and_count_as_many_lines() {
+        let mut skipped = Skipped::default();
+        let mut one_by_one = Tally::default();
+        let storm = [
+            (502, "a", 60),
+            (502, "a", 60),
+            (502, "a", 60),
+            (502, "b", 60),
+            (502, "a", 61),
+        ];
+        for (status, up, t) in storm {
+            skipped.mark(None, Some(status), Some(up), Some(t));
+            one_by_one.add_line(&line(None, Some(status), Some(up), t));
+        }
+        assert_eq!(skipped.marks.len(), 3);
+        assert_eq!(skipped.marks[0].lines, 3);
+        assert_eq!(skipped.lines(), 5);
+        let mut merged = Tally::default();
+        merged.add_skipped(&skipped);
+        assert_eq!(merged, one_by_one);
+        assert_eq!((merged.status_502, merged.upstreams["a"]), (5, 4));
     }
 
     #[test]

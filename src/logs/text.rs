@@ -14,6 +14,24 @@ macro_rules! finders {
 }
 pub(crate) use finders;
 
+/// Every byte is printable ASCII: what sanitising leaves as it is, and valid UTF-8. Checked 16
+/// bytes at a time by folds without early exit, which the compiler turns into vector compares;
+/// the last 16 bytes overlap the whole chunks rather than take a byte-by-byte remainder.
+#[inline]
+pub fn is_printable(bytes: &[u8]) -> bool {
+    #[inline(always)]
+    fn chunk_ok(chunk: &[u8; 16]) -> bool {
+        chunk
+            .iter()
+            .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f))
+    }
+    let (chunks, rest) = bytes.as_chunks::<16>();
+    let Some(last) = bytes.last_chunk::<16>() else {
+        return rest.iter().all(|&b| b.wrapping_sub(0x20) < 0x5f);
+    };
+    chunks.iter().all(chunk_ok) && chunk_ok(last)
+}
+
 pub fn find(hay: &str, finder: &Finder<'_>) -> Option<usize> {
     finder.find(hay.as_bytes())
 }
