@@ -33,18 +33,7 @@ fn debian_layout_targets() {
     let tree = debian();
     let d = discover::apache(&tree.path("apache2.conf"));
     assert_eq!(tree.errors(&d), Vec::<String>::new());
-    let got: Vec<_> = d
-        .targets
-        .iter()
-        .map(|t| {
-            (
-                t.name.as_str(),
-                t.group.as_deref(),
-                t.target.clone(),
-                tree.loc(&t.source),
-            )
-        })
-        .collect();
+    let got = tree.targets(&d);
     let app = "sites-enabled/app.example.com.conf";
     assert_eq!(
         got,

@@ -12,18 +12,7 @@ fn servers_of_backends_and_listens_with_mode_from_defaults() {
     let tree = Tree::from_fixture("haproxy");
     let d = discover::haproxy(&tree.path("haproxy.cfg"));
     assert_eq!(tree.errors(&d), Vec::<String>::new());
-    let got: Vec<_> = d
-        .targets
-        .iter()
-        .map(|t| {
-            (
-                t.name.as_str(),
-                t.group.as_deref(),
-                t.target.clone(),
-                tree.loc(&t.source),
-            )
-        })
-        .collect();
+    let got = tree.targets(&d);
     assert_eq!(
         got,
         vec![

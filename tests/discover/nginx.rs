@@ -25,18 +25,7 @@ fn debian_layout_targets_in_config_order() {
     let tree = debian();
     let d = discover::nginx(&tree.path("nginx.conf"));
     assert_eq!(tree.errors(&d), Vec::<String>::new());
-    let got: Vec<_> = d
-        .targets
-        .iter()
-        .map(|t| {
-            (
-                t.name.as_str(),
-                t.group.as_deref(),
-                t.target.clone(),
-                tree.loc(&t.source),
-            )
-        })
-        .collect();
+    let got = tree.targets(&d);
     let upstreams = "conf.d/upstreams.conf";
     let app = "sites-enabled/app.example.com";
     let expected = vec![

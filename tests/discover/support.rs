@@ -82,6 +82,21 @@ impl Tree {
         d.errors.iter().map(|e| self.rel(e)).collect()
     }
 
+    /// Every target as the assertions compare it: name, group, target, "file:line".
+    pub fn targets<'a>(&self, d: &'a Discovery) -> Vec<(&'a str, Option<&'a str>, Target, String)> {
+        d.targets
+            .iter()
+            .map(|t| {
+                (
+                    t.name.as_str(),
+                    t.group.as_deref(),
+                    t.target.clone(),
+                    self.loc(&t.source),
+                )
+            })
+            .collect()
+    }
+
     pub fn files(&self, d: &Discovery) -> Vec<String> {
         d.files_read.iter().map(|p| self.rel(p.display())).collect()
     }
