@@ -14,12 +14,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use gatewatch::app::upstreams::UpstreamView;
 use gatewatch::app::{App, Event};
 use gatewatch::config::{HttpMethod, StatusRange, Target, Upstream};
 use gatewatch::dns::{Answer, DnsResult, DnsRound, Nameserver, Rcode, Source};
 use gatewatch::host::{EphemeralPorts, FileHandles, HostSample, ProcessRow, TcpState, TcpStates};
 use gatewatch::logs::{LogBatch, LogLine, SourceSpec, SourceStatus, classify};
+use gatewatch::model::upstreams::Upstreams;
 use gatewatch::theme::{self, ColorDepth};
 use gatewatch::upstream::catalog::{Catalog, Entry};
 use gatewatch::upstream::{Outcome, ProbeResult};
@@ -94,7 +94,7 @@ fn host_sample() -> HostSample {
     }
 }
 
-fn upstreams() -> anyhow::Result<UpstreamView> {
+fn upstreams() -> anyhow::Result<Upstreams> {
     let mut entries = Vec::new();
     for i in 0..UPSTREAMS {
         let url = format!("http://10.0.{}.{}:8080/health", i / 10, i % 250);
@@ -120,7 +120,7 @@ fn upstreams() -> anyhow::Result<UpstreamView> {
         read_from: vec!["nginx /etc/nginx/nginx.conf (7 files)".into()],
         ..Catalog::default()
     };
-    let mut view = UpstreamView::new(&catalog);
+    let mut view = Upstreams::new(&catalog);
     let mut seq = 0;
     for round in 0..60u64 {
         for i in 0..UPSTREAMS {
@@ -255,15 +255,18 @@ fn app() -> anyhow::Result<App> {
     let mut app = App::new(clock(), (W, H));
     app.hostname = "proxy-eu-1".into();
     app.update(Event::Host(Box::new(host_sample())));
-    app.upstreams = upstreams()?;
-    app.dns = gatewatch::app::dns::DnsView::new(
+    app.model.upstreams = upstreams()?;
+    app.model.dns = gatewatch::model::dns::Dns::new(
         (0..NAMES).map(|n| format!("svc-{n:02}.internal")).collect(),
     );
     app.update(Event::Dns(Box::new(dns_round(1))));
-    app.logs = gatewatch::app::logs::LogView::new(&[
-        SourceSpec::file("/var/log/nginx/error.log", None),
-        SourceSpec::file("/var/log/nginx/access.log", None),
-    ]);
+    app.model.logs = gatewatch::logs::LogBook::new(
+        &[
+            SourceSpec::file("/var/log/nginx/error.log", None),
+            SourceSpec::file("/var/log/nginx/access.log", None),
+        ],
+        gatewatch::logs::RingLimits::default(),
+    );
     for source in 0..2 {
         for chunk in 0..(LOG_LINES / 500) {
             app.update(Event::Log(Box::new(logs_batch(source, chunk * 500, 500))));

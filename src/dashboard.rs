@@ -12,14 +12,13 @@ use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use crate::actions::{
     ActionEvent, ActionRunner, AuditLog, RunnerOptions, ServiceSpec, StatusPoller,
 };
-use crate::app::diagnosis::GatewayView;
-use crate::app::upstreams::UpstreamView;
 use crate::app::{App, Effect, Event};
 use crate::config::Upstream;
 use crate::dns::{DnsEngine, DnsSettings};
 use crate::firewall;
 use crate::host::Sampler;
 use crate::logs::{FollowOptions, LogFollower, SourceSpec};
+use crate::model::{Model, Watch};
 use crate::theme::Theme;
 use crate::upstream::{self, catalog::Catalog};
 use crate::{report, tui, ui};
@@ -154,13 +153,16 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     // gone; `tui::restore` already shows the cursor, so the Terminal is never dropped.
     let mut term = std::mem::ManuallyDrop::new(tui::terminal()?);
     let size = term.size()?;
-    let mut app = App::new(jiff::Zoned::now(), (size.width, size.height));
+    let model = Model::new(&Watch {
+        catalog: &opts.catalog,
+        names: opts.dns.names.clone(),
+        logs: &opts.logs,
+        services: &opts.services,
+        gateway: opts.gateway.as_ref(),
+    });
+    let mut app = App::new(jiff::Zoned::now(), (size.width, size.height)).with_model(model);
     app.mouse = opts.mouse;
-    app.upstreams = UpstreamView::new(&opts.catalog);
-    app.dns = crate::app::dns::DnsView::new(names);
-    app.logs = crate::app::logs::LogView::new(&opts.logs);
     app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only);
-    app.gateway = opts.gateway.clone().map(GatewayView::new);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -186,7 +188,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
             term.draw(|f| ui::draw(f, &app, &opts.theme))?;
             dirty = false;
             next_frame = Instant::now() + FRAME_INTERVAL;
-            if test_panic && app.host.sample.is_some() {
+            if test_panic && app.model.host.is_some() {
                 panic!("GATEWATCH_TEST_PANIC is set: exercising the panic hook");
             }
         }
@@ -209,6 +211,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         if let Event::Resize(w, h) = event {
             tui::resize(&mut term, w, h)?;
         }
+        // Ages and log windows in the assessment are measured from now.
+        app.set_clock(jiff::Zoned::now());
         let (changed, effects) = app.update(event);
         dirty |= changed;
         for effect in effects {

@@ -1,8 +1,9 @@
 //! gatewatch: a terminal dashboard for live troubleshooting of 502 Bad Gateway errors.
 //!
-//! The engine (`config`, `host`, `upstream`, `check`, `status`, `sanitize`) never imports the terminal crates;
-//! `app`, `keymap`, `ui`, `tui` and `dashboard` sit on top of it, and the headless `check` command
-//! uses the engine directly.
+//! The engine (everything but `app`, `keymap`, `ui`, `tui`, `dashboard` and `pane`) never imports
+//! the terminal crates, `app` or `ui`; `tests/layers.rs` reads the sources to hold that. The
+//! collectors fill one [`model::Model`], judged once by [`model::assess`]: the dashboard draws the
+//! result, `check` and `report` format it.
 
 pub mod actions;
 pub mod app;
@@ -19,6 +20,7 @@ pub mod firewall;
 pub mod host;
 pub mod keymap;
 pub mod logs;
+pub mod model;
 pub mod pane;
 pub mod report;
 pub mod sanitize;

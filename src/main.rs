@@ -57,31 +57,34 @@ fn main() -> ExitCode {
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
         Some(Command::Check { json }) => {
-            let report = check::run(
-                &catalog,
-                &DnsSettings::for_catalog(&loaded.config, &catalog),
-                &catalog.log_sources(&loaded.config),
-                loaded.config.gateway.as_ref(),
-                &services,
-            );
+            let logs = catalog.log_sources(&loaded.config);
+            let dns = DnsSettings::for_catalog(&loaded.config, &catalog);
+            let (model, judged) = check::run(&check::Round {
+                catalog: &catalog,
+                dns: &dns,
+                logs: &logs,
+                gateway: loaded.config.gateway.as_ref(),
+                services: &services,
+            });
+            let report = report::Report::new(&model, &judged, std::time::SystemTime::now());
             if json {
-                println!("{}", check::to_json(&report));
+                println!("{}", report::to_json(&report));
             } else {
-                print!("{}", check::to_text(&report));
+                print!("{}", report::to_text(&report));
             }
             ExitCode::from(report.status.exit_code() as u8)
         }
         Some(Command::Report { output }) => {
             let logs = catalog.log_sources(&loaded.config);
-            let result = check::run(
-                &catalog,
-                &DnsSettings::for_catalog(&loaded.config, &catalog),
-                &logs,
-                loaded.config.gateway.as_ref(),
-                &services,
-            );
-            let lines = report::recent_lines(&logs, report::LOG_LINES);
-            let snapshot = report::Snapshot::from_report(&result, lines, jiff::Zoned::now());
+            let dns = DnsSettings::for_catalog(&loaded.config, &catalog);
+            let (model, judged) = check::run(&check::Round {
+                catalog: &catalog,
+                dns: &dns,
+                logs: &logs,
+                gateway: loaded.config.gateway.as_ref(),
+                services: &services,
+            });
+            let snapshot = report::Snapshot::new(&model, &judged, jiff::Zoned::now(), Vec::new());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
         Some(Command::Demo | Command::Completions { .. } | Command::Man) => {

@@ -4,8 +4,7 @@
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
-use crate::actions::{ActionResult, Request, ServiceSpec, ServiceState, ServiceStatus, Verb};
-use crate::status::{Finding, Status};
+use crate::actions::{ActionResult, Request, ServiceSpec, Verb};
 
 /// Output lines kept for the output view (the current or last action).
 pub const OUTPUT_LINES: usize = 2000;
@@ -64,7 +63,6 @@ pub struct ActionsView {
     /// The action whose output is shown, while running and after.
     pub shown: Option<String>,
     pub history: VecDeque<ActionResult>,
-    pub statuses: Vec<Option<ServiceStatus>>,
     next_id: u64,
 }
 
@@ -88,7 +86,6 @@ impl ActionsView {
             names: services.iter().map(|s| clean(&s.name)).collect(),
             items,
             read_only,
-            statuses: vec![None; services.len()],
             ..ActionsView::default()
         }
     }
@@ -157,41 +154,11 @@ impl ActionsView {
         true
     }
 
-    pub fn set_status(&mut self, status: ServiceStatus) -> bool {
-        let Some(slot) = self.statuses.get_mut(status.service) else {
-            return false;
-        };
-        let changed = slot
-            .as_ref()
-            .is_none_or(|old| old.state != status.state || old.detail != status.detail);
-        *slot = Some(status);
-        changed
-    }
-
     /// This session's actions, oldest first: `14:02:11 restart web: exit 0 in 1.2 s`.
     pub fn history_lines(&self, tz: &jiff::tz::TimeZone) -> Vec<String> {
         self.history
             .iter()
             .map(|r| format!("{} {}", clock_time(r.started, tz), r.summary()))
-            .collect()
-    }
-
-    /// A service whose status command says it is not running is a finding of its own.
-    pub fn findings(&self) -> Vec<Finding> {
-        self.statuses
-            .iter()
-            .flatten()
-            .filter(|s| s.state == ServiceState::Stopped)
-            .map(|s| {
-                Finding::new(
-                    Status::Critical,
-                    format!(
-                        "service {} is not running: {}",
-                        self.name(s.service),
-                        s.detail
-                    ),
-                )
-            })
             .collect()
     }
 }

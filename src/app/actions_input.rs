@@ -124,7 +124,13 @@ impl App {
                 // What the action changed shows at once: probes, DNS, services' status.
                 (true, vec![Effect::RerunAll])
             }
-            ActionEvent::Status(status) => (self.actions.set_status(*status), vec![]),
+            ActionEvent::Status(status) => {
+                let changed = self.model.apply_service(*status);
+                if changed {
+                    self.reassess();
+                }
+                (changed, vec![])
+            }
         }
     }
 }

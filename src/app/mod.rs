@@ -7,31 +7,25 @@ use ratatui::layout::{Position, Rect};
 
 pub mod actions;
 mod actions_input;
-pub mod diagnosis;
-pub mod dns;
+#[cfg(test)]
+mod judged_tests;
 pub mod logs;
 pub mod snapshot;
-pub mod upstreams;
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::actions::{ActionEvent, Request};
-use crate::diagnosis::FirewallInput;
 use crate::dns::DnsRound;
 use crate::firewall::FirewallSummary;
-use crate::host::{self, HostSample, ProcessRow};
+use crate::host::{HostSample, ProcessRow};
 use crate::keymap::{self, Action};
 use crate::logs::LogBatch;
+use crate::model::{Assessment, Model, assess};
 use crate::pane::PaneId;
-use crate::status::{self, Finding, Status};
 use crate::ui::layout;
 use crate::upstream::ProbeResult;
 use actions::ActionsView;
-use diagnosis::GatewayView;
-use dns::DnsView;
 use logs::LogView;
-use upstreams::UpstreamView;
 
 #[derive(Debug)]
 pub enum Event {
@@ -76,10 +70,9 @@ pub enum ProcSort {
     Mem,
 }
 
+/// The operator's view of the host's processes; the sample itself is the model's.
 #[derive(Debug, Default)]
 pub struct HostView {
-    pub sample: Option<HostSample>,
-    pub findings: Vec<Finding>,
     pub sort: Option<ProcSort>,
     pub filter: String,
     /// Indices into `sample.processes`, sorted and filtered; rebuilt only when those change.
@@ -91,17 +84,16 @@ impl HostView {
         self.sort.unwrap_or(ProcSort::Cpu)
     }
 
-    pub fn visible_processes(&self) -> impl Iterator<Item = &ProcessRow> {
-        let procs = self
-            .sample
-            .as_ref()
-            .map(|s| s.processes.as_slice())
-            .unwrap_or(&[]);
+    pub fn visible_processes<'s>(
+        &'s self,
+        sample: Option<&'s HostSample>,
+    ) -> impl Iterator<Item = &'s ProcessRow> {
+        let procs = sample.map(|s| s.processes.as_slice()).unwrap_or(&[]);
         self.visible.iter().filter_map(move |&i| procs.get(i))
     }
 
-    fn rebuild(&mut self) {
-        let Some(sample) = &self.sample else {
+    fn rebuild(&mut self, sample: Option<&HostSample>) {
+        let Some(sample) = sample else {
             self.visible.clear();
             return;
         };
@@ -152,15 +144,17 @@ pub struct App {
     pub size: (u16, u16),
     pub clock: jiff::Zoned,
     pub hostname: String,
+    /// What the collectors found; the app only files results into it.
+    pub model: Model,
+    /// The model judged, once after each update that changed it; drawing only reads it.
+    pub judged: Assessment,
     pub host: HostView,
-    pub upstreams: UpstreamView,
-    pub dns: DnsView,
+    /// The upstream row whose detail view is open.
+    pub upstream_detail: Option<usize>,
+    /// The DNS row whose detail view is open.
+    pub dns_detail: Option<usize>,
     pub logs: LogView,
     pub actions: ActionsView,
-    /// The latest firewall summary, matched against the upstreams; `None` until the first read.
-    pub firewall: Option<Arc<FirewallInput>>,
-    /// The `[gateway]` probe, when configured.
-    pub gateway: Option<GatewayView>,
     /// One line shown in the footer until the next key press (e.g. why a key did nothing).
     pub message: Option<String>,
     pub mouse: bool,
@@ -183,13 +177,13 @@ impl App {
             size,
             clock,
             hostname: String::new(),
+            model: Model::default(),
+            judged: Assessment::default(),
             host: HostView::default(),
-            upstreams: UpstreamView::default(),
-            dns: DnsView::default(),
+            upstream_detail: None,
+            dns_detail: None,
             logs: LogView::default(),
             actions: ActionsView::default(),
-            firewall: None,
-            gateway: None,
             message: None,
             mouse: false,
             quit_armed: false,
@@ -198,25 +192,16 @@ impl App {
         }
     }
 
-    /// Worst status over everything checked; unknown until the first host sample arrives.
-    pub fn overall(&self) -> Status {
-        let known = status::overall(&self.findings());
-        match &self.host.sample {
-            None => known.worst(Status::Unknown),
-            Some(_) => known,
-        }
+    /// Starts from `model` (what the config and discovery say to watch), judged as it is.
+    pub fn with_model(mut self, model: Model) -> Self {
+        self.model = model;
+        self.reassess();
+        self
     }
 
-    /// Everything found wrong, worst first.
-    pub fn findings(&self) -> Vec<Finding> {
-        let mut all = self.host.findings.clone();
-        all.extend(self.upstreams.findings(self.now()));
-        all.extend(self.dns.findings.iter().cloned());
-        all.extend(self.logs.findings(self.now()));
-        all.extend(self.actions.findings());
-        all.extend(self.diagnosis_findings());
-        all.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
-        all
+    /// Judges the model again: after every update that changed it, never while drawing.
+    pub(crate) fn reassess(&mut self) {
+        self.judged = assess(&self.model, self.now());
     }
 
     pub fn now(&self) -> SystemTime {
@@ -242,61 +227,60 @@ impl App {
             }
             Event::Host(sample) => {
                 self.hostname.clone_from(&sample.hostname);
-                self.host.findings = host::assess(&sample);
-                self.host.sample = Some(*sample);
-                self.host.rebuild();
+                self.model.apply_host(*sample);
+                self.host.rebuild(self.model.host.as_ref());
                 self.clamp(PaneId::Host);
+                self.reassess();
                 (true, vec![])
             }
             Event::Probe(result) => {
                 let pane = PaneId::Upstreams.index();
                 // Rows re-sort as states change. A cursor the operator moved (or whose detail is
                 // open) stays on its upstream; one left at the top stays on the worst row.
-                let follow = self.scroll[pane] > 0 || self.upstreams.detail.is_some();
-                let selected = self.upstreams.at(self.scroll[pane]).filter(|_| follow);
-                let known = self
-                    .upstreams
-                    .rows
-                    .get(result.target_index)
-                    .and_then(|r| r.history.last())
-                    .map(|l| l.addr.clone());
-                let new_addr = result.addr.is_some() && known.as_ref() != Some(&result.addr);
-                if self.upstreams.apply(*result)
-                    && let Some(pos) = selected.and_then(|row| self.upstreams.position_of(row))
+                let follow = self.scroll[pane] > 0 || self.upstream_detail.is_some();
+                let upstreams = &self.model.upstreams;
+                let selected = upstreams.at(self.scroll[pane]).filter(|_| follow);
+                if self.model.apply_probe(*result, self.now())
+                    && let Some(pos) =
+                        selected.and_then(|row| self.model.upstreams.position_of(row))
                 {
                     self.scroll[pane] = pos;
                 }
-                if new_addr {
-                    self.rematch_firewall();
-                }
+                self.reassess();
                 (true, vec![])
             }
             Event::Dns(round) => {
-                let changed = self.dns.apply(*round);
+                let changed = self.model.apply_dns(*round, self.now());
                 self.clamp(PaneId::Dns);
                 if changed {
-                    self.rematch_firewall();
+                    self.reassess();
                 }
                 (changed, vec![])
             }
             Event::Firewall(summary) => {
-                self.set_firewall(*summary);
+                self.model.apply_firewall(*summary, self.now());
+                self.reassess();
                 (true, vec![])
             }
             Event::Gateway(result) => {
-                let changed = self.gateway.as_mut().is_some_and(|g| g.apply(*result));
+                let changed = self.model.apply_gateway(*result);
+                if changed {
+                    self.reassess();
+                }
                 (changed, vec![])
             }
             Event::Log(batch) => {
-                let Some(shown) = self.logs.apply(*batch) else {
+                let shown = self.logs.shown_of(&batch);
+                if !self.model.apply_log(*batch, self.now()) {
                     return (false, vec![]);
-                };
+                }
                 let pane = PaneId::Logs.index();
                 // A paused or scrolled-back view stays on the lines it shows.
                 if !self.logs.follow || self.scroll[pane] > 0 {
                     self.scroll[pane] = self.scroll[pane].saturating_add(shown);
                 }
                 self.clamp(PaneId::Logs);
+                self.reassess();
                 (true, vec![])
             }
             Event::Action(ev) => self.on_action_event(*ev),
@@ -304,6 +288,8 @@ impl App {
                 let changed = now.strftime(CLOCK_FORMAT).to_string()
                     != self.clock.strftime(CLOCK_FORMAT).to_string();
                 self.clock = now;
+                // Ages and log windows moved on.
+                self.reassess();
                 (changed, vec![])
             }
         }
@@ -400,27 +386,26 @@ impl App {
                     ProcSort::Cpu => ProcSort::Mem,
                     ProcSort::Mem => ProcSort::Cpu,
                 });
-                self.host.rebuild();
+                self.host.rebuild(self.model.host.as_ref());
                 self.scroll[PaneId::Host.index()] = 0;
             }
             Action::FilterProcesses => self.filter_input = Some(self.host.filter.clone()),
             Action::OpenDetail if self.focus == PaneId::Dns => {
-                self.dns.detail = match self.dns.detail {
+                let rows = self.model.dns.order.len();
+                self.dns_detail = match self.dns_detail {
                     Some(_) => None,
-                    None => {
-                        Some(self.scroll[PaneId::Dns.index()]).filter(|&i| i < self.dns.order.len())
-                    }
+                    None => Some(self.scroll[PaneId::Dns.index()]).filter(|&i| i < rows),
                 };
-                if self.dns.detail.is_some() {
+                if self.dns_detail.is_some() {
                     effects.push(Effect::RerunDns);
                 }
             }
             Action::OpenDetail => {
-                if self.upstreams.detail.is_some() {
-                    self.upstreams.detail = None;
-                } else if let Some(row) = self.upstreams.at(self.scroll[PaneId::Upstreams.index()])
-                {
-                    self.upstreams.detail = Some(row);
+                let cursor = self.scroll[PaneId::Upstreams.index()];
+                if self.upstream_detail.is_some() {
+                    self.upstream_detail = None;
+                } else if let Some(row) = self.model.upstreams.at(cursor) {
+                    self.upstream_detail = Some(row);
                     effects.push(Effect::RerunUpstream(row));
                 }
             }
@@ -434,11 +419,13 @@ impl App {
             Action::NextMatch => self.jump_to_match(true),
             Action::PrevMatch => self.jump_to_match(false),
             Action::CycleLevel => self.logs.cycle_level(),
-            Action::CycleCause => self.logs.cycle_cause(),
+            Action::CycleCause => self.logs.cycle_cause(&self.model.logs),
             Action::ToggleWrap => self.logs.wrap = !self.logs.wrap,
             Action::NextSource | Action::PrevSource => {
-                self.logs
-                    .switch_source(binding.action == Action::NextSource);
+                self.logs.switch_source(
+                    binding.action == Action::NextSource,
+                    self.model.logs.sources.len(),
+                );
                 self.scroll[PaneId::Logs.index()] = 0;
                 self.logs.follow = true;
             }
@@ -457,16 +444,19 @@ impl App {
                 }
             }
             Action::CloseDetail => {
-                self.upstreams.detail = None;
-                self.dns.detail = None;
+                self.upstream_detail = None;
+                self.dns_detail = None;
             }
         }
         self.clamp_scroll();
-        if self.focus == PaneId::Upstreams && self.upstreams.detail.is_some() {
-            self.upstreams.detail = self.upstreams.at(self.scroll[PaneId::Upstreams.index()]);
+        if self.focus == PaneId::Upstreams && self.upstream_detail.is_some() {
+            self.upstream_detail = self
+                .model
+                .upstreams
+                .at(self.scroll[PaneId::Upstreams.index()]);
         }
-        if self.focus == PaneId::Dns && self.dns.detail.is_some() {
-            self.dns.detail = Some(self.scroll[PaneId::Dns.index()]);
+        if self.focus == PaneId::Dns && self.dns_detail.is_some() {
+            self.dns_detail = Some(self.scroll[PaneId::Dns.index()]);
         }
         (true, effects)
     }
@@ -496,7 +486,7 @@ impl App {
             }
             _ => return,
         }
-        self.host.rebuild();
+        self.host.rebuild(self.model.host.as_ref());
         self.scroll[PaneId::Host.index()] = 0;
     }
 
@@ -511,7 +501,7 @@ impl App {
                 // Start from below the newest line, so the first jump lands on the latest match.
                 self.scroll[PaneId::Logs.index()] = 0;
                 self.jump_to_match(false);
-                if self.logs.matches().is_empty() && !self.logs.search.is_empty() {
+                if self.logs.matches(&self.model.logs).is_empty() && !self.logs.search.is_empty() {
                     self.message = Some(format!("no line matches {:?}", self.logs.search));
                 }
             }
@@ -536,8 +526,8 @@ impl App {
 
     /// Moves the Logs view so the next match (newer) or the previous one (older) is its bottom line.
     fn jump_to_match(&mut self, newer: bool) {
-        let matches = self.logs.matches();
-        let len = self.logs.visible().len();
+        let matches = self.logs.matches(&self.model.logs);
+        let len = self.logs.visible(&self.model.logs).len();
         let pane = PaneId::Logs.index();
         let bottom = len.saturating_sub(1).saturating_sub(self.scroll[pane]);
         // From the newest line, "older" starts with the newest line itself.
@@ -648,9 +638,9 @@ impl App {
     fn content_rows(&self, pane: PaneId) -> usize {
         match pane {
             PaneId::Host => self.host.visible.len(),
-            PaneId::Upstreams => self.upstreams.rows.len(),
-            PaneId::Dns => self.dns.order.len(),
-            PaneId::Logs => self.logs.visible().len(),
+            PaneId::Upstreams => self.model.upstreams.rows.len(),
+            PaneId::Dns => self.model.dns.order.len(),
+            PaneId::Logs => self.logs.visible(&self.model.logs).len(),
         }
     }
 
@@ -674,6 +664,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::host::{EphemeralPorts, FileHandles, TcpStates};
+    use crate::status::Status;
     use std::time::Duration;
 
     fn clock() -> jiff::Zoned {
@@ -780,10 +771,18 @@ mod tests {
     fn processes_sort_by_cpu_then_mem() {
         let mut a = app();
         a.update(Event::Host(Box::new(sample(0.1))));
-        let pids: Vec<u32> = a.host.visible_processes().map(|p| p.pid).collect();
+        let pids: Vec<u32> = a
+            .host
+            .visible_processes(a.model.host.as_ref())
+            .map(|p| p.pid)
+            .collect();
         assert_eq!(pids, [11, 12, 10]);
         press(&mut a, KeyCode::Char('s'));
-        let pids: Vec<u32> = a.host.visible_processes().map(|p| p.pid).collect();
+        let pids: Vec<u32> = a
+            .host
+            .visible_processes(a.model.host.as_ref())
+            .map(|p| p.pid)
+            .collect();
         assert_eq!(pids, [12, 11, 10]);
     }
 
@@ -824,11 +823,11 @@ mod tests {
     #[test]
     fn overall_status_follows_host_findings() {
         let mut a = app();
-        assert_eq!(a.overall(), Status::Unknown);
+        assert_eq!(a.judged.status, Status::Unknown);
         a.update(Event::Host(Box::new(sample(0.1))));
-        assert_eq!(a.overall(), Status::Ok);
+        assert_eq!(a.judged.status, Status::Ok);
         a.update(Event::Host(Box::new(sample(5.0))));
-        assert_eq!(a.overall(), Status::Critical);
+        assert_eq!(a.judged.status, Status::Critical);
     }
 
     #[test]
@@ -855,24 +854,24 @@ mod tests {
 
     #[test]
     fn probe_results_keep_the_worst_on_top_and_a_moved_cursor_on_its_upstream() {
+        use crate::model::upstreams::tests::{result, view};
         use crate::upstream::Outcome;
-        use upstreams::tests::{result, view};
         let mut a = app();
-        a.upstreams = view();
+        a.model.upstreams = view();
         a.focus = PaneId::Upstreams;
         a.update(Event::Probe(Box::new(result(0, 1, Outcome::Ok))));
         a.update(Event::Probe(Box::new(result(1, 2, Outcome::Ok))));
         a.update(Event::Probe(Box::new(result(2, 3, Outcome::Ok))));
         press(&mut a, KeyCode::Down);
-        assert_eq!(a.upstreams.at(a.scroll[1]), Some(1), "cursor on beta");
+        assert_eq!(a.model.upstreams.at(a.scroll[1]), Some(1), "cursor on beta");
         a.update(Event::Probe(Box::new(result(1, 4, Outcome::Refused))));
-        assert_eq!(a.upstreams.order[0], 1, "beta is down, so first");
+        assert_eq!(a.model.upstreams.order[0], 1, "beta is down, so first");
         assert_eq!(
-            a.upstreams.at(a.scroll[1]),
+            a.model.upstreams.at(a.scroll[1]),
             Some(1),
             "the cursor followed beta"
         );
-        assert_eq!(a.overall(), Status::Critical);
+        assert_eq!(a.judged.status, Status::Critical);
         press(&mut a, KeyCode::Char('g'));
         a.update(Event::Probe(Box::new(result(0, 5, Outcome::Timeout))));
         assert_eq!(
@@ -883,23 +882,23 @@ mod tests {
 
     #[test]
     fn enter_opens_a_rows_detail_and_reruns_it_esc_closes() {
-        use upstreams::tests::view;
+        use crate::model::upstreams::tests::view;
         let mut a = app();
-        a.upstreams = view();
+        a.model.upstreams = view();
         press(&mut a, KeyCode::Char('2'));
         assert_eq!(
             press(&mut a, KeyCode::Enter),
             vec![Effect::RerunUpstream(0)]
         );
-        assert_eq!(a.upstreams.detail, Some(0));
+        assert_eq!(a.upstream_detail, Some(0));
         assert!(
             !a.zoomed,
             "Enter in the Upstreams pane opens a row, it does not zoom"
         );
         press(&mut a, KeyCode::Down);
-        assert_eq!(a.upstreams.detail, Some(1), "the detail follows the cursor");
+        assert_eq!(a.upstream_detail, Some(1), "the detail follows the cursor");
         press(&mut a, KeyCode::Esc);
-        assert_eq!(a.upstreams.detail, None);
+        assert_eq!(a.upstream_detail, None);
         press(&mut a, KeyCode::Char('z'));
         assert!(a.zoomed);
     }
@@ -908,10 +907,13 @@ mod tests {
     fn logs_keys_pause_search_and_switch_sources() {
         use crate::logs::{LogBatch, LogLine, SourceSpec, SourceStatus};
         let mut a = app();
-        a.logs = LogView::new(&[
-            SourceSpec::file("/a.log", None),
-            SourceSpec::file("/b.log", None),
-        ]);
+        a.model.logs = crate::logs::LogBook::new(
+            &[
+                SourceSpec::file("/a.log", None),
+                SourceSpec::file("/b.log", None),
+            ],
+            crate::logs::RingLimits::default(),
+        );
         let lines = |n: usize| LogBatch {
             source: 0,
             skipped: Default::default(),

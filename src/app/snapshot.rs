@@ -1,79 +1,17 @@
 //! The dashboard's state as a report [`Snapshot`] (for `e`, which writes it to the state dir).
 
 use super::App;
-use crate::check;
-use crate::dns;
-use crate::firewall::PathKind;
-use crate::report::{self, ReportLine, Snapshot};
+use crate::report::Snapshot;
 
 impl App {
-    /// Everything the panes show now, for [`report::markdown`], with this session's actions.
+    /// Everything the panes show now, for [`crate::report::markdown`], with this session's
+    /// actions: the same snapshot `gatewatch report` writes, from the same model and judgement.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            time: self.clock.clone(),
-            hostname: self.hostname.clone(),
-            status: self.overall(),
-            diagnosis: self.diagnosis(),
-            findings: self.findings(),
-            host: self.host.sample.as_ref().map(check::host_report),
-            upstreams: check::upstream_reports(&self.upstreams),
-            dns: self
-                .dns
-                .round
-                .as_ref()
-                .map(dns::report::rows)
-                .unwrap_or_default(),
-            firewall: self.firewall_lines(),
-            log_lines: self.report_lines(),
-            actions: self.actions.history_lines(self.clock.time_zone()),
-        }
-    }
-
-    fn firewall_lines(&self) -> Vec<String> {
-        let Some(fw) = &self.firewall else {
-            return Vec::new();
-        };
-        let mut lines: Vec<String> = fw.summary.tools.iter().map(|t| t.note()).collect();
-        for m in &fw.matches {
-            let (Some(rule), Some(target)) =
-                (fw.summary.rules.get(m.rule), fw.targets.get(m.target))
-            else {
-                continue;
-            };
-            let name = self
-                .upstreams
-                .rows
-                .get(target.id)
-                .map_or("?", |r| r.entry.upstream.name.as_str());
-            let path = match m.path {
-                PathKind::Outbound => "outbound",
-                PathKind::Reply => "reply path",
-            };
-            lines.push(format!("{} (upstream {name}, {path})", rule.describe()));
-        }
-        lines
-    }
-
-    /// The newest lines with a 502 cause or a 5xx status over every followed source.
-    fn report_lines(&self) -> Vec<ReportLine> {
-        let mut all = Vec::new();
-        for src in &self.logs.book.sources {
-            let mut mine: Vec<ReportLine> = src
-                .lines()
-                .iter()
-                .rev()
-                .filter(|l| report::relevant(l))
-                .take(report::LOG_LINES)
-                .map(|l| ReportLine {
-                    source: src.label.clone(),
-                    text: l.text.clone(),
-                    time: l.time,
-                })
-                .collect();
-            mine.reverse();
-            all.extend(mine);
-        }
-        report::newest(all, report::LOG_LINES)
+        let actions = self.actions.history_lines(self.clock.time_zone());
+        let mut s = Snapshot::new(&self.model, &self.judged, self.clock.clone(), actions);
+        // Known before the first sample arrives.
+        s.hostname.clone_from(&self.hostname);
+        s
     }
 }
 
@@ -91,8 +29,10 @@ mod tests {
             .to_zoned(jiff::tz::TimeZone::UTC);
         let mut a = App::new(clock, (120, 40));
         a.hostname = "proxy-1".into();
-        a.logs =
-            crate::app::logs::LogView::new(&[SourceSpec::file("/var/log/nginx/error.log", None)]);
+        a.model.logs = crate::logs::LogBook::new(
+            &[SourceSpec::file("/var/log/nginx/error.log", None)],
+            crate::logs::RingLimits::default(),
+        );
         let line = |i: i64, cause: Option<Cause>| LogLine {
             text: format!("line {i} ```"),
             format: Some(Format::NginxError),

@@ -11,7 +11,7 @@ use crate::config::Target as UpstreamUrl;
 use crate::dns::{DnsResult, DnsRound, DriftTracker};
 use crate::firewall::{self, FirewallSummary, Match};
 use crate::host::{self, HostSample};
-use crate::logs::{Cause, Format, LogReport};
+use crate::logs::{Cause, Format, WindowCounts};
 use crate::status::{Finding, Status};
 use crate::upstream::{Outcome, ProbeResult, State};
 
@@ -247,17 +247,13 @@ pub struct LogInput {
 }
 
 impl LogInput {
-    /// One `check` scan: its counts already cover `window`.
-    pub fn from_report(r: &LogReport, window: Duration) -> Self {
-        LogInput {
-            source: r.path.clone(),
-            format: r.kind,
-            window,
-            error: r.error.clone(),
-            causes: r.causes.clone(),
-            upstreams: r.top_upstreams.clone(),
-            status_5xx: r.status_5xx,
-            status_502: r.status_502,
+    /// Its counts, as the one log finding ([`crate::logs::judge`]) reads them.
+    pub fn counts(&self) -> WindowCounts {
+        WindowCounts {
+            causes: self.causes.clone(),
+            upstreams: self.upstreams.clone(),
+            status_5xx: self.status_5xx,
+            status_502: self.status_502,
         }
     }
 
@@ -279,9 +275,9 @@ impl LogInput {
         self.window.as_secs().div_ceil(60).max(1)
     }
 
-    /// Bad-gateway events: every cause plus every 502 answered (as `check` counts them).
+    /// Bad-gateway events, as [`WindowCounts::events`] defines them.
     pub fn events(&self) -> u64 {
-        self.causes.values().sum::<u64>() + self.status_502
+        crate::logs::bad_gateway_events(&self.causes, self.status_502)
     }
 }
 

@@ -37,12 +37,15 @@ pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
 pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
-    CRITICAL_EVENTS, DEFAULT_MAX_LINES, DEFAULT_WINDOW, LogReport, SCAN_MAX_BYTES, WARNING_EVENTS,
-    assess, scan, scan_at,
+    CRITICAL_EVENTS, DEFAULT_MAX_LINES, DEFAULT_WINDOW, LogReport, RECENT_LINE_BYTES, RECENT_LINES,
+    SCAN_MAX_BYTES, WARNING_EVENTS, assess, judge, scan, scan_at, scan_source,
 };
 pub use sources::{Origin, SourceSpec, sources};
 pub use tail::{ReverseLines, start_of_last_lines};
-pub use tally::{MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, Skipped, Tally};
+pub use tally::{
+    MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, Skipped, Tally, WindowCounts,
+    bad_gateway_events,
+};
 pub use timestamp::TimeParser;
 
 /// The shape of a log, detected per line (or narrowed by the config's `kind`).

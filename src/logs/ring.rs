@@ -54,6 +54,36 @@ impl SourceLog {
         }
     }
 
+    /// What `check`'s backward scan of a file found: its tally, its newest relevant lines
+    /// (oldest first) and, when it could not read to the window's start, why.
+    pub fn scanned(
+        label: String,
+        format: Option<Format>,
+        error: Option<String>,
+        tally: Tally,
+        lines: Vec<LogLine>,
+    ) -> Self {
+        let bytes = lines.iter().map(|l| l.text.len()).sum();
+        SourceLog {
+            label,
+            status: error.map_or(SourceStatus::Following, SourceStatus::Failed),
+            format,
+            tally,
+            events: VecDeque::new(),
+            lines: lines.into(),
+            bytes,
+            limits: RingLimits::default(),
+        }
+    }
+
+    /// Why the source cannot be read, when it cannot.
+    pub fn error(&self) -> Option<&str> {
+        match &self.status {
+            SourceStatus::Failed(why) => Some(why),
+            _ => None,
+        }
+    }
+
     pub fn apply(&mut self, batch: LogBatch) {
         self.status = batch.status;
         for event in batch.events {

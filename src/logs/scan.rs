@@ -9,10 +9,12 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::classify::classify;
+use super::classify::{Classified, classify};
 use super::file::describe;
+use super::lines::cut_marker;
+use super::ring::SourceLog;
 use super::tail::ReverseLines;
-use super::{Cause, Format, Tally, TimeParser};
+use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts};
 use crate::config::LogKind;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::status::{Finding, Status};
@@ -25,6 +27,10 @@ pub const SCAN_MAX_BYTES: u64 = 64 * 1024 * 1024;
 const SCAN_MAX_LINE: usize = 16 * 1024;
 /// Upstreams listed in a report.
 const TOP_UPSTREAMS: usize = 5;
+/// Failing lines a scan keeps for the incident report (the newest).
+pub const RECENT_LINES: usize = 50;
+/// A kept line longer than this is cut (with the follower's visible marker).
+pub const RECENT_LINE_BYTES: usize = 4096;
 
 /// Bad-gateway events in the window ([`LogReport::events`]) from which `check` warns: any one
 /// means requests are failing upstream right now.
@@ -47,22 +53,34 @@ pub struct LogReport {
 }
 
 impl LogReport {
-    /// Lines that mean a bad gateway: every classified cause plus every 502 answered. Other 5xx
-    /// (an application's own 500s) are reported but do not count.
-    pub fn events(&self) -> u64 {
-        self.causes.values().sum::<u64>() + self.status_502
+    /// One source's last `window` before `now` (unix seconds), as `check --json` lists it.
+    pub fn of(source: &SourceLog, window: Duration, now: i64) -> Self {
+        let counts = source.tally.last(window, now);
+        let mut top_upstreams = counts.upstreams;
+        top_upstreams.truncate(TOP_UPSTREAMS);
+        LogReport {
+            path: source.label.clone(),
+            kind: source.format,
+            lines_scanned: source.tally.lines,
+            causes: counts.causes,
+            status_5xx: counts.status_5xx,
+            status_502: counts.status_502,
+            top_upstreams,
+            error: source.error().map(str::to_owned),
+        }
     }
 
-    fn empty(path: &Path) -> Self {
-        LogReport {
-            path: sanitize(&path.display().to_string()).into_owned(),
-            kind: None,
-            lines_scanned: 0,
-            causes: BTreeMap::new(),
-            status_5xx: 0,
-            status_502: 0,
-            top_upstreams: Vec::new(),
-            error: None,
+    /// See [`WindowCounts::events`].
+    pub fn events(&self) -> u64 {
+        self.counts().events()
+    }
+
+    fn counts(&self) -> WindowCounts {
+        WindowCounts {
+            causes: self.causes.clone(),
+            upstreams: self.top_upstreams.clone(),
+            status_5xx: self.status_5xx,
+            status_502: self.status_502,
         }
     }
 }
@@ -83,35 +101,50 @@ pub fn scan_at(
     now: i64,
     tz: TimeZone,
 ) -> LogReport {
-    let mut report = LogReport::empty(path);
+    let label = sanitize(&path.display().to_string()).into_owned();
+    let source = scan_source(label, path, kind, window, max_lines, now, tz);
+    LogReport::of(&source, window, now)
+}
+
+/// The recent end of one log as the model keeps a followed source: its tally over the window
+/// and its newest relevant lines (at most [`RECENT_LINES`]), read in one backward pass. A failure
+/// line without a timestamp of its own counts at `now`, when it was read, as a followed one does.
+pub fn scan_source(
+    label: String,
+    path: &Path,
+    kind: Option<LogKind>,
+    window: Duration,
+    max_lines: usize,
+    now: i64,
+    tz: TimeZone,
+) -> SourceLog {
+    let failed =
+        |why: String| SourceLog::scanned(label.clone(), None, Some(why), Tally::default(), vec![]);
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) => {
-            report.error = Some(format!("cannot open: {}", describe(&e)));
-            return report;
-        }
+        Err(e) => return failed(format!("cannot open: {}", describe(&e))),
     };
     let len = match file.metadata() {
         Ok(meta) => meta.len(),
-        Err(e) => {
-            report.error = Some(format!("cannot stat: {}", describe(&e)));
-            return report;
-        }
+        Err(e) => return failed(format!("cannot stat: {}", describe(&e))),
     };
     let cutoff = now.saturating_sub(i64::try_from(window.as_secs()).unwrap_or(i64::MAX));
     let mut lines = ReverseLines::new(&file, len, SCAN_MAX_LINE, SCAN_MAX_BYTES);
     let mut times = TimeParser::new(tz);
     let mut tally = Tally::default();
+    let mut format = None;
+    let mut error = None;
+    let mut recent = Vec::new();
     let mut raw = Vec::new();
     while tally.lines < max_lines as u64 {
-        match lines.next_line(&mut raw) {
-            Ok(Some(_)) => {}
+        let at = match lines.next_line(&mut raw) {
+            Ok(Some(at)) => at,
             Ok(None) => break,
             Err(e) => {
-                report.error = Some(format!("cannot read: {}", describe(&e)));
+                error = Some(format!("cannot read: {}", describe(&e)));
                 break;
             }
-        }
+        };
         let text = sanitize_bytes(&raw);
         let c = classify(&text, kind);
         let time = match (c.format, c.time) {
@@ -121,26 +154,65 @@ pub fn scan_at(
         if time.is_some_and(|t| t < cutoff) {
             break;
         }
-        if report.kind.is_none() {
-            report.kind = c.format;
+        if format.is_none() {
+            format = c.format;
         }
+        let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
+        let time = if relevant { time.or(Some(now)) } else { time };
         tally.add(&c, time);
+        if relevant && recent.len() < RECENT_LINES {
+            recent.push(recent_line(&text, at.cut, &c, time));
+        }
     }
-    report.lines_scanned = tally.lines;
-    report.status_5xx = tally.status_5xx;
-    report.status_502 = tally.status_502;
-    report.top_upstreams = tally.top_upstreams(TOP_UPSTREAMS);
-    report.causes = tally.causes;
-    report
+    recent.reverse();
+    SourceLog::scanned(label, format, error, tally, recent)
+}
+
+/// A relevant line as the report shows it: cut to [`RECENT_LINE_BYTES`], marked where cut.
+fn recent_line(text: &str, cut: u64, c: &Classified<'_>, time: Option<i64>) -> LogLine {
+    let mut end = text.len().min(RECENT_LINE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut kept = text[..end].to_owned();
+    let cut = cut + (text.len() - end) as u64;
+    if cut > 0 {
+        kept.push_str(&cut_marker(cut));
+    }
+    LogLine {
+        text: kept,
+        format: c.format,
+        cause: c.cause,
+        status: c.status,
+        upstream: c.upstream.map(str::to_owned),
+        time,
+    }
 }
 
 /// The finding for one report: unknown when unreadable, else by [`WARNING_EVENTS`] and
 /// [`CRITICAL_EVENTS`].
 pub fn assess(report: &LogReport, window: Duration) -> Finding {
-    if let Some(error) = &report.error {
-        return Finding::new(Status::Unknown, format!("{}: {error}", report.path));
+    judge(
+        &report.path,
+        report.error.as_deref(),
+        &report.counts(),
+        report.lines_scanned,
+        window,
+    )
+}
+
+/// The one log finding, for every front end: a source's counts over `window`.
+pub fn judge(
+    source: &str,
+    error: Option<&str>,
+    counts: &WindowCounts,
+    lines: u64,
+    window: Duration,
+) -> Finding {
+    if let Some(error) = error {
+        return Finding::new(Status::Unknown, format!("{source}: {error}"));
     }
-    let events = report.events();
+    let events = counts.events();
     let status = if events >= CRITICAL_EVENTS {
         Status::Critical
     } else if events >= WARNING_EVENTS {
@@ -152,24 +224,20 @@ pub fn assess(report: &LogReport, window: Duration) -> Finding {
     if events == 0 {
         return Finding::new(
             status,
-            format!(
-                "{}: no upstream failures in the last {minutes}m ({} lines)",
-                report.path, report.lines_scanned
-            ),
+            format!("{source}: no upstream failures in the last {minutes}m ({lines} lines)"),
         );
     }
-    let mut causes: Vec<(&Cause, &u64)> = report.causes.iter().collect();
+    let mut causes: Vec<(&Cause, &u64)> = counts.causes.iter().collect();
     causes.sort_by(|a, b| b.1.cmp(a.1));
     let mut parts: Vec<String> = causes.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    if report.status_502 > 0 {
-        parts.push(format!("502 x{}", report.status_502));
+    if counts.status_502 > 0 {
+        parts.push(format!("502 x{}", counts.status_502));
     }
     let mut message = format!(
-        "{}: {events} upstream failures in the last {minutes}m ({})",
-        report.path,
+        "{source}: {events} upstream failures in the last {minutes}m ({})",
         parts.join(", ")
     );
-    if let Some((upstream, n)) = report.top_upstreams.first() {
+    if let Some((upstream, n)) = counts.upstreams.first() {
         message.push_str(&format!("; most at {upstream} ({n})"));
     }
     Finding::new(status, message)

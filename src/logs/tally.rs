@@ -15,12 +15,41 @@ pub const OTHER_UPSTREAMS: &str = "(other)";
 /// Minutes of per-minute counts kept (the newest, by the lines' timestamps).
 pub const MINUTES_KEPT: usize = 60;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MinuteCounts {
     pub status_5xx: u64,
     pub status_502: u64,
     /// Lines with a [`Cause`].
     pub causes: u64,
+    /// The same lines per cause (the sparklines and the window's counts).
+    pub by_cause: BTreeMap<Cause, u64>,
+    /// Failures per upstream named (a cause, or a 5xx naming a server); at most
+    /// [`MAX_UPSTREAMS`] names a minute, more under [`OTHER_UPSTREAMS`].
+    pub by_upstream: BTreeMap<String, u64>,
+}
+
+/// What a span of minutes holds: the counts the checklist, the findings and `check` judge. One
+/// definition of a bad-gateway event ([`WindowCounts::events`]) for every front end.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WindowCounts {
+    pub causes: BTreeMap<Cause, u64>,
+    /// Failures per upstream as logged, most first (ties by name).
+    pub upstreams: Vec<(String, u64)>,
+    pub status_5xx: u64,
+    pub status_502: u64,
+}
+
+impl WindowCounts {
+    /// Lines that mean a bad gateway: every classified cause plus every 502 answered. Other 5xx
+    /// (an application's own 500s) are reported but do not count.
+    pub fn events(&self) -> u64 {
+        bad_gateway_events(&self.causes, self.status_502)
+    }
+}
+
+/// The one definition of a bad-gateway event: a line with a cause, or a 502 answered.
+pub fn bad_gateway_events(causes: &BTreeMap<Cause, u64>, status_502: u64) -> u64 {
+    causes.values().sum::<u64>() + status_502
 }
 
 /// What a line adds to a [`Tally`] beyond the line count, without its text; `lines` consecutive
@@ -138,30 +167,53 @@ impl Tally {
         self.status_5xx += n_5xx;
         self.status_502 += n_502;
         if let Some(upstream) = upstream {
-            self.count_upstream(upstream, n);
+            count_upstream(&mut self.upstreams, upstream, n);
         }
         if let Some(time) = time {
             let minute = self.per_minute.entry(time.div_euclid(60) * 60).or_default();
             minute.status_5xx += n_5xx;
             minute.status_502 += n_502;
-            minute.causes += n * u64::from(cause.is_some());
+            if let Some(cause) = cause {
+                minute.causes += n;
+                *minute.by_cause.entry(cause).or_default() += n;
+            }
+            if let Some(upstream) = upstream {
+                count_upstream(&mut minute.by_upstream, upstream, n);
+            }
             while self.per_minute.len() > MINUTES_KEPT {
                 self.per_minute.pop_first();
             }
         }
     }
 
-    fn count_upstream(&mut self, upstream: &str, n: u64) {
-        if let Some(count) = self.upstreams.get_mut(upstream) {
-            *count += n;
-        } else if self.upstreams.len() < MAX_UPSTREAMS {
-            self.upstreams.insert(upstream.to_owned(), n);
-        } else {
-            *self
-                .upstreams
-                .entry(OTHER_UPSTREAMS.to_owned())
-                .or_default() += n;
+    /// The last `window` before `now` (unix seconds): from the minute `window` ago began, so
+    /// the partial current minute never shortens it.
+    pub fn last(&self, window: std::time::Duration, now: i64) -> WindowCounts {
+        let span = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        self.window(now.saturating_sub(span), now)
+    }
+
+    /// The minutes from `since` to `until` (unix seconds, both included), by the lines' own
+    /// timestamps.
+    pub fn window(&self, since: i64, until: i64) -> WindowCounts {
+        let mut out = WindowCounts::default();
+        let mut upstreams: BTreeMap<&str, u64> = BTreeMap::new();
+        for m in self
+            .per_minute
+            .range(since.div_euclid(60) * 60..=until)
+            .map(|(_, m)| m)
+        {
+            out.status_5xx += m.status_5xx;
+            out.status_502 += m.status_502;
+            for (cause, n) in &m.by_cause {
+                *out.causes.entry(*cause).or_default() += n;
+            }
+            for (upstream, n) in &m.by_upstream {
+                *upstreams.entry(upstream).or_default() += n;
+            }
         }
+        out.upstreams = most_first(upstreams.into_iter().map(|(u, n)| (u.to_owned(), n)));
+        out
     }
 
     /// Lines with any cause.
@@ -171,15 +223,27 @@ impl Tally {
 
     /// The `n` upstreams with the most failures, most first (ties by name).
     pub fn top_upstreams(&self, n: usize) -> Vec<(String, u64)> {
-        let mut all: Vec<(String, u64)> = self
-            .upstreams
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut all = most_first(self.upstreams.iter().map(|(k, v)| (k.clone(), *v)));
         all.truncate(n);
         all
     }
+}
+
+/// Counts `n` for `upstream`, keeping at most [`MAX_UPSTREAMS`] names.
+fn count_upstream(counts: &mut BTreeMap<String, u64>, upstream: &str, n: u64) {
+    if let Some(count) = counts.get_mut(upstream) {
+        *count += n;
+    } else if counts.len() < MAX_UPSTREAMS {
+        counts.insert(upstream.to_owned(), n);
+    } else {
+        *counts.entry(OTHER_UPSTREAMS.to_owned()).or_default() += n;
+    }
+}
+
+fn most_first(counts: impl Iterator<Item = (String, u64)>) -> Vec<(String, u64)> {
+    let mut all: Vec<(String, u64)> = counts.collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all
 }
 
 #[cfg(test)]

@@ -89,7 +89,11 @@ pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.accent,
             )];
             header.extend(status_spans(
-                view.statuses.get(item.service).and_then(Option::as_ref),
+                app.model
+                    .services
+                    .statuses
+                    .get(item.service)
+                    .and_then(Option::as_ref),
                 theme,
             ));
             lines.push(Line::from(header));
@@ -274,7 +278,7 @@ pub fn service_chunks(app: &App, theme: &Theme) -> Vec<Vec<Span<'static>>> {
     let view = &app.actions;
     let mut chunks = Vec::new();
     for (i, name) in view.names.iter().enumerate() {
-        let Some(Some(status)) = view.statuses.get(i) else {
+        let Some(Some(status)) = app.model.services.statuses.get(i) else {
             continue;
         };
         let (mark, level) = state_mark(status.state);

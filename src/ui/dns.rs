@@ -11,14 +11,14 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use super::format::fit;
 use super::status_style;
 use crate::app::App;
-use crate::app::dns::NameHealth;
 use crate::dns::{DnsResult, DnsRound, Nameserver, Source};
+use crate::model::dns::NameHealth;
 use crate::pane::PaneId;
 use crate::status::Status;
 use crate::theme::Theme;
 
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
-    let Some(round) = &app.dns.round else {
+    let Some(round) = &app.model.dns.round else {
         return block;
     };
     let servers: Vec<String> = round
@@ -34,7 +34,7 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let v = &app.dns;
+    let v = &app.model.dns;
     let Some(round) = &v.round else {
         let text = if v.names.is_empty() {
             "no names to resolve: upstream host names and [dns] names are resolved here".to_string()
@@ -48,7 +48,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     };
-    match v.detail.and_then(|i| v.order.get(i)) {
+    match app.dns_detail.and_then(|i| v.order.get(i)) {
         Some(name) => detail(frame, area, app, round, name, theme),
         None => table(frame, area, app, round, theme),
     }
@@ -83,7 +83,7 @@ fn addresses(r: &DnsResult) -> String {
 }
 
 fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &Theme) {
-    let v = &app.dns;
+    let v = &app.model.dns;
     let width = usize::from(area.width);
     let servers = round.nameservers.len();
     let name_w = v
@@ -171,7 +171,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &The
         lines.push(line);
     }
     let left = usize::from(area.height).saturating_sub(lines.len());
-    for f in app.dns.findings.iter().take(left) {
+    for f in app.model.dns.findings.iter().take(left) {
         let mark = if f.status == Status::Critical {
             "✖ "
         } else {
@@ -238,7 +238,7 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, name: &str
         }
     }
     lines.push(Line::default());
-    let changes: Vec<_> = app.dns.drift.history(name).collect();
+    let changes: Vec<_> = app.model.dns.drift.history(name).collect();
     if changes.is_empty() {
         lines.push(Line::from(Span::styled(
             "  no change since gatewatch first resolved it",

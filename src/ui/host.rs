@@ -22,7 +22,7 @@ const CORE_CELL: usize = 16;
 
 /// The filter and the process count live in the bottom border, out of the content's way.
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
-    let Some(sample) = &app.host.sample else {
+    let Some(sample) = &app.model.host else {
         return block;
     };
     let shown = app.host.visible.len();
@@ -41,7 +41,7 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let Some(s) = &app.host.sample else { return };
+    let Some(s) = &app.model.host else { return };
     let width = usize::from(area.width);
     let height = usize::from(area.height);
     let mut summary: Vec<Line> = vec![cpu_line(s, width, theme)];
@@ -56,8 +56,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     const MIN_PROCESS_ROWS: usize = 3;
     let mut room = height.saturating_sub(summary.len() + 1 + MIN_PROCESS_ROWS);
     let findings: Vec<Line> = app
-        .host
-        .findings
+        .model
+        .host_findings
         .iter()
         .take(room)
         .map(|f| {
@@ -87,7 +87,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table_rows = height.saturating_sub(lines.len() + 1);
     lines.push(process_header(app, theme));
     let offset = app.scroll[PaneId::Host.index()];
-    for p in app.host.visible_processes().skip(offset).take(table_rows) {
+    for p in app
+        .host
+        .visible_processes(app.model.host.as_ref())
+        .skip(offset)
+        .take(table_rows)
+    {
         let user: String = if p.user.chars().count() > 8 {
             p.user.chars().take(7).chain(['+']).collect()
         } else {

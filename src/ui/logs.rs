@@ -22,13 +22,13 @@ const SPARK_MINUTES: i64 = 10;
 
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     let v = &app.logs;
-    let Some(src) = v.book.sources.get(v.current) else {
+    let Some(src) = app.model.logs.sources.get(v.current) else {
         return block;
     };
     let mut text = format!(
         " [{}/{}] {} · ",
         v.current + 1,
-        v.book.sources.len(),
+        app.model.logs.sources.len(),
         src.label
     );
     text.push_str(if v.follow { "following" } else { "paused" });
@@ -82,7 +82,7 @@ fn spark(counts: &BTreeMap<i64, u64>, now_minute: i64) -> String {
 
 fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let v = &app.logs;
-    let Some(src) = v.book.sources.get(v.current) else {
+    let Some(src) = app.model.logs.sources.get(v.current) else {
         return vec![];
     };
     let mut lines = Vec::new();
@@ -115,15 +115,17 @@ fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let now_minute = now_minute - now_minute.rem_euclid(60);
-    let rates = v.rates.get(v.current);
     let mut causes: Vec<(Cause, u64)> = src.tally.causes.iter().map(|(c, n)| (*c, *n)).collect();
     causes.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), *c));
     let mut spans = Vec::new();
     for (cause, n) in causes {
-        let sparkline = rates
-            .and_then(|r| r.get(&cause))
-            .map(|m| spark(m, now_minute))
-            .unwrap_or_default();
+        let per_min: BTreeMap<i64, u64> = src
+            .tally
+            .per_minute
+            .iter()
+            .filter_map(|(m, c)| Some((*m, *c.by_cause.get(&cause)?)))
+            .collect();
+        let sparkline = spark(&per_min, now_minute);
         spans.push(Span::styled(
             format!("{} {n} ", cause.name()),
             theme.critical,
@@ -209,7 +211,7 @@ fn render_line(line: &LogLine, search: &str, theme: &Theme) -> Line<'static> {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let v = &app.logs;
-    if v.book.sources.is_empty() {
+    if app.model.logs.sources.is_empty() {
         let msg = "no logs configured: add [[log]] to the config or point --nginx-conf at the proxy's config";
         let lines = vec![Line::default(), Line::from(Span::styled(msg, theme.dim))];
         frame.render_widget(
@@ -222,7 +224,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     head.truncate(usize::from(area.height) / 3);
     let body_height = usize::from(area.height).saturating_sub(head.len());
     let width = usize::from(area.width.max(1));
-    let visible = v.visible();
+    let visible = v.visible(&app.model.logs);
     let end = visible
         .len()
         .saturating_sub(app.scroll[PaneId::Logs.index()]);

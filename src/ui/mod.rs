@@ -45,14 +45,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         return;
     }
     header(frame, screen.header, app, theme);
-    let diagnosis = (screen.verdict.is_some() || app.checklist_open).then(|| app.diagnosis());
-    if let Some(d) = &diagnosis {
-        if let Some(rect) = screen.verdict {
-            checklist::draw_verdict(frame, rect, d, theme);
-        }
-        if let Some(rect) = screen.checklist {
-            checklist::draw_strip(frame, rect, d, theme);
-        }
+    let diagnosis = &app.judged.diagnosis;
+    if let Some(rect) = screen.verdict {
+        checklist::draw_verdict(frame, rect, diagnosis, theme);
+    }
+    if let Some(rect) = screen.checklist {
+        checklist::draw_strip(frame, rect, diagnosis, theme);
     }
     if let Some(tabs) = screen.tabs {
         draw_tabs(frame, tabs, app, theme);
@@ -63,8 +61,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
     }
     footer(frame, screen.footer, app, theme);
-    if let Some(d) = diagnosis.as_ref().filter(|_| app.checklist_open) {
-        checklist::draw_view(frame, area, d, app.checklist_scroll, theme);
+    if app.checklist_open {
+        checklist::draw_view(frame, area, diagnosis, app.checklist_scroll, theme);
     }
     if app.actions.output_open {
         actions::draw_output(frame, area, app, theme);
@@ -90,7 +88,7 @@ pub fn status_style(theme: &Theme, status: Status) -> Style {
 }
 
 fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let status = app.overall();
+    let status = app.judged.status;
     let mut spans = vec![Span::styled(" gatewatch ", theme.title_focused)];
     if !app.hostname.is_empty() {
         spans.push(Span::styled(format!(" {} ", app.hostname), theme.header));
@@ -99,8 +97,8 @@ fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(" {} ", status.label()),
         status_style(theme, status).reversed(),
     ));
-    let findings = app.findings();
-    let summary = match (findings.first(), &app.host.sample) {
+    let findings = &app.judged.findings;
+    let summary = match (findings.first(), &app.model.host) {
         (None, None) => "sampling the host…".to_string(),
         (None, Some(_)) => "no problems found".to_string(),
         (Some(f), _) if findings.len() > 1 => {
@@ -194,7 +192,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match pane {
-        PaneId::Host if app.host.sample.is_some() => host::draw(frame, inner, app, theme),
+        PaneId::Host if app.model.host.is_some() => host::draw(frame, inner, app, theme),
         PaneId::Upstreams => upstreams::draw(frame, inner, app, theme),
         PaneId::Dns => dns::draw(frame, inner, app, theme),
         PaneId::Logs => logs::draw(frame, inner, app, theme),

@@ -204,8 +204,8 @@ fn many_cores_fall_back_to_one_glyph_per_core() {
 }
 
 fn upstream_app(size: (u16, u16)) -> App {
-    use crate::app::upstreams::UpstreamView;
     use crate::config::{HttpMethod, StatusRange, Target, Upstream};
+    use crate::model::upstreams::Upstreams;
     use crate::upstream::catalog::{Catalog, Entry};
     use crate::upstream::{Outcome, ProbeResult};
     use std::time::SystemTime;
@@ -238,10 +238,10 @@ fn upstream_app(size: (u16, u16)) -> App {
         read_from: vec!["nginx /etc/nginx/nginx.conf (4 files)".into()],
         ..Catalog::default()
     };
-    let mut view = UpstreamView::new(&catalog);
+    let mut view = Upstreams::new(&catalog);
     let base = 1_800_000_000 - 60;
     let mut seq = 0;
-    let mut push = |view: &mut UpstreamView,
+    let mut push = |view: &mut Upstreams,
                     i: usize,
                     t: u64,
                     outcome: Outcome,
@@ -304,7 +304,8 @@ fn upstream_app(size: (u16, u16)) -> App {
     }
     let mut app = App::new(clock(), size);
     app.update(Event::Host(Box::new(sample())));
-    app.upstreams = view;
+    app.model.upstreams = view;
+    app.reassess();
     app
 }
 
@@ -393,7 +394,7 @@ fn dns_failing_first_with_a_mark_per_nameserver() {
         family: vec![],
     };
     let mut a = app((120, 40));
-    a.dns = crate::app::dns::DnsView::new(vec!["shop.internal".into(), "api.internal".into()]);
+    a.model.dns = crate::model::dns::Dns::new(vec!["shop.internal".into(), "api.internal".into()]);
     a.update(Event::Dns(Box::new(round)));
     key(&mut a, KeyCode::Char('3'));
     insta::assert_snapshot!(render(&a, 120, 40).backend());
@@ -402,10 +403,13 @@ fn dns_failing_first_with_a_mark_per_nameserver() {
 fn logs_app() -> App {
     use crate::logs::{Cause, Format, LogBatch, LogLine, SourceSpec, SourceStatus};
     let mut a = app((120, 40));
-    a.logs = crate::app::logs::LogView::new(&[
-        SourceSpec::file("/var/log/nginx/error.log", None),
-        SourceSpec::file("/var/log/nginx/access.log", None),
-    ]);
+    a.model.logs = crate::logs::LogBook::new(
+        &[
+            SourceSpec::file("/var/log/nginx/error.log", None),
+            SourceSpec::file("/var/log/nginx/access.log", None),
+        ],
+        crate::logs::RingLimits::default(),
+    );
     let t = 1_800_000_000 - 120;
     let line = |text: &str, cause: Option<Cause>, up: Option<&str>| LogLine {
         text: crate::sanitize::sanitize(text).into_owned(),
@@ -500,6 +504,7 @@ fn actions_app(read_only: bool) -> App {
     use crate::actions::{ActionEvent, ServiceState, ServiceStatus};
     let mut a = app((120, 40));
     a.actions = crate::app::actions::ActionsView::new(&services(), read_only);
+    a.model.services = crate::model::services::Services::new(&services());
     for (i, state, detail) in [
         (0, ServiceState::Running, "active"),
         (1, ServiceState::Stopped, "failed (exit 3)"),
@@ -529,7 +534,7 @@ fn services_show_in_the_host_pane_and_a_stopped_one_is_critical() {
         "{screen}"
     );
     assert!(screen.contains("service shop is not running: failed (exit 3)"));
-    assert_eq!(a.overall(), crate::status::Status::Critical);
+    assert_eq!(a.judged.status, crate::status::Status::Critical);
 }
 
 #[test]

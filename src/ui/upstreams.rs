@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use super::format::fit;
 use super::status_style;
 use crate::app::App;
-use crate::app::upstreams::UpstreamRow;
+use crate::model::upstreams::UpstreamRow;
 use crate::pane::PaneId;
 use crate::status::Status;
 use crate::theme::Theme;
@@ -20,7 +20,7 @@ use crate::upstream::{Outcome, ProbeResult, State, format_age};
 
 /// Where the targets come from, in the bottom border.
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
-    let v = &app.upstreams;
+    let v = &app.model.upstreams;
     if v.rows.is_empty() {
         return block;
     }
@@ -43,8 +43,8 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let v = &app.upstreams;
-    match v.detail.and_then(|i| v.rows.get(i)) {
+    let v = &app.model.upstreams;
+    match app.upstream_detail.and_then(|i| v.rows.get(i)) {
         Some(row) => detail(frame, area, app, row, theme),
         None => table(frame, area, app, theme),
     }
@@ -148,6 +148,7 @@ const LATENCY_W: usize = 7;
 
 fn columns(app: &App, width: usize) -> Columns {
     let longest = app
+        .model
         .upstreams
         .rows
         .iter()
@@ -168,6 +169,7 @@ fn columns(app: &App, width: usize) -> Columns {
     let ok = take(5);
     let target = if left >= 24 + 12 {
         let w = app
+            .model
             .upstreams
             .rows
             .iter()
@@ -191,7 +193,7 @@ fn columns(app: &App, width: usize) -> Columns {
 }
 
 fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let v = &app.upstreams;
+    let v = &app.model.upstreams;
     if v.rows.is_empty() {
         return empty(frame, area, app, theme);
     }
@@ -286,7 +288,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// What discovery could not probe or read: shown under the table, never hidden.
 fn notes(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let v = &app.upstreams;
+    let v = &app.model.upstreams;
     let mut out = Vec::new();
     for f in &v.discovery {
         out.push(Line::from(Span::styled(
@@ -304,7 +306,7 @@ fn notes(app: &App, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 fn empty(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let v = &app.upstreams;
+    let v = &app.model.upstreams;
     let message = if v.read_from.is_empty() {
         "no upstreams configured: add [[upstream]] to the config or point --nginx-conf at the proxy's config"
             .to_string()

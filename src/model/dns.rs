@@ -1,11 +1,11 @@
-//! What the DNS pane knows: the last round of lookups, the drift seen since the first one, and
+//! The DNS checks' state: the last round of lookups, the drift seen since the first one, and
 //! the findings both give.
 
 use crate::dns::{self, DnsResult, DnsRound, DriftTracker};
-use crate::status::{Finding, Status};
+use crate::status::Finding;
 
 #[derive(Debug, Default)]
-pub struct DnsView {
+pub struct Dns {
     /// The names that will be resolved, shown before the first round ends.
     pub names: Vec<String>,
     pub round: Option<DnsRound>,
@@ -13,8 +13,6 @@ pub struct DnsView {
     pub findings: Vec<Finding>,
     /// Names in display order: failing first, then as configured.
     pub order: Vec<String>,
-    /// The row whose detail view is open.
-    pub detail: Option<usize>,
 }
 
 /// How one name fares across every nameserver asked.
@@ -44,12 +42,12 @@ impl NameHealth {
     }
 }
 
-impl DnsView {
+impl Dns {
     pub fn new(names: Vec<String>) -> Self {
-        DnsView {
+        Dns {
             order: names.clone(),
             names,
-            ..DnsView::default()
+            ..Dns::default()
         }
     }
 
@@ -61,11 +59,8 @@ impl DnsView {
         self.drift.observe(&round);
         self.findings = dns::assess(&round);
         self.findings.extend(self.drift.findings());
+        // `dns::assess` already words the round's problems (an unreadable hosts file, ...).
         self.findings.extend(round.family.iter().cloned());
-        for p in &round.problems {
-            self.findings
-                .push(Finding::new(Status::Warning, format!("dns: {p}")));
-        }
         let mut names: Vec<String> = round.names().into_iter().map(str::to_owned).collect();
         names.sort_by_key(|n| NameHealth::of(round.for_name(n)).unwrap_or(NameHealth::Ok));
         self.order = names;
@@ -82,6 +77,7 @@ impl DnsView {
 mod tests {
     use super::*;
     use crate::dns::{Answer, Nameserver, Rcode, Source};
+    use crate::status::Status;
     use std::time::{Duration, SystemTime};
 
     fn result(name: &str, ns: &str, addr: Option<&str>) -> DnsResult {
@@ -129,7 +125,7 @@ mod tests {
 
     #[test]
     fn failing_names_come_first_and_drift_becomes_a_finding() {
-        let mut v = DnsView::new(vec!["a.test".into(), "b.test".into()]);
+        let mut v = Dns::new(vec!["a.test".into(), "b.test".into()]);
         assert!(v.apply(round(
             1,
             vec![
@@ -161,5 +157,19 @@ mod tests {
             "{:?}",
             v.findings
         );
+    }
+
+    #[test]
+    fn a_hosts_file_problem_is_one_finding() {
+        let mut r = round(1, vec![result("a.test", "system", Some("10.0.0.1"))]);
+        r.problems = vec!["/etc/hosts: cannot read the hosts file: denied".into()];
+        let mut v = Dns::new(vec!["a.test".into()]);
+        v.apply(r);
+        let about: Vec<_> = v
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("cannot read the hosts file"))
+            .collect();
+        assert_eq!(about.len(), 1, "{:?}", v.findings);
     }
 }

@@ -1,5 +1,5 @@
-//! What the Upstreams pane knows: every watched upstream with its probe history, kept in
-//! "failing first" order, plus what discovery could not probe or read.
+//! Every watched upstream with its probe history, kept in "failing first" order, plus what
+//! discovery could not probe or read.
 
 use std::collections::VecDeque;
 use std::time::SystemTime;
@@ -42,7 +42,7 @@ impl UpstreamRow {
 }
 
 #[derive(Debug, Default)]
-pub struct UpstreamView {
+pub struct Upstreams {
     pub rows: Vec<UpstreamRow>,
     /// Indices into `rows`, failing first; rebuilt only when some row's state changes.
     pub order: Vec<usize>,
@@ -51,11 +51,9 @@ pub struct UpstreamView {
     pub discovery: Vec<Finding>,
     /// "nginx /etc/nginx/nginx.conf (3 files)" for each proxy config read.
     pub read_from: Vec<String>,
-    /// The row whose detail view is open.
-    pub detail: Option<usize>,
 }
 
-impl UpstreamView {
+impl Upstreams {
     pub fn new(catalog: &Catalog) -> Self {
         let rows: Vec<UpstreamRow> = catalog
             .entries
@@ -66,13 +64,12 @@ impl UpstreamView {
                 recent: VecDeque::with_capacity(DETAIL_RESULTS),
             })
             .collect();
-        let mut view = UpstreamView {
+        let mut view = Upstreams {
             order: (0..rows.len()).collect(),
             rows,
             unprobeable: catalog.unprobeable.clone(),
             discovery: catalog.findings.clone(),
             read_from: catalog.read_from.clone(),
-            detail: None,
         };
         view.reorder();
         view
@@ -206,12 +203,12 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn view() -> UpstreamView {
+    pub(crate) fn view() -> Upstreams {
         let catalog = Catalog {
             entries: vec![entry("alpha", 1), entry("beta", 2), entry("gamma", 3)],
             ..Catalog::default()
         };
-        UpstreamView::new(&catalog)
+        Upstreams::new(&catalog)
     }
 
     #[test]

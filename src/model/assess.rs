@@ -1,0 +1,65 @@
+//! The judgement, once: findings, status, checklist and verdict from the [`Model`].
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::Model;
+use crate::diagnosis::{self, Diagnosis};
+use crate::logs;
+use crate::status::{self, Finding, Status};
+
+/// What every front end shows: the dashboard draws it, `check` and `report` format it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    pub status: Status,
+    /// Everything found wrong, worst first: the evidence behind `status`.
+    pub findings: Vec<Finding>,
+    /// The six checklist steps, each with its evidence, and the verdict.
+    pub diagnosis: Diagnosis,
+}
+
+impl Default for Assessment {
+    /// Before the first assessment: nothing known.
+    fn default() -> Self {
+        Assessment {
+            status: Status::Unknown,
+            findings: Vec::new(),
+            diagnosis: diagnosis::diagnose(&diagnosis::Inputs::default()),
+        }
+    }
+}
+
+/// Judges the model as of `now` (ages and log windows are measured from it).
+pub fn assess(model: &Model, now: SystemTime) -> Assessment {
+    let inputs = model.inputs(now);
+    let mut findings = model.host_findings.clone();
+    findings.extend(model.upstreams.findings(now));
+    findings.extend(model.dns.findings.iter().cloned());
+    for log in &inputs.logs {
+        let finding = logs::judge(
+            &log.source,
+            log.error.as_deref(),
+            &log.counts(),
+            0,
+            log.window,
+        );
+        if finding.status != Status::Ok {
+            findings.push(finding);
+        }
+    }
+    findings.extend(model.services.findings());
+    findings.extend(model.unchecked.iter().cloned());
+    findings.extend(diagnosis::findings(&inputs));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
+    let known = status::overall(&findings);
+    Assessment {
+        // Nothing is known of a host not yet sampled.
+        status: match &model.host {
+            None => known.worst(Status::Unknown),
+            Some(_) => known,
+        },
+        findings,
+        diagnosis: diagnosis::diagnose(&inputs),
+    }
+}

@@ -1,0 +1,113 @@
+//! The model as the diagnosis reads it: [`Inputs`], built once per assessment.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Model;
+use super::upstreams::Upstreams;
+use crate::diagnosis::{DnsInput, HostInput, Inputs, LogInput, UpstreamInput};
+use crate::dns::DnsRound;
+use crate::logs::{self, SourceLog};
+
+impl Model {
+    /// What the checklist and the verdict judge, as of `now`.
+    pub fn inputs(&self, now: SystemTime) -> Inputs {
+        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
+        Inputs {
+            host: self.host.as_ref().map(HostInput::from_sample),
+            upstreams,
+            dns: DnsInput::from_round(
+                self.dns.names.clone(),
+                self.dns.round.as_ref(),
+                Some(&self.dns.drift),
+                self.dns.findings.clone(),
+            ),
+            logs: self
+                .logs
+                .sources
+                .iter()
+                .map(|s| log_input(s, logs::DEFAULT_WINDOW, now))
+                .collect(),
+            firewall: self.firewall.clone(),
+            gateway: self.gateway.as_ref().map(|g| g.input()),
+            services: self.services.inputs(),
+        }
+    }
+}
+
+/// One source over the last `window` by the lines' own timestamps: the window `check` scans.
+pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogInput {
+    let counts = source.tally.last(window, unix_seconds(now));
+    LogInput {
+        source: source.label.clone(),
+        format: source.format,
+        window,
+        error: source.error().map(str::to_owned),
+        causes: counts.causes,
+        upstreams: counts.upstreams,
+        status_5xx: counts.status_5xx,
+        status_502: counts.status_502,
+    }
+}
+
+pub fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Every upstream as the diagnosis sees it: its last probe, how long in its state, and every
+/// address known for it (the one probes connected to, the DNS answers for its name, or the
+/// address it is written as).
+pub fn upstream_inputs(
+    view: &Upstreams,
+    round: Option<&DnsRound>,
+    now: SystemTime,
+) -> Vec<UpstreamInput> {
+    view.rows
+        .iter()
+        .map(|row| {
+            let up = &row.entry.upstream;
+            let mut u = UpstreamInput::new(&up.name, &up.url, up.timeout);
+            let h = &row.history;
+            u.state = h.state();
+            u.since = h.state_age(now);
+            u.flapping = h.is_flapping();
+            if let Some(last) = h.last() {
+                u.outcome = Some(last.outcome);
+                u.status_code = last.status_code;
+                u.detail = last.detail.clone();
+                u.latency = last.latency;
+                u.addr = last.addr.clone();
+                if let Some(ip) = last.addr.as_deref().and_then(ip_of) {
+                    u.add_addr(ip);
+                }
+            }
+            if let (Some(round), Some(host)) = (round, up.url.host()) {
+                for ip in round
+                    .for_name(host)
+                    .filter(|r| r.is_ok())
+                    .flat_map(|r| r.addresses())
+                {
+                    u.add_addr(ip);
+                }
+            }
+            u
+        })
+        .collect()
+}
+
+/// The IP of "10.0.0.5:8080" or "[::1]:443".
+fn ip_of(addr: &str) -> Option<IpAddr> {
+    addr.parse::<SocketAddr>().ok().map(|a| a.ip())
+}
+
+/// What a probe result said of an upstream's address: whether it is one the firewall match has
+/// not seen yet.
+pub(super) fn new_address(view: &Upstreams, index: usize, addr: Option<&str>) -> bool {
+    let known = view
+        .rows
+        .get(index)
+        .and_then(|r| r.history.last())
+        .map(|l| l.addr.as_deref());
+    addr.is_some() && known != Some(addr)
+}

@@ -1,0 +1,167 @@
+//! The one model every front end judges: what the collectors found, as plain data, and
+//! [`assess`], which turns it into the findings, the status, the checklist and the verdict.
+//!
+//! The dashboard applies each collector result as it arrives and assesses once after each update
+//! that changed the model; `check` and `report` apply one round of the same collectors and call
+//! the same [`assess`]. Engine code: no terminal crate, no `app`, no `ui`.
+
+mod assess;
+pub mod dns;
+pub mod gateway;
+mod inputs;
+pub mod services;
+pub mod upstreams;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use assess::{Assessment, assess};
+pub use inputs::{log_input, unix_seconds, upstream_inputs};
+
+use crate::actions::{ServiceSpec, ServiceStatus};
+use crate::config::Upstream;
+use crate::diagnosis::{self, FirewallInput};
+use crate::dns::DnsRound;
+use crate::firewall::{self, FirewallSummary};
+use crate::host::{self, HostSample};
+use crate::logs::{LogBatch, LogBook, RingLimits, SourceLog, SourceSpec};
+use crate::status::Finding;
+use crate::upstream::ProbeResult;
+use crate::upstream::catalog::Catalog;
+use dns::Dns;
+use gateway::Gateway;
+use services::Services;
+use upstreams::Upstreams;
+
+#[derive(Debug, Default)]
+pub struct Model {
+    /// The latest host sample; `None` until the first.
+    pub host: Option<HostSample>,
+    /// [`host::assess`] of `host`, judged when the sample arrives.
+    pub host_findings: Vec<Finding>,
+    pub upstreams: Upstreams,
+    pub dns: Dns,
+    pub logs: LogBook,
+    /// The latest firewall summary, matched against the upstreams; `None` until the first read.
+    pub firewall: Option<Arc<FirewallInput>>,
+    /// The `[gateway]` probe, when configured.
+    pub gateway: Option<Gateway>,
+    pub services: Services,
+    /// Checks that could not run at all (no async runtime for the probes), as findings.
+    pub unchecked: Vec<Finding>,
+}
+
+/// What the model watches, from the config and discovery.
+pub struct Watch<'a> {
+    pub catalog: &'a Catalog,
+    /// Names to resolve; IP literals are left out.
+    pub names: Vec<String>,
+    pub logs: &'a [SourceSpec],
+    pub services: &'a [ServiceSpec],
+    pub gateway: Option<&'a Upstream>,
+}
+
+impl Model {
+    pub fn new(watch: &Watch<'_>) -> Self {
+        let names = watch
+            .names
+            .iter()
+            .filter(|n| !crate::dns::is_ip_literal(n))
+            .cloned()
+            .collect();
+        Model {
+            upstreams: Upstreams::new(watch.catalog),
+            dns: Dns::new(names),
+            logs: LogBook::new(watch.logs, RingLimits::default()),
+            gateway: watch.gateway.cloned().map(Gateway::new),
+            services: Services::new(watch.services),
+            ..Model::default()
+        }
+    }
+
+    pub fn apply_host(&mut self, sample: HostSample) {
+        self.host_findings = host::assess(&sample);
+        self.host = Some(sample);
+    }
+
+    /// Records a probe result; returns whether the rows' order changed. A result from a new
+    /// address matches the firewall again.
+    pub fn apply_probe(&mut self, result: ProbeResult, now: SystemTime) -> bool {
+        let moved =
+            inputs::new_address(&self.upstreams, result.target_index, result.addr.as_deref());
+        let reordered = self.upstreams.apply(result);
+        if moved {
+            self.rematch_firewall(now);
+        }
+        reordered
+    }
+
+    /// Takes a finished DNS round; false for a stale one.
+    pub fn apply_dns(&mut self, round: DnsRound, now: SystemTime) -> bool {
+        let changed = self.dns.apply(round);
+        if changed {
+            self.rematch_firewall(now);
+        }
+        changed
+    }
+
+    /// Takes a new firewall summary and matches it against the upstreams.
+    pub fn apply_firewall(&mut self, summary: FirewallSummary, now: SystemTime) {
+        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
+        self.firewall = Some(Arc::new(FirewallInput::new(summary, &upstreams)));
+    }
+
+    /// Keeps a newer gateway result; false for a stale one or without a `[gateway]`.
+    pub fn apply_gateway(&mut self, result: ProbeResult) -> bool {
+        self.gateway.as_mut().is_some_and(|g| g.apply(result))
+    }
+
+    /// Files a log batch; false for a source this model does not follow. A failure line without
+    /// a timestamp of its own counts at `now`, when it was read (as `check`'s scan counts it).
+    pub fn apply_log(&mut self, mut batch: LogBatch, now: SystemTime) -> bool {
+        let read_at = unix_seconds(now);
+        for line in &mut batch.lines {
+            let failed = line.cause.is_some() || line.status.is_some_and(|s| s >= 500);
+            if failed && line.time.is_none() {
+                line.time = Some(read_at);
+            }
+        }
+        for mark in &mut batch.skipped.marks {
+            if mark.time.is_none() {
+                mark.time = Some(read_at);
+            }
+        }
+        self.logs.apply(batch)
+    }
+
+    /// Replaces a source with what `check`'s scan of it found.
+    pub fn set_scanned_log(&mut self, index: usize, source: SourceLog) {
+        if let Some(slot) = self.logs.sources.get_mut(index) {
+            *slot = source;
+        }
+    }
+
+    /// Keeps a service's status; returns whether what it says changed.
+    pub fn apply_service(&mut self, status: ServiceStatus) -> bool {
+        self.services.apply(status)
+    }
+
+    /// Matches the current summary again when the upstreams' addresses changed (a probe reached
+    /// a new address, a DNS round moved a name).
+    fn rematch_firewall(&mut self, now: SystemTime) {
+        let Some(current) = &self.firewall else {
+            return;
+        };
+        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
+        let targets = diagnosis::targets(&upstreams);
+        if targets == current.targets {
+            return;
+        }
+        let matches = firewall::matches(&current.summary, &targets);
+        self.firewall = Some(Arc::new(FirewallInput {
+            summary: current.summary.clone(),
+            targets,
+            matches,
+        }));
+    }
+}
