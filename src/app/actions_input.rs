@@ -3,6 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
+use super::actions::Confirm;
+use super::modal::Modal;
 use super::{App, Effect};
 use crate::actions::ActionEvent;
 
@@ -15,18 +17,17 @@ impl App {
             );
             return;
         }
-        self.actions.menu = Some(self.actions.menu.unwrap_or(0));
+        self.modal = Some(Modal::Menu { at: 0 });
     }
 
-    pub(super) fn on_menu_key(&mut self, key: KeyEvent) {
-        let Some(at) = self.actions.menu else { return };
+    pub(super) fn on_menu_key(&mut self, at: usize, key: KeyEvent) {
         let last = self.actions.items.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('a') => self.actions.menu = None,
-            KeyCode::Char('j') | KeyCode::Down => self.actions.menu = Some((at + 1).min(last)),
-            KeyCode::Char('k') | KeyCode::Up => self.actions.menu = Some(at.saturating_sub(1)),
-            KeyCode::Char('g') | KeyCode::Home => self.actions.menu = Some(0),
-            KeyCode::Char('G') | KeyCode::End => self.actions.menu = Some(last),
+        let at = match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('a') => return,
+            KeyCode::Char('j') | KeyCode::Down => (at + 1).min(last),
+            KeyCode::Char('k') | KeyCode::Up => at.saturating_sub(1),
+            KeyCode::Char('g') | KeyCode::Home => 0,
+            KeyCode::Char('G') | KeyCode::End => last,
             KeyCode::Enter => {
                 if self.actions.read_only {
                     self.message = Some("read-only: actions are disabled (--read-only)".into());
@@ -36,22 +37,22 @@ impl App {
                         running.label
                     ));
                 } else {
-                    self.actions.confirm = Some(super::actions::Confirm {
+                    self.modal = Some(Modal::Confirm(Confirm {
                         item: at,
                         run_selected: false,
-                    });
+                    }));
+                    return;
                 }
+                at
             }
-            _ => {}
-        }
+            _ => at,
+        };
+        self.modal = Some(Modal::Menu { at });
     }
 
     /// Enter alone activates the highlighted button, which starts on Cancel: a stray Enter
     /// never restarts anything. `y` runs, `n` and Esc cancel.
-    pub(super) fn on_confirm_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Some(confirm) = self.actions.confirm.as_mut() else {
-            return vec![];
-        };
+    pub(super) fn on_confirm_key(&mut self, mut confirm: Confirm, key: KeyEvent) -> Vec<Effect> {
         let run = match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => true,
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => false,
@@ -63,58 +64,73 @@ impl App {
             | KeyCode::Char('h')
             | KeyCode::Char('l') => {
                 confirm.run_selected = !confirm.run_selected;
+                self.modal = Some(Modal::Confirm(confirm));
                 return vec![];
             }
-            _ => return vec![],
+            _ => {
+                self.modal = Some(Modal::Confirm(confirm));
+                return vec![];
+            }
         };
-        let item = confirm.item;
-        self.actions.confirm = None;
         if !run {
             self.message = Some("cancelled: nothing was run".into());
+            self.modal = Some(Modal::Menu { at: confirm.item });
             return vec![];
         }
-        self.actions.menu = None;
-        let Some(request) = self.actions.start(item, self.now()) else {
+        let Some(request) = self.actions.start(confirm.item, self.now()) else {
             return vec![];
         };
-        self.actions.output_open = true;
+        self.modal = Some(Modal::Output { scroll: 0 });
         vec![Effect::RunAction(request)]
     }
 
     /// Returns whether anything changed.
-    pub(super) fn on_output_key(&mut self, key: KeyEvent) -> bool {
+    pub(super) fn on_output_key(&mut self, scroll: usize, key: KeyEvent) -> bool {
         let page = usize::from(self.size.1.saturating_sub(6)).max(1);
         let len = self.actions.output.len();
-        let scroll = &mut self.actions.output_scroll;
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => {
-                self.actions.output_open = false
-            }
-            KeyCode::Char('k') | KeyCode::Up => *scroll = (*scroll + 1).min(len),
-            KeyCode::Char('j') | KeyCode::Down => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageUp => *scroll = (*scroll + page).min(len),
-            KeyCode::PageDown => *scroll = scroll.saturating_sub(page),
-            KeyCode::Char('g') | KeyCode::Home => *scroll = len,
-            KeyCode::Char('G') | KeyCode::End => *scroll = 0,
+        let scroll = match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => return true,
+            KeyCode::Char('k') | KeyCode::Up => (scroll + 1).min(len),
+            KeyCode::Char('j') | KeyCode::Down => scroll.saturating_sub(1),
+            KeyCode::PageUp => (scroll + page).min(len),
+            KeyCode::PageDown => scroll.saturating_sub(page),
+            KeyCode::Char('g') | KeyCode::Home => len,
+            KeyCode::Char('G') | KeyCode::End => 0,
             KeyCode::Char('a') => {
-                self.actions.output_open = false;
                 self.open_actions();
+                return true;
             }
-            _ => return false,
+            _ => {
+                self.modal = Some(Modal::Output { scroll });
+                return false;
+            }
+        };
+        self.modal = Some(Modal::Output { scroll });
+        true
+    }
+
+    /// Appends an action's output; an open output view scrolled back keeps showing the same lines.
+    fn show_output(&mut self, id: u64, lines: impl IntoIterator<Item = String>) -> bool {
+        let Some(added) = self.actions.push_output(id, lines) else {
+            return false;
+        };
+        let len = self.actions.output.len();
+        let Some(Modal::Output { scroll }) = &mut self.modal else {
+            return false;
+        };
+        if *scroll > 0 {
+            *scroll += added;
         }
+        *scroll = (*scroll).min(len);
         true
     }
 
     pub(super) fn on_action_event(&mut self, event: ActionEvent) -> (bool, Vec<Effect>) {
         match event {
             ActionEvent::Started { id, command } => {
-                let shown = self.actions.push_output(id, [format!("$ {command}")]);
-                (shown && self.actions.output_open, vec![])
+                (self.show_output(id, [format!("$ {command}")]), vec![])
             }
-            ActionEvent::Output { id, lines } => {
-                let shown = self.actions.push_output(id, lines);
-                (shown && self.actions.output_open, vec![])
-            }
+            ActionEvent::Output { id, lines } => (self.show_output(id, lines), vec![]),
             ActionEvent::Finished(result) => {
                 let summary = result.summary();
                 if !self.actions.finish(*result) {

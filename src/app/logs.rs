@@ -88,8 +88,6 @@ pub struct LogView {
     pub wrap: bool,
     pub level: Option<Level>,
     pub cause: Option<Cause>,
-    /// The search being typed; `None` when not typing.
-    pub search_input: Option<String>,
     /// The search in effect, highlighted; `n`/`N` move between its matches.
     pub search: String,
     /// Per source: failures per cause per minute (unix minute start), for the rate sparklines.
@@ -115,7 +113,6 @@ impl LogView {
             wrap: false,
             level: None,
             cause: None,
-            search_input: None,
             search: String::new(),
             rates: vec![BTreeMap::new(); specs.len()],
             upstream_rates: vec![BTreeMap::new(); specs.len()],

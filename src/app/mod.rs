@@ -10,6 +10,7 @@ mod actions_input;
 pub mod diagnosis;
 pub mod dns;
 pub mod logs;
+pub mod modal;
 pub mod snapshot;
 pub mod upstreams;
 
@@ -31,6 +32,7 @@ use actions::ActionsView;
 use diagnosis::GatewayView;
 use dns::DnsView;
 use logs::LogView;
+use modal::Modal;
 use upstreams::UpstreamView;
 
 #[derive(Debug)]
@@ -144,10 +146,8 @@ fn process_matches(p: &ProcessRow, needle_lower: &str) -> bool {
 pub struct App {
     pub focus: PaneId,
     pub zoomed: bool,
-    pub help: bool,
-    pub help_scroll: u16,
-    /// Text being typed into the process filter; `None` when not editing.
-    pub filter_input: Option<String>,
+    /// The popup on top, which takes every key.
+    pub modal: Option<Modal>,
     pub scroll: [usize; 4],
     pub size: (u16, u16),
     pub clock: jiff::Zoned,
@@ -166,9 +166,6 @@ pub struct App {
     pub mouse: bool,
     /// q was pressed while an action runs; a second q quits.
     pub quit_armed: bool,
-    /// The checklist view (`v`) is open.
-    pub checklist_open: bool,
-    pub checklist_scroll: u16,
 }
 
 impl App {
@@ -176,9 +173,7 @@ impl App {
         App {
             focus: PaneId::Host,
             zoomed: false,
-            help: false,
-            help_scroll: 0,
-            filter_input: None,
+            modal: None,
             scroll: [0; 4],
             size,
             clock,
@@ -193,8 +188,6 @@ impl App {
             message: None,
             mouse: false,
             quit_armed: false,
-            checklist_open: false,
-            checklist_scroll: 0,
         }
     }
 
@@ -317,30 +310,8 @@ impl App {
         }
         self.message = None;
         let armed = std::mem::take(&mut self.quit_armed);
-        if self.filter_input.is_some() {
-            self.on_filter_key(key);
-            return (true, vec![]);
-        }
-        if self.logs.search_input.is_some() {
-            self.on_search_key(key);
-            return (true, vec![]);
-        }
-        if self.help {
-            self.on_help_key(key);
-            return (true, vec![]);
-        }
-        if self.actions.confirm.is_some() {
-            return (true, self.on_confirm_key(key));
-        }
-        if self.actions.menu.is_some() {
-            self.on_menu_key(key);
-            return (true, vec![]);
-        }
-        if self.actions.output_open {
-            return (self.on_output_key(key), vec![]);
-        }
-        if self.checklist_open {
-            return (self.on_checklist_key(key), vec![]);
+        if let Some(modal) = self.modal.take() {
+            return self.on_modal_key(modal, key);
         }
         let Some(binding) = keymap::lookup(&key, self.focus) else {
             return (false, vec![]);
@@ -361,10 +332,7 @@ impl App {
                 }
                 _ => effects.push(Effect::Quit),
             },
-            Action::Help => {
-                self.help = true;
-                self.help_scroll = 0;
-            }
+            Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
             Action::FocusNext => self.focus = self.focus.next(),
             Action::FocusPrev => self.focus = self.focus.prev(),
             Action::FocusDigit => {
@@ -403,7 +371,7 @@ impl App {
                 self.host.rebuild();
                 self.scroll[PaneId::Host.index()] = 0;
             }
-            Action::FilterProcesses => self.filter_input = Some(self.host.filter.clone()),
+            Action::FilterProcesses => self.modal = Some(Modal::Filter(self.host.filter.clone())),
             Action::OpenDetail if self.focus == PaneId::Dns => {
                 self.dns.detail = match self.dns.detail {
                     Some(_) => None,
@@ -430,7 +398,7 @@ impl App {
                     self.scroll[PaneId::Logs.index()] = 0;
                 }
             }
-            Action::SearchLogs => self.logs.search_input = Some(self.logs.search.clone()),
+            Action::SearchLogs => self.modal = Some(Modal::Search(self.logs.search.clone())),
             Action::NextMatch => self.jump_to_match(true),
             Action::PrevMatch => self.jump_to_match(false),
             Action::CycleLevel => self.logs.cycle_level(),
@@ -444,14 +412,10 @@ impl App {
             }
             Action::OpenActions => self.open_actions(),
             Action::WriteReport => effects.push(Effect::WriteReport),
-            Action::Checklist => {
-                self.checklist_open = true;
-                self.checklist_scroll = 0;
-            }
+            Action::Checklist => self.modal = Some(Modal::Checklist { scroll: 0 }),
             Action::ShowOutput => {
                 if self.actions.shown.is_some() {
-                    self.actions.output_open = true;
-                    self.actions.output_scroll = 0;
+                    self.modal = Some(Modal::Output { scroll: 0 });
                 } else {
                     self.message = Some("no action has run yet: a opens the actions".into());
                 }
@@ -471,19 +435,40 @@ impl App {
         (true, effects)
     }
 
-    fn on_filter_key(&mut self, key: KeyEvent) {
-        let Some(text) = self.filter_input.as_mut() else {
-            return;
-        };
-        match key.code {
-            KeyCode::Enter => self.filter_input = None,
-            KeyCode::Esc => {
-                self.filter_input = None;
-                self.host.filter.clear();
+    /// Every key while a popup is open goes here; `modal` has been taken out of `self` and is
+    /// put back unless the key closed it.
+    fn on_modal_key(&mut self, modal: Modal, key: KeyEvent) -> (bool, Vec<Effect>) {
+        match modal {
+            Modal::Filter(text) => {
+                self.on_filter_key(text, key);
+                (true, vec![])
             }
+            Modal::Search(text) => {
+                self.on_search_key(text, key);
+                (true, vec![])
+            }
+            Modal::Help { scroll } => {
+                self.on_help_key(scroll, key);
+                (true, vec![])
+            }
+            Modal::Confirm(confirm) => (true, self.on_confirm_key(confirm, key)),
+            Modal::Menu { at } => {
+                self.on_menu_key(at, key);
+                (true, vec![])
+            }
+            Modal::Output { scroll } => (self.on_output_key(scroll, key), vec![]),
+            Modal::Checklist { scroll } => (self.on_checklist_key(scroll, key), vec![]),
+        }
+    }
+
+    fn on_filter_key(&mut self, mut text: String, key: KeyEvent) {
+        match key.code {
+            KeyCode::Enter => {}
+            KeyCode::Esc => self.host.filter.clear(),
             KeyCode::Backspace => {
                 text.pop();
-                self.host.filter = text.clone();
+                self.host.filter.clone_from(&text);
+                self.modal = Some(Modal::Filter(text));
             }
             KeyCode::Char(c)
                 if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() =>
@@ -491,33 +476,34 @@ impl App {
                 // A pasted megabyte must not become a megabyte filter.
                 if text.chars().count() < 64 {
                     text.push(c);
-                    self.host.filter = text.clone();
+                    self.host.filter.clone_from(&text);
                 }
+                self.modal = Some(Modal::Filter(text));
             }
-            _ => return,
+            _ => {
+                self.modal = Some(Modal::Filter(text));
+                return;
+            }
         }
         self.host.rebuild();
         self.scroll[PaneId::Host.index()] = 0;
     }
 
-    fn on_search_key(&mut self, key: KeyEvent) {
-        let Some(text) = self.logs.search_input.as_mut() else {
-            return;
-        };
+    fn on_search_key(&mut self, mut text: String, key: KeyEvent) {
         match key.code {
             KeyCode::Enter => {
-                self.logs.search = std::mem::take(text);
-                self.logs.search_input = None;
+                self.logs.search = text;
                 // Start from below the newest line, so the first jump lands on the latest match.
                 self.scroll[PaneId::Logs.index()] = 0;
                 self.jump_to_match(false);
                 if self.logs.matches().is_empty() && !self.logs.search.is_empty() {
                     self.message = Some(format!("no line matches {:?}", self.logs.search));
                 }
+                return;
             }
             KeyCode::Esc => {
-                self.logs.search_input = None;
                 self.logs.search.clear();
+                return;
             }
             KeyCode::Backspace => {
                 text.pop();
@@ -532,6 +518,7 @@ impl App {
             }
             _ => {}
         }
+        self.modal = Some(Modal::Search(text));
     }
 
     /// Moves the Logs view so the next match (newer) or the previous one (older) is its bottom line.
@@ -565,35 +552,32 @@ impl App {
     }
 
     /// Returns whether anything changed.
-    fn on_checklist_key(&mut self, key: KeyEvent) -> bool {
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('v') => self.checklist_open = false,
-            KeyCode::Char('j') | KeyCode::Down => {
-                self.checklist_scroll = self.checklist_scroll.saturating_add(1).min(40)
-            }
-            KeyCode::Char('k') | KeyCode::Up => {
-                self.checklist_scroll = self.checklist_scroll.saturating_sub(1)
-            }
+    fn on_checklist_key(&mut self, scroll: u16, key: KeyEvent) -> bool {
+        let scroll = match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('v') => return true,
+            KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1).min(40),
+            KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
             KeyCode::Char('a') => {
-                self.checklist_open = false;
                 self.open_actions();
+                return true;
             }
-            _ => return false,
-        }
+            _ => {
+                self.modal = Some(Modal::Checklist { scroll });
+                return false;
+            }
+        };
+        self.modal = Some(Modal::Checklist { scroll });
         true
     }
 
-    fn on_help_key(&mut self, key: KeyEvent) {
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = false,
-            KeyCode::Char('j') | KeyCode::Down => {
-                self.help_scroll = self.help_scroll.saturating_add(1)
-            }
-            KeyCode::Char('k') | KeyCode::Up => {
-                self.help_scroll = self.help_scroll.saturating_sub(1)
-            }
-            _ => {}
-        }
+    fn on_help_key(&mut self, scroll: u16, key: KeyEvent) {
+        let scroll = match key.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => return,
+            KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
+            KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
+            _ => scroll,
+        };
+        self.modal = Some(Modal::Help { scroll });
     }
 
     fn on_mouse(&mut self, m: MouseEvent) -> bool {
@@ -759,12 +743,12 @@ mod tests {
     fn help_opens_and_closes_and_swallows_keys() {
         let mut a = app();
         press(&mut a, KeyCode::Char('?'));
-        assert!(a.help);
+        assert_eq!(a.modal, Some(Modal::Help { scroll: 0 }));
         assert!(
             press(&mut a, KeyCode::Char('q')).is_empty(),
             "q closes help, does not quit"
         );
-        assert!(!a.help);
+        assert_eq!(a.modal, None);
     }
 
     #[test]
@@ -801,7 +785,7 @@ mod tests {
             "case-insensitive match on the command"
         );
         press(&mut a, KeyCode::Enter);
-        assert_eq!(a.filter_input, None);
+        assert_eq!(a.modal, None);
         assert_eq!(a.host.filter, "NGINX");
         press(&mut a, KeyCode::Char('/'));
         press(&mut a, KeyCode::Esc);

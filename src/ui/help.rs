@@ -6,7 +6,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::App;
 use crate::keymap::{BINDINGS, Scope};
 use crate::pane::PaneId;
 use crate::theme::Theme;
@@ -61,7 +60,7 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
     all
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
     let two_columns = area.width >= 2 * COLUMN + 6;
     let columns: Vec<Vec<Line>> = if two_columns {
         vec![global_lines(theme), pane_lines(theme)]
@@ -95,7 +94,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     .split(inner);
     for (column, rect) in columns.into_iter().zip(areas.iter()) {
         frame.render_widget(
-            Paragraph::new(column).scroll((app.help_scroll.min(max_scroll), 0)),
+            Paragraph::new(column).scroll((scroll.min(max_scroll), 0)),
             *rect,
         );
     }

@@ -20,6 +20,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::App;
+use crate::app::modal::{Modal, ModalKind};
+use crate::diagnosis::Diagnosis;
 use crate::keymap;
 use crate::pane::PaneId;
 use crate::status::Status;
@@ -45,7 +47,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         return;
     }
     header(frame, screen.header, app, theme);
-    let diagnosis = (screen.verdict.is_some() || app.checklist_open).then(|| app.diagnosis());
+    let checklist_open = app.modal_kind() == Some(ModalKind::Checklist);
+    let diagnosis = (screen.verdict.is_some() || checklist_open).then(|| app.diagnosis());
     if let Some(d) = &diagnosis {
         if let Some(rect) = screen.verdict {
             checklist::draw_verdict(frame, rect, d, theme);
@@ -63,20 +66,34 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
     }
     footer(frame, screen.footer, app, theme);
-    if let Some(d) = diagnosis.as_ref().filter(|_| app.checklist_open) {
-        checklist::draw_view(frame, area, d, app.checklist_scroll, theme);
+    if let Some(modal) = &app.modal {
+        draw_modal(frame, area, app, modal, diagnosis.as_ref(), theme);
     }
-    if app.actions.output_open {
-        actions::draw_output(frame, area, app, theme);
-    }
-    if app.actions.menu.is_some() {
-        actions::draw_menu(frame, area, app, theme);
-    }
-    if app.actions.confirm.is_some() {
-        actions::draw_confirm(frame, area, app, theme);
-    }
-    if app.help {
-        help::draw(frame, area, app, theme);
+}
+
+/// The popup on top of everything; the text inputs show in their pane's border instead.
+fn draw_modal(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    modal: &Modal,
+    diagnosis: Option<&Diagnosis>,
+    theme: &Theme,
+) {
+    match modal {
+        Modal::Help { scroll } => help::draw(frame, area, *scroll, theme),
+        Modal::Filter(_) | Modal::Search(_) => {}
+        Modal::Checklist { scroll } => {
+            if let Some(d) = diagnosis {
+                checklist::draw_view(frame, area, d, *scroll, theme);
+            }
+        }
+        Modal::Menu { at } => actions::draw_menu(frame, area, app, *at, theme),
+        Modal::Confirm(confirm) => {
+            actions::draw_menu(frame, area, app, confirm.item, theme);
+            actions::draw_confirm(frame, area, app, *confirm, theme);
+        }
+        Modal::Output { scroll } => actions::draw_output(frame, area, app, *scroll, theme),
     }
 }
 
@@ -204,7 +221,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
 
 fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
-    if let Some(text) = &app.filter_input {
+    if let Some(text) = app.filter_input() {
         spans.push(Span::styled(" filter: ", theme.footer_key));
         spans.push(Span::styled(format!("{text}█"), theme.text));
         spans.push(Span::styled("  Enter", theme.footer_key));
@@ -216,7 +233,7 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             spans.push(Span::styled(format!(" {key}"), theme.footer_key));
             spans.push(Span::styled(format!(" {word} "), theme.footer_text));
         }
-    } else if app.help {
+    } else if app.modal_kind() == Some(ModalKind::Help) {
         spans.push(Span::styled(" Esc/?/q", theme.footer_key));
         spans.push(Span::styled(" close help ", theme.footer_text));
         spans.push(Span::styled(" j/k", theme.footer_key));
@@ -238,17 +255,18 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// The keys of an open popup, which takes every key while it is open.
 fn modal_keys(app: &App) -> Option<&'static [(&'static str, &'static str)]> {
-    if app.help {
+    let kind = app.modal_kind();
+    if kind == Some(ModalKind::Help) {
         None
-    } else if app.actions.confirm.is_some() {
+    } else if kind == Some(ModalKind::Confirm) {
         Some(&[
             ("y", "run"),
             ("n/Esc", "cancel"),
             ("Enter", "press the highlighted button"),
         ])
-    } else if app.actions.menu.is_some() {
+    } else if kind == Some(ModalKind::Menu) {
         Some(&[("j/k", "move"), ("Enter", "choose"), ("Esc", "close")])
-    } else if app.actions.output_open || app.checklist_open {
+    } else if kind == Some(ModalKind::Output) || kind == Some(ModalKind::Checklist) {
         Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
     } else {
         None
