@@ -1,12 +1,11 @@
-//! Keys and runner events for service actions: menu, confirm dialog and output view are modal,
-//! so while one is open every key goes to it.
-
-use crossterm::event::{KeyCode, KeyEvent};
+//! Keys and runner events for service actions: menu, confirm dialog and output view are popups,
+//! so while one is open every key goes to it, as the key table's scope for it names it.
 
 use super::actions::Confirm;
 use super::modal::Modal;
 use super::{App, Effect};
 use crate::actions::ActionEvent;
+use crate::keymap::Action;
 
 impl App {
     pub(super) fn open_actions(&mut self) {
@@ -20,15 +19,15 @@ impl App {
         self.modal = Some(Modal::Menu { at: 0 });
     }
 
-    pub(super) fn on_menu_key(&mut self, at: usize, key: KeyEvent) {
+    pub(super) fn on_menu_key(&mut self, at: usize, action: Option<Action>) {
         let last = self.actions.items.len().saturating_sub(1);
-        let at = match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('a') => return,
-            KeyCode::Char('j') | KeyCode::Down => (at + 1).min(last),
-            KeyCode::Char('k') | KeyCode::Up => at.saturating_sub(1),
-            KeyCode::Char('g') | KeyCode::Home => 0,
-            KeyCode::Char('G') | KeyCode::End => last,
-            KeyCode::Enter => {
+        let at = match action {
+            Some(Action::Close) => return,
+            Some(Action::ScrollDown) => (at + 1).min(last),
+            Some(Action::ScrollUp) => at.saturating_sub(1),
+            Some(Action::Top) => 0,
+            Some(Action::Bottom) => last,
+            Some(Action::Choose) => {
                 if self.actions.read_only {
                     self.message = Some("read-only: actions are disabled (--read-only)".into());
                 } else if let Some(running) = &self.actions.running {
@@ -50,19 +49,18 @@ impl App {
         self.modal = Some(Modal::Menu { at });
     }
 
-    /// Enter alone activates the highlighted button, which starts on Cancel: a stray Enter
+    /// Enter alone presses the highlighted button, which starts on Cancel: a stray Enter
     /// never restarts anything. `y` runs, `n` and Esc cancel.
-    pub(super) fn on_confirm_key(&mut self, mut confirm: Confirm, key: KeyEvent) -> Vec<Effect> {
-        let run = match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => true,
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => false,
-            KeyCode::Enter => confirm.run_selected,
-            KeyCode::Left
-            | KeyCode::Right
-            | KeyCode::Tab
-            | KeyCode::BackTab
-            | KeyCode::Char('h')
-            | KeyCode::Char('l') => {
+    pub(super) fn on_confirm_key(
+        &mut self,
+        mut confirm: Confirm,
+        action: Option<Action>,
+    ) -> Vec<Effect> {
+        let run = match action {
+            Some(Action::Run) => true,
+            Some(Action::Cancel) => false,
+            Some(Action::PressButton) => confirm.run_selected,
+            Some(Action::SwitchButton) => {
                 confirm.run_selected = !confirm.run_selected;
                 self.modal = Some(Modal::Confirm(confirm));
                 return vec![];
@@ -84,19 +82,19 @@ impl App {
         vec![Effect::RunAction(request)]
     }
 
-    /// Returns whether anything changed.
-    pub(super) fn on_output_key(&mut self, scroll: usize, key: KeyEvent) -> bool {
+    /// `scroll` counts lines up from the newest. Returns whether anything changed.
+    pub(super) fn on_output_key(&mut self, scroll: usize, action: Option<Action>) -> bool {
         let page = usize::from(self.size.1.saturating_sub(6)).max(1);
         let len = self.actions.output.len();
-        let scroll = match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => return true,
-            KeyCode::Char('k') | KeyCode::Up => (scroll + 1).min(len),
-            KeyCode::Char('j') | KeyCode::Down => scroll.saturating_sub(1),
-            KeyCode::PageUp => (scroll + page).min(len),
-            KeyCode::PageDown => scroll.saturating_sub(page),
-            KeyCode::Char('g') | KeyCode::Home => len,
-            KeyCode::Char('G') | KeyCode::End => 0,
-            KeyCode::Char('a') => {
+        let scroll = match action {
+            Some(Action::Close) => return true,
+            Some(Action::ScrollUp) => (scroll + 1).min(len),
+            Some(Action::ScrollDown) => scroll.saturating_sub(1),
+            Some(Action::PageUp) => (scroll + page).min(len),
+            Some(Action::PageDown) => scroll.saturating_sub(page),
+            Some(Action::Top) => len,
+            Some(Action::Bottom) => 0,
+            Some(Action::OpenActions) => {
                 self.open_actions();
                 return true;
             }

@@ -424,6 +424,16 @@ impl App {
                 self.upstreams.detail = None;
                 self.dns.detail = None;
             }
+            // Popup keys: no main scope binds them (a keymap test checks).
+            Action::Close
+            | Action::Accept
+            | Action::Clear
+            | Action::DeleteChar
+            | Action::Choose
+            | Action::Run
+            | Action::Cancel
+            | Action::PressButton
+            | Action::SwitchButton => {}
         }
         self.clamp_scroll();
         if self.focus == PaneId::Upstreams && self.upstreams.detail.is_some() {
@@ -435,44 +445,47 @@ impl App {
         (true, effects)
     }
 
-    /// Every key while a popup is open goes here; `modal` has been taken out of `self` and is
-    /// put back unless the key closed it.
+    /// Every key while a popup is open goes here, as the popup's scope of the key table names
+    /// it. `modal` has been taken out of `self`; the handler puts it back unless it closed.
     fn on_modal_key(&mut self, modal: Modal, key: KeyEvent) -> (bool, Vec<Effect>) {
+        let action = keymap::lookup_modal(&key, modal.kind()).map(|b| b.action);
         match modal {
             Modal::Filter(text) => {
-                self.on_filter_key(text, key);
+                self.on_filter_key(text, action, &key);
                 (true, vec![])
             }
             Modal::Search(text) => {
-                self.on_search_key(text, key);
+                self.on_search_key(text, action, &key);
                 (true, vec![])
             }
             Modal::Help { scroll } => {
-                self.on_help_key(scroll, key);
+                self.on_help_key(scroll, action);
                 (true, vec![])
             }
-            Modal::Confirm(confirm) => (true, self.on_confirm_key(confirm, key)),
+            Modal::Confirm(confirm) => (true, self.on_confirm_key(confirm, action)),
             Modal::Menu { at } => {
-                self.on_menu_key(at, key);
+                self.on_menu_key(at, action);
                 (true, vec![])
             }
-            Modal::Output { scroll } => (self.on_output_key(scroll, key), vec![]),
-            Modal::Checklist { scroll } => (self.on_checklist_key(scroll, key), vec![]),
+            Modal::Output { scroll } => (self.on_output_key(scroll, action), vec![]),
+            Modal::Checklist { scroll } => (self.on_checklist_key(scroll, action), vec![]),
         }
     }
 
-    fn on_filter_key(&mut self, mut text: String, key: KeyEvent) {
-        match key.code {
-            KeyCode::Enter => {}
-            KeyCode::Esc => self.host.filter.clear(),
-            KeyCode::Backspace => {
+    fn on_filter_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {
+        match action {
+            Some(Action::Accept) => {}
+            Some(Action::Clear) => self.host.filter.clear(),
+            Some(Action::DeleteChar) => {
                 text.pop();
                 self.host.filter.clone_from(&text);
                 self.modal = Some(Modal::Filter(text));
             }
-            KeyCode::Char(c)
-                if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() =>
-            {
+            _ => {
+                let Some(c) = typed(key) else {
+                    self.modal = Some(Modal::Filter(text));
+                    return;
+                };
                 // A pasted megabyte must not become a megabyte filter.
                 if text.chars().count() < 64 {
                     text.push(c);
@@ -480,18 +493,14 @@ impl App {
                 }
                 self.modal = Some(Modal::Filter(text));
             }
-            _ => {
-                self.modal = Some(Modal::Filter(text));
-                return;
-            }
         }
         self.host.rebuild();
         self.scroll[PaneId::Host.index()] = 0;
     }
 
-    fn on_search_key(&mut self, mut text: String, key: KeyEvent) {
-        match key.code {
-            KeyCode::Enter => {
+    fn on_search_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {
+        match action {
+            Some(Action::Accept) => {
                 self.logs.search = text;
                 // Start from below the newest line, so the first jump lands on the latest match.
                 self.scroll[PaneId::Logs.index()] = 0;
@@ -501,22 +510,19 @@ impl App {
                 }
                 return;
             }
-            KeyCode::Esc => {
+            Some(Action::Clear) => {
                 self.logs.search.clear();
                 return;
             }
-            KeyCode::Backspace => {
+            Some(Action::DeleteChar) => {
                 text.pop();
             }
-            // A pasted megabyte must not become a megabyte search.
-            KeyCode::Char(c)
-                if !key.modifiers.contains(KeyModifiers::CONTROL)
-                    && !c.is_control()
-                    && text.chars().count() < 128 =>
-            {
-                text.push(c);
+            _ => {
+                // A pasted megabyte must not become a megabyte search.
+                if let Some(c) = typed(key).filter(|_| text.chars().count() < 128) {
+                    text.push(c);
+                }
             }
-            _ => {}
         }
         self.modal = Some(Modal::Search(text));
     }
@@ -552,12 +558,12 @@ impl App {
     }
 
     /// Returns whether anything changed.
-    fn on_checklist_key(&mut self, scroll: u16, key: KeyEvent) -> bool {
-        let scroll = match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('v') => return true,
-            KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1).min(40),
-            KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
-            KeyCode::Char('a') => {
+    fn on_checklist_key(&mut self, scroll: u16, action: Option<Action>) -> bool {
+        let scroll = match action {
+            Some(Action::Close) => return true,
+            Some(Action::ScrollDown) => scroll.saturating_add(1).min(40),
+            Some(Action::ScrollUp) => scroll.saturating_sub(1),
+            Some(Action::OpenActions) => {
                 self.open_actions();
                 return true;
             }
@@ -570,11 +576,11 @@ impl App {
         true
     }
 
-    fn on_help_key(&mut self, scroll: u16, key: KeyEvent) {
-        let scroll = match key.code {
-            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => return,
-            KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
-            KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
+    fn on_help_key(&mut self, scroll: u16, action: Option<Action>) {
+        let scroll = match action {
+            Some(Action::Close) => return,
+            Some(Action::ScrollDown) => scroll.saturating_add(1),
+            Some(Action::ScrollUp) => scroll.saturating_sub(1),
             _ => scroll,
         };
         self.modal = Some(Modal::Help { scroll });
@@ -651,6 +657,16 @@ impl App {
         let max = self.content_rows(pane).saturating_sub(1);
         let s = &mut self.scroll[pane.index()];
         *s = (*s).min(max);
+    }
+}
+
+/// The character a key types into a text prompt, if it types one.
+fn typed(key: &KeyEvent) -> Option<char> {
+    match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() => {
+            Some(c)
+        }
+        _ => None,
     }
 }
 
@@ -749,6 +765,81 @@ mod tests {
             "q closes help, does not quit"
         );
         assert_eq!(a.modal, None);
+    }
+
+    #[test]
+    fn every_key_the_checklist_and_output_declare_reaches_their_handler() {
+        use crate::keymap::{BINDINGS, Scope};
+        use modal::ModalKind;
+        // These two handlers report the keys they ignore; none of their own may be one.
+        let popups = [
+            (ModalKind::Checklist, Modal::Checklist { scroll: 0 }),
+            (ModalKind::Output, Modal::Output { scroll: 0 }),
+        ];
+        for (kind, open) in popups {
+            for b in BINDINGS.iter().filter(|b| b.scope == Scope::Modal(kind)) {
+                for k in b.keys {
+                    let mut a = app();
+                    a.modal = Some(open.clone());
+                    let (redraw, _) =
+                        a.update(Event::Key(KeyEvent::new(k.code, KeyModifiers::NONE)));
+                    assert!(redraw, "{} in {kind:?}", k.label());
+                }
+            }
+        }
+    }
+
+    fn menu_app() -> App {
+        let mut a = app();
+        a.actions.items = (0..3)
+            .map(|i| actions::MenuItem {
+                service: 0,
+                verb: crate::actions::Verb::Status,
+                command: format!("check {i}"),
+                guard: None,
+                timeout_label: "30s".into(),
+            })
+            .collect();
+        a
+    }
+
+    #[test]
+    fn a_cancelled_confirm_returns_to_the_menu_on_its_row() {
+        let mut a = menu_app();
+        press(&mut a, KeyCode::Char('a'));
+        press(&mut a, KeyCode::Down);
+        press(&mut a, KeyCode::Enter);
+        let confirm = actions::Confirm {
+            item: 1,
+            run_selected: false,
+        };
+        assert_eq!(a.modal, Some(Modal::Confirm(confirm)));
+        assert_eq!(a.menu_row(), Some(1), "the menu shows under the dialog");
+        press(&mut a, KeyCode::Char('n'));
+        assert_eq!(a.modal, Some(Modal::Menu { at: 1 }));
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.modal, None);
+    }
+
+    #[test]
+    fn a_scrolled_back_output_view_keeps_showing_the_same_lines() {
+        use crate::actions::ActionEvent;
+        let mut a = menu_app();
+        let id = a.actions.start(0, a.now()).map_or(0, |r| r.id);
+        a.modal = Some(Modal::Output { scroll: 0 });
+        let output = |n: usize| {
+            Event::Action(Box::new(ActionEvent::Output {
+                id,
+                lines: (0..n).map(|i| format!("line {i}")).collect(),
+            }))
+        };
+        assert!(a.update(output(3)).0);
+        assert_eq!(a.modal, Some(Modal::Output { scroll: 0 }), "following");
+        press(&mut a, KeyCode::Char('k'));
+        a.update(output(2));
+        assert_eq!(a.modal, Some(Modal::Output { scroll: 3 }));
+        press(&mut a, KeyCode::Esc);
+        assert!(!a.update(output(1)).0, "a closed view does not redraw");
     }
 
     #[test]

@@ -219,30 +219,20 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     }
 }
 
+/// The open popup's keys, or the focused pane's; both from the key table.
 fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
     if let Some(text) = app.filter_input() {
         spans.push(Span::styled(" filter: ", theme.footer_key));
-        spans.push(Span::styled(format!("{text}█"), theme.text));
-        spans.push(Span::styled("  Enter", theme.footer_key));
-        spans.push(Span::styled(" keep ", theme.footer_text));
-        spans.push(Span::styled(" Esc", theme.footer_key));
-        spans.push(Span::styled(" clear", theme.footer_text));
-    } else if let Some(keys) = modal_keys(app) {
-        for (key, word) in keys {
-            spans.push(Span::styled(format!(" {key}"), theme.footer_key));
-            spans.push(Span::styled(format!(" {word} "), theme.footer_text));
-        }
-    } else if app.modal_kind() == Some(ModalKind::Help) {
-        spans.push(Span::styled(" Esc/?/q", theme.footer_key));
-        spans.push(Span::styled(" close help ", theme.footer_text));
-        spans.push(Span::styled(" j/k", theme.footer_key));
-        spans.push(Span::styled(" scroll", theme.footer_text));
-    } else {
-        for (keys, word) in keymap::footer(app.focus) {
-            spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
-            spans.push(Span::styled(format!(" {word} "), theme.footer_text));
-        }
+        spans.push(Span::styled(format!("{text}█ "), theme.text));
+    }
+    let hints: Vec<(String, &str)> = match app.modal_kind() {
+        Some(kind) => keymap::modal_footer(kind).collect(),
+        None => keymap::footer(app.focus).collect(),
+    };
+    for (keys, word) in hints {
+        spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
+        spans.push(Span::styled(format!(" {word} "), theme.footer_text));
     }
     if let Some(msg) = &app.message {
         spans.insert(0, Span::styled(format!(" {msg} "), theme.accent.reversed()));
@@ -251,26 +241,6 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(Line::from(spans)).style(theme.footer_text),
         area,
     );
-}
-
-/// The keys of an open popup, which takes every key while it is open.
-fn modal_keys(app: &App) -> Option<&'static [(&'static str, &'static str)]> {
-    let kind = app.modal_kind();
-    if kind == Some(ModalKind::Help) {
-        None
-    } else if kind == Some(ModalKind::Confirm) {
-        Some(&[
-            ("y", "run"),
-            ("n/Esc", "cancel"),
-            ("Enter", "press the highlighted button"),
-        ])
-    } else if kind == Some(ModalKind::Menu) {
-        Some(&[("j/k", "move"), ("Enter", "choose"), ("Esc", "close")])
-    } else if kind == Some(ModalKind::Output) || kind == Some(ModalKind::Checklist) {
-        Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
