@@ -142,3 +142,65 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::app::actions;
+    use crate::app::fixtures::{app, press};
+    use crate::app::modal::Modal;
+    use crate::app::{App, Event};
+    use crossterm::event::KeyCode;
+
+    fn menu_app() -> App {
+        let mut a = app();
+        a.actions.items = (0..3)
+            .map(|i| actions::MenuItem {
+                service: 0,
+                verb: crate::actions::Verb::Status,
+                command: format!("check {i}"),
+                guard: None,
+                timeout_label: "30s".into(),
+            })
+            .collect();
+        a
+    }
+
+    #[test]
+    fn a_cancelled_confirm_returns_to_the_menu_on_its_row() {
+        let mut a = menu_app();
+        press(&mut a, KeyCode::Char('a'));
+        press(&mut a, KeyCode::Down);
+        press(&mut a, KeyCode::Enter);
+        let confirm = actions::Confirm {
+            item: 1,
+            run_selected: false,
+        };
+        assert_eq!(a.modal, Some(Modal::Confirm(confirm)));
+        assert_eq!(a.menu_row(), Some(1), "the menu shows under the dialog");
+        press(&mut a, KeyCode::Char('n'));
+        assert_eq!(a.modal, Some(Modal::Menu { at: 1 }));
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.modal, None);
+    }
+
+    #[test]
+    fn a_scrolled_back_output_view_keeps_showing_the_same_lines() {
+        use crate::actions::ActionEvent;
+        let mut a = menu_app();
+        let id = a.actions.start(0, a.now()).map_or(0, |r| r.id);
+        a.modal = Some(Modal::Output { scroll: 0 });
+        let output = |n: usize| {
+            Event::Action(Box::new(ActionEvent::Output {
+                id,
+                lines: (0..n).map(|i| format!("line {i}")).collect(),
+            }))
+        };
+        assert!(a.update(output(3)).0);
+        assert_eq!(a.modal, Some(Modal::Output { scroll: 0 }), "following");
+        press(&mut a, KeyCode::Char('k'));
+        a.update(output(2));
+        assert_eq!(a.modal, Some(Modal::Output { scroll: 3 }));
+        press(&mut a, KeyCode::Esc);
+        assert!(!a.update(output(1)).0, "a closed view does not redraw");
+    }
+}
