@@ -1,8 +1,10 @@
 //! The one table of key bindings. The handler, the footer and the help screen all read it, so the
-//! help can never describe a key that does something else.
+//! help can never describe a key that does something else. Popups have a scope of their own each:
+//! while one is open only its keys count.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::app::modal::ModalKind;
 use crate::pane::PaneId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,20 @@ pub enum Action {
     ShowOutput,
     Checklist,
     WriteReport,
+    // Popup keys from here on.
+    /// Closes the popup.
+    Close,
+    /// Enter in a text prompt: keep the filter, or search.
+    Accept,
+    /// Esc in a text prompt: drop the text and what it did.
+    Clear,
+    DeleteChar,
+    /// The actions menu's Enter: ask to run the highlighted command.
+    Choose,
+    Run,
+    Cancel,
+    PressButton,
+    SwitchButton,
 }
 
 /// Where a binding applies.
@@ -46,18 +62,24 @@ pub enum Action {
 pub enum Scope {
     Global,
     Pane(PaneId),
+    /// Only while this popup is open, and then nothing else applies.
+    Modal(ModalKind),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key {
     pub code: KeyCode,
     pub ctrl: bool,
+    /// Works, and the help lists it, but the footer leaves it out to stay one line: the
+    /// Shift and arrow twins of a key it shows.
+    pub quiet: bool,
 }
 
 const fn key(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
         ctrl: false,
+        quiet: false,
     }
 }
 
@@ -65,11 +87,20 @@ const fn ctrl(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
         ctrl: true,
+        quiet: false,
     }
 }
 
 const fn code(code: KeyCode) -> Key {
-    Key { code, ctrl: false }
+    Key {
+        code,
+        ctrl: false,
+        quiet: false,
+    }
+}
+
+const fn quiet(k: Key) -> Key {
+    Key { quiet: true, ..k }
 }
 
 pub struct Binding {
@@ -313,6 +344,242 @@ pub const BINDINGS: &[Binding] = &[
         help: "previous log source",
         scope: Scope::Pane(PaneId::Logs),
     },
+    // The help popup.
+    Binding {
+        keys: &[code(KeyCode::Esc), key('?'), key('q')],
+        action: Action::Close,
+        footer: Some("close help"),
+        help: "close the help",
+        scope: Scope::Modal(ModalKind::Help),
+    },
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("scroll"),
+        help: "scroll the help down",
+        scope: Scope::Modal(ModalKind::Help),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("scroll"),
+        help: "scroll the help up",
+        scope: Scope::Modal(ModalKind::Help),
+    },
+    // Typing a process filter: other keys type.
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::Accept,
+        footer: Some("keep"),
+        help: "keep the filter",
+        scope: Scope::Modal(ModalKind::Filter),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        action: Action::Clear,
+        footer: Some("clear"),
+        help: "clear the filter",
+        scope: Scope::Modal(ModalKind::Filter),
+    },
+    Binding {
+        keys: &[code(KeyCode::Backspace)],
+        action: Action::DeleteChar,
+        footer: None,
+        help: "delete the last character",
+        scope: Scope::Modal(ModalKind::Filter),
+    },
+    // Typing a log search: other keys type.
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::Accept,
+        footer: Some("search"),
+        help: "search, from the newest line back",
+        scope: Scope::Modal(ModalKind::Search),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        action: Action::Clear,
+        footer: Some("clear"),
+        help: "clear the search",
+        scope: Scope::Modal(ModalKind::Search),
+    },
+    Binding {
+        keys: &[code(KeyCode::Backspace)],
+        action: Action::DeleteChar,
+        footer: None,
+        help: "delete the last character",
+        scope: Scope::Modal(ModalKind::Search),
+    },
+    // The checklist view.
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("scroll"),
+        help: "scroll the checklist down",
+        scope: Scope::Modal(ModalKind::Checklist),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("scroll"),
+        help: "scroll the checklist up",
+        scope: Scope::Modal(ModalKind::Checklist),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc), quiet(key('q')), quiet(key('v'))],
+        action: Action::Close,
+        footer: Some("close"),
+        help: "close the checklist",
+        scope: Scope::Modal(ModalKind::Checklist),
+    },
+    Binding {
+        keys: &[key('a')],
+        action: Action::OpenActions,
+        footer: Some("actions"),
+        help: "go to the actions menu",
+        scope: Scope::Modal(ModalKind::Checklist),
+    },
+    // The actions menu.
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("move"),
+        help: "highlight the next command",
+        scope: Scope::Modal(ModalKind::Menu),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("move"),
+        help: "highlight the previous command",
+        scope: Scope::Modal(ModalKind::Menu),
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::Choose,
+        footer: Some("choose"),
+        help: "choose the highlighted command (asks first)",
+        scope: Scope::Modal(ModalKind::Menu),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc), quiet(key('q')), quiet(key('a'))],
+        action: Action::Close,
+        footer: Some("close"),
+        help: "close the menu",
+        scope: Scope::Modal(ModalKind::Menu),
+    },
+    Binding {
+        keys: &[key('g'), code(KeyCode::Home)],
+        action: Action::Top,
+        footer: None,
+        help: "highlight the first command",
+        scope: Scope::Modal(ModalKind::Menu),
+    },
+    Binding {
+        keys: &[key('G'), code(KeyCode::End)],
+        action: Action::Bottom,
+        footer: None,
+        help: "highlight the last command",
+        scope: Scope::Modal(ModalKind::Menu),
+    },
+    // The confirm dialog.
+    Binding {
+        keys: &[key('y'), quiet(key('Y'))],
+        action: Action::Run,
+        footer: Some("run"),
+        help: "run the command",
+        scope: Scope::Modal(ModalKind::Confirm),
+    },
+    Binding {
+        keys: &[
+            key('n'),
+            quiet(key('N')),
+            code(KeyCode::Esc),
+            quiet(key('q')),
+        ],
+        action: Action::Cancel,
+        footer: Some("cancel"),
+        help: "cancel: nothing runs",
+        scope: Scope::Modal(ModalKind::Confirm),
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::PressButton,
+        footer: Some("press the highlighted button"),
+        help: "press the highlighted button (Cancel first)",
+        scope: Scope::Modal(ModalKind::Confirm),
+    },
+    Binding {
+        keys: &[
+            code(KeyCode::Left),
+            code(KeyCode::Right),
+            code(KeyCode::Tab),
+            code(KeyCode::BackTab),
+            key('h'),
+            key('l'),
+        ],
+        action: Action::SwitchButton,
+        footer: None,
+        help: "move between Cancel and Run",
+        scope: Scope::Modal(ModalKind::Confirm),
+    },
+    // The action output view.
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("scroll"),
+        help: "scroll towards the newest line",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("scroll"),
+        help: "scroll back to older lines",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc), quiet(key('q')), quiet(key('o'))],
+        action: Action::Close,
+        footer: Some("close"),
+        help: "close the output",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[key('a')],
+        action: Action::OpenActions,
+        footer: Some("actions"),
+        help: "go to the actions menu",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[code(KeyCode::PageUp)],
+        action: Action::PageUp,
+        footer: None,
+        help: "scroll back one page",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[code(KeyCode::PageDown)],
+        action: Action::PageDown,
+        footer: None,
+        help: "scroll one page towards the newest line",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[key('g'), code(KeyCode::Home)],
+        action: Action::Top,
+        footer: None,
+        help: "jump to the first line",
+        scope: Scope::Modal(ModalKind::Output),
+    },
+    Binding {
+        keys: &[key('G'), code(KeyCode::End)],
+        action: Action::Bottom,
+        footer: None,
+        help: "jump to the newest line",
+        scope: Scope::Modal(ModalKind::Output),
+    },
 ];
 
 impl Key {
@@ -348,21 +615,28 @@ impl Key {
 }
 
 impl Binding {
+    /// Whether the binding works with no popup open and `focus` focused.
     pub fn applies_to(&self, focus: PaneId) -> bool {
         match self.scope {
             Scope::Global => true,
             Scope::Pane(p) => p == focus,
+            Scope::Modal(_) => false,
         }
     }
 
+    /// Every key, quiet ones too: the help's label.
     pub fn keys_label(&self) -> String {
         keys_label(self.keys)
+    }
+
+    fn matches(&self, ev: &KeyEvent) -> bool {
+        self.keys.iter().any(|k| k.matches(ev))
     }
 }
 
 /// The binding a key press triggers with `focus` focused, pane bindings first.
 pub fn lookup(ev: &KeyEvent, focus: PaneId) -> Option<&'static Binding> {
-    let hit = |b: &&Binding| b.applies_to(focus) && b.keys.iter().any(|k| k.matches(ev));
+    let hit = |b: &&Binding| b.applies_to(focus) && b.matches(ev);
     BINDINGS
         .iter()
         .filter(|b| b.scope != Scope::Global)
@@ -373,6 +647,39 @@ pub fn lookup(ev: &KeyEvent, focus: PaneId) -> Option<&'static Binding> {
                 .filter(|b| b.scope == Scope::Global)
                 .find(hit)
         })
+}
+
+/// The binding a key press triggers while the popup `kind` is open: its own keys only.
+pub fn lookup_modal(ev: &KeyEvent, kind: ModalKind) -> Option<&'static Binding> {
+    in_scope(Scope::Modal(kind)).find(|b| b.matches(ev))
+}
+
+fn in_scope(scope: Scope) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.scope == scope)
+}
+
+/// The footer while the popup `kind` is open, in table order.
+pub fn modal_footer(kind: ModalKind) -> impl Iterator<Item = (String, &'static str)> {
+    let shown = in_scope(Scope::Modal(kind)).filter_map(|b| {
+        let keys: Vec<Key> = b.keys.iter().copied().filter(|k| !k.quiet).collect();
+        b.footer.map(|word| (keys_label(&keys), word))
+    });
+    merge_alike(shown).into_iter()
+}
+
+/// Neighbours with the same word share one hint: "j/k scroll" for down and up.
+fn merge_alike(hints: impl Iterator<Item = (String, &'static str)>) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for (keys, word) in hints {
+        match out.last_mut() {
+            Some((shown, last)) if *last == word => {
+                shown.push('/');
+                shown.push_str(&keys);
+            }
+            _ => out.push((keys, word)),
+        }
+    }
+    out
 }
 
 /// Bindings shown in the footer for the focused pane: the pane's own first, then global ones
@@ -427,18 +734,136 @@ mod tests {
         KeyEvent::new(code, mods)
     }
 
+    fn scopes() -> impl Iterator<Item = Scope> {
+        std::iter::once(Scope::Global)
+            .chain(PaneId::ALL.map(Scope::Pane))
+            .chain(ModalKind::ALL.map(Scope::Modal))
+    }
+
     #[test]
     fn no_key_is_bound_twice_in_one_scope() {
-        let scopes = std::iter::once(Scope::Global).chain(PaneId::ALL.map(Scope::Pane));
-        for scope in scopes {
-            let mut seen: Vec<Key> = Vec::new();
+        for scope in scopes() {
+            // A quiet key is the same key: compare what is pressed.
+            let mut seen: Vec<(KeyCode, bool)> = Vec::new();
             for b in BINDINGS.iter().filter(|b| b.scope == scope) {
                 for k in b.keys {
-                    assert!(!seen.contains(k), "{} bound twice in {scope:?}", k.label());
-                    seen.push(*k);
+                    let pressed = (k.code, k.ctrl);
+                    assert!(
+                        !seen.contains(&pressed),
+                        "{} bound twice in {scope:?}",
+                        k.label()
+                    );
+                    seen.push(pressed);
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_popup_has_keys_and_esc_leaves_it() {
+        let esc = press(KeyCode::Esc, KeyModifiers::NONE);
+        for kind in ModalKind::ALL {
+            let action = lookup_modal(&esc, kind).map(|b| b.action);
+            assert!(
+                matches!(action, Some(Action::Close | Action::Clear | Action::Cancel)),
+                "Esc in {kind:?} does {action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn popup_keys_apply_only_while_their_popup_is_open() {
+        let y = press(KeyCode::Char('y'), KeyModifiers::NONE);
+        assert_eq!(
+            lookup_modal(&y, ModalKind::Confirm).map(|b| b.action),
+            Some(Action::Run)
+        );
+        assert!(lookup_modal(&y, ModalKind::Menu).is_none());
+        assert!(lookup(&y, PaneId::Host).is_none());
+        // No global key leaks into a popup: `r` reruns on the dashboard only.
+        let r = press(KeyCode::Char('r'), KeyModifiers::NONE);
+        assert!(lookup_modal(&r, ModalKind::Output).is_none());
+        let esc = press(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(
+            lookup(&esc, PaneId::Upstreams).map(|b| b.action),
+            Some(Action::CloseDetail)
+        );
+    }
+
+    #[test]
+    fn popup_actions_are_bound_in_popups_only() {
+        let popup_only = [
+            Action::Close,
+            Action::Accept,
+            Action::Clear,
+            Action::DeleteChar,
+            Action::Choose,
+            Action::Run,
+            Action::Cancel,
+            Action::PressButton,
+            Action::SwitchButton,
+        ];
+        for b in BINDINGS {
+            if popup_only.contains(&b.action) {
+                assert!(
+                    matches!(b.scope, Scope::Modal(_)),
+                    "{:?} bound in {:?}",
+                    b.action,
+                    b.scope
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_footer_binding_shows_at_least_one_key() {
+        for b in BINDINGS.iter().filter(|b| b.footer.is_some()) {
+            assert!(b.keys.iter().any(|k| !k.quiet), "{:?}", b.help);
+        }
+    }
+
+    #[test]
+    fn popup_footers_name_the_shown_keys_and_merge_up_and_down() {
+        let labels = |kind| {
+            modal_footer(kind)
+                .map(|(k, w)| format!("{k} {w}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            labels(ModalKind::Help),
+            ["Esc/?/q close help", "j/k scroll"]
+        );
+        assert_eq!(labels(ModalKind::Filter), ["Enter keep", "Esc clear"]);
+        assert_eq!(labels(ModalKind::Search), ["Enter search", "Esc clear"]);
+        assert_eq!(
+            labels(ModalKind::Menu),
+            ["j/k move", "Enter choose", "Esc close"]
+        );
+        assert_eq!(
+            labels(ModalKind::Confirm),
+            [
+                "y run",
+                "n/Esc cancel",
+                "Enter press the highlighted button"
+            ]
+        );
+        for kind in [ModalKind::Checklist, ModalKind::Output] {
+            assert_eq!(labels(kind), ["j/k scroll", "Esc close", "a actions"]);
+        }
+    }
+
+    #[test]
+    fn quiet_keys_still_work() {
+        let down = press(KeyCode::Down, KeyModifiers::NONE);
+        assert_eq!(
+            lookup_modal(&down, ModalKind::Menu).map(|b| b.action),
+            Some(Action::ScrollDown)
+        );
+        let shift_y = press(KeyCode::Char('Y'), KeyModifiers::SHIFT);
+        assert_eq!(
+            lookup_modal(&shift_y, ModalKind::Confirm).map(|b| b.action),
+            Some(Action::Run)
+        );
     }
 
     #[test]

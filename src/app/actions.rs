@@ -50,12 +50,6 @@ pub struct ActionsView {
     pub names: Vec<String>,
     pub items: Vec<MenuItem>,
     pub read_only: bool,
-    /// The highlighted menu row while the menu is open.
-    pub menu: Option<usize>,
-    pub confirm: Option<Confirm>,
-    pub output_open: bool,
-    /// Lines up from the newest output line.
-    pub output_scroll: usize,
     pub output: VecDeque<String>,
     /// Lines dropped from the front of `output` because it was full.
     pub output_dropped: u64,
@@ -107,7 +101,6 @@ impl ActionsView {
         self.shown = Some(label);
         self.output.clear();
         self.output_dropped = 0;
-        self.output_scroll = 0;
         Some(Request {
             id: self.next_id,
             service: it.service,
@@ -119,23 +112,25 @@ impl ActionsView {
         self.running.as_ref().is_some_and(|r| r.id == id)
     }
 
-    pub fn push_output(&mut self, id: u64, lines: impl IntoIterator<Item = String>) -> bool {
+    /// How many lines were added; `None` for a stale action's output.
+    pub fn push_output(
+        &mut self,
+        id: u64,
+        lines: impl IntoIterator<Item = String>,
+    ) -> Option<usize> {
         if !self.is_current(id) {
-            return false;
+            return None;
         }
+        let mut added = 0;
         for line in lines {
             if self.output.len() == OUTPUT_LINES {
                 self.output.pop_front();
                 self.output_dropped += 1;
             }
             self.output.push_back(line);
-            // A scrolled-back view keeps showing the same lines.
-            if self.output_scroll > 0 {
-                self.output_scroll += 1;
-            }
+            added += 1;
         }
-        self.output_scroll = self.output_scroll.min(self.output.len());
-        true
+        Some(added)
     }
 
     pub fn finish(&mut self, result: ActionResult) -> bool {

@@ -1,10 +1,11 @@
-//! Keys and runner events for service actions: menu, confirm dialog and output view are modal,
-//! so while one is open every key goes to it.
+//! Keys and runner events for service actions: menu, confirm dialog and output view are popups,
+//! so while one is open every key goes to it, as the key table's scope for it names it.
 
-use crossterm::event::{KeyCode, KeyEvent};
-
+use super::actions::Confirm;
+use super::modal::Modal;
 use super::{App, Effect};
 use crate::actions::ActionEvent;
+use crate::keymap::Action;
 
 impl App {
     pub(super) fn open_actions(&mut self) {
@@ -15,19 +16,18 @@ impl App {
             );
             return;
         }
-        self.actions.menu = Some(self.actions.menu.unwrap_or(0));
+        self.modal = Some(Modal::Menu { at: 0 });
     }
 
-    pub(super) fn on_menu_key(&mut self, key: KeyEvent) {
-        let Some(at) = self.actions.menu else { return };
+    pub(super) fn on_menu_key(&mut self, at: usize, action: Option<Action>) {
         let last = self.actions.items.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('a') => self.actions.menu = None,
-            KeyCode::Char('j') | KeyCode::Down => self.actions.menu = Some((at + 1).min(last)),
-            KeyCode::Char('k') | KeyCode::Up => self.actions.menu = Some(at.saturating_sub(1)),
-            KeyCode::Char('g') | KeyCode::Home => self.actions.menu = Some(0),
-            KeyCode::Char('G') | KeyCode::End => self.actions.menu = Some(last),
-            KeyCode::Enter => {
+        let at = match action {
+            Some(Action::Close) => return,
+            Some(Action::ScrollDown) => (at + 1).min(last),
+            Some(Action::ScrollUp) => at.saturating_sub(1),
+            Some(Action::Top) => 0,
+            Some(Action::Bottom) => last,
+            Some(Action::Choose) => {
                 if self.actions.read_only {
                     self.message = Some("read-only: actions are disabled (--read-only)".into());
                 } else if let Some(running) = &self.actions.running {
@@ -36,85 +36,99 @@ impl App {
                         running.label
                     ));
                 } else {
-                    self.actions.confirm = Some(super::actions::Confirm {
+                    self.modal = Some(Modal::Confirm(Confirm {
                         item: at,
                         run_selected: false,
-                    });
+                    }));
+                    return;
                 }
+                at
             }
-            _ => {}
-        }
+            _ => at,
+        };
+        self.modal = Some(Modal::Menu { at });
     }
 
-    /// Enter alone activates the highlighted button, which starts on Cancel: a stray Enter
+    /// Enter alone presses the highlighted button, which starts on Cancel: a stray Enter
     /// never restarts anything. `y` runs, `n` and Esc cancel.
-    pub(super) fn on_confirm_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Some(confirm) = self.actions.confirm.as_mut() else {
-            return vec![];
-        };
-        let run = match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => true,
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => false,
-            KeyCode::Enter => confirm.run_selected,
-            KeyCode::Left
-            | KeyCode::Right
-            | KeyCode::Tab
-            | KeyCode::BackTab
-            | KeyCode::Char('h')
-            | KeyCode::Char('l') => {
+    pub(super) fn on_confirm_key(
+        &mut self,
+        mut confirm: Confirm,
+        action: Option<Action>,
+    ) -> Vec<Effect> {
+        let run = match action {
+            Some(Action::Run) => true,
+            Some(Action::Cancel) => false,
+            Some(Action::PressButton) => confirm.run_selected,
+            Some(Action::SwitchButton) => {
                 confirm.run_selected = !confirm.run_selected;
+                self.modal = Some(Modal::Confirm(confirm));
                 return vec![];
             }
-            _ => return vec![],
+            _ => {
+                self.modal = Some(Modal::Confirm(confirm));
+                return vec![];
+            }
         };
-        let item = confirm.item;
-        self.actions.confirm = None;
         if !run {
             self.message = Some("cancelled: nothing was run".into());
+            self.modal = Some(Modal::Menu { at: confirm.item });
             return vec![];
         }
-        self.actions.menu = None;
-        let Some(request) = self.actions.start(item, self.now()) else {
+        let Some(request) = self.actions.start(confirm.item, self.now()) else {
             return vec![];
         };
-        self.actions.output_open = true;
+        self.modal = Some(Modal::Output { scroll: 0 });
         vec![Effect::RunAction(request)]
     }
 
-    /// Returns whether anything changed.
-    pub(super) fn on_output_key(&mut self, key: KeyEvent) -> bool {
+    /// `scroll` counts lines up from the newest. Returns whether anything changed.
+    pub(super) fn on_output_key(&mut self, scroll: usize, action: Option<Action>) -> bool {
         let page = usize::from(self.size.1.saturating_sub(6)).max(1);
         let len = self.actions.output.len();
-        let scroll = &mut self.actions.output_scroll;
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => {
-                self.actions.output_open = false
-            }
-            KeyCode::Char('k') | KeyCode::Up => *scroll = (*scroll + 1).min(len),
-            KeyCode::Char('j') | KeyCode::Down => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageUp => *scroll = (*scroll + page).min(len),
-            KeyCode::PageDown => *scroll = scroll.saturating_sub(page),
-            KeyCode::Char('g') | KeyCode::Home => *scroll = len,
-            KeyCode::Char('G') | KeyCode::End => *scroll = 0,
-            KeyCode::Char('a') => {
-                self.actions.output_open = false;
+        let scroll = match action {
+            Some(Action::Close) => return true,
+            Some(Action::ScrollUp) => (scroll + 1).min(len),
+            Some(Action::ScrollDown) => scroll.saturating_sub(1),
+            Some(Action::PageUp) => (scroll + page).min(len),
+            Some(Action::PageDown) => scroll.saturating_sub(page),
+            Some(Action::Top) => len,
+            Some(Action::Bottom) => 0,
+            Some(Action::OpenActions) => {
                 self.open_actions();
+                return true;
             }
-            _ => return false,
+            _ => {
+                self.modal = Some(Modal::Output { scroll });
+                return false;
+            }
+        };
+        self.modal = Some(Modal::Output { scroll });
+        true
+    }
+
+    /// Appends an action's output; an open output view scrolled back keeps showing the same lines.
+    fn show_output(&mut self, id: u64, lines: impl IntoIterator<Item = String>) -> bool {
+        let Some(added) = self.actions.push_output(id, lines) else {
+            return false;
+        };
+        let len = self.actions.output.len();
+        let Some(Modal::Output { scroll }) = &mut self.modal else {
+            return false;
+        };
+        if *scroll > 0 {
+            *scroll += added;
         }
+        *scroll = (*scroll).min(len);
         true
     }
 
     pub(super) fn on_action_event(&mut self, event: ActionEvent) -> (bool, Vec<Effect>) {
         match event {
             ActionEvent::Started { id, command } => {
-                let shown = self.actions.push_output(id, [format!("$ {command}")]);
-                (shown && self.actions.output_open, vec![])
+                (self.show_output(id, [format!("$ {command}")]), vec![])
             }
-            ActionEvent::Output { id, lines } => {
-                let shown = self.actions.push_output(id, lines);
-                (shown && self.actions.output_open, vec![])
-            }
+            ActionEvent::Output { id, lines } => (self.show_output(id, lines), vec![]),
             ActionEvent::Finished(result) => {
                 let summary = result.summary();
                 if !self.actions.finish(*result) {
@@ -132,5 +146,67 @@ impl App {
                 (changed, vec![])
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::app::actions;
+    use crate::app::fixtures::{app, press};
+    use crate::app::modal::Modal;
+    use crate::app::{App, Event};
+    use crossterm::event::KeyCode;
+
+    fn menu_app() -> App {
+        let mut a = app();
+        a.actions.items = (0..3)
+            .map(|i| actions::MenuItem {
+                service: 0,
+                verb: crate::actions::Verb::Status,
+                command: format!("check {i}"),
+                guard: None,
+                timeout_label: "30s".into(),
+            })
+            .collect();
+        a
+    }
+
+    #[test]
+    fn a_cancelled_confirm_returns_to_the_menu_on_its_row() {
+        let mut a = menu_app();
+        press(&mut a, KeyCode::Char('a'));
+        press(&mut a, KeyCode::Down);
+        press(&mut a, KeyCode::Enter);
+        let confirm = actions::Confirm {
+            item: 1,
+            run_selected: false,
+        };
+        assert_eq!(a.modal, Some(Modal::Confirm(confirm)));
+        assert_eq!(a.menu_row(), Some(1), "the menu shows under the dialog");
+        press(&mut a, KeyCode::Char('n'));
+        assert_eq!(a.modal, Some(Modal::Menu { at: 1 }));
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.modal, None);
+    }
+
+    #[test]
+    fn a_scrolled_back_output_view_keeps_showing_the_same_lines() {
+        use crate::actions::ActionEvent;
+        let mut a = menu_app();
+        let id = a.actions.start(0, a.now()).map_or(0, |r| r.id);
+        a.modal = Some(Modal::Output { scroll: 0 });
+        let output = |n: usize| {
+            Event::Action(Box::new(ActionEvent::Output {
+                id,
+                lines: (0..n).map(|i| format!("line {i}")).collect(),
+            }))
+        };
+        assert!(a.update(output(3)).0);
+        assert_eq!(a.modal, Some(Modal::Output { scroll: 0 }), "following");
+        press(&mut a, KeyCode::Char('k'));
+        a.update(output(2));
+        assert_eq!(a.modal, Some(Modal::Output { scroll: 3 }));
+        press(&mut a, KeyCode::Esc);
+        assert!(!a.update(output(1)).0, "a closed view does not redraw");
     }
 }

@@ -79,8 +79,6 @@ pub struct LogView {
     pub wrap: bool,
     pub level: Option<Level>,
     pub cause: Option<Cause>,
-    /// The search being typed; `None` when not typing.
-    pub search_input: Option<String>,
     /// The search in effect, highlighted; `n`/`N` move between its matches.
     pub search: String,
 }
@@ -93,7 +91,6 @@ impl Default for LogView {
             wrap: false,
             level: None,
             cause: None,
-            search_input: None,
             search: String::new(),
         }
     }

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::status_style;
 use crate::actions::{ServiceState, ServiceStatus};
 use crate::app::App;
-use crate::app::actions::ActionsView;
+use crate::app::actions::{ActionsView, Confirm};
 use crate::status::Status;
 use crate::theme::Theme;
 
@@ -72,9 +72,8 @@ fn status_spans<'a>(status: Option<&ServiceStatus>, theme: &Theme) -> Vec<Span<'
     ]
 }
 
-pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, selected: usize, theme: &Theme) {
     let view = &app.actions;
-    let Some(selected) = view.menu else { return };
     let mut lines: Vec<Line> = Vec::new();
     let mut selected_line = 0;
     let mut last_service = None;
@@ -153,9 +152,8 @@ pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-pub fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, confirm: Confirm, theme: &Theme) {
     let view = &app.actions;
-    let Some(confirm) = view.confirm else { return };
     let Some(item) = view.items.get(confirm.item) else {
         return;
     };
@@ -205,7 +203,8 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
-pub fn draw_output(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// `scroll`: lines up from the newest.
+pub fn draw_output(frame: &mut Frame, area: Rect, app: &App, scroll: usize, theme: &Theme) {
     let view: &ActionsView = &app.actions;
     let Some(label) = &view.shown else { return };
     let state = match &view.running {
@@ -250,7 +249,7 @@ pub fn draw_output(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(block, rect);
     let rows = usize::from(inner.height);
     let total = view.output.len();
-    let end = total.saturating_sub(view.output_scroll.min(total));
+    let end = total.saturating_sub(scroll.min(total));
     let start = end.saturating_sub(rows);
     let mut lines: Vec<Line> = Vec::new();
     if start == 0 && view.output_dropped > 0 {

@@ -1,12 +1,13 @@
 //! The help popup, generated from the key map that handles the keys. Two columns when the
-//! terminal is wide enough (global keys left, pane keys right), one scrolling column otherwise.
+//! terminal is wide enough (global keys left, pane keys right, each popup's keys under the
+//! shorter one), one scrolling column otherwise.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::App;
+use crate::app::modal::ModalKind;
 use crate::keymap::{BINDINGS, Scope};
 use crate::pane::PaneId;
 use crate::theme::Theme;
@@ -21,7 +22,7 @@ fn section(title: &str, scope: Scope, theme: &Theme, out: &mut Vec<Line<'static>
     out.push(Line::from(Span::styled(title.to_string(), theme.accent)));
     for b in BINDINGS.iter().filter(|b| b.scope == scope) {
         out.push(Line::from(vec![
-            Span::styled(format!("  {:<10}", b.keys_label()), theme.footer_key),
+            Span::styled(format!("  {:<9} ", b.keys_label()), theme.footer_key),
             Span::styled(b.help.to_string(), theme.text),
         ]));
     }
@@ -53,18 +54,44 @@ fn pane_lines(theme: &Theme) -> Vec<Line<'static>> {
     out
 }
 
+/// One section per popup: while a popup is open only its own keys work.
+fn modal_sections(theme: &Theme) -> Vec<Vec<Line<'static>>> {
+    ModalKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let mut out = Vec::new();
+            section(kind.title(), Scope::Modal(kind), theme, &mut out);
+            out
+        })
+        .collect()
+}
+
 /// Every line of the help in one column.
 pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut all = global_lines(theme);
     all.push(Line::default());
     all.extend(pane_lines(theme));
+    for s in modal_sections(theme) {
+        all.push(Line::default());
+        all.extend(s);
+    }
     all
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let two_columns = area.width >= 2 * COLUMN + 6;
-    let columns: Vec<Vec<Line>> = if two_columns {
-        vec![global_lines(theme), pane_lines(theme)]
+fn two_columns(theme: &Theme) -> Vec<Vec<Line<'static>>> {
+    let mut columns = [global_lines(theme), pane_lines(theme)];
+    for s in modal_sections(theme) {
+        let shorter = usize::from(columns[1].len() < columns[0].len());
+        columns[shorter].push(Line::default());
+        columns[shorter].extend(s);
+    }
+    columns.into()
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
+    let wide = area.width >= 2 * COLUMN + 6;
+    let columns: Vec<Vec<Line>> = if wide {
+        two_columns(theme)
     } else {
         vec![lines(theme)]
     };
@@ -95,7 +122,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     .split(inner);
     for (column, rect) in columns.into_iter().zip(areas.iter()) {
         frame.render_widget(
-            Paragraph::new(column).scroll((app.help_scroll.min(max_scroll), 0)),
+            Paragraph::new(column).scroll((scroll.min(max_scroll), 0)),
             *rect,
         );
     }

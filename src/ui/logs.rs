@@ -39,7 +39,7 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     if let Some(c) = v.cause {
         text.push_str(&format!(" · {}", c.name()));
     }
-    if let Some(input) = &v.search_input {
+    if let Some(input) = app.search_input() {
         text.push_str(&format!(" · /{input}█"));
     } else if !v.search.is_empty() {
         text.push_str(&format!(" · /{}", v.search));
@@ -261,7 +261,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         used += rows_of(visible[end]);
         end += 1;
     }
-    let search = if v.search_input.is_some() {
+    let search = if app.search_input().is_some() {
         ""
     } else {
         v.search.as_str()

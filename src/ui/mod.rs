@@ -20,6 +20,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::App;
+use crate::app::modal::Modal;
+use crate::diagnosis::Diagnosis;
 use crate::keymap;
 use crate::pane::PaneId;
 use crate::status::Status;
@@ -61,20 +63,30 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
     }
     footer(frame, screen.footer, app, theme);
-    if app.checklist_open {
-        checklist::draw_view(frame, area, diagnosis, app.checklist_scroll, theme);
+    if let Some(modal) = &app.modal {
+        draw_modal(frame, area, app, modal, diagnosis, theme);
     }
-    if app.actions.output_open {
-        actions::draw_output(frame, area, app, theme);
-    }
-    if app.actions.menu.is_some() {
-        actions::draw_menu(frame, area, app, theme);
-    }
-    if app.actions.confirm.is_some() {
-        actions::draw_confirm(frame, area, app, theme);
-    }
-    if app.help {
-        help::draw(frame, area, app, theme);
+}
+
+/// The popup on top of everything; the text inputs show in their pane's border instead.
+fn draw_modal(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    modal: &Modal,
+    diagnosis: &Diagnosis,
+    theme: &Theme,
+) {
+    match modal {
+        Modal::Help { scroll } => help::draw(frame, area, *scroll, theme),
+        Modal::Filter(_) | Modal::Search(_) => {}
+        Modal::Checklist { scroll } => checklist::draw_view(frame, area, diagnosis, *scroll, theme),
+        Modal::Menu { at } => actions::draw_menu(frame, area, app, *at, theme),
+        Modal::Confirm(confirm) => {
+            actions::draw_menu(frame, area, app, confirm.item, theme);
+            actions::draw_confirm(frame, area, app, *confirm, theme);
+        }
+        Modal::Output { scroll } => actions::draw_output(frame, area, app, *scroll, theme),
     }
 }
 
@@ -200,30 +212,20 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     }
 }
 
+/// The open popup's keys, or the focused pane's; both from the key table.
 fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
-    if let Some(text) = &app.filter_input {
+    if let Some(text) = app.filter_input() {
         spans.push(Span::styled(" filter: ", theme.footer_key));
-        spans.push(Span::styled(format!("{text}█"), theme.text));
-        spans.push(Span::styled("  Enter", theme.footer_key));
-        spans.push(Span::styled(" keep ", theme.footer_text));
-        spans.push(Span::styled(" Esc", theme.footer_key));
-        spans.push(Span::styled(" clear", theme.footer_text));
-    } else if let Some(keys) = modal_keys(app) {
-        for (key, word) in keys {
-            spans.push(Span::styled(format!(" {key}"), theme.footer_key));
-            spans.push(Span::styled(format!(" {word} "), theme.footer_text));
-        }
-    } else if app.help {
-        spans.push(Span::styled(" Esc/?/q", theme.footer_key));
-        spans.push(Span::styled(" close help ", theme.footer_text));
-        spans.push(Span::styled(" j/k", theme.footer_key));
-        spans.push(Span::styled(" scroll", theme.footer_text));
-    } else {
-        for (keys, word) in keymap::footer(app.focus) {
-            spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
-            spans.push(Span::styled(format!(" {word} "), theme.footer_text));
-        }
+        spans.push(Span::styled(format!("{text}█ "), theme.text));
+    }
+    let hints: Vec<(String, &str)> = match app.modal_kind() {
+        Some(kind) => keymap::modal_footer(kind).collect(),
+        None => keymap::footer(app.focus).collect(),
+    };
+    for (keys, word) in hints {
+        spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
+        spans.push(Span::styled(format!(" {word} "), theme.footer_text));
     }
     if let Some(msg) = &app.message {
         spans.insert(0, Span::styled(format!(" {msg} "), theme.accent.reversed()));
@@ -232,25 +234,6 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(Line::from(spans)).style(theme.footer_text),
         area,
     );
-}
-
-/// The keys of an open popup, which takes every key while it is open.
-fn modal_keys(app: &App) -> Option<&'static [(&'static str, &'static str)]> {
-    if app.help {
-        None
-    } else if app.actions.confirm.is_some() {
-        Some(&[
-            ("y", "run"),
-            ("n/Esc", "cancel"),
-            ("Enter", "press the highlighted button"),
-        ])
-    } else if app.actions.menu.is_some() {
-        Some(&[("j/k", "move"), ("Enter", "choose"), ("Esc", "close")])
-    } else if app.actions.output_open || app.checklist_open {
-        Some(&[("j/k", "scroll"), ("Esc", "close"), ("a", "actions")])
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use crate::app::modal::ModalKind;
 use crate::app::{App, Event};
 use crate::host::{EphemeralPorts, FileHandles, HostSample, ProcessRow, TcpState, TcpStates};
 use crate::theme::{self, ColorDepth, Theme};
@@ -139,7 +140,12 @@ fn help_lists_every_binding() {
     let mut a = app((120, 40));
     key(&mut a, KeyCode::Char('?'));
     let term = render(&a, 120, 40);
-    let screen = term.backend().to_string();
+    // The popups' keys make it longer than the screen: read it all by scrolling.
+    let mut screen = term.backend().to_string();
+    for _ in 0..60 {
+        key(&mut a, KeyCode::Char('j'));
+        screen.push_str(&render(&a, 120, 40).backend().to_string());
+    }
     for b in crate::keymap::BINDINGS {
         assert!(screen.contains(b.help), "help is missing {:?}", b.help);
     }
@@ -552,7 +558,7 @@ fn read_only_greys_the_menu_and_refuses_to_confirm() {
     key(&mut a, KeyCode::Char('a'));
     key(&mut a, KeyCode::Down);
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.actions.confirm, None);
+    assert_eq!(a.confirm(), None);
     assert_eq!(
         a.message.as_deref(),
         Some("read-only: actions are disabled (--read-only)")
@@ -581,12 +587,9 @@ fn the_confirm_dialog_shows_the_exact_command_and_defaults_to_cancel() {
         KeyModifiers::NONE,
     )));
     assert!(effects.is_empty());
-    assert_eq!(a.actions.confirm, None);
+    assert_eq!(a.confirm(), None);
     assert_eq!(a.message.as_deref(), Some("cancelled: nothing was run"));
-    assert!(
-        a.actions.menu.is_some(),
-        "the menu stays open after a cancel"
-    );
+    assert!(a.menu_row().is_some(), "the menu stays open after a cancel");
 }
 
 #[test]
@@ -610,7 +613,7 @@ fn n_and_esc_cancel_y_runs_and_enter_runs_only_once_moved_to_run() {
     };
     assert_eq!(request.service, 1);
     assert_eq!(request.verb, crate::actions::Verb::Restart);
-    assert!(a.actions.output_open);
+    assert!(a.output_open());
 
     let mut a = actions_app(false);
     confirm_restart(&mut a);
@@ -704,8 +707,8 @@ fn quitting_while_an_action_runs_takes_a_second_q() {
 fn the_checklist_view_shows_the_verdict_and_every_steps_evidence() {
     let mut a = upstream_app((120, 40));
     key(&mut a, KeyCode::Char('v'));
-    assert!(a.checklist_open);
+    assert_eq!(a.modal_kind(), Some(ModalKind::Checklist));
     insta::assert_snapshot!(render(&a, 120, 40).backend());
     key(&mut a, KeyCode::Esc);
-    assert!(!a.checklist_open);
+    assert_eq!(a.modal, None);
 }

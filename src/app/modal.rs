@@ -1,0 +1,118 @@
+//! The popups. At most one is open and it takes every key, so it is one value rather than a
+//! flag per popup: two popups can never both think they are on top, and input, drawing and the
+//! footer all ask the same question ("which popup?") instead of each walking its own chain.
+
+use super::App;
+use super::actions::Confirm;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Modal {
+    /// The key help (`?`), scrolled down this many lines.
+    Help { scroll: u16 },
+    /// The process filter being typed; the Host pane narrows as it changes.
+    Filter(String),
+    /// The log search being typed; it takes effect on Enter.
+    Search(String),
+    /// The checklist view (`v`), scrolled down this many lines.
+    Checklist { scroll: u16 },
+    /// The actions menu with its highlighted row.
+    Menu { at: usize },
+    /// The confirm dialog. It is drawn over the menu, which it cannot move, so the menu row is
+    /// the confirmed item and a cancel returns to it.
+    Confirm(Confirm),
+    /// The action output view, this many lines up from the newest.
+    Output { scroll: usize },
+}
+
+/// Which popup, without its state: the key table's scopes and the help's sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModalKind {
+    Help,
+    Filter,
+    Search,
+    Checklist,
+    Menu,
+    Confirm,
+    Output,
+}
+
+impl ModalKind {
+    pub const ALL: [ModalKind; 7] = [
+        ModalKind::Help,
+        ModalKind::Filter,
+        ModalKind::Search,
+        ModalKind::Checklist,
+        ModalKind::Menu,
+        ModalKind::Confirm,
+        ModalKind::Output,
+    ];
+
+    /// The popup's name in the help.
+    pub fn title(self) -> &'static str {
+        match self {
+            ModalKind::Help => "In this help",
+            ModalKind::Filter => "Typing a process filter",
+            ModalKind::Search => "Typing a log search",
+            ModalKind::Checklist => "In the checklist",
+            ModalKind::Menu => "In the actions menu",
+            ModalKind::Confirm => "In the confirm dialog",
+            ModalKind::Output => "In the action output",
+        }
+    }
+}
+
+impl Modal {
+    pub fn kind(&self) -> ModalKind {
+        match self {
+            Modal::Help { .. } => ModalKind::Help,
+            Modal::Filter(_) => ModalKind::Filter,
+            Modal::Search(_) => ModalKind::Search,
+            Modal::Checklist { .. } => ModalKind::Checklist,
+            Modal::Menu { .. } => ModalKind::Menu,
+            Modal::Confirm(_) => ModalKind::Confirm,
+            Modal::Output { .. } => ModalKind::Output,
+        }
+    }
+}
+
+impl App {
+    pub fn modal_kind(&self) -> Option<ModalKind> {
+        self.modal.as_ref().map(Modal::kind)
+    }
+
+    /// The process filter being typed, if it is.
+    pub fn filter_input(&self) -> Option<&str> {
+        match &self.modal {
+            Some(Modal::Filter(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The log search being typed, if it is.
+    pub fn search_input(&self) -> Option<&str> {
+        match &self.modal {
+            Some(Modal::Search(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The actions menu's highlighted row, also while the confirm dialog sits over it.
+    pub fn menu_row(&self) -> Option<usize> {
+        match &self.modal {
+            Some(Modal::Menu { at }) => Some(*at),
+            Some(Modal::Confirm(c)) => Some(c.item),
+            _ => None,
+        }
+    }
+
+    pub fn confirm(&self) -> Option<Confirm> {
+        match &self.modal {
+            Some(Modal::Confirm(c)) => Some(*c),
+            _ => None,
+        }
+    }
+
+    pub fn output_open(&self) -> bool {
+        matches!(self.modal, Some(Modal::Output { .. }))
+    }
+}

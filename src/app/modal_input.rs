@@ -1,0 +1,195 @@
+//! Keys while a popup is open: each popup's scope of the key table names them, and nothing else
+//! applies. Text prompts (process filter, log search) type every other key. The actions popups'
+//! keys are in `actions_input`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::modal::Modal;
+use super::{App, Effect};
+use crate::keymap::{self, Action};
+use crate::pane::PaneId;
+
+impl App {
+    /// Every key while a popup is open goes here, as the popup's scope of the key table names
+    /// it. `modal` has been taken out of `self`; the handler puts it back unless it closed.
+    pub(super) fn on_modal_key(&mut self, modal: Modal, key: KeyEvent) -> (bool, Vec<Effect>) {
+        let action = keymap::lookup_modal(&key, modal.kind()).map(|b| b.action);
+        match modal {
+            Modal::Filter(text) => {
+                self.on_filter_key(text, action, &key);
+                (true, vec![])
+            }
+            Modal::Search(text) => {
+                self.on_search_key(text, action, &key);
+                (true, vec![])
+            }
+            Modal::Help { scroll } => {
+                self.on_help_key(scroll, action);
+                (true, vec![])
+            }
+            Modal::Confirm(confirm) => (true, self.on_confirm_key(confirm, action)),
+            Modal::Menu { at } => {
+                self.on_menu_key(at, action);
+                (true, vec![])
+            }
+            Modal::Output { scroll } => (self.on_output_key(scroll, action), vec![]),
+            Modal::Checklist { scroll } => (self.on_checklist_key(scroll, action), vec![]),
+        }
+    }
+
+    fn on_filter_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {
+        match action {
+            Some(Action::Accept) => {}
+            Some(Action::Clear) => self.host.filter.clear(),
+            Some(Action::DeleteChar) => {
+                text.pop();
+                self.host.filter.clone_from(&text);
+                self.modal = Some(Modal::Filter(text));
+            }
+            _ => {
+                let Some(c) = typed(key) else {
+                    self.modal = Some(Modal::Filter(text));
+                    return;
+                };
+                // A pasted megabyte must not become a megabyte filter.
+                if text.chars().count() < 64 {
+                    text.push(c);
+                    self.host.filter.clone_from(&text);
+                }
+                self.modal = Some(Modal::Filter(text));
+            }
+        }
+        self.host.rebuild(self.model.host.as_ref());
+        self.scroll[PaneId::Host.index()] = 0;
+    }
+
+    fn on_search_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {
+        match action {
+            Some(Action::Accept) => {
+                self.logs.search = text;
+                // Start from below the newest line, so the first jump lands on the latest match.
+                self.scroll[PaneId::Logs.index()] = 0;
+                self.jump_to_match(false);
+                if self.logs.matches(&self.model.logs).is_empty() && !self.logs.search.is_empty() {
+                    self.message = Some(format!("no line matches {:?}", self.logs.search));
+                }
+                return;
+            }
+            Some(Action::Clear) => {
+                self.logs.search.clear();
+                return;
+            }
+            Some(Action::DeleteChar) => {
+                text.pop();
+            }
+            _ => {
+                // A pasted megabyte must not become a megabyte search.
+                if let Some(c) = typed(key).filter(|_| text.chars().count() < 128) {
+                    text.push(c);
+                }
+            }
+        }
+        self.modal = Some(Modal::Search(text));
+    }
+
+    /// Returns whether anything changed.
+    fn on_checklist_key(&mut self, scroll: u16, action: Option<Action>) -> bool {
+        let scroll = match action {
+            Some(Action::Close) => return true,
+            Some(Action::ScrollDown) => scroll.saturating_add(1).min(40),
+            Some(Action::ScrollUp) => scroll.saturating_sub(1),
+            Some(Action::OpenActions) => {
+                self.open_actions();
+                return true;
+            }
+            _ => {
+                self.modal = Some(Modal::Checklist { scroll });
+                return false;
+            }
+        };
+        self.modal = Some(Modal::Checklist { scroll });
+        true
+    }
+
+    fn on_help_key(&mut self, scroll: u16, action: Option<Action>) {
+        let scroll = match action {
+            Some(Action::Close) => return,
+            Some(Action::ScrollDown) => scroll.saturating_add(1),
+            Some(Action::ScrollUp) => scroll.saturating_sub(1),
+            _ => scroll,
+        };
+        self.modal = Some(Modal::Help { scroll });
+    }
+}
+
+/// The character a key types into a text prompt, if it types one.
+fn typed(key: &KeyEvent) -> Option<char> {
+    match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() => {
+            Some(c)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::app::Event;
+    use crate::app::fixtures::{app, press, sample};
+    use crate::app::modal::{Modal, ModalKind};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn help_opens_and_closes_and_swallows_keys() {
+        let mut a = app();
+        press(&mut a, KeyCode::Char('?'));
+        assert_eq!(a.modal, Some(Modal::Help { scroll: 0 }));
+        assert!(
+            press(&mut a, KeyCode::Char('q')).is_empty(),
+            "q closes help, does not quit"
+        );
+        assert_eq!(a.modal, None);
+    }
+
+    #[test]
+    fn filter_narrows_processes_and_esc_clears_it() {
+        let mut a = app();
+        a.update(Event::Host(Box::new(sample(0.1))));
+        press(&mut a, KeyCode::Char('/'));
+        for c in "NGINX".chars() {
+            press(&mut a, KeyCode::Char(c));
+        }
+        assert_eq!(
+            a.host.visible.len(),
+            2,
+            "case-insensitive match on the command"
+        );
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.modal, None);
+        assert_eq!(a.host.filter, "NGINX");
+        press(&mut a, KeyCode::Char('/'));
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.host.visible.len(), 3);
+    }
+
+    #[test]
+    fn every_key_the_checklist_and_output_declare_reaches_their_handler() {
+        use crate::keymap::{BINDINGS, Scope};
+        // These two handlers report the keys they ignore; none of their own may be one.
+        let popups = [
+            (ModalKind::Checklist, Modal::Checklist { scroll: 0 }),
+            (ModalKind::Output, Modal::Output { scroll: 0 }),
+        ];
+        for (kind, open) in popups {
+            for b in BINDINGS.iter().filter(|b| b.scope == Scope::Modal(kind)) {
+                for k in b.keys {
+                    let mut a = app();
+                    a.modal = Some(open.clone());
+                    let (redraw, _) =
+                        a.update(Event::Key(KeyEvent::new(k.code, KeyModifiers::NONE)));
+                    assert!(redraw, "{} in {kind:?}", k.label());
+                }
+            }
+        }
+    }
+}
