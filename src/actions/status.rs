@@ -1,14 +1,14 @@
 //! Services' `status` commands, run periodically so the Host pane shows whether each is running.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::{Exit, ServiceSpec, exec};
-use crate::worker::Worker;
+use crate::outbox::Outbox;
+use crate::periodic::{Periodic, Round};
 
 /// Each check is a process (`systemctl is-active`, `pgrep`: about 4 ms of CPU): every 10 s that
 /// alone would cost an idle dashboard more than htop's whole footprint. Actions and `r` check at
@@ -123,49 +123,28 @@ pub fn check_all(specs: &[ServiceSpec]) -> Vec<ServiceStatus> {
 }
 
 /// Polls every service's status on its own thread, every [`STATUS_INTERVAL`] and on request.
-pub struct StatusPoller {
-    control: Option<SyncSender<()>>,
-    worker: Worker,
-}
+pub struct StatusPoller(Periodic);
 
 impl StatusPoller {
+    /// Checks every service now, then every [`STATUS_INTERVAL`], each status sent as soon as it
+    /// is known; ends when the receiver is gone or the poller drops.
     pub fn spawn(
         services: Vec<ServiceSpec>,
-        mut deliver: impl FnMut(ServiceStatus) -> bool + Send + 'static,
+        outbox: Outbox<ServiceStatus>,
     ) -> io::Result<StatusPoller> {
-        let (control, requests) = mpsc::sync_channel::<()>(1);
-        let worker = Worker::spawn("gatewatch-services", "service status", move |stop| {
-            loop {
-                for (i, spec) in services.iter().enumerate() {
-                    let status = check(i, spec, &stop);
-                    if stop.load(Ordering::Acquire) || !deliver(status) {
-                        return;
-                    }
+        let what = "service status";
+        let periodic =
+            Periodic::spawn("gatewatch-services", what, STATUS_INTERVAL, outbox, || {
+                move |round: &Round<'_, ServiceStatus>| {
+                    let mut specs = services.iter().enumerate();
+                    specs.all(|(i, spec)| round.deliver(check(i, spec, round.stop)))
                 }
-                match requests.recv_timeout(STATUS_INTERVAL) {
-                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-                while requests.try_recv().is_ok() {}
-            }
-        })?;
-        Ok(StatusPoller {
-            control: Some(control),
-            worker,
-        })
+            })?;
+        Ok(StatusPoller(periodic))
     }
 
     /// Checks every service now (coalesced with any check already asked for).
     pub fn rerun(&self) {
-        if let Some(c) = &self.control {
-            let _ = c.try_send(());
-        }
-    }
-}
-
-impl Drop for StatusPoller {
-    fn drop(&mut self) {
-        self.control = None;
-        self.worker.stop();
+        self.0.rerun();
     }
 }
