@@ -148,3 +148,68 @@ impl StatusPoller {
         self.0.rerun();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Argv;
+    use crate::worker::STOP_GRACE;
+    use std::time::Instant;
+    use tokio::sync::mpsc;
+
+    fn service(name: &str, script: &str) -> ServiceSpec {
+        ServiceSpec {
+            name: name.into(),
+            status: Some(Argv(vec!["sh".into(), "-c".into(), script.into()])),
+            test: None,
+            reload: None,
+            restart: None,
+            timeout: Duration::from_secs(10),
+            origin: "test".into(),
+        }
+    }
+
+    fn next(rx: &mut mpsc::Receiver<ServiceStatus>, within: Duration) -> Option<ServiceStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(status) = rx.try_recv() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn checks_every_service_at_once_and_again_on_rerun() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let services = vec![service("up", "echo active"), service("down", "exit 3")];
+        let poller = StatusPoller::spawn(services, Outbox::new(tx)).unwrap();
+        let wait = Duration::from_secs(5);
+        for _ in 0..2 {
+            let up = next(&mut rx, wait).unwrap();
+            assert_eq!((up.name.as_str(), up.state), ("up", ServiceState::Running));
+            assert_eq!(up.detail, "active");
+            let down = next(&mut rx, wait).unwrap();
+            assert_eq!(
+                (down.name.as_str(), down.state),
+                ("down", ServiceState::Stopped)
+            );
+            poller.rerun();
+        }
+    }
+
+    #[test]
+    fn dropping_the_poller_kills_a_hanging_status_command() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let poller =
+            StatusPoller::spawn(vec![service("hung", "sleep 30")], Outbox::new(tx)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let dropped = Instant::now();
+        drop(poller);
+        assert!(dropped.elapsed() < STOP_GRACE + Duration::from_millis(300));
+        // The command is killed on the stop, and the status it leaves is not sent.
+        assert!(next(&mut rx, Duration::from_secs(2)).is_none());
+        assert!(rx.is_closed(), "the poller's thread outlived it");
+    }
+}
