@@ -186,7 +186,9 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
             .then(|| ProbeScheduler::spawn(upstreams, Outbox::new(tx.clone())))
             .transpose()?,
         // The gateway is probed like an upstream, but its results are their own kind of event.
-        gateway: (opts.gateway.clone())
+        gateway: opts
+            .gateway
+            .clone()
             .map(|g| ProbeScheduler::spawn(vec![g], Outbox::with(tx.clone(), gateway_event)))
             .transpose()?,
         dns: (!dns_names(&opts.dns).is_empty())
