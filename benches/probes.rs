@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use gatewatch::config::{HttpMethod, StatusRange, Upstream};
-use gatewatch::upstream::{self, Outcome};
+use gatewatch::outbox::Outbox;
+use gatewatch::upstream::{Outcome, ProbeResult, ProbeScheduler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -88,15 +89,19 @@ fn main() -> anyhow::Result<()> {
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let report = runtime.block_on(async {
         let (counts2, latencies2) = (Arc::clone(&counts), Arc::clone(&latencies));
-        let prober = upstream::spawn(upstreams, move |r| {
-            if let Ok(mut c) = counts2.lock() {
-                *c.entry(r.outcome).or_default() += 1;
+        // The receiving end, as the dashboard's loop would be: a task on the same runtime.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ProbeResult>(256);
+        tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                if let Ok(mut c) = counts2.lock() {
+                    *c.entry(r.outcome).or_default() += 1;
+                }
+                if let (Some(l), Ok(mut all)) = (r.latency, latencies2.lock()) {
+                    all.push(l);
+                }
             }
-            if let (Some(l), Ok(mut all)) = (r.latency, latencies2.lock()) {
-                all.push(l);
-            }
-            true
-        })?;
+        });
+        let prober = ProbeScheduler::spawn(upstreams, Outbox::new(tx))?;
         tokio::time::sleep(WARM_UP).await;
         let before = Snapshot::take(&counts, server_clock);
         let started_before = prober.stats().started;

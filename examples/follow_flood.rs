@@ -13,10 +13,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gatewatch::logs::{FollowOptions, LogBook, LogFollower, RingLimits, SourceSpec};
+use gatewatch::outbox::Outbox;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -39,13 +39,20 @@ fn main() -> anyhow::Result<()> {
         .spawn()?;
     let specs = vec![SourceSpec::file(&path, None)];
     let mut book = LogBook::new(&specs, RingLimits::default());
-    let (tx, rx) = mpsc::sync_channel(64);
-    let follower =
-        LogFollower::spawn(specs, FollowOptions::default(), move |b| tx.send(b).is_ok())?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let follower = LogFollower::spawn(specs, FollowOptions::default(), Outbox::new(tx))?;
+    // Only for its timer: the consumer waits for batches like the dashboard's loop does.
+    let clock = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let mut recv_timeout = |within| {
+        let batch = clock.block_on(async { tokio::time::timeout(within, rx.recv()).await });
+        batch.ok().flatten().ok_or(())
+    };
     let tid = thread_id("gatewatch-logs")?;
     // The follower must have the (empty) file open before the flood starts, or it would begin,
     // as it should, with only the last 500 lines of what was already written.
-    if let Ok(batch) = rx.recv_timeout(Duration::from_secs(5)) {
+    if let Ok(batch) = recv_timeout(Duration::from_secs(5)) {
         book.apply(batch);
     }
     std::thread::sleep(Duration::from_millis(200)); // tail is watching too
@@ -56,7 +63,7 @@ fn main() -> anyhow::Result<()> {
     let mut flood_end = None;
     let mut built = 0;
     while book.sources[0].total_lines() < lines {
-        if let Ok(batch) = rx.recv_timeout(Duration::from_millis(10)) {
+        if let Ok(batch) = recv_timeout(Duration::from_millis(10)) {
             built += batch.lines.len();
             book.apply(batch);
         }

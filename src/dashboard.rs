@@ -9,18 +9,17 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
-use crate::actions::{
-    ActionEvent, ActionRunner, AuditLog, RunnerOptions, ServiceSpec, StatusPoller,
-};
+use crate::actions::{ActionRunner, AuditLog, RunnerOptions, ServiceSpec, StatusPoller};
 use crate::app::{App, Effect, Event};
 use crate::config::Upstream;
-use crate::dns::{DnsEngine, DnsSettings};
-use crate::firewall;
-use crate::host::Sampler;
+use crate::dns::{DnsCollector, DnsSettings};
+use crate::firewall::{self, FirewallWatcher, ToolReader};
+use crate::host::HostSampler;
 use crate::logs::{FollowOptions, LogFollower, SourceSpec};
 use crate::model::{Model, Watch};
+use crate::outbox::Outbox;
 use crate::theme::Theme;
-use crate::upstream::{self, catalog::Catalog};
+use crate::upstream::{ProbeResult, ProbeScheduler, catalog::Catalog};
 use crate::{report, tui, ui};
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
@@ -50,53 +49,8 @@ pub enum Ended {
 }
 
 pub async fn run(opts: Options) -> anyhow::Result<Ended> {
-    let (tx, mut rx) = mpsc::channel::<Event>(16);
-    let host_tx = tx.clone();
-    let sampler = Sampler::spawn(opts.refresh, move |s| {
-        host_tx.blocking_send(Event::Host(Box::new(s))).is_ok()
-    })?;
-
-    let probe_tx = tx.clone();
-    let prober = if opts.catalog.entries.is_empty() {
-        None
-    } else {
-        let deliver = move |r| probe_tx.blocking_send(Event::Probe(Box::new(r))).is_ok();
-        Some(upstream::spawn(opts.catalog.upstreams(), deliver)?)
-    };
-
-    let dns_tx = tx.clone();
-    let names: Vec<String> = opts
-        .dns
-        .names
-        .iter()
-        .filter(|n| !crate::dns::is_ip_literal(n))
-        .cloned()
-        .collect();
-    let resolver = if names.is_empty() {
-        None
-    } else {
-        // Runs on the runtime thread, so it must not block: a full queue drops this round (the
-        // next comes within the interval); only a closed one stops the engine.
-        let deliver = move |round| match dns_tx.try_send(Event::Dns(Box::new(round))) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        };
-        Some(DnsEngine::spawn(opts.dns.clone(), deliver)?)
-    };
-
-    let log_tx = tx.clone();
-    let _follower = if opts.logs.is_empty() {
-        None
-    } else {
-        let deliver = move |batch| log_tx.blocking_send(Event::Log(Box::new(batch))).is_ok();
-        Some(LogFollower::spawn(
-            opts.logs.clone(),
-            FollowOptions::default(),
-            deliver,
-        )?)
-    };
-
-    let action_tx = tx.clone();
+    let (tx, rx) = mpsc::channel::<Event>(16);
+    let collectors = spawn_collectors(&opts, &tx)?;
     let runner = ActionRunner::spawn(
         opts.services.clone(),
         RunnerOptions {
@@ -104,44 +58,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
             audit: AuditLog::default_path().map(AuditLog::new),
             user: crate::actions::current_user(),
         },
-        move |ev| action_tx.blocking_send(Event::Action(Box::new(ev))).is_ok(),
+        Outbox::new(tx.clone()),
     )?;
-    let status_tx = tx.clone();
-    let poller = if opts.services.iter().any(|s| s.status.is_some()) {
-        let deliver = move |status| {
-            let ev = ActionEvent::Status(Box::new(status));
-            status_tx.blocking_send(Event::Action(Box::new(ev))).is_ok()
-        };
-        Some(StatusPoller::spawn(opts.services.clone(), deliver)?)
-    } else {
-        None
-    };
-
-    // Firewall rules change rarely and reading them costs processes (ufw is Python): once a
-    // minute, and on `r`.
-    let firewall_tx = tx.clone();
-    let firewall = firewall::Watcher::spawn(
-        firewall::Runner::default(),
-        firewall::INTERVAL,
-        move |summary| {
-            firewall_tx
-                .blocking_send(Event::Firewall(Box::new(summary)))
-                .is_ok()
-        },
-    )?;
-
-    let gateway_tx = tx.clone();
-    let gateway = match &opts.gateway {
-        Some(g) => {
-            let deliver = move |r| {
-                gateway_tx
-                    .blocking_send(Event::Gateway(Box::new(r)))
-                    .is_ok()
-            };
-            Some(upstream::spawn(vec![g.clone()], deliver)?)
-        }
-        None => None,
-    };
+    // Declared after the collectors so it drops before them: a collector waiting for room in a
+    // full channel fails at once instead of holding up the exit for its stop grace.
+    let mut rx = rx;
 
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -224,27 +145,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                     app.update(Event::Resize(size.width, size.height));
                     dirty = true;
                 }
-                Effect::RerunAll => {
-                    sampler.rerun();
-                    if let Some(p) = &poller {
-                        p.rerun();
-                    }
-                    firewall.rerun();
-                    if let Some(g) = &gateway {
-                        g.rerun_all();
-                    }
-                    if let Some(r) = &resolver {
-                        r.rerun();
-                    }
-                    if let Some(p) = &prober {
-                        p.rerun_all();
-                    }
-                }
-                Effect::RerunDns => {
-                    if let Some(r) = &resolver {
-                        r.rerun();
-                    }
-                }
+                Effect::RerunAll => collectors.rerun_all(),
+                Effect::RerunDns => collectors.rerun_dns(),
                 Effect::WriteReport => {
                     app.message = Some(match report::write_to_state_dir(&app.snapshot()) {
                         Ok(path) => format!("report written: {}", path.display()),
@@ -259,14 +161,92 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                         dirty = true;
                     }
                 }
-                Effect::RerunUpstream(i) => {
-                    if let Some(p) = &prober {
-                        p.rerun(i);
-                    }
-                }
+                Effect::RerunUpstream(i) => collectors.rerun_upstream(i),
             }
         }
     }
+}
+
+/// Every collector, each sending into the app's channel; dropping this stops them all.
+pub struct Collectors {
+    host: HostSampler,
+    upstreams: Option<ProbeScheduler>,
+    gateway: Option<ProbeScheduler>,
+    dns: Option<DnsCollector>,
+    firewall: FirewallWatcher,
+    services: Option<StatusPoller>,
+    _logs: Option<LogFollower>,
+}
+
+/// Starts every collector `opts` asks for (one with nothing to watch is not started).
+pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Result<Collectors> {
+    let upstreams = opts.catalog.upstreams();
+    let has_status = opts.services.iter().any(|s| s.status.is_some());
+    let follow = FollowOptions::default();
+    Ok(Collectors {
+        host: HostSampler::spawn(opts.refresh, Outbox::new(tx.clone()))?,
+        upstreams: (!upstreams.is_empty())
+            .then(|| ProbeScheduler::spawn(upstreams, Outbox::new(tx.clone())))
+            .transpose()?,
+        // The gateway is probed like an upstream, but its results are their own kind of event.
+        gateway: opts
+            .gateway
+            .clone()
+            .map(|g| ProbeScheduler::spawn(vec![g], Outbox::with(tx.clone(), gateway_event)))
+            .transpose()?,
+        dns: (!dns_names(&opts.dns).is_empty())
+            .then(|| DnsCollector::spawn(opts.dns.clone(), Outbox::new(tx.clone())))
+            .transpose()?,
+        // Rules change rarely and reading them costs processes (ufw is Python): once a minute,
+        // and on `r`.
+        firewall: FirewallWatcher::spawn(
+            ToolReader::default(),
+            firewall::INTERVAL,
+            Outbox::new(tx.clone()),
+        )?,
+        services: has_status
+            .then(|| StatusPoller::spawn(opts.services.clone(), Outbox::new(tx.clone())))
+            .transpose()?,
+        _logs: (!opts.logs.is_empty())
+            .then(|| LogFollower::spawn(opts.logs.clone(), follow, Outbox::new(tx.clone())))
+            .transpose()?,
+    })
+}
+
+impl Collectors {
+    /// Every check now, each coalesced with one already pending.
+    pub fn rerun_all(&self) {
+        self.host.rerun();
+        self.upstreams.iter().for_each(ProbeScheduler::rerun_all);
+        self.gateway.iter().for_each(ProbeScheduler::rerun_all);
+        self.rerun_dns();
+        self.firewall.rerun();
+        self.services.iter().for_each(StatusPoller::rerun);
+    }
+
+    pub fn rerun_dns(&self) {
+        self.dns.iter().for_each(DnsCollector::rerun);
+    }
+
+    pub fn rerun_upstream(&self, index: usize) {
+        if let Some(upstreams) = &self.upstreams {
+            upstreams.rerun(index);
+        }
+    }
+}
+
+/// The one result type sent as two events: an upstream's probe goes through `From`.
+fn gateway_event(result: ProbeResult) -> Event {
+    Event::Gateway(Box::new(result))
+}
+
+/// The names DNS watches: an IP literal needs no lookup.
+fn dns_names(dns: &DnsSettings) -> Vec<String> {
+    dns.names
+        .iter()
+        .filter(|n| !crate::dns::is_ip_literal(n))
+        .cloned()
+        .collect()
 }
 
 fn translate(ev: TermEvent, mouse: bool) -> Option<Event> {

@@ -1,9 +1,10 @@
 //! gatewatch: a terminal dashboard for live troubleshooting of 502 Bad Gateway errors.
 //!
-//! The engine (everything but `app`, `keymap`, `ui`, `tui`, `dashboard` and `pane`) never imports
+//! The engine (everything but `app`, `keymap`, `ui`, `tui`, `theme`, `dashboard` and `demo`) never imports
 //! the terminal crates, `app` or `ui`; `tests/layers.rs` reads the sources to hold that. The
 //! collectors fill one [`model::Model`], judged once by [`model::assess`]: the dashboard draws the
-//! result, `check` and `report` format it.
+//! result, `check` and `report` format it. Collectors run on [`periodic`] and deliver through an
+//! [`outbox::Outbox`]: one loop, one back-pressure rule.
 
 pub mod actions;
 pub mod app;
@@ -21,7 +22,9 @@ pub mod host;
 pub mod keymap;
 pub mod logs;
 pub mod model;
+pub mod outbox;
 pub mod pane;
+pub mod periodic;
 pub mod report;
 pub mod sanitize;
 pub mod source_error;

@@ -189,7 +189,7 @@ fn run_dashboard(opts: dashboard::Options) -> ExitCode {
         return ExitCode::FAILURE;
     }
     tui::install_panic_hook();
-    // One thread is enough: blocking collectors (host sampling, probe delivery) have threads of
+    // One thread is enough: blocking collectors (host sampling, firewall, logs) have threads of
     // their own, and an idle single-threaded runtime wakes only when there is work.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -13,6 +13,7 @@ use gatewatch::actions::{
     ServiceState, Verb,
 };
 use gatewatch::config::Argv;
+use gatewatch::outbox::Outbox;
 
 fn argv(words: &[&str]) -> Option<Argv> {
     Some(Argv(words.iter().map(|w| (*w).to_owned()).collect()))
@@ -276,11 +277,19 @@ fn an_unwritable_audit_trail_is_reported_but_the_action_still_runs() {
 fn the_runner_thread_runs_one_action_and_reports_it() {
     let mut spec = service("web");
     spec.restart = sh("echo restarting; sleep 0.2; echo done");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let runner = actions::ActionRunner::spawn(vec![spec], RunnerOptions::default(), move |ev| {
-        tx.send(ev).is_ok()
-    })
-    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let runner =
+        actions::ActionRunner::spawn(vec![spec], RunnerOptions::default(), Outbox::new(tx))
+            .unwrap();
+    let clock = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut next = || {
+        let event = clock
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await });
+        event.unwrap().unwrap()
+    };
     runner
         .submit(Request {
             id: 1,
@@ -290,7 +299,7 @@ fn the_runner_thread_runs_one_action_and_reports_it() {
         .unwrap();
     let mut lines = Vec::new();
     let result = loop {
-        match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+        match next() {
             ActionEvent::Output { lines: l, .. } => lines.extend(l),
             ActionEvent::Finished(r) => break r,
             _ => {}

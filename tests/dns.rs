@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use dns_server::{TestDns, ip, silent_server, unused_port};
 use gatewatch::dns::{
-    self, DnsEngine, DnsResult, DnsRound, DnsRunner, DnsSettings, DriftTracker, EngineError,
-    Nameserver, Rcode, Source,
+    self, DnsCollector, DnsResult, DnsRound, DnsRunner, DnsSettings, DriftTracker, Nameserver,
+    Rcode, Source, SpawnError,
 };
+use gatewatch::outbox::Outbox;
 use gatewatch::status::Status;
 use hickory_server::proto::op::ResponseCode;
 
@@ -483,14 +484,14 @@ async fn a_slow_answer_is_a_warning() {
 }
 
 #[tokio::test]
-async fn the_engine_delivers_rounds_and_reruns_coalesce() {
+async fn the_collector_delivers_rounds_and_reruns_coalesce() {
     let server = TestDns::start().await;
     server.set_addrs("app.test", &["10.0.0.1"], &[], 60);
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<DnsRound>(4);
-    let engine = DnsEngine::spawn(
+    let engine = DnsCollector::spawn(
         settings(dir.path(), &["app.test"], &[server.addr]),
-        move |round| tx.try_send(round).is_ok(),
+        Outbox::new(tx),
     )
     .unwrap();
     let wait = Duration::from_secs(5);
@@ -514,7 +515,7 @@ async fn the_engine_delivers_rounds_and_reruns_coalesce() {
     assert!(rx.try_recv().is_err(), "five reruns made one round");
     assert!(engine.is_running());
 
-    // A gone receiver stops the engine after its next round.
+    // A gone receiver stops the collector after its next round.
     drop(rx);
     engine.rerun();
     let deadline = Instant::now() + wait;
@@ -524,11 +525,37 @@ async fn the_engine_delivers_rounds_and_reruns_coalesce() {
     assert!(!engine.is_running());
 }
 
-#[test]
-fn the_engine_needs_a_runtime() {
+#[tokio::test]
+async fn a_full_channel_holds_rounds_back_and_drops_none() {
+    let server = TestDns::start().await;
+    server.set_addrs("app.test", &["10.0.0.1"], &[], 60);
     let dir = tempfile::tempdir().unwrap();
-    let result = DnsEngine::spawn(settings(dir.path(), &[], &[]), |_| true);
-    assert!(matches!(result, Err(EngineError::NoRuntime)));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<DnsRound>(1);
+    let collector = DnsCollector::spawn(
+        settings(dir.path(), &["app.test"], &[server.addr]),
+        Outbox::new(tx),
+    )
+    .unwrap();
+    // Nobody reads yet: the first round fills the channel, the second waits for room, and the
+    // third rerun joins the one pending behind it.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        collector.rerun();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seqs = Vec::new();
+    while let Ok(Some(round)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+        seqs.push(round.seq);
+    }
+    assert_eq!(seqs, [1, 2, 3], "a round was dropped or reruns piled up");
+}
+
+#[test]
+fn the_collector_needs_a_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel::<DnsRound>(1);
+    let result = DnsCollector::spawn(settings(dir.path(), &[], &[]), Outbox::new(tx));
+    assert!(matches!(result, Err(SpawnError::NoRuntime)));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::firewall::RuleGuard;
 
 use gatewatch::firewall::{
-    self, FirewallSummary, PathKind, Runner, Strength, Target, Tool, ToolState,
+    self, FirewallSummary, PathKind, Strength, Target, Tool, ToolReader, ToolState,
 };
 
 /// `scripts/test.sh` installs them; without them these tests would prove nothing.
@@ -59,7 +59,7 @@ fn as_an_unprivileged_user_the_tools_say_not_permitted_and_nothing_breaks() {
     require("nft");
     require("setpriv");
     // Drops to nobody with no capabilities, as gatewatch run by an ordinary user would be.
-    let runner = Runner {
+    let runner = ToolReader {
         prefix: [
             "setpriv",
             "--reuid=65534",
@@ -71,7 +71,7 @@ fn as_an_unprivileged_user_the_tools_say_not_permitted_and_nothing_breaks() {
         .map(|s| s.to_string())
         .collect(),
         tools: vec![Tool::Iptables, Tool::Ip6tables, Tool::Nft],
-        ..Runner::default()
+        ..ToolReader::default()
     };
     let summary = firewall::collect_with(&runner);
     for tool in [Tool::Iptables, Tool::Ip6tables, Tool::Nft] {
@@ -96,7 +96,7 @@ fn as_an_unprivileged_user_the_tools_say_not_permitted_and_nothing_breaks() {
 #[test]
 fn a_tool_that_hangs_is_killed_at_its_time_limit() {
     // `iptables -S` 30 s late: stands in for a tool stuck on a wedged netlink socket.
-    let runner = Runner {
+    let runner = ToolReader {
         prefix: ["sh", "-c", "sleep 30; exec \"$@\"", "sh"]
             .iter()
             .map(|s| s.to_string())

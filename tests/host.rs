@@ -1,11 +1,12 @@
 //! The host engine against the real machine: real /proc, real loopback sockets, real threads.
 
 use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gatewatch::host::{HostCollector, HostSample, STOP_GRACE, Sampler, TcpState};
+use gatewatch::host::{HostCollector, HostSample, HostSampler, STOP_GRACE, TcpState};
+use gatewatch::outbox::Outbox;
+use tokio::sync::mpsc;
 
 /// Far longer than any test waits: a sample that arrives is a rerun, not a tick.
 const LONG_REFRESH: Duration = Duration::from_secs(60);
@@ -109,28 +110,43 @@ fn loopback_connections_show_up_in_states_and_ports() {
     drop(servers);
 }
 
-fn spawn_collecting(refresh: Duration) -> (Sampler, mpsc::Receiver<(HostSample, String)>) {
-    let (tx, rx) = mpsc::channel();
-    let sampler = Sampler::spawn(refresh, move |sample| {
-        let thread = thread::current().name().unwrap_or("").to_owned();
-        tx.send((sample, thread)).is_ok()
-    })
-    .expect("spawn sampler");
+fn spawn_collecting(refresh: Duration) -> (HostSampler, mpsc::Receiver<HostSample>) {
+    let (tx, rx) = mpsc::channel(16);
+    let sampler = HostSampler::spawn(refresh, Outbox::new(tx)).expect("spawn sampler");
     (sampler, rx)
+}
+
+#[derive(Debug, PartialEq)]
+enum Recv {
+    Timeout,
+    Disconnected,
+}
+
+/// `recv_timeout` for the tokio channel the sampler sends into.
+fn recv_within(rx: &mut mpsc::Receiver<HostSample>, within: Duration) -> Result<HostSample, Recv> {
+    let deadline = Instant::now() + within;
+    loop {
+        match rx.try_recv() {
+            Ok(sample) => return Ok(sample),
+            Err(mpsc::error::TryRecvError::Disconnected) => return Err(Recv::Disconnected),
+            Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => {
+                return Err(Recv::Timeout);
+            }
+            Err(mpsc::error::TryRecvError::Empty) => thread::sleep(Duration::from_millis(5)),
+        }
+    }
 }
 
 #[test]
 fn sampler_delivers_at_once_and_reruns_well_before_the_refresh() {
-    let (sampler, rx) = spawn_collecting(LONG_REFRESH);
-    let (first, thread) = rx.recv_timeout(FIRST_SAMPLE_WITHIN).expect("first sample");
-    assert_eq!(thread, "gatewatch-host");
+    let (sampler, mut rx) = spawn_collecting(LONG_REFRESH);
+    let first = recv_within(&mut rx, FIRST_SAMPLE_WITHIN).expect("first sample");
     assert!(first.cores > 0);
     assert!(sampler.is_running());
 
     let asked = Instant::now();
     sampler.rerun();
-    let (second, _) = rx
-        .recv_timeout(Duration::from_secs(2))
+    let second = recv_within(&mut rx, Duration::from_secs(2))
         .expect("rerun delivers within 2s although refresh is 60s");
     assert!(asked.elapsed() < Duration::from_secs(2));
     assert!(second.cores > 0);
@@ -138,13 +154,13 @@ fn sampler_delivers_at_once_and_reruns_well_before_the_refresh() {
 
 #[test]
 fn sampler_coalesces_a_burst_of_reruns() {
-    let (sampler, rx) = spawn_collecting(LONG_REFRESH);
-    rx.recv_timeout(FIRST_SAMPLE_WITHIN).expect("first sample");
+    let (sampler, mut rx) = spawn_collecting(LONG_REFRESH);
+    recv_within(&mut rx, FIRST_SAMPLE_WITHIN).expect("first sample");
     for _ in 0..50 {
         sampler.rerun();
     }
     let mut delivered = 0;
-    while rx.recv_timeout(Duration::from_millis(1500)).is_ok() {
+    while recv_within(&mut rx, Duration::from_millis(1500)).is_ok() {
         delivered += 1;
     }
     // One for the burst, plus at most one for reruns that landed while it was being taken.
@@ -156,44 +172,38 @@ fn sampler_coalesces_a_burst_of_reruns() {
 
 #[test]
 fn dropping_the_sampler_stops_its_thread_promptly() {
-    let (sampler, rx) = spawn_collecting(LONG_REFRESH);
-    rx.recv_timeout(FIRST_SAMPLE_WITHIN).expect("first sample");
+    let (sampler, mut rx) = spawn_collecting(LONG_REFRESH);
+    recv_within(&mut rx, FIRST_SAMPLE_WITHIN).expect("first sample");
     let dropped = Instant::now();
     drop(sampler);
     assert!(dropped.elapsed() <= STOP_GRACE + Duration::from_millis(200));
-    // The thread owned `deliver` and with it the sender: its end disconnects the channel.
+    // The thread owned the outbox and with it the sender: its end disconnects the channel.
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(2)).map(|_| ()),
-        Err(RecvTimeoutError::Disconnected)
+        recv_within(&mut rx, Duration::from_secs(2)).map(|_| ()),
+        Err(Recv::Disconnected)
     );
     assert!(dropped.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
 fn dropping_the_sampler_mid_sample_delivers_nothing() {
-    let (sampler, rx) = spawn_collecting(LONG_REFRESH);
+    let (sampler, mut rx) = spawn_collecting(LONG_REFRESH);
     // The first sample takes at least sysinfo's minimum CPU interval: drop inside it.
     drop(sampler);
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(3)).map(|_| ()),
-        Err(RecvTimeoutError::Disconnected)
+        recv_within(&mut rx, Duration::from_secs(3)).map(|_| ()),
+        Err(Recv::Disconnected)
     );
 }
 
 #[test]
-fn deliver_returning_false_ends_the_thread() {
-    let (tx, rx) = mpsc::channel();
-    let sampler = Sampler::spawn(LONG_REFRESH, move |_| {
-        let _ = tx.send(());
-        false
-    })
-    .expect("spawn sampler");
-    rx.recv_timeout(FIRST_SAMPLE_WITHIN).expect("first sample");
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(2)),
-        Err(RecvTimeoutError::Disconnected)
-    );
-    let deadline = Instant::now() + Duration::from_secs(2);
+fn a_closed_channel_ends_the_thread() {
+    let (sampler, mut rx) = spawn_collecting(LONG_REFRESH);
+    recv_within(&mut rx, FIRST_SAMPLE_WITHIN).expect("first sample");
+    drop(rx);
+    // The next sample finds no one to take it.
+    sampler.rerun();
+    let deadline = Instant::now() + Duration::from_secs(3);
     while sampler.is_running() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));
     }

@@ -8,13 +8,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use gatewatch::logs::{
     FollowEvent, FollowOptions, LogBatch, LogBook, LogFollower, RingLimits, SourceSpec,
     SourceStatus,
 };
+use gatewatch::outbox::Outbox;
+use tokio::sync::mpsc::{self, error::TryRecvError};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -27,7 +28,7 @@ fn fast() -> FollowOptions {
 
 struct Harness {
     _follower: LogFollower,
-    rx: Receiver<LogBatch>,
+    rx: mpsc::Receiver<LogBatch>,
     book: LogBook,
     /// Every line text of source 0, in delivery order (the ring keeps only the newest).
     texts: Vec<String>,
@@ -37,9 +38,9 @@ struct Harness {
 
 impl Harness {
     fn new(specs: Vec<SourceSpec>, options: FollowOptions) -> Self {
-        let (tx, rx) = mpsc::sync_channel(16);
+        let (tx, rx) = mpsc::channel(16);
         let book = LogBook::new(&specs, RingLimits::default());
-        let follower = LogFollower::spawn(specs, options, move |b| tx.send(b).is_ok()).unwrap();
+        let follower = LogFollower::spawn(specs, options, Outbox::new(tx)).unwrap();
         Harness {
             _follower: follower,
             rx,
@@ -68,7 +69,7 @@ impl Harness {
                 self.events,
                 self.texts.iter().rev().take(5).collect::<Vec<_>>()
             );
-            match self.rx.recv_timeout(Duration::from_millis(50)) {
+            match self.rx.try_recv() {
                 Ok(batch) => {
                     self.largest_batch = self.largest_batch.max(batch.lines.len());
                     if batch.source == 0 {
@@ -78,8 +79,8 @@ impl Harness {
                     }
                     assert!(self.book.apply(batch));
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => panic!("follower ended"),
+                Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(5)),
+                Err(TryRecvError::Disconnected) => panic!("follower ended"),
             }
         }
     }

@@ -4,14 +4,15 @@
 #[path = "common/servers.rs"]
 mod servers;
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gatewatch::config::{HttpMethod, StatusRange, Upstream};
+use gatewatch::outbox::Outbox;
 use gatewatch::upstream::{
-    self, History, Outcome, ProbeResult, SpawnError, State, probe_all, probe_once,
+    History, Outcome, ProbeResult, ProbeScheduler, SpawnError, State, probe_all, probe_once,
 };
 use servers::{Behaviour, Server, closed_port};
+use tokio::sync::mpsc;
 
 fn upstream(url: &str) -> Upstream {
     Upstream {
@@ -312,15 +313,15 @@ async fn a_flapping_upstream_is_degraded() {
 }
 
 /// Collects delivered results on a channel the test can wait on.
-fn collector() -> (
-    impl FnMut(ProbeResult) -> bool + Send + 'static,
-    mpsc::Receiver<ProbeResult>,
-) {
-    let (tx, rx) = mpsc::sync_channel(64);
-    (move |r| tx.send(r).is_ok(), rx)
+fn collector() -> (Outbox<ProbeResult>, mpsc::Receiver<ProbeResult>) {
+    let (tx, rx) = mpsc::channel(64);
+    (Outbox::new(tx), rx)
 }
 
-async fn next_result(rx: &mpsc::Receiver<ProbeResult>, within: Duration) -> Option<ProbeResult> {
+async fn next_result(
+    rx: &mut mpsc::Receiver<ProbeResult>,
+    within: Duration,
+) -> Option<ProbeResult> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if let Ok(r) = rx.try_recv() {
@@ -344,8 +345,8 @@ async fn a_rerun_joins_the_probe_in_flight() {
     let server = Server::start(Behaviour::Hang).await;
     let mut u = upstream(&server.url("http", "/"));
     u.timeout = Duration::from_millis(1500);
-    let (deliver, rx) = collector();
-    let prober = upstream::spawn(vec![u], deliver).expect("spawn");
+    let (outbox, mut rx) = collector();
+    let prober = ProbeScheduler::spawn(vec![u], outbox).expect("spawn");
     wait_for("the first connection", Duration::from_secs(3), || {
         server.accepts() == 1
     })
@@ -356,7 +357,7 @@ async fn a_rerun_joins_the_probe_in_flight() {
     prober.rerun_all();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.accepts(), 1, "a rerun started a second probe");
-    let result = next_result(&rx, Duration::from_secs(3))
+    let result = next_result(&mut rx, Duration::from_secs(3))
         .await
         .expect("a result");
     assert_outcome(&result, Outcome::Timeout);
@@ -371,23 +372,28 @@ async fn a_rerun_joins_the_probe_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_target_reruns_at_once_and_then_keeps_its_interval() {
     let server = Server::start(Behaviour::status(200)).await;
-    let (deliver, rx) = collector();
-    let prober = upstream::spawn(vec![upstream(&server.url("http", "/"))], deliver).expect("spawn");
-    let first = next_result(&rx, Duration::from_secs(3))
+    let (outbox, mut rx) = collector();
+    let prober =
+        ProbeScheduler::spawn(vec![upstream(&server.url("http", "/"))], outbox).expect("spawn");
+    let first = next_result(&mut rx, Duration::from_secs(3))
         .await
         .expect("first probe");
     assert_outcome(&first, Outcome::Ok);
     let asked = Instant::now();
     prober.rerun(0);
     prober.rerun(99); // out of range: ignored
-    let second = next_result(&rx, Duration::from_secs(2))
+    let second = next_result(&mut rx, Duration::from_secs(2))
         .await
         .expect("rerun result");
     assert!(asked.elapsed() < Duration::from_millis(500));
     assert!(second.seq > first.seq);
     assert_eq!(server.accepts(), 2);
     // 60 s interval: nothing more comes by itself.
-    assert!(next_result(&rx, Duration::from_millis(300)).await.is_none());
+    assert!(
+        next_result(&mut rx, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,13 +404,13 @@ async fn targets_are_probed_on_their_interval_and_stop_when_dropped() {
     fast.interval = Duration::from_millis(200);
     let mut refused = upstream(&format!("tcp://127.0.0.1:{port}"));
     refused.interval = Duration::from_millis(200);
-    let (deliver, rx) = collector();
-    let prober = upstream::spawn(vec![fast, refused], deliver).expect("spawn");
+    let (outbox, mut rx) = collector();
+    let prober = ProbeScheduler::spawn(vec![fast, refused], outbox).expect("spawn");
     assert_eq!(prober.len(), 2);
     let started = Instant::now();
     let mut results = Vec::new();
     while results.len() < 10 {
-        let r = next_result(&rx, Duration::from_secs(3))
+        let r = next_result(&mut rx, Duration::from_secs(3))
             .await
             .expect("result");
         results.push(r);
@@ -438,11 +444,34 @@ async fn targets_are_probed_on_their_interval_and_stop_when_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deliver_returning_false_stops_the_prober() {
+async fn a_slow_receiver_holds_the_probes_back() {
+    let server = Server::start(Behaviour::status(200)).await;
+    let mut u = upstream(&server.url("http", "/"));
+    u.interval = Duration::from_millis(10);
+    let (tx, mut rx) = mpsc::channel(1);
+    let prober = ProbeScheduler::spawn(vec![u], Outbox::new(tx)).expect("spawn");
+    for _ in 0..10 {
+        next_result(&mut rx, Duration::from_secs(3))
+            .await
+            .expect("a result");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A second of 10 ms intervals, but the receiver took only ten: beyond them, one result waits
+    // in the channel and one probe waits to hand its result over. Nothing piles up elsewhere.
+    let stats = prober.stats();
+    assert!(stats.finished <= 11, "{stats:?}");
+    assert!(stats.started <= 12, "{stats:?}");
+    assert!(server.accepts() <= 12, "{} connections", server.accepts());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_channel_stops_the_prober() {
     let server = Server::start(Behaviour::status(200)).await;
     let mut u = upstream(&server.url("http", "/"));
     u.interval = Duration::from_millis(100);
-    let prober = upstream::spawn(vec![u], |_| false).expect("spawn");
+    let (outbox, rx) = collector();
+    drop(rx);
+    let prober = ProbeScheduler::spawn(vec![u], outbox).expect("spawn");
     wait_for("delivery to end", Duration::from_secs(3), || {
         !prober.is_running()
     })
@@ -455,7 +484,10 @@ async fn deliver_returning_false_stops_the_prober() {
 
 #[test]
 fn spawning_outside_a_runtime_is_an_error() {
-    let err = upstream::spawn(vec![], |_| true).err().expect("must fail");
+    let (outbox, _rx) = collector();
+    let err = ProbeScheduler::spawn(vec![], outbox)
+        .err()
+        .expect("must fail");
     assert!(matches!(err, SpawnError::NoRuntime(_)));
     assert_eq!(
         err.to_string(),

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::status::ServiceStatus;
 use super::{AuditLog, AuditRecord, Exit, ServiceSpec, Verb, exec};
 use crate::config::Argv;
+use crate::outbox::Outbox;
 use crate::worker::Worker;
 
 /// One confirmed action: `verb` on `services[service]`. `id` ties its events together.
@@ -97,10 +98,11 @@ impl ActionRunner {
     pub fn spawn(
         services: Vec<ServiceSpec>,
         options: RunnerOptions,
-        mut deliver: impl FnMut(ActionEvent) -> bool + Send + 'static,
+        outbox: Outbox<ActionEvent>,
     ) -> io::Result<ActionRunner> {
         let (tx, rx) = mpsc::sync_channel::<Request>(1);
         let worker = Worker::spawn("gatewatch-actions", "actions runner", move |stop| {
+            let mut deliver = |event| outbox.blocking_send(event).is_ok();
             while let Ok(request) = rx.recv() {
                 if stop.load(Ordering::Acquire) {
                     return;

@@ -1,14 +1,14 @@
 //! Services' `status` commands, run periodically so the Host pane shows whether each is running.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::{Exit, ServiceSpec, exec};
-use crate::worker::Worker;
+use crate::outbox::Outbox;
+use crate::periodic::{Periodic, Round};
 
 /// Each check is a process (`systemctl is-active`, `pgrep`: about 4 ms of CPU): every 10 s that
 /// alone would cost an idle dashboard more than htop's whole footprint. Actions and `r` check at
@@ -123,49 +123,93 @@ pub fn check_all(specs: &[ServiceSpec]) -> Vec<ServiceStatus> {
 }
 
 /// Polls every service's status on its own thread, every [`STATUS_INTERVAL`] and on request.
-pub struct StatusPoller {
-    control: Option<SyncSender<()>>,
-    worker: Worker,
-}
+pub struct StatusPoller(Periodic);
 
 impl StatusPoller {
+    /// Checks every service now, then every [`STATUS_INTERVAL`], each status sent as soon as it
+    /// is known; ends when the receiver is gone or the poller drops.
     pub fn spawn(
         services: Vec<ServiceSpec>,
-        mut deliver: impl FnMut(ServiceStatus) -> bool + Send + 'static,
+        outbox: Outbox<ServiceStatus>,
     ) -> io::Result<StatusPoller> {
-        let (control, requests) = mpsc::sync_channel::<()>(1);
-        let worker = Worker::spawn("gatewatch-services", "service status", move |stop| {
-            loop {
-                for (i, spec) in services.iter().enumerate() {
-                    let status = check(i, spec, &stop);
-                    if stop.load(Ordering::Acquire) || !deliver(status) {
-                        return;
-                    }
+        let what = "service status";
+        let periodic =
+            Periodic::spawn("gatewatch-services", what, STATUS_INTERVAL, outbox, || {
+                move |round: &Round<'_, ServiceStatus>| {
+                    let mut specs = services.iter().enumerate();
+                    specs.all(|(i, spec)| round.deliver(check(i, spec, round.stop)))
                 }
-                match requests.recv_timeout(STATUS_INTERVAL) {
-                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-                while requests.try_recv().is_ok() {}
-            }
-        })?;
-        Ok(StatusPoller {
-            control: Some(control),
-            worker,
-        })
+            })?;
+        Ok(StatusPoller(periodic))
     }
 
     /// Checks every service now (coalesced with any check already asked for).
     pub fn rerun(&self) {
-        if let Some(c) = &self.control {
-            let _ = c.try_send(());
-        }
+        self.0.rerun();
     }
 }
 
-impl Drop for StatusPoller {
-    fn drop(&mut self) {
-        self.control = None;
-        self.worker.stop();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Argv;
+    use crate::worker::STOP_GRACE;
+    use std::time::Instant;
+    use tokio::sync::mpsc;
+
+    fn service(name: &str, script: &str) -> ServiceSpec {
+        ServiceSpec {
+            name: name.into(),
+            status: Some(Argv(vec!["sh".into(), "-c".into(), script.into()])),
+            test: None,
+            reload: None,
+            restart: None,
+            timeout: Duration::from_secs(10),
+            origin: "test".into(),
+        }
+    }
+
+    fn next(rx: &mut mpsc::Receiver<ServiceStatus>, within: Duration) -> Option<ServiceStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(status) = rx.try_recv() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn checks_every_service_at_once_and_again_on_rerun() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let services = vec![service("up", "echo active"), service("down", "exit 3")];
+        let poller = StatusPoller::spawn(services, Outbox::new(tx)).unwrap();
+        let wait = Duration::from_secs(5);
+        for _ in 0..2 {
+            let up = next(&mut rx, wait).unwrap();
+            assert_eq!((up.name.as_str(), up.state), ("up", ServiceState::Running));
+            assert_eq!(up.detail, "active");
+            let down = next(&mut rx, wait).unwrap();
+            assert_eq!(
+                (down.name.as_str(), down.state),
+                ("down", ServiceState::Stopped)
+            );
+            poller.rerun();
+        }
+    }
+
+    #[test]
+    fn dropping_the_poller_kills_a_hanging_status_command() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let poller =
+            StatusPoller::spawn(vec![service("hung", "sleep 30")], Outbox::new(tx)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let dropped = Instant::now();
+        drop(poller);
+        assert!(dropped.elapsed() < STOP_GRACE + Duration::from_millis(300));
+        // The command is killed on the stop, and the status it leaves is not sent.
+        assert!(next(&mut rx, Duration::from_secs(2)).is_none());
+        assert!(rx.is_closed(), "the poller's thread outlived it");
     }
 }

@@ -51,6 +51,50 @@ pub enum Event {
     Tick(jiff::Zoned),
 }
 
+// How each collector's result enters the one channel (see `outbox::Outbox`). A gateway probe is
+// also a `ProbeResult`, so it is wrapped where its collector is started.
+impl From<HostSample> for Event {
+    fn from(sample: HostSample) -> Self {
+        Event::Host(Box::new(sample))
+    }
+}
+
+impl From<ProbeResult> for Event {
+    fn from(result: ProbeResult) -> Self {
+        Event::Probe(Box::new(result))
+    }
+}
+
+impl From<DnsRound> for Event {
+    fn from(round: DnsRound) -> Self {
+        Event::Dns(Box::new(round))
+    }
+}
+
+impl From<LogBatch> for Event {
+    fn from(batch: LogBatch) -> Self {
+        Event::Log(Box::new(batch))
+    }
+}
+
+impl From<ActionEvent> for Event {
+    fn from(event: ActionEvent) -> Self {
+        Event::Action(Box::new(event))
+    }
+}
+
+impl From<crate::actions::ServiceStatus> for Event {
+    fn from(status: crate::actions::ServiceStatus) -> Self {
+        Event::Action(Box::new(ActionEvent::Status(Box::new(status))))
+    }
+}
+
+impl From<FirewallSummary> for Event {
+    fn from(summary: FirewallSummary) -> Self {
+        Event::Firewall(Box::new(summary))
+    }
+}
+
 /// How the header shows the time; a tick that would not change it does not redraw.
 pub const CLOCK_FORMAT: &str = "%H:%M %Z";
 

@@ -9,8 +9,8 @@
 //! computed from rounds by [`assess`] and a [`DriftTracker`], the JSON rows of `gatewatch check`
 //! by [`report::rows`]. This module never touches the terminal.
 
+mod collector;
 mod drift;
-mod engine;
 pub mod family;
 mod findings;
 mod lookup;
@@ -26,8 +26,8 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 pub use crate::config::Nameserver;
+pub use collector::{DnsCollector, SpawnError};
 pub use drift::{AnswerChange, DriftTracker, HISTORY_PER_NAME};
-pub use engine::{DnsEngine, EngineError};
 pub use findings::{SLOW_LOOKUP, assess, family_mismatch};
 pub use name::{InvalidName, is_ip_literal, is_localhost, parse_name};
 pub use report::DnsRow;

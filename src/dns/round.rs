@@ -20,7 +20,7 @@ use crate::sanitize::sanitize;
 pub const MAX_IN_FLIGHT: usize = 64;
 
 /// Runs rounds one at a time; owns the system files and the sequence number. The headless
-/// `check` runs one round with it, the [`super::DnsEngine`] runs it on a schedule.
+/// `check` runs one round with it, the [`super::DnsCollector`] runs it on a schedule.
 pub struct DnsRunner {
     settings: DnsSettings,
     names: Vec<NameToAsk>,

@@ -40,7 +40,7 @@ use serde::Serialize;
 pub use command::{DEFAULT_TIMEOUT, MAX_OUTPUT_BYTES, RunError, locate, run};
 pub use matching::{EPHEMERAL_PORTS, Match, PathKind, Strength, Target, matches};
 pub use net::{AddrMatch, Cidr, Fit, PortMatch};
-pub use watcher::{INTERVAL, Watcher};
+pub use watcher::{FirewallWatcher, INTERVAL};
 
 /// Rules kept per tool at most; a host with thousands of generated rules (fail2ban, CrowdSec)
 /// is summarised by its first ones and a count.
@@ -345,15 +345,15 @@ impl FirewallSummary {
 /// How to run the tools: which argv prefix (tests run them through `setpriv` as nobody), the
 /// time limit, and where to look for them.
 #[derive(Clone, Debug)]
-pub struct Runner {
+pub struct ToolReader {
     pub prefix: Vec<String>,
     pub timeout: Duration,
     pub tools: Vec<Tool>,
 }
 
-impl Default for Runner {
+impl Default for ToolReader {
     fn default() -> Self {
-        Runner {
+        ToolReader {
             prefix: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             tools: Tool::ALL.to_vec(),
@@ -364,15 +364,15 @@ impl Default for Runner {
 /// Reads every tool the default way (all at once: the wait is the slowest one, at most the time
 /// limit).
 pub fn collect() -> FirewallSummary {
-    collect_with(&Runner::default())
+    collect_with(&ToolReader::default())
 }
 
-pub fn collect_with(runner: &Runner) -> FirewallSummary {
+pub fn collect_with(reader: &ToolReader) -> FirewallSummary {
     let outputs: Vec<(Tool, Result<String, RunError>)> = thread::scope(|scope| {
-        let handles: Vec<_> = runner
+        let handles: Vec<_> = reader
             .tools
             .iter()
-            .map(|&tool| (tool, scope.spawn(move || read_tool(runner, tool))))
+            .map(|&tool| (tool, scope.spawn(move || read_tool(reader, tool))))
             .collect();
         handles
             .into_iter()
@@ -387,12 +387,12 @@ pub fn collect_with(runner: &Runner) -> FirewallSummary {
     summarise(SystemTime::now(), outputs)
 }
 
-fn read_tool(runner: &Runner, tool: Tool) -> Result<String, RunError> {
+fn read_tool(reader: &ToolReader, tool: Tool) -> Result<String, RunError> {
     let program = locate(tool.name()).ok_or(RunError::Absent)?;
-    let mut argv = runner.prefix.clone();
+    let mut argv = reader.prefix.clone();
     argv.push(program.display().to_string());
     argv.extend(tool.args().iter().map(|a| a.to_string()));
-    run(&argv, runner.timeout)
+    run(&argv, reader.timeout)
 }
 
 /// Parses what each tool printed (or why it printed nothing) into one summary. Separate from

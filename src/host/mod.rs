@@ -25,7 +25,7 @@ pub use assess::{
 pub use collector::HostCollector;
 pub use processes::{MAX_COMMAND_CHARS, USER_RELOAD_INTERVAL, load_users};
 pub use procfs::ProcError;
-pub use sampler::{STOP_GRACE, Sampler};
+pub use sampler::{HostSampler, STOP_GRACE};
 
 /// One snapshot of the host, owned and self-contained so it can be sent to the UI.
 #[derive(Clone, Debug, PartialEq)]

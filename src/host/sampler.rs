@@ -2,104 +2,40 @@
 //! for a long time), and the async UI must keep drawing meanwhile.
 
 use std::io;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-
 use std::time::Duration;
 
 use super::{HostCollector, HostSample};
+use crate::outbox::Outbox;
+use crate::periodic::{Periodic, Round, Wake};
 
 pub use crate::worker::STOP_GRACE;
-use crate::worker::Worker;
 
-const THREAD_NAME: &str = "gatewatch-host";
+pub struct HostSampler(Periodic);
 
-enum Control {
-    Rerun,
-}
-
-pub struct Sampler {
-    /// Capacity 1: a rerun already queued absorbs later ones, so reruns coalesce and can never
-    /// pile up behind a slow sample.
-    control: Option<SyncSender<Control>>,
-    worker: Worker,
-}
-
-impl Sampler {
-    /// Samples now, then every `refresh`, handing each sample to `deliver` on the sampler thread;
-    /// the thread ends when `deliver` returns false (the receiver is gone) or the Sampler drops.
-    pub fn spawn(
-        refresh: Duration,
-        deliver: impl FnMut(HostSample) -> bool + Send + 'static,
-    ) -> io::Result<Sampler> {
-        // Built on the thread: even construction should not cost the caller anything.
-        Self::start(refresh, HostCollector::new, deliver)
-    }
-
-    /// Like [`Sampler::spawn`] with a collector of the caller's choosing (e.g. a proc root).
-    pub fn spawn_with(
-        collector: HostCollector,
-        refresh: Duration,
-        deliver: impl FnMut(HostSample) -> bool + Send + 'static,
-    ) -> io::Result<Sampler> {
-        Self::start(refresh, move || collector, deliver)
-    }
-
-    fn start(
-        refresh: Duration,
-        make: impl FnOnce() -> HostCollector + Send + 'static,
-        mut deliver: impl FnMut(HostSample) -> bool + Send + 'static,
-    ) -> io::Result<Sampler> {
-        let (control, requests) = mpsc::sync_channel(1);
-        let worker = Worker::spawn(THREAD_NAME, "host sampler", move |stopped| {
-            let mut collector = make();
-            loop {
-                let sample = collector.sample();
-                // Stopped mid-sample: whoever would receive this is likely gone.
-                if stopped.load(Ordering::Acquire) || !deliver(sample) {
-                    return;
+impl HostSampler {
+    /// Samples now, then every `refresh`; ends when the receiver is gone or the sampler drops.
+    pub fn spawn(refresh: Duration, outbox: Outbox<HostSample>) -> io::Result<HostSampler> {
+        let periodic = Periodic::spawn("gatewatch-host", "host sampler", refresh, outbox, || {
+            // Built on the thread: even construction should not cost the caller anything.
+            let mut collector = HostCollector::new();
+            move |round: &Round<'_, HostSample>| {
+                // The operator asked: scan the TCP tables whatever the budget says.
+                if round.wake == Wake::Rerun {
+                    collector.request_full_scan();
                 }
-                match requests.recv_timeout(refresh) {
-                    Ok(Control::Rerun) => collector.request_full_scan(),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-                if stopped.load(Ordering::Acquire) {
-                    return;
-                }
-                // The sample about to be taken answers any rerun that queued meanwhile.
-                while requests.try_recv().is_ok() {}
+                round.deliver(collector.sample())
             }
         })?;
-        Ok(Sampler {
-            control: Some(control),
-            worker,
-        })
+        Ok(HostSampler(periodic))
     }
 
-    /// Takes a sample now instead of at the next tick. Coalesced: reruns requested while one is
-    /// pending add nothing.
+    /// Takes a sample now instead of at the next tick; coalesced.
     pub fn rerun(&self) {
-        if let Some(control) = &self.control {
-            match control.try_send(Control::Rerun) {
-                Ok(()) | Err(TrySendError::Full(_)) => {}
-                Err(TrySendError::Disconnected(_)) => {
-                    tracing::debug!("host sampler already stopped; rerun ignored");
-                }
-            }
-        }
+        self.0.rerun();
     }
 
-    /// False once the thread has ended (deliver returned false, or it panicked).
+    /// False once the thread has ended (the receiver is gone, or it panicked).
     pub fn is_running(&self) -> bool {
-        self.worker.is_running()
-    }
-}
-
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        // Disconnecting wakes the thread out of recv_timeout at once.
-        self.control = None;
-        self.worker.stop();
+        self.0.is_running()
     }
 }

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::config::LogKind;
 
+use crate::outbox::Outbox;
 pub use crate::worker::STOP_GRACE;
 use crate::worker::Worker;
 
@@ -178,7 +179,7 @@ impl GlobReader {
 }
 
 /// One source's reading state on the follower thread.
-struct Runner {
+struct FollowedSource {
     index: usize,
     kind: Option<LogKind>,
     reader: Reader,
@@ -192,10 +193,10 @@ struct Runner {
     delivered: Option<SourceStatus>,
 }
 
-/// The callback said stop.
+/// The receiver is gone.
 struct Stop;
 
-impl Runner {
+impl FollowedSource {
     /// Reads up to [`READS_PER_PASS`] times; returns whether the source may have more right now.
     fn pass(
         &mut self,
@@ -276,21 +277,21 @@ pub struct LogFollower {
 }
 
 impl LogFollower {
-    /// Starts following `sources`; batches go to `deliver` on the follower thread, which ends
-    /// when `deliver` returns false or the follower is dropped. Every source gets a first batch
-    /// with its status even if it has no lines. `deliver` may block (e.g. a bounded channel's
-    /// send): the follower simply waits, so memory stays bounded.
+    /// Starts following `sources`; the follower thread ends when the receiver is gone or the
+    /// follower is dropped. Every source gets a first batch with its status even if it has no
+    /// lines. A full channel makes the follower wait, so memory stays bounded.
     pub fn spawn(
         sources: Vec<SourceSpec>,
         options: FollowOptions,
-        mut deliver: impl FnMut(LogBatch) -> bool + Send + 'static,
+        outbox: Outbox<LogBatch>,
     ) -> io::Result<LogFollower> {
         let (control, wake) = mpsc::sync_channel::<()>(1);
         let worker = Worker::spawn(THREAD_NAME, "log follower", move |stopped| {
-            let mut runners: Vec<Runner> = sources
+            let mut deliver = |batch| outbox.blocking_send(batch).is_ok();
+            let mut followed: Vec<FollowedSource> = sources
                 .iter()
                 .enumerate()
-                .map(|(index, spec)| Runner {
+                .map(|(index, spec)| FollowedSource {
                     index,
                     kind: spec.kind,
                     reader: Reader::new(spec, &options),
@@ -304,17 +305,17 @@ impl LogFollower {
             let mut buf = vec![0u8; options.batch_bytes.max(1)];
             loop {
                 let mut more = false;
-                for runner in &mut runners {
+                for source in &mut followed {
                     if stopped.load(Ordering::Acquire) {
                         return;
                     }
-                    match runner.pass(&mut buf, &options, &mut deliver) {
+                    match source.pass(&mut buf, &options, &mut deliver) {
                         Ok(m) => more |= m,
                         Err(Stop) => return,
                     }
                 }
                 if !more {
-                    let flood = runners
+                    let flood = followed
                         .iter_mut()
                         .fold(false, |any, r| any | std::mem::take(&mut r.flooded));
                     let sleep = if flood {
@@ -338,7 +339,7 @@ impl LogFollower {
         })
     }
 
-    /// False once the thread has ended (deliver returned false, or it panicked).
+    /// False once the thread has ended (the receiver is gone, or it panicked).
     pub fn is_running(&self) -> bool {
         self.worker.is_running()
     }

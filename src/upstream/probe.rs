@@ -70,13 +70,13 @@ impl Attempt {
 }
 
 /// Probes upstreams; owns the HTTP clients so they are built once per distinct setting.
-pub(crate) struct Engine {
+pub(crate) struct Prober {
     clients: Clients,
 }
 
-impl Engine {
+impl Prober {
     pub fn new(upstreams: &[Upstream]) -> Self {
-        Engine {
+        Prober {
             clients: Clients::for_upstreams(upstreams),
         }
     }
@@ -127,7 +127,7 @@ impl Engine {
 /// Probes one upstream once, with a client of its own: for `gatewatch check` and tests.
 /// `target_index` is 0.
 pub async fn probe_once(upstream: &Upstream) -> ProbeResult {
-    Engine::new(slice::from_ref(upstream))
+    Prober::new(slice::from_ref(upstream))
         .probe(0, upstream)
         .await
 }
@@ -139,9 +139,9 @@ pub const MAX_PARALLEL: usize = 256;
 /// the order of `upstreams`, `target_index` being the position there.
 pub async fn probe_all(upstreams: &[Upstream]) -> Vec<ProbeResult> {
     use futures_util::stream::{self, StreamExt};
-    let engine = Engine::new(upstreams);
+    let prober = Prober::new(upstreams);
     stream::iter(upstreams.iter().enumerate())
-        .map(|(index, upstream)| engine.probe(index, upstream))
+        .map(|(index, upstream)| prober.probe(index, upstream))
         .buffered(MAX_PARALLEL)
         .collect()
         .await

@@ -2,25 +2,21 @@
 //!
 //! One task per target, so one probe in flight per target by construction: a rerun requested
 //! while a probe is in flight joins it (that probe's result answers it) instead of queueing
-//! another. Results go through a bounded queue to a delivery thread that calls `deliver`, so
-//! `deliver` may block (e.g. `blocking_send` into the UI's channel) without stalling the runtime;
-//! when it is slow, probes wait to hand over their result rather than pile up.
+//! another. Each task sends its result straight into the outbox and waits there while the channel
+//! is full, so a slow receiver holds the next probe back instead of letting results pile up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
-use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use super::ProbeResult;
-use super::probe::Engine;
+use super::probe::Prober;
 use crate::config::Upstream;
+use crate::outbox::Outbox;
+use crate::periodic::{Doorbell, PeriodicTask, Wake};
 
-/// Results waiting for `deliver`; probes finishing beyond this wait for room.
-pub const RESULT_QUEUE: usize = 256;
 /// Each period is the interval scaled by a random factor within ±10%, so targets that start
 /// together drift apart instead of firing in lockstep.
 pub const JITTER: f64 = 0.1;
@@ -28,21 +24,17 @@ pub const JITTER: f64 = 0.1;
 /// without a burst of a thousand connects in the same millisecond.
 pub const STARTUP_SPREAD: Duration = Duration::from_secs(1);
 
-const THREAD_NAME: &str = "gatewatch-probes";
-
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
     #[error("the prober must be started from within a tokio runtime")]
     NoRuntime(#[from] tokio::runtime::TryCurrentError),
-    #[error("cannot start the probe delivery thread: {0}")]
-    Thread(#[from] std::io::Error),
 }
 
 /// Scheduler health: how many probes ran and how late they started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProberStats {
     pub started: u64,
-    /// Results handed to the delivery queue.
+    /// Results handed to the outbox.
     pub finished: u64,
     /// Worst delay of a scheduled probe behind its due time. A probe that overran the interval
     /// does not count against the next one (that is the upstream's slowness, not the scheduler's).
@@ -79,153 +71,108 @@ impl Counters {
     }
 }
 
-/// A target's rerun doorbell. `requested` counts reruns ever asked for, so a wake-up left over
-/// from a rerun that already joined a finished probe can be told apart from a new one.
-#[derive(Default)]
-struct Rerun {
-    notify: Notify,
-    requested: AtomicU64,
-}
-
 /// The running prober. Dropping it stops every probe (in-flight ones are cancelled, closing their
-/// sockets); the delivery thread ends after the `deliver` call it may be in.
-pub struct ProbeHandle {
-    reruns: Vec<Arc<Rerun>>,
+/// sockets).
+pub struct ProbeScheduler {
+    /// One per target, in the order of the upstreams given.
+    targets: Vec<PeriodicTask>,
     counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
-    /// Dropping a JoinSet aborts its tasks.
-    _tasks: JoinSet<()>,
-    delivery: JoinHandle<()>,
 }
 
-/// Starts probing `upstreams` on the current tokio runtime. `deliver` runs on a thread of its own
-/// and gets every result; returning false stops the prober (the receiver is gone).
-pub fn spawn(
-    upstreams: Vec<Upstream>,
-    mut deliver: impl FnMut(ProbeResult) -> bool + Send + 'static,
-) -> Result<ProbeHandle, SpawnError> {
-    let runtime = tokio::runtime::Handle::try_current()?;
-    let (results, mut queue) = mpsc::channel::<ProbeResult>(RESULT_QUEUE);
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::clone(&stop);
-    let delivery = thread::Builder::new()
-        .name(THREAD_NAME.to_owned())
-        .spawn(move || {
-            while let Some(result) = queue.blocking_recv() {
-                if stopped.load(Ordering::Acquire) || !deliver(result) {
-                    // Dropping the queue makes every probe task's next send fail: they end.
-                    return;
-                }
-            }
-        })?;
-
-    let engine = Arc::new(Engine::new(&upstreams));
-    let counters = Arc::new(Counters::default());
-    let start = Instant::now();
-    let mut tasks = JoinSet::new();
-    let mut reruns = Vec::with_capacity(upstreams.len());
-    for (index, upstream) in upstreams.into_iter().enumerate() {
-        let rerun = Arc::new(Rerun::default());
-        reruns.push(Arc::clone(&rerun));
-        let target = Target {
-            index,
-            upstream,
-            engine: Arc::clone(&engine),
-            rerun,
-            results: results.clone(),
-            counters: Arc::clone(&counters),
-        };
-        tasks.spawn_on(target.run(start), &runtime);
+impl ProbeScheduler {
+    /// Starts probing `upstreams` on the current tokio runtime, every result into `outbox`. The
+    /// prober stops when the receiver is gone.
+    pub fn spawn(
+        upstreams: Vec<Upstream>,
+        outbox: Outbox<ProbeResult>,
+    ) -> Result<ProbeScheduler, SpawnError> {
+        let runtime = tokio::runtime::Handle::try_current()?;
+        let prober = Arc::new(Prober::new(&upstreams));
+        let counters = Arc::new(Counters::default());
+        let start = Instant::now();
+        let targets = upstreams
+            .into_iter()
+            .enumerate()
+            .map(|(index, upstream)| {
+                let probes = ProbeLoop {
+                    index,
+                    upstream,
+                    prober: Arc::clone(&prober),
+                    outbox: outbox.clone(),
+                    counters: Arc::clone(&counters),
+                };
+                PeriodicTask::spawn(&runtime, |doorbell| probes.run(doorbell, start))
+            })
+            .collect();
+        Ok(ProbeScheduler { targets, counters })
     }
-    Ok(ProbeHandle {
-        reruns,
-        counters,
-        stop,
-        _tasks: tasks,
-        delivery,
-    })
-}
 
-impl ProbeHandle {
     /// Probes target `index` now. If a probe of it is in flight, that probe answers instead.
     /// An index out of range is ignored.
     pub fn rerun(&self, index: usize) {
-        if let Some(rerun) = self.reruns.get(index) {
-            rerun.requested.fetch_add(1, Ordering::AcqRel);
-            rerun.notify.notify_one();
+        if let Some(target) = self.targets.get(index) {
+            target.rerun();
         }
     }
 
     pub fn rerun_all(&self) {
-        (0..self.reruns.len()).for_each(|index| self.rerun(index));
+        self.targets.iter().for_each(PeriodicTask::rerun);
     }
 
     /// Number of targets.
     pub fn len(&self) -> usize {
-        self.reruns.len()
+        self.targets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.reruns.is_empty()
+        self.targets.is_empty()
     }
 
     pub fn stats(&self) -> ProberStats {
         self.counters.snapshot()
     }
 
-    /// False once delivery has ended (`deliver` returned false, or panicked).
+    /// False once every target's task has ended (the receiver is gone).
     pub fn is_running(&self) -> bool {
-        !self.delivery.is_finished()
+        self.targets.iter().any(PeriodicTask::is_running)
     }
 }
 
-impl Drop for ProbeHandle {
-    fn drop(&mut self) {
-        // Not joined: the thread may be blocked in `deliver` on the very loop that is dropping us.
-        self.stop.store(true, Ordering::Release);
-    }
-}
-
-struct Target {
+/// One target's probes, one at a time.
+struct ProbeLoop {
     index: usize,
     upstream: Upstream,
-    engine: Arc<Engine>,
-    rerun: Arc<Rerun>,
-    results: mpsc::Sender<ProbeResult>,
+    prober: Arc<Prober>,
+    outbox: Outbox<ProbeResult>,
     counters: Arc<Counters>,
 }
 
-impl Target {
-    async fn run(self, start: Instant) {
+impl ProbeLoop {
+    async fn run(self, doorbell: Arc<Doorbell>, start: Instant) {
         let interval = self.upstream.interval;
         let mut jitter = Jitter::new(self.index);
         let mut due = start + jitter.spread(interval.min(STARTUP_SPREAD));
-        // Reruns up to this count have been answered by a probe.
-        let mut answered = 0;
         loop {
-            let rerun = tokio::select! {
-                () = sleep_until(due) => false,
-                () = self.rerun.notify.notified() => true,
-            };
-            if rerun && self.rerun.requested.load(Ordering::Acquire) <= answered {
-                continue;
-            }
+            let wake = doorbell.wait_until(due).await;
             let now = Instant::now();
-            if !rerun {
+            if wake == Wake::Due {
                 self.counters.record_lag(now.saturating_duration_since(due));
             }
             self.counters.started.fetch_add(1, Ordering::Relaxed);
-            let result = self.engine.probe(self.index, &self.upstream).await;
+            let result = self.prober.probe(self.index, &self.upstream).await;
             // Every rerun asked for while the probe was in flight is answered by it.
-            answered = self.rerun.requested.load(Ordering::Acquire);
-            if self.results.send(result).await.is_err() {
+            doorbell.answered();
+            if self.outbox.send(result).await.is_err() {
                 return;
             }
             self.counters.finished.fetch_add(1, Ordering::Relaxed);
             let period = jitter.period(interval);
             // After a rerun the schedule restarts from now; after an overrun the next probe is due
             // at once, without catching up on the probes it missed.
-            due = if rerun { now + period } else { due + period };
+            due = match wake {
+                Wake::Rerun => now + period,
+                Wake::Due => due + period,
+            };
             due = due.max(Instant::now());
         }
     }

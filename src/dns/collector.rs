@@ -1,0 +1,53 @@
+//! Runs a [`DnsRunner`] on the caller's tokio runtime: a round now, then one every interval or
+//! when asked, one round in flight at a time.
+
+use tokio::time::Instant;
+
+use super::{DnsRound, DnsRunner, DnsSettings};
+use crate::outbox::Outbox;
+use crate::periodic::PeriodicTask;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("the DNS collector needs a tokio runtime to run on")]
+    NoRuntime,
+}
+
+/// Stops its task when dropped; in-flight queries are only futures, and dropping them closes
+/// their sockets.
+pub struct DnsCollector(PeriodicTask);
+
+impl DnsCollector {
+    /// Starts rounds on the current tokio runtime; each round waits for room in the outbox, so
+    /// none is dropped. Ends when the receiver is gone or the collector drops.
+    pub fn spawn(
+        settings: DnsSettings,
+        outbox: Outbox<DnsRound>,
+    ) -> Result<DnsCollector, SpawnError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
+        let task = PeriodicTask::spawn(&runtime, |doorbell| async move {
+            let interval = settings.interval;
+            let mut rounds = DnsRunner::new(settings);
+            let mut due = Instant::now();
+            loop {
+                doorbell.wait_until(due).await;
+                if outbox.send(rounds.round().await).await.is_err() {
+                    return;
+                }
+                due = Instant::now() + interval;
+            }
+        });
+        Ok(DnsCollector(task))
+    }
+
+    /// Runs a round now instead of at the next interval; while one runs, the next starts as soon
+    /// as it ends. Requests coalesce.
+    pub fn rerun(&self) {
+        self.0.rerun();
+    }
+
+    /// False once the collector stopped (the receiver is gone).
+    pub fn is_running(&self) -> bool {
+        self.0.is_running()
+    }
+}
