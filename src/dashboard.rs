@@ -106,6 +106,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     loop {
         if dirty && Instant::now() >= next_frame {
             app.set_clock(jiff::Zoned::now());
+            app.settle();
             term.draw(|f| ui::draw(f, &app, &opts.theme))?;
             dirty = false;
             next_frame = Instant::now() + FRAME_INTERVAL;
@@ -148,6 +149,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 Effect::RerunAll => collectors.rerun_all(),
                 Effect::RerunDns => collectors.rerun_dns(),
                 Effect::WriteReport => {
+                    app.settle();
                     app.message = Some(match report::write_to_state_dir(&app.snapshot()) {
                         Ok(path) => format!("report written: {}", path.display()),
                         Err(e) => format!("report not written: {e:#}"),

@@ -243,6 +243,7 @@ impl Case {
             status: SourceStatus::Following,
             events: vec![],
         })));
+        app.settle();
         app.judged.clone()
     }
 
@@ -428,6 +429,7 @@ fn a_merged_flood_mark_counts_all_its_lines() {
         status: SourceStatus::Following,
         events: vec![],
     })));
+    app.settle();
     let logs_step = app
         .judged
         .diagnosis

@@ -141,7 +141,7 @@ impl App {
             ActionEvent::Status(status) => {
                 let changed = self.model.apply_service(*status);
                 if changed {
-                    self.reassess();
+                    self.model_changed();
                 }
                 (changed, vec![])
             }

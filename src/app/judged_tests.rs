@@ -65,6 +65,7 @@ fn the_verdict_comes_from_the_probes_and_the_followed_log() {
         status: SourceStatus::Following,
         events: vec![],
     })));
+    a.settle();
     let d = a.judged.diagnosis.clone();
     assert_eq!(d.verdict.cause, Blame::UpstreamDown);
     assert_eq!(
@@ -105,6 +106,7 @@ fn a_firewall_summary_is_matched_and_becomes_a_finding_and_the_verdict() {
     assert!(dirty);
     let fw = a.model.firewall.as_ref().expect("kept");
     assert_eq!(fw.matches.len(), 1);
+    a.settle();
     assert_eq!(a.judged.diagnosis.verdict.cause, Blame::Firewall);
     let findings = &a.judged.findings;
     assert!(
@@ -146,6 +148,7 @@ fn the_gateway_probe_is_step_one() {
     a.update(Event::Gateway(Box::new(r.clone())));
     let (dirty, _) = a.update(Event::Gateway(Box::new(r)));
     assert!(!dirty, "a stale result is dropped");
+    a.settle();
     let step = a.judged.diagnosis.step(StepId::Gateway).cloned().unwrap();
     assert_eq!(step.status, Status::Critical);
     assert_eq!(step.evidence, "gateway tcp://127.0.0.1:80 answers 502 now");

@@ -126,8 +126,11 @@ pub struct App {
     pub hostname: String,
     /// What the collectors found; the app only files results into it.
     pub model: Model,
-    /// The model judged, once after each update that changed it; drawing only reads it.
+    /// The model judged, once after the updates that changed it ([`App::settle`]); drawing
+    /// only reads it.
     pub judged: Assessment,
+    /// The model changed since `judged` was made.
+    stale: bool,
     pub host: HostView,
     /// The upstream row whose detail view is open.
     pub upstream_detail: Option<usize>,
@@ -154,6 +157,7 @@ impl App {
             hostname: String::new(),
             model: Model::default(),
             judged: Assessment::default(),
+            stale: false,
             host: HostView::default(),
             upstream_detail: None,
             dns_detail: None,
@@ -172,9 +176,25 @@ impl App {
         self
     }
 
-    /// Judges the model again: after every update that changed it, never while drawing.
-    pub(crate) fn reassess(&mut self) {
+    /// Judges the model again if an update changed it since the last time; returns whether it
+    /// did. The event loop calls it once before each frame, never while drawing: a log flood
+    /// delivers hundreds of batches a second and 10,000 upstreams thousands of results, and
+    /// judging after each of them would cost more than the frames it feeds.
+    pub fn settle(&mut self) -> bool {
+        if !std::mem::take(&mut self.stale) {
+            return false;
+        }
+        self.reassess();
+        true
+    }
+
+    fn reassess(&mut self) {
         self.judged = assess(&self.model, self.now());
+    }
+
+    /// The model changed: [`App::settle`] judges it again.
+    pub(crate) fn model_changed(&mut self) {
+        self.stale = true;
     }
 
     pub fn now(&self) -> SystemTime {
@@ -203,7 +223,7 @@ impl App {
                 self.model.apply_host(*sample);
                 self.host.rebuild(self.model.host.as_ref());
                 self.clamp(PaneId::Host);
-                self.reassess();
+                self.model_changed();
                 (true, vec![])
             }
             Event::Probe(result) => {
@@ -219,26 +239,26 @@ impl App {
                 {
                     self.scroll[pane] = pos;
                 }
-                self.reassess();
+                self.model_changed();
                 (true, vec![])
             }
             Event::Dns(round) => {
                 let changed = self.model.apply_dns(*round, self.now());
                 self.clamp(PaneId::Dns);
                 if changed {
-                    self.reassess();
+                    self.model_changed();
                 }
                 (changed, vec![])
             }
             Event::Firewall(summary) => {
                 self.model.apply_firewall(*summary, self.now());
-                self.reassess();
+                self.model_changed();
                 (true, vec![])
             }
             Event::Gateway(result) => {
                 let changed = self.model.apply_gateway(*result);
                 if changed {
-                    self.reassess();
+                    self.model_changed();
                 }
                 (changed, vec![])
             }
@@ -253,7 +273,7 @@ impl App {
                     self.scroll[pane] = self.scroll[pane].saturating_add(shown);
                 }
                 self.clamp(PaneId::Logs);
-                self.reassess();
+                self.model_changed();
                 (true, vec![])
             }
             Event::Action(ev) => self.on_action_event(*ev),
@@ -262,7 +282,7 @@ impl App {
                     != self.clock.strftime(CLOCK_FORMAT).to_string();
                 self.clock = now;
                 // Ages and log windows moved on.
-                self.reassess();
+                self.model_changed();
                 (changed, vec![])
             }
         }
@@ -279,10 +299,13 @@ mod tests {
     #[test]
     fn overall_status_follows_host_findings() {
         let mut a = app();
+        a.settle();
         assert_eq!(a.judged.status, Status::Unknown);
         a.update(Event::Host(Box::new(sample(0.1))));
+        a.settle();
         assert_eq!(a.judged.status, Status::Ok);
         a.update(Event::Host(Box::new(sample(5.0))));
+        a.settle();
         assert_eq!(a.judged.status, Status::Critical);
     }
 
@@ -319,6 +342,7 @@ mod tests {
             Some(1),
             "the cursor followed beta"
         );
+        a.settle();
         assert_eq!(a.judged.status, Status::Critical);
         press(&mut a, KeyCode::Char('g'));
         a.update(Event::Probe(Box::new(result(0, 5, Outcome::Timeout))));

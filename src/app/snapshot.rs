@@ -51,6 +51,7 @@ mod tests {
             status: SourceStatus::Following,
             events: vec![],
         })));
+        a.settle();
         let s = a.snapshot();
         assert_eq!(s.log_lines.len(), report::LOG_LINES);
         assert_eq!(s.log_lines[0].text, "line 20 ```");

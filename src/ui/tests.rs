@@ -104,7 +104,9 @@ fn app(size: (u16, u16)) -> App {
     app
 }
 
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+/// Draws a frame as the event loop does: the judgement settled first, then a pure draw.
+fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    app.settle();
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
     term.draw(|f| super::draw(f, app, &theme())).expect("draw");
     term
@@ -116,35 +118,35 @@ fn key(app: &mut App, code: KeyCode) {
 
 #[test]
 fn overview_120x40() {
-    insta::assert_snapshot!(render(&app((120, 40)), 120, 40).backend());
+    insta::assert_snapshot!(render(&mut app((120, 40)), 120, 40).backend());
 }
 
 #[test]
 fn overview_80x24() {
-    insta::assert_snapshot!(render(&app((80, 24)), 80, 24).backend());
+    insta::assert_snapshot!(render(&mut app((80, 24)), 80, 24).backend());
 }
 
 #[test]
 fn single_pane_40x12() {
-    insta::assert_snapshot!(render(&app((40, 12)), 40, 12).backend());
+    insta::assert_snapshot!(render(&mut app((40, 12)), 40, 12).backend());
 }
 
 #[test]
 fn before_the_first_sample() {
-    let a = App::new(clock(), (80, 24));
-    insta::assert_snapshot!(render(&a, 80, 24).backend());
+    let mut a = App::new(clock(), (80, 24));
+    insta::assert_snapshot!(render(&mut a, 80, 24).backend());
 }
 
 #[test]
 fn help_lists_every_binding() {
     let mut a = app((120, 40));
     key(&mut a, KeyCode::Char('?'));
-    let term = render(&a, 120, 40);
+    let term = render(&mut a, 120, 40);
     // The popups' keys make it longer than the screen: read it all by scrolling.
     let mut screen = term.backend().to_string();
     for _ in 0..60 {
         key(&mut a, KeyCode::Char('j'));
-        screen.push_str(&render(&a, 120, 40).backend().to_string());
+        screen.push_str(&render(&mut a, 120, 40).backend().to_string());
     }
     for b in crate::keymap::BINDINGS {
         assert!(screen.contains(b.help), "help is missing {:?}", b.help);
@@ -161,14 +163,14 @@ fn zoomed_host_sorted_by_memory_and_filtered() {
     for c in "www".chars() {
         key(&mut a, KeyCode::Char(c));
     }
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
 }
 
 #[test]
 fn empty_panes_say_what_to_do() {
     let mut a = app((120, 40));
     key(&mut a, KeyCode::Char('2'));
-    let screen = render(&a, 120, 40).backend().to_string();
+    let screen = render(&mut a, 120, 40).backend().to_string();
     assert!(screen.contains("no upstreams configured"), "{screen}");
     assert!(screen.contains("no logs configured"), "{screen}");
 }
@@ -187,14 +189,14 @@ fn tiny_and_degenerate_sizes_never_panic() {
         (300, 100),
     ] {
         let mut a = app((w, h));
-        render(&a, w, h);
+        render(&mut a, w, h);
         key(&mut a, KeyCode::Char('?'));
-        render(&a, w, h);
+        render(&mut a, w, h);
         key(&mut a, KeyCode::Esc);
         key(&mut a, KeyCode::Char('z'));
-        render(&a, w, h);
+        render(&mut a, w, h);
     }
-    let screen = render(&app((10, 3)), 10, 3).backend().to_string();
+    let screen = render(&mut app((10, 3)), 10, 3).backend().to_string();
     assert!(screen.contains("terminal"), "{screen}");
 }
 
@@ -205,7 +207,7 @@ fn many_cores_fall_back_to_one_glyph_per_core() {
     s.cpu_per_core = (0..64).map(|i| (i * 3 % 100) as f32).collect();
     let mut a = App::new(clock(), (120, 40));
     a.update(Event::Host(Box::new(s)));
-    let screen = render(&a, 120, 40).backend().to_string();
+    let screen = render(&mut a, 120, 40).backend().to_string();
     assert!(screen.contains("cores ▁"), "{screen}");
 }
 
@@ -311,7 +313,7 @@ fn upstream_app(size: (u16, u16)) -> App {
     let mut app = App::new(clock(), size);
     app.update(Event::Host(Box::new(sample())));
     app.model.upstreams = view;
-    app.reassess();
+    app.model_changed();
     app
 }
 
@@ -319,7 +321,7 @@ fn upstream_app(size: (u16, u16)) -> App {
 fn upstreams_failing_first_120x40() {
     let mut a = upstream_app((120, 40));
     key(&mut a, KeyCode::Char('2'));
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
 }
 
 #[test]
@@ -327,7 +329,7 @@ fn upstreams_zoomed_80x24() {
     let mut a = upstream_app((80, 24));
     key(&mut a, KeyCode::Char('2'));
     key(&mut a, KeyCode::Char('z'));
-    insta::assert_snapshot!(render(&a, 80, 24).backend());
+    insta::assert_snapshot!(render(&mut a, 80, 24).backend());
 }
 
 #[test]
@@ -336,7 +338,7 @@ fn upstream_detail_shows_the_full_error_and_last_results() {
     key(&mut a, KeyCode::Char('2'));
     key(&mut a, KeyCode::Char('z'));
     key(&mut a, KeyCode::Enter);
-    let term = render(&a, 120, 40);
+    let term = render(&mut a, 120, 40);
     let screen = term.backend().to_string();
     assert!(
         screen.contains("Connection refused (os error 111)"),
@@ -403,7 +405,7 @@ fn dns_failing_first_with_a_mark_per_nameserver() {
     a.model.dns = crate::model::dns::Dns::new(vec!["shop.internal".into(), "api.internal".into()]);
     a.update(Event::Dns(Box::new(round)));
     key(&mut a, KeyCode::Char('3'));
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
 }
 
 fn logs_app() -> App {
@@ -467,7 +469,7 @@ fn logs_strip_lines_and_no_control_character_in_the_buffer() {
         key(&mut a, KeyCode::Char(c));
     }
     key(&mut a, KeyCode::Enter);
-    let term = render(&a, 120, 40);
+    let term = render(&mut a, 120, 40);
     for cell in term.backend().buffer().content() {
         assert!(
             !cell
@@ -532,8 +534,8 @@ fn actions_app(read_only: bool) -> App {
 
 #[test]
 fn services_show_in_the_host_pane_and_a_stopped_one_is_critical() {
-    let a = actions_app(false);
-    let screen = format!("{:?}", render(&a, 120, 40).backend());
+    let mut a = actions_app(false);
+    let screen = format!("{:?}", render(&mut a, 120, 40).backend());
     assert!(screen.contains("services  nginx ● running"), "{screen}");
     assert!(
         screen.contains("shop ✖ stopped (failed (exit 3))"),
@@ -549,7 +551,7 @@ fn actions_menu_lists_every_command_with_its_argv() {
     key(&mut a, KeyCode::Char('a'));
     key(&mut a, KeyCode::Down);
     key(&mut a, KeyCode::Down);
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
 }
 
 #[test]
@@ -563,7 +565,7 @@ fn read_only_greys_the_menu_and_refuses_to_confirm() {
         a.message.as_deref(),
         Some("read-only: actions are disabled (--read-only)")
     );
-    let screen = format!("{:?}", render(&a, 120, 40).backend());
+    let screen = format!("{:?}", render(&mut a, 120, 40).backend());
     assert!(screen.contains("Actions (read-only: --read-only)"));
 }
 
@@ -580,7 +582,7 @@ fn the_confirm_dialog_shows_the_exact_command_and_defaults_to_cancel() {
     key(&mut a, KeyCode::Down);
     key(&mut a, KeyCode::Down);
     key(&mut a, KeyCode::Enter);
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
     // Enter alone presses Cancel.
     let (_, effects) = a.update(Event::Key(KeyEvent::new(
         KeyCode::Enter,
@@ -670,11 +672,11 @@ fn the_output_view_streams_lines_and_ends_with_the_result() {
         a.update(Event::Action(Box::new(ev)));
     }
     assert_eq!(a.message.as_deref(), Some("reload nginx: exit 0 in 1.2 s"));
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
     // Esc closes the output; the history shows in the menu.
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('a'));
-    let screen = format!("{:?}", render(&a, 120, 40).backend());
+    let screen = format!("{:?}", render(&mut a, 120, 40).backend());
     assert!(
         screen.contains("08:00:00 ✓ reload nginx: exit 0 in 1.2 s"),
         "{screen}"
@@ -708,7 +710,7 @@ fn the_checklist_view_shows_the_verdict_and_every_steps_evidence() {
     let mut a = upstream_app((120, 40));
     key(&mut a, KeyCode::Char('v'));
     assert_eq!(a.modal_kind(), Some(ModalKind::Checklist));
-    insta::assert_snapshot!(render(&a, 120, 40).backend());
+    insta::assert_snapshot!(render(&mut a, 120, 40).backend());
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.modal, None);
 }
