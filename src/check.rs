@@ -3,14 +3,12 @@
 
 use std::time::SystemTime;
 
-use jiff::tz::TimeZone;
-
 use crate::actions::{self, ServiceSpec, ServiceStatus};
 use crate::config::Upstream;
 use crate::dns::{self, DnsRound, DnsRunner, DnsSettings};
 use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
-use crate::logs::{self, Origin, SourceLog, SourceSpec};
+use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec};
 use crate::model::{Assessment, Model, Watch, assess, unix_seconds};
 use crate::status::{Finding, Status};
 use crate::upstream::catalog::Catalog;
@@ -135,23 +133,14 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
 /// The recent end of every log file, in one backward pass each: the window's counts and the
 /// newest failing lines. A streaming command cannot be scanned after the fact.
 fn scan_logs(sources: &[SourceSpec]) -> Vec<(usize, SourceLog)> {
-    let now = unix_seconds(SystemTime::now());
-    let scan = |spec: &SourceSpec, path: &std::path::Path| {
-        logs::scan_source(
-            spec.label(),
-            path,
-            spec.kind,
-            logs::DEFAULT_WINDOW,
-            logs::DEFAULT_MAX_LINES,
-            now,
-            TimeZone::system(),
-        )
-    };
+    let span = ScanSpan::recent(unix_seconds(SystemTime::now()));
     sources
         .iter()
         .enumerate()
         .filter_map(|(i, spec)| match &spec.origin {
-            Origin::File(path) => Some((i, scan(spec, path))),
+            Origin::File(path) => {
+                Some((i, logs::scan_source(spec.label(), path, spec.kind, &span)))
+            }
             Origin::Glob(_) | Origin::Command(_) => None,
         })
         .collect()

@@ -6,7 +6,7 @@ use clap::Parser;
 use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
-use gatewatch::upstream::catalog::{self, ProxyConfigs};
+use gatewatch::upstream::catalog::{self, Catalog, ProxyConfigs};
 use gatewatch::{actions, check, config, demo, diagnostics, report, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
@@ -57,15 +57,7 @@ fn main() -> ExitCode {
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
         Some(Command::Check { json }) => {
-            let logs = catalog.log_sources(&loaded.config);
-            let dns = DnsSettings::for_catalog(&loaded.config, &catalog);
-            let (model, judged) = check::run(&check::Round {
-                catalog: &catalog,
-                dns: &dns,
-                logs: &logs,
-                gateway: loaded.config.gateway.as_ref(),
-                services: &services,
-            });
+            let (model, judged) = one_round(&loaded.config, &catalog, &services);
             let report = report::Report::new(&model, &judged, std::time::SystemTime::now());
             if json {
                 println!("{}", report::to_json(&report));
@@ -75,15 +67,7 @@ fn main() -> ExitCode {
             ExitCode::from(report.status.exit_code() as u8)
         }
         Some(Command::Report { output }) => {
-            let logs = catalog.log_sources(&loaded.config);
-            let dns = DnsSettings::for_catalog(&loaded.config, &catalog);
-            let (model, judged) = check::run(&check::Round {
-                catalog: &catalog,
-                dns: &dns,
-                logs: &logs,
-                gateway: loaded.config.gateway.as_ref(),
-                services: &services,
-            });
+            let (model, judged) = one_round(&loaded.config, &catalog, &services);
             let snapshot = report::Snapshot::new(&model, &judged, jiff::Zoned::now(), Vec::new());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
@@ -109,6 +93,24 @@ fn main() -> ExitCode {
 }
 
 /// To stdout, or to a new owner-only file: 0 when written, 1 when not.
+/// `check` and `report`: one round of every collector over what the config and discovery name,
+/// judged once.
+fn one_round(
+    config: &config::Config,
+    catalog: &Catalog,
+    services: &[actions::ServiceSpec],
+) -> (gatewatch::model::Model, gatewatch::model::Assessment) {
+    let logs = catalog.log_sources(config);
+    let dns = DnsSettings::for_catalog(config, catalog);
+    check::run(&check::Round {
+        catalog,
+        dns: &dns,
+        logs: &logs,
+        gateway: config.gateway.as_ref(),
+        services,
+    })
+}
+
 fn write_report(markdown: &str, output: Option<&std::path::Path>) -> ExitCode {
     let Some(path) = output else {
         return print(markdown.as_bytes());

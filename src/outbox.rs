@@ -82,6 +82,23 @@ impl<T: Send + 'static, E: Send + 'static> Sink<T> for Wrapping<T, E> {
     }
 }
 
+/// For tests on a plain thread: the next item within `within`, polling; `None` when none came
+/// (or the channel closed).
+#[cfg(test)]
+pub(crate) fn recv_within<T>(
+    rx: &mut tokio::sync::mpsc::Receiver<T>,
+    within: std::time::Duration,
+) -> Option<T> {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Ok(item) = rx.try_recv() {
+            return Some(item);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,15 +159,11 @@ impl Case {
         let statuses = tokio::task::spawn_blocking(move || actions::check_all(&specs))
             .await
             .expect("status checks");
-        let scanned = logs::scan_source(
-            logs[0].label(),
-            path,
-            None,
-            logs::DEFAULT_WINDOW,
-            logs::DEFAULT_MAX_LINES,
-            gatewatch::model::unix_seconds(now),
-            jiff::tz::TimeZone::UTC,
-        );
+        let span = logs::ScanSpan {
+            tz: jiff::tz::TimeZone::UTC,
+            ..logs::ScanSpan::recent(gatewatch::model::unix_seconds(now))
+        };
+        let scanned = logs::scan_source(logs[0].label(), path, None, &span);
         let summary =
             firewall::summarise(now, vec![(Tool::Iptables, Ok(firewall_rules.to_string()))]);
         Case {

@@ -54,9 +54,24 @@ fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .filter(|(_, l)| !l.starts_with("//"))
 }
 
+/// Every code line of `files` that holds one of `forbidden`, as "path:line: word".
+fn violations(files: &[PathBuf], forbidden: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(file).expect("read");
+        for (n, line) in code_lines(&text) {
+            if let Some(word) = forbidden.iter().find(|w| line.contains(*w)) {
+                out.push(format!("{}:{n}: {word}", file.display()));
+            }
+        }
+    }
+    out
+}
+
 fn engine_violations(src: &Path) -> Vec<String> {
     let mut files = Vec::new();
     sources(src, &mut files);
+    files.retain(|f| !FRONT_END.contains(&module_of(src, f).as_str()));
     let forbidden = [
         "ratatui::",
         "crossterm::",
@@ -67,25 +82,13 @@ fn engine_violations(src: &Path) -> Vec<String> {
         "use ratatui",
         "use crossterm",
     ];
-    let mut out = Vec::new();
-    for file in files {
-        let module = module_of(src, &file);
-        if FRONT_END.contains(&module.as_str()) {
-            continue;
-        }
-        let text = fs::read_to_string(&file).expect("read");
-        for (n, line) in code_lines(&text) {
-            if let Some(word) = forbidden.iter().find(|w| line.contains(*w)) {
-                out.push(format!("{}:{n}: {word}", file.display()));
-            }
-        }
-    }
-    out
+    violations(&files, &forbidden)
 }
 
 fn draw_violations(src: &Path) -> Vec<String> {
     let mut files = Vec::new();
     sources(&src.join("ui"), &mut files);
+    files.retain(|f| !f.ends_with("tests.rs"));
     // What judging looks like: the diagnosis, the findings, the assessment, from a view.
     let forbidden = [
         "diagnose(",
@@ -96,19 +99,7 @@ fn draw_violations(src: &Path) -> Vec<String> {
         ".overall()",
         "::judge(",
     ];
-    let mut out = Vec::new();
-    for file in files {
-        if file.ends_with("tests.rs") {
-            continue;
-        }
-        let text = fs::read_to_string(&file).expect("read");
-        for (n, line) in code_lines(&text) {
-            if let Some(word) = forbidden.iter().find(|w| line.contains(*w)) {
-                out.push(format!("{}:{n}: {word}", file.display()));
-            }
-        }
-    }
-    out
+    violations(&files, &forbidden)
 }
 
 fn src() -> PathBuf {

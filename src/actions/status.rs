@@ -153,6 +153,7 @@ impl StatusPoller {
 mod tests {
     use super::*;
     use crate::config::Argv;
+    use crate::outbox::recv_within;
     use crate::worker::STOP_GRACE;
     use std::time::Instant;
     use tokio::sync::mpsc;
@@ -169,28 +170,17 @@ mod tests {
         }
     }
 
-    fn next(rx: &mut mpsc::Receiver<ServiceStatus>, within: Duration) -> Option<ServiceStatus> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(status) = rx.try_recv() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        None
-    }
-
     #[test]
     fn checks_every_service_at_once_and_again_on_rerun() {
-        let (tx, mut rx) = mpsc::channel(1);
+        let (tx, mut rx) = mpsc::channel::<ServiceStatus>(1);
         let services = vec![service("up", "echo active"), service("down", "exit 3")];
         let poller = StatusPoller::spawn(services, Outbox::new(tx)).unwrap();
         let wait = Duration::from_secs(5);
         for _ in 0..2 {
-            let up = next(&mut rx, wait).unwrap();
+            let up = recv_within(&mut rx, wait).unwrap();
             assert_eq!((up.name.as_str(), up.state), ("up", ServiceState::Running));
             assert_eq!(up.detail, "active");
-            let down = next(&mut rx, wait).unwrap();
+            let down = recv_within(&mut rx, wait).unwrap();
             assert_eq!(
                 (down.name.as_str(), down.state),
                 ("down", ServiceState::Stopped)
@@ -201,7 +191,7 @@ mod tests {
 
     #[test]
     fn dropping_the_poller_kills_a_hanging_status_command() {
-        let (tx, mut rx) = mpsc::channel(1);
+        let (tx, mut rx) = mpsc::channel::<ServiceStatus>(1);
         let poller =
             StatusPoller::spawn(vec![service("hung", "sleep 30")], Outbox::new(tx)).unwrap();
         std::thread::sleep(Duration::from_millis(100));
@@ -209,7 +199,7 @@ mod tests {
         drop(poller);
         assert!(dropped.elapsed() < STOP_GRACE + Duration::from_millis(300));
         // The command is killed on the stop, and the status it leaves is not sent.
-        assert!(next(&mut rx, Duration::from_secs(2)).is_none());
+        assert!(recv_within(&mut rx, Duration::from_secs(2)).is_none());
         assert!(rx.is_closed(), "the poller's thread outlived it");
     }
 }

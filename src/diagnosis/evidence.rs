@@ -40,7 +40,7 @@ pub fn cause_total(inputs: &Inputs, causes: &[Cause]) -> u64 {
 fn count(log: &LogInput, causes: &[Cause]) -> u64 {
     causes
         .iter()
-        .map(|c| log.causes.get(c).copied().unwrap_or(0))
+        .map(|c| log.counts.causes.get(c).copied().unwrap_or(0))
         .sum()
 }
 
@@ -65,7 +65,7 @@ fn phrase(by_log: &[(&LogInput, u64)], causes: &[Cause]) -> String {
     let main = causes
         .iter()
         .copied()
-        .max_by_key(|c| log.causes.get(c).copied().unwrap_or(0))
+        .max_by_key(|c| log.counts.causes.get(c).copied().unwrap_or(0))
         .unwrap_or(Cause::Refused);
     let mut s = format!(
         "{n} \"{}\" in {}, {} min",
@@ -83,7 +83,7 @@ fn phrase(by_log: &[(&LogInput, u64)], causes: &[Cause]) -> String {
 /// the lines of `causes`). Logs that name no upstream at all (some formats do not) count whole;
 /// lines blamed on other upstreams are not `u`'s evidence.
 pub fn upstream_log_phrase(inputs: &Inputs, u: &UpstreamInput, causes: &[Cause]) -> String {
-    let attributed = inputs.logs.iter().any(|l| !l.upstreams.is_empty());
+    let attributed = inputs.logs.iter().any(|l| !l.counts.upstreams.is_empty());
     if !attributed {
         return log_phrase(inputs, causes);
     }
@@ -92,6 +92,7 @@ pub fn upstream_log_phrase(inputs: &Inputs, u: &UpstreamInput, causes: &[Cause])
         .iter()
         .map(|l| {
             let at_u: u64 = l
+                .counts
                 .upstreams
                 .iter()
                 .filter(|(logged, _)| u.is_named_by(logged))
@@ -110,7 +111,7 @@ pub fn upstream_failures(inputs: &Inputs, u: &UpstreamInput) -> u64 {
     inputs
         .logs
         .iter()
-        .flat_map(|l| l.upstreams.iter())
+        .flat_map(|l| l.counts.upstreams.iter())
         .filter(|(logged, _)| u.is_named_by(logged))
         .map(|(_, n)| n)
         .sum()
@@ -120,7 +121,7 @@ pub fn upstream_failures(inputs: &Inputs, u: &UpstreamInput) -> u64 {
 /// server, or one from a log of another host), with its count.
 pub fn top_logged_upstream(inputs: &Inputs) -> Option<(String, u64)> {
     let mut all: Vec<(String, u64)> = Vec::new();
-    for (name, n) in inputs.logs.iter().flat_map(|l| l.upstreams.iter()) {
+    for (name, n) in inputs.logs.iter().flat_map(|l| l.counts.upstreams.iter()) {
         match all.iter_mut().find(|(k, _)| k == name) {
             Some((_, total)) => *total += n,
             None => all.push((name.clone(), *n)),
@@ -239,6 +240,7 @@ pub fn since_phrase(u: &UpstreamInput) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::WindowCounts;
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -248,10 +250,10 @@ mod tests {
             format: Some(format),
             window: Duration::from_secs(600),
             error: None,
-            causes: causes.iter().copied().collect::<BTreeMap<_, _>>(),
-            upstreams: vec![],
-            status_5xx: 0,
-            status_502: 0,
+            counts: WindowCounts {
+                causes: causes.iter().copied().collect::<BTreeMap<_, _>>(),
+                ..WindowCounts::default()
+            },
         }
     }
 

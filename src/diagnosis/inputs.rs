@@ -1,7 +1,6 @@
 //! What the diagnosis looks at: plain owned data, built from the dashboard's views
 //! (`App::diagnosis`) or from one `check` run, and easy to write by hand in tests.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use crate::config::Target as UpstreamUrl;
 use crate::dns::{DnsResult, DnsRound, DriftTracker};
 use crate::firewall::{self, FirewallSummary, Match};
 use crate::host::{self, HostSample};
-use crate::logs::{Cause, Format, WindowCounts};
+use crate::logs::{Format, WindowCounts};
 use crate::status::{Finding, Status};
 use crate::upstream::{Outcome, ProbeResult, State};
 
@@ -239,24 +238,10 @@ pub struct LogInput {
     pub window: Duration,
     /// Why the source cannot be read, when it cannot.
     pub error: Option<String>,
-    pub causes: BTreeMap<Cause, u64>,
-    /// Failures per upstream as logged, most first.
-    pub upstreams: Vec<(String, u64)>,
-    pub status_5xx: u64,
-    pub status_502: u64,
+    pub counts: WindowCounts,
 }
 
 impl LogInput {
-    /// Its counts, as the one log finding ([`crate::logs::judge`]) reads them.
-    pub fn counts(&self) -> WindowCounts {
-        WindowCounts {
-            causes: self.causes.clone(),
-            upstreams: self.upstreams.clone(),
-            status_5xx: self.status_5xx,
-            status_502: self.status_502,
-        }
-    }
-
     /// "error.log": short enough for a verdict line.
     pub fn short_name(&self) -> String {
         Path::new(&self.source)
@@ -277,7 +262,7 @@ impl LogInput {
 
     /// Bad-gateway events, as [`WindowCounts::events`] defines them.
     pub fn events(&self) -> u64 {
-        crate::logs::bad_gateway_events(&self.causes, self.status_502)
+        self.counts.events()
     }
 }
 

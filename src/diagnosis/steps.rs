@@ -86,20 +86,20 @@ fn gateway(inputs: &Inputs) -> (Status, String) {
         .filter(|l| l.has_statuses() && l.error.is_none())
         .collect();
     for log in &access {
-        let s = by_events(log.status_502);
+        let s = by_events(log.counts.status_502);
         status = status.worst(s);
-        let rate = log.status_502 as f64 / log.minutes() as f64;
-        parts.push(if log.status_502 == 0 {
+        let rate = log.counts.status_502 as f64 / log.minutes() as f64;
+        parts.push(if log.counts.status_502 == 0 {
             format!(
                 "no 502s in {} ({} min, {} other 5xx)",
                 log.short_name(),
                 log.minutes(),
-                log.status_5xx
+                log.counts.status_5xx
             )
         } else {
             format!(
                 "{} 502s in {} ({} min, {rate:.1}/min)",
-                log.status_502,
+                log.counts.status_502,
                 log.short_name(),
                 log.minutes()
             )
@@ -216,15 +216,15 @@ fn logs(inputs: &Inputs) -> (Status, String) {
         if events == 0 {
             continue;
         }
-        let mut causes: Vec<(&crate::logs::Cause, &u64)> = log.causes.iter().collect();
+        let mut causes: Vec<(&crate::logs::Cause, &u64)> = log.counts.causes.iter().collect();
         causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let mut list: Vec<String> = causes
             .iter()
             .take(3)
             .map(|(c, n)| format!("{n} {}", c.name()))
             .collect();
-        if log.status_502 > 0 {
-            list.push(format!("{} × 502", log.status_502));
+        if log.counts.status_502 > 0 {
+            list.push(format!("{} × 502", log.counts.status_502));
         }
         let mut text = format!(
             "{}: {} in {} min",
@@ -232,7 +232,7 @@ fn logs(inputs: &Inputs) -> (Status, String) {
             list.join(", "),
             log.minutes()
         );
-        if let Some((up, n)) = log.upstreams.first() {
+        if let Some((up, n)) = log.counts.upstreams.first() {
             text.push_str(&format!("; most at {up} ({n})"));
         }
         parts.push((events, text));

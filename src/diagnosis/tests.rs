@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::firewall::{self, Tool};
-use crate::logs::{Cause as LogCause, Format};
+use crate::logs::{Cause as LogCause, Format, WindowCounts};
 use crate::upstream::{Outcome, State};
 
 fn upstream(name: &str, url: &str) -> UpstreamInput {
@@ -37,10 +37,12 @@ fn error_log(causes: &[(LogCause, u64)], upstreams: &[(&str, u64)]) -> LogInput 
         format: Some(Format::NginxError),
         window: Duration::from_secs(600),
         error: None,
-        causes: causes.iter().copied().collect::<BTreeMap<_, _>>(),
-        upstreams: upstreams.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
-        status_5xx: 0,
-        status_502: 0,
+        counts: WindowCounts {
+            causes: causes.iter().copied().collect::<BTreeMap<_, _>>(),
+            upstreams: upstreams.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
+            status_5xx: 0,
+            status_502: 0,
+        },
     }
 }
 
@@ -50,10 +52,12 @@ fn access_log(status_502: u64) -> LogInput {
         format: Some(Format::Access),
         window: Duration::from_secs(600),
         error: None,
-        causes: BTreeMap::new(),
-        upstreams: vec![],
-        status_5xx: status_502,
-        status_502,
+        counts: WindowCounts {
+            causes: BTreeMap::new(),
+            upstreams: vec![],
+            status_5xx: status_502,
+            status_502,
+        },
     }
 }
 

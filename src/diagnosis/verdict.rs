@@ -690,8 +690,12 @@ fn upstream_slow(inputs: &Inputs) -> Option<Verdict> {
 }
 
 fn unexplained_502(inputs: &Inputs) -> Option<Verdict> {
-    let access: Vec<_> = inputs.logs.iter().filter(|l| l.status_502 > 0).collect();
-    let total: u64 = access.iter().map(|l| l.status_502).sum();
+    let access: Vec<_> = inputs
+        .logs
+        .iter()
+        .filter(|l| l.counts.status_502 > 0)
+        .collect();
+    let total: u64 = access.iter().map(|l| l.counts.status_502).sum();
     let gateway = inputs.gateway.as_ref().filter(|g| {
         g.outcome == Some(Outcome::BadStatus) && g.status_code.is_some_and(|c| c >= 500)
     });

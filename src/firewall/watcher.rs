@@ -40,6 +40,7 @@ impl FirewallWatcher {
 mod tests {
     use super::*;
     use crate::firewall::{Tool, ToolState};
+    use crate::outbox::recv_within;
     use std::time::Instant;
     use tokio::sync::mpsc;
 
@@ -54,17 +55,6 @@ mod tests {
             tools: vec![Tool::Iptables],
             ..ToolReader::default()
         }
-    }
-
-    fn recv_within<T>(rx: &mut mpsc::Receiver<T>, within: Duration) -> Option<T> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(item) = rx.try_recv() {
-                return Some(item);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
     }
 
     #[test]

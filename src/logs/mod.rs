@@ -38,7 +38,7 @@ pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
     CRITICAL_EVENTS, DEFAULT_MAX_LINES, DEFAULT_WINDOW, LogReport, RECENT_LINE_BYTES, RECENT_LINES,
-    SCAN_MAX_BYTES, WARNING_EVENTS, assess, judge, scan, scan_at, scan_source,
+    SCAN_MAX_BYTES, ScanSpan, WARNING_EVENTS, assess, judge, scan, scan_at, scan_source,
 };
 pub use sources::{Origin, SourceSpec, sources};
 pub use tail::{ReverseLines, start_of_last_lines};

@@ -102,8 +102,35 @@ pub fn scan_at(
     tz: TimeZone,
 ) -> LogReport {
     let label = sanitize(&path.display().to_string()).into_owned();
-    let source = scan_source(label, path, kind, window, max_lines, now, tz);
-    LogReport::of(&source, window, now)
+    let span = ScanSpan {
+        window,
+        max_lines,
+        now,
+        tz,
+    };
+    LogReport::of(&scan_source(label, path, kind, &span), window, now)
+}
+
+/// How much of a log's end a scan reads: back to `window` before `now` (unix seconds, by the
+/// lines' own timestamps, read in `tz` when they carry no offset), at most `max_lines` lines.
+#[derive(Clone, Debug)]
+pub struct ScanSpan {
+    pub window: Duration,
+    pub max_lines: usize,
+    pub now: i64,
+    pub tz: TimeZone,
+}
+
+impl ScanSpan {
+    /// `check`'s span: the default window and line budget, ending now, in the system's zone.
+    pub fn recent(now: i64) -> Self {
+        ScanSpan {
+            window: DEFAULT_WINDOW,
+            max_lines: DEFAULT_MAX_LINES,
+            now,
+            tz: TimeZone::system(),
+        }
+    }
 }
 
 /// The recent end of one log as the model keeps a followed source: its tally over the window
@@ -113,11 +140,9 @@ pub fn scan_source(
     label: String,
     path: &Path,
     kind: Option<LogKind>,
-    window: Duration,
-    max_lines: usize,
-    now: i64,
-    tz: TimeZone,
+    span: &ScanSpan,
 ) -> SourceLog {
+    let (window, max_lines, now) = (span.window, span.max_lines, span.now);
     let failed =
         |why: String| SourceLog::scanned(label.clone(), None, Some(why), Tally::default(), vec![]);
     let file = match File::open(path) {
@@ -130,7 +155,7 @@ pub fn scan_source(
     };
     let cutoff = now.saturating_sub(i64::try_from(window.as_secs()).unwrap_or(i64::MAX));
     let mut lines = ReverseLines::new(&file, len, SCAN_MAX_LINE, SCAN_MAX_BYTES);
-    let mut times = TimeParser::new(tz);
+    let mut times = TimeParser::new(span.tz.clone());
     let mut tally = Tally::default();
     let mut format = None;
     let mut error = None;

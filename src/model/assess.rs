@@ -40,7 +40,7 @@ pub fn assess(model: &Model, now: SystemTime) -> Assessment {
         let finding = logs::judge(
             &log.source,
             log.error.as_deref(),
-            &log.counts(),
+            &log.counts,
             0,
             log.window,
         );

@@ -37,16 +37,12 @@ impl Model {
 
 /// One source over the last `window` by the lines' own timestamps: the window `check` scans.
 pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogInput {
-    let counts = source.tally.last(window, unix_seconds(now));
     LogInput {
         source: source.label.clone(),
         format: source.format,
         window,
         error: source.error().map(str::to_owned),
-        causes: counts.causes,
-        upstreams: counts.upstreams,
-        status_5xx: counts.status_5xx,
-        status_502: counts.status_502,
+        counts: source.tally.last(window, unix_seconds(now)),
     }
 }
 
