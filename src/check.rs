@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::actions::{self, ServiceSpec, ServiceStatus};
 use crate::config::Upstream;
-use crate::dns::{self, DnsRound, DnsRunner, DnsSettings};
+use crate::dns::{self, DnsLookups, DnsRound, DnsSettings};
 use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
 use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec};
@@ -60,7 +60,7 @@ pub fn collect(round: &Round<'_>) -> Collected {
         Ok(rt) => rt.block_on(async {
             let dns_round = async {
                 match wants_dns {
-                    true => Some(DnsRunner::new(round.dns.clone()).round().await),
+                    true => Some(DnsLookups::new(round.dns.clone()).round().await),
                     false => None,
                 }
             };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dns_server::{TestDns, ip, silent_server, unused_port};
 use gatewatch::dns::{
-    self, DnsCollector, DnsResult, DnsRound, DnsRunner, DnsSettings, DriftTracker, Nameserver,
+    self, DnsCollector, DnsLookups, DnsResult, DnsRound, DnsSettings, DriftTracker, Nameserver,
     Rcode, Source, SpawnError,
 };
 use gatewatch::outbox::Outbox;
@@ -44,7 +44,7 @@ fn system_settings(dir: &Path, names: &[&str], port: u16) -> DnsSettings {
 }
 
 async fn one_round(settings: DnsSettings) -> DnsRound {
-    DnsRunner::new(settings).round().await
+    DnsLookups::new(settings).round().await
 }
 
 fn only(round: &DnsRound) -> &DnsResult {
@@ -221,7 +221,7 @@ async fn a_changed_answer_between_rounds_is_drift() {
     let server = TestDns::start().await;
     server.set_addrs("app.test", &["10.0.0.1"], &[], 60);
     let dir = tempfile::tempdir().unwrap();
-    let mut runner = DnsRunner::new(settings(dir.path(), &["app.test"], &[server.addr]));
+    let mut runner = DnsLookups::new(settings(dir.path(), &["app.test"], &[server.addr]));
     let mut drift = DriftTracker::new();
 
     let first = runner.round().await;
@@ -323,7 +323,7 @@ async fn localhost_comes_from_the_hosts_file_or_the_resolver_never_a_nameserver(
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
     std::fs::write(dir.path().join("hosts"), "::1 localhost\n").unwrap();
-    let mut runner = DnsRunner::new(system_settings(
+    let mut runner = DnsLookups::new(system_settings(
         dir.path(),
         &["localhost"],
         server.addr.port(),
@@ -364,7 +364,7 @@ async fn a_resolv_conf_change_is_picked_up_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let resolv = dir.path().join("resolv.conf");
     std::fs::write(&resolv, "nameserver 127.0.0.1\n").unwrap();
-    let mut runner = DnsRunner::new(system_settings(
+    let mut runner = DnsLookups::new(system_settings(
         dir.path(),
         &["app.test", "app"],
         v4.addr.port(),
@@ -456,7 +456,7 @@ async fn nothing_is_cached_between_rounds_whatever_the_ttl() {
     let server = TestDns::start().await;
     server.set_addrs("app.test", &["10.0.0.1"], &[], 86_400);
     let dir = tempfile::tempdir().unwrap();
-    let mut runner = DnsRunner::new(settings(dir.path(), &["app.test"], &[server.addr]));
+    let mut runner = DnsLookups::new(settings(dir.path(), &["app.test"], &[server.addr]));
     assert_eq!(addrs(only(&runner.round().await)), ["10.0.0.1"]);
     let after_first = server.queries();
     server.set_addrs("app.test", &["10.0.0.2"], &[], 86_400);

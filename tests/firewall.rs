@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::firewall::RuleGuard;
 
 use gatewatch::firewall::{
-    self, FirewallSummary, PathKind, Strength, Target, Tool, ToolReader, ToolState,
+    self, Endpoint, FirewallSummary, PathKind, Strength, Tool, ToolReader, ToolState,
 };
 
 /// `scripts/test.sh` installs them; without them these tests would prove nothing.
@@ -137,7 +137,7 @@ fn a_real_drop_rule_for_a_loopback_upstream_is_flagged() {
         }
     };
     assert_eq!(state(&summary, Tool::Iptables), &ToolState::Read);
-    let target = Target {
+    let target = Endpoint {
         id: 7,
         addr: Some("127.0.0.66".parse().unwrap()),
         port: Some(9),
@@ -166,7 +166,7 @@ fn a_real_drop_rule_for_a_loopback_upstream_is_flagged() {
             "iptables-nft's copy is counted as shown through iptables"
         );
     }
-    let other = Target {
+    let other = Endpoint {
         id: 8,
         addr: Some("127.0.0.66".parse().unwrap()),
         port: Some(10),

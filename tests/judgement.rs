@@ -20,7 +20,7 @@ use gatewatch::app::{App, Event};
 use gatewatch::check::{self, Collected, Round};
 use gatewatch::config::{Argv, HttpMethod, StatusRange, Target, Upstream};
 use gatewatch::diagnosis::Cause as Blame;
-use gatewatch::dns::{DnsRunner, DnsSettings, Nameserver};
+use gatewatch::dns::{DnsLookups, DnsSettings, Nameserver};
 use gatewatch::firewall::{self, Tool};
 use gatewatch::host::{EphemeralPorts, FileHandles, HostSample, TcpStates};
 use gatewatch::logs::{self, LogBatch, SourceSpec, SourceStatus, TimeParser};
@@ -154,7 +154,7 @@ impl Case {
         std::fs::write(path, text).expect("write the log");
         let logs = vec![SourceSpec::file(path, None)];
         let probes = upstream::probe_all(&catalog.upstreams()).await;
-        let round = DnsRunner::new(dns.clone()).round().await;
+        let round = DnsLookups::new(dns.clone()).round().await;
         let specs = services.clone();
         let statuses = tokio::task::spawn_blocking(move || actions::check_all(&specs))
             .await

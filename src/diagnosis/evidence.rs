@@ -139,7 +139,11 @@ pub fn blockers(inputs: &Inputs, upstream: usize) -> Vec<(&Match, &Rule)> {
     let mut out: Vec<(&Match, &Rule)> = fw
         .matches
         .iter()
-        .filter(|m| fw.targets.get(m.target).is_some_and(|t| t.id == upstream))
+        .filter(|m| {
+            fw.endpoints
+                .get(m.endpoint)
+                .is_some_and(|t| t.id == upstream)
+        })
         .filter_map(|m| fw.summary.rules.get(m.rule).map(|r| (m, r)))
         .collect();
     out.sort_by_key(|(m, r)| (m.strength, m.conditional, r.policy));

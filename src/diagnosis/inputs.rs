@@ -322,8 +322,8 @@ impl DnsInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FirewallInput {
     pub summary: FirewallSummary,
-    pub targets: Vec<firewall::Target>,
-    /// [`firewall::matches`] of `summary` against `targets`.
+    pub endpoints: Vec<firewall::Endpoint>,
+    /// [`firewall::matches`] of `summary` against `endpoints`.
     pub matches: Vec<Match>,
 }
 
@@ -331,31 +331,31 @@ impl FirewallInput {
     /// Matches the summary against the upstreams' addresses and ports (unix sockets have
     /// neither); a target's `id` is the upstream's index.
     pub fn new(summary: FirewallSummary, upstreams: &[UpstreamInput]) -> Self {
-        let targets = targets(upstreams);
-        let matches = firewall::matches(&summary, &targets);
+        let endpoints = endpoints(upstreams);
+        let matches = firewall::matches(&summary, &endpoints);
         FirewallInput {
             summary,
-            targets,
+            endpoints,
             matches,
         }
     }
 }
 
-pub fn targets(upstreams: &[UpstreamInput]) -> Vec<firewall::Target> {
+pub fn endpoints(upstreams: &[UpstreamInput]) -> Vec<firewall::Endpoint> {
     let mut out = Vec::new();
     for (id, u) in upstreams.iter().enumerate() {
         if u.socket.is_some() {
             continue;
         }
         if u.addrs.is_empty() {
-            out.push(firewall::Target {
+            out.push(firewall::Endpoint {
                 id,
                 addr: None,
                 port: u.port,
             });
         }
         for &addr in &u.addrs {
-            out.push(firewall::Target {
+            out.push(firewall::Endpoint {
                 id,
                 addr: Some(addr),
                 port: u.port,
@@ -445,7 +445,7 @@ mod tests {
         assert!(!php.is_named_by("unix:/run/other.sock"));
         assert_eq!(php.display(), "php unix:/run/php/php-fpm.sock");
         assert!(
-            targets(&[php]).is_empty(),
+            endpoints(&[php]).is_empty(),
             "no firewall between a socket and us"
         );
 

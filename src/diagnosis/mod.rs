@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use inputs::{
     DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Resolves,
-    ServiceInput, UpstreamInput, targets,
+    ServiceInput, UpstreamInput, endpoints,
 };
 pub use verdict::{RULES, Rule as VerdictRule};
 

@@ -1,9 +1,9 @@
-//! Runs a [`DnsRunner`] on the caller's tokio runtime: a round now, then one every interval or
+//! Runs a [`DnsLookups`] on the caller's tokio runtime: a round now, then one every interval or
 //! when asked, one round in flight at a time.
 
 use tokio::time::Instant;
 
-use super::{DnsRound, DnsRunner, DnsSettings};
+use super::{DnsLookups, DnsRound, DnsSettings};
 use crate::outbox::Outbox;
 use crate::periodic::PeriodicTask;
 
@@ -27,7 +27,7 @@ impl DnsCollector {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
         let task = PeriodicTask::spawn(&runtime, |doorbell| async move {
             let interval = settings.interval;
-            let mut rounds = DnsRunner::new(settings);
+            let mut rounds = DnsLookups::new(settings);
             let mut due = Instant::now();
             loop {
                 doorbell.wait_until(due).await;

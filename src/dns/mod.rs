@@ -31,7 +31,7 @@ pub use drift::{AnswerChange, DriftTracker, HISTORY_PER_NAME};
 pub use findings::{SLOW_LOOKUP, assess, family_mismatch};
 pub use name::{InvalidName, is_ip_literal, is_localhost, parse_name};
 pub use report::DnsRow;
-pub use round::{DnsRunner, MAX_IN_FLIGHT};
+pub use round::{DnsLookups, MAX_IN_FLIGHT};
 pub use settings::DnsSettings;
 
 /// One round: every name through every nameserver, in the order names and nameservers were
@@ -39,7 +39,7 @@ pub use settings::DnsSettings;
 /// configuration only, when it is used: no nameserver is ever asked about them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DnsRound {
-    /// Increases by one per round of a [`DnsRunner`], so a stale round can be recognised.
+    /// Increases by one per round of a [`DnsLookups`], so a stale round can be recognised.
     pub seq: u64,
     pub finished_at: SystemTime,
     /// Wall time of the whole round.

@@ -19,20 +19,21 @@ use crate::sanitize::sanitize;
 /// which hold a slot for the whole timeout, do not queue the rest behind them.
 pub const MAX_IN_FLIGHT: usize = 64;
 
-/// Runs rounds one at a time; owns the system files and the sequence number. The headless
-/// `check` runs one round with it, the [`super::DnsCollector`] runs it on a schedule.
-pub struct DnsRunner {
+/// The lookups of every watched name, a round at a time; owns the system files and the sequence
+/// number. The headless `check` runs one round with it, the [`super::DnsCollector`] runs it on a
+/// schedule.
+pub struct DnsLookups {
     settings: DnsSettings,
     names: Vec<NameToAsk>,
     system: SystemFiles,
     seq: u64,
 }
 
-impl DnsRunner {
+impl DnsLookups {
     pub fn new(settings: DnsSettings) -> Self {
         let names = names_to_ask(&settings.names);
         let system = SystemFiles::new(settings.resolv_conf.clone(), settings.hosts_file.clone());
-        DnsRunner {
+        DnsLookups {
             settings,
             names,
             system,
@@ -256,9 +257,9 @@ mod tests {
             hosts_file: dir.path().join("hosts"),
             ..DnsSettings::default()
         };
-        let mut runner = DnsRunner::new(settings);
-        runner.system.refresh();
-        let addrs: Vec<String> = runner
+        let mut lookups = DnsLookups::new(settings);
+        lookups.system.refresh();
+        let addrs: Vec<String> = lookups
             .server_addrs()
             .iter()
             .map(|a| a.to_string())
@@ -268,8 +269,8 @@ mod tests {
             ["127.0.0.9:53", "[::1]:53", "127.0.0.2:5353", "127.0.0.3:53"]
         );
 
-        runner.settings.nameservers = vec!["127.0.0.2:5353".parse().unwrap()];
-        let addrs: Vec<String> = runner
+        lookups.settings.nameservers = vec!["127.0.0.2:5353".parse().unwrap()];
+        let addrs: Vec<String> = lookups
             .server_addrs()
             .iter()
             .map(|a| a.to_string())

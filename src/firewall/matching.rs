@@ -1,4 +1,4 @@
-//! Which rules could stop the proxy's connection to a target: outbound rules by the target's
+//! Which rules could stop the proxy's connection to a endpoint: outbound rules by the endpoint's
 //! address and port as destination, reply-path rules by them as source (see the module docs).
 
 use std::net::IpAddr;
@@ -14,8 +14,8 @@ pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
 
 /// An upstream endpoint the proxy connects to over TCP.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The caller's identifier (e.g. the upstream's index); several targets may share one.
+pub struct Endpoint {
+    /// The caller's identifier (e.g. the upstream's index); several endpoints may share one.
     pub id: usize,
     /// `None` when the name did not resolve: only ports can be compared then.
     pub addr: Option<IpAddr>,
@@ -31,11 +31,11 @@ pub enum PathKind {
     Reply,
 }
 
-/// How surely a rule applies to a target.
+/// How surely a rule applies to a endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strength {
-    /// It names the target's address or port (and nothing in it excludes the target).
+    /// It names the endpoint's address or port (and nothing in it excludes the endpoint).
     Names,
     /// A condition could not be evaluated (a named set, an ipset, an unresolved name).
     Possible,
@@ -47,22 +47,22 @@ pub enum Strength {
 pub struct Match {
     /// Index into [`FirewallSummary::rules`].
     pub rule: usize,
-    /// Index into the targets given.
-    pub target: usize,
+    /// Index into the endpoints given.
+    pub endpoint: usize,
     pub path: PathKind,
     pub strength: Strength,
     /// The rule has conditions that were not evaluated (connection state, owner, interface
-    /// for a routed target...): it may apply to only part of the traffic.
+    /// for a routed endpoint...): it may apply to only part of the traffic.
     pub conditional: bool,
 }
 
-/// Every (rule, target, path) where the rule could stop the target's traffic. Reply-path rules
+/// Every (rule, endpoint, path) where the rule could stop the endpoint's traffic. Reply-path rules
 /// placed after an ESTABLISHED accept are left out: replies never reach them.
-pub fn matches(summary: &FirewallSummary, targets: &[Target]) -> Vec<Match> {
+pub fn matches(summary: &FirewallSummary, endpoints: &[Endpoint]) -> Vec<Match> {
     let mut out = Vec::new();
     for (ri, rule) in summary.rules.iter().enumerate() {
-        for (ti, target) in targets.iter().enumerate() {
-            if !compatible(rule, target) {
+        for (ei, endpoint) in endpoints.iter().enumerate() {
+            if !compatible(rule, endpoint) {
                 continue;
             }
             let outbound = rule.hooks.iter().any(|h| h.is_outbound());
@@ -71,10 +71,10 @@ pub fn matches(summary: &FirewallSummary, targets: &[Target]) -> Vec<Match> {
                 if !applies {
                     continue;
                 }
-                if let Some((strength, conditional)) = judge(rule, target, path) {
+                if let Some((strength, conditional)) = judge(rule, endpoint, path) {
                     out.push(Match {
                         rule: ri,
-                        target: ti,
+                        endpoint: ei,
                         path,
                         strength,
                         conditional,
@@ -86,9 +86,9 @@ pub fn matches(summary: &FirewallSummary, targets: &[Target]) -> Vec<Match> {
     out
 }
 
-fn compatible(rule: &Rule, target: &Target) -> bool {
+fn compatible(rule: &Rule, endpoint: &Endpoint) -> bool {
     let family_ok = !matches!(
-        (rule.family, target.addr),
+        (rule.family, endpoint.addr),
         (Some(super::Family::V4), Some(IpAddr::V6(_)))
             | (Some(super::Family::V6), Some(IpAddr::V4(_)))
     );
@@ -99,8 +99,8 @@ fn compatible(rule: &Rule, target: &Target) -> bool {
     family_ok && tcp
 }
 
-/// How the rule relates to the target on one path; `None` when it cannot apply.
-fn judge(rule: &Rule, target: &Target, path: PathKind) -> Option<(Strength, bool)> {
+/// How the rule relates to the endpoint on one path; `None` when it cannot apply.
+fn judge(rule: &Rule, endpoint: &Endpoint, path: PathKind) -> Option<(Strength, bool)> {
     let (remote_addr, remote_port, local_addr, local_port, iface) = match path {
         PathKind::Outbound => (
             &rule.dst,
@@ -118,13 +118,16 @@ fn judge(rule: &Rule, target: &Target, path: PathKind) -> Option<(Strength, bool
         ),
     };
     let mut conditional = rule.other_conditions;
-    let fits = [remote_addr.fit(target.addr), remote_port.fit(target.port)];
+    let fits = [
+        remote_addr.fit(endpoint.addr),
+        remote_port.fit(endpoint.port),
+    ];
     if fits.contains(&Fit::Excludes) {
         return None;
     }
-    // The proxy's own address: loopback for a loopback target, otherwise not known here.
+    // The proxy's own address: loopback for a loopback endpoint, otherwise not known here.
     if !local_addr.is_any() {
-        let local = target.addr.filter(|a| a.is_loopback());
+        let local = endpoint.addr.filter(|a| a.is_loopback());
         match local_addr.fit(local) {
             Fit::Excludes => return None,
             Fit::NoCondition | Fit::Names => {}
@@ -138,7 +141,7 @@ fn judge(rule: &Rule, target: &Target, path: PathKind) -> Option<(Strength, bool
         }
     }
     if let Some(iface) = iface {
-        match interface(iface, target.addr) {
+        match interface(iface, endpoint.addr) {
             Some(false) => return None,
             Some(true) => {}
             None => conditional = true,
@@ -154,7 +157,7 @@ fn judge(rule: &Rule, target: &Target, path: PathKind) -> Option<(Strength, bool
     Some((strength, conditional))
 }
 
-/// Whether an interface condition holds for the target's traffic: loopback targets use `lo`;
+/// Whether an interface condition holds for the endpoint's traffic: loopback endpoints use `lo`;
 /// for others the route decides, which is not known here (`None`) unless the rule can only be
 /// about `lo`.
 fn interface(iface: &Iface, addr: Option<IpAddr>) -> Option<bool> {
@@ -178,15 +181,15 @@ mod tests {
         )
     }
 
-    fn target(addr: &str, port: u16) -> Target {
-        Target {
+    fn endpoint(addr: &str, port: u16) -> Endpoint {
+        Endpoint {
             id: 0,
             addr: Some(addr.parse().unwrap()),
             port: Some(port),
         }
     }
 
-    fn found(s: &FirewallSummary, t: &Target) -> Vec<(String, PathKind, Strength, bool)> {
+    fn found(s: &FirewallSummary, t: &Endpoint) -> Vec<(String, PathKind, Strength, bool)> {
         matches(s, std::slice::from_ref(t))
             .into_iter()
             .map(|m| {
@@ -211,7 +214,7 @@ mod tests {
              -A INPUT -p tcp -m tcp --dport 8080 -j DROP\n\
              -A INPUT -p tcp -m tcp --sport 8080 -m state --state NEW -j DROP\n",
         );
-        let t = target("10.0.0.5", 8080);
+        let t = endpoint("10.0.0.5", 8080);
         assert_eq!(
             found(&s, &t),
             vec![
@@ -236,9 +239,9 @@ mod tests {
             ],
             "a dport 8080 INPUT rule protects a local service, not the proxy's replies"
         );
-        assert!(found(&s, &target("10.0.0.7", 9000)).is_empty());
+        assert!(found(&s, &endpoint("10.0.0.7", 9000)).is_empty());
         assert!(
-            found(&s, &target("::1", 8080)).is_empty(),
+            found(&s, &endpoint("::1", 8080)).is_empty(),
             "iptables rules are IPv4 only"
         );
     }
@@ -250,7 +253,7 @@ mod tests {
              -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
              -A INPUT -s 10.0.0.0/8 -j DROP\n",
         );
-        let got = found(&s, &target("10.0.0.5", 8080));
+        let got = found(&s, &endpoint("10.0.0.5", 8080));
         assert_eq!(
             got,
             vec![(
@@ -269,18 +272,18 @@ mod tests {
              -A OUTPUT -o lo -d 127.0.0.66/32 -j DROP\n\
              -A OUTPUT -m set --match-set bad dst -j DROP\n",
         );
-        let lo = found(&s, &target("127.0.0.66", 9));
+        let lo = found(&s, &endpoint("127.0.0.66", 9));
         assert_eq!(lo.len(), 2, "{lo:?}");
         assert_eq!(lo[0].2, Strength::Names);
         assert_eq!(lo[1].2, Strength::Possible);
-        let remote = found(&s, &target("10.0.0.5", 8080));
+        let remote = found(&s, &endpoint("10.0.0.5", 8080));
         assert_eq!(remote.len(), 2, "{remote:?}");
         assert_eq!(
             (remote[0].2, remote[0].3),
             (Strength::Blanket, true),
             "-o eth0 depends on the route"
         );
-        let unresolved = Target {
+        let unresolved = Endpoint {
             id: 3,
             addr: None,
             port: Some(8080),

@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 pub use command::{DEFAULT_TIMEOUT, MAX_OUTPUT_BYTES, RunError, locate, run};
-pub use matching::{EPHEMERAL_PORTS, Match, PathKind, Strength, Target, matches};
+pub use matching::{EPHEMERAL_PORTS, Endpoint, Match, PathKind, Strength, matches};
 pub use net::{AddrMatch, Cidr, Fit, PortMatch};
 pub use watcher::{FirewallWatcher, INTERVAL};
 

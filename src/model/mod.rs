@@ -153,14 +153,14 @@ impl Model {
             return;
         };
         let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
-        let targets = diagnosis::targets(&upstreams);
-        if targets == current.targets {
+        let endpoints = diagnosis::endpoints(&upstreams);
+        if endpoints == current.endpoints {
             return;
         }
-        let matches = firewall::matches(&current.summary, &targets);
+        let matches = firewall::matches(&current.summary, &endpoints);
         self.firewall = Some(Arc::new(FirewallInput {
             summary: current.summary.clone(),
-            targets,
+            endpoints,
             matches,
         }));
     }

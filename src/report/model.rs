@@ -126,8 +126,8 @@ impl FirewallReport {
             .iter()
             .filter_map(|m| {
                 let rule = fw.summary.rules.get(m.rule)?;
-                let target = fw.targets.get(m.target)?;
-                let row = model.upstreams.rows.get(target.id)?;
+                let endpoint = fw.endpoints.get(m.endpoint)?;
+                let row = model.upstreams.rows.get(endpoint.id)?;
                 Some(FirewallMatch {
                     upstream: row.entry.upstream.name.clone(),
                     tool: rule.tool,
