@@ -105,6 +105,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let test_panic = std::env::var_os("GATEWATCH_TEST_PANIC").is_some();
     loop {
         if dirty && Instant::now() >= next_frame {
+            // Judged as of now (ages, log windows), once for every update since the last frame.
             app.set_clock(jiff::Zoned::now());
             app.settle();
             term.draw(|f| ui::draw(f, &app, &opts.theme))?;
@@ -133,8 +134,6 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         if let Event::Resize(w, h) = event {
             tui::resize(&mut term, w, h)?;
         }
-        // Ages and log windows in the assessment are measured from now.
-        app.set_clock(jiff::Zoned::now());
         let (changed, effects) = app.update(event);
         dirty |= changed;
         for effect in effects {
