@@ -310,6 +310,21 @@ mod tests {
     }
 
     #[test]
+    fn many_updates_are_judged_once_before_the_next_frame() {
+        let mut a = app();
+        assert!(!a.settle(), "nothing changed since the start");
+        for load in [0.1, 5.0, 0.2, 6.0] {
+            a.update(Event::Host(Box::new(sample(load))));
+        }
+        assert_eq!(a.judged.status, Status::Unknown, "not judged while updating");
+        assert!(a.settle(), "judged once for all four samples");
+        assert_eq!(a.judged.status, Status::Critical, "as of the last sample");
+        assert!(!a.settle(), "and not again until something changes");
+        press(&mut a, KeyCode::Char('?'));
+        assert!(!a.settle(), "a key changes the view, not the model");
+    }
+
+    #[test]
     fn a_tick_redraws_only_when_the_shown_minute_changes() {
         let mut a = app();
         assert!(!a.update(Event::Tick(clock())).0);

@@ -36,12 +36,13 @@ pub fn assess(model: &Model, now: SystemTime) -> Assessment {
     let mut findings = model.host_findings.clone();
     findings.extend(model.upstreams.findings(now));
     findings.extend(model.dns.findings.iter().cloned());
-    for log in &inputs.logs {
+    for (log, source) in inputs.logs.iter().zip(&model.logs.sources) {
+        let error = log.error.as_deref();
         let finding = logs::judge(
             &log.source,
-            log.error.as_deref(),
+            error,
             &log.counts,
-            0,
+            source.tally.lines,
             log.window,
         );
         if finding.status != Status::Ok {
