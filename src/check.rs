@@ -21,6 +21,8 @@ pub struct Round<'a> {
     pub logs: &'a [SourceSpec],
     pub gateway: Option<&'a Upstream>,
     pub services: &'a [ServiceSpec],
+    /// For a report: look past the logs' window for the newest failing lines to show.
+    pub lines_past_window: bool,
 }
 
 /// What one round of the collectors found, before it is filed into a model.
@@ -87,7 +89,7 @@ pub fn collect(round: &Round<'_>) -> Collected {
         firewall: reader.join().ok(),
         gateway,
         services: statuses.join().unwrap_or_default(),
-        logs: scan_logs(round.logs),
+        logs: scan_logs(round.logs, round.lines_past_window),
     }
 }
 
@@ -132,8 +134,11 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
 
 /// The recent end of every log file, in one backward pass each: the window's counts and the
 /// newest failing lines. A streaming command cannot be scanned after the fact.
-fn scan_logs(sources: &[SourceSpec]) -> Vec<(usize, SourceLog)> {
-    let span = ScanSpan::recent(unix_seconds(SystemTime::now()));
+fn scan_logs(sources: &[SourceSpec], lines_past_window: bool) -> Vec<(usize, SourceLog)> {
+    let span = ScanSpan {
+        lines_past_window,
+        ..ScanSpan::recent(unix_seconds(SystemTime::now()))
+    };
     sources
         .iter()
         .enumerate()

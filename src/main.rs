@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
         Some(Command::Check { json }) => {
-            let (model, judged) = one_round(&loaded.config, &catalog, &services);
+            let (model, judged) = one_round(&loaded.config, &catalog, &services, false);
             let report = report::Report::new(&model, &judged, std::time::SystemTime::now());
             if json {
                 println!("{}", report::to_json(&report));
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
             ExitCode::from(report.status.exit_code() as u8)
         }
         Some(Command::Report { output }) => {
-            let (model, judged) = one_round(&loaded.config, &catalog, &services);
+            let (model, judged) = one_round(&loaded.config, &catalog, &services, true);
             let snapshot = report::Snapshot::new(&model, &judged, jiff::Zoned::now(), Vec::new());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
@@ -94,11 +94,12 @@ fn main() -> ExitCode {
 
 /// To stdout, or to a new owner-only file: 0 when written, 1 when not.
 /// `check` and `report`: one round of every collector over what the config and discovery name,
-/// judged once.
+/// judged once. A report also looks past the logs' window for failing lines to show.
 fn one_round(
     config: &config::Config,
     catalog: &Catalog,
     services: &[actions::ServiceSpec],
+    for_report: bool,
 ) -> (gatewatch::model::Model, gatewatch::model::Assessment) {
     let logs = catalog.log_sources(config);
     let dns = DnsSettings::for_catalog(config, catalog);
@@ -108,6 +109,7 @@ fn one_round(
         logs: &logs,
         gateway: config.gateway.as_ref(),
         services,
+        lines_past_window: for_report,
     })
 }
 

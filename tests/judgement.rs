@@ -191,6 +191,7 @@ impl Case {
             logs: &self.logs,
             gateway: None,
             services: &self.services,
+            lines_past_window: false,
         }
     }
 

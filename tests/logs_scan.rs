@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use gatewatch::config::LogKind;
 use gatewatch::logs::{
-    CRITICAL_EVENTS, Cause, DEFAULT_MAX_LINES, DEFAULT_WINDOW, Format, LogReport, WARNING_EVENTS,
-    assess, scan, scan_at,
+    CRITICAL_EVENTS, Cause, DEFAULT_MAX_LINES, DEFAULT_WINDOW, Format, LogReport, ScanSpan,
+    WARNING_EVENTS, assess, scan, scan_at, scan_source,
 };
 use gatewatch::status::Status;
 use jiff::Timestamp;
@@ -219,4 +219,38 @@ fn a_huge_file_is_never_read_whole() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(r.causes.get(&Cause::Refused), Some(&3));
     assert_eq!(r.lines_scanned, 3);
+}
+
+/// The same backward pass keeps the newest failing lines for the report; `check` stops at the
+/// window, a report looks further back for lines to show but counts nothing from there.
+#[test]
+fn a_report_shows_failing_lines_from_before_the_window_and_counts_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    let mut text = String::new();
+    for i in 0..3 {
+        text += &error_line(NOW - 1800 + i, "111: Connection refused", "http://gone:1");
+    }
+    text += &format!(
+        "{} [notice] 7#7: signal process started\n",
+        nginx_time(NOW - 5)
+    );
+    fs::write(&path, text).unwrap();
+    let span = |lines_past_window| ScanSpan {
+        window: DEFAULT_WINDOW,
+        max_lines: DEFAULT_MAX_LINES,
+        now: NOW,
+        tz: TimeZone::UTC,
+        lines_past_window,
+    };
+    let check = scan_source("error.log".into(), &path, None, &span(false));
+    assert!(check.lines().is_empty(), "{:?}", check.lines());
+    assert_eq!(check.tally.lines, 1, "the notice, in the window");
+    let report = scan_source("error.log".into(), &path, None, &span(true));
+    let shown: Vec<i64> = report.lines().iter().filter_map(|l| l.time).collect();
+    assert_eq!(shown, [NOW - 1800, NOW - 1799, NOW - 1798], "oldest first");
+    assert_eq!(
+        report.tally, check.tally,
+        "nothing before the window counts"
+    );
 }

@@ -316,7 +316,11 @@ mod tests {
         for load in [0.1, 5.0, 0.2, 6.0] {
             a.update(Event::Host(Box::new(sample(load))));
         }
-        assert_eq!(a.judged.status, Status::Unknown, "not judged while updating");
+        assert_eq!(
+            a.judged.status,
+            Status::Unknown,
+            "not judged while updating"
+        );
         assert!(a.settle(), "judged once for all four samples");
         assert_eq!(a.judged.status, Status::Critical, "as of the last sample");
         assert!(!a.settle(), "and not again until something changes");

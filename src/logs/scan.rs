@@ -107,6 +107,7 @@ pub fn scan_at(
         max_lines,
         now,
         tz,
+        lines_past_window: false,
     };
     LogReport::of(&scan_source(label, path, kind, &span), window, now)
 }
@@ -119,6 +120,10 @@ pub struct ScanSpan {
     pub max_lines: usize,
     pub now: i64,
     pub tz: TimeZone,
+    /// Past the window, keep reading (within `max_lines`) for the newest failing lines, counting
+    /// nothing: a report of an incident that ended a while ago still shows its lines. `check`
+    /// stops at the window's start.
+    pub lines_past_window: bool,
 }
 
 impl ScanSpan {
@@ -129,6 +134,7 @@ impl ScanSpan {
             max_lines: DEFAULT_MAX_LINES,
             now,
             tz: TimeZone::system(),
+            lines_past_window: false,
         }
     }
 }
@@ -161,7 +167,9 @@ pub fn scan_source(
     let mut error = None;
     let mut recent = Vec::new();
     let mut raw = Vec::new();
-    while tally.lines < max_lines as u64 {
+    let (mut read, mut past_window) = (0u64, false);
+    while read < max_lines as u64 {
+        read += 1;
         let at = match lines.next_line(&mut raw) {
             Ok(Some(at)) => at,
             Ok(None) => break,
@@ -176,13 +184,21 @@ pub fn scan_source(
             (Some(format), Some(t)) => times.parse(format, t),
             _ => None,
         };
-        if time.is_some_and(|t| t < cutoff) {
-            break;
+        let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
+        past_window |= time.is_some_and(|t| t < cutoff);
+        if past_window {
+            // Nothing older counts; a report still looks back for failing lines to show.
+            if !span.lines_past_window || recent.len() >= RECENT_LINES {
+                break;
+            }
+            if relevant {
+                recent.push(recent_line(&text, at.cut, &c, time));
+            }
+            continue;
         }
         if format.is_none() {
             format = c.format;
         }
-        let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
         let time = if relevant { time.or(Some(now)) } else { time };
         tally.add(&c, time);
         if relevant && recent.len() < RECENT_LINES {
