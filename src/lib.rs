@@ -25,6 +25,7 @@ pub mod model;
 pub mod outbox;
 pub mod pane;
 pub mod periodic;
+pub mod popup;
 pub mod report;
 pub mod sanitize;
 pub mod source_error;

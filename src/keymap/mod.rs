@@ -4,8 +4,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::app::modal::ModalKind;
 use crate::pane::PaneId;
+use crate::popup::ModalKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {

@@ -3,8 +3,8 @@
 use crossterm::event::KeyCode;
 
 use super::{Action, Binding, Scope, code, ctrl, key, quiet};
-use crate::app::modal::ModalKind;
 use crate::pane::PaneId;
+use crate::popup::ModalKind;
 
 pub const BINDINGS: &[Binding] = &[
     Binding {

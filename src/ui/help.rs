@@ -7,9 +7,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::modal::ModalKind;
 use crate::keymap::{BINDINGS, Scope};
 use crate::pane::PaneId;
+use crate::popup::ModalKind;
 use crate::theme::Theme;
 
 /// Width of one column of the help.

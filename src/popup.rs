@@ -1,0 +1,39 @@
+//! The dashboard's popups by kind, as `pane.rs` names its panes: what the key table scopes its
+//! popup keys by and the help lists them under. The popups' state is `app::modal::Modal`.
+
+/// Which popup, without its state: the key table's scopes and the help's sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModalKind {
+    Help,
+    Filter,
+    Search,
+    Checklist,
+    Menu,
+    Confirm,
+    Output,
+}
+
+impl ModalKind {
+    pub const ALL: [ModalKind; 7] = [
+        ModalKind::Help,
+        ModalKind::Filter,
+        ModalKind::Search,
+        ModalKind::Checklist,
+        ModalKind::Menu,
+        ModalKind::Confirm,
+        ModalKind::Output,
+    ];
+
+    /// The popup's name in the help.
+    pub fn title(self) -> &'static str {
+        match self {
+            ModalKind::Help => "In this help",
+            ModalKind::Filter => "Typing a process filter",
+            ModalKind::Search => "Typing a log search",
+            ModalKind::Checklist => "In the checklist",
+            ModalKind::Menu => "In the actions menu",
+            ModalKind::Confirm => "In the confirm dialog",
+            ModalKind::Output => "In the action output",
+        }
+    }
+}
