@@ -61,9 +61,10 @@ pub fn collect(round: &Round<'_>) -> Collected {
     {
         Ok(rt) => rt.block_on(async {
             let dns_round = async {
-                match wants_dns {
-                    true => Some(DnsLookups::new(round.dns.clone()).round().await),
-                    false => None,
+                if wants_dns {
+                    Some(DnsLookups::new(round.dns.clone()).round().await)
+                } else {
+                    None
                 }
             };
             let gateway_probe = async {

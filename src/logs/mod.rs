@@ -44,7 +44,6 @@ pub use sources::{Origin, SourceSpec, sources};
 pub use tail::{ReverseLines, start_of_last_lines};
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, Skipped, Tally, WindowCounts,
-    bad_gateway_events,
 };
 pub use timestamp::TimeParser;
 

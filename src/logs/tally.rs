@@ -19,13 +19,18 @@ pub const MINUTES_KEPT: usize = 60;
 pub struct MinuteCounts {
     pub status_5xx: u64,
     pub status_502: u64,
-    /// Lines with a [`Cause`].
-    pub causes: u64,
-    /// The same lines per cause (the sparklines and the window's counts).
+    /// Lines with a [`Cause`], per cause (the sparklines and the window's counts).
     pub by_cause: BTreeMap<Cause, u64>,
     /// Failures per upstream named (a cause, or a 5xx naming a server); at most
     /// [`MAX_UPSTREAMS`] names a minute, more under [`OTHER_UPSTREAMS`].
     pub by_upstream: BTreeMap<String, u64>,
+}
+
+impl MinuteCounts {
+    /// Lines with a [`Cause`].
+    pub fn causes(&self) -> u64 {
+        self.by_cause.values().sum()
+    }
 }
 
 /// What a span of minutes holds: the counts the checklist, the findings and `check` judge. One
@@ -43,13 +48,8 @@ impl WindowCounts {
     /// Lines that mean a bad gateway: every classified cause plus every 502 answered. Other 5xx
     /// (an application's own 500s) are reported but do not count.
     pub fn events(&self) -> u64 {
-        bad_gateway_events(&self.causes, self.status_502)
+        self.causes.values().sum::<u64>() + self.status_502
     }
-}
-
-/// The one definition of a bad-gateway event: a line with a cause, or a 502 answered.
-pub fn bad_gateway_events(causes: &BTreeMap<Cause, u64>, status_502: u64) -> u64 {
-    causes.values().sum::<u64>() + status_502
 }
 
 /// What a line adds to a [`Tally`] beyond the line count, without its text; `lines` consecutive
@@ -174,7 +174,6 @@ impl Tally {
             minute.status_5xx += n_5xx;
             minute.status_502 += n_502;
             if let Some(cause) = cause {
-                minute.causes += n;
                 *minute.by_cause.entry(cause).or_default() += n;
             }
             if let Some(upstream) = upstream {
@@ -273,7 +272,7 @@ mod tests {
         assert_eq!(t.causes.get(&Cause::Refused), Some(&2));
         assert_eq!((t.status_5xx, t.status_502), (2, 1));
         assert_eq!(t.top_upstreams(5), vec![("a".into(), 2), ("b".into(), 1)]);
-        assert_eq!(t.per_minute[&60].causes, 2);
+        assert_eq!(t.per_minute[&60].causes(), 2);
         assert_eq!(t.per_minute[&120].status_5xx, 2);
         assert_eq!(t.per_minute[&120].status_502, 1);
     }
