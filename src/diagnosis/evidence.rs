@@ -6,7 +6,7 @@ use crate::logs::{Cause, Format};
 use crate::status::{Finding, Status};
 use crate::upstream::Outcome;
 
-use super::{Inputs, LogInput, UpstreamInput};
+use super::{Evidence, Inputs, LogInput, Span, UpstreamInput};
 
 /// What the proxy writes for a cause, so the evidence reads like the log: nginx's own words, the
 /// cause's name for other formats.
@@ -32,96 +32,154 @@ pub fn signature(cause: Cause, format: Option<Format>) -> &'static str {
     }
 }
 
-/// Lines with any of `causes` over every log's window.
-pub fn cause_total(inputs: &Inputs, causes: &[Cause]) -> u64 {
-    inputs.logs.iter().map(|l| count(l, causes)).sum()
+/// Lines with any of `causes` in every log's `span`.
+pub fn cause_total(inputs: &Inputs, causes: &[Cause], span: Span) -> u64 {
+    inputs.logs.iter().map(|l| count(l, causes, span)).sum()
 }
 
-fn count(log: &LogInput, causes: &[Cause]) -> u64 {
+fn count(log: &LogInput, causes: &[Cause], span: Span) -> u64 {
+    let counts = log.counts_in(span);
     causes
         .iter()
-        .map(|c| log.counts.causes.get(c).copied().unwrap_or(0))
+        .map(|c| counts.causes.get(c).copied().unwrap_or(0))
         .sum()
 }
 
-/// `32 "connect() failed (111)" in error.log, 10 min` for the log with the most lines of
-/// `causes` (and `+5 in access.log` for the next); empty when no log has any.
-pub fn log_phrase(inputs: &Inputs, causes: &[Cause]) -> String {
+/// The cause of `causes` with the most lines in `log`'s `span`.
+fn dominant(log: &LogInput, causes: &[Cause], span: Span) -> Cause {
+    let counts = log.counts_in(span);
+    causes
+        .iter()
+        .copied()
+        .max_by_key(|c| counts.causes.get(c).copied().unwrap_or(0))
+        .unwrap_or(Cause::Refused)
+}
+
+/// Where a log's evidence was seen: its short name.
+pub fn log_source(log: &LogInput) -> String {
+    log.short_name()
+}
+
+/// `error.log:1234` for the newest line of `cause`, or the log's name when the line number is
+/// not known.
+fn line_source(log: &LogInput, cause: Cause, span: Span) -> String {
+    match log.counts_in(span).examples.get(&cause).and_then(|e| e.line) {
+        Some(line) => format!("{}:{line}", log.short_name()),
+        None => log.short_name(),
+    }
+}
+
+/// What the proxy wrote for `cause`, in its own words when a line was kept ("connect() to
+/// unix:/run/php.sock failed (2: No such file or directory)"), else its usual signature.
+fn words(log: &LogInput, cause: Cause, span: Span) -> String {
+    match log.counts_in(span).examples.get(&cause) {
+        Some(e) if !e.text.is_empty() => {
+            // nginx's "while connecting to upstream" adds nothing to the quote.
+            let text = e.text.split(" while ").next().unwrap_or(&e.text);
+            text.trim().to_owned()
+        }
+        _ => signature(cause, log.format).to_owned(),
+    }
+}
+
+/// The host names the logs say could not be resolved, in `span`.
+pub fn unresolved_names(inputs: &Inputs, span: Span) -> Vec<String> {
+    let mut names: Vec<String> = inputs
+        .logs
+        .iter()
+        .filter_map(|l| l.counts_in(span).examples.get(&Cause::Dns))
+        .filter_map(|e| e.unresolved_name())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// `32 "connect() failed (111)" in the last 2 min` for the log with the most lines of `causes`
+/// (and `+5 in access.log` for the next), sourced to that log; none when no log has any.
+pub fn log_evidence(inputs: &Inputs, causes: &[Cause], span: Span) -> Vec<Evidence> {
     let mut by_log: Vec<(&LogInput, u64)> = inputs
         .logs
         .iter()
-        .map(|l| (l, count(l, causes)))
+        .map(|l| (l, count(l, causes, span)))
         .filter(|(_, n)| *n > 0)
         .collect();
     by_log.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    phrase(&by_log, causes)
+    evidence_of(&by_log, causes, span)
 }
 
-fn phrase(by_log: &[(&LogInput, u64)], causes: &[Cause]) -> String {
+fn evidence_of(by_log: &[(&LogInput, u64)], causes: &[Cause], span: Span) -> Vec<Evidence> {
     let Some((log, n)) = by_log.first() else {
-        return String::new();
+        return Vec::new();
     };
     // The dominant cause names the signature; the count is all of `causes`.
-    let main = causes
-        .iter()
-        .copied()
-        .max_by_key(|c| log.counts.causes.get(c).copied().unwrap_or(0))
-        .unwrap_or(Cause::Refused);
-    let mut s = format!(
-        "{n} \"{}\" in {}, {} min",
-        signature(main, log.format),
-        log.short_name(),
-        log.minutes()
+    let main = dominant(log, causes, span);
+    let mut text = format!(
+        "{n} × \"{}\" {}",
+        words(log, main, span),
+        log.span_text(span)
     );
     for (other, m) in by_log.iter().skip(1).take(2) {
-        s.push_str(&format!(", +{m} in {}", other.short_name()));
+        text.push_str(&format!(", +{m} in {}", other.short_name()));
     }
-    s
+    vec![Evidence::new(line_source(log, main, span), text)]
 }
 
-/// Like [`log_phrase`], counting only lines the logs attribute to `u` (failures at `u`, up to
+/// Like [`log_evidence`], counting only lines the logs attribute to `u` (failures at `u`, up to
 /// the lines of `causes`). Logs that name no upstream at all (some formats do not) count whole;
 /// lines blamed on other upstreams are not `u`'s evidence.
-pub fn upstream_log_phrase(inputs: &Inputs, u: &UpstreamInput, causes: &[Cause]) -> String {
-    let attributed = inputs.logs.iter().any(|l| !l.counts.upstreams.is_empty());
+pub fn upstream_log_evidence(
+    inputs: &Inputs,
+    u: &UpstreamInput,
+    causes: &[Cause],
+    span: Span,
+) -> Vec<Evidence> {
+    let attributed = inputs
+        .logs
+        .iter()
+        .any(|l| !l.counts_in(span).upstreams.is_empty());
     if !attributed {
-        return log_phrase(inputs, causes);
+        return log_evidence(inputs, causes, span);
     }
     let mut by_log: Vec<(&LogInput, u64)> = inputs
         .logs
         .iter()
         .map(|l| {
             let at_u: u64 = l
-                .counts
+                .counts_in(span)
                 .upstreams
                 .iter()
                 .filter(|(logged, _)| u.is_named_by(logged))
                 .map(|(_, n)| n)
                 .sum();
-            (l, at_u.min(count(l, causes)))
+            (l, at_u.min(count(l, causes, span)))
         })
         .filter(|(_, n)| *n > 0)
         .collect();
     by_log.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    phrase(&by_log, causes)
+    evidence_of(&by_log, causes, span)
 }
 
-/// Failures the logs attribute to `u` over their windows.
-pub fn upstream_failures(inputs: &Inputs, u: &UpstreamInput) -> u64 {
+/// Failures the logs attribute to `u` in `span`.
+pub fn upstream_failures(inputs: &Inputs, u: &UpstreamInput, span: Span) -> u64 {
     inputs
         .logs
         .iter()
-        .flat_map(|l| l.counts.upstreams.iter())
+        .flat_map(|l| l.counts_in(span).upstreams.iter())
         .filter(|(logged, _)| u.is_named_by(logged))
         .map(|(_, n)| n)
         .sum()
 }
 
-/// The logged upstream with the most failures that is none of ours (a discovered-but-unprobed
-/// server, or one from a log of another host), with its count.
-pub fn top_logged_upstream(inputs: &Inputs) -> Option<(String, u64)> {
+/// The logged upstream with the most failures in `span`, with its count.
+pub fn top_logged_upstream(inputs: &Inputs, span: Span) -> Option<(String, u64)> {
     let mut all: Vec<(String, u64)> = Vec::new();
-    for (name, n) in inputs.logs.iter().flat_map(|l| l.counts.upstreams.iter()) {
+    for (name, n) in inputs
+        .logs
+        .iter()
+        .flat_map(|l| l.counts_in(span).upstreams.iter())
+    {
         match all.iter_mut().find(|(k, _)| k == name) {
             Some((_, total)) => *total += n,
             None => all.push((name.clone(), *n)),
@@ -129,6 +187,28 @@ pub fn top_logged_upstream(inputs: &Inputs) -> Option<(String, u64)> {
     }
     all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     all.into_iter().next()
+}
+
+/// The upstream the logs blame for `causes` in `span`: the one named by the newest line of the
+/// dominant cause, else the one with the most failures.
+pub fn blamed_upstream(inputs: &Inputs, causes: &[Cause], span: Span) -> Option<String> {
+    let by_example = inputs
+        .logs
+        .iter()
+        .filter(|l| count(l, causes, span) > 0)
+        .max_by_key(|l| count(l, causes, span))
+        .and_then(|l| {
+            let main = dominant(l, causes, span);
+            l.counts_in(span).examples.get(&main)?.upstream.clone()
+        });
+    by_example.or_else(|| top_logged_upstream(inputs, span).map(|(name, _)| name))
+}
+
+/// The address of a logged upstream field: `http://10.0.0.5:8080/` or `10.0.0.5:8080`.
+pub fn logged_address(logged: &str) -> Option<std::net::SocketAddr> {
+    let bare = logged.split_once("://").map_or(logged, |(_, rest)| rest);
+    let bare = bare.split('/').next().unwrap_or(bare);
+    bare.parse().ok()
 }
 
 /// The rules that could stop `u`'s traffic, surest first.
@@ -246,19 +326,18 @@ mod tests {
     use super::*;
     use crate::logs::WindowCounts;
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     fn log(name: &str, format: Format, causes: &[(Cause, u64)]) -> LogInput {
-        LogInput {
-            source: name.into(),
-            format: Some(format),
-            window: Duration::from_secs(600),
-            error: None,
-            counts: WindowCounts {
+        let mut log = LogInput::fresh(
+            name,
+            Some(format),
+            WindowCounts {
                 causes: causes.iter().copied().collect::<BTreeMap<_, _>>(),
                 ..WindowCounts::default()
             },
-        }
+        );
+        log.recent.causes.remove(&Cause::Reset);
+        log
     }
 
     #[test]
@@ -278,15 +357,32 @@ mod tests {
             ],
             ..Inputs::default()
         };
+        let text = |causes: &[Cause], span| {
+            log_evidence(&inputs, causes, span)
+                .into_iter()
+                .map(|e| format!("{}: {}", e.source, e.text))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            log_phrase(&inputs, &[Cause::Refused]),
-            "30 \"connect() failed (111)\" in error.log, 10 min, +4 in error.log.1"
+            text(&[Cause::Refused], Span::Window),
+            ["error.log: 30 × \"connect() failed (111)\" in 10 min, +4 in error.log.1"]
         );
         assert_eq!(
-            log_phrase(&inputs, &[Cause::Reset, Cause::PrematureClose]),
-            "2 \"recv() failed (104)\" in error.log, 10 min"
+            text(&[Cause::Reset, Cause::PrematureClose], Span::Window),
+            ["error.log: 2 × \"recv() failed (104)\" in 10 min"]
         );
-        assert_eq!(log_phrase(&inputs, &[Cause::Tls]), "");
-        assert_eq!(cause_total(&inputs, &[Cause::Refused, Cause::Reset]), 36);
+        assert!(
+            text(&[Cause::Reset], Span::Now).is_empty(),
+            "the resets are history"
+        );
+        assert!(text(&[Cause::Tls], Span::Window).is_empty());
+        assert_eq!(
+            cause_total(&inputs, &[Cause::Refused, Cause::Reset], Span::Window),
+            36
+        );
+        assert_eq!(
+            logged_address("http://127.0.0.2:8080/"),
+            Some("127.0.0.2:8080".parse().unwrap())
+        );
     }
 }

@@ -109,6 +109,8 @@ pub struct UpstreamInput {
     pub flapping: bool,
     pub latency: Option<Duration>,
     pub timeout: Duration,
+    /// Where it comes from: "config", or the proxy config's file:line.
+    pub source: String,
 }
 
 impl UpstreamInput {
@@ -139,6 +141,7 @@ impl UpstreamInput {
             flapping: false,
             latency: None,
             timeout,
+            source: "config".into(),
         }
     }
 
@@ -239,6 +242,13 @@ pub struct LogInput {
     /// Why the source cannot be read, when it cannot.
     pub error: Option<String>,
     pub counts: WindowCounts,
+    /// What fails now: the last minute (from the start of the minute a minute ago, so it spans
+    /// [`LogInput::recent_minutes`]). The verdict weighs this; the window is history.
+    pub recent: WindowCounts,
+    pub recent_minutes: u64,
+    /// How long since the last minute that held a bad-gateway event ended; `None` when the
+    /// window holds none.
+    pub quiet_for: Option<Duration>,
 }
 
 impl LogInput {
@@ -264,6 +274,43 @@ impl LogInput {
     pub fn events(&self) -> u64 {
         self.counts.events()
     }
+
+    /// A log whose lines all fall in the last minute (tests, and logs read just now).
+    pub fn fresh(source: &str, format: Option<Format>, counts: WindowCounts) -> Self {
+        LogInput {
+            source: source.to_owned(),
+            format,
+            window: Duration::from_secs(600),
+            error: None,
+            quiet_for: (counts.events() > 0).then_some(Duration::ZERO),
+            recent: counts.clone(),
+            counts,
+            recent_minutes: 1,
+        }
+    }
+
+    /// The counts of `span`.
+    pub fn counts_in(&self, span: Span) -> &WindowCounts {
+        match span {
+            Span::Now => &self.recent,
+            Span::Window => &self.counts,
+        }
+    }
+
+    /// "in the last 2 min" or "in 10 min": what `span` covers, as the evidence says it.
+    pub fn span_text(&self, span: Span) -> String {
+        match span {
+            Span::Now => format!("in the last {} min", self.recent_minutes.max(1)),
+            Span::Window => format!("in {} min", self.minutes()),
+        }
+    }
+}
+
+/// Which part of a log's window the verdict weighs: what fails now decides; the rest is history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Span {
+    Now,
+    Window,
 }
 
 impl DnsInput {

@@ -17,12 +17,14 @@ mod verdict;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod weighing_tests;
 
 use serde::Serialize;
 
 pub use inputs::{
     DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Resolves,
-    ServiceInput, UpstreamInput, endpoints,
+    ServiceInput, Span, UpstreamInput, endpoints,
 };
 pub use verdict::{RULES, Rule as VerdictRule};
 
@@ -126,17 +128,64 @@ impl Cause {
     }
 }
 
+/// One fact behind a verdict and where it was seen: `error.log:1234` (a log line; the file alone
+/// when its line number is not known), `access.log`, `probe`, `dns`, `host`, `firewall`,
+/// `service`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub source: String,
+    /// Safe for a terminal (built from sanitised parts).
+    pub text: String,
+}
+
+impl Evidence {
+    pub fn new(source: impl Into<String>, text: impl Into<String>) -> Self {
+        Evidence {
+            source: source.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// What to do next, worded for any reader, and the dashboard key that does it (the dashboard
+/// adds "(a)"; `check` and the report do not tell their reader to press keys).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NextStep {
+    pub text: String,
+    pub key: Option<&'static str>,
+}
+
+impl NextStep {
+    pub fn new(text: impl Into<String>) -> Self {
+        NextStep {
+            text: text.into(),
+            key: None,
+        }
+    }
+
+    /// The same step, done in the dashboard by `key`.
+    pub fn key(mut self, key: &'static str) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
-    /// The whole line: "{what} ({evidence}): {next step}".
+    /// The whole line: "{what} ({evidence}): {next step}", for any reader.
     pub text: String,
     /// What is wrong, without the evidence and the next step (for narrow screens).
     #[serde(skip)]
     pub headline: String,
     pub cause: Cause,
     pub next_step: String,
+    /// The dashboard key that takes the next step.
+    #[serde(skip)]
+    pub key: Option<&'static str>,
     /// How bad the cause is: critical when requests fail now, warning when they may.
     pub status: Status,
+    /// The facts behind it, each with its source, most telling first.
+    pub evidence: Vec<Evidence>,
 }
 
 impl Verdict {
@@ -144,21 +193,52 @@ impl Verdict {
         cause: Cause,
         status: Status,
         headline: String,
-        evidence: String,
-        next_step: String,
+        evidence: Vec<Evidence>,
+        next: NextStep,
     ) -> Verdict {
-        let text = match (evidence.is_empty(), next_step.is_empty()) {
-            (true, true) => headline.clone(),
-            (true, false) => format!("{headline}: {next_step}"),
-            (false, true) => format!("{headline} ({evidence})"),
-            (false, false) => format!("{headline} ({evidence}): {next_step}"),
-        };
-        Verdict {
-            text,
+        let evidence: Vec<Evidence> = evidence.into_iter().filter(|e| !e.text.is_empty()).collect();
+        let mut v = Verdict {
+            text: String::new(),
             headline,
             cause,
-            next_step,
+            next_step: next.text,
+            key: next.key,
             status,
+            evidence,
+        };
+        v.text = v.line(false);
+        v
+    }
+
+    /// "{headline} ({evidence}): {next step}"; with `keys`, the next step ends with its key as
+    /// the dashboard says it: "restart web (a)".
+    pub fn line(&self, keys: bool) -> String {
+        let summary = self.summary();
+        let next = if keys {
+            self.next_step_keyed()
+        } else {
+            self.next_step.clone()
+        };
+        let h = &self.headline;
+        match (summary.is_empty(), next.is_empty()) {
+            (true, true) => h.clone(),
+            (true, false) => format!("{h}: {next}"),
+            (false, true) => format!("{h} ({summary})"),
+            (false, false) => format!("{h} ({summary}): {next}"),
+        }
+    }
+
+    /// The evidence texts in one clause.
+    pub fn summary(&self) -> String {
+        let texts: Vec<&str> = self.evidence.iter().map(|e| e.text.as_str()).collect();
+        texts.join("; ")
+    }
+
+    /// The next step with the dashboard key that takes it.
+    pub fn next_step_keyed(&self) -> String {
+        match self.key {
+            Some(k) if !self.next_step.is_empty() => format!("{} ({k})", self.next_step),
+            _ => self.next_step.clone(),
         }
     }
 }

@@ -156,6 +156,17 @@ fn host(inputs: &Inputs) -> (Status, String) {
 /// 3. DNS: failures, disagreement, drift.
 fn dns(inputs: &Inputs) -> (Status, String) {
     let d = &inputs.dns;
+    let unresolved = evidence::unresolved_names(inputs, super::Span::Window);
+    if d.watched.is_empty() && !unresolved.is_empty() {
+        // Names resolved at run time (a variable in proxy_pass) are not in the config's list.
+        return (
+            Status::Warning,
+            format!(
+                "the proxy's log says {} could not be resolved (through its own resolver)",
+                unresolved.join(", ")
+            ),
+        );
+    }
     if d.watched.is_empty() {
         return (
             Status::Ok,

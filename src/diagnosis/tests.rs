@@ -32,33 +32,27 @@ fn down(name: &str, url: &str, outcome: Outcome) -> UpstreamInput {
 }
 
 fn error_log(causes: &[(LogCause, u64)], upstreams: &[(&str, u64)]) -> LogInput {
-    LogInput {
-        source: "/var/log/nginx/error.log".into(),
-        format: Some(Format::NginxError),
-        window: Duration::from_secs(600),
-        error: None,
-        counts: WindowCounts {
+    LogInput::fresh(
+        "/var/log/nginx/error.log",
+        Some(Format::NginxError),
+        WindowCounts {
             causes: causes.iter().copied().collect::<BTreeMap<_, _>>(),
             upstreams: upstreams.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
-            status_5xx: 0,
-            status_502: 0,
+            ..WindowCounts::default()
         },
-    }
+    )
 }
 
 fn access_log(status_502: u64) -> LogInput {
-    LogInput {
-        source: "/var/log/nginx/access.log".into(),
-        format: Some(Format::Access),
-        window: Duration::from_secs(600),
-        error: None,
-        counts: WindowCounts {
-            causes: BTreeMap::new(),
-            upstreams: vec![],
+    LogInput::fresh(
+        "/var/log/nginx/access.log",
+        Some(Format::Access),
+        WindowCounts {
             status_5xx: status_502,
             status_502,
+            ..WindowCounts::default()
         },
-    }
+    )
 }
 
 fn host(load1: f64) -> HostInput {

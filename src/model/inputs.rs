@@ -35,14 +35,33 @@ impl Model {
     }
 }
 
-/// One source over the last `window` by the lines' own timestamps: the window `check` scans.
+/// What counts as "now" in a log: the last minute of lines, by their own timestamps.
+pub const RECENT: Duration = Duration::from_secs(60);
+
+/// One source over the last `window` by the lines' own timestamps (the window `check` scans),
+/// and over the last minute, which the verdict weighs.
 pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogInput {
+    let now = unix_seconds(now);
+    let counts = source.tally.last(window, now);
+    let window_start = now.saturating_sub(i64::try_from(window.as_secs()).unwrap_or(i64::MAX));
+    // The tally keeps whole minutes: "now" starts where the minute a minute ago began.
+    let recent_start = now.saturating_sub(RECENT.as_secs() as i64).div_euclid(60) * 60;
+    let last_event = source
+        .tally
+        .per_minute
+        .range(window_start.div_euclid(60) * 60..=now)
+        .rev()
+        .find(|(_, m)| m.causes() > 0 || m.status_502 > 0)
+        .map(|(minute, _)| *minute);
     LogInput {
         source: source.label.clone(),
         format: source.format,
         window,
         error: source.error().map(str::to_owned),
-        counts: source.tally.last(window, unix_seconds(now)),
+        counts,
+        recent: source.tally.last(RECENT, now),
+        recent_minutes: u64::try_from(now - recent_start).unwrap_or(60).div_ceil(60),
+        quiet_for: last_event.map(|m| Duration::from_secs(u64::try_from(now - (m + 60)).unwrap_or(0))),
     }
 }
 
@@ -64,6 +83,7 @@ pub fn upstream_inputs(
         .map(|row| {
             let up = &row.entry.upstream;
             let mut u = UpstreamInput::new(&up.name, &up.url, up.timeout);
+            u.source = row.entry.source.clone();
             let h = &row.history;
             u.state = h.state();
             u.since = h.state_age(now);

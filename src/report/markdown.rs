@@ -91,6 +91,15 @@ pub fn markdown(s: &Snapshot) -> String {
     let _ = writeln!(out, "\n## Verdict\n");
     let _ = writeln!(out, "{} {}", label(v.status), text(&v.text));
     let _ = writeln!(out, "\n- cause: {}", code(v.cause.name()));
+    if !v.next_step.is_empty() {
+        let _ = writeln!(out, "- next step: {}", text(&v.next_step));
+    }
+    if !v.evidence.is_empty() {
+        let _ = writeln!(out, "\nEvidence:\n");
+        for e in &v.evidence {
+            let _ = writeln!(out, "- {}: {}", code(&e.source), text(&e.text));
+        }
+    }
 
     let _ = writeln!(out, "\n## Checklist\n");
     for (i, step) in s.diagnosis.steps.iter().enumerate() {

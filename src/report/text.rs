@@ -29,6 +29,9 @@ pub fn to_text(report: &Report) -> String {
         h.mem_used_percent
     );
     let _ = writeln!(out, "verdict: {}", report.verdict.text);
+    for e in &report.verdict.evidence {
+        let _ = writeln!(out, "  evidence  {:<16}  {}", e.source, e.text);
+    }
     let _ = writeln!(out, "\nchecklist:");
     for step in &report.diagnosis {
         let _ = writeln!(

@@ -25,12 +25,14 @@ pub fn draw_verdict(frame: &mut Frame, area: Rect, d: &Diagnosis, theme: &Theme)
     // The next step matters more than the evidence (the checklist view has that) when it all
     // does not fit.
     let room = usize::from(area.width).saturating_sub(4);
-    let short = if v.next_step.is_empty() {
+    let next = v.next_step_keyed();
+    let short = if next.is_empty() {
         v.headline.clone()
     } else {
-        format!("{}: {}", v.headline, v.next_step)
+        format!("{}: {next}", v.headline)
     };
-    let text = [&v.text, &short]
+    let whole = v.line(true);
+    let text = [&whole, &short]
         .into_iter()
         .find(|t| t.chars().count() <= room)
         .unwrap_or(&short);
@@ -98,11 +100,26 @@ pub fn draw_view(frame: &mut Frame, area: Rect, d: &Diagnosis, scroll: u16, them
                 format!("{} ", mark(d.verdict.status)),
                 status_style(theme, d.verdict.status),
             ),
-            Span::styled(d.verdict.text.clone(), theme.text),
+            Span::styled(d.verdict.headline.clone(), theme.text),
         ]),
+    ];
+    for e in &d.verdict.evidence {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<17} ", e.source), theme.dim),
+            Span::styled(e.text.clone(), theme.text),
+        ]));
+    }
+    let next = d.verdict.next_step_keyed();
+    if !next.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<17} ", "next"), theme.accent),
+            Span::styled(next, theme.text),
+        ]));
+    }
+    lines.extend([
         Line::default(),
         Line::from(Span::styled("Checklist", theme.accent)),
-    ];
+    ]);
     for (i, step) in d.steps.iter().enumerate() {
         lines.push(Line::from(vec![
             Span::styled(
