@@ -42,6 +42,7 @@ fn error_log(causes: &[(LogCause, u64)], upstreams: &[(&str, u64)]) -> LogInput 
             upstreams: upstreams.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
             status_5xx: 0,
             status_502: 0,
+            ..WindowCounts::default()
         },
     }
 }
@@ -57,6 +58,7 @@ fn access_log(status_502: u64) -> LogInput {
             upstreams: vec![],
             status_5xx: status_502,
             status_502,
+            ..WindowCounts::default()
         },
     }
 }

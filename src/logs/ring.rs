@@ -93,8 +93,10 @@ impl SourceLog {
             self.events.push_back(event);
         }
         self.tally.add_skipped(&batch.skipped);
-        for line in batch.lines {
-            self.tally.add_line(&line);
+        // The skipped lines come first, then these.
+        let first = batch.skipped.first_line.map(|n| n + batch.skipped.lines());
+        for (i, line) in batch.lines.into_iter().enumerate() {
+            self.tally.add_numbered(&line, first.map(|n| n + i as u64));
             if line.format.is_some() {
                 self.format = line.format;
             }
