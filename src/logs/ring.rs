@@ -180,6 +180,26 @@ mod tests {
     }
 
     #[test]
+    fn lines_after_skipped_ones_get_their_numbers_in_the_file() {
+        let mut log = SourceLog::new("a", RingLimits::default());
+        let mut b = batch(0, 0);
+        b.skipped.quiet = 5;
+        b.skipped.first_line = Some(11);
+        b.lines.push(LogLine {
+            text: "2024/05/01 12:00:00 [error] 1#1: *1 upstream timed out (110: x)".into(),
+            format: Some(Format::NginxError),
+            cause: Some(crate::logs::Cause::Timeout),
+            status: None,
+            upstream: None,
+            time: Some(60),
+        });
+        log.apply(b);
+        let w = log.tally.window(0, 100);
+        // Lines 11 to 15 were skipped: the built line is the 16th.
+        assert_eq!(w.examples[&crate::logs::Cause::Timeout].line, Some(16));
+    }
+
+    #[test]
     fn ring_is_bounded_by_lines_and_bytes_while_totals_count() {
         let mut log = SourceLog::new(
             "a",

@@ -486,6 +486,95 @@ mod tests {
     }
 
     #[test]
+    fn requests_count_per_minute_and_upstream_whatever_their_status() {
+        let mut t = Tally::default();
+        for (status, up, time) in [
+            (200, Some("a"), 60),
+            (200, Some("a"), 61),
+            (502, Some("a"), 62),
+            (504, Some("b"), 62),
+            (500, Some("b"), 63),
+            (301, None, 120),
+        ] {
+            t.add_line(&line(None, Some(status), up, time));
+        }
+        // A request without a timestamp counts in the total only; an error line is no request.
+        t.add_line(&LogLine {
+            time: None,
+            ..line(None, Some(200), Some("a"), 0)
+        });
+        t.add_line(&line(Some(Cause::Refused), None, Some("a"), 60));
+        assert_eq!(t.requests, 7);
+        let w = t.window(0, 200);
+        assert_eq!((w.requests, w.failed_requests, w.status_5xx), (6, 2, 3));
+        assert_eq!(w.upstream_requests, vec![("a".into(), 3), ("b".into(), 2)]);
+        assert_eq!(w.upstream_share("a"), Some((1, 3)));
+        assert_eq!(w.upstream_share("b"), Some((1, 2)));
+        assert_eq!(t.window(120, 200).requests, 1);
+    }
+
+    #[test]
+    fn skipped_quiet_requests_count_like_built_lines() {
+        let mut skipped = Skipped::default();
+        let mut built = Tally::default();
+        for (up, time) in [(Some("a"), Some(60)), (Some("b"), Some(125)), (None, None)] {
+            skipped.quiet(Some(200), up, time);
+            built.add_line(&LogLine {
+                time,
+                ..line(None, Some(200), up, 0)
+            });
+        }
+        skipped.quiet(None, None, None);
+        built.add_line(&line(None, None, None, 0));
+        let mut counted = Tally::default();
+        counted.add_skipped(&skipped);
+        assert_eq!(counted, built);
+        assert_eq!((counted.lines, counted.requests), (4, 3));
+    }
+
+    fn failure(text: &str, t: i64) -> LogLine {
+        LogLine {
+            text: text.into(),
+            format: Some(crate::logs::Format::NginxError),
+            ..line(Some(Cause::NoSocket), None, Some("up"), t)
+        }
+    }
+
+    #[test]
+    fn the_newest_example_of_a_window_wins() {
+        let mut t = Tally::default();
+        t.add_numbered(&failure("first", 60), Some(1));
+        t.add_numbered(&failure("second", 70), Some(2));
+        t.add_numbered(&failure("third", 130), None);
+        let w = t.window(0, 200);
+        assert_eq!(w.examples[&Cause::NoSocket].text, "third");
+        assert_eq!(w.examples[&Cause::NoSocket].line, None);
+        let w = t.window(0, 119);
+        let e = &w.examples[&Cause::NoSocket];
+        assert_eq!((e.text.as_str(), e.line, e.time), ("second", Some(2), Some(70)));
+        assert_eq!(e.upstream.as_deref(), Some("up"));
+        // A backward scan sees the newest first and keeps it.
+        let mut scanned = Tally::default();
+        for (text, time) in [("newest", 70), ("older", 65)] {
+            let c = Classified {
+                cause: Some(Cause::Tls),
+                ..Classified::default()
+            };
+            scanned.add(&c, Some(time));
+            let seen = Seen {
+                cause: Cause::Tls,
+                text,
+                format: None,
+                upstream: None,
+                time,
+                line: None,
+            };
+            scanned.keep_example(&seen, false);
+        }
+        assert_eq!(scanned.window(0, 200).examples[&Cause::Tls].text, "newest");
+    }
+
+    #[test]
     fn memory_is_bounded() {
         let mut t = Tally::default();
         for i in 0..(MAX_UPSTREAMS as i64 + 10) {
