@@ -474,7 +474,9 @@ fn examples_are_numbered_in_files_read_from_their_start() {
         ..fast()
     };
     let mut h = Harness::new(vec![SourceSpec::file(&path, None)], options);
-    h.wait("waiting", |h| matches!(h.status(), SourceStatus::Waiting(_)));
+    h.wait("waiting", |h| {
+        matches!(h.status(), SourceStatus::Waiting(_))
+    });
     // A flood of 5000 lines, all but the ring's last 100 only counted, with a failure at line
     // 4950 (a line only counted would give no example).
     let mut text = numbered("quiet", 0..4949);

@@ -175,14 +175,17 @@ fn a_missing_php_socket_is_no_socket_with_nginx_own_words_and_the_failed_share()
     assert_eq!(counts.causes.get(&Cause::Refused), None);
     let example = &counts.examples[&Cause::NoSocket];
     assert!(
-        example
-            .text
-            .contains(&format!("connect() to unix:{socket} failed (2: No such file or directory)")),
+        example.text.contains(&format!(
+            "connect() to unix:{socket} failed (2: No such file or directory)"
+        )),
         "{example:?}"
     );
     assert!(!example.text.contains("client:"), "{example:?}");
     assert_eq!(example.line, Some(expected_line), "{text}");
-    assert_eq!(example.upstream.as_deref(), Some(&*format!("http://unix:{socket}")));
+    assert_eq!(
+        example.upstream.as_deref(),
+        Some(&*format!("http://unix:{socket}"))
+    );
     assert!(example.time.is_some_and(|t| (now - t).abs() < 120));
 
     let access = scan_source(

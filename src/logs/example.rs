@@ -85,7 +85,9 @@ impl Example {
         let name = if let Some(at) = text::find(t, &NOT_RESOLVED) {
             t[..at].rsplit(' ').next()?
         } else if let Some(at) = text::find(t, &NO_RESOLVER) {
-            t[at + NO_RESOLVER.needle().len()..].split([' ', ',']).next()?
+            t[at + NO_RESOLVER.needle().len()..]
+                .split([' ', ','])
+                .next()?
         } else {
             let at = text::find(t, &DNS_FAILURE)?;
             t[at + DNS_FAILURE.needle().len()..]
@@ -140,18 +142,28 @@ mod tests {
     #[test]
     fn nginx_examples_keep_the_message_with_its_errno_and_drop_the_client_fields() {
         let line = r#"2024/05/01 12:00:01 [crit] 12#12: *51 connect() to unix:/run/php/x.sock failed (2: No such file or directory) while connecting to upstream, client: 10.0.0.1, server: shop, request: "GET / HTTP/1.1", upstream: "fastcgi://unix:/run/php/x.sock:", host: "shop""#;
-        let e = example(line, Format::NginxError, Some("fastcgi://unix:/run/php/x.sock"));
+        let e = example(
+            line,
+            Format::NginxError,
+            Some("fastcgi://unix:/run/php/x.sock"),
+        );
         assert_eq!(
             e.text,
             "connect() to unix:/run/php/x.sock failed (2: No such file or directory) while connecting to upstream"
         );
-        assert_eq!(e.upstream.as_deref(), Some("fastcgi://unix:/run/php/x.sock"));
+        assert_eq!(
+            e.upstream.as_deref(),
+            Some("fastcgi://unix:/run/php/x.sock")
+        );
         assert_eq!((e.time, e.line), (Some(60), Some(7)));
     }
 
     #[test]
     fn long_messages_are_cut_on_a_char_boundary() {
-        let line = format!("2024/05/01 12:00:01 [error] 1#1: *1 {} upstream", "é".repeat(300));
+        let line = format!(
+            "2024/05/01 12:00:01 [error] 1#1: *1 {} upstream",
+            "é".repeat(300)
+        );
         let e = example(&line, Format::NginxError, None);
         assert!(e.text.ends_with(CUT));
         assert!(e.text.len() <= EXAMPLE_BYTES + CUT.len());
@@ -176,28 +188,50 @@ mod tests {
                 .unresolved_name()
                 .map(str::to_owned)
         };
-        let nginx = |msg: &str| format!("2024/05/01 12:00:01 [error] 1#1: *1 {msg}, client: 10.0.0.1, server: shop, request: \"GET /x.internal could not be resolved HTTP/1.1\"");
+        let nginx = |msg: &str| {
+            format!(
+                "2024/05/01 12:00:01 [error] 1#1: *1 {msg}, client: 10.0.0.1, server: shop, request: \"GET /x.internal could not be resolved HTTP/1.1\""
+            )
+        };
         assert_eq!(
-            name(&nginx("shop.internal could not be resolved (3: Host not found)"), Format::NginxError),
+            name(
+                &nginx("shop.internal could not be resolved (3: Host not found)"),
+                Format::NginxError
+            ),
             Some("shop.internal".into())
         );
         assert_eq!(
-            name(&nginx("api.svc could not be resolved (110: Operation timed out)"), Format::NginxError),
+            name(
+                &nginx("api.svc could not be resolved (110: Operation timed out)"),
+                Format::NginxError
+            ),
             Some("api.svc".into())
         );
         assert_eq!(
-            name(&nginx("no resolver defined to resolve backend.local"), Format::NginxError),
+            name(
+                &nginx("no resolver defined to resolve backend.local"),
+                Format::NginxError
+            ),
             Some("backend.local".into())
         );
         let apache = "[Wed May 01 12:00:00.1 2024] [proxy:error] [pid 1:tid 2] [client 10.0.0.1:5] AH00898: DNS lookup failure for: db.internal returned by /x";
-        assert_eq!(name(apache, Format::ApacheError), Some("db.internal".into()));
         assert_eq!(
-            name(&nginx("connect() failed (111: Connection refused)"), Format::NginxError),
+            name(apache, Format::ApacheError),
+            Some("db.internal".into())
+        );
+        assert_eq!(
+            name(
+                &nginx("connect() failed (111: Connection refused)"),
+                Format::NginxError
+            ),
             None
         );
         // Hostile text where the name would be is not passed on as one.
         assert_eq!(
-            name(&nginx("a\\x1b[2J could not be resolved (3: Host not found)"), Format::NginxError),
+            name(
+                &nginx("a\\x1b[2J could not be resolved (3: Host not found)"),
+                Format::NginxError
+            ),
             None
         );
     }

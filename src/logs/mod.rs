@@ -33,12 +33,12 @@ pub use access::{AccessLine, parse as parse_access};
 pub use apache::{ApacheError, parse as parse_apache_error};
 pub use cause::Cause;
 pub use classify::{Classified, classify, detect};
+pub use example::{EXAMPLE_BYTES, Example};
 pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
 pub use haproxy::{HaproxyLine, parse as parse_haproxy};
 pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
 pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
-pub use example::{EXAMPLE_BYTES, Example};
 pub use scan::{
     DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, RECENT_LINE_BYTES,
     RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge, scan, scan_at, scan_source,

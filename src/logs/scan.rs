@@ -10,11 +10,11 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::classify::{Classified, classify};
+use super::example::Seen;
 use super::file::describe;
 use super::lines::cut_marker;
 use super::ring::SourceLog;
 use super::tail::{ReverseLines, line_numbers};
-use super::example::Seen;
 use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
 use crate::config::LogKind;
 use crate::sanitize::{sanitize, sanitize_bytes};

@@ -27,7 +27,11 @@ pub const UPSTREAM_CRITICAL_PERCENT: u64 = 50;
 pub fn severity(counts: &WindowCounts) -> Status {
     let events = counts.events();
     let share_critical = counts.requests >= SHARE_MIN_REQUESTS
-        && at_least(counts.failed_requests, counts.requests, CRITICAL_SHARE_PERCENT);
+        && at_least(
+            counts.failed_requests,
+            counts.requests,
+            CRITICAL_SHARE_PERCENT,
+        );
     let upstream_critical = counts.upstream_requests.iter().any(|(upstream, total)| {
         let failed = counts.upstream_share(upstream).map_or(0, |(f, _)| f);
         *total >= UPSTREAM_MIN_REQUESTS && at_least(failed, *total, UPSTREAM_CRITICAL_PERCENT)
@@ -71,7 +75,10 @@ mod tests {
     fn events_alone_warn_then_turn_critical() {
         assert_eq!(severity(&WindowCounts::default()), Status::Ok);
         assert_eq!(severity(&counts(1, 0, 0)), Status::Warning);
-        assert_eq!(severity(&counts(CRITICAL_EVENTS - 1, 0, 0)), Status::Warning);
+        assert_eq!(
+            severity(&counts(CRITICAL_EVENTS - 1, 0, 0)),
+            Status::Warning
+        );
         assert_eq!(severity(&counts(CRITICAL_EVENTS, 0, 0)), Status::Critical);
     }
 

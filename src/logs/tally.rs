@@ -383,7 +383,8 @@ impl Tally {
                 out.examples.insert(*cause, example.clone());
             }
         }
-        let owned = |m: BTreeMap<&str, u64>| most_first(m.into_iter().map(|(u, n)| (u.to_owned(), n)));
+        let owned =
+            |m: BTreeMap<&str, u64>| most_first(m.into_iter().map(|(u, n)| (u.to_owned(), n)));
         out.upstreams = owned(upstreams);
         out.upstream_requests = owned(requests);
         out.upstream_failed = owned(failed);
@@ -551,7 +552,10 @@ mod tests {
         assert_eq!(w.examples[&Cause::NoSocket].line, None);
         let w = t.window(0, 119);
         let e = &w.examples[&Cause::NoSocket];
-        assert_eq!((e.text.as_str(), e.line, e.time), ("second", Some(2), Some(70)));
+        assert_eq!(
+            (e.text.as_str(), e.line, e.time),
+            ("second", Some(2), Some(70))
+        );
         assert_eq!(e.upstream.as_deref(), Some("up"));
         // A backward scan sees the newest first and keeps it.
         let mut scanned = Tally::default();
