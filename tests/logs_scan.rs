@@ -147,6 +147,9 @@ fn the_report_serialises_with_the_agreed_field_names() {
         "status_5xx",
         "status_502",
         "top_upstreams",
+        "requests",
+        "failed_requests",
+        "top_upstream_requests",
         "error",
     ];
     expected.sort_unstable();
