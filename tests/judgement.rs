@@ -331,7 +331,7 @@ async fn the_dashboard_and_check_judge_the_same_inputs_alike() {
     assert!(
         j.findings
             .iter()
-            .any(|f| f.message.contains("60 upstream failures")),
+            .any(|f| f.message.contains("60 of 60 requests failed (100%)")),
         "{:?}",
         j.findings
     );

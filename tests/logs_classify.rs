@@ -60,6 +60,7 @@ fn the_corpus_covers_every_cause_in_every_format_it_can() {
 
 #[test]
 fn access_lines_give_status_and_upstream_but_no_cause() {
+    // Every request names its upstream, failed or not: the per-upstream failure share needs both.
     let line = r#"10.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET /api HTTP/1.1" 502 157 "-" "curl/8.5.0" us=502 ua=127.0.0.1:8080"#;
     let c = classify(line, None);
     assert_eq!(c.format, Some(Format::Access));
@@ -67,7 +68,7 @@ fn access_lines_give_status_and_upstream_but_no_cause() {
     assert_eq!(c.status, Some(502));
     assert_eq!(c.upstream, Some("127.0.0.1:8080"));
     let ok = r#"10.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" us=200 ua=127.0.0.1:8080"#;
-    assert_eq!(classify(ok, None).upstream, None);
+    assert_eq!(classify(ok, None).upstream, Some("127.0.0.1:8080"));
 }
 
 #[test]

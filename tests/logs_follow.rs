@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gatewatch::logs::{
-    FollowEvent, FollowOptions, LogBatch, LogBook, LogFollower, RingLimits, SourceSpec,
+    Cause, FollowEvent, FollowOptions, LogBatch, LogBook, LogFollower, RingLimits, SourceSpec,
     SourceStatus,
 };
 use gatewatch::outbox::Outbox;
@@ -450,4 +450,59 @@ fn a_huge_file_starts_at_its_last_lines_without_being_read_whole() {
     h.wait_lines(3);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(h.texts, ["x1", "x2", "x3"]);
+}
+
+fn no_socket_line(second: u32) -> String {
+    format!(
+        "2024/05/01 12:00:{second:02} [crit] 7#7: *1 connect() to unix:/run/php/x.sock failed (2: No such file or directory) while connecting to upstream, client: 10.0.0.1, server: s, request: \"GET / HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/x.sock:\", host: \"s\"\n"
+    )
+}
+
+fn example_line(h: &Harness) -> Option<u64> {
+    let w = h.book.sources[0].tally.window(0, i64::MAX);
+    w.examples.get(&Cause::NoSocket).and_then(|e| e.line)
+}
+
+/// Examples carry their line number when the follower read the file from its start (a file
+/// that appeared, and the one that replaced it), counting the lines it only counted in a flood.
+#[test]
+fn examples_are_numbered_in_files_read_from_their_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    let options = FollowOptions {
+        ring_lines: 100,
+        ..fast()
+    };
+    let mut h = Harness::new(vec![SourceSpec::file(&path, None)], options);
+    h.wait("waiting", |h| {
+        matches!(h.status(), SourceStatus::Waiting(_))
+    });
+    // A flood of 5000 lines, all but the ring's last 100 only counted, with a failure at line
+    // 4950 (a line only counted would give no example).
+    let mut text = numbered("quiet", 0..4949);
+    text += &no_socket_line(1);
+    text += &numbered("quiet", 0..50);
+    append(&path, text.as_bytes());
+    h.wait("5000 lines", |h| h.book.sources[0].total_lines() >= 5000);
+    assert_eq!(example_line(&h), Some(4950));
+    // Rotated: the new file is read from its start and numbered from 1.
+    fs::rename(&path, dir.path().join("error.log.1")).unwrap();
+    append(&path, format!("one\ntwo\n{}", no_socket_line(2)).as_bytes());
+    h.wait("the new file", |h| h.book.sources[0].total_lines() >= 5003);
+    assert_eq!(example_line(&h), Some(3));
+}
+
+#[test]
+fn examples_of_a_file_followed_from_its_last_lines_have_no_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    fs::write(&path, numbered("old", 0..1000)).unwrap();
+    let mut h = Harness::file(&path);
+    h.wait_lines(500);
+    append(&path, no_socket_line(3).as_bytes());
+    h.wait_lines(501);
+    let w = h.book.sources[0].tally.window(0, i64::MAX);
+    let example = &w.examples[&Cause::NoSocket];
+    assert_eq!(example.line, None);
+    assert!(example.text.contains("(2: No such file or directory)"));
 }

@@ -147,6 +147,9 @@ fn the_report_serialises_with_the_agreed_field_names() {
         "status_5xx",
         "status_502",
         "top_upstreams",
+        "requests",
+        "failed_requests",
+        "top_upstream_requests",
         "error",
     ];
     expected.sort_unstable();
@@ -186,6 +189,9 @@ fn thresholds_make_warning_and_critical() {
         status_5xx: 0,
         status_502: 0,
         top_upstreams: vec![],
+        requests: 0,
+        failed_requests: 0,
+        top_upstream_requests: vec![],
         error: None,
     };
     assert_eq!(assess(&r, DEFAULT_WINDOW).status, Status::Ok);
@@ -199,6 +205,20 @@ fn thresholds_make_warning_and_critical() {
     assert_eq!(f.status, Status::Critical);
     assert!(f.message.contains("in the last 10m"), "{}", f.message);
     assert!(f.message.contains("http://a:1"), "{}", f.message);
+
+    // An access log: 2 of 14 requests failing is critical by share, far below CRITICAL_EVENTS.
+    r.causes.clear();
+    r.top_upstreams = vec![("127.0.0.1:8080".into(), 2)];
+    (r.status_502, r.status_5xx, r.requests, r.failed_requests) = (2, 2, 14, 2);
+    r.top_upstream_requests = vec![("127.0.0.1:8080".into(), 2, 14)];
+    let f = assess(&r, DEFAULT_WINDOW);
+    assert_eq!(f.status, Status::Critical);
+    assert!(
+        f.message.contains("2 of 14 requests failed (14%), 10 min"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("2 of its 14 requests"), "{}", f.message);
 }
 
 #[test]

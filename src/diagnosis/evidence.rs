@@ -29,6 +29,7 @@ pub fn signature(cause: Cause, format: Option<Format>) -> &'static str {
         Cause::Permission => "connect() failed (13)",
         Cause::NoAddress => "connect() failed (99)",
         Cause::FdLimit => "(24: Too many open files)",
+        Cause::NoSocket => "(2: No such file or directory)",
     }
 }
 

@@ -3,8 +3,6 @@
 //! optionally followed by `us=502 ua=127.0.0.1:8080` style pairs or bare trailing fields such as
 //! `127.0.0.1:8080 502 0.004`. Parsing is lenient: whatever is recognised is returned.
 
-use super::text::is_printable;
-
 /// Where a `[dd/Mon/yyyy:hh:mm:ss ...]` date sits in a line, and which of the two styles it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BracketDate {
@@ -102,14 +100,12 @@ struct Head<'a> {
     status: u16,
 }
 
-/// [`Head`] as byte indices, shared by the parse of text and the count of raw bytes.
+/// [`Head`] as byte indices.
 struct RawHead {
     /// The request, between its quotes.
     request: (usize, usize),
     after_request: usize,
     status: u16,
-    /// Index after the status token.
-    status_end: usize,
 }
 
 /// `date` is the line's [`find_date`].
@@ -138,7 +134,7 @@ fn has_client(b: &[u8], date: BracketDate) -> bool {
 fn head_from(b: &[u8], rest_from: usize) -> Option<RawHead> {
     let (request_start, request_end) = quoted_span(b, rest_from)?;
     let after_request = request_end + 1;
-    let (status, status_end) = match b[after_request..] {
+    let status = match b[after_request..] {
         // The usual ` 200 `, checked without scanning: this runs on every line of a flood.
         [
             b' ',
@@ -146,9 +142,7 @@ fn head_from(b: &[u8], rest_from: usize) -> Option<RawHead> {
             b @ b'0'..=b'9',
             c @ b'0'..=b'9',
             ref rest @ ..,
-        ] if rest.first().is_none_or(u8::is_ascii_whitespace) => {
-            (digits3(a, b, c), after_request + 4)
-        }
+        ] if rest.first().is_none_or(u8::is_ascii_whitespace) => digits3(a, b, c),
         ref after => {
             // The first whitespace-separated token.
             let begin = after.iter().position(|c| !c.is_ascii_whitespace())?;
@@ -157,11 +151,10 @@ fn head_from(b: &[u8], rest_from: usize) -> Option<RawHead> {
                 .position(u8::is_ascii_whitespace)
                 .unwrap_or(after.len() - begin);
             let token = &after[begin..begin + len];
-            let status = match *token {
+            match *token {
                 [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => digits3(a, b, c),
                 _ => std::str::from_utf8(token).ok()?.parse().ok()?,
-            };
-            (status, after_request + begin + len)
+            }
         }
     };
     if !(100..=599).contains(&status) {
@@ -171,7 +164,6 @@ fn head_from(b: &[u8], rest_from: usize) -> Option<RawHead> {
         request: (request_start, request_end),
         after_request,
         status,
-        status_end,
     })
 }
 
@@ -202,33 +194,6 @@ fn trim_start_from(line: &str, from: usize) -> Option<usize> {
 pub fn status_at(line: &str, date: BracketDate) -> Option<u16> {
     head(line, date).map(|h| h.status)
 }
-
-/// The status of a line still in raw bytes, when it is an access line and every byte up to its
-/// status is printable ASCII, followed by a space or the end of the line. Sanitising cannot
-/// change that part of a line, and nothing after it changes what
-/// [`classify`](super::classify) finds in an access line but its upstream, so a flood's counters
-/// can take such lines' status from the bytes as they were read. `None` decides nothing: the
-/// line needs decoding. Error-log lines are left to the caller (`nginx::looks_like`, ...).
-pub fn plain_status(raw: &[u8]) -> Option<u16> {
-    let date = find_date_in(raw)?;
-    if !has_client(raw, date) {
-        return None;
-    }
-    let rest_from = date.end + 1;
-    let skip = raw[rest_from..]
-        .iter()
-        .position(|&b| b != b' ')
-        .unwrap_or(raw.len() - rest_from);
-    let h = head_from(raw, rest_from + skip)?;
-    let ends_well = raw.get(h.status_end).is_none_or(|&b| b == b' ');
-    // Every byte the detection looked at must lie in the checked part: the error-log shapes'
-    // first 27, and the date's first 22 (an odd `]` may end a date early).
-    let covers = h.status_end > LOOKED_AT.max(date.start + 21);
-    (ends_well && covers && is_printable(&raw[..h.status_end])).then_some(h.status)
-}
-
-/// Bytes [`super::nginx::looks_like`] and [`super::apache::looks_like`] look at.
-const LOOKED_AT: usize = 27;
 
 pub fn parse(line: &str) -> Option<AccessLine<'_>> {
     parse_at(line, find_date(line)?)

@@ -37,10 +37,14 @@ pub enum Cause {
     NoAddress,
     /// 24: Too many open files.
     FdLimit,
+    /// 2: No such file or directory on connect(): the unix socket file is gone, so its server
+    /// (php-fpm, gunicorn) is not running, or runs with another socket path. Unlike `Refused`,
+    /// restarting it is the fix and nothing listens to be overloaded.
+    NoSocket,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 14] = [
+    pub const ALL: [Cause; 15] = [
         Cause::Refused,
         Cause::Reset,
         Cause::PrematureClose,
@@ -55,6 +59,7 @@ impl Cause {
         Cause::Permission,
         Cause::NoAddress,
         Cause::FdLimit,
+        Cause::NoSocket,
     ];
 
     /// The name used in the pane and in JSON.
@@ -74,6 +79,7 @@ impl Cause {
             Cause::Permission => "permission",
             Cause::NoAddress => "no_address",
             Cause::FdLimit => "fd_limit",
+            Cause::NoSocket => "no_socket",
         }
     }
 
@@ -87,8 +93,8 @@ impl Cause {
     pub fn from_errno(errno: u32) -> Option<Cause> {
         Some(match errno {
             111 => Cause::Refused,
-            // ENOENT on connect(): the unix socket file is gone, i.e. nothing listens.
-            2 => Cause::Refused,
+            // ENOENT on connect(): the unix socket file is gone.
+            2 => Cause::NoSocket,
             104 | 32 => Cause::Reset,
             110 => Cause::Timeout,
             11 => Cause::Unavailable,
@@ -119,5 +125,12 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", cause.name()));
         }
         assert_eq!(Cause::from_name("nope"), None);
+    }
+
+    #[test]
+    fn a_missing_socket_file_is_not_a_refusal() {
+        assert_eq!(Cause::from_errno(2), Some(Cause::NoSocket));
+        assert_eq!(Cause::from_errno(111), Some(Cause::Refused));
+        assert_eq!(Cause::NoSocket.name(), "no_socket");
     }
 }

@@ -13,7 +13,8 @@ pub struct Classified<'a> {
     pub cause: Option<Cause>,
     /// HTTP status of an access or HAProxy line.
     pub status: Option<u16>,
-    /// The server a failure is attributed to (error-log causes; 5xx access and HAProxy lines).
+    /// The server a failure is attributed to (error-log causes), or that answered a request
+    /// (access and HAProxy lines with a status, for the per-upstream request counts).
     pub upstream: Option<&'a str>,
     /// The timestamp as written; [`super::TimeParser`] turns it into seconds.
     pub time: Option<&'a str>,
@@ -82,7 +83,8 @@ fn error_line(format: Format, line: &str, kind: Option<LogKind>) -> Classified<'
     }
 }
 
-/// Most lines of a flood: the status alone decides whether the rest is worth parsing.
+/// Most lines of a flood. Every request's upstream is read (the tail of the line), for the
+/// per-upstream failure share.
 fn access_line(line: &str, date: BracketDate, kind: Option<LogKind>) -> Classified<'_> {
     if !allowed(Format::Access, kind) {
         return Classified::default();
@@ -94,9 +96,7 @@ fn access_line(line: &str, date: BracketDate, kind: Option<LogKind>) -> Classifi
     if let Some(status) = access::status_at(line, date) {
         out.status = Some(status);
         out.time = Some(&line[date.start..date.end]);
-        if status >= 500 {
-            out.upstream = access::parse_at(line, date).and_then(|a| a.last_upstream());
-        }
+        out.upstream = access::parse_at(line, date).and_then(|a| a.last_upstream());
     }
     out
 }
@@ -114,7 +114,7 @@ fn haproxy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
             (out.cause, out.upstream) = haproxy::cause_of(line, &h);
             out.status = h.status;
             out.time = Some(h.time);
-            if out.upstream.is_none() && h.status.is_some_and(|s| s >= 500) {
+            if out.upstream.is_none() && h.status.is_some() {
                 out.upstream = haproxy::server_field(line, &h);
             }
         }
@@ -126,17 +126,6 @@ fn haproxy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
 /// Whether `line` adds nothing to a [`super::Tally`] but the line count (no cause, no 5xx).
 pub fn is_quiet(c: &Classified<'_>) -> bool {
     c.cause.is_none() && !c.status.is_some_and(|s| (500..=599).contains(&s))
-}
-
-/// Whether `raw`, not yet decoded, is certainly a line that [`is_quiet`] would call quiet once
-/// decoded, sanitised and classified (under any `kind`): an access line whose status is not 5xx,
-/// told from a plain head (see [`access::plain_status`]). False decides nothing. This is how a
-/// flood's counters skip decoding, sanitising and classifying most lines.
-pub fn plainly_quiet(raw: &[u8]) -> bool {
-    // `classify`'s order: the error-log shapes come first.
-    !nginx::looks_like_bytes(raw)
-        && !apache::looks_like_bytes(raw)
-        && access::plain_status(raw).is_some_and(|s| !(500..=599).contains(&s))
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub struct FileReader {
     pub skippable: usize,
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,
+    /// Set when reading began anew in a file: `Some(true)` at its start (its lines can be
+    /// numbered from 1), `Some(false)` at its last lines (their numbers are unknown: the file is
+    /// never read from its start just to number them). Taken by the follower.
+    pub restarted: Option<bool>,
 }
 
 impl FileReader {
@@ -60,6 +64,7 @@ impl FileReader {
             skippable: 0,
             status: SourceStatus::Starting,
             events: Vec::new(),
+            restarted: None,
         }
     }
 
@@ -112,6 +117,7 @@ impl FileReader {
                         open.offset = 0;
                         open.horizon = 0;
                         open.scanned_len = 0;
+                        self.restarted = Some(true);
                     }
                     self.events.push(FollowEvent::Truncated);
                     return Read::EndOfFile;
@@ -143,6 +149,7 @@ impl FileReader {
             self.max_backlog,
         ) {
             Ok(open) => {
+                self.restarted = Some(open.offset == 0);
                 self.open = Some(open);
                 self.status = SourceStatus::Following;
                 self.events.push(FollowEvent::Opened);

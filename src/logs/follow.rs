@@ -120,6 +120,16 @@ impl Reader {
         }
     }
 
+    /// Whether reading began anew in a file since the last call, and at its start (see
+    /// [`FileReader::restarted`]).
+    fn take_restart(&mut self) -> Option<bool> {
+        match self {
+            Reader::File(r) => r.restarted.take(),
+            Reader::Glob(r) => r.inner.as_mut().and_then(|f| f.restarted.take()),
+            Reader::Command(_) => None,
+        }
+    }
+
     fn status(&self) -> &SourceStatus {
         match self {
             Reader::File(r) => &r.status,
@@ -189,6 +199,9 @@ struct FollowedSource {
     skipped: Skipped,
     /// Lines were only counted since the last idle sleep.
     flooded: bool,
+    /// The number in its file of the next line to complete, when the file was read from its
+    /// start (new, rotated in, truncated); `None` when following began at its last lines.
+    next_line: Option<u64>,
     /// Status last delivered; a change is delivered even without lines.
     delivered: Option<SourceStatus>,
 }
@@ -207,10 +220,11 @@ impl FollowedSource {
         let mut lines: Vec<LogLine> = Vec::new();
         let mut more = true;
         for _ in 0..READS_PER_PASS {
-            let read = self.reader.read(buf);
-            let (kind, times) = (self.kind, &mut self.times);
-            match read {
+            match self.reader.read(buf) {
                 Read::Data(n) => {
+                    // The data may be a new file's (opened in this read).
+                    self.restart(&mut lines, deliver)?;
+                    let (kind, times) = (self.kind, &mut self.times);
                     let data = &buf[..n];
                     // Cut after the last newline before the horizon: the lines up to there are
                     // certain to leave the ring, so they are only counted.
@@ -225,9 +239,13 @@ impl FollowedSource {
                     let mut emit = |raw: &[u8], cut| lines.push(make_line(raw, cut, kind, times));
                     self.splitter.push(&data[counted..], &mut emit);
                 }
-                Read::EndOfFile => self
-                    .splitter
-                    .flush(|raw, cut| lines.push(make_line(raw, cut, kind, times))),
+                Read::EndOfFile => {
+                    // The pending line is the old file's last; then a truncated file restarts.
+                    let (kind, times) = (self.kind, &mut self.times);
+                    self.splitter
+                        .flush(|raw, cut| lines.push(make_line(raw, cut, kind, times)));
+                    self.restart(&mut lines, deliver)?;
+                }
                 Read::Idle => {
                     more = false;
                     break;
@@ -250,6 +268,23 @@ impl FollowedSource {
         Ok(more)
     }
 
+    /// Restarts line numbering when reading began anew in a file, after delivering what the
+    /// old numbering covers.
+    fn restart(
+        &mut self,
+        lines: &mut Vec<LogLine>,
+        deliver: &mut dyn FnMut(LogBatch) -> bool,
+    ) -> Result<(), Stop> {
+        let Some(at_start) = self.reader.take_restart() else {
+            return Ok(());
+        };
+        if !lines.is_empty() || self.skipped.lines() > 0 {
+            self.send(std::mem::take(lines), deliver)?;
+        }
+        self.next_line = at_start.then_some(1);
+        Ok(())
+    }
+
     fn send(
         &mut self,
         lines: Vec<LogLine>,
@@ -257,9 +292,13 @@ impl FollowedSource {
     ) -> Result<(), Stop> {
         let status = self.reader.status().clone();
         self.delivered = Some(status.clone());
+        let mut skipped = std::mem::take(&mut self.skipped);
+        skipped.first_line = self.next_line;
+        let covered = skipped.lines() + lines.len() as u64;
+        self.next_line = self.next_line.map(|n| n + covered);
         let batch = LogBatch {
             source: self.index,
-            skipped: std::mem::take(&mut self.skipped),
+            skipped,
             lines,
             status,
             events: self.reader.take_events(),
@@ -299,6 +338,7 @@ impl LogFollower {
                     times: TimeParser::default(),
                     skipped: Skipped::default(),
                     flooded: false,
+                    next_line: None,
                     delivered: None,
                 })
                 .collect();

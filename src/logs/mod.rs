@@ -12,6 +12,7 @@ mod apache;
 mod cause;
 mod classify;
 mod command;
+mod example;
 mod file;
 mod follow;
 mod haproxy;
@@ -19,6 +20,7 @@ mod lines;
 mod nginx;
 mod ring;
 mod scan;
+mod severity;
 mod sources;
 mod tail;
 mod tally;
@@ -31,19 +33,25 @@ pub use access::{AccessLine, parse as parse_access};
 pub use apache::{ApacheError, parse as parse_apache_error};
 pub use cause::Cause;
 pub use classify::{Classified, classify, detect};
+pub use example::{EXAMPLE_BYTES, Example};
 pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
 pub use haproxy::{HaproxyLine, parse as parse_haproxy};
 pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
 pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
-    CRITICAL_EVENTS, DEFAULT_MAX_LINES, DEFAULT_WINDOW, LogReport, RECENT_LINE_BYTES, RECENT_LINES,
-    SCAN_MAX_BYTES, ScanSpan, WARNING_EVENTS, assess, judge, scan, scan_at, scan_source,
+    DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, RECENT_LINE_BYTES,
+    RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge, scan, scan_at, scan_source,
+};
+pub use severity::{
+    CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
+    UPSTREAM_MIN_REQUESTS, WARNING_EVENTS, percent, severity,
 };
 pub use sources::{Origin, SourceSpec, sources};
-pub use tail::{ReverseLines, start_of_last_lines};
+pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
 pub use tally::{
-    MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, Skipped, Tally, WindowCounts,
+    MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,
+    Tally, WindowCounts, is_gateway_failure,
 };
 pub use timestamp::TimeParser;
 
@@ -79,9 +87,10 @@ pub struct LogLine {
     pub cause: Option<Cause>,
     /// HTTP status of an access or HAProxy line.
     pub status: Option<u16>,
-    /// The server a failure is attributed to.
+    /// The server a failure is attributed to, or that answered a request.
     pub upstream: Option<String>,
-    /// Unix seconds from the line's own timestamp; parsed only for failures and 5xx lines.
+    /// Unix seconds from the line's own timestamp; parsed only for failures and requests (lines
+    /// with a status), which the per-minute counters need.
     pub time: Option<i64>,
 }
 

@@ -93,8 +93,10 @@ impl SourceLog {
             self.events.push_back(event);
         }
         self.tally.add_skipped(&batch.skipped);
-        for line in batch.lines {
-            self.tally.add_line(&line);
+        // The skipped lines come first, then these.
+        let first = batch.skipped.first_line.map(|n| n + batch.skipped.lines());
+        for (i, line) in batch.lines.into_iter().enumerate() {
+            self.tally.add_numbered(&line, first.map(|n| n + i as u64));
             if line.format.is_some() {
                 self.format = line.format;
             }
@@ -175,6 +177,26 @@ mod tests {
             status: SourceStatus::Following,
             events: vec![],
         }
+    }
+
+    #[test]
+    fn lines_after_skipped_ones_get_their_numbers_in_the_file() {
+        let mut log = SourceLog::new("a", RingLimits::default());
+        let mut b = batch(0, 0);
+        b.skipped.quiet = 5;
+        b.skipped.first_line = Some(11);
+        b.lines.push(LogLine {
+            text: "2024/05/01 12:00:00 [error] 1#1: *1 upstream timed out (110: x)".into(),
+            format: Some(Format::NginxError),
+            cause: Some(crate::logs::Cause::Timeout),
+            status: None,
+            upstream: None,
+            time: Some(60),
+        });
+        log.apply(b);
+        let w = log.tally.window(0, 100);
+        // Lines 11 to 15 were skipped: the built line is the 16th.
+        assert_eq!(w.examples[&crate::logs::Cause::Timeout].line, Some(16));
     }
 
     #[test]

@@ -10,11 +10,12 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::classify::{Classified, classify};
+use super::example::Seen;
 use super::file::describe;
 use super::lines::cut_marker;
 use super::ring::SourceLog;
-use super::tail::ReverseLines;
-use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts};
+use super::tail::{ReverseLines, line_numbers};
+use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
 use crate::config::LogKind;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::status::{Finding, Status};
@@ -25,19 +26,16 @@ pub const DEFAULT_MAX_LINES: usize = 100_000;
 pub const SCAN_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Lines are cut to this many bytes for classification, as when following.
 const SCAN_MAX_LINE: usize = 16 * 1024;
+/// Examples' line numbers are counted from the file's start only this far into it: counting
+/// costs about what `wc -l` does (see the report of issue 12), and a log this large on a host in
+/// trouble is better left unread than numbered.
+pub const LINE_NUMBER_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 /// Upstreams listed in a report.
 const TOP_UPSTREAMS: usize = 5;
 /// Failing lines a scan keeps for the incident report (the newest).
 pub const RECENT_LINES: usize = 50;
 /// A kept line longer than this is cut (with the follower's visible marker).
 pub const RECENT_LINE_BYTES: usize = 4096;
-
-/// Bad-gateway events in the window ([`LogReport::events`]) from which `check` warns: any one
-/// means requests are failing upstream right now.
-pub const WARNING_EVENTS: u64 = 1;
-/// ... and from which it is critical: a sustained failure, not a blip (5 a minute over the
-/// default 10-minute window).
-pub const CRITICAL_EVENTS: u64 = 50;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LogReport {
@@ -49,6 +47,11 @@ pub struct LogReport {
     pub status_5xx: u64,
     pub status_502: u64,
     pub top_upstreams: Vec<(String, u64)>,
+    /// Lines with an HTTP status, and those answered 502, 503 or 504.
+    pub requests: u64,
+    pub failed_requests: u64,
+    /// The upstreams with the most requests, with their failed ones: (name, failed, total).
+    pub top_upstream_requests: Vec<(String, u64, u64)>,
     pub error: Option<String>,
 }
 
@@ -56,6 +59,15 @@ impl LogReport {
     /// One source's last `window` before `now` (unix seconds), as `check --json` lists it.
     pub fn of(source: &SourceLog, window: Duration, now: i64) -> Self {
         let counts = source.tally.last(window, now);
+        let top_upstream_requests = counts
+            .upstream_requests
+            .iter()
+            .take(TOP_UPSTREAMS)
+            .map(|(u, total)| {
+                let failed = counts.upstream_share(u).map_or(0, |(f, _)| f);
+                (u.clone(), failed, *total)
+            })
+            .collect();
         let mut top_upstreams = counts.upstreams;
         top_upstreams.truncate(TOP_UPSTREAMS);
         LogReport {
@@ -66,6 +78,9 @@ impl LogReport {
             status_5xx: counts.status_5xx,
             status_502: counts.status_502,
             top_upstreams,
+            requests: counts.requests,
+            failed_requests: counts.failed_requests,
+            top_upstream_requests,
             error: source.error().map(str::to_owned),
         }
     }
@@ -75,12 +90,23 @@ impl LogReport {
         self.counts().events()
     }
 
+    /// The counts again, as far as the report keeps them (the top upstreams only).
     fn counts(&self) -> WindowCounts {
+        let requests = &self.top_upstream_requests;
         WindowCounts {
             causes: self.causes.clone(),
             upstreams: self.top_upstreams.clone(),
             status_5xx: self.status_5xx,
             status_502: self.status_502,
+            requests: self.requests,
+            failed_requests: self.failed_requests,
+            upstream_requests: requests.iter().map(|(u, _, n)| (u.clone(), *n)).collect(),
+            upstream_failed: requests
+                .iter()
+                .filter(|(_, f, _)| *f > 0)
+                .map(|(u, f, _)| (u.clone(), *f))
+                .collect(),
+            examples: Default::default(),
         }
     }
 }
@@ -201,12 +227,44 @@ pub fn scan_source(
         }
         let time = if relevant { time.or(Some(now)) } else { time };
         tally.add(&c, time);
+        if let (Some(cause), Some(time)) = (c.cause, time) {
+            // Numbered below, once the scan knows which lines it keeps: the start for now.
+            let seen = Seen {
+                cause,
+                text: &text,
+                format: c.format,
+                upstream: c.upstream,
+                time,
+                line: Some(at.start),
+            };
+            tally.keep_example(&seen, false);
+        }
         if relevant && recent.len() < RECENT_LINES {
             recent.push(recent_line(&text, at.cut, &c, time));
         }
     }
     recent.reverse();
+    number_examples(&file, &mut tally);
     SourceLog::scanned(label, format, error, tally, recent)
+}
+
+/// Turns the examples' line starts into line numbers, within [`LINE_NUMBER_MAX_BYTES`]; a number
+/// that cannot be had is left out rather than failing the scan.
+fn number_examples(file: &File, tally: &mut Tally) {
+    let mut examples: Vec<&mut Option<u64>> = tally
+        .per_minute
+        .values_mut()
+        .flat_map(|m| m.examples.values_mut())
+        .map(|e| &mut e.line)
+        .collect();
+    let starts: Vec<u64> = examples.iter().filter_map(|l| **l).collect();
+    let numbers = line_numbers(file, &starts, LINE_NUMBER_MAX_BYTES).unwrap_or_default();
+    let mut numbers = numbers.into_iter();
+    for line in &mut examples {
+        if line.is_some() {
+            **line = numbers.next().flatten();
+        }
+    }
 }
 
 /// A relevant line as the report shows it: cut to [`RECENT_LINE_BYTES`], marked where cut.
@@ -230,8 +288,7 @@ fn recent_line(text: &str, cut: u64, c: &Classified<'_>, time: Option<i64>) -> L
     }
 }
 
-/// The finding for one report: unknown when unreadable, else by [`WARNING_EVENTS`] and
-/// [`CRITICAL_EVENTS`].
+/// The finding for one report: unknown when unreadable, else by [`super::severity`].
 pub fn assess(report: &LogReport, window: Duration) -> Finding {
     judge(
         &report.path,
@@ -242,7 +299,8 @@ pub fn assess(report: &LogReport, window: Duration) -> Finding {
     )
 }
 
-/// The one log finding, for every front end: a source's counts over `window`.
+/// The one log finding, for every front end: a source's counts over `window`, judged by
+/// [`super::severity`]; a log of requests words the failed share.
 pub fn judge(
     source: &str,
     error: Option<&str>,
@@ -253,16 +311,10 @@ pub fn judge(
     if let Some(error) = error {
         return Finding::new(Status::Unknown, format!("{source}: {error}"));
     }
+    let status = severity(counts);
     let events = counts.events();
-    let status = if events >= CRITICAL_EVENTS {
-        Status::Critical
-    } else if events >= WARNING_EVENTS {
-        Status::Warning
-    } else {
-        Status::Ok
-    };
     let minutes = window.as_secs().div_ceil(60);
-    if events == 0 {
+    if events == 0 && status == Status::Ok {
         return Finding::new(
             status,
             format!("{source}: no upstream failures in the last {minutes}m ({lines} lines)"),
@@ -274,12 +326,23 @@ pub fn judge(
     if counts.status_502 > 0 {
         parts.push(format!("502 x{}", counts.status_502));
     }
-    let mut message = format!(
-        "{source}: {events} upstream failures in the last {minutes}m ({})",
-        parts.join(", ")
-    );
+    let mut message = if counts.requests > 0 {
+        let (failed, total) = (counts.failed_requests, counts.requests);
+        format!(
+            "{source}: {failed} of {total} requests failed ({}%), {minutes} min",
+            percent(failed, total)
+        )
+    } else {
+        format!("{source}: {events} upstream failures in the last {minutes}m")
+    };
+    if !parts.is_empty() {
+        message.push_str(&format!(" ({})", parts.join(", ")));
+    }
     if let Some((upstream, n)) = counts.upstreams.first() {
         message.push_str(&format!("; most at {upstream} ({n})"));
+        if let Some((failed, total)) = counts.upstream_share(upstream) {
+            message.push_str(&format!(", {failed} of its {total} requests"));
+        }
     }
     Finding::new(status, message)
 }

@@ -1,11 +1,13 @@
-//! Counters over classified lines: per cause, per upstream, 5xx/502, and per minute of the
-//! lines' own timestamps. Shared by the follower's consumers and by `check`'s scan.
+//! Counters over classified lines: per cause, per upstream, 5xx/502, requests, and per minute of
+//! the lines' own timestamps, with the newest line of each cause as an example. Shared by the
+//! follower's consumers and by `check`'s scan.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::classify::Classified;
+use super::example::{Example, Seen};
 use super::{Cause, LogLine};
 
 /// Distinct upstreams counted by name; more are summed under [`OTHER_UPSTREAMS`]. Upstream names
@@ -14,6 +16,14 @@ pub const MAX_UPSTREAMS: usize = 256;
 pub const OTHER_UPSTREAMS: &str = "(other)";
 /// Minutes of per-minute counts kept (the newest, by the lines' timestamps).
 pub const MINUTES_KEPT: usize = 60;
+
+/// Whether an answered status is a failed request in the sense of the failure share: the
+/// gateway class a proxy answers when its upstream failed it (502 bad gateway, 503 no server
+/// available (HAProxy) or limited, 504 upstream timed out). An application's own 500 is not: it
+/// is counted in `status_5xx` but the proxy did its job.
+pub fn is_gateway_failure(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MinuteCounts {
@@ -24,6 +34,17 @@ pub struct MinuteCounts {
     /// Failures per upstream named (a cause, or a 5xx naming a server); at most
     /// [`MAX_UPSTREAMS`] names a minute, more under [`OTHER_UPSTREAMS`].
     pub by_upstream: BTreeMap<String, u64>,
+    /// Lines with an HTTP status (access and HAProxy lines), whatever the status.
+    pub requests: u64,
+    /// Of those, the gateway failures (see [`is_gateway_failure`]).
+    pub failed_requests: u64,
+    /// Requests per upstream named by the line (`$upstream_addr`, HAProxy's server), capped
+    /// like `by_upstream`.
+    pub upstream_requests: BTreeMap<String, u64>,
+    /// Of those, the gateway failures.
+    pub upstream_failed: BTreeMap<String, u64>,
+    /// The newest line of each cause in the minute, in the proxy's words.
+    pub examples: BTreeMap<Cause, Example>,
 }
 
 impl MinuteCounts {
@@ -34,7 +55,8 @@ impl MinuteCounts {
 }
 
 /// What a span of minutes holds: the counts the checklist, the findings and `check` judge. One
-/// definition of a bad-gateway event ([`WindowCounts::events`]) for every front end.
+/// definition of a bad-gateway event ([`WindowCounts::events`]) for every front end, and one of
+/// severity ([`super::severity`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct WindowCounts {
     pub causes: BTreeMap<Cause, u64>,
@@ -42,6 +64,16 @@ pub struct WindowCounts {
     pub upstreams: Vec<(String, u64)>,
     pub status_5xx: u64,
     pub status_502: u64,
+    /// Lines with an HTTP status: the requests the proxy answered.
+    pub requests: u64,
+    /// Requests answered 502, 503 or 504 (see [`is_gateway_failure`]).
+    pub failed_requests: u64,
+    /// Requests per upstream, most first (ties by name).
+    pub upstream_requests: Vec<(String, u64)>,
+    /// Failed requests per upstream, most first (ties by name).
+    pub upstream_failed: Vec<(String, u64)>,
+    /// The newest line of each cause in the window.
+    pub examples: BTreeMap<Cause, Example>,
 }
 
 impl WindowCounts {
@@ -50,6 +82,17 @@ impl WindowCounts {
     pub fn events(&self) -> u64 {
         self.causes.values().sum::<u64>() + self.status_502
     }
+
+    /// Failed requests and requests to `upstream` (as the log names it, e.g.
+    /// `127.0.0.1:8080`), when the log counted any: "all 6 requests to it failed".
+    pub fn upstream_share(&self, upstream: &str) -> Option<(u64, u64)> {
+        let total = lookup(&self.upstream_requests, upstream)?;
+        Some((lookup(&self.upstream_failed, upstream).unwrap_or(0), total))
+    }
+}
+
+fn lookup(counts: &[(String, u64)], name: &str) -> Option<u64> {
+    counts.iter().find(|(n, _)| n == name).map(|(_, c)| *c)
 }
 
 /// What a line adds to a [`Tally`] beyond the line count, without its text; `lines` consecutive
@@ -82,15 +125,51 @@ impl Mark {
 /// followed them, so they would have been evicted on arrival. They precede the batch's lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Skipped {
-    /// Lines that add nothing but the line count (no cause, no 5xx): the bulk of a flood.
+    /// Lines that add no failure (no cause, no 5xx): the bulk of a flood.
     pub quiet: u64,
+    /// The requests among the quiet lines. A sum does not depend on order, so they are summed
+    /// per minute as they come instead of marked in order: a flood of 200s from a few upstreams
+    /// costs a map lookup a line and no allocation.
+    pub quiet_requests: QuietRequests,
     /// The others, in order.
     pub marks: Vec<Mark>,
+    /// The 1-based number in its file of the batch's first line (skipped or not), when the
+    /// follower read that file from its start; `None` when it started at the file's last lines.
+    pub first_line: Option<u64>,
+}
+
+/// Quiet lines with a status: their total, and per minute when their time was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuietRequests {
+    pub total: u64,
+    /// Only `requests` and `upstream_requests` are filled. Drained with every batch, so at most
+    /// a batch's lines long; in practice one or two minutes.
+    pub per_minute: BTreeMap<i64, MinuteCounts>,
 }
 
 impl Skipped {
     pub fn lines(&self) -> u64 {
         self.quiet + self.marks.iter().map(|m| m.lines).sum::<u64>()
+    }
+
+    /// Counts one quiet line (no cause, no 5xx); `status` when it is a request.
+    pub fn quiet(&mut self, status: Option<u16>, upstream: Option<&str>, time: Option<i64>) {
+        self.quiet += 1;
+        if status.is_none() {
+            return;
+        }
+        self.quiet_requests.total += 1;
+        if let Some(time) = time {
+            let minute = self
+                .quiet_requests
+                .per_minute
+                .entry(minute_of(time))
+                .or_default();
+            minute.requests += 1;
+            if let Some(upstream) = upstream {
+                count_upstream(&mut minute.upstream_requests, upstream, 1);
+            }
+        }
     }
 
     /// Counts one line that is not quiet, after the others.
@@ -114,6 +193,10 @@ impl Skipped {
     }
 }
 
+fn minute_of(time: i64) -> i64 {
+    time.div_euclid(60) * 60
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub lines: u64,
@@ -122,24 +205,72 @@ pub struct Tally {
     pub upstreams: BTreeMap<String, u64>,
     pub status_5xx: u64,
     pub status_502: u64,
+    /// Lines with an HTTP status, timestamped or not.
+    pub requests: u64,
     /// Keyed by the unix time of the minute's start.
     pub per_minute: BTreeMap<i64, MinuteCounts>,
 }
 
 impl Tally {
     pub fn add_line(&mut self, line: &LogLine) {
+        self.add_numbered(line, None);
+    }
+
+    /// [`add_line`](Self::add_line) for a line newer than every line added before, `number`
+    /// being its line number in its file when known; a line with a cause becomes its minute's
+    /// example.
+    pub fn add_numbered(&mut self, line: &LogLine, number: Option<u64>) {
         let (cause, status, upstream) = (line.cause, line.status, line.upstream.as_deref());
         self.record(cause, status, upstream, line.time, 1);
+        if let (Some(cause), Some(time)) = (cause, line.time) {
+            self.keep_example(
+                &Seen {
+                    cause,
+                    text: &line.text,
+                    format: line.format,
+                    upstream,
+                    time,
+                    line: number,
+                },
+                true,
+            );
+        }
     }
 
     pub fn add(&mut self, c: &Classified<'_>, time: Option<i64>) {
         self.record(c.cause, c.status, c.upstream, time, 1);
     }
 
-    /// Same totals as adding each skipped line: quiet lines only bump the count, so their order
+    /// Makes `seen` its minute's example of its cause: always when `newest` (lines added oldest
+    /// first, as followed), else only when the minute has none yet (a backward scan sees the
+    /// newest first). Nothing when the minute is no longer kept. The example's text buffer is
+    /// reused, so a storm of one cause does not allocate a line.
+    pub(super) fn keep_example(&mut self, seen: &Seen<'_>, newest: bool) {
+        let Some(minute) = self.per_minute.get_mut(&minute_of(seen.time)) else {
+            return;
+        };
+        match minute.examples.get_mut(&seen.cause) {
+            Some(example) if newest => example.set(seen),
+            Some(_) => {}
+            None => {
+                minute.examples.insert(seen.cause, Example::of(seen));
+            }
+        }
+    }
+
+    /// Same totals as adding each skipped line: quiet lines only bump the counts, so their order
     /// relative to the marks does not matter.
     pub fn add_skipped(&mut self, skipped: &Skipped) {
         self.lines += skipped.quiet;
+        self.requests += skipped.quiet_requests.total;
+        for (&at, counts) in &skipped.quiet_requests.per_minute {
+            let minute = self.per_minute.entry(at).or_default();
+            minute.requests += counts.requests;
+            for (upstream, n) in &counts.upstream_requests {
+                count_upstream(&mut minute.upstream_requests, upstream, *n);
+            }
+            self.evict();
+        }
         for m in &skipped.marks {
             self.record(m.cause, m.status, m.upstream.as_deref(), m.time, m.lines);
         }
@@ -157,7 +288,20 @@ impl Tally {
         self.lines += n;
         let is_5xx = status.is_some_and(|s| (500..=599).contains(&s));
         let is_502 = status == Some(502);
+        let failed = status.is_some_and(is_gateway_failure);
+        if status.is_some() {
+            self.requests += n;
+        }
         if cause.is_none() && !is_5xx {
+            // A quiet line: only a request, when it is one, counts in its minute.
+            if let (Some(_), Some(time)) = (status, time) {
+                let minute = self.per_minute.entry(minute_of(time)).or_default();
+                minute.requests += n;
+                if let Some(upstream) = upstream {
+                    count_upstream(&mut minute.upstream_requests, upstream, n);
+                }
+                self.evict();
+            }
             return;
         }
         let (n_5xx, n_502) = (n * u64::from(is_5xx), n * u64::from(is_502));
@@ -170,7 +314,7 @@ impl Tally {
             count_upstream(&mut self.upstreams, upstream, n);
         }
         if let Some(time) = time {
-            let minute = self.per_minute.entry(time.div_euclid(60) * 60).or_default();
+            let minute = self.per_minute.entry(minute_of(time)).or_default();
             minute.status_5xx += n_5xx;
             minute.status_502 += n_502;
             if let Some(cause) = cause {
@@ -179,9 +323,23 @@ impl Tally {
             if let Some(upstream) = upstream {
                 count_upstream(&mut minute.by_upstream, upstream, n);
             }
-            while self.per_minute.len() > MINUTES_KEPT {
-                self.per_minute.pop_first();
+            if status.is_some() {
+                minute.requests += n;
+                minute.failed_requests += n * u64::from(failed);
+                if let Some(upstream) = upstream {
+                    count_upstream(&mut minute.upstream_requests, upstream, n);
+                    if failed {
+                        count_upstream(&mut minute.upstream_failed, upstream, n);
+                    }
+                }
             }
+            self.evict();
+        }
+    }
+
+    fn evict(&mut self) {
+        while self.per_minute.len() > MINUTES_KEPT {
+            self.per_minute.pop_first();
         }
     }
 
@@ -197,22 +355,49 @@ impl Tally {
     pub fn window(&self, since: i64, until: i64) -> WindowCounts {
         let mut out = WindowCounts::default();
         let mut upstreams: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut requests: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut failed: BTreeMap<&str, u64> = BTreeMap::new();
+        // Oldest minute first, so a newer minute's example replaces an older one.
         for m in self
             .per_minute
-            .range(since.div_euclid(60) * 60..=until)
+            .range(minute_of(since)..=until)
             .map(|(_, m)| m)
         {
             out.status_5xx += m.status_5xx;
             out.status_502 += m.status_502;
+            out.requests += m.requests;
+            out.failed_requests += m.failed_requests;
             for (cause, n) in &m.by_cause {
                 *out.causes.entry(*cause).or_default() += n;
             }
-            for (upstream, n) in &m.by_upstream {
-                *upstreams.entry(upstream).or_default() += n;
+            for (into, from) in [
+                (&mut upstreams, &m.by_upstream),
+                (&mut requests, &m.upstream_requests),
+                (&mut failed, &m.upstream_failed),
+            ] {
+                for (upstream, n) in from {
+                    *into.entry(upstream).or_default() += n;
+                }
+            }
+            for (cause, example) in &m.examples {
+                out.examples.insert(*cause, example.clone());
             }
         }
-        out.upstreams = most_first(upstreams.into_iter().map(|(u, n)| (u.to_owned(), n)));
+        let owned =
+            |m: BTreeMap<&str, u64>| most_first(m.into_iter().map(|(u, n)| (u.to_owned(), n)));
+        out.upstreams = owned(upstreams);
+        out.upstream_requests = owned(requests);
+        out.upstream_failed = owned(failed);
         out
+    }
+
+    /// The tally without its examples: what counting lines without building them gives.
+    #[cfg(test)]
+    pub(crate) fn without_examples(mut self) -> Self {
+        for minute in self.per_minute.values_mut() {
+            minute.examples.clear();
+        }
+        self
     }
 
     /// Lines with any cause.
@@ -299,6 +484,98 @@ mod tests {
         merged.add_skipped(&skipped);
         assert_eq!(merged, one_by_one);
         assert_eq!((merged.status_502, merged.upstreams["a"]), (5, 4));
+    }
+
+    #[test]
+    fn requests_count_per_minute_and_upstream_whatever_their_status() {
+        let mut t = Tally::default();
+        for (status, up, time) in [
+            (200, Some("a"), 60),
+            (200, Some("a"), 61),
+            (502, Some("a"), 62),
+            (504, Some("b"), 62),
+            (500, Some("b"), 63),
+            (301, None, 120),
+        ] {
+            t.add_line(&line(None, Some(status), up, time));
+        }
+        // A request without a timestamp counts in the total only; an error line is no request.
+        t.add_line(&LogLine {
+            time: None,
+            ..line(None, Some(200), Some("a"), 0)
+        });
+        t.add_line(&line(Some(Cause::Refused), None, Some("a"), 60));
+        assert_eq!(t.requests, 7);
+        let w = t.window(0, 200);
+        assert_eq!((w.requests, w.failed_requests, w.status_5xx), (6, 2, 3));
+        assert_eq!(w.upstream_requests, vec![("a".into(), 3), ("b".into(), 2)]);
+        assert_eq!(w.upstream_share("a"), Some((1, 3)));
+        assert_eq!(w.upstream_share("b"), Some((1, 2)));
+        assert_eq!(t.window(120, 200).requests, 1);
+    }
+
+    #[test]
+    fn skipped_quiet_requests_count_like_built_lines() {
+        let mut skipped = Skipped::default();
+        let mut built = Tally::default();
+        for (up, time) in [(Some("a"), Some(60)), (Some("b"), Some(125)), (None, None)] {
+            skipped.quiet(Some(200), up, time);
+            built.add_line(&LogLine {
+                time,
+                ..line(None, Some(200), up, 0)
+            });
+        }
+        skipped.quiet(None, None, None);
+        built.add_line(&line(None, None, None, 0));
+        let mut counted = Tally::default();
+        counted.add_skipped(&skipped);
+        assert_eq!(counted, built);
+        assert_eq!((counted.lines, counted.requests), (4, 3));
+    }
+
+    fn failure(text: &str, t: i64) -> LogLine {
+        LogLine {
+            text: text.into(),
+            format: Some(crate::logs::Format::NginxError),
+            ..line(Some(Cause::NoSocket), None, Some("up"), t)
+        }
+    }
+
+    #[test]
+    fn the_newest_example_of_a_window_wins() {
+        let mut t = Tally::default();
+        t.add_numbered(&failure("first", 60), Some(1));
+        t.add_numbered(&failure("second", 70), Some(2));
+        t.add_numbered(&failure("third", 130), None);
+        let w = t.window(0, 200);
+        assert_eq!(w.examples[&Cause::NoSocket].text, "third");
+        assert_eq!(w.examples[&Cause::NoSocket].line, None);
+        let w = t.window(0, 119);
+        let e = &w.examples[&Cause::NoSocket];
+        assert_eq!(
+            (e.text.as_str(), e.line, e.time),
+            ("second", Some(2), Some(70))
+        );
+        assert_eq!(e.upstream.as_deref(), Some("up"));
+        // A backward scan sees the newest first and keeps it.
+        let mut scanned = Tally::default();
+        for (text, time) in [("newest", 70), ("older", 65)] {
+            let c = Classified {
+                cause: Some(Cause::Tls),
+                ..Classified::default()
+            };
+            scanned.add(&c, Some(time));
+            let seen = Seen {
+                cause: Cause::Tls,
+                text,
+                format: None,
+                upstream: None,
+                time,
+                line: None,
+            };
+            scanned.keep_example(&seen, false);
+        }
+        assert_eq!(scanned.window(0, 200).examples[&Cause::Tls].text, "newest");
     }
 
     #[test]
