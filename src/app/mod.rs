@@ -7,7 +7,7 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 pub mod actions;
 mod actions_input;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod host;
 mod input;
 #[cfg(test)]

@@ -21,8 +21,8 @@ mod tests;
 use serde::Serialize;
 
 pub use inputs::{
-    DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Resolves,
-    ServiceInput, UpstreamInput, endpoints,
+    BUSIEST, DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput,
+    Resolves, ServiceInput, UpstreamInput, endpoints,
 };
 pub use verdict::{RULES, Rule as VerdictRule};
 

@@ -56,6 +56,28 @@ pub struct HostSample {
     pub files: Result<FileHandles, String>,
 }
 
+impl HostSample {
+    /// The `n` processes using the most CPU, most first, as (short name, percent of the whole
+    /// machine rounded to one decimal): "stress 96.0" on a 2-core host means it takes nearly
+    /// both cores. Idle processes are left out; ties go to the lower pid.
+    pub fn busiest(&self, n: usize) -> Vec<(String, f32)> {
+        let cores = self.cores.max(1) as f32;
+        let mut rows: Vec<&ProcessRow> = self
+            .processes
+            .iter()
+            .filter(|p| p.cpu.is_finite() && p.cpu > 0.0)
+            .collect();
+        rows.sort_by(|a, b| b.cpu.total_cmp(&a.cpu).then(a.pid.cmp(&b.pid)));
+        rows.into_iter()
+            .take(n)
+            .map(|p| {
+                let share = (p.cpu / cores * 10.0).round() / 10.0;
+                (p.short_name().to_owned(), share)
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProcessRow {
     pub pid: u32,
@@ -67,6 +89,22 @@ pub struct ProcessRow {
     pub mem: u64,
     /// Joined argv, sanitised and capped at [`MAX_COMMAND_CHARS`]; `[name]` for kernel threads.
     pub command: String,
+}
+
+impl ProcessRow {
+    /// What a person calls the process: "stress" for "/usr/bin/stress --cpu 2", "php-fpm" for
+    /// "php-fpm: pool www", the whole "[kworker/0:1]" for a kernel thread.
+    pub fn short_name(&self) -> &str {
+        if self.command.starts_with('[') {
+            return &self.command;
+        }
+        let first = self.command.split_whitespace().next().unwrap_or_default();
+        let base = first.rsplit('/').next().unwrap_or(first);
+        match base.trim_end_matches(':') {
+            "" => &self.command,
+            name => name,
+        }
+    }
 }
 
 /// Socket counts per TCP state over /proc/net/tcp and /proc/net/tcp6.
@@ -336,6 +374,43 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(idle.summary(), "0 of 1,000 ephemeral ports in use");
+    }
+
+    fn row(pid: u32, command: &str, cpu: f32) -> ProcessRow {
+        ProcessRow {
+            pid,
+            user: "root".into(),
+            cpu,
+            mem: 0,
+            command: command.into(),
+        }
+    }
+
+    #[test]
+    fn busiest_are_top_by_cpu_as_a_share_of_the_machine() {
+        let mut s = crate::app::fixtures::sample(0.1);
+        s.cores = 2;
+        s.processes = vec![
+            row(1, "/sbin/init", 0.0),
+            row(40, "stress --cpu 2", 191.96),
+            row(41, "php-fpm: pool www", 30.0),
+            row(42, "[kworker/0:1-events]", 30.0),
+            row(43, "nginx: worker process", 4.4),
+            row(44, "odd", f32::NAN),
+        ];
+        assert_eq!(
+            s.busiest(3),
+            vec![
+                ("stress".to_owned(), 96.0),
+                ("php-fpm".to_owned(), 15.0),
+                ("[kworker/0:1-events]".to_owned(), 15.0),
+            ]
+        );
+        assert_eq!(s.busiest(0), vec![]);
+        s.cores = 0;
+        assert_eq!(s.busiest(1), vec![("stress".to_owned(), 192.0)]);
+        assert_eq!(row(1, "", 1.0).short_name(), "");
+        assert_eq!(row(1, ": x", 1.0).short_name(), ": x");
     }
 
     #[test]
