@@ -85,6 +85,7 @@ fn host_sample() -> HostSample {
             low: 32768,
             high: 60999,
             in_use: 19_950,
+            ..Default::default()
         }),
         sockets_age: Duration::ZERO,
         files: Ok(FileHandles {

@@ -49,6 +49,7 @@ fn healthy_host() -> HostSample {
             low: 32768,
             high: 60999,
             in_use: 10,
+            ..Default::default()
         }),
         sockets_age: Duration::ZERO,
         files: Ok(FileHandles {

@@ -188,10 +188,9 @@ async fn unix_sockets_listening_missing_and_stale() {
     let missing = dir.path().join("missing.sock");
     let result = probe_once(&upstream(&format!("unix:{}", missing.display()))).await;
     assert_outcome(&result, Outcome::Refused);
-    assert!(
-        result.detail.starts_with("no socket file"),
-        "{}",
-        result.detail
+    assert_eq!(
+        result.detail,
+        "socket file missing (2: No such file or directory)"
     );
 
     // The file stays behind when a server dies without unlinking it.
@@ -206,6 +205,37 @@ async fn unix_sockets_listening_missing_and_stale() {
         "{}",
         result.detail
     );
+}
+
+/// php-fpm with every child busy: the listener exists but accepts nothing, so its backlog fills
+/// and a non-blocking connect gets EAGAIN. That is `busy`, not `refused`.
+#[tokio::test]
+async fn unix_socket_with_a_full_backlog_is_busy() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("saturated.sock");
+    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).expect("unix socket");
+    listener
+        .bind(&SockAddr::unix(&path).expect("socket address"))
+        .expect("bind unix socket");
+    // Backlog 0: the kernel queues one connection, the next finds the queue full.
+    listener.listen(0).expect("listen");
+    let u = upstream(&format!("unix:{}", path.display()));
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let result = probe_once(&u).await;
+        outcomes.push(result.outcome);
+        if result.outcome == Outcome::Busy {
+            assert_eq!(
+                result.detail,
+                "listen backlog full: the server is not accepting fast enough \
+                 (11: Resource temporarily unavailable)"
+            );
+            assert_eq!(result.addr, Some(path.display().to_string()));
+            return;
+        }
+    }
+    panic!("never busy, outcomes: {outcomes:?}");
 }
 
 #[tokio::test]

@@ -54,6 +54,7 @@ pub fn sample(load1: f64) -> HostSample {
             low: 32768,
             high: 60999,
             in_use: 10,
+            ..Default::default()
         }),
         sockets_age: std::time::Duration::ZERO,
         files: Ok(FileHandles {

@@ -309,6 +309,10 @@ pub fn outcome_phrase(u: &UpstreamInput) -> String {
         (Some(Outcome::InvalidResponse), _) => "does not answer HTTP".into(),
         (Some(Outcome::BadStatus), None) => "answers with an unexpected status".into(),
         (Some(Outcome::Error), _) => "cannot be probed".into(),
+        (Some(Outcome::LocalLimit), _) => {
+            "cannot be probed: this host is out of ports or file handles".into()
+        }
+        (Some(Outcome::Busy), _) => "has a full listen backlog".into(),
         (Some(Outcome::Ok), _) => "answers".into(),
         (None, _) => "is not probed yet".into(),
     }

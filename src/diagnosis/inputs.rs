@@ -40,9 +40,18 @@ pub struct HostInput {
     pub files: Option<(u64, u64)>,
     /// Ephemeral ports in use and the size of the range.
     pub ports: Option<(u32, u32)>,
+    /// The whole ports figure, with the states and remotes holding them; its
+    /// [`host::EphemeralPorts::summary`] is the sentence to show.
+    pub ports_detail: Option<host::EphemeralPorts>,
+    /// The [`BUSIEST`] processes by CPU, as (name, percent of the whole machine): who loads the
+    /// host when it is loaded, often not the proxy.
+    pub busiest: Vec<(String, f32)>,
     /// [`host::assess`] of the sample.
     pub findings: Vec<Finding>,
 }
+
+/// Processes named in [`HostInput::busiest`].
+pub const BUSIEST: usize = 3;
 
 impl HostInput {
     pub fn from_sample(s: &HostSample) -> Self {
@@ -60,6 +69,8 @@ impl HostInput {
             mem_used_percent: pct(s.mem_used, s.mem_total),
             files: s.files.as_ref().ok().map(|f| (f.used, f.max)),
             ports: s.ports.as_ref().ok().map(|p| (p.in_use, p.total())),
+            ports_detail: s.ports.as_ref().ok().cloned(),
+            busiest: s.busiest(BUSIEST),
             findings: host::assess(s),
         }
     }
@@ -76,6 +87,27 @@ impl HostInput {
     pub fn load_text(&self) -> String {
         let noun = if self.cores == 1 { "core" } else { "cores" };
         format!("load {:.2} on {} {noun}", self.load1, self.cores)
+    }
+
+    /// "busiest: stress 96.0%, php-fpm 15.0%"; `None` when nothing used CPU.
+    pub fn busiest_text(&self) -> Option<String> {
+        if self.busiest.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self
+            .busiest
+            .iter()
+            .map(|(name, share)| format!("{name} {share:.1}%"))
+            .collect();
+        Some(format!("busiest: {}", list.join(", ")))
+    }
+
+    /// The ports sentence ("28,231 of 28,232 ephemeral ports in use, 27,900 TIME_WAIT, mostly to
+    /// 127.0.0.1:8080"), when the ports were read.
+    pub fn ports_text(&self) -> Option<String> {
+        self.ports_detail
+            .as_ref()
+            .map(host::EphemeralPorts::summary)
     }
 
     pub fn worst(&self) -> Status {
@@ -469,6 +501,38 @@ impl ServiceInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_input_names_the_busiest_and_words_the_ports() {
+        let mut s = crate::app::fixtures::sample(5.0);
+        s.ports = Ok(host::EphemeralPorts {
+            low: 32768,
+            high: 60999,
+            in_use: 28231,
+            by_state: [(host::TcpState::TimeWait, 27900)].into(),
+            top_remotes: vec![("127.0.0.1:8080".parse().unwrap(), 27900)],
+        });
+        let h = HostInput::from_sample(&s);
+        assert_eq!(h.ports, Some((28231, 28232)));
+        assert_eq!(
+            h.ports_text().as_deref(),
+            Some(
+                "28,231 of 28,232 ephemeral ports in use, 27,900 TIME_WAIT, mostly to 127.0.0.1:8080"
+            )
+        );
+        // The fixture's processes on 2 cores: nginx worker 30% of a core is 15% of the host.
+        assert_eq!(
+            h.busiest_text().as_deref(),
+            Some("busiest: nginx 15.0%, php-fpm 2.5%, nginx 0.3%")
+        );
+        // The full range is critical; load alone is only a warning.
+        assert_eq!(h.worst(), Status::Critical);
+        s.processes.clear();
+        s.ports = Err("denied".into());
+        let h = HostInput::from_sample(&s);
+        assert_eq!((h.busiest_text(), h.ports_text()), (None, None));
+        assert!(h.findings.iter().all(|f| f.status != Status::Critical));
+    }
 
     #[test]
     fn log_fields_name_upstreams_by_address_name_or_socket() {

@@ -23,8 +23,8 @@ mod weighing_tests;
 use serde::Serialize;
 
 pub use inputs::{
-    DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput, Resolves,
-    ServiceInput, Span, UpstreamInput, endpoints,
+    BUSIEST, DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput,
+    Resolves, ServiceInput, Span, UpstreamInput, endpoints,
 };
 pub use verdict::{RULES, Rule as VerdictRule};
 

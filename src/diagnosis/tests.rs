@@ -63,6 +63,8 @@ fn host(load1: f64) -> HostInput {
         mem_used_percent: 40.0,
         files: Some((1000, 100_000)),
         ports: Some((100, 28232)),
+        ports_detail: None,
+        busiest: vec![],
         findings: vec![],
     };
     if load1 > 2.0 {

@@ -223,18 +223,27 @@ impl HostCollector {
         }
     }
 
-    /// One pass over tcp and tcp6 gives both the state counts and the ports in use.
+    /// One pass over tcp and tcp6 gives the state counts, the ports in use and who holds them.
+    /// The range is read first so the pass knows which sockets hold an ephemeral port.
     fn read_sockets_and_ports(
         &mut self,
     ) -> (Result<TcpStates, String>, Result<EphemeralPorts, String>) {
-        let sockets = procfs::read_sockets(&self.paths, &mut self.line_buf, &mut self.ports)
-            .map_err(|e| e.to_string());
-        let ports = match (&sockets, procfs::read_port_range(&self.paths.port_range)) {
-            (Err(e), _) => Err(e.clone()),
-            (Ok(_), Err(e)) => Err(e.to_string()),
-            (Ok(_), Ok(range)) => Ok(procfs::ephemeral_ports(range, &self.ports)),
-        };
-        (sockets, ports)
+        let range = procfs::read_port_range(&self.paths.port_range);
+        let scanned = procfs::read_sockets(
+            &self.paths,
+            &mut self.line_buf,
+            &mut self.ports,
+            range.as_ref().ok().copied(),
+        )
+        .map_err(|e| e.to_string());
+        match (scanned, range) {
+            (Err(e), _) => (Err(e.clone()), Err(e)),
+            (Ok((states, _)), Err(e)) => (Ok(states), Err(e.to_string())),
+            (Ok((states, port_use)), Ok(range)) => (
+                Ok(states),
+                Ok(procfs::ephemeral_ports(range, &self.ports, port_use)),
+            ),
+        }
     }
 }
 
@@ -288,7 +297,12 @@ mod tests {
             Ok(EphemeralPorts {
                 low: 32768,
                 high: 60999,
-                in_use: 2
+                in_use: 2,
+                by_state: [(TcpState::Established, 2), (TcpState::TimeWait, 1)].into(),
+                top_remotes: vec![
+                    ("127.0.0.1:8080".parse().expect("addr"), 2),
+                    ("[::1]:443".parse().expect("addr"), 1),
+                ],
             })
         );
         assert_eq!(

@@ -13,14 +13,15 @@ mod sampler;
 mod sockets;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use assess::{
-    CPU_WARNING_PERCENT, FILES_CRITICAL_PERCENT, FILES_WARNING_PERCENT, LOAD_CRITICAL_PER_CORE,
-    LOAD_WARNING_PER_CORE, MEMORY_CRITICAL_PERCENT, MEMORY_WARNING_PERCENT, PORTS_CRITICAL_PERCENT,
-    PORTS_WARNING_PERCENT, SWAP_WARNING_PERCENT, assess,
+    CPU_WARNING_PERCENT, FILES_CRITICAL_PERCENT, FILES_WARNING_PERCENT, LOAD_WARNING_PER_CORE,
+    MEMORY_CRITICAL_PERCENT, MEMORY_WARNING_PERCENT, PORTS_CRITICAL_PERCENT, PORTS_WARNING_PERCENT,
+    SWAP_WARNING_PERCENT, assess,
 };
 pub use collector::HostCollector;
 pub use processes::{MAX_COMMAND_CHARS, USER_RELOAD_INTERVAL, load_users};
@@ -55,6 +56,28 @@ pub struct HostSample {
     pub files: Result<FileHandles, String>,
 }
 
+impl HostSample {
+    /// The `n` processes using the most CPU, most first, as (short name, percent of the whole
+    /// machine rounded to one decimal): "stress 96.0" on a 2-core host means it takes nearly
+    /// both cores. Idle processes are left out; ties go to the lower pid.
+    pub fn busiest(&self, n: usize) -> Vec<(String, f32)> {
+        let cores = self.cores.max(1) as f32;
+        let mut rows: Vec<&ProcessRow> = self
+            .processes
+            .iter()
+            .filter(|p| p.cpu.is_finite() && p.cpu > 0.0)
+            .collect();
+        rows.sort_by(|a, b| b.cpu.total_cmp(&a.cpu).then(a.pid.cmp(&b.pid)));
+        rows.into_iter()
+            .take(n)
+            .map(|p| {
+                let share = (p.cpu / cores * 10.0).round() / 10.0;
+                (p.short_name().to_owned(), share)
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProcessRow {
     pub pid: u32,
@@ -66,6 +89,22 @@ pub struct ProcessRow {
     pub mem: u64,
     /// Joined argv, sanitised and capped at [`MAX_COMMAND_CHARS`]; `[name]` for kernel threads.
     pub command: String,
+}
+
+impl ProcessRow {
+    /// What a person calls the process: "stress" for "/usr/bin/stress --cpu 2", "php-fpm" for
+    /// "php-fpm: pool www", the whole "[kworker/0:1]" for a kernel thread.
+    pub fn short_name(&self) -> &str {
+        if self.command.starts_with('[') {
+            return &self.command;
+        }
+        let first = self.command.split_whitespace().next().unwrap_or_default();
+        let base = first.rsplit('/').next().unwrap_or(first);
+        match base.trim_end_matches(':') {
+            "" => &self.command,
+            name => name,
+        }
+    }
 }
 
 /// Socket counts per TCP state over /proc/net/tcp and /proc/net/tcp6.
@@ -156,16 +195,73 @@ impl std::fmt::Display for TcpState {
     }
 }
 
+/// Remote endpoints named in [`EphemeralPorts::top_remotes`].
+pub const TOP_REMOTES: usize = 3;
+
 /// Local ports of the ephemeral range held by non-listening sockets: what runs out when a proxy
-/// opens too many upstream connections.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// opens too many upstream connections. With who holds them, because the fix depends on it: a
+/// range full of TIME_WAIT to one upstream wants keepalive, ESTABLISHED to many wants a wider range
+/// or fewer connections.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct EphemeralPorts {
     pub low: u16,
     pub high: u16,
+    /// Distinct ports of the range in use.
     pub in_use: u32,
+    /// Sockets holding a port of the range, by state (only states seen). Can exceed `in_use`:
+    /// connections to different remotes may share a local port.
+    pub by_state: BTreeMap<TcpState, u32>,
+    /// The remote endpoints of those sockets with their socket counts, most first, at most
+    /// [`TOP_REMOTES`]. IPv4-mapped IPv6 addresses are shown as IPv4.
+    pub top_remotes: Vec<(SocketAddr, u32)>,
 }
 
 impl EphemeralPorts {
+    /// Sockets holding a port of the range.
+    pub fn sockets(&self) -> u32 {
+        self.by_state.values().fold(0, |a, &n| a.saturating_add(n))
+    }
+
+    /// The state holding the most ports' sockets, with its count (the first in kernel order on a
+    /// tie, so the wording is stable).
+    pub fn main_state(&self) -> Option<(TcpState, u32)> {
+        self.by_state
+            .iter()
+            .rev()
+            .max_by_key(|&(_, &n)| n)
+            .map(|(&state, &n)| (state, n))
+    }
+
+    /// "28,231 of 28,232 ephemeral ports in use, 27,900 TIME_WAIT, mostly to 127.0.0.1:8080":
+    /// how full the range is, what state holds it and toward whom. The remote is "mostly" when it
+    /// holds more than half of the sockets; otherwise the top ones are listed with their counts.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{} of {} ephemeral ports in use",
+            grouped(u64::from(self.in_use)),
+            grouped(u64::from(self.total()))
+        );
+        if let Some((state, n)) = self.main_state() {
+            out.push_str(&format!(", {} {state}", grouped(u64::from(n))));
+        }
+        let sockets = u64::from(self.sockets());
+        match self.top_remotes.first() {
+            Some((addr, n)) if u64::from(*n) * 2 > sockets => {
+                out.push_str(&format!(", mostly to {addr}"));
+            }
+            Some(_) => {
+                let list: Vec<String> = self
+                    .top_remotes
+                    .iter()
+                    .map(|(addr, n)| format!("{addr} ({})", grouped(u64::from(*n))))
+                    .collect();
+                out.push_str(&format!(", to {}", list.join(", ")));
+            }
+            None => {}
+        }
+        out
+    }
+
     /// Size of the range, bounds included.
     pub fn total(&self) -> u32 {
         u32::from(self.high).saturating_sub(u32::from(self.low)) + 1
@@ -174,6 +270,19 @@ impl EphemeralPorts {
     pub fn percent(&self) -> f64 {
         f64::from(self.in_use) * 100.0 / f64::from(self.total())
     }
+}
+
+/// "28,232": counts in sentences people read during an incident.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// System-wide file handles from /proc/sys/fs/file-nr.
@@ -220,6 +329,7 @@ mod tests {
             low: 32768,
             high: 60999,
             in_use: 2823,
+            ..Default::default()
         };
         assert_eq!(p.total(), 28232);
         assert!((p.percent() - 9.999).abs() < 0.01);
@@ -227,8 +337,94 @@ mod tests {
             low: 5,
             high: 5,
             in_use: 1,
+            ..Default::default()
         };
         assert_eq!(one.total(), 1);
+    }
+
+    #[test]
+    fn summary_says_how_full_what_state_and_toward_whom() {
+        let upstream: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let other: SocketAddr = "[2001:db8::5]:443".parse().expect("addr");
+        let mut p = EphemeralPorts {
+            low: 32768,
+            high: 60999,
+            in_use: 28231,
+            by_state: [(TcpState::Established, 331), (TcpState::TimeWait, 27900)].into(),
+            top_remotes: vec![(upstream, 28000), (other, 231)],
+        };
+        assert_eq!(p.sockets(), 28231);
+        assert_eq!(p.main_state(), Some((TcpState::TimeWait, 27900)));
+        assert_eq!(
+            p.summary(),
+            "28,231 of 28,232 ephemeral ports in use, 27,900 TIME_WAIT, mostly to 127.0.0.1:8080"
+        );
+        p.top_remotes = vec![(upstream, 9000), (other, 8000)];
+        assert_eq!(
+            p.summary(),
+            "28,231 of 28,232 ephemeral ports in use, 27,900 TIME_WAIT, \
+             to 127.0.0.1:8080 (9,000), [2001:db8::5]:443 (8,000)"
+        );
+        // A tie names the first state in kernel order, whatever the map's insertion order.
+        p.by_state = [(TcpState::TimeWait, 5), (TcpState::Established, 5)].into();
+        assert_eq!(p.main_state(), Some((TcpState::Established, 5)));
+        let idle = EphemeralPorts {
+            low: 1,
+            high: 1000,
+            ..Default::default()
+        };
+        assert_eq!(idle.summary(), "0 of 1,000 ephemeral ports in use");
+    }
+
+    fn row(pid: u32, command: &str, cpu: f32) -> ProcessRow {
+        ProcessRow {
+            pid,
+            user: "root".into(),
+            cpu,
+            mem: 0,
+            command: command.into(),
+        }
+    }
+
+    #[test]
+    fn busiest_are_top_by_cpu_as_a_share_of_the_machine() {
+        let mut s = crate::app::fixtures::sample(0.1);
+        s.cores = 2;
+        s.processes = vec![
+            row(1, "/sbin/init", 0.0),
+            row(40, "stress --cpu 2", 191.96),
+            row(41, "php-fpm: pool www", 30.0),
+            row(42, "[kworker/0:1-events]", 30.0),
+            row(43, "nginx: worker process", 4.4),
+            row(44, "odd", f32::NAN),
+        ];
+        assert_eq!(
+            s.busiest(3),
+            vec![
+                ("stress".to_owned(), 96.0),
+                ("php-fpm".to_owned(), 15.0),
+                ("[kworker/0:1-events]".to_owned(), 15.0),
+            ]
+        );
+        assert_eq!(s.busiest(0), vec![]);
+        s.cores = 0;
+        assert_eq!(s.busiest(1), vec![("stress".to_owned(), 192.0)]);
+        assert_eq!(row(1, "", 1.0).short_name(), "");
+        assert_eq!(row(1, ": x", 1.0).short_name(), ": x");
+    }
+
+    #[test]
+    fn grouped_puts_commas_every_three_digits() {
+        for (n, want) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (28232, "28,232"),
+            (1234567, "1,234,567"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ] {
+            assert_eq!(grouped(n), want);
+        }
     }
 
     #[test]

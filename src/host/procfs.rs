@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::sockets::{self, PortSet, Tally};
+use super::sockets::{self, PortSet, PortUse, Tally};
 use super::{EphemeralPorts, FileHandles, TcpStates};
 use crate::sanitize::sanitize;
 
@@ -113,14 +113,16 @@ pub(crate) fn read_sockstat(paths: &ProcPaths) -> Option<Vec<u64>> {
 }
 
 /// Tallies tcp then tcp6, each read once, filling `ports` with the local ports of non-LISTEN
-/// sockets on the way. A missing tcp6 means IPv6 is off, which is not an error.
+/// sockets on the way, and saying who holds the ports of `range` when it is known. A missing tcp6
+/// means IPv6 is off, which is not an error.
 pub(crate) fn read_sockets(
     paths: &ProcPaths,
     line_buf: &mut Vec<u8>,
     ports: &mut PortSet,
-) -> Result<TcpStates, ProcError> {
+    range: Option<(u16, u16)>,
+) -> Result<(TcpStates, PortUse), ProcError> {
     ports.clear();
-    let mut tally = Tally::default();
+    let mut tally = Tally::new(range);
     for (path, optional) in [(&paths.tcp, false), (&paths.tcp6, true)] {
         let file = match File::open(path) {
             Ok(file) => file,
@@ -134,7 +136,7 @@ pub(crate) fn read_sockets(
     // A pathological table must not leave a huge buffer behind for the life of the process.
     line_buf.clear();
     line_buf.shrink_to(1024);
-    Ok(tally.into_states())
+    Ok(tally.into_parts())
 }
 
 fn read_small_file(path: &Path) -> Result<Vec<u8>, ProcError> {
@@ -187,13 +189,20 @@ pub(crate) fn parse_file_nr(content: &[u8]) -> Option<FileHandles> {
     })
 }
 
-/// Ports in use inside the range, given the set filled by [`read_sockets`].
-pub(crate) fn ephemeral_ports(range: (u16, u16), ports: &PortSet) -> EphemeralPorts {
+/// Ports in use inside the range and who holds them, given what [`read_sockets`] filled.
+pub(crate) fn ephemeral_ports(
+    range: (u16, u16),
+    ports: &PortSet,
+    port_use: PortUse,
+) -> EphemeralPorts {
     let (low, high) = range;
+    let (by_state, top_remotes) = port_use.into_parts();
     EphemeralPorts {
         low,
         high,
         in_use: ports.count_in(low, high),
+        by_state,
+        top_remotes,
     }
 }
 

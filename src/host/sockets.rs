@@ -4,9 +4,11 @@
 //! tallied in place: no per-line allocation, and nothing about a line can make us panic. Bytes are
 //! handled as bytes, so a line of garbage is just a malformed line, not a UTF-8 error.
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, Read};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::{TcpState, TcpStates};
+use super::{TOP_REMOTES, TcpState, TcpStates};
 
 /// Kernel lines are under 200 bytes; a longer one is garbage and is skipped without buffering it.
 const MAX_LINE: usize = 4096;
@@ -71,38 +73,112 @@ impl PortSet {
     }
 }
 
-/// Running tally over both tables of one sample.
-#[derive(Default)]
-pub(crate) struct Tally {
-    counts: [u32; TcpState::ALL.len()],
-    malformed: u32,
-}
+/// Distinct remote endpoints remembered per scan. A real range holds at most 65,535 ports, but a
+/// hostile or enormous table could name millions of remotes; past this many, new ones are only
+/// counted as "other" (a remote big enough to matter shows up long before).
+pub(crate) const MAX_REMOTES: usize = 4096;
 
-impl Tally {
-    pub(crate) fn into_states(self) -> TcpStates {
-        TcpStates {
-            counts: TcpState::ALL
-                .into_iter()
-                .zip(self.counts)
-                .filter(|&(_, n)| n > 0)
-                .collect(),
-            malformed_lines: self.malformed,
-        }
+/// Counts per TCP state, in kernel order.
+type StateCounts = [u32; TcpState::ALL.len()];
+
+fn add(counts: &mut StateCounts, state: TcpState) {
+    if let Some(n) = counts.get_mut(usize::from(state.code() - 1)) {
+        *n = n.saturating_add(1);
     }
 }
 
-enum Line {
+fn by_state(counts: StateCounts) -> std::collections::BTreeMap<TcpState, u32> {
+    TcpState::ALL
+        .into_iter()
+        .zip(counts)
+        .filter(|&(_, n)| n > 0)
+        .collect()
+}
+
+/// Who holds the ephemeral range: the sockets with a local port inside it, by state and remote.
+#[derive(Debug, Default)]
+pub(crate) struct PortUse {
+    states: StateCounts,
+    remotes: HashMap<SocketAddr, u32>,
+    /// Sockets whose remote was not remembered (over [`MAX_REMOTES`], or unparsable).
+    pub(crate) other_remotes: u32,
+}
+
+impl PortUse {
+    fn add(&mut self, state: TcpState, remote: Option<SocketAddr>) {
+        add(&mut self.states, state);
+        match remote {
+            Some(addr) if self.remotes.len() < MAX_REMOTES || self.remotes.contains_key(&addr) => {
+                let n = self.remotes.entry(addr).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+            _ => self.other_remotes = self.other_remotes.saturating_add(1),
+        }
+    }
+
+    /// The counts by state (only states seen) and the top [`TOP_REMOTES`] remotes, most first
+    /// (ties by address, so the order is stable).
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        std::collections::BTreeMap<TcpState, u32>,
+        Vec<(SocketAddr, u32)>,
+    ) {
+        let mut remotes: Vec<(SocketAddr, u32)> = self.remotes.into_iter().collect();
+        remotes.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        remotes.truncate(TOP_REMOTES);
+        (by_state(self.states), remotes)
+    }
+}
+
+/// Running tally over both tables of one sample.
+#[derive(Default)]
+pub(crate) struct Tally {
+    counts: StateCounts,
+    malformed: u32,
+    /// The ephemeral range, when known: sockets with a local port inside it go to `port_use`.
+    range: Option<(u16, u16)>,
+    port_use: PortUse,
+}
+
+impl Tally {
+    pub(crate) fn new(range: Option<(u16, u16)>) -> Self {
+        Tally {
+            range,
+            ..Tally::default()
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (TcpStates, PortUse) {
+        let states = TcpStates {
+            counts: by_state(self.counts),
+            malformed_lines: self.malformed,
+        };
+        (states, self.port_use)
+    }
+
+    fn in_range(&self, port: u16) -> bool {
+        self.range
+            .is_some_and(|(low, high)| (low..=high).contains(&port))
+    }
+}
+
+enum Line<'a> {
     /// Header or blank line.
     Skip,
     Socket {
         state: TcpState,
         local_port: u16,
+        /// The remote endpoint as printed, already checked to be well formed; decoded only for
+        /// the few sockets that hold an ephemeral port.
+        remote: &'a [u8],
     },
     Malformed,
 }
 
 /// Reads one table to the end, adding states to `tally` and the local port of every non-LISTEN
-/// socket to `ports`. Only I/O errors are errors; bad lines are counted.
+/// socket to `ports` (and to the tally's port use when inside its range). Only I/O errors are
+/// errors; bad lines are counted.
 pub(crate) fn scan_table<R: BufRead>(
     reader: &mut R,
     buf: &mut Vec<u8>,
@@ -126,13 +202,18 @@ pub(crate) fn scan_table<R: BufRead>(
         match parse_line(buf) {
             Line::Skip => {}
             Line::Malformed => tally.malformed = tally.malformed.saturating_add(1),
-            Line::Socket { state, local_port } => {
-                if let Some(n) = tally.counts.get_mut(usize::from(state.code() - 1)) {
-                    *n = n.saturating_add(1);
-                }
+            Line::Socket {
+                state,
+                local_port,
+                remote,
+            } => {
+                add(&mut tally.counts, state);
                 // A listener holds its port but never takes one from the ephemeral pool.
                 if state != TcpState::Listen {
                     ports.insert(local_port);
+                    if tally.in_range(local_port) {
+                        tally.port_use.add(state, endpoint(remote));
+                    }
                 }
             }
         }
@@ -158,7 +239,7 @@ fn skip_rest_of_line<R: BufRead>(reader: &mut R) -> io::Result<()> {
     }
 }
 
-fn parse_line(line: &[u8]) -> Line {
+fn parse_line(line: &[u8]) -> Line<'_> {
     let mut fields = line
         .split(u8::is_ascii_whitespace)
         .filter(|f| !f.is_empty());
@@ -169,7 +250,11 @@ fn parse_line(line: &[u8]) -> Line {
         return Line::Skip;
     }
     match parse_socket(slot, fields) {
-        Some((state, local_port)) => Line::Socket { state, local_port },
+        Some((state, local_port, remote)) => Line::Socket {
+            state,
+            local_port,
+            remote,
+        },
         None => Line::Malformed,
     }
 }
@@ -178,16 +263,41 @@ fn parse_line(line: &[u8]) -> Line {
 fn parse_socket<'a>(
     slot: &[u8],
     mut fields: impl Iterator<Item = &'a [u8]>,
-) -> Option<(TcpState, u16)> {
+) -> Option<(TcpState, u16, &'a [u8])> {
     let slot = slot.strip_suffix(b":")?;
     if slot.is_empty() || !slot.iter().all(u8::is_ascii_digit) {
         return None;
     }
     let local_port = endpoint_port(fields.next()?)?;
-    endpoint_port(fields.next()?)?;
+    let remote = fields.next()?;
+    endpoint_port(remote)?;
     let state = state_from_hex(fields.next()?)?;
     fields.nth(TRAILING_FIELDS - 1)?;
-    Some((state, local_port))
+    Some((state, local_port, remote))
+}
+
+/// `0100007F:1F90` -> 127.0.0.1:8080. The kernel prints each 32-bit word of the address as a
+/// native-endian number, so each word's native bytes are the address bytes in network order on
+/// any host. IPv4-mapped IPv6 (a v6 socket talking to a v4 peer) is shown as the IPv4 it is.
+fn endpoint(field: &[u8]) -> Option<SocketAddr> {
+    let (addr, _) = field.split_at(field.iter().position(|&b| b == b':')?);
+    let port = endpoint_port(field)?;
+    let word = |i: usize| -> Option<[u8; 4]> {
+        Some(hex_value(addr.get(i * 8..i * 8 + 8)?)?.to_ne_bytes())
+    };
+    let ip = match addr.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
+        32 => {
+            let mut bytes = [0u8; 16];
+            for (i, chunk) in bytes.chunks_exact_mut(4).enumerate() {
+                chunk.copy_from_slice(&word(i)?);
+            }
+            let v6 = Ipv6Addr::from(bytes);
+            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Port of `ADDR:PORT` where ADDR is 8 (IPv4) or 32 (IPv6) hex digits and PORT is 4.
@@ -222,14 +332,107 @@ mod tests {
 ";
 
     fn scan(tables: &[&[u8]]) -> (TcpStates, PortSet) {
-        let mut tally = Tally::default();
+        let (states, ports, _) = scan_range(tables, None);
+        (states, ports)
+    }
+
+    fn scan_range(tables: &[&[u8]], range: Option<(u16, u16)>) -> (TcpStates, PortSet, PortUse) {
+        let mut tally = Tally::new(range);
         let mut ports = PortSet::new();
         let mut buf = Vec::new();
         for table in tables {
             let mut reader = io::BufReader::new(*table);
             scan_table(&mut reader, &mut buf, &mut tally, &mut ports).expect("in-memory read");
         }
-        (tally.into_states(), ports)
+        let (states, port_use) = tally.into_parts();
+        (states, ports, port_use)
+    }
+
+    #[test]
+    fn port_use_counts_range_holders_by_state_and_remote() {
+        let (_, _, port_use) =
+            scan_range(&[TCP.as_bytes(), TCP6.as_bytes()], Some((0x8000, 0x9000)));
+        let (states, remotes) = port_use.into_parts();
+        // 0x8001..0x8004 in tcp, 0x8001 and 0x9000 in tcp6; listeners and :80 are out.
+        assert_eq!(
+            states,
+            [
+                (TcpState::Established, 2),
+                (TcpState::SynSent, 1),
+                (TcpState::FinWait1, 1),
+                (TcpState::TimeWait, 1),
+                (TcpState::CloseWait, 1),
+            ]
+            .into()
+        );
+        let v4: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let v6: SocketAddr = "[::1]:8080".parse().expect("addr");
+        let v4_8081: SocketAddr = "127.0.0.1:8081".parse().expect("addr");
+        // ::ffff:127.0.0.1 is counted as 127.0.0.1.
+        assert_eq!(remotes, vec![(v4, 4), (v4_8081, 1), (v6, 1)]);
+        // No range known: nothing is attributed.
+        let (_, _, none) = scan_range(&[TCP.as_bytes()], None);
+        assert_eq!(none.into_parts(), (Default::default(), vec![]));
+    }
+
+    #[test]
+    fn endpoints_decode_v4_v6_and_mapped() {
+        let host = |b: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(b));
+        let v4 = format!("{}:1F90", host([10, 0, 0, 5]));
+        assert_eq!(endpoint(v4.as_bytes()), "10.0.0.5:8080".parse().ok());
+        let v6 = format!(
+            "{}{}{}{}:01BB",
+            host([0x20, 0x01, 0x0d, 0xb8]),
+            host([0; 4]),
+            host([0; 4]),
+            host([0, 0, 0, 5])
+        );
+        assert_eq!(endpoint(v6.as_bytes()), "[2001:db8::5]:443".parse().ok());
+        let mapped = format!(
+            "{}{}{}{}:0050",
+            host([0; 4]),
+            host([0; 4]),
+            host([0, 0, 0xff, 0xff]),
+            host([192, 0, 2, 1])
+        );
+        assert_eq!(endpoint(mapped.as_bytes()), "192.0.2.1:80".parse().ok());
+        for bad in [
+            &b""[..],
+            b"0100007F",
+            b"0100007G:1F90",
+            b"0100007F:1F9",
+            b"01007F:1F90",
+        ] {
+            assert_eq!(endpoint(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn remotes_are_capped_and_the_rest_counted_as_other() {
+        let mut table = String::new();
+        let n = MAX_REMOTES + 500;
+        for i in 0..n {
+            // Distinct remotes 10.x.y.z:80, every one from local port 0x8001.
+            let ip = u32::from_ne_bytes((0x0A00_0000u32 + i as u32).to_be_bytes());
+            table.push_str(&format!(
+                "{i}: 0100007F:8001 {ip:08X}:0050 06 0 0 0 0 0 0 0\n"
+            ));
+        }
+        // One remote seen late but often still counts once it is in the map.
+        for i in 0..10 {
+            table.push_str(&format!(
+                "{}: 0100007F:8002 0100007F:1F90 01 0 0 0 0 0 0 0\n",
+                n + i
+            ));
+        }
+        let (_, ports, port_use) = scan_range(&[table.as_bytes()], Some((0x8000, 0x8FFF)));
+        assert_eq!(ports.count_in(0x8000, 0x8FFF), 2);
+        assert!(port_use.remotes.len() <= MAX_REMOTES);
+        assert_eq!(port_use.other_remotes, 510);
+        let (states, top) = port_use.into_parts();
+        assert_eq!(states.get(&TcpState::TimeWait), Some(&(n as u32)));
+        assert_eq!(states.get(&TcpState::Established), Some(&10));
+        assert_eq!(top.len(), TOP_REMOTES);
     }
 
     #[test]

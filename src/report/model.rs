@@ -291,6 +291,7 @@ mod tests {
                 low: 32768,
                 high: 60999,
                 in_use: 5,
+                ..Default::default()
             }),
             sockets_age: std::time::Duration::ZERO,
             files: Err("/proc/sys/fs/file-nr: Permission denied".into()),
@@ -343,8 +344,8 @@ mod tests {
     #[test]
     fn text_starts_with_a_nagios_line() {
         let text = to_text(&build(&sample(5.0)));
-        assert!(text.starts_with("GATEWATCH CRITICAL - load 5.00"), "{text}");
-        assert!(text.contains("| load1=5.00;2;4"), "{text}");
+        assert!(text.starts_with("GATEWATCH WARNING - load 5.00"), "{text}");
+        assert!(text.contains("| load1=5.00;2; "), "{text}");
         let second = text.lines().nth(1).unwrap_or_default();
         assert_eq!(
             second,
@@ -356,7 +357,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  CRITICAL  host load         load 5.00 is above 2 cores (+1 more)\n"),
+            text.contains("  WARNING   host load         load 5.00 is above 2 cores (+1 more)\n"),
             "{text}"
         );
     }

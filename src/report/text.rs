@@ -20,11 +20,11 @@ pub fn to_text(report: &Report) -> String {
         .filter(|u| u.state == "down")
         .count();
     let mut out = format!(
-        "GATEWATCH {} - {summary} | load1={:.2};{};{} cpu={:.1}% mem={:.1}% upstreams_down={down};;1\n",
+        // Load has a warning level only (see host::LOAD_WARNING_PER_CORE): no critical field.
+        "GATEWATCH {} - {summary} | load1={:.2};{}; cpu={:.1}% mem={:.1}% upstreams_down={down};;1\n",
         report.status.label(),
         h.load[0],
         h.cores,
-        h.cores * 2,
         h.cpu_percent,
         h.mem_used_percent
     );

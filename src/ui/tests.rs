@@ -89,6 +89,7 @@ fn sample() -> HostSample {
             low: 32768,
             high: 60999,
             in_use: 20_950,
+            ..Default::default()
         }),
         sockets_age: std::time::Duration::ZERO,
         files: Ok(FileHandles {

@@ -7,6 +7,13 @@
 //!   [`FLAP_WINDOW`] results (an upstream that fails every other request shows up as 502s in the
 //!   proxy even while each single probe looks fine).
 //! - `up`: otherwise.
+//!
+//! A `local_limit` result (this host had no free port or file descriptor for the probe) says
+//! nothing about the upstream, so it is kept in the ring (the operator sees it, and the sparkline
+//! shows a gap) but every judgement above skips it: the state stays what the last informative
+//! result made it (none if there was none), flapping is counted between informative results, and
+//! the success percent is over informative results only. Otherwise a host out of ports would
+//! paint every healthy upstream down, which is exactly the misdiagnosis this tool exists to avoid.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
@@ -79,7 +86,14 @@ pub struct History {
     /// The latest failure, so its reason stays visible after the target recovers.
     last_failure: Option<ProbeResult>,
     ok_count: usize,
+    /// Samples in the ring that say nothing about the upstream (see the module doc).
+    local_count: usize,
     state: Option<(State, SystemTime)>,
+}
+
+/// Whether a result says anything about the upstream.
+fn informative(outcome: Outcome) -> bool {
+    outcome != Outcome::LocalLimit
 }
 
 impl History {
@@ -93,6 +107,7 @@ impl History {
             last: None,
             last_failure: None,
             ok_count: 0,
+            local_count: 0,
             state: None,
         }
     }
@@ -114,14 +129,13 @@ impl History {
         }
         if self.samples.len() == self.capacity
             && let Some(old) = self.samples.pop_front()
-            && old.outcome.is_ok()
         {
-            self.ok_count -= 1;
+            self.ok_count -= usize::from(old.outcome.is_ok());
+            self.local_count -= usize::from(!informative(old.outcome));
         }
         let sample = Sample::from(&result);
-        if sample.outcome.is_ok() {
-            self.ok_count += 1;
-        }
+        self.ok_count += usize::from(sample.outcome.is_ok());
+        self.local_count += usize::from(!informative(sample.outcome));
         self.samples.push_back(sample);
         let state = self.compute_state();
         if self.state.map(|(current, _)| current) != state {
@@ -173,12 +187,14 @@ impl History {
             .map(|s| if s.outcome.is_ok() { s.latency } else { None })
     }
 
-    /// Percent of ok results over the whole history; `None` before the first result.
+    /// Percent of ok results over the informative results of the whole history; `None` before
+    /// the first informative result.
     pub fn success_percent(&self) -> Option<f64> {
-        if self.samples.is_empty() {
+        let judged = self.samples.len() - self.local_count;
+        if judged == 0 {
             return None;
         }
-        Some(self.ok_count as f64 * 100.0 / self.samples.len() as f64)
+        Some(self.ok_count as f64 * 100.0 / judged as f64)
     }
 
     /// `None` before the first result.
@@ -197,18 +213,24 @@ impl History {
             .map(|since| now.duration_since(since).unwrap_or_default())
     }
 
-    /// At least [`FLAP_CHANGES`] ok/not-ok changes among the last [`FLAP_WINDOW`] results.
+    /// At least [`FLAP_CHANGES`] ok/not-ok changes among the last [`FLAP_WINDOW`] informative
+    /// results.
     pub fn is_flapping(&self) -> bool {
-        let window: Vec<bool> = self
-            .recent(FLAP_WINDOW)
+        let mut window: Vec<bool> = self
+            .samples
+            .iter()
+            .rev()
+            .filter(|s| informative(s.outcome))
+            .take(FLAP_WINDOW)
             .map(|s| s.outcome.is_ok())
             .collect();
+        window.reverse();
         let changes = window.windows(2).filter(|pair| pair[0] != pair[1]).count();
         changes >= FLAP_CHANGES
     }
 
     fn compute_state(&self) -> Option<State> {
-        let last = self.samples.back()?;
+        let last = self.samples.iter().rev().find(|s| informative(s.outcome))?;
         if !last.outcome.is_ok() {
             return Some(State::Down);
         }
@@ -324,6 +346,49 @@ mod tests {
         }
         assert!(!h.is_flapping());
         assert_eq!(h.state(), Some(State::Up));
+    }
+
+    #[test]
+    fn local_limits_keep_the_state_and_busy_is_down() {
+        let mut h = history();
+        h.push(result(1, Outcome::LocalLimit, 0));
+        assert_eq!(h.state(), None, "nothing is known about the upstream yet");
+        assert_eq!(h.success_percent(), None);
+        assert_eq!(h.last().map(|r| r.outcome), Some(Outcome::LocalLimit));
+        h.push(result(2, Outcome::Ok, 5));
+        assert_eq!(h.state(), Some(State::Up));
+        let up_since = h.state_since();
+        // The host runs out of ports: the upstream stays up, since when it was up.
+        for seq in 3..=8 {
+            h.push(result(seq, Outcome::LocalLimit, 0));
+        }
+        assert_eq!(h.state(), Some(State::Up));
+        assert_eq!(h.state_since(), up_since);
+        assert_eq!(h.success_percent(), Some(100.0));
+        assert_eq!(
+            h.last_failure().map(|r| r.outcome),
+            Some(Outcome::LocalLimit)
+        );
+        // Interleaved with ok results, local limits are not flapping either.
+        h.push(result(9, Outcome::Ok, 5));
+        h.push(result(10, Outcome::LocalLimit, 0));
+        h.push(result(11, Outcome::Ok, 5));
+        assert!(!h.is_flapping());
+        assert_eq!(h.state(), Some(State::Up));
+        // A real failure before the limit stays down through it.
+        h.push(result(12, Outcome::Busy, 0));
+        assert_eq!(h.state(), Some(State::Down));
+        h.push(result(13, Outcome::LocalLimit, 0));
+        assert_eq!(h.state(), Some(State::Down));
+        assert_eq!(h.success_percent(), Some(300.0 / 4.0));
+        // Counters follow what the ring keeps when local limits fall out of it.
+        let mut small = History::new(2, Duration::from_secs(1));
+        small.push(result(1, Outcome::LocalLimit, 0));
+        small.push(result(2, Outcome::LocalLimit, 0));
+        small.push(result(3, Outcome::Ok, 5));
+        small.push(result(4, Outcome::Refused, 0));
+        assert_eq!(small.success_percent(), Some(50.0));
+        assert_eq!(small.state(), Some(State::Down));
     }
 
     #[test]

@@ -37,10 +37,17 @@ pub enum Outcome {
     Unreachable,
     /// Anything else; the detail says what.
     Error,
+    /// This host could not give the probe a resource (EADDRNOTAVAIL: no free local port or
+    /// address; EMFILE, ENFILE: no file descriptor). Says nothing about the upstream, but the
+    /// proxy on this host is starved the same way.
+    LocalLimit,
+    /// A unix socket's listen backlog is full (EAGAIN on connect): the server is alive but not
+    /// accepting fast enough, e.g. every php-fpm child is busy.
+    Busy,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Ok,
         Outcome::Refused,
         Outcome::Timeout,
@@ -51,6 +58,8 @@ impl Outcome {
         Outcome::InvalidResponse,
         Outcome::Unreachable,
         Outcome::Error,
+        Outcome::LocalLimit,
+        Outcome::Busy,
     ];
 
     /// The serialised name.
@@ -66,6 +75,8 @@ impl Outcome {
             Outcome::InvalidResponse => "invalid_response",
             Outcome::Unreachable => "unreachable",
             Outcome::Error => "error",
+            Outcome::LocalLimit => "local_limit",
+            Outcome::Busy => "busy",
         }
     }
 
@@ -126,6 +137,32 @@ pub(crate) fn describe(reason: &str, err: &(dyn Error + 'static)) -> String {
         format!("{reason}: {chain}")
     };
     clean(&text)
+}
+
+/// The detail of a failure classified as `verdict`. A local limit is quoted the way nginx logs it,
+/// "no local port free (99: Cannot assign requested address)", so it can be matched against the
+/// proxy's error log; the layers above the errno add nothing there.
+pub(crate) fn detail(verdict: Verdict, err: &(dyn Error + 'static)) -> String {
+    let os = chain(err)
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .filter_map(errno_text)
+        .last();
+    match os {
+        Some(os) if verdict.outcome == Outcome::LocalLimit => {
+            clean(&format!("{} ({os})", verdict.reason))
+        }
+        _ => describe(verdict.reason, err),
+    }
+}
+
+/// "99: Cannot assign requested address" for an OS error; `None` for other io errors.
+pub(crate) fn errno_text(err: &io::Error) -> Option<String> {
+    let code = err.raw_os_error()?;
+    let text = err.to_string();
+    let text = text
+        .strip_suffix(&format!(" (os error {code})"))
+        .unwrap_or(&text);
+    Some(format!("{code}: {text}"))
 }
 
 /// Sanitises and caps text that may hold bytes from the server.
@@ -206,12 +243,10 @@ pub(crate) fn io_verdict(err: &io::Error) -> Option<Verdict> {
         Some(libc::ENETUNREACH | libc::ENETDOWN) => {
             Verdict::new(Unreachable, "network unreachable")
         }
-        // Both starve a proxy as much as the probe, so say what they usually mean.
-        Some(libc::EADDRNOTAVAIL) => Verdict::new(
-            Error,
-            "no local address or port free (ephemeral ports exhausted?)",
-        ),
-        Some(libc::EMFILE | libc::ENFILE) => Verdict::new(Error, "out of file descriptors"),
+        // These starve the proxy as much as the probe; the fault is on this host, not upstream.
+        Some(libc::EADDRNOTAVAIL) => Verdict::new(LocalLimit, "no local port free"),
+        Some(libc::EMFILE) => Verdict::new(LocalLimit, "this process is out of file descriptors"),
+        Some(libc::ENFILE) => Verdict::new(LocalLimit, "the host is out of file handles"),
         Some(_) => return None,
         None => match err.kind() {
             io::ErrorKind::ConnectionRefused => Verdict::new(Refused, "connection refused"),
@@ -256,12 +291,38 @@ mod tests {
             (libc::ETIMEDOUT, Outcome::Timeout),
             (libc::EHOSTUNREACH, Outcome::Unreachable),
             (libc::ENETUNREACH, Outcome::Unreachable),
+            (libc::EADDRNOTAVAIL, Outcome::LocalLimit),
+            (libc::EMFILE, Outcome::LocalLimit),
+            (libc::ENFILE, Outcome::LocalLimit),
             (libc::EACCES, Outcome::Error),
         ];
         for (code, want) in cases {
             let err = Outer(io::Error::from_raw_os_error(code));
             assert_eq!(classify(&err).outcome, want, "errno {code}");
         }
+    }
+
+    #[test]
+    fn local_limits_quote_the_errno_like_nginx() {
+        let err = Outer(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
+        let verdict = classify(&err);
+        assert_eq!(verdict.outcome, Outcome::LocalLimit);
+        assert_eq!(
+            detail(verdict, &err),
+            "no local port free (99: Cannot assign requested address)"
+        );
+        let err = io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(
+            detail(classify(&err), &err),
+            "this process is out of file descriptors (24: Too many open files)"
+        );
+        // Other outcomes keep the whole chain.
+        let err = Outer(io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        assert_eq!(
+            detail(classify(&err), &err),
+            "connection refused: outer layer: Connection refused (os error 111)"
+        );
+        assert_eq!(errno_text(&io::Error::other("no code")), None);
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Attempt {
             outcome: verdict.outcome,
             status_code: None,
             latency: None,
-            detail: outcome::describe(verdict.reason, err),
+            detail: outcome::detail(verdict, err),
             addr,
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::{Instant, timeout_at};
 
-use super::outcome::{Outcome, describe};
+use super::outcome::{Outcome, describe, errno_text};
 use super::probe::{Attempt, show};
 use super::resolve::resolve;
 
@@ -57,32 +57,44 @@ pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration, deadline: Inst
 }
 
 /// Connects to a unix socket. A missing socket file and a file nobody listens on are both
-/// `refused` (nothing accepts), and the detail says which: they have different fixes.
+/// `refused` (nothing accepts), and the detail says which: they have different fixes. A full
+/// listen backlog is `busy`: the server is there but saturated, which is a third fix.
 pub(crate) async fn unix(path: &Path, timeout: Duration, deadline: Instant) -> Attempt {
     let started = Instant::now();
     let shown = path.display().to_string();
     match timeout_at(deadline, UnixStream::connect(path)).await {
         Ok(Ok(_stream)) => Attempt::ok(started.elapsed(), "connected".into(), Some(shown)),
-        Ok(Err(err)) => {
-            let reason = match err.raw_os_error() {
-                Some(libc::ENOENT) => Some("no socket file: nothing is listening"),
-                Some(libc::ECONNREFUSED) => {
-                    Some("socket file exists but nothing accepts on it (server gone?)")
-                }
-                // The listen backlog is full: the server is alive but not accepting fast enough.
-                Some(libc::EAGAIN) => Some("listen queue full: the server is not keeping up"),
-                _ => None,
-            };
-            match reason {
-                Some(reason) => {
-                    Attempt::failed(Outcome::Refused, describe(reason, &err), Some(shown))
-                }
-                None => Attempt::error(&err, Some(shown)),
-            }
-        }
+        Ok(Err(err)) => unix_failure(&err, shown),
         Err(_) => {
             let detail = format!("connect timed out after {}", show(timeout));
             Attempt::failed(Outcome::Timeout, detail, Some(shown))
         }
+    }
+}
+
+/// What a failed unix connect means. The connect is non-blocking (tokio), so a full backlog is
+/// EAGAIN at once rather than a wait.
+fn unix_failure(err: &io::Error, shown: String) -> Attempt {
+    let errno = errno_text(err).unwrap_or_default();
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => Attempt::failed(
+            Outcome::Refused,
+            format!("socket file missing ({errno})"),
+            Some(shown),
+        ),
+        Some(libc::ECONNREFUSED) => Attempt::failed(
+            Outcome::Refused,
+            describe(
+                "socket file exists but nothing accepts on it (server gone?)",
+                err,
+            ),
+            Some(shown),
+        ),
+        Some(libc::EAGAIN) => Attempt::failed(
+            Outcome::Busy,
+            format!("listen backlog full: the server is not accepting fast enough ({errno})"),
+            Some(shown),
+        ),
+        _ => Attempt::error(err, Some(shown)),
     }
 }
