@@ -117,8 +117,9 @@ fn evidence_of(by_log: &[(&LogInput, u64)], causes: &[Cause], span: Span) -> Vec
     // The dominant cause names the signature; the count is all of `causes`.
     let main = dominant(log, causes, span);
     let mut text = format!(
-        "{n} × \"{}\" {}",
+        "{n} × \"{}\" in {}, {}",
         words(log, main, span),
+        log.short_name(),
         log.span_text(span)
     );
     for (other, m) in by_log.iter().skip(1).take(2) {
@@ -370,11 +371,11 @@ mod tests {
         };
         assert_eq!(
             text(&[Cause::Refused], Span::Window),
-            ["error.log: 30 × \"connect() failed (111)\" in 10 min, +4 in error.log.1"]
+            ["error.log: 30 × \"connect() failed (111)\" in error.log, 10 min, +4 in error.log.1"]
         );
         assert_eq!(
             text(&[Cause::Reset, Cause::PrematureClose], Span::Window),
-            ["error.log: 2 × \"recv() failed (104)\" in 10 min"]
+            ["error.log: 2 × \"recv() failed (104)\" in error.log, 10 min"]
         );
         assert!(
             text(&[Cause::Reset], Span::Now).is_empty(),

@@ -216,6 +216,8 @@ impl UpstreamInput {
         if bare == self.name || bare.rsplit('/').next() == Some(self.name.as_str()) {
             return true;
         }
+        // nginx logs the request's path after the address: "http://10.0.0.5:8080/cart".
+        let bare = bare.split('/').next().unwrap_or(bare);
         if self.addr.as_deref() == Some(bare) {
             return true;
         }
@@ -329,11 +331,12 @@ impl LogInput {
         }
     }
 
-    /// "in the last 2 min" or "in 10 min": what `span` covers, as the evidence says it.
+    /// "last minute", "last 2 min" or "10 min": what `span` covers, as the evidence says it.
     pub fn span_text(&self, span: Span) -> String {
         match span {
-            Span::Now => format!("in the last {} min", self.recent_minutes.max(1)),
-            Span::Window => format!("in {} min", self.minutes()),
+            Span::Now if self.recent_minutes <= 1 => "last minute".into(),
+            Span::Now => format!("last {} min", self.recent_minutes),
+            Span::Window => format!("{} min", self.minutes()),
         }
     }
 }

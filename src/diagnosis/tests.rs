@@ -114,8 +114,9 @@ fn a_refusing_upstream_is_named_with_its_log_lines_and_the_next_step() {
     assert_eq!(v.status, Status::Critical);
     assert_eq!(
         v.text,
-        "upstream shop 10.0.0.5:8080 refuses connections (32 \"connect() failed (111)\" in \
-         error.log, 10 min; down for 1m30s): is its process running? restart it"
+        "upstream shop 10.0.0.5:8080 refuses connections (32 × \"connect() failed (111)\" in \
+         error.log, last minute; down for 1m30s; probe: refused): is its process running? \
+         restart it"
     );
     let mut with_service = shop_refused();
     with_service.services.push(ServiceInput {
@@ -124,7 +125,7 @@ fn a_refusing_upstream_is_named_with_its_log_lines_and_the_next_step() {
         state: "inactive".into(),
     });
     assert_eq!(
-        verdict(&with_service).next_step,
+        verdict(&with_service).next_step_keyed(),
         "is its process running? restart shop (a)"
     );
 }
@@ -139,7 +140,7 @@ fn lines_blamed_on_another_upstream_are_not_the_evidence() {
     let v = verdict(&inputs);
     assert!(
         v.text
-            .contains("(32 \"connect() failed (111)\" in error.log, 10 min; down for 1m30s)"),
+            .contains("(32 × \"connect() failed (111)\" in error.log, last minute; down for 1m30s; probe: refused)"),
         "{}",
         v.text
     );
@@ -151,7 +152,7 @@ fn lines_blamed_on_another_upstream_are_not_the_evidence() {
     assert!(
         verdict(&inputs)
             .text
-            .contains("(7 \"refused\" in error.log, 10 min;")
+            .contains("(7 × \"refused\" in error.log, last minute;")
     );
 }
 
@@ -184,7 +185,7 @@ fn a_firewall_rule_naming_the_upstream_comes_before_the_upstream_itself() {
         v.text,
         "the firewall blocks upstream shop 10.0.0.5:8080 (iptables OUTPUT: -A OUTPUT -d \
          10.0.0.5/32 -p tcp -m tcp --dport 8080 -j DROP; probes: does not answer within 2s): \
-         remove or narrow that rule, or ACCEPT 10.0.0.5 port 8080 before it; then rerun (r)"
+         remove or narrow that rule, or ACCEPT 10.0.0.5 port 8080 before it; then rerun the checks"
     );
     let f = findings(&inputs);
     assert_eq!(f.len(), 1);
@@ -286,7 +287,7 @@ fn dns_failures_and_drift_of_an_upstream_name() {
     assert_eq!(
         v.text,
         "upstream db's name db.internal does not resolve (system: NXDOMAIN: no such name): \
-         check the record and the nameservers in the DNS pane"
+         check the record and the nameservers (dig db.internal @NAMESERVER)"
     );
     inputs.upstreams[0] = upstream("db", "tcp://db.internal:5432");
     inputs.dns.names[0] = DnsNameInput {
@@ -305,8 +306,8 @@ fn dns_failures_and_drift_of_an_upstream_name() {
     assert_eq!((v.cause, v.status), (Cause::Dns, Status::Warning));
     assert_eq!(
         v.text,
-        "upstream db's name db.internal moved: nginx may still send to 10.0.0.7 (now \
-         10.0.0.8): reload nginx (a) so it resolves the name again"
+        "upstream db's name db.internal moved: the proxy may still send to 10.0.0.7 (now \
+         10.0.0.8): reload nginx so it resolves the name again"
     );
 }
 
@@ -314,7 +315,10 @@ fn dns_failures_and_drift_of_an_upstream_name() {
 fn timeouts_on_an_overloaded_host_blame_the_host() {
     let mut inputs = Inputs {
         host: Some(host(5.2)),
-        upstreams: vec![down("shop", "http://10.0.0.5:8080/", Outcome::Timeout)],
+        upstreams: vec![
+            down("shop", "http://10.0.0.5:8080/", Outcome::Timeout),
+            down("api", "http://10.0.0.6:9000/", Outcome::Timeout),
+        ],
         logs: vec![error_log(&[(LogCause::Timeout, 12)], &[])],
         ..Inputs::default()
     };
@@ -323,10 +327,16 @@ fn timeouts_on_an_overloaded_host_blame_the_host() {
     assert_eq!(v.status, Status::Critical);
     assert_eq!(
         v.text,
-        "the proxy host is overloaded: load 5.20 is above 2 cores (12 \"upstream timed out \
-         (110)\" in error.log, 10 min; probes of shop time out): find what is busy in the Host \
-         pane (s sorts by CPU or memory)"
+        "the proxy host is overloaded: load 5.20 is above 2 cores (load 5.20 is above 2 cores; \
+         12 × \"upstream timed out (110)\" in error.log, last minute; probes of shop, api time \
+         out): find what is busy: sort the processes by CPU or memory"
     );
+    assert_eq!(v.key, Some("s"));
+    // One upstream that stops answering while the host is busy is its own fault.
+    inputs.upstreams.pop();
+    let v = verdict(&inputs);
+    assert_eq!(v.cause, Cause::UpstreamDown);
+    assert!(v.text.contains("the host is busy"), "{}", v.text);
     inputs.host = Some(host(0.5));
     let v = verdict(&inputs);
     assert_eq!(v.cause, Cause::UpstreamDown);
@@ -347,8 +357,8 @@ fn out_of_descriptors_or_ports_is_a_host_limit() {
     assert_eq!(v.cause, Cause::HostLimits, "host limits come before tls");
     assert_eq!(
         v.text,
-        "the proxy runs out of file descriptors (3 \"(24: Too many open files)\" in error.log, \
-         10 min; file handles 1000 of 100000): raise worker_rlimit_nofile and the service's \
+        "the proxy runs out of file descriptors (3 × \"(24: Too many open files)\" in error.log, \
+         last minute; file handles 1000 of 100000): raise worker_rlimit_nofile and the service's \
          LimitNOFILE, then reload the proxy"
     );
     let mut ports = Inputs {
@@ -362,7 +372,7 @@ fn out_of_descriptors_or_ports_is_a_host_limit() {
     assert_eq!(v.cause, Cause::HostLimits);
     assert!(
         v.text.starts_with(
-            "the proxy runs out of ephemeral ports (ephemeral ports 27000 of 28232 in use)"
+            "the proxy host has run out of local ports (27000 of 28232 ephemeral ports in use)"
         ),
         "{}",
         v.text
@@ -375,27 +385,27 @@ fn log_only_causes_each_have_their_rule_in_priority_order() {
         (
             LogCause::Tls,
             Cause::Tls,
-            "the TLS handshake with an upstream fails",
+            "the TLS handshake with upstream shop 10.0.0.5:8080 fails",
         ),
         (
             LogCause::TooBigHeader,
             Cause::ProxyConfig,
-            "the upstream's response headers do not fit the proxy's buffers",
+            "upstream shop 10.0.0.5:8080's response headers do not fit the proxy's buffers",
         ),
         (
             LogCause::InvalidHeader,
             Cause::ProxyConfig,
-            "the upstream sends an invalid HTTP response",
+            "upstream shop 10.0.0.5:8080 sends an invalid HTTP response",
         ),
         (
             LogCause::Unavailable,
             Cause::Backlog,
-            "the upstream's socket backlog is full (php-fpm saturated?)",
+            "upstream shop 10.0.0.5:8080's listen backlog is full",
         ),
         (
             LogCause::Permission,
             Cause::Permission,
-            "the proxy is denied access to the upstream",
+            "the proxy is denied access to upstream shop 10.0.0.5:8080",
         ),
         (
             LogCause::PrematureClose,
@@ -492,7 +502,7 @@ fn five_hundred_twos_without_a_cause_send_the_reader_to_the_error_log() {
     );
     assert_eq!(
         v.text,
-        "the gateway answers 502 but no cause is visible (80 × 502 in access.log, 10 min): \
+        "the gateway answers 502 but no cause is visible (80 × 502 in access.log, last minute): \
          follow the proxy's error log too ([[log]] with kind = \"error\"): it says why"
     );
     inputs.logs.push(error_log(&[], &[]));
@@ -637,6 +647,6 @@ fn a_stopped_service_is_the_verdict_when_nothing_explains_more() {
     assert_eq!(
         v.text,
         "service nginx is not running (its status check says: inactive (exit 3)): read why in its \
-         log (journalctl -u nginx), then restart nginx (a)"
+         log (journalctl -u nginx), then restart nginx"
     );
 }

@@ -42,19 +42,6 @@ fn gateway_times_out(inputs: &Inputs) -> bool {
         .is_some_and(|g| g.outcome == Some(Outcome::Timeout))
 }
 
-/// "busiest: stress 48.0%, java 20.5%, sh 3.0%" (shares of the whole machine).
-fn busiest(h: &HostInput) -> Option<Evidence> {
-    if h.busiest.is_empty() {
-        return None;
-    }
-    let list: Vec<String> = h
-        .busiest
-        .iter()
-        .map(|(name, share)| format!("{name} {share:.1}%"))
-        .collect();
-    Some(Evidence::new("host", format!("busiest: {}", list.join(", "))))
-}
-
 pub(super) fn overloaded(inputs: &Inputs, span: Span) -> Option<Candidate> {
     let h = inputs.host.as_ref().filter(|h| h.overloaded())?;
     let logged = cause_total(inputs, &[LogCause::Timeout], span);
@@ -70,7 +57,7 @@ pub(super) fn overloaded(inputs: &Inputs, span: Span) -> Option<Candidate> {
         .map(|f| f.message.clone())
         .unwrap_or_else(|| h.load_text());
     let mut evidence = vec![Evidence::new("host", what.clone())];
-    evidence.extend(busiest(h));
+    evidence.extend(h.busiest_text().map(|t| Evidence::new("host", t)));
     evidence.extend(log_evidence(inputs, &[LogCause::Timeout], span));
     let probes: Vec<String> = inputs
         .upstreams
@@ -153,7 +140,9 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
                 "",
             ),
         );
-        return if fds_high || fds_probe.is_some() {
+        // The proxy's own limit, logged now, fails requests now whatever else is logged.
+        let logged_now = cause_total(inputs, &[LogCause::FdLimit], Span::Now) > 0;
+        return if fds_high || fds_probe.is_some() || logged_now {
             Candidate::now(verdict)
         } else {
             Candidate::lines(fds_logged, verdict)
@@ -168,7 +157,13 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
         return None;
     }
     let mut evidence = log_evidence(inputs, &[LogCause::NoAddress], span);
-    if let Some(text) = host.and_then(HostInput::ports_text) {
+    let figures = host.and_then(|h| {
+        h.ports_text().or_else(|| {
+            h.ports
+                .map(|(u, t)| format!("{u} of {t} ephemeral ports in use"))
+        })
+    });
+    if let Some(text) = figures {
         evidence.push(Evidence::new("host", text));
     }
     if let Some(u) = ports_probe {
@@ -188,7 +183,8 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
              net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse = 1",
         ),
     );
-    if ports_high || ports_probe.is_some() {
+    let logged_now = cause_total(inputs, &[LogCause::NoAddress], Span::Now) > 0;
+    if ports_high || ports_probe.is_some() || logged_now {
         Candidate::now(verdict)
     } else {
         Candidate::lines(ports_logged, verdict)

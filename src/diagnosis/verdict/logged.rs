@@ -10,7 +10,11 @@ use super::{Candidate, by_count, reload_hint};
 use crate::diagnosis::{Cause, Evidence, Inputs, NextStep, Span, UpstreamInput, Verdict};
 
 /// The upstream the logs blame most for `causes`, by our name when it is one of ours.
-fn blamed(inputs: &Inputs, causes: &[LogCause], span: Span) -> (String, Option<&UpstreamInput>) {
+fn blamed<'a>(
+    inputs: &'a Inputs,
+    causes: &[LogCause],
+    span: Span,
+) -> (String, Option<&'a UpstreamInput>) {
     match blamed_upstream(inputs, causes, span) {
         Some(logged) => match inputs.upstreams.iter().find(|u| u.is_named_by(&logged)) {
             Some(u) => (u.display(), Some(u)),
@@ -256,7 +260,7 @@ pub(super) fn unexplained_502(inputs: &Inputs, span: Span) -> Option<Candidate> 
     if let Some(l) = access.first() {
         evidence.push(Evidence::new(
             l.short_name(),
-            format!("{total} × 502 {}", l.span_text(span)),
+            format!("{total} × 502 in {}, {}", l.short_name(), l.span_text(span)),
         ));
     }
     if let Some(g) = gateway {

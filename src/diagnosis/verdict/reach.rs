@@ -33,13 +33,14 @@ fn failing(inputs: &Inputs, also_flapping: bool) -> Vec<(usize, &UpstreamInput)>
     out
 }
 
+/// What the last probe said: its detail, else what its outcome means.
 fn probe_evidence(u: &UpstreamInput) -> Evidence {
-    let detail = if u.detail.is_empty() {
-        String::new()
+    if u.detail.is_empty() {
+        let outcome = u.outcome.map_or("not probed yet", |o| o.as_str());
+        Evidence::new("probe", format!("probe: {outcome}"))
     } else {
-        format!(" ({})", u.detail)
-    };
-    Evidence::new("probe", format!("{} {}{detail}", u.display(), outcome_phrase(u)))
+        Evidence::new("probe", format!("probe: {}", u.detail))
+    }
 }
 
 pub(super) fn firewall(inputs: &Inputs, _span: Span) -> Option<Candidate> {
@@ -105,7 +106,7 @@ pub(super) fn service_down(inputs: &Inputs, _span: Span) -> Option<Candidate> {
     let first = down.first()?;
     let mut evidence = vec![Evidence::new(
         "service",
-        format!("{}'s status check says: {}", first.name, first.state),
+        format!("its status check says: {}", first.state),
     )];
     if down.len() > 1 {
         evidence.push(Evidence::new(
@@ -251,12 +252,12 @@ fn probed_down(inputs: &Inputs, u: &UpstreamInput, down: usize) -> Verdict {
     } else {
         format!("upstream {} {}", u.display(), outcome_phrase(u))
     };
-    let mut evidence = vec![probe_evidence(u)];
-    evidence.extend(upstream_log_evidence(inputs, u, causes, Span::Now));
+    let mut evidence = upstream_log_evidence(inputs, u, causes, Span::Now);
     let since = since_phrase(u);
     if !since.is_empty() {
         evidence.push(Evidence::new("probe", format!("down {since}")));
     }
+    evidence.push(probe_evidence(u));
     let more = more_down(down);
     if !more.is_empty() {
         evidence.push(Evidence::new("probe", more));
@@ -293,7 +294,7 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
             Cause::Dns,
             Status::Critical,
             format!("upstream {}'s name {host} does not resolve", u.name),
-            vec![Evidence::new("dns", why), probe_evidence(u)],
+            vec![Evidence::new("dns", why)],
             NextStep::new(format!(
                 "check the record and the nameservers (dig {host} @NAMESERVER)"
             )),
