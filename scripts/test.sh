@@ -6,13 +6,15 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive for real: tmux (the binary in a real terminal), nginx (real 502s),
 # iptables and nftables (the firewall summary reads `iptables -S` and `nft list ruleset`, and a test
-# adds a loopback-only DROP rule to see it flagged).
+# adds a loopback-only DROP rule to see it flagged), php8.2-fpm (the incident tests put a real php-fpm
+# pool behind nginx, and use its php8.2-cli's built-in server as an upstream that can be frozen).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
 have nginx || need+=(nginx)
 have iptables || need+=(iptables)
 have nft || need+=(nftables)
+have php-fpm8.2 || need+=(php8.2-fpm)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -20,7 +22,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux nginx iptables nft; do
+for tool in tmux nginx iptables nft php-fpm8.2; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 

@@ -71,14 +71,48 @@ impl Sandbox {
 
     /// Runs the binary directly (no terminal), with this sandbox's environment.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(self.isolated(args))
+        self.run_under(&[], args)
+    }
+
+    /// The same under `wrapper`, a command that execs the binary (its argv appended): a private
+    /// mount namespace, say.
+    pub fn run_under(&self, wrapper: &[String], args: &[&str]) -> Output {
+        let mut argv: Vec<String> = wrapper.to_vec();
+        argv.push(BIN.to_string());
+        argv.extend(self.isolated(args));
+        Command::new(&argv[0])
+            .args(&argv[1..])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.env())
             .output()
             .expect("run gatewatch")
     }
+}
+
+/// The first of `candidates` (paths or names on PATH) that exists; a missing tool fails the test
+/// (never skips it) with `install`, how to get it.
+pub fn require_tool(candidates: &[&str], install: &str) -> PathBuf {
+    for c in candidates {
+        let p = Path::new(c);
+        if p.is_absolute() {
+            if p.exists() {
+                return p.to_path_buf();
+            }
+            continue;
+        }
+        let path = std::env::var("PATH").unwrap_or_default();
+        for dir in path.split(':').chain(["/usr/sbin", "/sbin"]) {
+            let full = Path::new(dir).join(c);
+            if full.exists() {
+                return full;
+            }
+        }
+    }
+    panic!(
+        "{} is required for this test: {install}",
+        candidates.join(" or ")
+    );
 }
 
 fn require_tmux() {

@@ -98,8 +98,25 @@ impl Server {
         Self::listen("127.0.0.1:0", behaviour, Some(self_signed())).await
     }
 
+    /// An HTTP server on a chosen loopback address: an upstream that comes back on its port after
+    /// a restart. Retries for a moment while the old listener on that port is still closing.
+    pub async fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Server {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return Self::serve_on(listener, behaviour, None),
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("bind {addr}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
     async fn listen(bind: &str, behaviour: Behaviour, tls: Option<TlsAcceptor>) -> Server {
         let listener = TcpListener::bind(bind).await.expect("bind loopback");
+        Self::serve_on(listener, behaviour, tls)
+    }
+
+    fn serve_on(listener: TcpListener, behaviour: Behaviour, tls: Option<TlsAcceptor>) -> Server {
         let addr = listener.local_addr().expect("local addr");
         let accepts = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
