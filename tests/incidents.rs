@@ -136,7 +136,10 @@ impl<'a> Expect<'a> {
         }
         let cause = c.cause();
         e.that(
-            !cause.is_empty() && cause.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+            !cause.is_empty()
+                && cause
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
             "verdict.cause must be snake_case",
         );
         e.that(
@@ -148,7 +151,12 @@ impl<'a> Expect<'a> {
             "verdict.evidence must be an array of {source, text}",
         );
         for (source, text) in verdict(&c.json).3 {
+            // A log is cited by line when its line number is known, else by name; a checklist
+            // step by its name.
+            let steps = ["gateway", "logs", "network", "upstreams"];
             let known = ["probe", "dns", "host", "firewall", "service"].contains(&source.as_str())
+                || steps.contains(&source.as_str())
+                || ["error.log", "access.log"].contains(&source.as_str())
                 || ["error.log:", "access.log:"].iter().any(|log| {
                     source
                         .strip_prefix(log)
@@ -156,7 +164,7 @@ impl<'a> Expect<'a> {
                 });
             e.that(
                 known,
-                &format!("evidence source {source:?} is not error.log:N, access.log:N, probe, dns, host, firewall or service"),
+                &format!("evidence source {source:?} is not a log (error.log[:N], access.log[:N]), a checklist step, probe, dns, host, firewall or service"),
             );
             e.that(!text.is_empty(), "every evidence item has a text");
         }

@@ -101,6 +101,8 @@ pub enum Cause {
     Permission,
     UpstreamCrash,
     UpstreamSlow,
+    // snake_case alone would write "unexplained502".
+    #[serde(rename = "unexplained_502")]
     Unexplained502,
     NoCause,
     NoData,

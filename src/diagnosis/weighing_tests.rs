@@ -372,3 +372,34 @@ fn next_steps_carry_their_key_apart_from_their_words() {
     assert_eq!(json["evidence"][0]["source"], "probe");
     assert!(json.get("key").is_none());
 }
+
+#[test]
+fn an_address_written_in_the_config_is_never_taken_for_a_stale_one() {
+    // 10.0.0.5:8080 is its own upstream, written as an address; app.test shares the port.
+    let now = counts(&[(LogCause::Refused, 12)], &[("http://10.0.0.5:8080/", 12)]);
+    let mut app = up("app", "http://app.test:8080/");
+    app.add_addr("10.0.0.9".parse().unwrap());
+    let inputs = Inputs {
+        host: Some(calm_host()),
+        upstreams: vec![
+            failing("shop", "http://10.0.0.5:8080/", Outcome::Refused, ""),
+            app,
+        ],
+        dns: DnsInput {
+            watched: vec!["app.test".into()],
+            names: vec![DnsNameInput {
+                name: "app.test".into(),
+                resolves: Resolves::Everywhere,
+                error: None,
+                moved_from: None,
+                addresses: vec!["10.0.0.9".parse().unwrap()],
+            }],
+            findings: vec![],
+        },
+        logs: vec![error_log(now.clone(), now)],
+        ..Inputs::default()
+    };
+    let v = judge(&inputs);
+    assert_eq!(v.cause, Cause::UpstreamDown, "{}", v.text);
+    assert!(v.headline.starts_with("upstream shop"), "{}", v.headline);
+}

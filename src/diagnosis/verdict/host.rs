@@ -142,11 +142,7 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
         );
         // The proxy's own limit, logged now, fails requests now whatever else is logged.
         let logged_now = cause_total(inputs, &[LogCause::FdLimit], Span::Now) > 0;
-        return if fds_high || fds_probe.is_some() || logged_now {
-            Candidate::now(verdict)
-        } else {
-            Candidate::lines(fds_logged, verdict)
-        };
+        return weight(fds_probe.is_some() || logged_now, fds_logged, verdict);
     }
     let ports_logged = cause_total(inputs, &[LogCause::NoAddress], span);
     let ports_high = host
@@ -184,9 +180,15 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
         ),
     );
     let logged_now = cause_total(inputs, &[LogCause::NoAddress], Span::Now) > 0;
-    if ports_high || ports_probe.is_some() || logged_now {
+    weight(ports_probe.is_some() || logged_now, ports_logged, verdict)
+}
+
+/// A limit the proxy or a probe hits now fails requests now, whatever else is logged; figures
+/// near the limit alone are a weak sign that any failing request outweighs.
+fn weight(hit_now: bool, logged: u64, verdict: Verdict) -> Option<Candidate> {
+    if hit_now {
         Candidate::now(verdict)
     } else {
-        Candidate::lines(ports_logged, verdict)
+        Candidate::lines(logged, verdict)
     }
 }

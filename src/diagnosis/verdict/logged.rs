@@ -291,9 +291,6 @@ pub(super) fn unexplained_502(inputs: &Inputs, span: Span) -> Option<Candidate> 
         evidence,
         next,
     );
-    if gateway.is_some() {
-        Candidate::now(verdict)
-    } else {
-        Candidate::lines(total, verdict)
-    }
+    // 502s are the symptom, not a cause: any rule that names one outweighs them.
+    Candidate::lines(0, verdict)
 }

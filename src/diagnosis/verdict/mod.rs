@@ -73,6 +73,14 @@ pub const RULES: [Rule; 14] = [
         check: reach::dns,
     },
     Rule {
+        cause: Cause::HostLimits,
+        when: "the proxy host runs out of file descriptors or ephemeral ports (log lines `(24: \
+               Too many open files)`, `(99: Cannot assign requested address)`, probes that \
+               cannot get a port or a file handle, or the host's own figures above their \
+               warning levels)",
+        check: host::limits,
+    },
+    Rule {
         cause: Cause::UpstreamDown,
         when: "an upstream's probes fail (refused, socket missing, timeout, reset, no route, bad \
                status, not HTTP) for a reason on its side, with the matching log lines as \
@@ -84,14 +92,6 @@ pub const RULES: [Rule; 14] = [
         when: "a service's `status` command says it is not running (the proxy itself, or a \
                backend that probes do not reach)",
         check: reach::service_down,
-    },
-    Rule {
-        cause: Cause::HostLimits,
-        when: "the proxy host runs out of file descriptors or ephemeral ports (log lines `(24: \
-               Too many open files)`, `(99: Cannot assign requested address)`, probes that \
-               cannot get a port or a file handle, or the host's own figures above their \
-               warning levels)",
-        check: host::limits,
     },
     Rule {
         cause: Cause::HostOverloaded,
@@ -218,7 +218,10 @@ fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
         );
     }
     let mut evidence = past.evidence.clone();
-    evidence.push(Evidence::new("logs", quiet));
+    let source = evidence
+        .first()
+        .map_or("logs".to_string(), |e| e.source.clone());
+    evidence.push(Evidence::new(source, quiet));
     Verdict::new(
         past.cause,
         Status::Warning,

@@ -381,6 +381,11 @@ fn stale_address(inputs: &Inputs, span: Span) -> Option<Candidate> {
             let Some(addr) = logged_address(logged) else {
                 continue;
             };
+            // An address some upstream has (written as one, or answered for its name) is not
+            // stale.
+            if inputs.upstreams.iter().any(|u| u.is_named_by(logged)) {
+                continue;
+            }
             let by_name = inputs.upstreams.iter().find(|u| {
                 u.port == Some(addr.port())
                     && !u.is_down()
@@ -390,11 +395,7 @@ fn stale_address(inputs: &Inputs, span: Span) -> Option<Candidate> {
                     && u.host
                         .as_deref()
                         .and_then(|h| inputs.dns.name(h))
-                        .is_some_and(|d| {
-                            d.resolves == Resolves::Everywhere
-                                && !d.addresses.is_empty()
-                                && !d.addresses.contains(&addr.ip())
-                        })
+                        .is_some_and(|d| !d.addresses.is_empty() && !d.addresses.contains(&addr.ip()))
             });
             let Some(u) = by_name else {
                 continue;
