@@ -70,8 +70,9 @@ fn the_verdict_comes_from_the_probes_and_the_followed_log() {
     assert_eq!(d.verdict.cause, Blame::UpstreamDown);
     assert_eq!(
         d.verdict.text,
-        "upstream shop 127.0.0.1:8080 refuses connections (12 \"connect() failed (111)\" in \
-         error.log, 10 min; down for 1m30s): is its process running? restart it"
+        "upstream shop 127.0.0.1:8080 refuses connections (3 × \"connect() failed (111: \
+         Connection refused)\" in error.log, last minute (12 in 10 min); down for 1m30s; probe: \
+         refused): is its process running? restart it"
     );
     let logs = d.step(StepId::Logs).unwrap();
     assert_eq!(logs.status, Status::Warning);

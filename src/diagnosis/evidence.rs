@@ -122,6 +122,10 @@ fn evidence_of(by_log: &[(&LogInput, u64)], causes: &[Cause], span: Span) -> Vec
         log.short_name(),
         log.span_text(span)
     );
+    let window = count(log, causes, Span::Window);
+    if span == Span::Now && window > *n {
+        text.push_str(&format!(" ({window} in {} min)", log.minutes()));
+    }
     for (other, m) in by_log.iter().skip(1).take(2) {
         text.push_str(&format!(", +{m} in {}", other.short_name()));
     }

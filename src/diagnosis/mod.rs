@@ -215,7 +215,18 @@ impl Verdict {
     /// "{headline} ({evidence}): {next step}"; with `keys`, the next step ends with its key as
     /// the dashboard says it: "restart web (a)".
     pub fn line(&self, keys: bool) -> String {
-        let summary = self.summary();
+        self.line_with(keys, self.evidence.len())
+    }
+
+    /// [`Verdict::line`] with only the first `evidence` items, for a screen too narrow for all.
+    pub fn line_with(&self, keys: bool, evidence: usize) -> String {
+        let texts: Vec<&str> = self
+            .evidence
+            .iter()
+            .take(evidence)
+            .map(|e| e.text.as_str())
+            .collect();
+        let summary = texts.join("; ");
         let next = if keys {
             self.next_step_keyed()
         } else {

@@ -372,7 +372,7 @@ fn out_of_descriptors_or_ports_is_a_host_limit() {
     assert_eq!(v.cause, Cause::HostLimits);
     assert!(
         v.text.starts_with(
-            "the proxy host has run out of local ports (27000 of 28232 ephemeral ports in use)"
+            "the proxy host is running out of local ports (27000 of 28232 ephemeral ports in use)"
         ),
         "{}",
         v.text

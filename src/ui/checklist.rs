@@ -25,23 +25,18 @@ pub fn draw_verdict(frame: &mut Frame, area: Rect, d: &Diagnosis, theme: &Theme)
     // The next step matters more than the evidence (the checklist view has that) when it all
     // does not fit.
     let room = usize::from(area.width).saturating_sub(4);
-    let next = v.next_step_keyed();
-    let short = if next.is_empty() {
-        v.headline.clone()
-    } else {
-        format!("{}: {next}", v.headline)
-    };
-    let whole = v.line(true);
-    let text = [&whole, &short]
-        .into_iter()
+    // All the evidence, then fewer items, then none.
+    let text = (1..=v.evidence.len())
+        .rev()
+        .map(|n| v.line_with(true, n))
         .find(|t| t.chars().count() <= room)
-        .unwrap_or(&short);
+        .unwrap_or_else(|| v.line_with(true, 0));
     let line = Line::from(vec![
         Span::styled(
             format!(" {} ", mark(v.status)),
             status_style(theme, v.status),
         ),
-        Span::styled(text.clone(), status_style(theme, v.status)),
+        Span::styled(text, status_style(theme, v.status)),
     ]);
     frame.render_widget(Paragraph::new(line), area);
 }

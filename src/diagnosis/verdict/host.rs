@@ -171,7 +171,11 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
     let verdict = Verdict::new(
         Cause::HostLimits,
         status(ports_logged, ports_probe.is_some()),
-        "the proxy host has run out of local ports".into(),
+        if ports_probe.is_some() || ports_logged > 0 {
+            "the proxy host has run out of local ports".into()
+        } else {
+            "the proxy host is running out of local ports".into()
+        },
         evidence,
         NextStep::new(
             "keep upstream connections alive (keepalive in the upstream block, \
