@@ -72,8 +72,9 @@ fn check_blames_the_dead_upstream_with_nginx_own_log_lines_and_probes_the_gatewa
     assert_eq!(
         verdict["text"],
         format!(
-            "upstream shop {upstream} refuses connections (6 \"connect() failed (111)\" in \
-             error.log, 10 min): is its process running? restart it"
+            "upstream shop {upstream} refuses connections (6 × \"connect() failed (111: \
+             Connection refused)\" in error.log, last 2 min; probe: connection refused): is its \
+             process running? restart it"
         )
     );
     assert_eq!(verdict["next_step"], "is its process running? restart it");
@@ -129,18 +130,29 @@ fn check_blames_the_dead_upstream_with_nginx_own_log_lines_and_probes_the_gatewa
     assert_eq!(
         lines[1],
         format!(
-            "verdict: upstream shop {upstream} refuses connections (7 \"connect() failed (111)\" \
-             in error.log, 10 min): is its process running? restart it"
+            "verdict: upstream shop {upstream} refuses connections (7 × \"connect() failed (111: \
+             Connection refused)\" in error.log, last 2 min; probe: connection refused): is its \
+             process running? restart it"
         )
     );
-    assert_eq!(lines[3], "checklist:");
+    // The verdict's evidence, each with its source, then the checklist.
     assert!(
-        lines[4].starts_with("  CRITICAL  gateway           "),
+        lines[2].starts_with("  evidence  error.log:")
+            && lines[2].contains("(111: Connection refused)"),
         "{text}"
     );
-    assert!(lines[4].contains(" 502s in access.log (10 min, "), "{text}");
+    assert_eq!(
+        lines[3],
+        "  evidence  probe             probe: connection refused"
+    );
+    assert_eq!(lines[5], "checklist:");
     assert!(
-        lines[9].starts_with("  CRITICAL  upstreams         "),
+        lines[6].starts_with("  CRITICAL  gateway           "),
+        "{text}"
+    );
+    assert!(lines[6].contains(" 502s in access.log (10 min, "), "{text}");
+    assert!(
+        lines[11].starts_with("  CRITICAL  upstreams         "),
         "{text}"
     );
 }
@@ -192,7 +204,7 @@ fn a_real_drop_rule_is_the_verdict_for_the_upstream_it_blocks() {
     );
     assert_eq!(
         verdict["next_step"],
-        "remove or narrow that rule, or ACCEPT 127.0.0.66 port 9 before it; then rerun (r)"
+        "remove or narrow that rule, or ACCEPT 127.0.0.66 port 9 before it; then rerun the checks"
     );
     let matches = v["firewall"]["matches"].as_array().unwrap();
     let ours: Vec<_> = matches

@@ -104,9 +104,9 @@ fn a_report_shows_the_verdict_and_keeps_hostile_log_lines_inside_their_blocks() 
     );
     assert!(
         md.contains(&format!(
-            "## Verdict\n\n**CRITICAL** upstream shop 127.0.0.1:{dead} refuses connections (2 \
-             \"connect() failed (111)\" in error.log, 10 min): is its process running? restart \
-             it\n"
+            "## Verdict\n\n**CRITICAL** upstream shop 127.0.0.1:{dead} refuses connections (2 × \
+             \"connect() failed (111: Connection refused)\" in error.log, last 2 min; probe: \
+             connection refused): is its process running? restart it\n"
         )),
         "{md}"
     );

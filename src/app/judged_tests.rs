@@ -71,7 +71,7 @@ fn the_verdict_comes_from_the_probes_and_the_followed_log() {
     assert_eq!(
         d.verdict.text,
         "upstream shop 127.0.0.1:8080 refuses connections (3 × \"connect() failed (111: \
-         Connection refused)\" in error.log, last minute (12 in 10 min); down for 1m30s; probe: \
+         Connection refused)\" in error.log, last 2 min (12 in 10 min); down for 1m30s; probe: \
          refused): is its process running? restart it"
     );
     let logs = d.step(StepId::Logs).unwrap();

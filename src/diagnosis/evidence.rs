@@ -64,7 +64,12 @@ pub fn log_source(log: &LogInput) -> String {
 /// `error.log:1234` for the newest line of `cause`, or the log's name when the line number is
 /// not known.
 fn line_source(log: &LogInput, cause: Cause, span: Span) -> String {
-    match log.counts_in(span).examples.get(&cause).and_then(|e| e.line) {
+    match log
+        .counts_in(span)
+        .examples
+        .get(&cause)
+        .and_then(|e| e.line)
+    {
         Some(line) => format!("{}:{line}", log.short_name()),
         None => log.short_name(),
     }

@@ -319,7 +319,7 @@ impl LogInput {
             quiet_for: (counts.events() > 0).then_some(Duration::ZERO),
             recent: counts.clone(),
             counts,
-            recent_minutes: 1,
+            recent_minutes: 2,
         }
     }
 

@@ -198,7 +198,10 @@ impl Verdict {
         evidence: Vec<Evidence>,
         next: NextStep,
     ) -> Verdict {
-        let evidence: Vec<Evidence> = evidence.into_iter().filter(|e| !e.text.is_empty()).collect();
+        let evidence: Vec<Evidence> = evidence
+            .into_iter()
+            .filter(|e| !e.text.is_empty())
+            .collect();
         let mut v = Verdict {
             text: String::new(),
             headline,

@@ -115,7 +115,7 @@ fn a_refusing_upstream_is_named_with_its_log_lines_and_the_next_step() {
     assert_eq!(
         v.text,
         "upstream shop 10.0.0.5:8080 refuses connections (32 × \"connect() failed (111)\" in \
-         error.log, last minute; down for 1m30s; probe: refused): is its process running? \
+         error.log, last 2 min; down for 1m30s; probe: refused): is its process running? \
          restart it"
     );
     let mut with_service = shop_refused();
@@ -140,7 +140,7 @@ fn lines_blamed_on_another_upstream_are_not_the_evidence() {
     let v = verdict(&inputs);
     assert!(
         v.text
-            .contains("(32 × \"connect() failed (111)\" in error.log, last minute; down for 1m30s; probe: refused)"),
+            .contains("(32 × \"connect() failed (111)\" in error.log, last 2 min; down for 1m30s; probe: refused)"),
         "{}",
         v.text
     );
@@ -152,7 +152,7 @@ fn lines_blamed_on_another_upstream_are_not_the_evidence() {
     assert!(
         verdict(&inputs)
             .text
-            .contains("(7 × \"refused\" in error.log, last minute;")
+            .contains("(7 × \"refused\" in error.log, last 2 min;")
     );
 }
 
@@ -328,7 +328,7 @@ fn timeouts_on_an_overloaded_host_blame_the_host() {
     assert_eq!(
         v.text,
         "the proxy host is overloaded: load 5.20 is above 2 cores (load 5.20 is above 2 cores; \
-         12 × \"upstream timed out (110)\" in error.log, last minute; probes of shop, api time \
+         12 × \"upstream timed out (110)\" in error.log, last 2 min; probes of shop, api time \
          out): find what is busy: sort the processes by CPU or memory"
     );
     assert_eq!(v.key, Some("s"));
@@ -358,7 +358,7 @@ fn out_of_descriptors_or_ports_is_a_host_limit() {
     assert_eq!(
         v.text,
         "the proxy runs out of file descriptors (3 × \"(24: Too many open files)\" in error.log, \
-         last minute; file handles 1000 of 100000): raise worker_rlimit_nofile and the service's \
+         last 2 min; file handles 1000 of 100000): raise worker_rlimit_nofile and the service's \
          LimitNOFILE, then reload the proxy"
     );
     let mut ports = Inputs {
@@ -502,7 +502,7 @@ fn five_hundred_twos_without_a_cause_send_the_reader_to_the_error_log() {
     );
     assert_eq!(
         v.text,
-        "the gateway answers 502 but no cause is visible (80 × 502 in access.log, last minute): \
+        "the gateway answers 502 but no cause is visible (80 × 502 in access.log, last 2 min): \
          follow the proxy's error log too ([[log]] with kind = \"error\"): it says why"
     );
     inputs.logs.push(error_log(&[], &[]));

@@ -35,7 +35,7 @@ fn counts(causes: &[(LogCause, u64)], upstreams: &[(&str, u64)]) -> WindowCounts
     }
 }
 
-/// An nginx error log whose window holds `window` and whose last minute holds `now`.
+/// An nginx error log whose window holds `window` and whose last 2 min holds `now`.
 fn error_log(window: WindowCounts, now: WindowCounts) -> LogInput {
     let mut log = LogInput::fresh("/var/log/nginx/error.log", Some(Format::NginxError), window);
     log.recent = now;
@@ -159,7 +159,10 @@ fn a_cause_that_stopped_is_history_not_the_verdict() {
 
 #[test]
 fn nginx_still_connecting_to_an_old_address_is_stale_dns_even_in_one_shot() {
-    let now = counts(&[(LogCause::Refused, 12)], &[("http://127.0.0.2:8080/", 12)]);
+    let now = counts(
+        &[(LogCause::Refused, 12)],
+        &[("http://127.0.0.2:8080/", 12)],
+    );
     let mut app = up("app", "http://app.test:8080/");
     app.add_addr("127.0.0.3".parse().unwrap());
     app.source = "/etc/nginx/sites-enabled/app:14".into();
@@ -187,7 +190,10 @@ fn nginx_still_connecting_to_an_old_address_is_stale_dns_even_in_one_shot() {
         "nginx still connects to 127.0.0.2 for app.test (from \
          /etc/nginx/sites-enabled/app:14); DNS now answers 127.0.0.3"
     );
-    assert!(v.next_step.starts_with("reload the proxy so it resolves the name again"));
+    assert!(
+        v.next_step
+            .starts_with("reload the proxy so it resolves the name again")
+    );
     let sources: Vec<&str> = v.evidence.iter().map(|e| e.source.as_str()).collect();
     assert_eq!(sources, ["error.log", "dns", "probe"]);
     // With nginx as a service, the dashboard offers the reload; `check` never says "(a)".
@@ -197,9 +203,17 @@ fn nginx_still_connecting_to_an_old_address_is_stale_dns_even_in_one_shot() {
         state: "active".into(),
     });
     let v = judge(&inputs);
-    assert!(v.next_step.starts_with("reload nginx so"), "{}", v.next_step);
+    assert!(
+        v.next_step.starts_with("reload nginx so"),
+        "{}",
+        v.next_step
+    );
     assert!(!v.text.contains("(a)"), "{}", v.text);
-    assert!(v.next_step_keyed().ends_with("(a)"), "{}", v.next_step_keyed());
+    assert!(
+        v.next_step_keyed().ends_with("(a)"),
+        "{}",
+        v.next_step_keyed()
+    );
 }
 
 #[test]
@@ -218,7 +232,11 @@ fn the_hosts_own_limits_are_never_an_upstream_down() {
     let v = judge(&inputs);
     assert_eq!((v.cause, v.status), (Cause::HostLimits, Status::Critical));
     assert_eq!(v.headline, "the proxy host has run out of local ports");
-    assert!(v.next_step.contains("ip_local_port_range"), "{}", v.next_step);
+    assert!(
+        v.next_step.contains("ip_local_port_range"),
+        "{}",
+        v.next_step
+    );
     assert!(v.next_step.contains("tcp_tw_reuse"), "{}", v.next_step);
 
     // Too many open files: a few lines beat many timeouts.
@@ -294,8 +312,16 @@ fn a_missing_socket_is_said_in_nginx_words() {
     };
     let v = judge(&inputs);
     assert_eq!(v.cause, Cause::UpstreamDown, "{}", v.text);
-    assert!(v.headline.contains("socket file is missing"), "{}", v.headline);
-    assert!(v.text.contains("(2: No such file or directory)"), "{}", v.text);
+    assert!(
+        v.headline.contains("socket file is missing"),
+        "{}",
+        v.headline
+    );
+    assert!(
+        v.text.contains("(2: No such file or directory)"),
+        "{}",
+        v.text
+    );
     assert!(!v.text.contains("111"), "{}", v.text);
 }
 
@@ -365,7 +391,10 @@ fn next_steps_carry_their_key_apart_from_their_words() {
     let v = judge(&inputs);
     assert_eq!(v.next_step, "is its process running? restart shop");
     assert_eq!(v.key, Some("a"));
-    assert_eq!(v.next_step_keyed(), "is its process running? restart shop (a)");
+    assert_eq!(
+        v.next_step_keyed(),
+        "is its process running? restart shop (a)"
+    );
     assert!(v.line(true).ends_with("restart shop (a)"));
     assert!(v.text.ends_with("restart shop"));
     let json = serde_json::to_value(&v).expect("json");

@@ -44,8 +44,6 @@ pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogIn
     let now = unix_seconds(now);
     let counts = source.tally.last(window, now);
     let window_start = now.saturating_sub(i64::try_from(window.as_secs()).unwrap_or(i64::MAX));
-    // The tally keeps whole minutes: "now" starts where the minute a minute ago began.
-    let recent_start = now.saturating_sub(RECENT.as_secs() as i64).div_euclid(60) * 60;
     let last_event = source
         .tally
         .per_minute
@@ -60,8 +58,10 @@ pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogIn
         error: source.error().map(str::to_owned),
         counts,
         recent: source.tally.last(RECENT, now),
-        recent_minutes: u64::try_from(now - recent_start).unwrap_or(60).div_ceil(60),
-        quiet_for: last_event.map(|m| Duration::from_secs(u64::try_from(now - (m + 60)).unwrap_or(0))),
+        // The minute a minute ago and this one: at most two minutes, whatever the second.
+        recent_minutes: 2,
+        quiet_for: last_event
+            .map(|m| Duration::from_secs(u64::try_from(now - (m + 60)).unwrap_or(0))),
     }
 }
 

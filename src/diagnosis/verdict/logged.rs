@@ -81,34 +81,44 @@ pub(super) fn proxy_config(inputs: &Inputs, span: Span) -> Option<Candidate> {
     let invalid = cause_total(inputs, &[LogCause::InvalidHeader], span);
     if big >= invalid {
         let (who, _) = blamed(inputs, &[LogCause::TooBigHeader], span);
-        return from_lines(inputs, span, &[LogCause::TooBigHeader], |status, evidence| {
+        return from_lines(
+            inputs,
+            span,
+            &[LogCause::TooBigHeader],
+            |status, evidence| {
+                Verdict::new(
+                    Cause::ProxyConfig,
+                    status,
+                    format!("upstream {who}'s response headers do not fit the proxy's buffers"),
+                    evidence,
+                    reload_hint(
+                        inputs,
+                        "raise proxy_buffer_size (e.g. 16k) and proxy_buffers (fastcgi_buffer_size \
+                     for PHP), then ",
+                        "",
+                    ),
+                )
+            },
+        );
+    }
+    let (who, _) = blamed(inputs, &[LogCause::InvalidHeader], span);
+    from_lines(
+        inputs,
+        span,
+        &[LogCause::InvalidHeader],
+        |status, evidence| {
             Verdict::new(
                 Cause::ProxyConfig,
                 status,
-                format!("upstream {who}'s response headers do not fit the proxy's buffers"),
+                format!("upstream {who} sends an invalid HTTP response"),
                 evidence,
-                reload_hint(
-                    inputs,
-                    "raise proxy_buffer_size (e.g. 16k) and proxy_buffers (fastcgi_buffer_size \
-                     for PHP), then ",
-                    "",
+                NextStep::new(
+                    "check that proxy_pass/fastcgi_pass speaks the upstream's protocol, and read \
+                 the upstream's own log",
                 ),
             )
-        });
-    }
-    let (who, _) = blamed(inputs, &[LogCause::InvalidHeader], span);
-    from_lines(inputs, span, &[LogCause::InvalidHeader], |status, evidence| {
-        Verdict::new(
-            Cause::ProxyConfig,
-            status,
-            format!("upstream {who} sends an invalid HTTP response"),
-            evidence,
-            NextStep::new(
-                "check that proxy_pass/fastcgi_pass speaks the upstream's protocol, and read \
-                 the upstream's own log",
-            ),
-        )
-    })
+        },
+    )
 }
 
 pub(super) fn backlog(inputs: &Inputs, span: Span) -> Option<Candidate> {
@@ -135,15 +145,20 @@ pub(super) fn backlog(inputs: &Inputs, span: Span) -> Option<Candidate> {
         ));
     }
     let (who, _) = blamed(inputs, &[LogCause::Unavailable], span);
-    from_lines(inputs, span, &[LogCause::Unavailable], |status, evidence| {
-        Verdict::new(
-            Cause::Backlog,
-            status,
-            format!("upstream {who}'s listen backlog is full"),
-            evidence,
-            next,
-        )
-    })
+    from_lines(
+        inputs,
+        span,
+        &[LogCause::Unavailable],
+        |status, evidence| {
+            Verdict::new(
+                Cause::Backlog,
+                status,
+                format!("upstream {who}'s listen backlog is full"),
+                evidence,
+                next,
+            )
+        },
+    )
 }
 
 pub(super) fn permission(inputs: &Inputs, span: Span) -> Option<Candidate> {
@@ -278,14 +293,19 @@ pub(super) fn unexplained_502(inputs: &Inputs, span: Span) -> Option<Candidate> 
     let next = if error_log {
         NextStep::new("read the error log around those requests").key("/")
     } else {
-        NextStep::new("follow the proxy's error log too ([[log]] with kind = \"error\"): it says why")
+        NextStep::new(
+            "follow the proxy's error log too ([[log]] with kind = \"error\"): it says why",
+        )
     };
     let verdict = Verdict::new(
         Cause::Unexplained502,
         if gateway.is_some() {
             Status::Critical
         } else {
-            super::severity_of(inputs, inputs.logs.iter().map(|l| l.counts.status_502).sum())
+            super::severity_of(
+                inputs,
+                inputs.logs.iter().map(|l| l.counts.status_502).sum(),
+            )
         },
         "the gateway answers 502 but no cause is visible".into(),
         evidence,

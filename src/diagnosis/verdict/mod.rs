@@ -188,12 +188,7 @@ fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
         .iter()
         .filter_map(|l| l.quiet_for)
         .min()
-        .map(|d| {
-            format!(
-                "none for {} min",
-                d.as_secs().div_ceil(60).max(1)
-            )
-        })
+        .map(|d| format!("none for {} min", d.as_secs().div_ceil(60).max(1)))
         .unwrap_or_default();
     let probed: Vec<&UpstreamInput> = inputs
         .upstreams
@@ -239,7 +234,12 @@ fn worst_step(steps: &[Step]) -> Option<Evidence> {
         .iter()
         .filter(|s| s.status != Status::Ok)
         .max_by_key(|s| s.status.severity())
-        .map(|s| Evidence::new(s.step.name(), format!("but {}: {}", s.step.title(), s.evidence)))
+        .map(|s| {
+            Evidence::new(
+                s.step.name(),
+                format!("but {}: {}", s.step.title(), s.evidence),
+            )
+        })
 }
 
 fn no_cause(inputs: &Inputs, steps: &[Step]) -> Verdict {
@@ -259,8 +259,8 @@ fn no_cause(inputs: &Inputs, steps: &[Step]) -> Verdict {
             NextStep::default(),
         );
     }
-    let evidence = worst_step(steps)
-        .unwrap_or_else(|| Evidence::new("checklist", "every step is ok"));
+    let evidence =
+        worst_step(steps).unwrap_or_else(|| Evidence::new("checklist", "every step is ok"));
     Verdict::new(
         Cause::NoCause,
         Status::Ok,

@@ -39,8 +39,24 @@ fn probe_evidence(u: &UpstreamInput) -> Evidence {
         let outcome = u.outcome.map_or("not probed yet", |o| o.as_str());
         Evidence::new("probe", format!("probe: {outcome}"))
     } else {
-        Evidence::new("probe", format!("probe: {}", u.detail))
+        Evidence::new("probe", format!("probe: {}", reason(&u.detail)))
     }
+}
+
+/// The reason that leads a probe's detail ("connection refused: error sending request ...:
+/// tcp connect error ..."), keeping any parenthesised errno whole: "socket file missing (2: No
+/// such file or directory)". The upstream's detail view has the rest.
+fn reason(detail: &str) -> &str {
+    let mut depth = 0usize;
+    for (i, c) in detail.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 && detail[i + 1..].starts_with(' ') => return &detail[..i],
+            _ => {}
+        }
+    }
+    detail
 }
 
 pub(super) fn firewall(inputs: &Inputs, _span: Span) -> Option<Candidate> {
@@ -84,7 +100,9 @@ pub(super) fn firewall(inputs: &Inputs, _span: Span) -> Option<Candidate> {
                 rule.chain
             )
         } else {
-            format!("remove or narrow that rule, or ACCEPT {place} before it; then rerun the checks")
+            format!(
+                "remove or narrow that rule, or ACCEPT {place} before it; then rerun the checks"
+            )
         };
         return Candidate::now(Verdict::new(
             Cause::Firewall,
@@ -222,9 +240,11 @@ fn probed_down(inputs: &Inputs, u: &UpstreamInput, down: usize) -> Verdict {
         _ => &[],
     };
     let next = match u.outcome {
-        _ if socket_missing(u) => {
-            restart_hint(inputs, u, "the socket file is gone: is its service running? ")
-        }
+        _ if socket_missing(u) => restart_hint(
+            inputs,
+            u,
+            "the socket file is gone: is its service running? ",
+        ),
         Some(Outcome::Refused) => restart_hint(inputs, u, "is its process running? "),
         Some(Outcome::Timeout) => restart_hint(
             inputs,
@@ -273,7 +293,13 @@ fn probed_down(inputs: &Inputs, u: &UpstreamInput, down: usize) -> Verdict {
             ),
         ));
     }
-    Verdict::new(Cause::UpstreamDown, Status::Critical, headline, evidence, next)
+    Verdict::new(
+        Cause::UpstreamDown,
+        Status::Critical,
+        headline,
+        evidence,
+        next,
+    )
 }
 
 pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
@@ -321,7 +347,10 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
             return if n.resolves == Resolves::Nowhere {
                 Candidate::now(verdict(Status::Critical, "does not resolve"))
             } else {
-                Candidate::lines(0, verdict(Status::Warning, "fails through some nameservers"))
+                Candidate::lines(
+                    0,
+                    verdict(Status::Warning, "fails through some nameservers"),
+                )
             };
         }
         if let Some(old) = &n.moved_from {
@@ -395,7 +424,9 @@ fn stale_address(inputs: &Inputs, span: Span) -> Option<Candidate> {
                     && u.host
                         .as_deref()
                         .and_then(|h| inputs.dns.name(h))
-                        .is_some_and(|d| !d.addresses.is_empty() && !d.addresses.contains(&addr.ip()))
+                        .is_some_and(|d| {
+                            !d.addresses.is_empty() && !d.addresses.contains(&addr.ip())
+                        })
             });
             let Some(u) = by_name else {
                 continue;
@@ -445,4 +476,20 @@ fn stale_address(inputs: &Inputs, span: Span) -> Option<Candidate> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_probes_reason_keeps_its_errno_whole() {
+        assert_eq!(
+            super::reason("connection refused: error sending request: tcp connect error"),
+            "connection refused"
+        );
+        assert_eq!(
+            super::reason("socket file missing (2: No such file or directory)"),
+            "socket file missing (2: No such file or directory)"
+        );
+        assert_eq!(super::reason("timed out"), "timed out");
+    }
 }
