@@ -274,6 +274,32 @@ fn nginx_without_keepalive_runs_out_of_ports_and_check_says_local_limit() {
                 "{}",
                 v["host"]
             );
+            // The verdict blames this host, never the upstream, and gives the fixes.
+            let verdict = &v["verdict"];
+            assert_eq!(verdict["cause"], "host_limits", "{verdict}");
+            assert_eq!(out.status.code(), Some(2), "{verdict}");
+            let text = verdict["text"].as_str().unwrap_or_default();
+            assert!(
+                text.starts_with("the proxy host has run out of local ports")
+                    && text.contains("(99: Cannot assign requested address)")
+                    && text.contains(
+                        "8 of 8 ephemeral ports in use, 8 TIME_WAIT, mostly to 127.0.0.1:8080"
+                    ),
+                "{verdict}"
+            );
+            let next = verdict["next_step"].as_str().unwrap_or_default();
+            for fix in ["keepalive", "ip_local_port_range", "tcp_tw_reuse"] {
+                assert!(next.contains(fix), "{fix}: {verdict}");
+            }
+            let sources: Vec<&str> = verdict["evidence"]
+                .as_array()
+                .map(|e| e.iter().filter_map(|i| i["source"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(sources.contains(&"host"), "{verdict}");
+            assert!(
+                sources.iter().any(|s| s.starts_with("error.log")),
+                "{verdict}"
+            );
         },
     );
 }

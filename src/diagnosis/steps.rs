@@ -1,7 +1,6 @@
 //! The six checklist steps, each a status and one line of evidence.
 
 use crate::firewall::{Strength, ToolState};
-use crate::logs::{CRITICAL_EVENTS, WARNING_EVENTS};
 use crate::status::{Finding, Status};
 use crate::upstream::{Outcome, State};
 
@@ -27,16 +26,6 @@ pub fn all(inputs: &Inputs) -> Vec<Step> {
             }
         })
         .collect()
-}
-
-fn by_events(n: u64) -> Status {
-    if n >= CRITICAL_EVENTS {
-        Status::Critical
-    } else if n >= WARNING_EVENTS {
-        Status::Warning
-    } else {
-        Status::Ok
-    }
 }
 
 /// The `[gateway]` probe as a finding: critical when the gateway answers 5xx or not at all.
@@ -86,8 +75,7 @@ fn gateway(inputs: &Inputs) -> (Status, String) {
         .filter(|l| l.has_statuses() && l.error.is_none())
         .collect();
     for log in &access {
-        let s = by_events(log.counts.status_502);
-        status = status.worst(s);
+        status = status.worst(crate::logs::severity(&log.counts));
         let rate = log.counts.status_502 as f64 / log.minutes() as f64;
         parts.push(if log.counts.status_502 == 0 {
             format!(
@@ -223,7 +211,7 @@ fn logs(inputs: &Inputs) -> (Status, String) {
             continue;
         }
         let events = log.events();
-        status = status.worst(by_events(events));
+        status = status.worst(crate::logs::severity(&log.counts));
         if events == 0 {
             continue;
         }

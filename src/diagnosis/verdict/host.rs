@@ -159,7 +159,21 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
                 .map(|(u, t)| format!("{u} of {t} ephemeral ports in use"))
         })
     });
+    // Which upstream the ports go to, when the busiest remote is one.
+    let holder = host
+        .and_then(|h| h.ports_detail.as_ref())
+        .and_then(|p| p.top_remotes.first())
+        .and_then(|(remote, _)| {
+            inputs
+                .upstreams
+                .iter()
+                .find(|u| u.is_named_by(&remote.to_string()))
+        });
     if let Some(text) = figures {
+        let text = match holder {
+            Some(u) => format!("{text} (upstream {})", u.name),
+            None => text,
+        };
         evidence.push(Evidence::new("host", text));
     }
     if let Some(u) = ports_probe {
