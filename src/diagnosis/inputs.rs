@@ -264,6 +264,8 @@ pub struct DnsInput {
     pub names: Vec<DnsNameInput>,
     /// Everything the DNS checks found (failures, disagreement, drift, families), worst first.
     pub findings: Vec<Finding>,
+    /// The nameservers the proxy's own config names: what it asks for names in variables.
+    pub proxy_resolvers: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -393,6 +395,7 @@ impl DnsInput {
             watched,
             names,
             findings,
+            proxy_resolvers: Vec::new(),
         }
     }
 

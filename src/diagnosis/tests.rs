@@ -279,6 +279,7 @@ fn dns_failures_and_drift_of_an_upstream_name() {
                 addresses: vec![],
             }],
             findings: vec![],
+            proxy_resolvers: vec![],
         },
         ..Inputs::default()
     };

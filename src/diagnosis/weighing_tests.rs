@@ -179,6 +179,7 @@ fn nginx_still_connecting_to_an_old_address_is_stale_dns_even_in_one_shot() {
                 addresses: vec!["127.0.0.3".parse().unwrap()],
             }],
             findings: vec![],
+            proxy_resolvers: vec![],
         },
         logs: vec![error_log(now.clone(), now)],
         ..Inputs::default()
@@ -424,6 +425,7 @@ fn an_address_written_in_the_config_is_never_taken_for_a_stale_one() {
                 addresses: vec!["10.0.0.9".parse().unwrap()],
             }],
             findings: vec![],
+            proxy_resolvers: vec![],
         },
         logs: vec![error_log(now.clone(), now)],
         ..Inputs::default()
@@ -431,4 +433,62 @@ fn an_address_written_in_the_config_is_never_taken_for_a_stale_one() {
     let v = judge(&inputs);
     assert_eq!(v.cause, Cause::UpstreamDown, "{}", v.text);
     assert!(v.headline.starts_with("upstream shop"), "{}", v.headline);
+}
+
+#[test]
+fn a_name_the_proxy_cannot_resolve_is_named_with_its_resolver() {
+    let now = with_example(
+        counts(&[(LogCause::Dns, 7)], &[]),
+        LogCause::Dns,
+        "api.internal could not be resolved (110: Operation timed out)",
+        40,
+    );
+    let mut inputs = Inputs {
+        host: Some(calm_host()),
+        logs: vec![error_log(now.clone(), now)],
+        ..Inputs::default()
+    };
+    inputs.dns.proxy_resolvers = vec!["127.0.0.53:53".parse().unwrap()];
+    let d = diagnose(&inputs);
+    let v = &d.verdict;
+    assert_eq!(v.cause, Cause::Dns);
+    assert_eq!(v.headline, "the proxy cannot resolve api.internal");
+    assert!(v.text.contains("(110: Operation timed out)"), "{}", v.text);
+    assert!(
+        v.text.contains("the proxy asks 127.0.0.53:53"),
+        "{}",
+        v.text
+    );
+    assert_eq!(v.evidence[0].source, "error.log:40");
+    // The DNS step does not say all is well while the log says a name failed.
+    let step = d.step(StepId::Dns).unwrap();
+    assert_eq!(step.status, Status::Warning);
+    assert!(
+        step.evidence.contains("api.internal could not be resolved"),
+        "{}",
+        step.evidence
+    );
+}
+
+#[test]
+fn resets_while_fresh_probes_pass_point_at_keepalive() {
+    let now = counts(
+        &[(LogCause::PrematureClose, 6), (LogCause::Reset, 2)],
+        &[("http://10.0.0.5:8080/", 8)],
+    );
+    let inputs = Inputs {
+        host: Some(calm_host()),
+        upstreams: vec![up("shop", "http://10.0.0.5:8080/")],
+        logs: vec![error_log(now.clone(), now)],
+        ..Inputs::default()
+    };
+    let v = judge(&inputs);
+    assert_eq!(v.cause, Cause::UpstreamCrash, "{}", v.text);
+    assert!(v.next_step.contains("keepalive timeout"), "{}", v.next_step);
+    assert!(v.text.contains("answers fresh connections"), "{}", v.text);
+    // Without fresh connections that pass, it is crashing.
+    let mut crashing = inputs.clone();
+    crashing.upstreams.clear();
+    let v = judge(&crashing);
+    assert!(v.next_step.contains("crashes"), "{}", v.next_step);
 }

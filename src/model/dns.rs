@@ -13,6 +13,8 @@ pub struct Dns {
     pub findings: Vec<Finding>,
     /// Names in display order: failing first, then as configured.
     pub order: Vec<String>,
+    /// The nameservers the proxy's own config names (nginx `resolver`, HAProxy `nameserver`).
+    pub proxy_resolvers: Vec<std::net::SocketAddr>,
 }
 
 /// How one name fares across every nameserver asked.

@@ -16,12 +16,15 @@ impl Model {
         Inputs {
             host: self.host.as_ref().map(HostInput::from_sample),
             upstreams,
-            dns: DnsInput::from_round(
-                self.dns.names.clone(),
-                self.dns.round.as_ref(),
-                Some(&self.dns.drift),
-                self.dns.findings.clone(),
-            ),
+            dns: DnsInput {
+                proxy_resolvers: self.dns.proxy_resolvers.clone(),
+                ..DnsInput::from_round(
+                    self.dns.names.clone(),
+                    self.dns.round.as_ref(),
+                    Some(&self.dns.drift),
+                    self.dns.findings.clone(),
+                )
+            },
             logs: self
                 .logs
                 .sources

@@ -71,7 +71,10 @@ impl Model {
             .collect();
         Model {
             upstreams: Upstreams::new(watch.catalog),
-            dns: Dns::new(names),
+            dns: Dns {
+                proxy_resolvers: watch.catalog.resolvers.clone(),
+                ..Dns::new(names)
+            },
             logs: LogBook::new(watch.logs, RingLimits::default()),
             gateway: watch.gateway.cloned().map(Gateway::new),
             services: Services::new(watch.services),

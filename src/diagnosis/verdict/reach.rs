@@ -386,13 +386,28 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
     } else {
         names.join(", ")
     };
+    let mut evidence = log_evidence(inputs, &[LogCause::Dns], span);
+    let resolvers: Vec<String> = inputs
+        .dns
+        .proxy_resolvers
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    evidence.push(Evidence::new(
+        "dns",
+        if resolvers.is_empty() {
+            "the proxy's config names no resolver: it cannot resolve names at run time".into()
+        } else {
+            format!("the proxy asks {}", resolvers.join(", "))
+        },
+    ));
     Candidate::lines(
         n,
         Verdict::new(
             Cause::Dns,
             by_count(inputs, &[LogCause::Dns]),
             format!("the proxy cannot resolve {what}"),
-            log_evidence(inputs, &[LogCause::Dns], span),
+            evidence,
             NextStep::new(
                 "check the proxy's resolver (nginx `resolver`) and that nameserver answers the \
                  name",
