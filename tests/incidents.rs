@@ -732,7 +732,28 @@ struct Timing {
     incident: &'static str,
     first_line: Option<Duration>,
     verdict: Option<Duration>,
-    last: Option<Check>,
+    /// The last verdict seen, in one line.
+    last: Option<String>,
+}
+
+/// What a front end showed, in one line for the timing table.
+trait Shown {
+    fn one_line(&self) -> String;
+}
+
+impl Shown for Check {
+    fn one_line(&self) -> String {
+        Check::one_line(self)
+    }
+}
+
+/// The dashboard's verdict line, as the screen shows it.
+struct Screen(String);
+
+impl Shown for Screen {
+    fn one_line(&self) -> String {
+        self.0.trim().to_string()
+    }
 }
 
 const VERDICT_WITHIN: Duration = Duration::from_secs(10);
@@ -740,14 +761,14 @@ const VERDICT_WITHIN: Duration = Duration::from_secs(10);
 /// From `t0` (the breakage) on: `traffic` in a loop in one thread, nginx's error.log watched for
 /// `needle` in another, and `check` run again and again until `right` says its verdict is right
 /// or [`VERDICT_WITHIN`] has passed.
-fn time_to_verdict(
+fn time_to_verdict<T: Shown>(
     incident: &'static str,
     t0: Instant,
     error_log: &Path,
     needle: &str,
     traffic: impl Fn() + Sync,
-    check: impl Fn() -> Check,
-    right: impl Fn(&Check) -> bool,
+    check: impl Fn() -> T,
+    right: impl Fn(&T) -> bool,
 ) -> Timing {
     let stop = AtomicBool::new(false);
     let first_line = Mutex::new(None);
@@ -777,7 +798,7 @@ fn time_to_verdict(
         while t0.elapsed() < VERDICT_WITHIN {
             let c = check();
             let ok = right(&c);
-            timing.last = Some(c);
+            timing.last = Some(c.one_line());
             if ok {
                 timing.verdict = Some(t0.elapsed());
                 break;
@@ -858,12 +879,18 @@ fn time_to_verdict_for_a_bad_deploy_a_stale_dns_and_a_stopped_php_fpm() {
         ));
     }
 
+    report_timings("check", &rows);
+}
+
+/// Prints the table (`cargo test -- --nocapture` shows it) and fails for any verdict that came
+/// late or never.
+fn report_timings(front_end: &str, rows: &[Timing]) {
     let secs = |d: Option<Duration>| {
         d.map_or("never".to_string(), |d| format!("{:.1} s", d.as_secs_f64()))
     };
-    eprintln!("incident | first nginx line after | right verdict after");
-    for r in &rows {
-        let last = r.last.as_ref().map(Check::one_line).unwrap_or_default();
+    eprintln!("{front_end}: incident | first nginx line after | right verdict after");
+    for r in rows {
+        let last = r.last.clone().unwrap_or_default();
         let tail = if r.verdict.is_some() {
             String::new()
         } else {
@@ -880,7 +907,7 @@ fn time_to_verdict_for_a_bad_deploy_a_stale_dns_and_a_stopped_php_fpm() {
         .iter()
         .filter(|r| r.verdict.is_none_or(|d| d >= VERDICT_WITHIN))
         .map(|r| {
-            let last = r.last.as_ref().map(Check::one_line).unwrap_or_default();
+            let last = r.last.clone().unwrap_or_default();
             format!(
                 "{}: no right verdict within {VERDICT_WITHIN:?} of the breakage; last: {last}",
                 r.incident
@@ -888,4 +915,83 @@ fn time_to_verdict_for_a_bad_deploy_a_stale_dns_and_a_stopped_php_fpm() {
         })
         .collect();
     assert!(late.is_empty(), "{}", late.join("\n"));
+}
+
+/// The dashboard, following nginx's logs and probing, from the breakage to the verdict line on
+/// screen: the same judgement as `check`, drawn at most a frame later.
+#[test]
+fn time_to_verdict_in_the_dashboard_for_a_bad_deploy_and_a_stopped_php_fpm() {
+    let _host = shared_host();
+    let mut rows = Vec::new();
+    let verdict_line =
+        |t: &common::Tmux| Screen(t.screen().lines().nth(1).unwrap_or_default().to_string());
+
+    // 1: the deploy that brings too-big headers (no probe sees it: the logs must).
+    {
+        let ups = Upstreams::new();
+        let port = free_port();
+        let _before = ups.start_on(port, servers::Behaviour::status(200));
+        let nginx = proxy_to_app(port, "");
+        let sb = Sandbox::new();
+        let config = gatewatch_config(&sb, &nginx, HOSTS, "");
+        let t = dashboard(&nginx, &config);
+        drop(_before);
+        let t0 = Instant::now();
+        let _app = ups.start_on(port, big_header(16 * 1024));
+        rows.push(time_to_verdict(
+            "deploy brings too-big headers",
+            t0,
+            &nginx.dir.path().join("error.log"),
+            "upstream sent too big header",
+            || {
+                nginx.traffic("/", 4, 2, QUICK);
+            },
+            || verdict_line(&t),
+            |s| s.0.contains("do not fit the proxy's buffers"),
+        ));
+    }
+
+    // 6: php-fpm stopped.
+    {
+        let (mut fpm, nginx) = fpm_behind_nginx("ok.php", "<?php echo \"ok\\n\";\n");
+        assert_eq!(nginx.get("/ok.php").0, 200, "php-fpm answers through nginx");
+        let sb = Sandbox::new();
+        let config = gatewatch_config(&sb, &nginx, HOSTS, &fpm_service(&fpm));
+        let t = dashboard(&nginx, &config);
+        let t0 = Instant::now();
+        fpm.stop();
+        rows.push(time_to_verdict(
+            "php-fpm stopped",
+            t0,
+            &nginx.dir.path().join("error.log"),
+            NO_SUCH_FILE,
+            || {
+                nginx.traffic("/ok.php", 2, 1, QUICK);
+            },
+            || verdict_line(&t),
+            |s| s.0.contains("socket file is missing") || s.0.contains("php-fpm is not running"),
+        ));
+    }
+    report_timings("dashboard", &rows);
+}
+
+/// The real binary in a real terminal on nginx's config, once it says nothing is wrong.
+fn dashboard(nginx: &Nginx, config: &Path) -> common::Tmux {
+    let t = common::Tmux::start(
+        &[
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--nginx-conf",
+            nginx.conf.to_str().expect("utf-8 path"),
+        ],
+        200,
+        50,
+    );
+    t.wait_until("the verdict finds nothing wrong", |t| {
+        t.screen()
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("no 502 cause"))
+    });
+    t
 }
