@@ -429,6 +429,20 @@ fn upstreams(inputs: &Inputs) -> (Status, String) {
         };
         return (Status::Warning, format!("{what}{more}"));
     }
+    // A probe this host starved says nothing of the upstream: say so, not "waiting".
+    if let Some(starved) = ups
+        .iter()
+        .find(|u| u.state.is_none() && u.outcome == Some(Outcome::LocalLimit))
+    {
+        return (
+            Status::Unknown,
+            format!(
+                "{} cannot be probed from this host: {}",
+                starved.display(),
+                starved.detail
+            ),
+        );
+    }
     if unprobed == ups.len() {
         return (Status::Unknown, "waiting for the first probes".into());
     }

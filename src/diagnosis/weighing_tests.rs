@@ -492,3 +492,25 @@ fn resets_while_fresh_probes_pass_point_at_keepalive() {
     let v = judge(&crashing);
     assert!(v.next_step.contains("crashes"), "{}", v.next_step);
 }
+
+#[test]
+fn an_upstream_this_host_cannot_probe_is_not_waiting_for_probes() {
+    let mut shop = up("shop", "http://10.0.0.5:8080/");
+    shop.state = None;
+    shop.outcome = Some(Outcome::LocalLimit);
+    shop.detail = "no local port free (99: Cannot assign requested address)".into();
+    let inputs = Inputs {
+        host: Some(calm_host()),
+        upstreams: vec![shop],
+        ..Inputs::default()
+    };
+    let d = diagnose(&inputs);
+    let step = d.step(StepId::Upstreams).unwrap();
+    assert_eq!(step.status, Status::Unknown);
+    assert_eq!(
+        step.evidence,
+        "shop 10.0.0.5:8080 cannot be probed from this host: no local port free (99: Cannot \
+         assign requested address)"
+    );
+    assert_eq!(d.verdict.cause, Cause::HostLimits);
+}

@@ -15,6 +15,8 @@ pub const CRITICAL_EVENTS: u64 = 50;
 pub const CRITICAL_SHARE_PERCENT: u64 = 10;
 /// ... counted only over at least this many requests, so two requests with one 502 are a warning.
 pub const SHARE_MIN_REQUESTS: u64 = 5;
+/// ... and this many failed ones, so one blip among a quiet minute's requests is a warning.
+pub const SHARE_MIN_FAILED: u64 = 3;
 /// An upstream with at least this many requests ...
 pub const UPSTREAM_MIN_REQUESTS: u64 = 3;
 /// ... failing at least this share of them is down for whoever it serves (one path, one app),
@@ -26,12 +28,14 @@ pub const UPSTREAM_CRITICAL_PERCENT: u64 = 50;
 /// the cause of its 504 in the error log, where it counts), but it does count in the shares.
 pub fn severity(counts: &WindowCounts) -> Status {
     let events = counts.events();
-    let share_critical = counts.requests >= SHARE_MIN_REQUESTS
-        && at_least(
-            counts.failed_requests,
-            counts.requests,
-            CRITICAL_SHARE_PERCENT,
-        );
+    let (failed, requests) = (counts.failed_requests, counts.requests);
+    // A tenth of a real amount of traffic, or half of even a little: the whole site may be
+    // one quiet endpoint.
+    let share_critical = (requests >= SHARE_MIN_REQUESTS
+        && failed >= SHARE_MIN_FAILED
+        && at_least(failed, requests, CRITICAL_SHARE_PERCENT))
+        || (requests >= UPSTREAM_MIN_REQUESTS
+            && at_least(failed, requests, UPSTREAM_CRITICAL_PERCENT));
     let upstream_critical = counts.upstream_requests.iter().any(|(upstream, total)| {
         let failed = counts.upstream_share(upstream).map_or(0, |(f, _)| f);
         *total >= UPSTREAM_MIN_REQUESTS && at_least(failed, *total, UPSTREAM_CRITICAL_PERCENT)
@@ -84,11 +88,15 @@ mod tests {
 
     #[test]
     fn a_high_share_of_few_requests_is_critical() {
-        // 1 of 10 is 10%: critical; 1 of 11 is not.
-        assert_eq!(severity(&counts(1, 10, 1)), Status::Critical);
-        assert_eq!(severity(&counts(1, 11, 1)), Status::Warning);
+        // 3 of 30 is 10%: critical; 3 of 31 is not, nor is one blip among 9.
+        assert_eq!(severity(&counts(3, 30, 3)), Status::Critical);
+        assert_eq!(severity(&counts(3, 31, 3)), Status::Warning);
+        assert_eq!(severity(&counts(1, 9, 1)), Status::Warning);
+        // Half of a few requests: a quiet endpoint that fails.
+        assert_eq!(severity(&counts(2, 4, 2)), Status::Critical);
+        assert_eq!(severity(&counts(3, 3, 3)), Status::Critical);
         // Too few requests to speak of a share.
-        assert_eq!(severity(&counts(2, 4, 2)), Status::Warning);
+        assert_eq!(severity(&counts(1, 2, 1)), Status::Warning);
         // A 504 is a failed request but not an event (its error-log line is the event).
         assert_eq!(severity(&counts(0, 100, 1)), Status::Ok);
         assert_eq!(severity(&counts(0, 100, 10)), Status::Critical);
