@@ -206,19 +206,23 @@ fn thresholds_make_warning_and_critical() {
     assert!(f.message.contains("in the last 10m"), "{}", f.message);
     assert!(f.message.contains("http://a:1"), "{}", f.message);
 
-    // An access log: 2 of 14 requests failing is critical by share, far below CRITICAL_EVENTS.
+    // An access log: 3 of 14 requests failing is critical by share, far below CRITICAL_EVENTS;
+    // 2 of 14 are a warning (too few failed to call it).
     r.causes.clear();
-    r.top_upstreams = vec![("127.0.0.1:8080".into(), 2)];
-    (r.status_502, r.status_5xx, r.requests, r.failed_requests) = (2, 2, 14, 2);
-    r.top_upstream_requests = vec![("127.0.0.1:8080".into(), 2, 14)];
+    r.top_upstreams = vec![("127.0.0.1:8080".into(), 3)];
+    (r.status_502, r.status_5xx, r.requests, r.failed_requests) = (3, 3, 14, 3);
+    r.top_upstream_requests = vec![("127.0.0.1:8080".into(), 3, 14)];
     let f = assess(&r, DEFAULT_WINDOW);
     assert_eq!(f.status, Status::Critical);
     assert!(
-        f.message.contains("2 of 14 requests failed (14%), 10 min"),
+        f.message.contains("3 of 14 requests failed (21%), 10 min"),
         "{}",
         f.message
     );
-    assert!(f.message.contains("2 of its 14 requests"), "{}", f.message);
+    assert!(f.message.contains("3 of its 14 requests"), "{}", f.message);
+    (r.status_502, r.status_5xx, r.failed_requests) = (2, 2, 2);
+    r.top_upstream_requests = vec![("127.0.0.1:8080".into(), 2, 14)];
+    assert_eq!(assess(&r, DEFAULT_WINDOW).status, Status::Warning);
 }
 
 #[test]
