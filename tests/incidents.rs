@@ -268,6 +268,13 @@ fn check(sb: &Sandbox, nginx: &Nginx, config: &Path, wrapper: &[String]) -> Chec
     }
 }
 
+/// `check --json` on `nginx` with a config of its own and no services but nginx.
+fn check_nginx(nginx: &Nginx) -> Check {
+    let sb = Sandbox::new();
+    let config = gatewatch_config(&sb, nginx, HOSTS, "");
+    check(&sb, nginx, &config, &[])
+}
+
 /// Lines of nginx's error.log that contain `needle`.
 fn count(nginx: &Nginx, needle: &str) -> usize {
     nginx
@@ -440,9 +447,7 @@ fn a_deploy_restarts_the_app_and_it_comes_back_with_too_big_headers() {
     assert!(codes.iter().all(|&c| c == 502), "{codes:?}");
     premise(&nginx, "upstream sent too big header", 60);
 
-    let sb = Sandbox::new();
-    let config = gatewatch_config(&sb, &nginx, HOSTS, "");
-    let c = check(&sb, &nginx, &config, &[]);
+    let c = check_nginx(&nginx);
     let mut e = Expect::new(&c);
     e.that(c.cause() == "proxy_config", "cause: proxy_config");
     e.that(
@@ -468,9 +473,7 @@ fn tls_spoken_to_a_plain_http_upstream_after_its_restart() {
     assert!(codes.iter().all(|&c| c == 502), "{codes:?}");
     premise(&nginx, "SSL_do_handshake() failed", 60);
 
-    let sb = Sandbox::new();
-    let config = gatewatch_config(&sb, &nginx, HOSTS, "");
-    let c = check(&sb, &nginx, &config, &[]);
+    let c = check_nginx(&nginx);
     let mut e = Expect::new(&c);
     e.that(c.cause() == "tls", "cause: tls");
     e.that(
@@ -493,9 +496,7 @@ fn the_app_hangs_after_its_restart() {
     assert!(codes.iter().all(|&c| c == 504), "{codes:?}");
     premise(&nginx, "upstream timed out (110", 10);
 
-    let sb = Sandbox::new();
-    let config = gatewatch_config(&sb, &nginx, HOSTS, "");
-    let c = check(&sb, &nginx, &config, &[]);
+    let c = check_nginx(&nginx);
     let mut e = Expect::new(&c);
     let cause = c.cause();
     e.that(
@@ -650,9 +651,7 @@ fn the_proxy_runs_out_of_file_descriptors() {
     let _codes = nginx.traffic("/", 40, 20, QUICK);
     premise(&nginx, "(24: Too many open files)", 1);
 
-    let sb = Sandbox::new();
-    let config = gatewatch_config(&sb, &nginx, HOSTS, "");
-    let c = check(&sb, &nginx, &config, &[]);
+    let c = check_nginx(&nginx);
     let mut e = Expect::new(&c);
     e.that(c.cause() == "host_limits", "cause: host_limits");
     let text = c.text();
@@ -674,9 +673,7 @@ fn a_healthy_proxy_on_a_busy_host() {
     let codes = nginx.traffic("/", 20, 2, QUICK);
     assert!(codes.iter().all(|&c| c == 200), "{codes:?}");
 
-    let sb = Sandbox::new();
-    let config = gatewatch_config(&sb, &nginx, HOSTS, "");
-    let c = check(&sb, &nginx, &config, &[]);
+    let c = check_nginx(&nginx);
     let load = upstreams::load1();
     drop(busy);
     let mut e = Expect::new(&c);
@@ -704,9 +701,7 @@ fn the_app_freezes_on_a_busy_host() {
     assert!(codes.iter().all(|&c| c == 504), "{codes:?}");
     premise(&nginx, "upstream timed out (110", 5);
 
-    let sb = Sandbox::new();
-    let config = gatewatch_config(&sb, &nginx, HOSTS, "");
-    let c = check(&sb, &nginx, &config, &[]);
+    let c = check_nginx(&nginx);
     drop(busy);
     let mut e = Expect::new(&c);
     let cause = c.cause();

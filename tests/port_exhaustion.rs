@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::nginx::Nginx;
-use gatewatch::config::{HttpMethod, StatusRange, Upstream};
+use gatewatch::config::Upstream;
 use gatewatch::host::{EphemeralPorts, HostCollector, TcpState};
 use gatewatch::upstream::{Outcome, ProbeResult, probe_once};
 
@@ -84,17 +84,7 @@ fn limit_ports(low: u16, high: u16) {
 }
 
 fn upstream(url: &str) -> Upstream {
-    Upstream {
-        name: "shop".into(),
-        url: url.parse().expect("valid url"),
-        timeout: Duration::from_secs(2),
-        interval: Duration::from_secs(60),
-        expect: StatusRange::DEFAULT,
-        method: HttpMethod::Get,
-        host: None,
-        tls_verify: true,
-        slow: Duration::from_secs(1),
-    }
+    common::upstream("shop", url, Duration::from_secs(2))
 }
 
 fn probe(url: &str) -> ProbeResult {

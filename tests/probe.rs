@@ -1,6 +1,7 @@
 //! The upstream engine against real servers on loopback: each test starts the (mis)behaving server
 //! it needs on 127.0.0.1 or ::1 and probes it for real.
 
+mod common;
 #[path = "common/servers.rs"]
 mod servers;
 
@@ -15,17 +16,7 @@ use servers::{Behaviour, Server, closed_port};
 use tokio::sync::mpsc;
 
 fn upstream(url: &str) -> Upstream {
-    Upstream {
-        name: "test".into(),
-        url: url.parse().expect("valid url"),
-        timeout: Duration::from_secs(3),
-        interval: Duration::from_secs(60),
-        expect: StatusRange::DEFAULT,
-        method: HttpMethod::Get,
-        host: None,
-        tls_verify: true,
-        slow: Duration::from_secs(1),
-    }
+    common::upstream("test", url, Duration::from_secs(3))
 }
 
 fn assert_outcome(result: &ProbeResult, want: Outcome) {

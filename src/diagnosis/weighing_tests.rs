@@ -72,6 +72,21 @@ fn busy_host() -> HostInput {
     }
 }
 
+/// DNS that answers `addr` for app.test through every nameserver.
+fn app_test_answers(addr: &str) -> DnsInput {
+    DnsInput {
+        watched: vec!["app.test".into()],
+        names: vec![DnsNameInput {
+            name: "app.test".into(),
+            resolves: Resolves::Everywhere,
+            error: None,
+            moved_from: None,
+            addresses: vec![addr.parse().unwrap()],
+        }],
+        ..DnsInput::default()
+    }
+}
+
 fn judge(inputs: &Inputs) -> Verdict {
     diagnose(inputs).verdict
 }
@@ -169,18 +184,7 @@ fn nginx_still_connecting_to_an_old_address_is_stale_dns_even_in_one_shot() {
     let mut inputs = Inputs {
         host: Some(calm_host()),
         upstreams: vec![app],
-        dns: DnsInput {
-            watched: vec!["app.test".into()],
-            names: vec![DnsNameInput {
-                name: "app.test".into(),
-                resolves: Resolves::Everywhere,
-                error: None,
-                moved_from: None,
-                addresses: vec!["127.0.0.3".parse().unwrap()],
-            }],
-            findings: vec![],
-            proxy_resolvers: vec![],
-        },
+        dns: app_test_answers("127.0.0.3"),
         logs: vec![error_log(now.clone(), now)],
         ..Inputs::default()
     };
@@ -415,18 +419,7 @@ fn an_address_written_in_the_config_is_never_taken_for_a_stale_one() {
             failing("shop", "http://10.0.0.5:8080/", Outcome::Refused, ""),
             app,
         ],
-        dns: DnsInput {
-            watched: vec!["app.test".into()],
-            names: vec![DnsNameInput {
-                name: "app.test".into(),
-                resolves: Resolves::Everywhere,
-                error: None,
-                moved_from: None,
-                addresses: vec!["10.0.0.9".parse().unwrap()],
-            }],
-            findings: vec![],
-            proxy_resolvers: vec![],
-        },
+        dns: app_test_answers("10.0.0.9"),
         logs: vec![error_log(now.clone(), now)],
         ..Inputs::default()
     };

@@ -329,3 +329,19 @@ fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
 }
+
+/// An upstream as a test probes it: `url`, GET, any 2xx/3xx, `timeout`.
+pub fn upstream(name: &str, url: &str, timeout: Duration) -> gatewatch::config::Upstream {
+    use gatewatch::config::{HttpMethod, StatusRange, Upstream};
+    Upstream {
+        name: name.into(),
+        url: url.parse().expect("valid url"),
+        timeout,
+        interval: Duration::from_secs(60),
+        expect: StatusRange::DEFAULT,
+        method: HttpMethod::Get,
+        host: None,
+        tls_verify: true,
+        slow: Duration::from_secs(1),
+    }
+}

@@ -41,28 +41,40 @@ fn from_lines(
     )
 }
 
+/// A rule that fires on the first upstream whose probe `fails` this way, with the log lines of
+/// `causes` after the probe's own words.
+fn from_probe(
+    inputs: &Inputs,
+    span: Span,
+    fails: impl Fn(&UpstreamInput) -> bool,
+    causes: &[LogCause],
+    verdict: impl FnOnce(&UpstreamInput, Vec<Evidence>) -> Verdict,
+) -> Option<Candidate> {
+    let u = inputs.upstreams.iter().find(|u| fails(u))?;
+    let mut evidence = vec![Evidence::new(
+        "probe",
+        format!("{}: {}", u.display(), u.detail),
+    )];
+    evidence.extend(log_evidence(inputs, causes, span));
+    Candidate::now(verdict(u, evidence))
+}
+
 pub(super) fn tls(inputs: &Inputs, span: Span) -> Option<Candidate> {
     let next = NextStep::new(
         "check the upstream's certificate and protocols, and proxy_ssl_server_name, \
          proxy_ssl_verify, proxy_ssl_trusted_certificate, proxy_ssl_protocols",
     );
-    if let Some(u) = inputs
-        .upstreams
-        .iter()
-        .find(|u| u.is_down() && u.outcome == Some(Outcome::Tls))
-    {
-        let mut evidence = vec![Evidence::new(
-            "probe",
-            format!("{}: {}", u.display(), u.detail),
-        )];
-        evidence.extend(log_evidence(inputs, &[LogCause::Tls], span));
-        return Candidate::now(Verdict::new(
+    let tls_probe = |u: &UpstreamInput| u.is_down() && u.outcome == Some(Outcome::Tls);
+    if let Some(c) = from_probe(inputs, span, tls_probe, &[LogCause::Tls], |u, evidence| {
+        Verdict::new(
             Cause::Tls,
             Status::Critical,
             format!("the TLS handshake with upstream {} fails", u.display()),
             evidence,
-            next,
-        ));
+            next.clone(),
+        )
+    }) {
+        return Some(c);
     }
     let (who, _) = blamed(inputs, &[LogCause::Tls], span);
     from_lines(inputs, span, &[LogCause::Tls], |status, evidence| {
@@ -126,23 +138,23 @@ pub(super) fn backlog(inputs: &Inputs, span: Span) -> Option<Candidate> {
         "its pool is saturated: raise pm.max_children (if memory allows) or listen.backlog, \
          and find the slow requests (php-fpm slowlog)",
     );
-    if let Some(u) = inputs
-        .upstreams
-        .iter()
-        .find(|u| u.outcome == Some(Outcome::Busy))
-    {
-        let mut evidence = vec![Evidence::new(
-            "probe",
-            format!("{}: {}", u.display(), u.detail),
-        )];
-        evidence.extend(log_evidence(inputs, &[LogCause::Unavailable], span));
-        return Candidate::now(Verdict::new(
-            Cause::Backlog,
-            Status::Critical,
-            format!("upstream {}'s listen backlog is full", u.display()),
-            evidence,
-            next,
-        ));
+    let busy = |u: &UpstreamInput| u.outcome == Some(Outcome::Busy);
+    if let Some(c) = from_probe(
+        inputs,
+        span,
+        busy,
+        &[LogCause::Unavailable],
+        |u, evidence| {
+            Verdict::new(
+                Cause::Backlog,
+                Status::Critical,
+                format!("upstream {}'s listen backlog is full", u.display()),
+                evidence,
+                next.clone(),
+            )
+        },
+    ) {
+        return Some(c);
     }
     let (who, _) = blamed(inputs, &[LogCause::Unavailable], span);
     from_lines(
