@@ -72,6 +72,19 @@ fn busy_host() -> HostInput {
     }
 }
 
+/// A calm host, upstream shop at `url` answering its probes, and an error log whose last minute
+/// (and window) hold `causes`, every line naming shop.
+fn shop_logging(url: &str, causes: &[(LogCause, u64)]) -> Inputs {
+    let total = causes.iter().map(|(_, n)| n).sum();
+    let now = counts(causes, &[(url, total)]);
+    Inputs {
+        host: Some(calm_host()),
+        upstreams: vec![up("shop", url)],
+        logs: vec![error_log(now.clone(), now)],
+        ..Inputs::default()
+    }
+}
+
 /// DNS that answers `addr` for app.test through every nameserver.
 fn app_test_answers(addr: &str) -> DnsInput {
     DnsInput {
@@ -106,16 +119,10 @@ fn with_example(mut c: WindowCounts, cause: LogCause, text: &str, line: u64) -> 
 
 #[test]
 fn one_refused_line_from_a_restart_does_not_outweigh_many_tls_errors() {
-    let now = counts(
+    let inputs = shop_logging(
+        "http://10.0.0.5:8443/",
         &[(LogCause::Refused, 1), (LogCause::Tls, 167)],
-        &[("https://10.0.0.5:8443/", 168)],
     );
-    let inputs = Inputs {
-        host: Some(calm_host()),
-        upstreams: vec![up("shop", "http://10.0.0.5:8443/")],
-        logs: vec![error_log(now.clone(), now)],
-        ..Inputs::default()
-    };
     let v = judge(&inputs);
     assert_eq!(v.cause, Cause::Tls, "{}", v.text);
     assert_eq!(v.status, Status::Critical, "167 lines");
@@ -245,16 +252,10 @@ fn the_hosts_own_limits_are_never_an_upstream_down() {
     assert!(v.next_step.contains("tcp_tw_reuse"), "{}", v.next_step);
 
     // Too many open files: a few lines beat many timeouts.
-    let now = counts(
+    let inputs = shop_logging(
+        "http://10.0.0.5:8080/",
         &[(LogCause::FdLimit, 5), (LogCause::Timeout, 42)],
-        &[("http://10.0.0.5:8080/", 47)],
     );
-    let inputs = Inputs {
-        host: Some(calm_host()),
-        upstreams: vec![up("shop", "http://10.0.0.5:8080/")],
-        logs: vec![error_log(now.clone(), now)],
-        ..Inputs::default()
-    };
     let v = judge(&inputs);
     assert_eq!(v.cause, Cause::HostLimits, "{}", v.text);
     assert_eq!(v.headline, "the proxy runs out of file descriptors");
@@ -465,16 +466,10 @@ fn a_name_the_proxy_cannot_resolve_is_named_with_its_resolver() {
 
 #[test]
 fn resets_while_fresh_probes_pass_point_at_keepalive() {
-    let now = counts(
+    let inputs = shop_logging(
+        "http://10.0.0.5:8080/",
         &[(LogCause::PrematureClose, 6), (LogCause::Reset, 2)],
-        &[("http://10.0.0.5:8080/", 8)],
     );
-    let inputs = Inputs {
-        host: Some(calm_host()),
-        upstreams: vec![up("shop", "http://10.0.0.5:8080/")],
-        logs: vec![error_log(now.clone(), now)],
-        ..Inputs::default()
-    };
     let v = judge(&inputs);
     assert_eq!(v.cause, Cause::UpstreamCrash, "{}", v.text);
     assert!(v.next_step.contains("keepalive timeout"), "{}", v.next_step);
