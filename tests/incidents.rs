@@ -268,6 +268,14 @@ fn check(sb: &Sandbox, nginx: &Nginx, config: &Path, wrapper: &[String]) -> Chec
     }
 }
 
+/// `requests` through nginx (`concurrency` at a time) all answer 502, and nginx logs `needle`
+/// for each.
+fn every_request_fails(nginx: &Nginx, requests: usize, concurrency: usize, needle: &str) {
+    let codes = nginx.traffic("/", requests, concurrency, QUICK);
+    assert!(codes.iter().all(|&c| c == 502), "{codes:?}");
+    premise(nginx, needle, requests);
+}
+
 /// `check --json` on `nginx` with a config of its own and no services but nginx.
 fn check_nginx(nginx: &Nginx) -> Check {
     let sb = Sandbox::new();
@@ -443,9 +451,7 @@ fn a_deploy_restarts_the_app_and_it_comes_back_with_too_big_headers() {
     let nginx = proxy_to_app(port, "");
     restart_gap(&nginx, 3);
     let _app = ups.start_on(port, big_header(16 * 1024));
-    let codes = nginx.traffic("/", 60, 4, QUICK);
-    assert!(codes.iter().all(|&c| c == 502), "{codes:?}");
-    premise(&nginx, "upstream sent too big header", 60);
+    every_request_fails(&nginx, 60, 4, "upstream sent too big header");
 
     let c = check_nginx(&nginx);
     let mut e = Expect::new(&c);
@@ -469,9 +475,7 @@ fn tls_spoken_to_a_plain_http_upstream_after_its_restart() {
     );
     restart_gap(&nginx, 2);
     let _app = ups.start_on(port, Behaviour::status(200));
-    let codes = nginx.traffic("/", 60, 4, QUICK);
-    assert!(codes.iter().all(|&c| c == 502), "{codes:?}");
-    premise(&nginx, "SSL_do_handshake() failed", 60);
+    every_request_fails(&nginx, 60, 4, "SSL_do_handshake() failed");
 
     let c = check_nginx(&nginx);
     let mut e = Expect::new(&c);
