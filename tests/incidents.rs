@@ -486,6 +486,10 @@ fn tls_spoken_to_a_plain_http_upstream_after_its_restart() {
     );
     e.that(c.code == Some(2), "exit 2 (critical)");
     e.cites(&nginx, "SSL_do_handshake() failed");
+    e.that(
+        c.next_step().contains("proxy_ssl"),
+        "next_step: the certificate and proxy_ssl_*",
+    );
 }
 
 #[test]
@@ -526,6 +530,10 @@ fn the_app_hangs_after_its_restart() {
         "the text says the app does not answer / times out",
     );
     e.that(matches!(c.code, Some(1 | 2)), "exit 1 or 2");
+    e.that(
+        c.next_step().contains("hung") || c.next_step().contains("slow requests"),
+        "next_step: is it hung, or find the slow requests",
+    );
 }
 
 #[test]
@@ -601,6 +609,7 @@ fn php_fpm_is_saturated_and_its_listen_backlog_overflows() {
         "the text must not say restart: php-fpm runs, it is full",
     );
     e.cites(&nginx, "(11: Resource temporarily unavailable)");
+    e.that(c.code == Some(2), "exit 2 (critical)");
 }
 
 #[test]
@@ -636,6 +645,11 @@ fn php_fpm_was_stopped_and_its_socket_is_gone() {
         "the text must not speak of 111 (refused)",
     );
     e.cites(&nginx, NO_SUCH_FILE);
+    e.that(
+        c.next_step().contains("restart php-fpm"),
+        "next_step: restart php-fpm (its configured service)",
+    );
+    e.that(c.code == Some(2), "exit 2 (critical)");
 }
 
 #[test]
@@ -664,6 +678,11 @@ fn the_proxy_runs_out_of_file_descriptors() {
         "the text says Too many open files / file descriptors",
     );
     e.cites(&nginx, "(24: Too many open files)");
+    e.that(
+        c.next_step().contains("worker_rlimit_nofile"),
+        "next_step: raise worker_rlimit_nofile",
+    );
+    e.that(c.code == Some(2), "exit 2 (critical)");
 }
 
 /// A busy host is not an incident by itself: the proxy answers every request.
@@ -722,6 +741,11 @@ fn the_app_freezes_on_a_busy_host() {
         text.contains(&format!("127.0.0.1:{port}")) || text.contains("shop"),
         &format!("the text names the app (shop, 127.0.0.1:{port})"),
     );
+    e.that(
+        c.next_step().contains("hung"),
+        "next_step: is it hung? check its process",
+    );
+    e.that(c.code == Some(2), "exit 2 (critical)");
 }
 
 // ---------------------------------------------------------------------------------------------
