@@ -502,3 +502,42 @@ fn an_upstream_this_host_cannot_probe_is_not_waiting_for_probes() {
     );
     assert_eq!(d.verdict.cause, Cause::HostLimits);
 }
+
+#[test]
+fn requests_served_now_make_a_stopped_cause_history_too() {
+    let window = counts(&[(LogCause::TooBigHeader, 30)], &[]);
+    let mut access = LogInput::fresh(
+        "/var/log/nginx/access.log",
+        Some(Format::Access),
+        WindowCounts {
+            requests: 40,
+            failed_requests: 30,
+            status_502: 30,
+            status_5xx: 30,
+            ..WindowCounts::default()
+        },
+    );
+    access.recent = WindowCounts {
+        requests: 10,
+        ..WindowCounts::default()
+    };
+    let inputs = Inputs {
+        host: Some(calm_host()),
+        logs: vec![error_log(window, WindowCounts::default()), access],
+        ..Inputs::default()
+    };
+    let v = judge(&inputs);
+    assert_eq!(
+        (v.cause, v.status),
+        (Cause::NoCause, Status::Ok),
+        "{}",
+        v.text
+    );
+    assert!(
+        v.evidence[0]
+            .text
+            .starts_with("earlier: an upstream's response headers do not fit"),
+        "{:?}",
+        v.evidence
+    );
+}

@@ -9,7 +9,8 @@ use super::super::evidence::{blamed_upstream, cause_total, log_evidence};
 use super::{Candidate, by_count, reload_hint};
 use crate::diagnosis::{Cause, Evidence, Inputs, NextStep, Span, UpstreamInput, Verdict};
 
-/// The upstream the logs blame most for `causes`, by our name when it is one of ours.
+/// "upstream shop 10.0.0.5:8080", the upstream the logs blame most for `causes` (by our name
+/// when it is one of ours), or "an upstream" when no line names one.
 fn blamed<'a>(
     inputs: &'a Inputs,
     causes: &[LogCause],
@@ -17,8 +18,8 @@ fn blamed<'a>(
 ) -> (String, Option<&'a UpstreamInput>) {
     match blamed_upstream(inputs, causes, span) {
         Some(logged) => match inputs.upstreams.iter().find(|u| u.is_named_by(&logged)) {
-            Some(u) => (u.display(), Some(u)),
-            None => (logged, None),
+            Some(u) => (format!("upstream {}", u.display()), Some(u)),
+            None => (format!("upstream {logged}"), None),
         },
         None => ("an upstream".into(), None),
     }
@@ -81,7 +82,7 @@ pub(super) fn tls(inputs: &Inputs, span: Span) -> Option<Candidate> {
         Verdict::new(
             Cause::Tls,
             status,
-            format!("the TLS handshake with upstream {who} fails"),
+            format!("the TLS handshake with {who} fails"),
             evidence,
             next,
         )
@@ -101,7 +102,7 @@ pub(super) fn proxy_config(inputs: &Inputs, span: Span) -> Option<Candidate> {
                 Verdict::new(
                     Cause::ProxyConfig,
                     status,
-                    format!("upstream {who}'s response headers do not fit the proxy's buffers"),
+                    format!("{who}'s response headers do not fit the proxy's buffers"),
                     evidence,
                     reload_hint(
                         inputs,
@@ -122,7 +123,7 @@ pub(super) fn proxy_config(inputs: &Inputs, span: Span) -> Option<Candidate> {
             Verdict::new(
                 Cause::ProxyConfig,
                 status,
-                format!("upstream {who} sends an invalid HTTP response"),
+                format!("{who} sends an invalid HTTP response"),
                 evidence,
                 NextStep::new(
                     "check that proxy_pass/fastcgi_pass speaks the upstream's protocol, and read \
@@ -165,7 +166,7 @@ pub(super) fn backlog(inputs: &Inputs, span: Span) -> Option<Candidate> {
             Verdict::new(
                 Cause::Backlog,
                 status,
-                format!("upstream {who}'s listen backlog is full"),
+                format!("{who}'s listen backlog is full"),
                 evidence,
                 next,
             )
@@ -179,7 +180,7 @@ pub(super) fn permission(inputs: &Inputs, span: Span) -> Option<Candidate> {
         Verdict::new(
             Cause::Permission,
             status,
-            format!("the proxy is denied access to upstream {who}"),
+            format!("the proxy is denied access to {who}"),
             evidence,
             NextStep::new(
                 "check the socket's owner and mode (php-fpm listen.owner, listen.mode) or \
@@ -216,7 +217,7 @@ pub(super) fn upstream_crash(inputs: &Inputs, span: Span) -> Option<Candidate> {
         Verdict::new(
             Cause::UpstreamCrash,
             status,
-            format!("upstream {who} closes connections mid-response"),
+            format!("{who} closes connections mid-response"),
             evidence,
             next,
         )
@@ -241,7 +242,7 @@ pub(super) fn upstream_slow(inputs: &Inputs, span: Span) -> Option<Candidate> {
         Verdict::new(
             Cause::UpstreamSlow,
             status,
-            format!("upstream {who} is too slow for some requests"),
+            format!("{who} is too slow for some requests"),
             evidence,
             NextStep::new(
                 "find the slow requests in its log; raise proxy_read_timeout only if they are \

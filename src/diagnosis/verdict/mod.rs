@@ -179,7 +179,7 @@ fn weigh(inputs: &Inputs, span: Span) -> Option<Candidate> {
     best.map(|(_, c)| c)
 }
 
-/// A cause with lines in the window but none in the last minute. When the present shows it
+/// A cause with lines in the window but none in the last 2 minutes. When the present shows it
 /// stopped (every probe answers, or requests succeed now), it is history, not the verdict; when
 /// nothing shows either way, it stands as a warning, saying how long it has been quiet.
 fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
@@ -188,21 +188,27 @@ fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
         .iter()
         .filter_map(|l| l.quiet_for)
         .min()
-        .map(|d| format!("none for {} min", d.as_secs().div_ceil(60).max(1)))
-        .unwrap_or_default();
+        .map(|d| format!("none for {} min", d.as_secs().div_ceil(60).max(1)));
     let probed: Vec<&UpstreamInput> = inputs
         .upstreams
         .iter()
         .filter(|u| u.state.is_some())
         .collect();
     let answering = !probed.is_empty() && probed.iter().all(|u| !u.is_down());
-    if answering {
-        let mut evidence = vec![Evidence::new(
-            past.evidence
-                .first()
-                .map_or("logs".to_string(), |e| e.source.clone()),
-            format!("earlier: {} ({}); {quiet}", past.headline, past.summary()),
-        )];
+    let served = inputs
+        .logs
+        .iter()
+        .any(|l| l.recent.requests > 0 && l.recent.failed_requests == 0);
+    let source = past
+        .evidence
+        .first()
+        .map_or("logs".to_string(), |e| e.source.clone());
+    if answering || served {
+        let mut earlier = format!("earlier: {} ({})", past.headline, past.summary());
+        if let Some(quiet) = &quiet {
+            earlier.push_str(&format!("; {quiet}"));
+        }
+        let mut evidence = vec![Evidence::new(source, earlier)];
         evidence.extend(worst_step(steps));
         return Verdict::new(
             Cause::NoCause,
@@ -213,10 +219,7 @@ fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
         );
     }
     let mut evidence = past.evidence.clone();
-    let source = evidence
-        .first()
-        .map_or("logs".to_string(), |e| e.source.clone());
-    evidence.push(Evidence::new(source, quiet));
+    evidence.extend(quiet.map(|q| Evidence::new(source, q)));
     Verdict::new(
         past.cause,
         Status::Warning,

@@ -186,8 +186,8 @@ pub(super) fn upstream_down(inputs: &Inputs, span: Span) -> Option<Candidate> {
     }
     let (who, ours) = match top_logged_upstream(inputs, span) {
         Some((logged, _)) => match inputs.upstreams.iter().find(|u| u.is_named_by(&logged)) {
-            Some(u) => (u.display(), Some(u)),
-            None => (logged, None),
+            Some(u) => (format!("upstream {}", u.display()), Some(u)),
+            None => (format!("upstream {logged}"), None),
         },
         None => ("an upstream".to_string(), None),
     };
@@ -197,14 +197,14 @@ pub(super) fn upstream_down(inputs: &Inputs, span: Span) -> Option<Candidate> {
         Some(u) if u.state == Some(State::Up) => Verdict::new(
             Cause::UpstreamDown,
             Status::Warning,
-            format!("upstream {who} refused connections recently but answers now"),
+            format!("{who} refused connections recently but answers now"),
             evidence,
             NextStep::new("it restarted or flaps: check its uptime and crash logs"),
         ),
         _ if missing => Verdict::new(
             Cause::UpstreamDown,
             by_count(inputs, &refused),
-            format!("upstream {who}'s socket file is missing: nothing listens there"),
+            format!("{who}'s socket file is missing: nothing listens there"),
             evidence,
             match ours {
                 Some(u) => restart_hint(inputs, u, "is its service (php-fpm?) running? "),
@@ -214,7 +214,7 @@ pub(super) fn upstream_down(inputs: &Inputs, span: Span) -> Option<Candidate> {
         _ => Verdict::new(
             Cause::UpstreamDown,
             by_count(inputs, &refused),
-            format!("upstream {who} refuses connections"),
+            format!("{who} refuses connections"),
             evidence,
             match ours {
                 Some(u) => restart_hint(inputs, u, "is its process running? "),
