@@ -21,7 +21,7 @@ pub fn find_date(line: &str) -> Option<BracketDate> {
 }
 
 #[inline(always)]
-fn find_date_in(b: &[u8]) -> Option<BracketDate> {
+pub(super) fn find_date_in(b: &[u8]) -> Option<BracketDate> {
     for open in memchr::memchr_iter(b'[', b).take(4) {
         let d = &b[open + 1..];
         let shape = d.len() > 21
@@ -74,20 +74,24 @@ pub struct AccessLine<'a> {
 impl<'a> AccessLine<'a> {
     /// The server that gave the final answer: the last address of `$upstream_addr`.
     pub fn last_upstream(&self) -> Option<&'a str> {
-        let addr = self.upstream_addr?;
-        // Groups are separated by " : " (internal redirects), retries within a group by ", ";
-        // a single address ("host:port", "unix:/x.sock") holds ':' itself.
-        // By hand rather than `rsplit(" : ")`, whose searcher costs more to set up than this
-        // takes on every 5xx line of a 502 storm.
-        let b = addr.as_bytes();
-        let group_at = memchr::memrchr_iter(b':', b)
-            .find(|&i| i > 0 && b[i - 1] == b' ' && b.get(i + 1) == Some(&b' '))
-            .map_or(0, |i| i + 2);
-        let last_group = &addr[group_at..];
-        let addr_at = memchr::memrchr(b',', last_group.as_bytes()).map_or(0, |i| i + 1);
-        let last_addr = last_group[addr_at..].trim();
-        (!last_addr.is_empty() && last_addr != "-").then_some(last_addr)
+        last_address(self.upstream_addr?)
     }
+}
+
+/// The last address of an `$upstream_addr` value (see [`AccessLine::last_upstream`]).
+fn last_address(addr: &str) -> Option<&str> {
+    // Groups are separated by " : " (internal redirects), retries within a group by ", ";
+    // a single address ("host:port", "unix:/x.sock") holds ':' itself.
+    // By hand rather than `rsplit(" : ")`, whose searcher costs more to set up than this
+    // takes on every 5xx line of a 502 storm.
+    let b = addr.as_bytes();
+    let group_at = memchr::memrchr_iter(b':', b)
+        .find(|&i| i > 0 && b[i - 1] == b' ' && b.get(i + 1) == Some(&b' '))
+        .map_or(0, |i| i + 2);
+    let last_group = &addr[group_at..];
+    let addr_at = memchr::memrchr(b',', last_group.as_bytes()).map_or(0, |i| i + 1);
+    let last_addr = last_group[addr_at..].trim();
+    (!last_addr.is_empty() && last_addr != "-").then_some(last_addr)
 }
 
 const STATUS_KEYS: [&str; 5] = ["us", "ups", "upstream_status", "u_status", "upstatus"];
@@ -189,12 +193,6 @@ fn trim_start_from(line: &str, from: usize) -> Option<usize> {
     }
 }
 
-/// `parse(line).map(|a| a.status)` without the rest of the parse, given the line's
-/// [`find_date`]: all a flood's counters need from most access lines.
-pub fn status_at(line: &str, date: BracketDate) -> Option<u16> {
-    head(line, date).map(|h| h.status)
-}
-
 pub fn parse(line: &str) -> Option<AccessLine<'_>> {
     parse_at(line, find_date(line)?)
 }
@@ -225,27 +223,100 @@ pub fn parse_at(line: &str, date: BracketDate) -> Option<AccessLine<'_>> {
         upstream_status: None,
         upstream_addr: None,
     };
-    // Past status and bytes: optional "referer" "user agent", then extras.
-    let mut at = skip_tokens(line, after_request, 2);
-    if let Some((referer, next)) = quoted_at(line, at) {
-        parsed.referer = Some(referer);
-        at = next;
-        if let Some((agent, next)) = quoted_at(line, at) {
-            parsed.user_agent = Some(agent);
-            at = next;
-        }
-    }
-    extras(&line[at..], &mut parsed);
+    let (referer, user_agent, at) = referer_and_agent(line, after_request);
+    (parsed.referer, parsed.user_agent) = (referer, user_agent);
+    (parsed.upstream_status, parsed.upstream_addr) = extras(&line[at..]);
     Some(parsed)
 }
 
-/// A `"..."` value starting at or after `from` (after spaces); returns it and the index after it.
-fn quoted(line: &str, from: usize) -> Option<(&str, usize)> {
-    quoted_span(line.as_bytes(), from).map(|(start, end)| (&line[start..end], end + 1))
+/// Past status and bytes: the optional `"referer" "user agent"`, and where the extras begin.
+fn referer_and_agent(line: &str, after_request: usize) -> (Option<&str>, Option<&str>, usize) {
+    let (referer, agent, at) = referer_and_agent_spans(line.as_bytes(), after_request);
+    let text = |span: Option<(usize, usize)>| span.map(|(start, end)| &line[start..end]);
+    (text(referer), text(agent), at)
 }
 
-/// [`quoted`] as indices: from after the opening quote to the closing one. A backslash escapes a
-/// quote (Apache writes `\"`; nginx writes `\x22` and needs no help).
+/// [`referer_and_agent`] as indices.
+#[inline(always)]
+fn referer_and_agent_spans(b: &[u8], after_request: usize) -> (Span, Span, usize) {
+    let mut at = skip_tokens(b, after_request, 2);
+    let (mut referer, mut user_agent) = (None, None);
+    if let Some(span) = quoted_span(b, at.min(b.len())) {
+        referer = Some(span);
+        at = span.1 + 1;
+        if let Some(span) = quoted_span(b, at.min(b.len())) {
+            user_agent = Some(span);
+            at = span.1 + 1;
+        }
+    }
+    (referer, user_agent, at)
+}
+
+type Span = Option<(usize, usize)>;
+
+/// A request as the per-minute counters see it, without the rest of the parse: what
+/// [`parse_at`] would find, cut where the upstream starts to matter. Borrows the line's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub status: u16,
+    /// The timestamp as written (`AccessLine::time`).
+    pub time: &'a [u8],
+    /// The trailing fields after the combined format, the only part of the line
+    /// [`AccessLine::last_upstream`] depends on: see [`upstream_of_extras`].
+    pub extras: &'a [u8],
+}
+
+/// [`parse_at`] cut short, for a line of printable ASCII (where the byte rules used here and
+/// the `str` rules of [`parse_at`] agree): `Some` exactly when the parse is, with the same status
+/// and time, and the bytes whose [`upstream_of_extras`] is the parse's
+/// [`AccessLine::last_upstream`]. `date` is the line's [`find_date`]. No decoding: this runs on
+/// most lines of a flood.
+#[inline]
+pub fn request_in_printable(b: &[u8], date: BracketDate) -> Option<Request<'_>> {
+    if !has_client(b, date) {
+        return None;
+    }
+    // `trim_start_from`, whose ASCII whitespace is these bytes.
+    let from = date.end + 1;
+    let rest = b.get(from..)?;
+    let rest_from = from
+        + rest
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t'..=b'\r'))
+            .unwrap_or(rest.len());
+    let h = head_from(b, rest_from)?;
+    Some(request_after(b, date, h.status, h.after_request))
+}
+
+/// [`request_in_printable`] for any text: `Some` exactly when [`parse_at`] is.
+pub fn request_at(line: &str, date: BracketDate) -> Option<Request<'_>> {
+    let h = head(line, date)?;
+    Some(request_after(
+        line.as_bytes(),
+        date,
+        h.status,
+        h.after_request,
+    ))
+}
+
+#[inline(always)]
+fn request_after(b: &[u8], date: BracketDate, status: u16, after_request: usize) -> Request<'_> {
+    let (_, _, at) = referer_and_agent_spans(b, after_request);
+    Request {
+        status,
+        time: &b[date.start..date.end],
+        extras: b.get(at..).unwrap_or_default(),
+    }
+}
+
+/// The upstream that answered, from a [`Request::extras`].
+pub fn upstream_of_extras(extras_text: &[u8]) -> Option<&str> {
+    last_address(extras(std::str::from_utf8(extras_text).ok()?).1?)
+}
+
+/// A `"..."` value starting at or after `from` (after spaces), as indices: from after the opening
+/// quote to the closing one. A backslash escapes a quote (Apache writes `\"`; nginx writes
+/// `\x22` and needs no help).
 #[inline(always)]
 fn quoted_span(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let open = match b.get(from) {
@@ -266,13 +337,8 @@ fn quoted_span(b: &[u8], from: usize) -> Option<(usize, usize)> {
     None
 }
 
-fn quoted_at(line: &str, from: usize) -> Option<(&str, usize)> {
-    quoted(line, from.min(line.len()))
-}
-
 /// The index after `n` whitespace-separated tokens starting at `from`.
-fn skip_tokens(line: &str, from: usize, n: usize) -> usize {
-    let b = line.as_bytes();
+fn skip_tokens(b: &[u8], from: usize, n: usize) -> usize {
     let mut i = from;
     for _ in 0..n {
         while i < b.len() && b[i] == b' ' {
@@ -285,9 +351,11 @@ fn skip_tokens(line: &str, from: usize, n: usize) -> usize {
     i
 }
 
-/// Trailing fields after the combined format. Values may hold lists (`a:1, b:2 : c:3`), so a
-/// token ending in `,` or followed by a lone `:` continues into the next one.
-fn extras<'a>(text: &'a str, out: &mut AccessLine<'a>) {
+/// Trailing fields after the combined format: `$upstream_status` and `$upstream_addr`. Values may
+/// hold lists (`a:1, b:2 : c:3`), so a token ending in `,` or followed by a lone `:` continues
+/// into the next one.
+fn extras(text: &str) -> (Option<&str>, Option<&str>) {
+    let (mut upstream_status, mut upstream_addr) = (None, None);
     let mut tokens = Tokens { text, at: 0 };
     while let Some((start, mut end)) = tokens.next() {
         loop {
@@ -310,18 +378,19 @@ fn extras<'a>(text: &'a str, out: &mut AccessLine<'a>) {
             continue;
         }
         match key {
-            Some(k) if STATUS_KEYS.contains(&k) => out.upstream_status = Some(value),
-            Some(k) if ADDR_KEYS.contains(&k) => out.upstream_addr = Some(value),
+            Some(k) if STATUS_KEYS.contains(&k) => upstream_status = Some(value),
+            Some(k) if ADDR_KEYS.contains(&k) => upstream_addr = Some(value),
             Some(_) => {}
-            None if out.upstream_addr.is_none() && looks_like_addr(value) => {
-                out.upstream_addr = Some(value);
+            None if upstream_addr.is_none() && looks_like_addr(value) => {
+                upstream_addr = Some(value);
             }
-            None if out.upstream_status.is_none() && looks_like_status(value) => {
-                out.upstream_status = Some(value);
+            None if upstream_status.is_none() && looks_like_status(value) => {
+                upstream_status = Some(value);
             }
             None => {}
         }
     }
+    (upstream_status, upstream_addr)
 }
 
 struct Tokens<'a> {
@@ -386,9 +455,68 @@ mod tests {
             r#"10.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET /" 600"#,
             r#"  [01/May/2024:12:00:00 +0000] "GET /" 502"#,
         ] {
-            let status = find_date(line).and_then(|d| status_at(line, d));
+            let status = find_date(line)
+                .and_then(|d| request_at(line, d))
+                .map(|r| r.status);
             assert_eq!(status, parse(line).map(|a| a.status), "{line}");
         }
+    }
+
+    /// The cut-short parse the counters use agrees with the full one, on any text: lines with
+    /// extras of every kind, each also with characters that matter to either parse (quotes,
+    /// backslashes, spaces ASCII or not, commas, colons) put in at pseudo-random places.
+    #[test]
+    fn the_request_agrees_with_the_full_parse() {
+        let seeds = [
+            COMBINED.to_owned(),
+            format!("{COMBINED} us=502 ua=127.0.0.1:8080 rt=0.002"),
+            format!(r#"{COMBINED} upstream_addr="10.0.0.5:80, 10.0.0.6:80" upstream_status="502, 502""#),
+            format!("{COMBINED} 127.0.0.1:8080, 127.0.0.1:8081 : unix:/run/app.sock 502 0.004"),
+            format!(r#"{COMBINED} "-" "-" ua=-"#),
+            r#"::1 - - [01/May/2024:12:00:00 +0000] "GET /\"x HTTP/1.0" 503 - "-" "a\"b" ua=[::1]:80"#
+                .to_owned(),
+        ];
+        let spice = [
+            '"', '\\', ' ', '\u{a0}', '\u{2003}', ',', ':', '=', '-', 'é', '\t',
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut checked = 0;
+        for seed in &seeds {
+            for round in 0..300 {
+                let mut line: Vec<char> = seed.chars().collect();
+                for _ in 0..usize::from(round > 0) * (1 + next(3)) {
+                    let at = next(line.len() + 1);
+                    line.insert(at, spice[next(spice.len())]);
+                }
+                let line: String = line.into_iter().collect();
+                let Some(date) = find_date(&line) else {
+                    continue;
+                };
+                let full = parse_at(&line, date);
+                let cut = request_at(&line, date);
+                assert_eq!(cut.is_some(), full.is_some(), "{line}");
+                if let (Some(cut), Some(full)) = (cut, full) {
+                    checked += 1;
+                    assert_eq!(cut.status, full.status, "{line}");
+                    assert_eq!(cut.time, full.time.as_bytes(), "{line}");
+                    assert_eq!(
+                        upstream_of_extras(cut.extras),
+                        full.last_upstream(),
+                        "{line}"
+                    );
+                    if line.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                        assert_eq!(request_in_printable(line.as_bytes(), date), Some(cut));
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     const COMBINED: &str = r#"10.0.0.1 - alice [01/May/2024:12:00:00 +0000] "GET /cart?id=1 HTTP/1.1" 502 157 "https://shop/" "Mozilla/5.0 (X11)""#;

@@ -3,6 +3,7 @@
 //! every line of a flood.
 
 use super::access::BracketDate;
+use super::text::is_printable;
 use super::{Cause, Format, access, apache, haproxy, nginx};
 use crate::config::LogKind;
 
@@ -93,10 +94,11 @@ fn access_line(line: &str, date: BracketDate, kind: Option<LogKind>) -> Classifi
         format: Some(Format::Access),
         ..Classified::default()
     };
-    if let Some(status) = access::status_at(line, date) {
-        out.status = Some(status);
+    // The parse cut short: status, time and upstream, without the client, user and referer.
+    if let Some(request) = access::request_at(line, date) {
+        out.status = Some(request.status);
         out.time = Some(&line[date.start..date.end]);
-        out.upstream = access::parse_at(line, date).and_then(|a| a.last_upstream());
+        out.upstream = access::upstream_of_extras(request.extras);
     }
     out
 }
@@ -126,6 +128,27 @@ fn haproxy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
 /// Whether `line` adds nothing to a [`super::Tally`] but the line count (no cause, no 5xx).
 pub fn is_quiet(c: &Classified<'_>) -> bool {
     c.cause.is_none() && !c.status.is_some_and(|s| (500..=599).contains(&s))
+}
+
+/// A raw line that is certainly, once decoded, sanitised and classified under `kind`, an access
+/// line with a status: the request as [`classify`] would see it, without the parts of the parse
+/// the counters do not need (such a line never has a cause, so it is quiet unless 5xx). `None`
+/// decides nothing: the line takes the full path. Only printable ASCII qualifies, which
+/// sanitising leaves as it is, so the bytes are the very text `classify` would get; the checks
+/// are its own, in its order. Most lines of a flood.
+#[inline]
+pub fn plain_request(raw: &[u8], kind: Option<LogKind>) -> Option<access::Request<'_>> {
+    if !allowed(Format::Access, kind)
+        || nginx::looks_like_bytes(raw)
+        || apache::looks_like_bytes(raw)
+    {
+        return None;
+    }
+    let date = access::find_date_in(raw)?;
+    if date.millis || !is_printable(raw) {
+        return None;
+    }
+    access::request_in_printable(raw, date)
 }
 
 #[cfg(test)]

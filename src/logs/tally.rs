@@ -154,20 +154,26 @@ impl Skipped {
 
     /// Counts one quiet line (no cause, no 5xx); `status` when it is a request.
     pub fn quiet(&mut self, status: Option<u16>, upstream: Option<&str>, time: Option<i64>) {
-        self.quiet += 1;
-        if status.is_none() {
-            return;
+        match status {
+            Some(_) => self.quiet_requests(upstream, time, 1),
+            None => self.quiet += 1,
         }
-        self.quiet_requests.total += 1;
+    }
+
+    /// Counts `n` quiet lines that are requests to `upstream` in the minute of `time`: one map
+    /// lookup for a run of alike lines.
+    pub fn quiet_requests(&mut self, upstream: Option<&str>, time: Option<i64>, n: u64) {
+        self.quiet += n;
+        self.quiet_requests.total += n;
         if let Some(time) = time {
             let minute = self
                 .quiet_requests
                 .per_minute
                 .entry(minute_of(time))
                 .or_default();
-            minute.requests += 1;
+            minute.requests += n;
             if let Some(upstream) = upstream {
-                count_upstream(&mut minute.upstream_requests, upstream, 1);
+                count_upstream(&mut minute.upstream_requests, upstream, n);
             }
         }
     }
@@ -193,7 +199,7 @@ impl Skipped {
     }
 }
 
-fn minute_of(time: i64) -> i64 {
+pub(super) fn minute_of(time: i64) -> i64 {
     time.div_euclid(60) * 60
 }
 
