@@ -278,10 +278,10 @@ pub struct LogInput {
     /// Why the source cannot be read, when it cannot.
     pub error: Option<String>,
     pub counts: WindowCounts,
-    /// What fails now: the last minute (from the start of the minute a minute ago, so it spans
-    /// [`LogInput::recent_minutes`]). The verdict weighs this; the window is history.
+    /// What fails now: the last minute, from the start of the minute a minute ago (the tally
+    /// keeps whole minutes), so at most [`RECENT_MINUTES`]. The verdict weighs this; the rest of
+    /// the window is history.
     pub recent: WindowCounts,
-    pub recent_minutes: u64,
     /// How long since the last minute that held a bad-gateway event ended; `None` when the
     /// window holds none.
     pub quiet_for: Option<Duration>,
@@ -321,7 +321,6 @@ impl LogInput {
             quiet_for: (counts.events() > 0).then_some(Duration::ZERO),
             recent: counts.clone(),
             counts,
-            recent_minutes: 2,
         }
     }
 
@@ -333,15 +332,17 @@ impl LogInput {
         }
     }
 
-    /// "last minute", "last 2 min" or "10 min": what `span` covers, as the evidence says it.
+    /// "last 2 min" or "10 min": what `span` covers, as the evidence says it.
     pub fn span_text(&self, span: Span) -> String {
         match span {
-            Span::Now if self.recent_minutes <= 1 => "last minute".into(),
-            Span::Now => format!("last {} min", self.recent_minutes),
+            Span::Now => format!("last {RECENT_MINUTES} min"),
             Span::Window => format!("{} min", self.minutes()),
         }
     }
 }
+
+/// The most minutes [`LogInput::recent`] spans: the minute a minute ago and this one.
+pub const RECENT_MINUTES: u64 = 2;
 
 /// Which part of a log's window the verdict weighs: what fails now decides; the rest is history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -223,13 +223,7 @@ impl Verdict {
 
     /// [`Verdict::line`] with only the first `evidence` items, for a screen too narrow for all.
     pub fn line_with(&self, keys: bool, evidence: usize) -> String {
-        let texts: Vec<&str> = self
-            .evidence
-            .iter()
-            .take(evidence)
-            .map(|e| e.text.as_str())
-            .collect();
-        let summary = texts.join("; ");
+        let summary = self.summary_of(evidence);
         let next = if keys {
             self.next_step_keyed()
         } else {
@@ -246,7 +240,17 @@ impl Verdict {
 
     /// The evidence texts in one clause.
     pub fn summary(&self) -> String {
-        let texts: Vec<&str> = self.evidence.iter().map(|e| e.text.as_str()).collect();
+        self.summary_of(self.evidence.len())
+    }
+
+    /// The first `n` evidence texts in one clause.
+    fn summary_of(&self, n: usize) -> String {
+        let texts: Vec<&str> = self
+            .evidence
+            .iter()
+            .take(n)
+            .map(|e| e.text.as_str())
+            .collect();
         texts.join("; ")
     }
 

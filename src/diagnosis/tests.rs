@@ -328,9 +328,9 @@ fn timeouts_on_an_overloaded_host_blame_the_host() {
     assert_eq!(v.status, Status::Critical);
     assert_eq!(
         v.text,
-        "the proxy host is overloaded: load 5.20 is above 2 cores (load 5.20 is above 2 cores; \
-         12 × \"upstream timed out (110)\" in error.log, last 2 min; probes of shop, api time \
-         out): find what is busy: sort the processes by CPU or memory"
+        "the proxy host is overloaded (load 5.20 is above 2 cores; 12 × \"upstream timed out \
+         (110)\" in error.log, last 2 min; probes of shop, api time out): find what is busy: \
+         sort the processes by CPU or memory"
     );
     assert_eq!(v.key, Some("s"));
     // One upstream that stops answering while the host is busy is its own fault.

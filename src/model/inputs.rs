@@ -61,8 +61,6 @@ pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogIn
         error: source.error().map(str::to_owned),
         counts,
         recent: source.tally.last(RECENT, now),
-        // The minute a minute ago and this one: at most two minutes, whatever the second.
-        recent_minutes: 2,
         quiet_for: last_event
             .map(|m| Duration::from_secs(u64::try_from(now - (m + 60)).unwrap_or(0))),
     }

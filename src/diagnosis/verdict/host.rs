@@ -56,7 +56,7 @@ pub(super) fn overloaded(inputs: &Inputs, span: Span) -> Option<Candidate> {
         .max_by_key(|f| f.status.severity())
         .map(|f| f.message.clone())
         .unwrap_or_else(|| h.load_text());
-    let mut evidence = vec![Evidence::new("host", what.clone())];
+    let mut evidence = vec![Evidence::new("host", what)];
     evidence.extend(h.busiest_text().map(|t| Evidence::new("host", t)));
     evidence.extend(log_evidence(inputs, &[LogCause::Timeout], span));
     let probes: Vec<String> = inputs
@@ -77,7 +77,7 @@ pub(super) fn overloaded(inputs: &Inputs, span: Span) -> Option<Candidate> {
     let verdict = Verdict::new(
         Cause::HostOverloaded,
         h.worst().worst(Status::Warning),
-        format!("the proxy host is overloaded: {what}"),
+        "the proxy host is overloaded".into(),
         evidence,
         NextStep::new("find what is busy: sort the processes by CPU or memory").key("s"),
     );
