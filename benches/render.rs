@@ -259,6 +259,7 @@ fn app() -> anyhow::Result<App> {
     app.model.upstreams = upstreams()?;
     app.model.dns = gatewatch::model::dns::Dns::new(
         (0..NAMES).map(|n| format!("svc-{n:02}.internal")).collect(),
+        &Default::default(),
     );
     app.update(Event::Dns(Box::new(dns_round(1))));
     app.model.logs = gatewatch::logs::LogBook::new(

@@ -943,7 +943,7 @@ fn report_timings(front_end: &str, rows: &[Timing]) {
 /// The dashboard, following nginx's logs and probing, from the breakage to the verdict line on
 /// screen: the same judgement as `check`, drawn at most a frame later.
 #[test]
-fn time_to_verdict_in_the_dashboard_for_a_bad_deploy_and_a_stopped_php_fpm() {
+fn time_to_verdict_in_the_dashboard_for_a_bad_deploy_a_stale_dns_and_a_stopped_php_fpm() {
     let _host = shared_host();
     let mut rows = Vec::new();
     let verdict_line =
@@ -974,6 +974,35 @@ fn time_to_verdict_in_the_dashboard_for_a_bad_deploy_and_a_stopped_php_fpm() {
         ));
     }
 
+    // 4: nginx keeps the address app.test had when it started. The dashboard resolves again as
+    // soon as nginx fails at an address it has not seen, not at its next DNS round.
+    {
+        let mut s = stale_dns_before_the_move();
+        // Before the move only the test's unreachable second nameserver is amiss.
+        let t = dashboard_under(
+            &private_hosts(&s.hosts),
+            &s.nginx,
+            &s.config,
+            "fails through some nameservers",
+        );
+        let t0 = Instant::now();
+        s.move_app();
+        let needle = format!("upstream: \"http://127.0.0.2:{}/\"", s.port);
+        rows.push(time_to_verdict(
+            "stale DNS in nginx",
+            t0,
+            &s.nginx.dir.path().join("error.log"),
+            &needle,
+            || {
+                s.nginx.traffic("/", 2, 1, QUICK);
+            },
+            || verdict_line(&t),
+            |v| {
+                v.0.contains("nginx still connects to 127.0.0.2 for app.test")
+            },
+        ));
+    }
+
     // 6: php-fpm stopped.
     {
         let (mut fpm, nginx) = fpm_behind_nginx("ok.php", "<?php echo \"ok\\n\";\n");
@@ -1000,7 +1029,13 @@ fn time_to_verdict_in_the_dashboard_for_a_bad_deploy_and_a_stopped_php_fpm() {
 
 /// The real binary in a real terminal on nginx's config, once it says nothing is wrong.
 fn dashboard(nginx: &Nginx, config: &Path) -> common::Tmux {
-    let t = common::Tmux::start(
+    dashboard_under(&[], nginx, config, "no 502 cause")
+}
+
+/// [`dashboard`] run by `wrapper`, once its verdict line shows `ready`.
+fn dashboard_under(wrapper: &[String], nginx: &Nginx, config: &Path, ready: &str) -> common::Tmux {
+    let t = common::Tmux::start_under(
+        wrapper,
         &[
             "--config",
             config.to_str().expect("utf-8 path"),
@@ -1009,12 +1044,10 @@ fn dashboard(nginx: &Nginx, config: &Path) -> common::Tmux {
         ],
         200,
         50,
+        &[],
     );
-    t.wait_until("the verdict finds nothing wrong", |t| {
-        t.screen()
-            .lines()
-            .nth(1)
-            .is_some_and(|l| l.contains("no 502 cause"))
+    t.wait_until(ready, |t| {
+        t.screen().lines().nth(1).is_some_and(|l| l.contains(ready))
     });
     t
 }

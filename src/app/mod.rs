@@ -264,8 +264,14 @@ impl App {
             }
             Event::Log(batch) => {
                 let shown = self.logs.shown_of(&batch);
+                // A failure at an address not seen before may be a stale one: ask DNS now.
+                let ask = if self.model.dns.new_suspect(&batch) {
+                    vec![Effect::RerunDns]
+                } else {
+                    vec![]
+                };
                 if !self.model.apply_log(*batch, self.now()) {
-                    return (false, vec![]);
+                    return (false, ask);
                 }
                 let pane = PaneId::Logs.index();
                 // A paused or scrolled-back view stays on the lines it shows.
@@ -274,7 +280,7 @@ impl App {
                 }
                 self.clamp(PaneId::Logs);
                 self.model_changed();
-                (true, vec![])
+                (true, ask)
             }
             Event::Action(ev) => self.on_action_event(*ev),
             Event::Tick(now) => {

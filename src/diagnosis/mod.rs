@@ -22,6 +22,7 @@ mod weighing_tests;
 
 use serde::Serialize;
 
+pub use evidence::logged_address;
 pub use inputs::{
     BUSIEST, DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput,
     Resolves, ServiceInput, Span, UpstreamInput, endpoints,

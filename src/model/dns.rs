@@ -1,8 +1,16 @@
 //! The DNS checks' state: the last round of lookups, the drift seen since the first one, and
 //! the findings both give.
 
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+
 use crate::dns::{self, DnsResult, DnsRound, DriftTracker};
+use crate::logs::LogBatch;
 use crate::status::Finding;
+use crate::upstream::catalog::Catalog;
+
+/// Addresses remembered as already asked about; past it the memory starts again.
+const SUSPECTS_KEPT: usize = 256;
 
 #[derive(Debug, Default)]
 pub struct Dns {
@@ -14,7 +22,11 @@ pub struct Dns {
     /// Names in display order: failing first, then as configured.
     pub order: Vec<String>,
     /// The nameservers the proxy's own config names (nginx `resolver`, HAProxy `nameserver`).
-    pub proxy_resolvers: Vec<std::net::SocketAddr>,
+    pub proxy_resolvers: Vec<SocketAddr>,
+    /// Ports of the upstreams written as names: where the proxy may still use an old address.
+    pub named_ports: BTreeSet<u16>,
+    /// Addresses the proxy failed at on those ports, already asked about.
+    suspects: HashSet<SocketAddr>,
 }
 
 /// How one name fares across every nameserver asked.
@@ -45,10 +57,18 @@ impl NameHealth {
 }
 
 impl Dns {
-    pub fn new(names: Vec<String>) -> Self {
+    /// DNS state for `names`, and what the catalog says of the proxy's names and resolvers.
+    pub fn new(names: Vec<String>, catalog: &Catalog) -> Self {
         Dns {
             order: names.clone(),
             names,
+            proxy_resolvers: catalog.resolvers.clone(),
+            named_ports: catalog
+                .upstreams()
+                .iter()
+                .filter(|u| u.url.host().is_some_and(|h| !dns::is_ip_literal(h)))
+                .filter_map(|u| u.url.port())
+                .collect(),
             ..Dns::default()
         }
     }
@@ -68,6 +88,42 @@ impl Dns {
         self.order = names;
         self.round = Some(round);
         true
+    }
+
+    /// Whether `batch` shows the proxy failing at an address not seen before on a port a named
+    /// upstream uses: the proxy may still use an address the name no longer has, and only a
+    /// fresh answer tells (the dashboard then resolves now instead of at the next round).
+    pub fn new_suspect(&mut self, batch: &LogBatch) -> bool {
+        if self.named_ports.is_empty() {
+            return false;
+        }
+        let failing = batch
+            .lines
+            .iter()
+            .filter(|l| l.cause.is_some() || l.status.is_some_and(|s| s >= 500))
+            .filter_map(|l| l.upstream.as_deref())
+            .chain(
+                batch
+                    .skipped
+                    .marks
+                    .iter()
+                    .filter_map(|m| m.upstream.as_deref()),
+            );
+        let mut new = false;
+        for logged in failing {
+            let Some(addr) = crate::diagnosis::logged_address(logged) else {
+                continue;
+            };
+            if !self.named_ports.contains(&addr.port()) || self.suspects.contains(&addr) {
+                continue;
+            }
+            if self.suspects.len() >= SUSPECTS_KEPT {
+                self.suspects.clear();
+            }
+            self.suspects.insert(addr);
+            new = true;
+        }
+        new
     }
 
     pub fn health(&self, name: &str) -> Option<NameHealth> {
@@ -127,7 +183,7 @@ mod tests {
 
     #[test]
     fn failing_names_come_first_and_drift_becomes_a_finding() {
-        let mut v = Dns::new(vec!["a.test".into(), "b.test".into()]);
+        let mut v = Dns::new(vec!["a.test".into(), "b.test".into()], &Catalog::default());
         assert!(v.apply(round(
             1,
             vec![
@@ -165,7 +221,7 @@ mod tests {
     fn a_hosts_file_problem_is_one_finding() {
         let mut r = round(1, vec![result("a.test", "system", Some("10.0.0.1"))]);
         r.problems = vec!["/etc/hosts: cannot read the hosts file: denied".into()];
-        let mut v = Dns::new(vec!["a.test".into()]);
+        let mut v = Dns::new(vec!["a.test".into()], &Catalog::default());
         v.apply(r);
         let about: Vec<_> = v
             .findings
@@ -173,5 +229,37 @@ mod tests {
             .filter(|f| f.message.contains("cannot read the hosts file"))
             .collect();
         assert_eq!(about.len(), 1, "{:?}", v.findings);
+    }
+
+    #[test]
+    fn a_failure_at_a_new_address_on_a_named_port_asks_dns_once() {
+        use crate::logs::{Cause, LogBatch, LogLine, SourceStatus};
+        let mut d = Dns::new(vec!["app.test".into()], &Catalog::default());
+        d.named_ports.insert(8080);
+        let line = |status: Option<u16>, cause: Option<Cause>, up: &str| LogLine {
+            text: String::new(),
+            format: None,
+            cause,
+            status,
+            upstream: Some(up.into()),
+            time: None,
+        };
+        let batch = |lines| LogBatch {
+            source: 0,
+            skipped: Default::default(),
+            lines,
+            status: SourceStatus::Following,
+            events: vec![],
+        };
+        let refused = || line(None, Some(Cause::Refused), "http://127.0.0.2:8080/cart");
+        assert!(d.new_suspect(&batch(vec![refused()])));
+        assert!(!d.new_suspect(&batch(vec![refused()])), "asked once");
+        assert!(!d.new_suspect(&batch(vec![line(Some(200), None, "127.0.0.9:8080")])));
+        assert!(!d.new_suspect(&batch(vec![line(
+            None,
+            Some(Cause::Refused),
+            "http://127.0.0.2:9090/"
+        )])));
+        assert!(d.new_suspect(&batch(vec![line(Some(502), None, "127.0.0.4:8080")])));
     }
 }

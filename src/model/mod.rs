@@ -71,10 +71,7 @@ impl Model {
             .collect();
         Model {
             upstreams: Upstreams::new(watch.catalog),
-            dns: Dns {
-                proxy_resolvers: watch.catalog.resolvers.clone(),
-                ..Dns::new(names)
-            },
+            dns: Dns::new(names, watch.catalog),
             logs: LogBook::new(watch.logs, RingLimits::default()),
             gateway: watch.gateway.cloned().map(Gateway::new),
             services: Services::new(watch.services),

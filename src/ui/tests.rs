@@ -403,7 +403,10 @@ fn dns_failing_first_with_a_mark_per_nameserver() {
         family: vec![],
     };
     let mut a = app((120, 40));
-    a.model.dns = crate::model::dns::Dns::new(vec!["shop.internal".into(), "api.internal".into()]);
+    a.model.dns = crate::model::dns::Dns::new(
+        vec!["shop.internal".into(), "api.internal".into()],
+        &Default::default(),
+    );
     a.update(Event::Dns(Box::new(round)));
     key(&mut a, KeyCode::Char('3'));
     insta::assert_snapshot!(render(&mut a, 120, 40).backend());

@@ -139,11 +139,27 @@ impl Tmux {
     }
 
     pub fn start_with(args: &[&str], w: u16, h: u16, extra_env: &[(&str, &str)]) -> Tmux {
+        Self::start_under(&[], args, w, h, extra_env)
+    }
+
+    /// [`Tmux::start_with`], gatewatch run by `wrapper` (a command that execs its arguments,
+    /// e.g. into a namespace of the test's own).
+    pub fn start_under(
+        wrapper: &[String],
+        args: &[&str],
+        w: u16,
+        h: u16,
+        extra_env: &[(&str, &str)],
+    ) -> Tmux {
         require_tmux();
         let sandbox = Sandbox::new();
         let mut cmd = sandbox.env_command();
         for (k, v) in extra_env {
             cmd.push_str(&format!(" {k}='{v}'"));
+        }
+        for w in wrapper {
+            assert!(!w.contains('\''), "a quote in the wrapper: {w}");
+            cmd.push_str(&format!(" '{w}'"));
         }
         cmd.push_str(&format!(" '{BIN}'"));
         for a in sandbox.isolated(args) {
