@@ -257,6 +257,11 @@ fn nginx_without_keepalive_runs_out_of_ports_and_check_says_local_limit() {
             );
             assert_eq!(v["host"]["ephemeral_ports_total"], 8);
             assert_eq!(v["host"]["ephemeral_ports_in_use"], 8);
+            assert_eq!(v["host"]["ephemeral_ports_by_state"]["TIME_WAIT"], 8);
+            assert_eq!(
+                v["host"]["ephemeral_ports_top_remotes"][0],
+                serde_json::json!(["127.0.0.1:8080", 8])
+            );
             assert!(
                 v["host"]["findings"].to_string().contains(
                     "8 of 8 ephemeral ports in use, 8 TIME_WAIT, mostly to 127.0.0.1:8080"

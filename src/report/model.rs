@@ -172,6 +172,9 @@ pub struct HostReport {
     pub tcp_states: Option<BTreeMap<&'static str, u32>>,
     pub ephemeral_ports_in_use: Option<u32>,
     pub ephemeral_ports_total: Option<u32>,
+    /// Who holds the ephemeral ports: sockets by TCP state, and the remotes most connected to.
+    pub ephemeral_ports_by_state: Option<BTreeMap<&'static str, u32>>,
+    pub ephemeral_ports_top_remotes: Option<Vec<(String, u32)>>,
     pub file_handles_used: Option<u64>,
     pub file_handles_max: Option<u64>,
     pub findings: Vec<Finding>,
@@ -219,6 +222,17 @@ pub fn host_report(s: &HostSample) -> HostReport {
             .map(|t| t.counts.iter().map(|(k, v)| (k.name(), *v)).collect()),
         ephemeral_ports_in_use: s.ports.as_ref().ok().map(|p| p.in_use),
         ephemeral_ports_total: s.ports.as_ref().ok().map(|p| p.total()),
+        ephemeral_ports_by_state: s
+            .ports
+            .as_ref()
+            .ok()
+            .map(|p| p.by_state.iter().map(|(k, v)| (k.name(), *v)).collect()),
+        ephemeral_ports_top_remotes: s.ports.as_ref().ok().map(|p| {
+            p.top_remotes
+                .iter()
+                .map(|(addr, n)| (addr.to_string(), *n))
+                .collect()
+        }),
         file_handles_used: s.files.as_ref().ok().map(|f| f.used),
         file_handles_max: s.files.as_ref().ok().map(|f| f.max),
         findings: host::assess(s),
