@@ -38,16 +38,25 @@ pub struct HostInput {
     pub mem_used_percent: f64,
     /// File handles used and the maximum, when /proc told.
     pub files: Option<(u64, u64)>,
-    /// Ephemeral ports in use and the size of the range.
-    pub ports: Option<(u32, u32)>,
-    /// The whole ports figure, with the states and remotes holding them; its
+    /// Ephemeral ports in use, the range, and the states and remotes holding them; its
     /// [`host::EphemeralPorts::summary`] is the sentence to show.
-    pub ports_detail: Option<host::EphemeralPorts>,
+    pub ports: Option<host::EphemeralPorts>,
     /// The [`BUSIEST`] processes by CPU, as (name, percent of the whole machine): who loads the
     /// host when it is loaded, often not the proxy.
     pub busiest: Vec<(String, f32)>,
     /// [`host::assess`] of the sample.
     pub findings: Vec<Finding>,
+}
+
+/// `in_use` of Linux's default ephemeral range (32768-60999), no breakdown: test fixtures.
+#[cfg(test)]
+pub fn default_range(in_use: u32) -> host::EphemeralPorts {
+    host::EphemeralPorts {
+        low: 32768,
+        high: 60999,
+        in_use,
+        ..host::EphemeralPorts::default()
+    }
 }
 
 /// Processes named in [`HostInput::busiest`].
@@ -68,8 +77,7 @@ impl HostInput {
             cpu_percent: s.cpu_total,
             mem_used_percent: pct(s.mem_used, s.mem_total),
             files: s.files.as_ref().ok().map(|f| (f.used, f.max)),
-            ports: s.ports.as_ref().ok().map(|p| (p.in_use, p.total())),
-            ports_detail: s.ports.as_ref().ok().cloned(),
+            ports: s.ports.as_ref().ok().cloned(),
             busiest: s.busiest(BUSIEST),
             findings: host::assess(s),
         }
@@ -105,9 +113,12 @@ impl HostInput {
     /// The ports sentence ("28,231 of 28,232 ephemeral ports in use, 27,900 TIME_WAIT, mostly to
     /// 127.0.0.1:8080"), when the ports were read.
     pub fn ports_text(&self) -> Option<String> {
-        self.ports_detail
-            .as_ref()
-            .map(host::EphemeralPorts::summary)
+        self.ports.as_ref().map(host::EphemeralPorts::summary)
+    }
+
+    /// Ephemeral ports in use and the size of the range.
+    pub fn ports_used(&self) -> Option<(u32, u32)> {
+        self.ports.as_ref().map(|p| (p.in_use, p.total()))
     }
 
     pub fn worst(&self) -> Status {
@@ -520,7 +531,7 @@ mod tests {
             top_remotes: vec![("127.0.0.1:8080".parse().unwrap(), 27900)],
         });
         let h = HostInput::from_sample(&s);
-        assert_eq!(h.ports, Some((28231, 28232)));
+        assert_eq!(h.ports_used(), Some((28231, 28232)));
         assert_eq!(
             h.ports_text().as_deref(),
             Some(

@@ -135,7 +135,7 @@ fn host(inputs: &Inputs) -> (Status, String) {
     if let Some((used, max)) = h.files {
         parts.push(format!("file handles {used} of {max}"));
     }
-    if let Some((used, total)) = h.ports {
+    if let Some((used, total)) = h.ports_used() {
         parts.push(format!("ephemeral ports {used} of {total}"));
     }
     (Status::Ok, parts.join(", "))

@@ -62,8 +62,7 @@ fn host(load1: f64) -> HostInput {
         cpu_percent: 20.0,
         mem_used_percent: 40.0,
         files: Some((1000, 100_000)),
-        ports: Some((100, 28232)),
-        ports_detail: None,
+        ports: Some(inputs::default_range(100)),
         busiest: vec![],
         findings: vec![],
     };
@@ -367,13 +366,13 @@ fn out_of_descriptors_or_ports_is_a_host_limit() {
         ..Inputs::default()
     };
     if let Some(h) = ports.host.as_mut() {
-        h.ports = Some((27000, 28232));
+        h.ports = Some(inputs::default_range(27000));
     }
     let v = verdict(&ports);
     assert_eq!(v.cause, Cause::HostLimits);
     assert!(
         v.text.starts_with(
-            "the proxy host is running out of local ports (27000 of 28232 ephemeral ports in use)"
+            "the proxy host is running out of local ports (27,000 of 28,232 ephemeral ports in use)"
         ),
         "{}",
         v.text

@@ -52,10 +52,9 @@ fn calm_host() -> HostInput {
         cpu_percent: 5.0,
         mem_used_percent: 30.0,
         files: Some((900, 100_000)),
-        ports: Some((40, 28_232)),
+        ports: Some(super::inputs::default_range(40)),
         findings: vec![],
         busiest: vec![],
-        ports_detail: None,
     }
 }
 

@@ -146,22 +146,17 @@ pub(super) fn limits(inputs: &Inputs, span: Span) -> Option<Candidate> {
     }
     let ports_logged = cause_total(inputs, &[LogCause::NoAddress], span);
     let ports_high = host
-        .and_then(|h| h.ports)
+        .and_then(HostInput::ports_used)
         .is_some_and(|(u, t)| above(u.into(), t.into(), PORTS_WARNING_PERCENT));
     let ports_probe = local_limit(inputs, true);
     if ports_logged == 0 && !ports_high && ports_probe.is_none() {
         return None;
     }
     let mut evidence = log_evidence(inputs, &[LogCause::NoAddress], span);
-    let figures = host.and_then(|h| {
-        h.ports_text().or_else(|| {
-            h.ports
-                .map(|(u, t)| format!("{u} of {t} ephemeral ports in use"))
-        })
-    });
+    let figures = host.and_then(HostInput::ports_text);
     // Which upstream the ports go to, when the busiest remote is one.
     let holder = host
-        .and_then(|h| h.ports_detail.as_ref())
+        .and_then(|h| h.ports.as_ref())
         .and_then(|p| p.top_remotes.first())
         .and_then(|(remote, _)| {
             inputs
