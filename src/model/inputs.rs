@@ -84,7 +84,8 @@ pub fn upstream_inputs(
         .map(|row| {
             let up = &row.entry.upstream;
             let mut u = UpstreamInput::new(&up.name, &up.url, up.timeout);
-            u.source = row.entry.source.clone();
+            // A config file's name is the config author's text: no control byte reaches a line.
+            u.source = crate::sanitize::sanitize(&row.entry.source).into_owned();
             let h = &row.history;
             u.state = h.state();
             u.since = h.state_age(now);
