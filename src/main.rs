@@ -12,6 +12,9 @@ use gatewatch::{actions, check, config, demo, diagnostics, report, theme, tui};
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
 
+/// How long quitting waits for collectors' blocking work (a getaddrinfo in flight) to end.
+const QUIT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Generated from the CLI alone: a broken config must not stop them.
@@ -207,6 +210,9 @@ fn run_dashboard(opts: dashboard::Options) -> ExitCode {
     };
     let ended = runtime.block_on(dashboard::run(opts));
     tui::restore();
+    // A lookup through the system resolver runs on a blocking thread the runtime would wait for
+    // (a slow nameserver held quitting for seconds): quitting does not wait for answers.
+    runtime.shutdown_timeout(QUIT_GRACE);
     match ended {
         Ok(Ended::Quit) => ExitCode::SUCCESS,
         Ok(Ended::InputClosed(why)) => {

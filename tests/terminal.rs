@@ -231,3 +231,64 @@ fn tmux_over_ssh_gets_only_the_16_basic_colours() {
     }
     assert!(colours > 0, "the default theme should still be in colour");
 }
+
+/// Quitting while a probe's name lookup hangs on a nameserver that never answers: the lookup runs
+/// on a blocking thread of the system resolver, which quitting must not wait for. The nameserver
+/// is an address behind a veth pair in a network namespace of the test's own, with a permanent
+/// neighbour entry so no ARP failure ends the wait (packets to it just vanish), and resolv.conf is bound over /etc/resolv.conf in a private mount namespace, so the
+/// host's own files and network are never touched.
+#[test]
+fn quits_at_once_while_a_name_lookup_hangs() {
+    let unshare = common::require_tool(&["unshare"], "apt-get install -y util-linux");
+    common::require_tool(&["ip"], "apt-get install -y iproute2");
+    let sandbox = common::Sandbox::new();
+    let resolv = sandbox.write(
+        "resolv.conf",
+        "nameserver 10.9.9.2\noptions timeout:20 attempts:1\n",
+    );
+    let hosts = sandbox.write("hosts", "127.0.0.1 localhost\n");
+    let config = sandbox.write(
+        "gatewatch.toml",
+        &format!(
+            "[[upstream]]\nname = \"app\"\nurl = \"http://app.invalid:8080/\"\ninterval = \"1s\"\n\n\
+             [dns]\nresolv-conf = \"{}\"\nhosts-file = \"{}\"\n",
+            resolv.display(),
+            hosts.display()
+        ),
+    );
+    let setup = "mount --bind \"$0\" /etc/resolv.conf && ip link set lo up && \
+                 ip link add v0 type veth peer name v1 && ip addr add 10.9.9.1/24 dev v0 && \
+                 ip link set v0 up && ip link set v1 up && \
+                 ip neigh add 10.9.9.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent && \
+                 exec \"$@\"";
+    let wrapper: Vec<String> = vec![
+        unshare.display().to_string(),
+        "--mount".into(),
+        "--propagation".into(),
+        "private".into(),
+        "--net".into(),
+        "sh".into(),
+        "-c".into(),
+        setup.into(),
+        resolv.display().to_string(),
+    ];
+    let t = Tmux::start_under(
+        &wrapper,
+        &["--config", config.to_str().expect("utf-8 path")],
+        100,
+        30,
+        &[],
+    );
+    t.wait_for("PID");
+    // The first probe's lookup is in flight now, and would be for 20 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    let asked = std::time::Instant::now();
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "quitting took {took:?} while a lookup hung"
+    );
+    t.assert_restored();
+}
