@@ -122,6 +122,40 @@ async fn nxdomain_is_a_failing_row_and_critical_when_it_is_the_only_answer() {
     assert_eq!(row["ttl"], serde_json::Value::Null);
 }
 
+/// Judged per family: A answering while AAAA fails is a name that resolves, a warning, not
+/// "does not resolve through any nameserver".
+#[tokio::test]
+async fn a_name_whose_aaaa_fails_while_its_a_answers_still_resolves() {
+    let server = TestDns::start().await;
+    server.set_addrs("half.test", &["10.0.0.7"], &[], 30);
+    server.set_type_rcode(
+        "half.test",
+        hickory_server::proto::rr::RecordType::AAAA,
+        hickory_server::proto::op::ResponseCode::ServFail,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let round = one_round(settings(dir.path(), &["half.test"], &[server.addr])).await;
+    let r = only(&round);
+    assert_eq!(addrs(r), ["10.0.0.7"]);
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("AAAA: SERVFAIL")),
+        "{:?}",
+        r.error
+    );
+    let findings = dns::assess(&round);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].status, Status::Warning, "{findings:?}");
+    assert!(
+        findings[0]
+            .message
+            .starts_with("half.test resolves only in part through every nameserver"),
+        "{}",
+        findings[0].message
+    );
+}
+
 #[tokio::test]
 async fn servfail_and_refused_come_through_as_rcodes() {
     let server = TestDns::start().await;

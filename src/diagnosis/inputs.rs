@@ -376,9 +376,14 @@ impl DnsInput {
             for name in round.names() {
                 let rows: Vec<&DnsResult> = round.for_name(name).collect();
                 let failed: Vec<&&DnsResult> = rows.iter().filter(|r| !r.is_ok()).collect();
+                // Per family: a row with addresses resolves, even when its other family failed.
+                let unresolved = rows
+                    .iter()
+                    .filter(|r| r.addresses().next().is_none())
+                    .count();
                 let resolves = if failed.is_empty() {
                     Resolves::Everywhere
-                } else if failed.len() == rows.len() {
+                } else if unresolved == rows.len() {
                     Resolves::Nowhere
                 } else {
                     Resolves::Partly

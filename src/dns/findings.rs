@@ -38,10 +38,17 @@ fn failures(name: &str, rows: &[&DnsResult]) -> Option<Finding> {
         return None;
     }
     let detail = failed.join("; ");
-    Some(if failed.len() == rows.len() {
+    // Judged per family: a name whose A answers while its AAAA fails still resolves.
+    let resolves = rows.iter().any(|r| r.addresses().next().is_some());
+    Some(if failed.len() == rows.len() && !resolves {
         Finding::new(
             Status::Critical,
             format!("{name} does not resolve through any nameserver ({detail})"),
+        )
+    } else if failed.len() == rows.len() {
+        Finding::new(
+            Status::Warning,
+            format!("{name} resolves only in part through every nameserver ({detail})"),
         )
     } else {
         Finding::new(
@@ -181,6 +188,26 @@ mod tests {
             problems: Vec::new(),
             family: vec![],
         }
+    }
+
+    #[test]
+    fn a_name_whose_a_answers_while_its_aaaa_fails_still_resolves() {
+        let aaaa = Some("AAAA: SERVFAIL: the server failed to answer");
+        let f = assess(&round(vec![row("system", &["10.0.0.1"], aaaa)]));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].status, Status::Warning);
+        assert!(
+            f[0].message
+                .starts_with("app.test resolves only in part through every nameserver"),
+            "{}",
+            f[0].message
+        );
+        let f = assess(&round(vec![row(
+            "system",
+            &[],
+            Some("NXDOMAIN: no such name"),
+        )]));
+        assert_eq!(f[0].status, Status::Critical);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum Entry {
 struct Zone {
     entries: HashMap<String, Entry>,
     delays: HashMap<String, Duration>,
+    /// An answer code for one record type of a name, whatever its entry says.
+    type_rcodes: HashMap<(String, RecordType), ResponseCode>,
 }
 
 struct Handler {
@@ -60,6 +62,9 @@ impl Handler {
     ) -> (Vec<Record>, ResponseCode, Option<Duration>) {
         let zone = self.zone.lock().expect("zone lock");
         let delay = zone.delays.get(&key(name)).copied();
+        if let Some(code) = zone.type_rcodes.get(&(key(name), rtype)) {
+            return (Vec::new(), *code, delay);
+        }
         let mut records = Vec::new();
         let mut current = key(name);
         for _ in 0..8 {
@@ -215,6 +220,15 @@ impl TestDns {
 
     pub fn set_rcode(&self, name: &str, code: ResponseCode) {
         self.set(name, Entry::Rcode(code));
+    }
+
+    /// Answers `code` for `name`'s records of `rtype` only (a server that fails AAAA alone).
+    pub fn set_type_rcode(&self, name: &str, rtype: RecordType, code: ResponseCode) {
+        self.zone
+            .lock()
+            .expect("zone lock")
+            .type_rcodes
+            .insert((key(name), rtype), code);
     }
 
     /// Answers for `name` only after `delay`.
