@@ -599,3 +599,42 @@ fn family_mismatch_takes_what_the_probes_found() {
     let finding = dns::family_mismatch("localhost", 8080, &addrs, &accepting).unwrap();
     assert_eq!(finding.status, Status::Warning);
 }
+
+/// 640 nameservers that never answer (one silent socket on 0.0.0.0, reached at 640 loopback
+/// addresses): ten waves of lookups would take ten timeouts; the round ends after
+/// `ROUND_TIMEOUTS` of them, every lookup left over with an error row saying why.
+#[tokio::test]
+async fn a_round_ends_in_bounded_time_however_many_nameservers_are_dead() {
+    let silent = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let servers: Vec<SocketAddr> = (0..640u32)
+        .map(|i| SocketAddr::from(([127, 1, (i / 250) as u8, (i % 250 + 1) as u8], port)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let round = one_round(DnsSettings {
+        timeout,
+        ..settings(dir.path(), &["dead.test"], &servers)
+    })
+    .await;
+    let took = started.elapsed();
+    let bound = timeout * gatewatch::dns::ROUND_TIMEOUTS;
+    assert!(
+        took < bound + Duration::from_millis(700),
+        "the round took {took:?} (bound {bound:?})"
+    );
+    assert_eq!(round.results.len(), 640);
+    assert!(round.results.iter().all(|r| r.error.is_some()));
+    let late = round
+        .results
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("not asked in time"))
+        })
+        .count();
+    assert!(late > 300, "{late} lookups cut by the deadline");
+    drop(silent);
+}

@@ -31,7 +31,7 @@ pub use drift::{AnswerChange, DriftTracker, HISTORY_PER_NAME};
 pub use findings::{SLOW_LOOKUP, assess, family_mismatch};
 pub use name::{InvalidName, is_ip_literal, is_localhost, parse_name};
 pub use report::DnsRow;
-pub use round::{DnsLookups, MAX_IN_FLIGHT};
+pub use round::{DnsLookups, MAX_IN_FLIGHT, ROUND_TIMEOUTS};
 pub use settings::DnsSettings;
 
 /// One round: every name through every nameserver, in the order names and nameservers were

@@ -18,6 +18,9 @@ use crate::sanitize::sanitize;
 /// Lookups in flight at once (each is an A and an AAAA query). Enough that dead nameservers,
 /// which hold a slot for the whole timeout, do not queue the rest behind them.
 pub const MAX_IN_FLIGHT: usize = 64;
+/// A round ends this many lookup timeouts after it began, however many nameservers there are
+/// (500 dead ones made a round last 16 s): lookups still pending then get an error row.
+pub const ROUND_TIMEOUTS: u32 = 3;
 
 /// The lookups of every watched name, a round at a time; owns the system files and the sequence
 /// number. The headless `check` runs one round with it, the [`super::DnsCollector`] runs it on a
@@ -46,8 +49,8 @@ impl DnsLookups {
     }
 
     /// Resolves every name through every nameserver once. Never fails: every problem is in a
-    /// result's `error` or the round's `problems`. Takes at most about `timeout` per
-    /// [`MAX_IN_FLIGHT`] lookups.
+    /// result's `error` or the round's `problems`. Takes at most [`ROUND_TIMEOUTS`] lookup
+    /// timeouts.
     pub async fn round(&mut self) -> DnsRound {
         self.seq += 1;
         let started = Instant::now();
@@ -56,6 +59,7 @@ impl DnsLookups {
             self.system.refresh();
         }
         let timeout = self.settings.timeout;
+        let deadline = tokio::time::Instant::from_std(started) + timeout * ROUND_TIMEOUTS;
 
         let system_resolver = self.settings.uses_system().then(|| self.system_resolver());
         let servers: Vec<(SocketAddr, Result<TokioResolver, String>)> = self
@@ -92,7 +96,7 @@ impl DnsLookups {
                 if local && via.nameserver != Nameserver::System {
                     continue;
                 }
-                jobs.push(lookup::lookup(name, via, timeout));
+                jobs.push(lookup_by(name, via, timeout, deadline));
             }
         }
         let results = run_bounded(jobs, MAX_IN_FLIGHT).await;
@@ -148,6 +152,33 @@ impl DnsLookups {
             }
         }
         addrs
+    }
+}
+
+/// [`lookup::lookup`], or an error row when the round's `deadline` comes first (also at once
+/// for a lookup that had not started by then).
+async fn lookup_by(
+    name: &NameToAsk,
+    via: &Via<'_>,
+    timeout: std::time::Duration,
+    deadline: tokio::time::Instant,
+) -> super::DnsResult {
+    match tokio::time::timeout_at(deadline, lookup::lookup(name, via, timeout)).await {
+        Ok(result) => result,
+        Err(_) => super::DnsResult {
+            name: name.shown.clone(),
+            nameserver: via.nameserver,
+            answers: Vec::new(),
+            cname_chain: Vec::new(),
+            rcode: None,
+            latency: std::time::Duration::ZERO,
+            error: Some(format!(
+                "not asked in time: the round ends after {} (too many nameservers answer slowly \
+                 or not at all)",
+                humantime::format_duration(timeout * ROUND_TIMEOUTS)
+            )),
+            source: super::Source::Dns,
+        },
     }
 }
 
