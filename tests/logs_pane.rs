@@ -133,3 +133,79 @@ fn check_counts_502_causes_in_the_recent_end_of_each_log() {
         "{v}"
     );
 }
+
+/// Wrapped (`w`), a 4000-character line takes the rows it needs and the newest line below it stays
+/// whole at the bottom, with no blank row in the pane; a line of combining marks takes one column
+/// per letter; a line taller than the pane shows its beginning.
+#[test]
+fn wrapped_long_and_combining_lines_fill_the_pane_exactly() {
+    let files = Sandbox::new();
+    let log = files.path().join("error.log");
+    append(&log, "first line\n");
+    let cfg = files.write(
+        "config.toml",
+        &format!("[[log]]\npath = \"{}\"\n", log.display()),
+    );
+    let t = Tmux::start(&["--config", cfg.to_str().unwrap()], 120, 40);
+    t.keys(&["4", "z"]);
+    t.wait_for("first line");
+    // 100 letters, each with a combining acute accent: 100 columns, not 200.
+    let marked: String = "e"
+        .repeat(100)
+        .chars()
+        .flat_map(|c| [c, '\u{301}'])
+        .collect();
+    append(&log, &format!("MARKS {marked} MARKS-END\n"));
+    append(&log, &format!("LONG-START {} LONG-END\n", "x".repeat(4000)));
+    append(
+        &log,
+        "NEWEST-START then the newest line ends here NEWEST-END\n",
+    );
+    t.wait_for("NEWEST-END");
+    t.keys(&["w"]);
+    let screen = t
+        .wait_until("the long line wrapped", |t| t.screen().contains("LONG-END"))
+        .screen();
+    let rows: Vec<&str> = screen.lines().collect();
+    let newest = rows
+        .iter()
+        .position(|r| r.contains("NEWEST-START"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(rows[newest].contains("NEWEST-END"), "whole:\n{screen}");
+    assert!(
+        rows[newest - 1].contains("LONG-END"),
+        "the long line's last row right above:\n{screen}"
+    );
+    let top = rows
+        .iter()
+        .position(|r| r.contains("4 Logs"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    for row in &rows[top + 2..newest] {
+        assert!(
+            row.trim_matches(|c| c == '│' || c == ' ').len() > 0,
+            "a blank row in the pane:\n{screen}"
+        );
+    }
+    // One line back, the long line (34 rows) is the newest shown and taller than the pane: its
+    // beginning is shown.
+    t.keys(&["k"]);
+    let screen = t
+        .wait_until("the long line's beginning", |t| {
+            let s = t.screen();
+            s.contains("LONG-START") && !s.contains("NEWEST-END")
+        })
+        .screen();
+    assert!(!screen.contains("LONG-END"), "{screen}");
+    // Two lines back, the marked line is one row of 116 columns.
+    t.keys(&["k"]);
+    let screen = t
+        .wait_until("the marked line", |t| t.screen().contains("MARKS-END"))
+        .screen();
+    let row = screen
+        .lines()
+        .find(|r| r.contains("MARKS "))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("MARKS-END"), "one row:\n{screen}");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+}

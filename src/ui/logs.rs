@@ -228,44 +228,60 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let end = visible
         .len()
         .saturating_sub(app.scroll[PaneId::Logs.index()]);
-    // Walk up from the bottom line until the pane is full (wrapped lines take several rows).
-    let mut start = end;
-    let mut used = 0;
-    while start > 0 {
-        let rows = if v.wrap {
-            visible[start - 1]
-                .text
-                .chars()
-                .count()
-                .max(1)
-                .div_ceil(width)
-        } else {
-            1
-        };
-        if used + rows > body_height {
-            break;
-        }
-        used += rows;
-        start -= 1;
-    }
-    // Scrolled back with room to spare: fill it with the newer lines rather than leave it blank.
-    let rows_of = |l: &LogLine| {
-        if v.wrap {
-            l.text.chars().count().max(1).div_ceil(width)
-        } else {
-            1
-        }
-    };
-    let mut end = end;
-    while end < visible.len() && used + rows_of(visible[end]) <= body_height {
-        used += rows_of(visible[end]);
-        end += 1;
-    }
     let search = if app.search_input().is_some() {
         ""
     } else {
         v.search.as_str()
     };
+    // Each line as the rows it is drawn in: wrapped here, by display width, so the rows counted
+    // are the rows drawn.
+    let rows_of = |l: &LogLine| {
+        let line = render_line(l, search, theme);
+        if v.wrap {
+            super::wrap::rows(&line, width)
+        } else {
+            vec![line]
+        }
+    };
+    // Walk up from the bottom line until the pane is full.
+    let mut older: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut used = 0;
+    let mut start = end;
+    while start > 0 {
+        let rows = rows_of(visible[start - 1]);
+        if used + rows.len() > body_height {
+            // The newest line alone is taller than the pane: its beginning, as much as fits. An
+            // older line that does not fit whole fills the rows left with its end.
+            let room = body_height - used;
+            let shown: Vec<Line<'static>> = if older.is_empty() {
+                rows.into_iter().take(room).collect()
+            } else {
+                let skip = rows.len() - room;
+                rows.into_iter().skip(skip).collect()
+            };
+            if !shown.is_empty() {
+                older.push(shown);
+                used = body_height;
+            }
+            break;
+        }
+        used += rows.len();
+        older.push(rows);
+        start -= 1;
+    }
+    older.reverse();
+    // Scrolled back with room to spare: fill it with the newer lines rather than leave it blank.
+    let mut newer: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut next = end;
+    while next < visible.len() {
+        let rows = rows_of(visible[next]);
+        if used + rows.len() > body_height {
+            break;
+        }
+        used += rows.len();
+        newer.push(rows);
+        next += 1;
+    }
     let mut lines = head;
     if visible.is_empty() {
         let why = if v.level.is_some() || v.cause.is_some() {
@@ -275,16 +291,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         lines.push(Line::from(Span::styled(why, theme.dim)));
     }
-    lines.extend(
-        visible[start..end]
-            .iter()
-            .map(|l| render_line(l, search, theme)),
-    );
-    let mut p = Paragraph::new(lines);
-    if v.wrap {
-        p = p.wrap(Wrap { trim: false });
-    }
-    frame.render_widget(p, area);
+    lines.extend(older.into_iter().chain(newer).flatten());
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod host;
 pub mod layout;
 mod logs;
 mod upstreams;
+mod wrap;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
