@@ -40,8 +40,9 @@ pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
 pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
-    DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, RECENT_LINE_BYTES,
-    RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge, scan, scan_at, scan_source,
+    DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, OLDER_RUN_BYTES,
+    OLDER_RUN_LINES, RECENT_LINE_BYTES, RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge,
+    scan, scan_at, scan_source,
 };
 pub use severity::{
     CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
