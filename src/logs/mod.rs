@@ -102,6 +102,9 @@ pub enum SourceStatus {
     Starting,
     /// Open and being read.
     Following,
+    /// Read, but closed between reads to stay within the open-file budget: each poll looks
+    /// at its size and opens it again when it grew.
+    Polled,
     /// Nothing to read yet (the file does not exist, a glob matches nothing); checked every poll.
     Waiting(String),
     /// Cannot be read (permission denied, ...); retried every poll.
