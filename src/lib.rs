@@ -22,6 +22,7 @@ pub mod host;
 pub mod keymap;
 pub mod logs;
 pub mod model;
+pub mod open_files;
 pub mod outbox;
 pub mod pane;
 pub mod periodic;

@@ -7,7 +7,7 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::upstream::catalog::{self, Catalog, ProxyConfigs};
-use gatewatch::{actions, check, config, demo, diagnostics, report, theme, tui};
+use gatewatch::{actions, check, config, demo, diagnostics, open_files, report, theme, tui};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
@@ -24,6 +24,12 @@ fn main() -> ExitCode {
         _ => {}
     }
     let log = diagnostics::init(cli.log_file.as_deref());
+    // Every followed log and probe holds a descriptor: a thousand vhosts' logs must not leave a
+    // probe with "Too many open files" under the usual soft limit of 1024.
+    match open_files::raise_to_hard_limit() {
+        Ok(soft) => tracing::debug!(soft, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     if matches!(cli.command, Some(Command::Demo)) {
         return demo(&cli);
     }

@@ -506,3 +506,52 @@ fn examples_of_a_file_followed_from_its_last_lines_have_no_number() {
     assert_eq!(example.line, None);
     assert!(example.text.contains("(2: No such file or directory)"));
 }
+
+/// Whether this process holds `path` open (the follower runs on a thread of the test's own).
+fn holds_open(path: &Path) -> bool {
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+/// With no descriptor to spare, a file is polled: read where it grew, closed between reads,
+/// through appends, a partial line, truncation and rename rotation.
+#[test]
+fn a_polled_file_is_read_without_holding_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    fs::write(&path, numbered("a", 0..3)).unwrap();
+    let options = FollowOptions {
+        open_files: 0,
+        ..fast()
+    };
+    let mut h = Harness::new(vec![SourceSpec::file(&path, None)], options);
+    h.wait_lines(3);
+    h.wait("polled", |h| h.status() == &SourceStatus::Polled);
+    // Closed at the end of the pass that read it.
+    h.wait("closed when idle", |_| !holds_open(&path));
+    append(&path, b"a3\npart");
+    h.wait_lines(4);
+    append(&path, b"ial\n");
+    h.wait_lines(5);
+    assert_eq!(h.texts[3..], ["a3", "partial"]);
+
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    append(&path, b"t0\n");
+    h.wait_lines(6);
+    assert_eq!(h.texts[5], "t0");
+    assert!(h.events.contains(&FollowEvent::Truncated), "{:?}", h.events);
+
+    fs::rename(&path, dir.path().join("access.log.1")).unwrap();
+    fs::write(&path, numbered("b", 0..2)).unwrap();
+    h.wait_lines(8);
+    assert_eq!(h.texts[6..], ["b0", "b1"]);
+    assert!(h.events.contains(&FollowEvent::Rotated), "{:?}", h.events);
+    assert_eq!(h.status(), &SourceStatus::Polled);
+    h.wait("closed when idle", |_| !holds_open(&path));
+}

@@ -4,15 +4,18 @@
 // Helpers outside #[test] fns panic to report a failure, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::Sandbox;
 use gatewatch::config::LogKind;
 use gatewatch::logs::{
-    CRITICAL_EVENTS, Cause, DEFAULT_MAX_LINES, DEFAULT_WINDOW, Format, LogReport, ScanSpan,
-    WARNING_EVENTS, assess, scan, scan_at, scan_source,
+    CRITICAL_EVENTS, Cause, DEFAULT_MAX_LINES, DEFAULT_WINDOW, Format, LogReport, OLDER_RUN_LINES,
+    ScanSpan, WARNING_EVENTS, assess, scan, scan_at, scan_source,
 };
 use gatewatch::status::Status;
 use jiff::Timestamp;
@@ -276,5 +279,116 @@ fn a_report_shows_failing_lines_from_before_the_window_and_counts_none() {
     assert_eq!(
         report.tally, check.tally,
         "nothing before the window counts"
+    );
+}
+
+/// An nginx access line with upstream extras, and Apache's combined format (`%t`, the request's
+/// start): both write a long request's line when it ends, after newer ones.
+fn nginx_access_line(t: i64, status: u16) -> String {
+    format!(
+        "10.0.0.1 - - [{}] \"GET /x HTTP/1.1\" {status} 10 \"-\" \"ua\" ua=10.0.0.5:80 us={status}\n",
+        access_time(t)
+    )
+}
+
+fn apache_access_line(t: i64, status: u16) -> String {
+    format!(
+        "10.0.0.2 - - [{}] \"GET /big.iso HTTP/1.1\" {status} 341 \"-\" \"curl/8.5.0\"\n",
+        access_time(t)
+    )
+}
+
+fn scan_access(path: &Path) -> LogReport {
+    scan_at(
+        path,
+        Some(LogKind::Access),
+        DEFAULT_WINDOW,
+        DEFAULT_MAX_LINES,
+        NOW,
+        TimeZone::UTC,
+    )
+}
+
+#[test]
+fn one_late_logged_older_line_does_not_hide_the_recent_502s() {
+    let dir = tempfile::tempdir().unwrap();
+    for line in [nginx_access_line, apache_access_line] {
+        let path = dir.path().join("access.log");
+        let mut text = String::new();
+        for i in 0..60 {
+            text += &line(NOW - 120 + i, 502);
+        }
+        // Written last, started 11 minutes ago: outside the window, so not counted either.
+        text += &line(NOW - 660, 502);
+        fs::write(&path, text).unwrap();
+        let r = scan_access(&path);
+        assert_eq!(r.kind, Some(Format::Access));
+        assert_eq!((r.status_502, r.requests, r.lines_scanned), (60, 60, 60));
+        assert_eq!(assess(&r, DEFAULT_WINDOW).status, Status::Critical);
+    }
+}
+
+#[test]
+fn a_run_of_older_lines_ends_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    // In file order: 5 fresh lines, a run of older ones, 3 fresh lines at the end.
+    let write = |run: u64| {
+        let mut text = String::new();
+        for i in 0..5 {
+            text += &apache_access_line(NOW - 100 + i, 502);
+        }
+        for i in 0..run {
+            text += &apache_access_line(NOW - 3600 + i as i64, 502);
+        }
+        for i in 0..3 {
+            text += &apache_access_line(NOW - 10 + i, 502);
+        }
+        fs::write(&path, text).unwrap();
+    };
+    write(OLDER_RUN_LINES - 1);
+    assert_eq!(scan_access(&path).status_502, 8, "a shorter run is skipped");
+    write(OLDER_RUN_LINES);
+    assert_eq!(scan_access(&path).status_502, 3, "the run ends the window");
+}
+
+/// A run of huge older lines ends the window by its bytes, long before its line count.
+#[test]
+fn a_run_of_huge_older_lines_ends_the_window_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let mut text = apache_access_line(NOW - 100, 502);
+    let long = format!("/{}", "a".repeat(15_000));
+    for i in 0..90 {
+        text += &apache_access_line(NOW - 3600 + i, 502).replace("/big.iso", &long);
+    }
+    text += &apache_access_line(NOW - 10, 502);
+    fs::write(&path, text).unwrap();
+    assert_eq!(scan_access(&path).status_502, 1);
+}
+
+#[test]
+fn check_json_counts_recent_502s_before_a_late_logged_line() {
+    let sb = Sandbox::new();
+    let now = Timestamp::now().as_second();
+    let mut text = String::new();
+    for i in 0..60 {
+        text += &apache_access_line(now - 60 + i, 502);
+    }
+    text += &apache_access_line(now - 660, 200);
+    let log = sb.write("access.log", &text);
+    let cfg = sb.write(
+        "config.toml",
+        &format!("[[log]]\npath = \"{}\"\nkind = \"access\"\n", log.display()),
+    );
+    let out = sb.run(&["--config", cfg.to_str().unwrap(), "check", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let logs = v["logs"].as_array().expect("logs");
+    assert_eq!(logs[0]["status_502"], 60, "{v}");
+    assert_eq!(logs[0]["requests"], 60, "{v}");
+    assert_eq!(v["status"], "critical", "{v}");
+    assert!(
+        !v["findings"].to_string().contains("no upstream failures"),
+        "{v}"
     );
 }

@@ -1,6 +1,10 @@
 //! Following one path like `tail -F`: the file behind the path may be renamed away and replaced,
 //! truncated in place, deleted, not there yet, or unreadable, and the follower rides through all
 //! of it by polling: one `read` and at most one `stat` per idle poll.
+//!
+//! A file can also be closed between reads to spare a descriptor ([`FileReader::close`]): its
+//! place is kept (inode and offset), an idle poll is one `stat`, and it is opened again when it
+//! grew. What a closed file received after its last read and before a rotation is not seen.
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Seek, SeekFrom};
@@ -24,9 +28,22 @@ struct OpenFile {
     unmeasured_reads: u32,
 }
 
+/// Where reading stood in a file closed to spare its descriptor.
+#[derive(Clone, Copy)]
+struct Mark {
+    id: (u64, u64),
+    offset: u64,
+    horizon: u64,
+    scanned_len: u64,
+}
+
 pub struct FileReader {
     path: PathBuf,
     open: Option<OpenFile>,
+    /// Set while the file is closed between reads (see [`FileReader::close`]).
+    mark: Option<Mark>,
+    /// Closed after every pass by the follower's descriptor budget: reported as polled.
+    polled: bool,
     /// A new file is at the path: finish the open one, then switch.
     replaced: bool,
     /// Read the next file opened from its start (it appeared or replaced ours while we watched).
@@ -54,6 +71,8 @@ impl FileReader {
         FileReader {
             path,
             open: None,
+            mark: None,
+            polled: false,
             replaced: false,
             from_start,
             initial_lines: options.initial_lines,
@@ -68,10 +87,55 @@ impl FileReader {
         }
     }
 
+    /// Whether the file is closed after each pass.
+    pub fn polled(&self) -> bool {
+        self.polled
+    }
+
+    /// Marks the file as polled (closed after each pass) or followed, for its status.
+    pub fn set_polled(&mut self, polled: bool) {
+        self.polled = polled;
+        if matches!(self.status, SourceStatus::Following | SourceStatus::Polled) {
+            self.status = self.reading();
+        }
+    }
+
+    /// Closes the file to spare its descriptor, remembering where reading stood; the next read
+    /// opens it again if it grew. A file being switched for its replacement stays open: the
+    /// old one cannot be found again by its path.
+    pub fn close(&mut self) {
+        if self.replaced {
+            return;
+        }
+        if let Some(open) = self.open.take() {
+            self.mark = Some(Mark {
+                id: open.id,
+                offset: open.offset,
+                horizon: open.horizon,
+                scanned_len: open.scanned_len,
+            });
+        }
+    }
+
+    /// The status of a file that is being read.
+    fn reading(&self) -> SourceStatus {
+        if self.polled {
+            SourceStatus::Polled
+        } else {
+            SourceStatus::Following
+        }
+    }
+
     pub fn read(&mut self, buf: &mut [u8]) -> Read {
         loop {
-            if self.open.is_none() && !self.try_open() {
-                return Read::Idle;
+            if self.open.is_none() {
+                if let Some(mark) = self.mark {
+                    if let Some(read) = self.reopen(mark) {
+                        return read;
+                    }
+                } else if !self.try_open() {
+                    return Read::Idle;
+                }
             }
             let Some(open) = self.open.as_mut() else {
                 return Read::Idle;
@@ -123,7 +187,7 @@ impl FileReader {
                     return Read::EndOfFile;
                 }
                 Ok(_) => {
-                    self.status = SourceStatus::Following;
+                    self.status = self.reading();
                     return Read::Idle;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -151,7 +215,7 @@ impl FileReader {
             Ok(open) => {
                 self.restarted = Some(open.offset == 0);
                 self.open = Some(open);
-                self.status = SourceStatus::Following;
+                self.status = self.reading();
                 self.events.push(FollowEvent::Opened);
                 true
             }
@@ -166,6 +230,65 @@ impl FileReader {
                 false
             }
         }
+    }
+}
+
+impl FileReader {
+    /// Opens a closed file again where reading stood when it grew (`None`: read on); else
+    /// what the read gives: idle when unchanged, the end of the file when another replaced it.
+    fn reopen(&mut self, mark: Mark) -> Option<Read> {
+        let meta = match fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.status = SourceStatus::Waiting(
+                    "file was moved or deleted; waiting for a new one to appear".into(),
+                );
+                return Some(Read::Idle);
+            }
+            Err(_) => return Some(Read::Idle),
+        };
+        if (meta.dev(), meta.ino()) != mark.id {
+            return Some(self.replaced_while_closed());
+        }
+        if meta.len() == mark.offset {
+            self.status = self.reading();
+            return Some(Read::Idle);
+        }
+        let reopened = File::open(&self.path).and_then(|mut file| {
+            let meta = file.metadata()?;
+            file.seek(SeekFrom::Start(mark.offset))?;
+            Ok(((meta.dev(), meta.ino()), file))
+        });
+        match reopened {
+            // Replaced between the `stat` and the `open`.
+            Ok((id, _)) if id != mark.id => Some(self.replaced_while_closed()),
+            Ok((id, file)) => {
+                self.mark = None;
+                self.status = self.reading();
+                self.open = Some(OpenFile {
+                    file,
+                    id,
+                    offset: mark.offset,
+                    horizon: mark.horizon,
+                    scanned_len: mark.scanned_len,
+                    unmeasured_reads: 0,
+                });
+                None
+            }
+            Err(e) => {
+                self.status = SourceStatus::Failed(format!("cannot open: {}", describe(&e)));
+                Some(Read::Idle)
+            }
+        }
+    }
+
+    /// A new file is at the path of a closed one: the old one is done, the new one is read
+    /// from its start.
+    fn replaced_while_closed(&mut self) -> Read {
+        self.mark = None;
+        self.from_start = true;
+        self.events.push(FollowEvent::Rotated);
+        Read::EndOfFile
     }
 }
 

@@ -7,6 +7,10 @@
 //! rotation is detected by comparing inodes, which inotify would not spare us. The cost is up to
 //! one poll interval of latency, which a person watching an incident cannot see. During a flood
 //! the thread does not sleep at all: it keeps reading while any source has data.
+//!
+//! Descriptors are budgeted ([`FollowOptions::open_files`]): past the budget, files are polled
+//! (see [`super::file`]): opened only to read what they grew, closed after each pass. The files
+//! that had data most recently are the ones kept open.
 
 use std::io;
 use std::path::PathBuf;
@@ -22,6 +26,7 @@ use super::{
     TimeParser,
 };
 use crate::config::LogKind;
+use crate::open_files;
 
 use crate::outbox::Outbox;
 pub use crate::worker::STOP_GRACE;
@@ -57,6 +62,9 @@ pub struct FollowOptions {
     /// before its last `ring_lines` are only counted (see [`LogBatch::skipped`]): they would be
     /// evicted on arrival, and building them is most of a flood's cost.
     pub ring_lines: usize,
+    /// Files kept open at most; the rest are polled. Defaults to the share of the open-file
+    /// limit in force that [`crate::open_files::log_budget`] gives.
+    pub open_files: usize,
 }
 
 impl Default for FollowOptions {
@@ -69,6 +77,7 @@ impl Default for FollowOptions {
             poll: Duration::from_millis(250),
             max_backlog: 8 * 1024 * 1024,
             ring_lines: RingLimits::default().lines,
+            open_files: open_files::log_budget(open_files::soft_limit().unwrap_or(1024)),
         }
     }
 }
@@ -138,6 +147,14 @@ impl Reader {
         }
     }
 
+    /// The reader of a plain file: the one kind the descriptor budget closes and opens.
+    fn file(&mut self) -> Option<&mut FileReader> {
+        match self {
+            Reader::File(r) => Some(r),
+            Reader::Glob(_) | Reader::Command(_) => None,
+        }
+    }
+
     fn take_events(&mut self) -> Vec<FollowEvent> {
         match self {
             Reader::File(r) => std::mem::take(&mut r.events),
@@ -204,6 +221,8 @@ struct FollowedSource {
     next_line: Option<u64>,
     /// Status last delivered; a change is delivered even without lines.
     delivered: Option<SourceStatus>,
+    /// The follower's pass in which this source last had data (0: never).
+    last_data: u64,
 }
 
 /// The receiver is gone.
@@ -213,6 +232,7 @@ impl FollowedSource {
     /// Reads up to [`READS_PER_PASS`] times; returns whether the source may have more right now.
     fn pass(
         &mut self,
+        pass_number: u64,
         buf: &mut [u8],
         options: &FollowOptions,
         deliver: &mut dyn FnMut(LogBatch) -> bool,
@@ -222,6 +242,7 @@ impl FollowedSource {
         for _ in 0..READS_PER_PASS {
             match self.reader.read(buf) {
                 Read::Data(n) => {
+                    self.last_data = pass_number;
                     // The data may be a new file's (opened in this read).
                     self.restart(&mut lines, deliver)?;
                     let (kind, times) = (self.kind, &mut self.times);
@@ -307,6 +328,40 @@ impl FollowedSource {
     }
 }
 
+/// Swaps at most one polled file that had data in this pass with the followed file idle
+/// longest, if that one has been idle longer: over a few passes the busiest files are the ones
+/// kept open, at one walk over the sources per pass.
+fn keep_busiest_open(followed: &mut [FollowedSource], pass_number: u64) {
+    let mut busy_polled: Option<usize> = None;
+    let mut idlest_open: Option<(usize, u64)> = None;
+    for (i, source) in followed.iter_mut().enumerate() {
+        let last_data = source.last_data;
+        let Some(file) = source.reader.file() else {
+            continue;
+        };
+        if file.polled() {
+            if last_data == pass_number {
+                busy_polled.get_or_insert(i);
+            }
+        } else if idlest_open.is_none_or(|(_, t)| last_data < t) {
+            idlest_open = Some((i, last_data));
+        }
+    }
+    let (Some(promote), Some((demote, idle_since))) = (busy_polled, idlest_open) else {
+        return;
+    };
+    if idle_since >= pass_number {
+        return;
+    }
+    if let Some(file) = followed[demote].reader.file() {
+        file.set_polled(true);
+        file.close();
+    }
+    if let Some(file) = followed[promote].reader.file() {
+        file.set_polled(false);
+    }
+}
+
 /// Follows sources on its own OS thread (file reads can block on a sick host; the UI must keep
 /// drawing). Dropping it stops the thread and kills command sources.
 pub struct LogFollower {
@@ -340,20 +395,30 @@ impl LogFollower {
                     flooded: false,
                     next_line: None,
                     delivered: None,
+                    last_data: 0,
                 })
                 .collect();
+            followed
+                .iter_mut()
+                .filter_map(|s| s.reader.file())
+                .skip(options.open_files)
+                .for_each(|f| f.set_polled(true));
             let mut buf = vec![0u8; options.batch_bytes.max(1)];
-            loop {
+            for pass_number in 1u64.. {
                 let mut more = false;
                 for source in &mut followed {
                     if stopped.load(Ordering::Acquire) {
                         return;
                     }
-                    match source.pass(&mut buf, &options, &mut deliver) {
+                    match source.pass(pass_number, &mut buf, &options, &mut deliver) {
                         Ok(m) => more |= m,
                         Err(Stop) => return,
                     }
+                    if let Some(file) = source.reader.file().filter(|f| f.polled()) {
+                        file.close();
+                    }
                 }
+                keep_busiest_open(&mut followed, pass_number);
                 if !more {
                     let flood = followed
                         .iter_mut()

@@ -40,8 +40,9 @@ pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
 pub use nginx::{NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
-    DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, RECENT_LINE_BYTES,
-    RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge, scan, scan_at, scan_source,
+    DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, OLDER_RUN_BYTES,
+    OLDER_RUN_LINES, RECENT_LINE_BYTES, RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge,
+    scan, scan_at, scan_source,
 };
 pub use severity::{
     CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
@@ -101,6 +102,9 @@ pub enum SourceStatus {
     Starting,
     /// Open and being read.
     Following,
+    /// Read, but closed between reads to stay within the open-file budget: each poll looks
+    /// at its size and opens it again when it grew.
+    Polled,
     /// Nothing to read yet (the file does not exist, a glob matches nothing); checked every poll.
     Waiting(String),
     /// Cannot be read (permission denied, ...); retried every poll.

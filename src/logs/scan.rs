@@ -1,5 +1,10 @@
 //! `check`'s look at a log: the recent end only, read backwards until the window's start (by
 //! the lines' own timestamps) or a line budget, whichever comes first.
+//!
+//! A log's lines are not in time order: Apache's `%t` and HAProxy's accept date are a request's
+//! start, written when it ends, so a long download lands after newer lines with an older time.
+//! The window therefore ends only after a run of older lines ([`OLDER_RUN_LINES`] or
+//! [`OLDER_RUN_BYTES`]); an older line inside a shorter run is skipped, not counted.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,6 +29,11 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MAX_LINES: usize = 100_000;
 /// Bytes read back from the end at most, whatever the line count (a file of huge lines).
 pub const SCAN_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Consecutive lines older than the window that end it: fewer are taken for late-logged
+/// requests and skipped.
+pub const OLDER_RUN_LINES: u64 = 100;
+/// Bytes of consecutive older lines that end the window whatever their count (huge lines).
+pub const OLDER_RUN_BYTES: u64 = 1024 * 1024;
 /// Lines are cut to this many bytes for classification, as when following.
 const SCAN_MAX_LINE: usize = 16 * 1024;
 /// Examples' line numbers are counted from the file's start only this far into it: counting
@@ -194,6 +204,9 @@ pub fn scan_source(
     let mut recent = Vec::new();
     let mut raw = Vec::new();
     let (mut read, mut past_window) = (0u64, false);
+    // The current run of lines older than the window: its length, and where it began (the end
+    // of its newest line).
+    let (mut older_run, mut older_from, mut newer_start) = (0u64, len, len);
     while read < max_lines as u64 {
         read += 1;
         let at = match lines.next_line(&mut raw) {
@@ -204,6 +217,7 @@ pub fn scan_source(
                 break;
             }
         };
+        let line_end = std::mem::replace(&mut newer_start, at.start);
         let text = sanitize_bytes(&raw);
         let c = classify(&text, kind);
         let time = match (c.format, c.time) {
@@ -211,11 +225,30 @@ pub fn scan_source(
             _ => None,
         };
         let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
-        past_window |= time.is_some_and(|t| t < cutoff);
-        if past_window {
+        // Once the window has ended, everything further back is older.
+        let older = past_window
+            || match time {
+                Some(t) => t < cutoff,
+                // An untimed line belongs with the timed lines around it.
+                None => older_run > 0,
+            };
+        if !older {
+            older_run = 0;
+        } else if !past_window {
+            if older_run == 0 {
+                older_from = line_end;
+            }
+            older_run += 1;
+            past_window = older_run >= OLDER_RUN_LINES
+                || older_from.saturating_sub(at.start) >= OLDER_RUN_BYTES;
+        }
+        if older {
             // Nothing older counts; a report still looks back for failing lines to show.
             if !span.lines_past_window || recent.len() >= RECENT_LINES {
-                break;
+                if past_window {
+                    break;
+                }
+                continue;
             }
             if relevant {
                 recent.push(recent_line(&text, at.cut, &c, time));

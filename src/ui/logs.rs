@@ -86,8 +86,23 @@ fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         return vec![];
     };
     let mut lines = Vec::new();
+    let sources = &app.model.logs.sources;
+    let polled = sources
+        .iter()
+        .filter(|s| s.status == SourceStatus::Polled)
+        .count();
+    if polled > 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} of {} logs followed, the rest polled (open-file limit)",
+                sources.len() - polled,
+                sources.len()
+            ),
+            theme.dim,
+        )));
+    }
     match &src.status {
-        SourceStatus::Following | SourceStatus::Starting => {}
+        SourceStatus::Following | SourceStatus::Starting | SourceStatus::Polled => {}
         SourceStatus::Waiting(why) => lines.push(Line::from(Span::styled(
             format!("waiting: {why}"),
             theme.warning,
