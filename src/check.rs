@@ -23,6 +23,8 @@ pub struct Round<'a> {
     pub services: &'a [ServiceSpec],
     /// For a report: look past the logs' window for the newest failing lines to show.
     pub lines_past_window: bool,
+    /// Known before any collector runs: a config whose commands were dropped, say.
+    pub notices: &'a [Finding],
 }
 
 /// What one round of the collectors found, before it is filed into a model.
@@ -105,6 +107,7 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
         gateway: round.gateway,
     });
     model.apply_host(collected.sample);
+    model.unchecked.extend(round.notices.iter().cloned());
     if collected.probes.len() < round.catalog.entries.len() {
         model.unchecked.push(Finding::new(
             Status::Unknown,

@@ -33,8 +33,13 @@ pub struct Options {
     pub theme: Theme,
     pub mouse: bool,
     pub services: Vec<ServiceSpec>,
-    /// Every action refused (and shown greyed).
-    pub read_only: bool,
+    /// Every action refused (and shown greyed), and why: `--read-only`, or a state directory
+    /// where the audit trail cannot be written safely.
+    pub read_only: Option<String>,
+    /// Findings known before any collector runs (a config whose commands were dropped).
+    pub notices: Vec<crate::status::Finding>,
+    /// Shown in the footer at start: why the state directory or the config is not used.
+    pub notice: Option<String>,
     /// The `[gateway]` url, probed like an upstream.
     pub gateway: Option<Upstream>,
 }
@@ -54,7 +59,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let runner = ActionRunner::spawn(
         opts.services.clone(),
         RunnerOptions {
-            read_only: opts.read_only,
+            read_only: opts.read_only.is_some(),
             audit: AuditLog::default_path().map(AuditLog::new),
             user: crate::actions::current_user(),
         },
@@ -74,16 +79,21 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     // gone; `tui::restore` already shows the cursor, so the Terminal is never dropped.
     let mut term = std::mem::ManuallyDrop::new(tui::terminal()?);
     let size = term.size()?;
-    let model = Model::new(&Watch {
+    let mut model = Model::new(&Watch {
         catalog: &opts.catalog,
         names: opts.dns.names.clone(),
         logs: &opts.logs,
         services: &opts.services,
         gateway: opts.gateway.as_ref(),
     });
+    model.unchecked.extend(opts.notices.iter().cloned());
     let mut app = App::new(jiff::Zoned::now(), (size.width, size.height)).with_model(model);
     app.mouse = opts.mouse;
-    app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only);
+    app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only.is_some());
+    if let Some(why) = &opts.read_only {
+        app.actions.read_only_why.clone_from(why);
+    }
+    app.message.clone_from(&opts.notice);
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();

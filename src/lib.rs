@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod pane;
 pub mod periodic;
 pub mod popup;
+pub mod private_dir;
 pub mod report;
 pub mod sanitize;
 pub mod source_error;

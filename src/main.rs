@@ -6,8 +6,11 @@ use clap::Parser;
 use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
+use gatewatch::status::{Finding, Status};
 use gatewatch::upstream::catalog::{self, Catalog, ProxyConfigs};
-use gatewatch::{actions, check, config, demo, diagnostics, open_files, report, theme, tui};
+use gatewatch::{
+    actions, check, config, demo, diagnostics, open_files, private_dir, report, theme, tui,
+};
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
 const CONFIG_ERROR: u8 = 3;
@@ -22,6 +25,12 @@ fn main() -> ExitCode {
         Some(Command::Completions { shell }) => return print(&gatewatch::cli::completions(shell)),
         Some(Command::Man) => return print(&gatewatch::cli::man_page()),
         _ => {}
+    }
+    // Checked once, before anything is written there: the diagnostics log, the audit trail and
+    // reports all refuse a state directory that another user could redirect.
+    let state = private_dir::state_dir().err();
+    if let Some(why) = &state {
+        eprintln!("gatewatch: {why}");
     }
     let log = diagnostics::init(cli.log_file.as_deref());
     // Every followed log and probe holds a descriptor: a thousand vhosts' logs must not leave a
@@ -40,6 +49,9 @@ fn main() -> ExitCode {
             return ExitCode::from(CONFIG_ERROR);
         }
     };
+    if let Some(why) = &loaded.untrusted {
+        eprintln!("gatewatch: {why}");
+    }
     let env = |k: &str| std::env::var(k).ok();
     let depth = theme::detect_depth(cli.color, &env);
     let theme_name = cli
@@ -66,7 +78,7 @@ fn main() -> ExitCode {
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
         Some(Command::Check { json }) => {
-            let (model, judged) = one_round(&loaded.config, &catalog, &services, false);
+            let (model, judged) = one_round(&loaded, &catalog, &services, false);
             let report = report::Report::new(&model, &judged, std::time::SystemTime::now());
             if json {
                 println!("{}", report::to_json(&report));
@@ -76,7 +88,7 @@ fn main() -> ExitCode {
             ExitCode::from(report.status.exit_code() as u8)
         }
         Some(Command::Report { output }) => {
-            let (model, judged) = one_round(&loaded.config, &catalog, &services, true);
+            let (model, judged) = one_round(&loaded, &catalog, &services, true);
             let snapshot = report::Snapshot::new(&model, &judged, jiff::Zoned::now(), Vec::new());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
@@ -93,7 +105,12 @@ fn main() -> ExitCode {
                 catalog,
                 theme,
                 mouse: cli.mouse,
-                read_only: cli.read_only,
+                read_only: actions_off(cli.read_only, state.as_ref()),
+                notice: state
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .or_else(|| loaded.untrusted.clone()),
+                notices: notices(&loaded),
                 gateway: c.gateway.clone(),
             };
             run_dashboard(opts)
@@ -105,11 +122,12 @@ fn main() -> ExitCode {
 /// `check` and `report`: one round of every collector over what the config and discovery name,
 /// judged once. A report also looks past the logs' window for failing lines to show.
 fn one_round(
-    config: &config::Config,
+    loaded: &config::Loaded,
     catalog: &Catalog,
     services: &[actions::ServiceSpec],
     for_report: bool,
 ) -> (gatewatch::model::Model, gatewatch::model::Assessment) {
+    let config = &loaded.config;
     let logs = catalog.log_sources(config);
     let dns = DnsSettings::for_catalog(config, catalog);
     check::run(&check::Round {
@@ -119,7 +137,30 @@ fn one_round(
         gateway: config.gateway.as_ref(),
         services,
         lines_past_window: for_report,
+        notices: &notices(loaded),
     })
+}
+
+/// Findings about the config itself: commands dropped from a file others can change.
+fn notices(loaded: &config::Loaded) -> Vec<Finding> {
+    loaded
+        .untrusted
+        .iter()
+        .map(|why| Finding::new(Status::Warning, why.clone()))
+        .collect()
+}
+
+/// Why actions are refused, if they are: `--read-only`, or a state directory the audit trail
+/// cannot be written in safely (an action that is not audited is not run).
+fn actions_off(read_only: bool, state: Option<&private_dir::NotPrivate>) -> Option<String> {
+    match state {
+        _ if read_only => Some("--read-only".into()),
+        Some(why) => Some(format!(
+            "no safe audit trail: {} is not private",
+            why.path.display()
+        )),
+        None => None,
+    }
 }
 
 fn write_report(markdown: &str, output: Option<&std::path::Path>) -> ExitCode {

@@ -193,6 +193,7 @@ impl Case {
             gateway: None,
             services: &self.services,
             lines_past_window: false,
+            notices: &[],
         }
     }
 

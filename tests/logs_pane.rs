@@ -182,7 +182,7 @@ fn wrapped_long_and_combining_lines_fill_the_pane_exactly() {
         .unwrap_or_else(|| panic!("{screen}"));
     for row in &rows[top + 2..newest] {
         assert!(
-            row.trim_matches(|c| c == '│' || c == ' ').len() > 0,
+            !row.trim_matches(|c| c == '│' || c == ' ').is_empty(),
             "a blank row in the pane:\n{screen}"
         );
     }

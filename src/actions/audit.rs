@@ -1,15 +1,14 @@
 //! The audit trail: one JSON line per command run from the dashboard, so the incident review can
 //! tell who restarted what, when, and how it went.
 
-use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::{Exit, Verb};
+use crate::private_dir::PrivateDir;
 
 #[derive(Debug, Serialize)]
 pub struct AuditRecord<'a> {
@@ -73,22 +72,23 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one line. The file is private (0600): command output is not in it, but argv
-    /// and user names are nobody else's business.
+    /// Appends one line. The file is private (0600) in a [`PrivateDir`] and never written
+    /// through a link: command output is not in it, but argv and user names are nobody else's
+    /// business.
     pub fn append(&self, record: &AuditRecord<'_>) -> io::Result<()> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| io::Error::other("the audit trail's path names no file"))?;
+        let dir = PrivateDir::open(dir).map_err(io::Error::other)?;
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.path)?;
+        let mut file = dir.append(name)?;
         // One write per record, so concurrent gatewatch sessions never interleave within a line.
         file.write_all(&line)
     }
@@ -135,7 +135,7 @@ mod tests {
             );
             log.append(&record).unwrap();
         }
-        let text = fs::read_to_string(log.path()).unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(lines[1]["result"], "timed out after 30s (killed)");
         assert!(lines[1]["exit_code"].is_null());
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(log.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(log.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

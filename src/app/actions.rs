@@ -50,6 +50,8 @@ pub struct ActionsView {
     pub names: Vec<String>,
     pub items: Vec<MenuItem>,
     pub read_only: bool,
+    /// Why: `--read-only`, or why the audit trail cannot be written.
+    pub read_only_why: String,
     pub output: VecDeque<String>,
     /// Lines dropped from the front of `output` because it was full.
     pub output_dropped: u64,
@@ -80,6 +82,7 @@ impl ActionsView {
             names: services.iter().map(|s| clean(&s.name)).collect(),
             items,
             read_only,
+            read_only_why: "--read-only".into(),
             ..ActionsView::default()
         }
     }

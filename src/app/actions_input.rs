@@ -29,7 +29,10 @@ impl App {
             Some(Action::Bottom) => last,
             Some(Action::Choose) => {
                 if self.actions.read_only {
-                    self.message = Some("read-only: actions are disabled (--read-only)".into());
+                    self.message = Some(format!(
+                        "read-only: actions are disabled ({})",
+                        self.actions.read_only_why
+                    ));
                 } else if let Some(running) = &self.actions.running {
                     self.message = Some(format!(
                         "wait: {} is still running (o shows it)",

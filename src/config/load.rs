@@ -12,6 +12,8 @@ pub struct Loaded {
     pub config: Config,
     /// `None` when no file was found and the embedded defaults are in use.
     pub source: Option<PathBuf>,
+    /// Why the file's commands were dropped: someone but root and us can change it.
+    pub untrusted: Option<String>,
 }
 
 /// Loads the config using the process environment and `/etc/gatewatch`.
@@ -55,6 +57,7 @@ pub fn load_with(
     Ok(Loaded {
         config: Config::default(),
         source: None,
+        untrusted: None,
     })
 }
 
@@ -88,9 +91,16 @@ pub(crate) fn read_optional(path: &Path) -> io::Result<Option<String>> {
     }
 }
 
+/// The one place a config's commands are trusted or dropped.
 fn from_file(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
+    let config = parse(text, path)?;
+    let untrusted = super::trust::distrust(path);
     Ok(Loaded {
-        config: parse(text, path)?,
+        config: match untrusted {
+            Some(_) => super::trust::without_commands(config),
+            None => config,
+        },
         source: Some(path.to_path_buf()),
+        untrusted,
     })
 }

@@ -8,6 +8,7 @@
 mod load;
 mod raw;
 mod target;
+mod trust;
 mod values;
 
 use std::fmt;

@@ -275,7 +275,9 @@ impl Demo {
                 .iter()
                 .map(ServiceSpec::from_config)
                 .collect(),
-            read_only,
+            read_only: read_only.then(|| "--read-only".into()),
+            notice: None,
+            notices: Vec::new(),
             gateway: self.config.gateway.clone(),
         }
     }

@@ -1,13 +1,14 @@
 //! Writing a report: a new file, owner-only, never through a link.
 
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::{Snapshot, markdown};
+use crate::private_dir::PrivateDir;
 
 /// Writes a new file, readable by its owner only (logs may hold secrets). Never overwrites: an
 /// existing file or a symlink at `path` (even a dangling one) is an error, so a report cannot be
@@ -31,14 +32,10 @@ pub fn write_to_state_dir(s: &Snapshot) -> anyhow::Result<PathBuf> {
     write_into(&dir, s)
 }
 
-/// Writes `report-<time>.md` into `dir` (created owner-only when missing), `-2`, `-3`... when
-/// one was written the same second; returns its path.
+/// Writes `report-<time>.md` into `dir` (a [`PrivateDir`], created owner-only when missing),
+/// `-2`, `-3`... when one was written the same second; returns its path.
 pub fn write_into(dir: &Path, s: &Snapshot) -> anyhow::Result<PathBuf> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = PrivateDir::open(dir)?;
     let stamp = s.time.strftime("%Y%m%d-%H%M%S").to_string();
     let contents = markdown(s);
     for n in 1..=100 {
@@ -46,14 +43,18 @@ pub fn write_into(dir: &Path, s: &Snapshot) -> anyhow::Result<PathBuf> {
             1 => format!("report-{stamp}.md"),
             n => format!("report-{stamp}-{n}.md"),
         };
-        let path = dir.join(name);
-        match write_new(&path, &contents) {
+        let path = dir.path().join(&name);
+        let written = dir.create_new(&name).and_then(|mut file| {
+            file.write_all(contents.as_bytes())?;
+            file.sync_all()
+        });
+        match written {
             Ok(()) => return Ok(path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot write {}", path.display())),
         }
     }
-    anyhow::bail!("{}: 100 reports this second already", dir.display())
+    anyhow::bail!("{}: 100 reports this second already", dir.path().display())
 }
 
 #[cfg(test)]
@@ -91,10 +92,10 @@ mod tests {
         assert_eq!(first, dir.join("report-20270115-080000.md"));
         let second = write_into(&dir, &snapshot()).expect("written");
         assert_eq!(second, dir.join("report-20270115-080000-2.md"));
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&first), 0o600);
         assert_eq!(mode(&dir), 0o700);
-        let text = fs::read_to_string(&second).unwrap();
+        let text = std::fs::read_to_string(&second).unwrap();
         assert!(
             text.contains("## Actions taken\n\n- 14:02:11 restart web: exit 0 in 1.2 s\n"),
             "{text}"

@@ -131,7 +131,7 @@ pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, selected: usize, them
         }
     }
     let title = if view.read_only {
-        " Actions (read-only: --read-only) ".to_string()
+        format!(" Actions (read-only: {}) ", view.read_only_why)
     } else {
         " Actions ".to_string()
     };
