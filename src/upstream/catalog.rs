@@ -194,6 +194,17 @@ mod tests {
         p
     }
 
+    /// Only the given nginx config: HAProxy and Apache get an empty file each, so the test never
+    /// reads what the host has in /etc.
+    fn only_nginx(dir: &Path, nginx: PathBuf) -> ProxyConfigs {
+        let empty = write(dir, "empty-proxy.conf", "");
+        ProxyConfigs {
+            nginx: Some(nginx),
+            haproxy: Some(empty.clone()),
+            apache: Some(empty),
+        }
+    }
+
     #[test]
     fn configured_upstreams_win_but_proxy_logs_are_still_collected() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -202,10 +213,7 @@ mod tests {
             "nginx.conf",
             "events {}\nhttp {\n error_log /var/log/nginx/e.log;\n upstream app { server 10.0.0.5:8080 backup; }\n server { location / { proxy_pass http://app; } }\n}\n",
         );
-        let proxies = ProxyConfigs {
-            nginx: Some(nginx.clone()),
-            ..Default::default()
-        };
+        let proxies = only_nginx(dir.path(), nginx.clone());
         let discovered = build(&Config::default(), &proxies);
         assert_eq!(discovered.entries.len(), 1);
         let e = &discovered.entries[0];
@@ -226,10 +234,8 @@ mod tests {
 
     #[test]
     fn an_unreadable_explicit_config_is_a_finding_not_a_failure() {
-        let proxies = ProxyConfigs {
-            nginx: Some("/nonexistent/nginx.conf".into()),
-            ..Default::default()
-        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let proxies = only_nginx(dir.path(), "/nonexistent/nginx.conf".into());
         let c = build(&Config::default(), &proxies);
         assert!(c.entries.is_empty());
         assert_eq!(c.findings.len(), 1);
