@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
 use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
+use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
 
 /// Discovered HTTP upstreams are probed at `/`, where an app may well answer 404: any answer below
@@ -118,27 +119,31 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
     catalog
 }
 
+/// Discovery already cleaned names and messages; file paths (an include glob can match any file
+/// name) are cleaned here, as the strings are put together.
 fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery) {
+    let clean = |s: String| sanitize(&s).into_owned();
     let name = match kind {
         ProxyKind::Nginx => "nginx",
         ProxyKind::Haproxy => "haproxy",
         ProxyKind::Apache => "apache",
     };
-    catalog.read_from.push(format!(
+    catalog.read_from.push(clean(format!(
         "{name} {} ({} files)",
         path.display(),
         found.files_read.len()
-    ));
+    )));
     for e in &found.errors {
+        let message = clean(format!("{name} config: {e}"));
         catalog
             .findings
-            .push(Finding::new(Status::Warning, format!("{name} config: {e}")));
+            .push(Finding::new(Status::Warning, message));
     }
     for u in &found.unprobeable {
-        catalog.unprobeable.push(format!(
+        catalog.unprobeable.push(clean(format!(
             "{} {} at {}: {}",
             u.directive, u.name, u.source, u.reason
-        ));
+        )));
     }
     catalog.logs.extend(found.logs.iter().cloned());
     catalog.resolvers.extend(found.resolvers.iter().copied());
@@ -230,6 +235,25 @@ mod tests {
         assert_eq!(configured.entries[0].upstream.name, "mine");
         assert_eq!(configured.entries[0].source, "config");
         assert_eq!(configured.logs.len(), 1, "logs still come from nginx");
+    }
+
+    #[test]
+    fn file_names_from_an_include_glob_are_shown_escaped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(dir.path(), "bad\x1b]0;pwned\x07.inc", "not a config");
+        let nginx = write(dir.path(), "nginx.conf", "include *.inc;\n");
+        let c = build(&Config::default(), &only_nginx(dir.path(), nginx));
+        let messages: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("bad\\x1b]0;pwned\\x07.inc:1")),
+            "{messages:?}"
+        );
+        assert!(
+            !messages.concat().chars().any(char::is_control),
+            "{messages:?}"
+        );
     }
 
     #[test]
