@@ -198,6 +198,39 @@ async fn unix_sockets_listening_missing_and_stale() {
     );
 }
 
+/// A `unix:` path that exists but is no socket is the proxy config's mistake, not a server gone:
+/// `error`, naming what the path is, never `refused`.
+#[tokio::test]
+async fn unix_paths_that_are_not_sockets_are_config_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("file.sock");
+    std::fs::write(&file, "not a socket").expect("write file");
+    let fifo = dir.path().join("fifo.sock");
+    let mkfifo = common::require_tool(&["mkfifo"], "install coreutils");
+    let made = std::process::Command::new(mkfifo)
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let directory = dir.path().join("dir.sock");
+    std::fs::create_dir(&directory).expect("mkdir");
+    for (path, what) in [
+        (&file, "a regular file"),
+        (&fifo, "a FIFO"),
+        (&directory, "a directory"),
+    ] {
+        let result = probe_once(&upstream(&format!("unix:{}", path.display()))).await;
+        assert_outcome(&result, Outcome::Error);
+        assert_eq!(
+            result.detail,
+            format!(
+                "unix:{} is {what}, not a socket: fix proxy_pass/fastcgi_pass",
+                path.display()
+            )
+        );
+    }
+}
+
 /// php-fpm with every child busy: the listener exists but accepts nothing, so its backlog fills
 /// and a non-blocking connect gets EAGAIN. That is `busy`, not `refused`.
 #[tokio::test]

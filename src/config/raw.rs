@@ -169,7 +169,8 @@ impl RawUpstream {
         non_empty(&self.name, "upstream name")?;
         let url = parsed(&self.url)?;
         let upstream = Upstream {
-            name: self.name.get_ref().clone(),
+            // Shown on the terminal everywhere: made safe once, here where it enters.
+            name: crate::sanitize::sanitize(self.name.get_ref()).into_owned(),
             url,
             timeout: duration(self.timeout.as_ref(), "timeout", TIMEOUT, ms(2000))?,
             interval: duration(self.interval.as_ref(), "interval", INTERVAL, ms(2000))?,
@@ -326,7 +327,7 @@ impl RawService {
         non_empty(&self.name, "service name")?;
         let command = |item: Option<Item>, key| item.map(|item| argv(&item, key)).transpose();
         let service = Service {
-            name: self.name.get_ref().clone(),
+            name: crate::sanitize::sanitize(self.name.get_ref()).into_owned(),
             status: command(self.status, "status")?,
             test: command(self.test, "test")?,
             reload: command(self.reload, "reload")?,

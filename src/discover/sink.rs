@@ -10,6 +10,33 @@ use super::model::{
     SourceLoc, Unprobeable,
 };
 use super::target::Target;
+use crate::sanitize::sanitize;
+
+/// Names and messages come from hostile config files and end up on a terminal: every string that
+/// leaves discovery goes through here, so the model never holds a control character.
+fn clean(s: &str) -> String {
+    sanitize(s).into_owned()
+}
+
+fn clean_kind(kind: DiscoveryErrorKind) -> DiscoveryErrorKind {
+    use DiscoveryErrorKind as K;
+    match kind {
+        K::Syntax(m) => K::Syntax(clean(&m)),
+        K::Invalid(m) => K::Invalid(clean(&m)),
+        K::BadPattern { pattern, reason } => K::BadPattern {
+            pattern: clean(&pattern),
+            reason: clean(&reason),
+        },
+        K::IncludeCycle { chain } => K::IncludeCycle {
+            chain: clean(&chain),
+        },
+        K::Read { path, reason } => K::Read {
+            path,
+            reason: clean(&reason),
+        },
+        other => other,
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Sink {
@@ -24,6 +51,7 @@ pub(crate) struct Sink {
 
 impl Sink {
     pub(crate) fn error(&mut self, file: &Path, line: Option<usize>, kind: DiscoveryErrorKind) {
+        let kind = clean_kind(kind);
         if self.out.errors.len() < MAX_ERRORS {
             self.out.errors.push(DiscoveryError {
                 file: file.to_path_buf(),
@@ -64,7 +92,9 @@ impl Sink {
         false
     }
 
-    pub(crate) fn target(&mut self, t: DiscoveredTarget) {
+    pub(crate) fn target(&mut self, mut t: DiscoveredTarget) {
+        t.name = clean(&t.name);
+        t.group = t.group.as_deref().map(clean);
         let key = (t.target.clone(), t.group.clone());
         if self.target_keys.contains(&key)
             || !self.room(self.out.targets.len(), "targets", &t.source)
@@ -75,7 +105,10 @@ impl Sink {
         self.out.targets.push(t);
     }
 
-    pub(crate) fn unprobeable(&mut self, u: Unprobeable) {
+    pub(crate) fn unprobeable(&mut self, mut u: Unprobeable) {
+        u.name = clean(&u.name);
+        u.directive = clean(&u.directive);
+        u.reason = clean(&u.reason);
         let key = (u.directive.clone(), u.name.clone());
         if self.unprobeable_keys.contains(&key)
             || !self.room(

@@ -3,9 +3,23 @@
 use std::fmt::Write as _;
 
 use super::Report;
+use crate::sanitize::sanitize;
 
 /// The report as text, for people and for Nagios.
+///
+/// Names are sanitised where they enter (config, discovery); every line is sanitised again here
+/// as a last guard, so no field added later can carry an escape sequence to the terminal.
 pub fn to_text(report: &Report) -> String {
+    let raw = unguarded(report);
+    let mut out = String::with_capacity(raw.len());
+    for line in raw.lines() {
+        out.push_str(&sanitize(line));
+        out.push('\n');
+    }
+    out
+}
+
+fn unguarded(report: &Report) -> String {
     let h = &report.host;
     let summary = match report.findings.first() {
         Some(f) if report.findings.len() > 1 => {

@@ -49,8 +49,11 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
-/// `text` padded to `width` characters, or cut to it with a trailing `…`.
+/// `text` padded to `width` characters, or cut to it with a trailing `…`. Sanitised first, as a
+/// last guard: the engine cleans what it reads, and a control character that slipped through
+/// shows as `\x1b` rather than vanishing in the terminal backend.
 pub fn fit(text: &str, width: usize) -> String {
+    let text = crate::sanitize::sanitize(text);
     let n = text.chars().count();
     if n <= width {
         format!("{text:<width$}")
@@ -73,6 +76,12 @@ pub fn percent(part: f64, whole: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_shows_control_characters_escaped() {
+        assert_eq!(fit("a\x1b[2J", 8), "a\\x1b[2J");
+        assert_eq!(fit("a\x1b[2J", 4), "a\\x…");
+    }
 
     #[test]
     fn formats_are_short() {

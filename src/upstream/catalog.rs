@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
 use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
+use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
 
 /// Discovered HTTP upstreams are probed at `/`, where an app may well answer 404: any answer below
@@ -118,27 +119,31 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
     catalog
 }
 
+/// Discovery already cleaned names and messages; file paths (an include glob can match any file
+/// name) are cleaned here, as the strings are put together.
 fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery) {
+    let clean = |s: String| sanitize(&s).into_owned();
     let name = match kind {
         ProxyKind::Nginx => "nginx",
         ProxyKind::Haproxy => "haproxy",
         ProxyKind::Apache => "apache",
     };
-    catalog.read_from.push(format!(
+    catalog.read_from.push(clean(format!(
         "{name} {} ({} files)",
         path.display(),
         found.files_read.len()
-    ));
+    )));
     for e in &found.errors {
+        let message = clean(format!("{name} config: {e}"));
         catalog
             .findings
-            .push(Finding::new(Status::Warning, format!("{name} config: {e}")));
+            .push(Finding::new(Status::Warning, message));
     }
     for u in &found.unprobeable {
-        catalog.unprobeable.push(format!(
+        catalog.unprobeable.push(clean(format!(
             "{} {} at {}: {}",
             u.directive, u.name, u.source, u.reason
-        ));
+        )));
     }
     catalog.logs.extend(found.logs.iter().cloned());
     catalog.resolvers.extend(found.resolvers.iter().copied());
@@ -194,6 +199,17 @@ mod tests {
         p
     }
 
+    /// Only the given nginx config: HAProxy and Apache get an empty file each, so the test never
+    /// reads what the host has in /etc.
+    fn only_nginx(dir: &Path, nginx: PathBuf) -> ProxyConfigs {
+        let empty = write(dir, "empty-proxy.conf", "");
+        ProxyConfigs {
+            nginx: Some(nginx),
+            haproxy: Some(empty.clone()),
+            apache: Some(empty),
+        }
+    }
+
     #[test]
     fn configured_upstreams_win_but_proxy_logs_are_still_collected() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -202,10 +218,7 @@ mod tests {
             "nginx.conf",
             "events {}\nhttp {\n error_log /var/log/nginx/e.log;\n upstream app { server 10.0.0.5:8080 backup; }\n server { location / { proxy_pass http://app; } }\n}\n",
         );
-        let proxies = ProxyConfigs {
-            nginx: Some(nginx.clone()),
-            ..Default::default()
-        };
+        let proxies = only_nginx(dir.path(), nginx.clone());
         let discovered = build(&Config::default(), &proxies);
         assert_eq!(discovered.entries.len(), 1);
         let e = &discovered.entries[0];
@@ -225,11 +238,28 @@ mod tests {
     }
 
     #[test]
+    fn file_names_from_an_include_glob_are_shown_escaped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(dir.path(), "bad\x1b]0;pwned\x07.inc", "not a config");
+        let nginx = write(dir.path(), "nginx.conf", "include *.inc;\n");
+        let c = build(&Config::default(), &only_nginx(dir.path(), nginx));
+        let messages: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("bad\\x1b]0;pwned\\x07.inc:1")),
+            "{messages:?}"
+        );
+        assert!(
+            !messages.concat().chars().any(char::is_control),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
     fn an_unreadable_explicit_config_is_a_finding_not_a_failure() {
-        let proxies = ProxyConfigs {
-            nginx: Some("/nonexistent/nginx.conf".into()),
-            ..Default::default()
-        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let proxies = only_nginx(dir.path(), "/nonexistent/nginx.conf".into());
         let c = build(&Config::default(), &proxies);
         assert!(c.entries.is_empty());
         assert_eq!(c.findings.len(), 1);

@@ -58,18 +58,48 @@ pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration, deadline: Inst
 
 /// Connects to a unix socket. A missing socket file and a file nobody listens on are both
 /// `refused` (nothing accepts), and the detail says which: they have different fixes. A full
-/// listen backlog is `busy`: the server is there but saturated, which is a third fix.
+/// listen backlog is `busy`: the server is there but saturated, which is a third fix. A path that
+/// is no socket at all is an `error` of the proxy's config.
 pub(crate) async fn unix(path: &Path, timeout: Duration, deadline: Instant) -> Attempt {
     let started = Instant::now();
     let shown = path.display().to_string();
     match timeout_at(deadline, UnixStream::connect(path)).await {
         Ok(Ok(_stream)) => Attempt::ok(started.elapsed(), "connected".into(), Some(shown)),
-        Ok(Err(err)) => unix_failure(&err, shown),
+        Ok(Err(err)) => not_a_socket(path, &shown).unwrap_or_else(|| unix_failure(&err, shown)),
         Err(_) => {
             let detail = format!("connect timed out after {}", show(timeout));
             Attempt::failed(Outcome::Timeout, detail, Some(shown))
         }
     }
+}
+
+/// A path that exists but is no socket (a regular file, a FIFO, a directory) refuses every
+/// connect, yet no server restart will help: the proxy's config names the wrong path. Checked
+/// after the failure only, so a healthy probe costs no extra syscall.
+fn not_a_socket(path: &Path, shown: &str) -> Option<Attempt> {
+    use std::os::unix::fs::FileTypeExt;
+    // metadata follows symlinks, as connect does: a link to a live socket is fine.
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    let what = if kind.is_socket() {
+        return None;
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    };
+    Some(Attempt::failed(
+        Outcome::Error,
+        format!("unix:{shown} is {what}, not a socket: fix proxy_pass/fastcgi_pass"),
+        Some(shown.to_string()),
+    ))
 }
 
 /// What a failed unix connect means. The connect is non-blocking (tokio), so a full backlog is

@@ -19,8 +19,9 @@ pub(super) enum LexError {
     Unterminated,
     #[error("unexpected NUL byte: binary data, not a config file")]
     Nul,
-    #[error("unexpected \"{0}\" after a quoted string")]
-    AfterQuote(char),
+    /// The character is not quoted: this may be a file that is no config (see `known`).
+    #[error("unexpected character after a quoted string")]
+    AfterQuote,
 }
 
 pub(super) struct Lexer<'a> {
@@ -100,7 +101,7 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         match self.src.get(self.pos) {
             None | Some(b' ' | b'\t' | b'\r' | b'\n' | b';' | b'{' | b')') => Ok(word),
-            Some(&c) => Err((LexError::AfterQuote(char::from(c)), self.line)),
+            Some(_) => Err((LexError::AfterQuote, self.line)),
         }
     }
 
@@ -264,7 +265,7 @@ mod tests {
     #[test]
     fn errors_carry_lines() {
         assert_eq!(lex("a;\nb \"open;\n\n"), Err((LexError::Unterminated, 2)));
-        assert_eq!(lex("a;\nb \"x\"y;"), Err((LexError::AfterQuote('y'), 2)));
+        assert_eq!(lex("a;\nb \"x\"y;"), Err((LexError::AfterQuote, 2)));
         assert_eq!(lex("a;\n\nb\0;"), Err((LexError::Nul, 3)));
         assert_eq!(lex("if ($a = \"b\") {").map(|t| t.len()), Ok(6));
         // A trailing backslash at the end of input must not run past it.

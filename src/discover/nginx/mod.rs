@@ -1,6 +1,7 @@
 //! nginx: upstream groups, `*_pass` targets, logs and resolvers from nginx.conf and its includes.
 
 mod collect;
+mod known;
 mod lexer;
 mod parser;
 mod time;

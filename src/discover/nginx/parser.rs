@@ -1,5 +1,6 @@
 //! Groups tokens into statements: `name args;`, `name args {`, and `}`.
 
+use super::known::known;
 use super::lexer::{Lexer, Token};
 use crate::discover::limits::MAX_ARGS;
 
@@ -66,9 +67,11 @@ impl<'a> Parser<'a> {
                 }
                 return Err(SyntaxError {
                     line: first_line,
-                    message: format!(
-                        "unexpected end of file in \"{}\", expecting \";\" or \"}}\"",
-                        words[0]
+                    message: unparsed(
+                        first_line,
+                        &words[0],
+                        "unexpected end of file",
+                        ", expecting \";\" or \"}\"",
                     ),
                     fatal: true,
                 });
@@ -81,7 +84,12 @@ impl<'a> Parser<'a> {
                     if words.len() >= MAX_ARGS {
                         return Err(SyntaxError {
                             line: first_line,
-                            message: format!("more than {MAX_ARGS} arguments in \"{}\"", words[0]),
+                            message: unparsed(
+                                first_line,
+                                &words[0],
+                                &format!("more than {MAX_ARGS} arguments"),
+                                "",
+                            ),
                             fatal: true,
                         });
                     }
@@ -127,12 +135,21 @@ impl<'a> Parser<'a> {
                     self.pending = Some(Statement::BlockEnd { line });
                     return Err(SyntaxError {
                         line,
-                        message: format!("unexpected \"}}\" in \"{}\", expecting \";\"", words[0]),
+                        message: unparsed(line, &words[0], "unexpected \"}\"", ", expecting \";\""),
                         fatal: false,
                     });
                 }
             }
         }
+    }
+}
+
+/// The message for a statement that does not parse: it names the directive only when nginx has
+/// one by that name, and otherwise quotes nothing from the line, which may be a secret.
+fn unparsed(line: usize, first: &str, what: &str, expecting: &str) -> String {
+    match known(first) {
+        Some(name) => format!("{what} in \"{name}\"{expecting}"),
+        None => format!("not an nginx config at line {line} ({what})"),
     }
 }
 
@@ -183,7 +200,7 @@ mod tests {
 
     #[test]
     fn recoverable_and_fatal_errors() {
-        let got = all("a;;\nb c }\nd");
+        let got = all("a;;\nb c }\nroot");
         assert_eq!(got[0], Ok(d("a", &[], 1, false)));
         assert!(matches!(
             &got[1],
@@ -210,11 +227,28 @@ mod tests {
             }) => {
                 assert_eq!(
                     message,
-                    "unexpected end of file in \"d\", expecting \";\" or \"}\""
+                    "unexpected end of file in \"root\", expecting \";\" or \"}\""
                 )
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_line_that_is_no_directive_is_not_quoted() {
+        let secret = "root:$6$salt$hash:19000:0:99999:7:::";
+        let got = all(&format!("{secret} }}\n{secret}\n"));
+        let messages: Vec<&str> = got
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "not an nginx config at line 1 (unexpected \"}\")",
+                "not an nginx config at line 2 (unexpected end of file)"
+            ]
+        );
     }
 
     #[test]
