@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod pane;
 pub mod periodic;
 pub mod popup;
+pub mod regular_file;
 pub mod report;
 pub mod sanitize;
 pub mod source_error;
