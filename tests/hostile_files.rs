@@ -26,6 +26,19 @@ fn mkfifo(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
+/// `text` has an error that starts with `path` and says it is `what`, not a regular file.
+#[track_caller]
+fn names(text: &str, path: &Path, what: &str) {
+    let error = format!("{}: ", path.display());
+    let at = text
+        .find(&error)
+        .unwrap_or_else(|| panic!("no error naming {}: {text}", path.display()));
+    assert!(
+        text[at..].contains(&format!("{what}, not a regular file")),
+        "{text}"
+    );
+}
+
 fn refused_lines(n: usize) -> String {
     let stamp = jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S").to_string();
     (0..n)
@@ -133,12 +146,9 @@ fn a_fifo_log_is_an_error_and_the_real_log_beside_it_is_still_counted() {
     let (json, run) = check_json(&sb, &config);
     assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
     let error = log_of(&json, &fifo)["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains(&format!("{} is a FIFO, not a regular file", fifo.display())),
-        "{json}"
-    );
+    assert_eq!(error, "cannot open: a FIFO, not a regular file", "{json}");
     assert_eq!(log_of(&json, &real)["causes"]["refused"], 3, "{json}");
-    assert!(json["findings"].to_string().contains("FIFO"), "{json}");
+    names(&json["findings"].to_string(), &fifo, "a FIFO");
     assert!(run.code.is_some(), "exited by itself");
 }
 
@@ -152,10 +162,11 @@ fn a_log_linked_to_dev_zero_is_a_character_device_and_burns_no_cpu() {
     let (json, run) = check_json(&sb, &config);
     assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
     let error = log_of(&json, &zero)["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("is a character device, not a regular file"),
+    assert_eq!(
+        error, "cannot open: a character device, not a regular file",
         "{json}"
     );
+    names(&json["findings"].to_string(), &zero, "a character device");
     assert_eq!(log_of(&json, &real)["causes"]["refused"], 2, "{json}");
 }
 
@@ -190,12 +201,9 @@ fn the_dashboard_names_a_fifo_and_dev_zero_and_still_follows_the_real_log() {
     let t = Tmux::start(&["--config", config.to_str().expect("utf-8")], 160, 50);
     t.keys(&["4", "z"]);
     // One source at a time, in config order; `]` shows the next.
-    t.wait_for(&format!("{} is a FIFO, not a regular file", fifo.display()));
+    t.wait_for("cannot open: a FIFO, not a regular file");
     t.keys(&["]"]);
-    t.wait_for(&format!(
-        "{} is a character device, not a regular file",
-        zero.display()
-    ));
+    t.wait_for("cannot open: a character device, not a regular file");
     t.keys(&["]"]);
     t.wait_for("[refused]");
     let pid = t.pid();
@@ -213,12 +221,7 @@ fn a_fifo_as_the_config_file_is_refused_at_once() {
     let sb = Sandbox::new();
     let fifo = mkfifo(&sb.path().join("config.toml"));
     let run = run_within(&sb, &["--config", fifo.to_str().expect("utf-8"), "check"]);
-    assert!(
-        run.stderr
-            .contains(&format!("{} is a FIFO, not a regular file", fifo.display())),
-        "{}",
-        run.stderr
-    );
+    names(&run.stderr, &fifo, "a FIFO");
     assert_ne!(run.code, Some(0));
 }
 
@@ -246,11 +249,7 @@ fn a_fifo_as_resolv_conf_or_hosts_file_is_a_dns_error_and_check_finishes() {
             ),
         );
         let (json, _) = check_json(&sb, &config);
-        assert!(
-            json.to_string()
-                .contains(&format!("{} is a FIFO, not a regular file", fifo.display())),
-            "{which}: {json}"
-        );
+        names(&json["findings"].to_string(), &fifo, "a FIFO");
     }
 }
 
@@ -304,11 +303,6 @@ fn a_fifo_as_a_user_theme_is_refused_at_once() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let fifo = mkfifo(&dir.join("evil.toml"));
     let run = run_within(&sb, &["--theme", "evil", "check"]);
-    assert!(
-        run.stderr
-            .contains(&format!("{} is a FIFO, not a regular file", fifo.display())),
-        "{}",
-        run.stderr
-    );
+    names(&run.stderr, &fifo, "a FIFO");
     assert_ne!(run.code, Some(0));
 }
