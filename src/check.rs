@@ -1,14 +1,16 @@
 //! `gatewatch check` and `gatewatch report`: one round of every collector, filed into the same
 //! [`Model`] the dashboard keeps and judged by the same [`assess`]. Formatting is `report`'s.
 
-use std::time::SystemTime;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::actions::{self, ServiceSpec, ServiceStatus};
-use crate::config::Upstream;
+use crate::config::{LogKind, Upstream};
 use crate::dns::{self, DnsLookups, DnsRound, DnsSettings};
 use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
-use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec};
+use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec, Tally};
 use crate::model::{Assessment, Model, Watch, assess, unix_seconds};
 use crate::status::{Finding, Status};
 use crate::upstream::catalog::Catalog;
@@ -30,7 +32,8 @@ pub struct Round<'a> {
 /// What one round of the collectors found, before it is filed into a model.
 #[derive(Clone, Debug)]
 pub struct Collected {
-    pub sample: HostSample,
+    /// `None` when the sample did not finish in time.
+    pub sample: Option<HostSample>,
     /// One result per upstream probed; fewer than the catalog's upstreams when some could not
     /// be probed at all.
     pub probes: Vec<ProbeResult>,
@@ -40,59 +43,135 @@ pub struct Collected {
     pub services: Vec<ServiceStatus>,
     /// Each scanned log file, by its index in the round's sources.
     pub logs: Vec<(usize, SourceLog)>,
+    /// What did not finish before the deadline, e.g. "the DNS lookups": each becomes an unknown
+    /// finding.
+    pub unfinished: Vec<&'static str>,
 }
 
 /// One round of every collector, judged: [`collect`], then [`judge`].
-pub fn run(round: &Round<'_>) -> (Model, Assessment) {
-    let collected = collect(round);
+pub fn run(round: &Round<'_>, timeout: Duration) -> (Model, Assessment) {
+    let collected = collect(round, timeout);
     judge(round, collected, SystemTime::now())
 }
 
 /// Samples the host, reads the firewall, probes every upstream (and the gateway), resolves every
-/// name and checks every service, all at the same time; then scans the logs.
-pub fn collect(round: &Round<'_>) -> Collected {
-    let sampler = std::thread::spawn(|| HostCollector::new().sample());
+/// name, checks every service and scans the logs, all at the same time. What has not
+/// finished `timeout` after the start is left out and named in [`Collected::unfinished`].
+pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
+    let deadline = Instant::now() + timeout;
+    let sampler = on_thread(|| HostCollector::new().sample());
     let specs = round.services.to_vec();
-    let statuses = std::thread::spawn(move || actions::check_all(&specs));
-    let reader = std::thread::spawn(firewall::collect);
+    let statuses = on_thread(move || actions::check_all(&specs));
+    let reader = on_thread(firewall::collect);
+    let log_scan = start_log_scan(round.logs, round.lines_past_window);
     let upstreams = round.catalog.upstreams();
     let wants_dns = round.dns.names.iter().any(|n| !dns::is_ip_literal(n));
+    let mut unfinished = Vec::new();
     let (probes, dns_round, gateway) = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(async {
-            let dns_round = async {
-                if wants_dns {
-                    Some(DnsLookups::new(round.dns.clone()).round().await)
-                } else {
-                    None
-                }
-            };
-            let gateway_probe = async {
-                match round.gateway {
-                    Some(g) => Some(upstream::probe_once(g).await),
-                    None => None,
-                }
-            };
-            tokio::join!(upstream::probe_all(&upstreams), dns_round, gateway_probe)
-        }),
+        Ok(rt) => {
+            let found = rt.block_on(async {
+                let by = tokio::time::Instant::from_std(deadline);
+                let dns_round = async {
+                    if wants_dns {
+                        let mut lookups = DnsLookups::new(round.dns.clone());
+                        Some(tokio::time::timeout_at(by, lookups.round()).await.ok())
+                    } else {
+                        None
+                    }
+                };
+                let gateway_probe = async {
+                    match round.gateway {
+                        Some(g) => Some(
+                            tokio::time::timeout_at(by, upstream::probe_once(g))
+                                .await
+                                .ok(),
+                        ),
+                        None => None,
+                    }
+                };
+                tokio::join!(
+                    tokio::time::timeout_at(by, upstream::probe_all(&upstreams)),
+                    dns_round,
+                    gateway_probe
+                )
+            });
+            // Whatever is still running (a blocking lookup, say) must not hold the exit up.
+            rt.shutdown_background();
+            let (probes, dns_round, gateway) = found;
+            let probes = probes.unwrap_or_else(|_| {
+                unfinished.push("the upstream probes");
+                Vec::new()
+            });
+            if dns_round == Some(None) {
+                unfinished.push("the DNS lookups");
+            }
+            if gateway == Some(None) {
+                unfinished.push("the gateway probe");
+            }
+            (probes, dns_round.flatten(), gateway.flatten())
+        }
         Err(e) => {
             tracing::error!("no async runtime for the probes: {e}");
             (Vec::new(), None, None)
         }
     };
-    let sample = sampler
-        .join()
-        .unwrap_or_else(|_| HostCollector::new().sample());
+    let sample = sampler.by(deadline, "the host sample", &mut unfinished);
+    let firewall = reader.by(deadline, "the firewall rules", &mut unfinished);
+    let services = statuses
+        .by(deadline, "the service checks", &mut unfinished)
+        .unwrap_or_default();
+    let logs = log_scan.by(deadline);
     Collected {
         sample,
         probes,
         dns: dns_round,
-        firewall: reader.join().ok(),
+        firewall,
         gateway,
-        services: statuses.join().unwrap_or_default(),
-        logs: scan_logs(round.logs, round.lines_past_window),
+        services,
+        logs,
+        unfinished,
+    }
+}
+
+/// A collector running on a thread of its own, so waiting for it can be given up on.
+struct Pending<T>(mpsc::Receiver<T>);
+
+fn on_thread<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        // The receiver is gone only when the deadline passed: nobody wants the result then.
+        let _ = tx.send(job());
+    });
+    Pending(rx)
+}
+
+impl<T> Pending<T> {
+    /// Its result if it arrives by `deadline`; else `what` is added to `unfinished`. The thread
+    /// is left behind: `check` exits once it has printed, which ends it.
+    fn by(
+        self,
+        deadline: Instant,
+        what: &'static str,
+        unfinished: &mut Vec<&'static str>,
+    ) -> Option<T> {
+        match self
+            .0
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(result) => Some(result),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                unfinished.push(what);
+                None
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                tracing::error!("{what}: the collector thread panicked");
+                unfinished.push(what);
+                None
+            }
+        }
     }
 }
 
@@ -106,12 +185,20 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
         services: round.services,
         gateway: round.gateway,
     });
-    model.apply_host(collected.sample);
+    if let Some(sample) = collected.sample {
+        model.apply_host(sample);
+    }
     model.unchecked.extend(round.notices.iter().cloned());
+    for what in collected.unfinished {
+        model.unchecked.push(Finding::new(
+            Status::Unknown,
+            format!("{what} did not finish before the deadline (see --timeout)"),
+        ));
+    }
     if collected.probes.len() < round.catalog.entries.len() {
         model.unchecked.push(Finding::new(
             Status::Unknown,
-            "some upstreams could not be probed (no async runtime)",
+            "some upstreams could not be probed",
         ));
     }
     for r in collected.probes {
@@ -136,21 +223,66 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
     (model, judged)
 }
 
-/// The recent end of every log file, in one backward pass each: the window's counts and the
-/// newest failing lines. A streaming command cannot be scanned after the fact.
-fn scan_logs(sources: &[SourceSpec], lines_past_window: bool) -> Vec<(usize, SourceLog)> {
-    let span = ScanSpan {
-        lines_past_window,
-        ..ScanSpan::recent(unix_seconds(SystemTime::now()))
-    };
-    sources
+/// Scans the recent end of every log file, in one backward pass each (the window's counts and
+/// the newest failing lines), on a thread of its own; each result is sent as soon as it is
+/// ready. A streaming command cannot be scanned after the fact.
+fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
+    let files: Vec<(usize, String, PathBuf, Option<LogKind>)> = sources
         .iter()
         .enumerate()
         .filter_map(|(i, spec)| match &spec.origin {
-            Origin::File(path) => {
-                Some((i, logs::scan_source(spec.label(), path, spec.kind, &span)))
-            }
+            Origin::File(path) => Some((i, spec.label(), path.clone(), spec.kind)),
             Origin::Glob(_) | Origin::Command(_) => None,
         })
-        .collect()
+        .collect();
+    let (tx, rx) = mpsc::channel();
+    let labels = files
+        .iter()
+        .map(|(i, label, ..)| (*i, label.clone()))
+        .collect();
+    std::thread::spawn(move || {
+        let span = ScanSpan {
+            lines_past_window,
+            ..ScanSpan::recent(unix_seconds(SystemTime::now()))
+        };
+        for (i, label, path, kind) in files {
+            if tx
+                .send((i, logs::scan_source(label, &path, kind, &span)))
+                .is_err()
+            {
+                return; // past the deadline: nobody is waiting
+            }
+        }
+    });
+    LogScan { labels, rx }
+}
+
+struct LogScan {
+    /// Index and label of each file to scan, in order.
+    labels: Vec<(usize, String)>,
+    rx: mpsc::Receiver<(usize, SourceLog)>,
+}
+
+impl LogScan {
+    /// What was scanned by `deadline`; a log not reached has an error saying so.
+    fn by(self, deadline: Instant) -> Vec<(usize, SourceLog)> {
+        let mut done = Vec::with_capacity(self.labels.len());
+        while done.len() < self.labels.len() {
+            match self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(scanned) => done.push(scanned),
+                Err(_) => break,
+            }
+        }
+        for (i, label) in self.labels.into_iter().skip(done.len()) {
+            let why = "not scanned: the deadline passed first (see --timeout)".to_string();
+            done.push((
+                i,
+                SourceLog::scanned(label, None, Some(why), Tally::default(), vec![]),
+            ));
+        }
+        done
+    }
 }

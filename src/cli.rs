@@ -2,6 +2,7 @@
 //! from the same definitions.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -66,6 +67,8 @@ pub enum Command {
         /// Print one JSON object instead of text
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// Run every check once and write a Markdown incident snapshot: verdict, checklist,
     /// upstreams, DNS, firewall, the last 50 log lines with a 502 cause
@@ -74,6 +77,8 @@ pub enum Command {
         /// never overwritten
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// Open the dashboard on a built-in scene: local upstreams that fail in every way, their nginx
     /// logs and a DNS server, all on 127.0.0.1 and removed on quit. Needs no config and no root
@@ -85,6 +90,15 @@ pub enum Command {
     },
     /// Print the man page (roff): `gatewatch man > /usr/local/share/man/man1/gatewatch.1`
     Man,
+}
+
+/// How long `check` and `report` may take: past it they print what they have, and what did not
+/// finish is reported as unknown.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Deadline {
+    /// Give up on what has not finished after this long and report it as unknown (e.g. 20s, 1m)
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// The completion script for `shell`, generated from these definitions. Built in memory: the

@@ -77,8 +77,8 @@ fn main() -> ExitCode {
     let catalog = catalog::build(&loaded.config, &proxies);
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
-        Some(Command::Check { json }) => {
-            let (model, judged) = one_round(&loaded, &catalog, &services, false);
+        Some(Command::Check { json, deadline }) => {
+            let (model, judged) = one_round(&loaded, &catalog, &services, false, deadline.timeout);
             let report = report::Report::new(&model, &judged, std::time::SystemTime::now());
             if json {
                 println!("{}", report::to_json(&report));
@@ -87,8 +87,8 @@ fn main() -> ExitCode {
             }
             ExitCode::from(report.status.exit_code() as u8)
         }
-        Some(Command::Report { output }) => {
-            let (model, judged) = one_round(&loaded, &catalog, &services, true);
+        Some(Command::Report { output, deadline }) => {
+            let (model, judged) = one_round(&loaded, &catalog, &services, true, deadline.timeout);
             let snapshot = report::Snapshot::new(&model, &judged, jiff::Zoned::now(), Vec::new());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
@@ -126,19 +126,23 @@ fn one_round(
     catalog: &Catalog,
     services: &[actions::ServiceSpec],
     for_report: bool,
+    timeout: std::time::Duration,
 ) -> (gatewatch::model::Model, gatewatch::model::Assessment) {
     let config = &loaded.config;
     let logs = catalog.log_sources(config);
     let dns = DnsSettings::for_catalog(config, catalog);
-    check::run(&check::Round {
-        catalog,
-        dns: &dns,
-        logs: &logs,
-        gateway: config.gateway.as_ref(),
-        services,
-        lines_past_window: for_report,
-        notices: &notices(loaded),
-    })
+    check::run(
+        &check::Round {
+            catalog,
+            dns: &dns,
+            logs: &logs,
+            gateway: config.gateway.as_ref(),
+            services,
+            lines_past_window: for_report,
+            notices: &notices(loaded),
+        },
+        timeout,
+    )
 }
 
 /// Findings about the config itself: commands dropped from a file others can change.

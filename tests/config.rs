@@ -574,7 +574,7 @@ fn unreadable_config_is_an_error_not_skipped() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: cannot read config: Is a directory (os error 21)",
+            "{}: cannot read config: a directory, not a regular file",
             xdg.join("gatewatch/config.toml").display()
         )
     );

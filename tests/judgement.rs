@@ -173,13 +173,14 @@ impl Case {
             logs,
             services,
             collected: Collected {
-                sample: healthy_host(),
+                sample: Some(healthy_host()),
                 probes,
                 dns: Some(round),
                 firewall: Some(summary),
                 gateway: None,
                 services: statuses,
                 logs: vec![(0, scanned)],
+                unfinished: Vec::new(),
             },
             log_text: text.to_string(),
         }
@@ -216,7 +217,9 @@ impl Case {
         });
         let mut app = App::new(clock, (120, 40)).with_model(model);
         let c = self.collected.clone();
-        app.update(Event::Host(Box::new(c.sample)));
+        if let Some(sample) = c.sample {
+            app.update(Event::Host(Box::new(sample)));
+        }
         for r in c.probes {
             app.update(Event::Probe(Box::new(r)));
         }

@@ -344,7 +344,7 @@ fn unreadable_user_theme_is_an_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: cannot read theme: Is a directory (os error 21)",
+            "{}: cannot read theme: a directory, not a regular file",
             theme_path(dir.path(), "default").display()
         )
     );

@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Config, ConfigError, parse};
+use crate::regular_file::read_regular_to_string;
 
 /// A config and where it came from, so the UI can say which file is in effect.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub fn load_with(
     etc_dir: &Path,
 ) -> Result<Loaded, ConfigError> {
     if let Some(path) = explicit {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        let text = read_regular_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
         })?;
@@ -77,7 +78,7 @@ pub fn config_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 /// Reads a file that may legitimately be absent: `Ok(None)` when it does not exist. Any other
 /// failure (permissions, a directory) is an error, since skipping it would hide the user's file.
 pub(crate) fn read_optional(path: &Path) -> io::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
+    match read_regular_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(err)
             if matches!(

@@ -3,11 +3,13 @@
 //! Every open goes through [`Loader`], which enforces the file, byte and depth limits and refuses a
 //! file already on the include chain, so include loops end with an error instead of recursion.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use glob::{MatchOptions, Pattern};
+
+use crate::regular_file::{not_regular, open_regular};
 
 use super::limits::{
     MAX_FILE_BYTES, MAX_FILES, MAX_GLOB_ENTRIES, MAX_INCLUDE_DEPTH, MAX_TOTAL_BYTES,
@@ -76,15 +78,14 @@ impl Loader {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let file = open_nonblocking(path).map_err(read_err)?;
-        let meta = file.metadata().map_err(read_err)?;
-        if !meta.is_file() {
-            return Err(DiscoveryErrorKind::NotAFile {
+        let file = open_regular(path).map_err(|e| match not_regular(&e) {
+            Some(not) => DiscoveryErrorKind::NotAFile {
                 path: path.to_path_buf(),
-                what: file_type_name(&meta),
-            }
-            .into());
-        }
+                what: not.what,
+            },
+            None => read_err(e),
+        })?;
+        let meta = file.metadata().map_err(read_err)?;
         if meta.len() > MAX_FILE_BYTES {
             return Err(DiscoveryErrorKind::TooLarge {
                 path: path.to_path_buf(),
@@ -205,19 +206,6 @@ fn collapse_stars(s: &str) -> String {
     out
 }
 
-/// Opening a FIFO would block until a writer appears; O_NONBLOCK makes it return at once so the
-/// type check below can refuse it. Regular files ignore the flag.
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    options.open(path)
-}
-
 #[cfg(unix)]
 fn file_key(meta: &fs::Metadata) -> FileKey {
     use std::os::unix::fs::MetadataExt;
@@ -238,27 +226,6 @@ fn file_key(meta: &fs::Metadata) -> FileKey {
         dev: meta.len(),
         ino: mtime.map_or(0, |d| d.as_nanos() as u64),
     }
-}
-
-fn file_type_name(meta: &fs::Metadata) -> &'static str {
-    let ft = meta.file_type();
-    if ft.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ft.is_fifo() {
-            return "a named pipe";
-        }
-        if ft.is_socket() {
-            return "a socket";
-        }
-        if ft.is_char_device() || ft.is_block_device() {
-            return "a device";
-        }
-    }
-    "not a regular file"
 }
 
 /// The lines of a line-oriented config (HAProxy, Apache) as text, with 1-based numbers. Stops at
@@ -328,7 +295,7 @@ mod tests {
         assert!(matches!(
             loader.enter(&fifo),
             Err(LoadError::Report(DiscoveryErrorKind::NotAFile {
-                what: "a named pipe",
+                what: "a FIFO",
                 ..
             }))
         ));

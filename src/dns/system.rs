@@ -3,7 +3,7 @@
 //! watching a host in trouble is to notice that someone just edited them.
 
 use std::fs::{self, Metadata};
-use std::io;
+use std::io::{self, Read as _};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use hickory_resolver::Hosts;
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use hickory_resolver::system_conf::parse_resolv_conf;
 
+use crate::regular_file::open_regular;
 use crate::sanitize::sanitize;
 
 /// What identifies one version of a file without reading it. A replaced file (rename over it)
@@ -127,7 +128,10 @@ fn read_resolv_conf(path: &Path) -> Result<ResolvConf, String> {
     let problem = |what: &dyn std::fmt::Display| {
         sanitize(&format!("{}: {what}", path.display())).into_owned()
     };
-    let bytes = fs::read(path).map_err(|e| problem(&format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    open_regular(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(|e| problem(&format!("cannot read: {e}")))?;
     let (config, opts) = parse_resolv_conf(bytes).map_err(|e| problem(&e))?;
     Ok(ResolvConf { config, opts })
 }
@@ -135,7 +139,7 @@ fn read_resolv_conf(path: &Path) -> Result<ResolvConf, String> {
 /// A missing hosts file is an empty one, as glibc treats it.
 fn read_hosts(path: &Path) -> (Hosts, Option<String>) {
     let mut hosts = Hosts::default();
-    let result = fs::File::open(path).and_then(|file| hosts.read_hosts_conf(file));
+    let result = open_regular(path).and_then(|file| hosts.read_hosts_conf(file));
     match result {
         Ok(()) => (hosts, None),
         Err(e) if e.kind() == io::ErrorKind::NotFound => (Hosts::default(), None),

@@ -11,6 +11,8 @@ use std::io::{self, Read as _, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::regular_file::open_regular;
+
 use super::follow::{FollowOptions, Read};
 use super::tail::{start_of_last_lines, start_of_last_lines_above};
 use super::{FollowEvent, SourceStatus};
@@ -299,11 +301,10 @@ fn open_at_start(
     max_line: usize,
     max_backlog: u64,
 ) -> io::Result<OpenFile> {
-    let mut file = File::open(path)?;
+    // A FIFO here would block this thread (and every source it follows) in open(); /dev/zero
+    // would never end.
+    let mut file = open_regular(path)?;
     let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err(io::Error::other("is a directory"));
-    }
     let offset = if from_start {
         0
     } else {

@@ -22,6 +22,7 @@ use super::ring::SourceLog;
 use super::tail::{ReverseLines, line_numbers};
 use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
 use crate::config::LogKind;
+use crate::regular_file::open_regular;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::status::{Finding, Status};
 
@@ -187,7 +188,7 @@ pub fn scan_source(
     let (window, max_lines, now) = (span.window, span.max_lines, span.now);
     let failed =
         |why: String| SourceLog::scanned(label.clone(), None, Some(why), Tally::default(), vec![]);
-    let file = match File::open(path) {
+    let file = match open_regular(path) {
         Ok(file) => file,
         Err(e) => return failed(format!("cannot open: {}", describe(&e))),
     };
