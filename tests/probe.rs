@@ -548,3 +548,81 @@ fn spawning_outside_a_runtime_is_an_error() {
         "the prober must be started from within a tokio runtime"
     );
 }
+
+/// 10,000 upstreams that each take 50 ms to answer (one server on 0.0.0.0, reached at 10,000
+/// loopback addresses): never more than `MAX_IN_FLIGHT` probes (sockets) at once, counted by the
+/// server itself, and every upstream probed in turn, none starved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_upstreams_share_a_global_cap_and_all_get_their_turn() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (open2, most2) = (Arc::clone(&open), Arc::clone(&most));
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (open, most) = (Arc::clone(&open2), Arc::clone(&most2));
+            tokio::spawn(async move {
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    const TARGETS: usize = 10_000;
+    let upstreams: Vec<Upstream> = (0..TARGETS)
+        .map(|i| {
+            let ip = format!("127.2.{}.{}", i / 250, i % 250 + 1);
+            // 40 third octets of 250 addresses each.
+            let mut u = upstream(&format!("http://{ip}:{port}/"));
+            u.interval = Duration::from_secs(1);
+            u
+        })
+        .collect();
+    let (tx, mut rx) = mpsc::channel(TARGETS * 4);
+    let prober = ProbeScheduler::spawn(upstreams, Outbox::new(tx)).expect("spawn");
+    let mut seen = vec![false; TARGETS];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.iter().any(|s| !s) && Instant::now() < deadline {
+        if let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            assert_outcome(&r, Outcome::Ok);
+            seen[r.target_index] = true;
+        }
+    }
+    let probed = seen.iter().filter(|s| **s).count();
+    let stats = prober.stats();
+    drop(prober);
+    assert_eq!(probed, TARGETS, "every upstream gets its turn");
+    let cap = gatewatch::upstream::MAX_IN_FLIGHT;
+    assert!(
+        stats.max_in_flight as usize <= cap,
+        "{} probes in flight at once",
+        stats.max_in_flight
+    );
+    // The server counts a connection closed only once it has written its answer: the client may
+    // already have started its next probe by then, so it can see a few more than the cap.
+    assert!(
+        most.load(Ordering::SeqCst) <= cap + 8,
+        "{} connections open at once at the server",
+        most.load(Ordering::SeqCst)
+    );
+    assert!(
+        stats.max_in_flight as usize >= cap / 2,
+        "the cap was reached: {stats:?}"
+    );
+    assert!(
+        stats.max_lag > Duration::ZERO,
+        "the lag says how late: {stats:?}"
+    );
+}

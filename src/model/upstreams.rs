@@ -1,6 +1,7 @@
 //! Every watched upstream with its probe history, kept in "failing first" order, plus what
 //! discovery could not probe or read.
 
+use crate::upstream::MAX_IN_FLIGHT;
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
@@ -116,6 +117,7 @@ impl Upstreams {
     /// One finding per upstream that is not up, with its evidence; discovery problems too.
     pub fn findings(&self, now: SystemTime) -> Vec<Finding> {
         let mut out = self.discovery.clone();
+        out.extend(self.behind(now));
         for &i in &self.order {
             let row = &self.rows[i];
             let Some(last) = row.history.last() else {
@@ -157,6 +159,35 @@ impl Upstreams {
             }
         }
         out
+    }
+}
+
+impl Upstreams {
+    /// When the probes cannot keep up (more upstreams than [`MAX_IN_FLIGHT`] probes at a time
+    /// get through in an interval), how many upstreams were last probed more than two intervals
+    /// and a timeout ago: their states are that old.
+    fn behind(&self, now: SystemTime) -> Option<Finding> {
+        let late = self
+            .rows
+            .iter()
+            .filter(|row| {
+                let u = &row.entry.upstream;
+                row.history.last().is_some_and(|last| {
+                    now.duration_since(last.at)
+                        .is_ok_and(|age| age > u.interval * 2 + u.timeout)
+                })
+            })
+            .count();
+        (late > 0).then(|| {
+            Finding::new(
+                Status::Warning,
+                format!(
+                    "probes fall behind: {late} of {} upstreams not probed for over two \
+                     intervals (at most {MAX_IN_FLIGHT} probes at once); their states are old",
+                    self.rows.len()
+                ),
+            )
+        })
     }
 }
 
@@ -212,6 +243,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn upstreams_not_probed_for_two_intervals_and_a_timeout_are_behind() {
+        // Interval 1 s, timeout 1 s: behind after 3 s without a result.
+        let mut v = view();
+        v.apply(result(0, 1, Outcome::Ok));
+        v.apply(result(1, 2, Outcome::Ok));
+        let at = |seq: u64| result(0, seq, Outcome::Ok).at;
+        let behind = |v: &Upstreams, now| {
+            v.findings(now)
+                .into_iter()
+                .find(|f| f.message.starts_with("probes fall behind"))
+        };
+        assert_eq!(behind(&v, at(2) + Duration::from_secs(2)), None);
+        let f = behind(&v, at(1) + Duration::from_secs(4)).expect("alpha is behind");
+        assert_eq!(f.status, Status::Warning);
+        assert!(
+            f.message
+                .starts_with("probes fall behind: 1 of 3 upstreams"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
     fn failing_rows_come_first_and_stale_results_are_dropped() {
         let mut v = view();
         assert!(!v.apply(result(0, 1, Outcome::Ok)) || v.order == [1, 2, 0]);
@@ -233,11 +287,12 @@ pub(crate) mod tests {
         let mut v = view();
         v.apply(result(1, 10, Outcome::Refused));
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        // Its one result is 90 s old: the probes are behind too.
         let f = v.findings(now);
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].status, Status::Critical);
+        let critical: Vec<_> = f.iter().filter(|f| f.status == Status::Critical).collect();
+        assert_eq!(critical.len(), 1, "{f:?}");
         assert_eq!(
-            f[0].message,
+            critical[0].message,
             "upstream beta (tcp://127.0.0.1:2) refused for 1m30s"
         );
     }

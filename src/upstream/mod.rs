@@ -22,7 +22,9 @@ pub use history::{DEFAULT_CAPACITY, FLAP_CHANGES, FLAP_WINDOW, History, Sample, 
 pub use http::MAX_BODY_BYTES;
 pub use outcome::{MAX_DETAIL_CHARS, Outcome};
 pub use probe::{MAX_PARALLEL, probe_all, probe_once};
-pub use scheduler::{JITTER, ProbeScheduler, ProberStats, STARTUP_SPREAD, SpawnError};
+pub use scheduler::{
+    JITTER, MAX_IN_FLIGHT, ProbeScheduler, ProberStats, STARTUP_SPREAD, SpawnError,
+};
 
 /// One probe of one target, owned and self-contained so it can be sent to the UI.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -4,15 +4,20 @@
 //! while a probe is in flight joins it (that probe's result answers it) instead of queueing
 //! another. Each task sends its result straight into the outbox and waits there while the channel
 //! is full, so a slow receiver holds the next probe back instead of letting results pile up.
+//!
+//! At most [`MAX_IN_FLIGHT`] probes run at once, whatever the number of targets (10,000 opened
+//! thousands of sockets at once): a target waits its turn in a first-come queue, so every target
+//! is probed in rotation, late rather than starved, and the lag says how late.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::ProbeResult;
-use super::probe::Prober;
+use super::probe::{MAX_PARALLEL, Prober};
 use crate::config::Upstream;
 use crate::outbox::Outbox;
 use crate::periodic::{Doorbell, PeriodicTask, Wake};
@@ -23,6 +28,8 @@ pub const JITTER: f64 = 0.1;
 /// First probes are spread over this much (or the interval, if shorter): quick first results
 /// without a burst of a thousand connects in the same millisecond.
 pub const STARTUP_SPREAD: Duration = Duration::from_secs(1);
+/// Probes in flight at once across every target (each holds a socket), as `check` allows.
+pub const MAX_IN_FLIGHT: usize = MAX_PARALLEL;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -40,6 +47,8 @@ pub struct ProberStats {
     /// does not count against the next one (that is the upstream's slowness, not the scheduler's).
     pub max_lag: Duration,
     pub mean_lag: Duration,
+    /// The most probes seen in flight at once (at most [`MAX_IN_FLIGHT`]).
+    pub max_in_flight: u64,
 }
 
 #[derive(Default)]
@@ -49,6 +58,8 @@ struct Counters {
     lag_count: AtomicU64,
     lag_sum_us: AtomicU64,
     lag_max_us: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -67,6 +78,7 @@ impl Counters {
             finished: self.finished.load(Ordering::Relaxed),
             max_lag: Duration::from_micros(self.lag_max_us.load(Ordering::Relaxed)),
             mean_lag: Duration::from_micros(sum.checked_div(count).unwrap_or(0)),
+            max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
         }
     }
 }
@@ -89,6 +101,7 @@ impl ProbeScheduler {
         let runtime = tokio::runtime::Handle::try_current()?;
         let prober = Arc::new(Prober::new(&upstreams));
         let counters = Arc::new(Counters::default());
+        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         let start = Instant::now();
         let targets = upstreams
             .into_iter()
@@ -100,6 +113,7 @@ impl ProbeScheduler {
                     prober: Arc::clone(&prober),
                     outbox: outbox.clone(),
                     counters: Arc::clone(&counters),
+                    permits: Arc::clone(&permits),
                 };
                 PeriodicTask::spawn(&runtime, |doorbell| probes.run(doorbell, start))
             })
@@ -145,6 +159,8 @@ struct ProbeLoop {
     prober: Arc<Prober>,
     outbox: Outbox<ProbeResult>,
     counters: Arc<Counters>,
+    /// Shared by every target: [`MAX_IN_FLIGHT`] of them, handed out first come, first served.
+    permits: Arc<Semaphore>,
 }
 
 impl ProbeLoop {
@@ -154,12 +170,22 @@ impl ProbeLoop {
         let mut due = start + jitter.spread(interval.min(STARTUP_SPREAD));
         loop {
             let wake = doorbell.wait_until(due).await;
+            // Closed only if the scheduler is gone: then so is every probe.
+            let Ok(permit) = self.permits.acquire().await else {
+                return;
+            };
             let now = Instant::now();
             if wake == Wake::Due {
                 self.counters.record_lag(now.saturating_duration_since(due));
             }
             self.counters.started.fetch_add(1, Ordering::Relaxed);
+            let in_flight = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            self.counters
+                .max_in_flight
+                .fetch_max(in_flight, Ordering::Relaxed);
             let result = self.prober.probe(self.index, &self.upstream).await;
+            self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
             // Every rerun asked for while the probe was in flight is answered by it.
             doorbell.answered();
             if self.outbox.send(result).await.is_err() {
