@@ -66,9 +66,17 @@ fn refuse(path: &Path, meta: &Metadata) -> io::Error {
 /// Reads all of a regular file as UTF-8 text, like `fs::read_to_string` but through
 /// [`open_regular`].
 pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
+    read_regular_with_metadata(path).map(|(text, _)| text)
+}
+
+/// [`read_regular_to_string`], with the metadata of the very file read (its owner and mode are
+/// those of what was read, not of what the path names a moment later).
+pub fn read_regular_with_metadata(path: &Path) -> io::Result<(String, Metadata)> {
+    let mut file = open_regular(path)?;
+    let meta = file.metadata()?;
     let mut text = String::new();
-    io::Read::read_to_string(&mut open_regular(path)?, &mut text)?;
-    Ok(text)
+    io::Read::read_to_string(&mut file, &mut text)?;
+    Ok((text, meta))
 }
 
 /// The [`NotRegular`] inside an error from [`open_regular`], if that is why it failed.

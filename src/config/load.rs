@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Config, ConfigError, parse};
-use crate::regular_file::read_regular_to_string;
+use crate::regular_file::read_regular_with_metadata;
 
 /// A config and where it came from, so the UI can say which file is in effect.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,11 +36,11 @@ pub fn load_with(
     etc_dir: &Path,
 ) -> Result<Loaded, ConfigError> {
     if let Some(path) = explicit {
-        let text = read_regular_to_string(path).map_err(|error| ConfigError::Read {
+        let (text, meta) = read_regular_with_metadata(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
         })?;
-        return from_file(path, &text);
+        return from_file(path, &text, &meta);
     }
     let candidates = config_dir(env)
         .into_iter()
@@ -51,8 +51,8 @@ pub fn load_with(
             path: path.clone(),
             error,
         })?;
-        if let Some(text) = text {
-            return from_file(&path, &text);
+        if let Some((text, meta)) = text {
+            return from_file(&path, &text, &meta);
         }
     }
     Ok(Loaded {
@@ -77,9 +77,9 @@ pub fn config_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 
 /// Reads a file that may legitimately be absent: `Ok(None)` when it does not exist. Any other
 /// failure (permissions, a directory) is an error, since skipping it would hide the user's file.
-pub(crate) fn read_optional(path: &Path) -> io::Result<Option<String>> {
-    match read_regular_to_string(path) {
-        Ok(text) => Ok(Some(text)),
+pub(crate) fn read_optional(path: &Path) -> io::Result<Option<(String, std::fs::Metadata)>> {
+    match read_regular_with_metadata(path) {
+        Ok(read) => Ok(Some(read)),
         Err(err)
             if matches!(
                 err.kind(),
@@ -93,9 +93,9 @@ pub(crate) fn read_optional(path: &Path) -> io::Result<Option<String>> {
 }
 
 /// The one place a config's commands are trusted or dropped.
-fn from_file(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
+fn from_file(path: &Path, text: &str, meta: &std::fs::Metadata) -> Result<Loaded, ConfigError> {
     let config = parse(text, path)?;
-    let untrusted = super::trust::distrust(path);
+    let untrusted = super::trust::distrust(path, meta);
     Ok(Loaded {
         config: match untrusted {
             Some(_) => super::trust::without_commands(config),

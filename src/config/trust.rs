@@ -10,14 +10,12 @@ use super::Config;
 use crate::private_dir::{self, effective_uid};
 
 /// Why the commands of the config at `path` must not run, or `None` when only root and the
-/// effective user can change it. The embedded defaults are never asked: they are ours.
-pub fn distrust(path: &Path) -> Option<String> {
+/// effective user can change it. `meta` is the file that was read (taken from its open
+/// descriptor, so a file swapped in after the read is not the one judged). The embedded
+/// defaults are never asked: they are ours.
+pub fn distrust(path: &Path, meta: &fs::Metadata) -> Option<String> {
     let real = match fs::canonicalize(path) {
         Ok(p) => p,
-        Err(e) => return Some(format!("{}: {e}: its commands are not run", path.display())),
-    };
-    let meta = match fs::metadata(&real) {
-        Ok(m) => m,
         Err(e) => return Some(format!("{}: {e}: its commands are not run", path.display())),
     };
     let euid = effective_uid();

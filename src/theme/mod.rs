@@ -214,10 +214,12 @@ pub fn load(name: &str, user_dir: Option<&Path>, depth: ColorDepth) -> Result<Th
     }
     let user_file = user_dir.map(|dir| dir.join("themes").join(format!("{name}.toml")));
     let user_text = match &user_file {
-        Some(path) => read_optional(path).map_err(|error| ThemeError::Read {
-            path: path.clone(),
-            error,
-        })?,
+        Some(path) => read_optional(path)
+            .map_err(|error| ThemeError::Read {
+                path: path.clone(),
+                error,
+            })?
+            .map(|(text, _)| text),
         None => None,
     };
     let builtin = BUILTIN
