@@ -2,19 +2,9 @@
 
 mod common;
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 
-use common::{Sandbox, Tmux};
-
-fn append(path: &std::path::Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .expect("open log");
-    f.write_all(text.as_bytes()).expect("append");
-}
+use common::{Sandbox, Tmux, append};
 
 const REFUSED: &str = "2027/01/15 08:00:01 [error] 12#12: *3 connect() failed (111: Connection refused) while \
                        connecting to upstream, client: 10.0.0.1, server: shop, request: \"GET / HTTP/1.1\", \

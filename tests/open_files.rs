@@ -4,25 +4,15 @@
 
 mod common;
 
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use common::{Sandbox, Tmux, require_tool};
+use common::{Sandbox, Tmux, append, require_tool};
 
 const LOGS: usize = 300;
-
-fn append(path: &Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .expect("open log");
-    f.write_all(text.as_bytes()).expect("append");
-}
 
 fn refused(id: &str) -> String {
     let stamp = jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S");

@@ -79,22 +79,11 @@ pub(crate) async fn unix(path: &Path, timeout: Duration, deadline: Instant) -> A
 fn not_a_socket(path: &Path, shown: &str) -> Option<Attempt> {
     use std::os::unix::fs::FileTypeExt;
     // metadata follows symlinks, as connect does: a link to a live socket is fine.
-    let kind = std::fs::metadata(path).ok()?.file_type();
-    let what = if kind.is_socket() {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.file_type().is_socket() {
         return None;
-    } else if kind.is_file() {
-        "a regular file"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else {
-        "a special file"
-    };
+    }
+    let what = crate::regular_file::kind_name(&meta);
     Some(Attempt::failed(
         Outcome::Error,
         format!("unix:{shown} is {what}, not a socket: fix proxy_pass/fastcgi_pass"),

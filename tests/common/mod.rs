@@ -361,3 +361,14 @@ pub fn upstream(name: &str, url: &str, timeout: Duration) -> gatewatch::config::
         slow: Duration::from_secs(1),
     }
 }
+
+/// Appends `text` to the file at `path` (created if missing), as a log writer would.
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open log");
+    f.write_all(text.as_bytes()).expect("append");
+}
