@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests drive for real: tmux (the binary in a real terminal), nginx (real 502s),
 # iptables and nftables (the firewall summary reads `iptables -S` and `nft list ruleset`, and a test
 # adds a loopback-only DROP rule to see it flagged), php8.2-fpm (the incident tests put a real php-fpm
-# pool behind nginx, and use its php8.2-cli's built-in server as an upstream that can be frozen).
+# pool behind nginx, and use its php8.2-cli's built-in server as an upstream that can be frozen),
+# iproute2 and util-linux (tests make network and mount namespaces of their own: `ip`, `unshare`,
+# and lower the open-file limit with `prlimit`).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -15,6 +17,8 @@ have nginx || need+=(nginx)
 have iptables || need+=(iptables)
 have nft || need+=(nftables)
 have php-fpm8.2 || need+=(php8.2-fpm)
+have ip || need+=(iproute2)
+{ have unshare && have prlimit; } || need+=(util-linux)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -22,7 +26,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux nginx iptables nft php-fpm8.2; do
+for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 
