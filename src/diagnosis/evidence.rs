@@ -56,11 +56,6 @@ fn dominant(log: &LogInput, causes: &[Cause], span: Span) -> Cause {
         .unwrap_or(Cause::Refused)
 }
 
-/// Where a log's evidence was seen: its short name.
-pub fn log_source(log: &LogInput) -> String {
-    log.short_name()
-}
-
 /// `error.log:1234` for the newest line of `cause`, or the log's name when the line number is
 /// not known.
 fn line_source(log: &LogInput, cause: Cause, span: Span) -> String {

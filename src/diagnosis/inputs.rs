@@ -322,7 +322,8 @@ impl LogInput {
         self.counts.events()
     }
 
-    /// A log whose lines all fall in the last minute (tests, and logs read just now).
+    /// A log whose lines all fall in the last minute: test fixtures.
+    #[cfg(test)]
     pub fn fresh(source: &str, format: Option<Format>, counts: WindowCounts) -> Self {
         LogInput {
             source: source.to_owned(),

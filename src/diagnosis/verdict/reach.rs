@@ -7,9 +7,8 @@ use crate::status::Status;
 use crate::upstream::{Outcome, State};
 
 use super::super::evidence::{
-    blockers, cause_total, explains, log_evidence, log_source, logged_address, outcome_phrase,
-    rule_phrase, since_phrase, top_logged_upstream, unresolved_names, upstream_failures,
-    upstream_log_evidence,
+    blockers, cause_total, explains, log_evidence, logged_address, outcome_phrase, rule_phrase,
+    since_phrase, top_logged_upstream, unresolved_names, upstream_failures, upstream_log_evidence,
 };
 use super::{Candidate, by_count, more_down, reload_hint, restart_hint};
 use crate::diagnosis::{
@@ -463,7 +462,7 @@ fn stale_address(inputs: &Inputs, span: Span) -> Option<Candidate> {
             };
             let mut evidence = vec![
                 Evidence::new(
-                    log_source(log),
+                    log.short_name(),
                     format!("{n} failed connections to {addr} {}", log.span_text(span)),
                 ),
                 Evidence::new("dns", format!("{name} now answers {}", new.join(", "))),
