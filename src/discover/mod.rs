@@ -18,8 +18,8 @@ pub mod target;
 pub use apache::apache;
 pub use haproxy::haproxy;
 pub use model::{
-    DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
-    ServerFlags, SourceLoc, Unprobeable,
+    ApiKind, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError,
+    DiscoveryErrorKind, LogKindHint, ServerFlags, SourceLoc, Unprobeable, UnusedGroup,
 };
 pub use nginx::{nginx, nginx_with_prefix};
 

@@ -23,6 +23,12 @@ pub struct Discovery {
     pub errors: Vec<DiscoveryError>,
     /// Every config file read, in the order first read.
     pub files_read: Vec<PathBuf>,
+    /// Upstream groups defined but used by no active `*_pass`: the proxy never connects to
+    /// them, so they are listed and not probed.
+    pub unused: Vec<UnusedGroup>,
+    /// Where the proxy itself answers for its upstreams (HAProxy's stats socket, Caddy's or
+    /// Envoy's admin endpoint): its own view, shown beside gatewatch's probes.
+    pub apis: Vec<DiscoveredApi>,
 }
 
 /// One upstream server to probe.
@@ -144,4 +150,33 @@ pub enum DiscoveryErrorKind {
     Invalid(String),
     #[error("more than {limit} {what}; the rest are ignored")]
     TooMany { what: &'static str, limit: usize },
+}
+
+/// An upstream group no active directive refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusedGroup {
+    pub name: String,
+    /// How many servers it lists.
+    pub servers: usize,
+    pub source: SourceLoc,
+}
+
+/// Which proxy answers on an API endpoint, and so how its answers are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiKind {
+    /// HAProxy's `stats socket` (the runtime API: `show servers state`, `show stat`).
+    HaproxyStats,
+    /// Caddy's admin endpoint (`/config/`, `/reverse_proxy/upstreams`).
+    CaddyAdmin,
+    /// Envoy's admin interface (`/clusters`).
+    EnvoyAdmin,
+}
+
+/// A proxy's own API, found in its config (or named in gatewatch's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoveredApi {
+    pub kind: ApiKind,
+    /// A unix socket or a TCP address; only loopback addresses and local sockets are asked.
+    pub at: Target,
+    pub source: SourceLoc,
 }

@@ -248,18 +248,20 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// gatewatch's pid: the child of the pane's shell.
+    /// gatewatch's pid: the child of the pane's shell. Asked right after the session starts,
+    /// the shell may not have forked yet, so it is looked for a while.
     pub fn pid(&self) -> i32 {
         let shell = self.format("#{pane_pid}");
-        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // Fields after the parenthesised command: state, ppid, ...
-            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-            if after.split_whitespace().nth(1) == Some(shell.as_str()) {
-                return entry.file_name().to_string_lossy().parse().expect("pid");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(pid) = child_of(&shell) {
+                return pid;
             }
+            if Instant::now() > deadline {
+                panic!("gatewatch is not running; screen:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("gatewatch is not running; screen:\n{}", self.screen());
     }
 
     pub fn resize(&self, w: u16, h: u16) {
@@ -371,4 +373,16 @@ pub fn append(path: &Path, text: &str) {
         .open(path)
         .expect("open log");
     f.write_all(text.as_bytes()).expect("append");
+}
+
+/// The first process whose parent is `parent` (a pid as text), from /proc.
+fn child_of(parent: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        // Fields after the parenthesised command: state, ppid, ...
+        let after = stat.rsplit_once(')')?.1;
+        (after.split_whitespace().nth(1) == Some(parent))
+            .then(|| entry.file_name().to_string_lossy().parse().ok())
+            .flatten()
+    })
 }
