@@ -28,6 +28,7 @@ pub mod pane;
 pub mod periodic;
 pub mod popup;
 pub mod private_dir;
+pub mod proxy_view;
 pub mod regular_file;
 pub mod report;
 pub mod sanitize;

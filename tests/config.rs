@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use gatewatch::config::{
     self, Argv, Config, ConfigError, DEFAULT_CONFIG, Dns, HttpMethod, LogKind, LogSource,
-    Nameserver, Service, StatusRange, Target, Upstream,
+    Nameserver, ProxyApi, Service, StatusRange, Target, Upstream,
 };
+use gatewatch::discover::ApiKind;
 
 const ORIGIN: &str = "/etc/gatewatch/config.toml";
 
@@ -75,6 +76,7 @@ fn the_examples_commented_out_in_the_defaults_are_valid() {
     assert_eq!(config.upstreams.len(), 1);
     assert_eq!(config.logs.len(), 2);
     assert_eq!(config.services.len(), 1);
+    assert_eq!(config.proxy_apis.len(), 1);
 }
 
 fn is_assignment(line: &str) -> bool {
@@ -193,6 +195,11 @@ fn full_example_sets_every_key() {
             tls_verify: false,
             ..upstream("gateway", "http://127.0.0.1/")
         }),
+        proxy_apis: vec![ProxyApi {
+            kind: ApiKind::EnvoyAdmin,
+            at: "tcp://127.0.0.1:9901".parse().expect("target"),
+            line: 79,
+        }],
     };
     assert_eq!(config, expected);
     assert_eq!(
@@ -234,7 +241,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("theme = \"default\"\n\nrefrsh = \"2s\"\n"),
         "/etc/gatewatch/config.toml:3:1: unknown field `refrsh`, expected one of `refresh`, \
-         `theme`, `upstream`, `dns`, `log`, `service`, `gateway`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
+         `theme`, `upstream`, `dns`, `log`, `service`, `gateway`, `proxy-api`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
     );
 }
 
@@ -649,4 +656,41 @@ fn config_dir_follows_xdg() {
     );
     assert_eq!(dir(&[("HOME", "")]), None);
     assert_eq!(dir(&[]), None);
+}
+
+#[test]
+fn proxy_apis_are_on_loopback_or_a_unix_socket() {
+    let config = parse(
+        "[[proxy-api]]\nkind = \"haproxy\"\nat = \"/run/haproxy.sock\"\n\n\
+         [[proxy-api]]\nkind = \"caddy\"\nat = \"unix:/run/caddy.sock\"\n\n\
+         [[proxy-api]]\nkind = \"envoy\"\nat = \"[::1]:9901\"\n",
+    );
+    let got: Vec<(ApiKind, String, usize)> = config
+        .proxy_apis
+        .iter()
+        .map(|a| (a.kind, a.at.to_string(), a.line))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (ApiKind::HaproxyStats, "unix:/run/haproxy.sock".into(), 3),
+            (ApiKind::CaddyAdmin, "unix:/run/caddy.sock".into(), 7),
+            (ApiKind::EnvoyAdmin, "tcp://[::1]:9901".into(), 11),
+        ]
+    );
+    assert_eq!(
+        error("[[proxy-api]]\nkind = \"traefik\"\nat = \"127.0.0.1:8080\"\n"),
+        "/etc/gatewatch/config.toml:2:8: unknown proxy API kind \"traefik\": expected haproxy, \
+         caddy or envoy\n  |\n2 | kind = \"traefik\"\n  |        ^^^^^^^^^"
+    );
+    let far = error("[[proxy-api]]\nkind = \"envoy\"\nat = \"10.0.0.5:9901\"\n");
+    assert!(
+        far.starts_with(
+            "/etc/gatewatch/config.toml:3:6: proxy API address \"10.0.0.5:9901\" is not on loopback"
+        ),
+        "{far}"
+    );
+    let bad = error("[[proxy-api]]\nkind = \"envoy\"\nat = \"127.0.0.1\"\n");
+    assert!(bad.contains("3:6: invalid proxy API address \"127.0.0.1\""), "{bad}");
+    assert!(error("[[proxy-api]]\nkind = \"envoy\"\n").contains("missing field `at`"));
 }

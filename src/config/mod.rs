@@ -37,6 +37,19 @@ pub struct Config {
     /// The proxy's own front door, probed like an upstream named "gateway": its 502s are the
     /// first step of the checklist.
     pub gateway: Option<Upstream>,
+    /// The proxies' own APIs to read besides those discovery finds (`[[proxy-api]]`).
+    pub proxy_apis: Vec<ProxyApi>,
+}
+
+/// A proxy's own view of its upstreams, named in the config: HAProxy's stats socket, Caddy's or
+/// Envoy's admin endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyApi {
+    pub kind: crate::discover::ApiKind,
+    /// Loopback or a unix socket: checked when the config is read.
+    pub at: Target,
+    /// Where in the config file it is named.
+    pub line: usize,
 }
 
 /// What the gateway may answer by default: anything but a 5xx.
@@ -55,6 +68,7 @@ impl Default for Config {
             logs: Vec::new(),
             services: Vec::new(),
             gateway: None,
+            proxy_apis: Vec::new(),
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::InvalidValue;
-use super::{Argv, Config, Dns, LogSource, Service, StatusRange, Upstream};
+use super::{Argv, Config, Dns, LogSource, ProxyApi, Service, StatusRange, Upstream};
 
 /// A value whose type we check ourselves, so the message can name the key and the value.
 type Item = Spanned<Value>;
@@ -29,6 +29,15 @@ pub(super) struct RawConfig {
     #[serde(default)]
     service: Vec<RawService>,
     gateway: Option<RawGateway>,
+    #[serde(default)]
+    proxy_api: Vec<RawProxyApi>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawProxyApi {
+    kind: Spanned<String>,
+    at: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -159,7 +168,57 @@ impl RawConfig {
                 .collect::<Result<_, _>>()?,
             services: services.into_iter().map(|(service, _)| service).collect(),
             gateway: self.gateway.map(RawGateway::validate).transpose()?,
+            proxy_apis: self
+                .proxy_api
+                .into_iter()
+                .map(|api| api.validate(text))
+                .collect::<Result<_, _>>()?,
         })
+    }
+}
+
+impl RawProxyApi {
+    /// `kind` is haproxy, caddy or envoy; `at` a `host:port` on loopback or a unix socket
+    /// (`unix:/run/haproxy.sock` or an absolute path).
+    fn validate(self, text: &str) -> Result<ProxyApi, Invalid> {
+        use crate::discover::ApiKind;
+        let kind = match self.kind.get_ref().as_str() {
+            "haproxy" => ApiKind::HaproxyStats,
+            "caddy" => ApiKind::CaddyAdmin,
+            "envoy" => ApiKind::EnvoyAdmin,
+            other => {
+                return Err(Invalid::at(
+                    &self.kind,
+                    format!("unknown proxy API kind {other:?}: expected haproxy, caddy or envoy"),
+                ));
+            }
+        };
+        let written = self.at.get_ref();
+        let as_url = if written.starts_with('/') {
+            format!("unix:{written}")
+        } else if written.starts_with("unix:") {
+            written.clone()
+        } else {
+            format!("tcp://{written}")
+        };
+        let at: super::Target = as_url.parse().map_err(|_| {
+            Invalid::at(
+                &self.at,
+                format!("invalid proxy API address {written:?}: expected host:port or unix:/path"),
+            )
+        })?;
+        if let Some(host) = at.host() {
+            let local = host == "localhost"
+                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if !local {
+                return Err(Invalid::at(
+                    &self.at,
+                    format!("proxy API address {written:?} is not on loopback: only 127.0.0.0/8, ::1, localhost and unix sockets are asked"),
+                ));
+            }
+        }
+        let line = text[..self.at.span().start.min(text.len())].matches('\n').count() + 1;
+        Ok(ProxyApi { kind, at, line })
     }
 }
 

@@ -154,6 +154,8 @@ pub struct UpstreamInput {
     pub timeout: Duration,
     /// Where it comes from: "config", or the proxy config's file:line.
     pub source: String,
+    /// What the proxy's own API says of it, when one was read and lists it.
+    pub proxy: Option<crate::proxy_view::ProxySays>,
 }
 
 impl UpstreamInput {
@@ -185,6 +187,7 @@ impl UpstreamInput {
             latency: None,
             timeout,
             source: "config".into(),
+            proxy: None,
         }
     }
 

@@ -12,6 +12,7 @@
 
 mod evidence;
 mod inputs;
+mod proxy_view;
 mod steps;
 mod verdict;
 
@@ -288,6 +289,7 @@ pub fn diagnose(inputs: &Inputs) -> Diagnosis {
 pub fn findings(inputs: &Inputs) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(evidence::firewall_findings(inputs));
+    out.extend(proxy_view::findings(inputs));
     if let Some(f) = steps::gateway_probe(inputs).filter(|f| f.status != Status::Ok) {
         out.push(f);
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::limits::{MAX_ENTRIES, MAX_ERRORS};
 use super::model::{
-    DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
+    DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
     SourceLoc, Unprobeable,
 };
 use super::target::Target;
@@ -139,6 +139,20 @@ impl Sink {
             return;
         }
         self.out.resolvers.push(addr);
+    }
+
+    /// A proxy's own API; the same kind at the same place is listed once.
+    pub(crate) fn api(&mut self, api: DiscoveredApi) {
+        if self
+            .out
+            .apis
+            .iter()
+            .any(|a| a.kind == api.kind && a.at == api.at)
+            || !self.room(self.out.apis.len(), "APIs", &api.source)
+        {
+            return;
+        }
+        self.out.apis.push(api);
     }
 
     pub(crate) fn file_read(&mut self, path: &Path) {

@@ -9,6 +9,7 @@ mod assess;
 pub mod dns;
 pub mod gateway;
 mod inputs;
+pub mod proxy_views;
 pub mod services;
 pub mod upstreams;
 
@@ -30,6 +31,7 @@ use crate::upstream::ProbeResult;
 use crate::upstream::catalog::Catalog;
 use dns::Dns;
 use gateway::Gateway;
+use proxy_views::ProxyViews;
 use services::Services;
 use upstreams::Upstreams;
 
@@ -47,6 +49,8 @@ pub struct Model {
     /// The `[gateway]` probe, when configured.
     pub gateway: Option<Gateway>,
     pub services: Services,
+    /// Each proxy's own view of its upstreams (HAProxy's stats, Caddy's and Envoy's admin).
+    pub proxy_views: ProxyViews,
     /// Checks that could not run at all (no async runtime for the probes), as findings.
     pub unchecked: Vec<Finding>,
 }
@@ -107,7 +111,7 @@ impl Model {
 
     /// Takes a new firewall summary and matches it against the upstreams.
     pub fn apply_firewall(&mut self, summary: FirewallSummary, now: SystemTime) {
-        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
+        let upstreams = upstream_inputs(&self.upstreams, &self.proxy_views, self.dns.round.as_ref(), now);
         self.firewall = Some(Arc::new(FirewallInput::new(summary, &upstreams)));
     }
 
@@ -141,6 +145,11 @@ impl Model {
         }
     }
 
+    /// Keeps a round of the proxies' own views; returns whether what they say changed.
+    pub fn apply_proxy_views(&mut self, views: Vec<crate::proxy_view::ProxyView>) -> bool {
+        self.proxy_views.apply(views)
+    }
+
     /// Keeps a service's status; returns whether what it says changed.
     pub fn apply_service(&mut self, status: ServiceStatus) -> bool {
         self.services.apply(status)
@@ -152,7 +161,7 @@ impl Model {
         let Some(current) = &self.firewall else {
             return;
         };
-        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
+        let upstreams = upstream_inputs(&self.upstreams, &self.proxy_views, self.dns.round.as_ref(), now);
         let endpoints = diagnosis::endpoints(&upstreams);
         if endpoints == current.endpoints {
             return;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
-use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
+use crate::discover::{self, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
 use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
 
@@ -51,6 +51,8 @@ pub struct Catalog {
     pub resolvers: Vec<SocketAddr>,
     /// The nginx config that was read, when there was one: the default nginx service acts on it.
     pub nginx_conf: Option<PathBuf>,
+    /// The proxies' own APIs: `[[proxy-api]]` entries first, then those discovery found.
+    pub apis: Vec<DiscoveredApi>,
 }
 
 impl Catalog {
@@ -77,6 +79,18 @@ impl Catalog {
 
 pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
     let mut catalog = Catalog::default();
+    catalog.apis = config
+        .proxy_apis
+        .iter()
+        .map(|a| DiscoveredApi {
+            kind: a.kind,
+            at: a.at.clone(),
+            source: discover::SourceLoc {
+                file: "config".into(),
+                line: a.line,
+            },
+        })
+        .collect();
     let mut discovered = Vec::new();
     for (kind, explicit) in [
         (ProxyKind::Nginx, &proxies.nginx),
@@ -147,6 +161,15 @@ fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery
     }
     catalog.logs.extend(found.logs.iter().cloned());
     catalog.resolvers.extend(found.resolvers.iter().copied());
+    for api in &found.apis {
+        if !catalog
+            .apis
+            .iter()
+            .any(|a| a.kind == api.kind && a.at == api.at)
+        {
+            catalog.apis.push(api.clone());
+        }
+    }
 }
 
 fn entry_from_discovery(t: DiscoveredTarget) -> Entry {

@@ -280,3 +280,48 @@ fn unreadable_and_binary_configs() {
     assert_eq!(d.targets.len(), 1);
     assert!(d.errors.iter().any(|e| e.message().contains("NUL byte")));
 }
+
+#[test]
+fn stats_sockets_in_global_are_the_proxys_own_view() {
+    use gatewatch::discover::ApiKind;
+    let tree = Tree::empty();
+    tree.write(
+        "haproxy.cfg",
+        "global\n\
+         \x20   stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners\n\
+         \x20   stats socket ipv4@127.0.0.1:9999 level admin\n\
+         \x20   stats socket *:9998\n\
+         \x20   stats socket unix@/run/other.sock\n\
+         \x20   stats socket /run/haproxy/admin.sock level user\n\
+         \x20   stats socket\n\
+         \x20   stats socket abns@hidden\n\
+         \x20   stats timeout 30s\n\
+         defaults\n    mode http\n\
+         backend be\n    stats socket /ignored/outside/global.sock\n    server s1 127.0.0.1:8080\n",
+    );
+    let d = discover::haproxy(&tree.path("haproxy.cfg"));
+    let got: Vec<(ApiKind, String, String)> = d
+        .apis
+        .iter()
+        .map(|a| (a.kind, a.at.to_string(), tree.loc(&a.source)))
+        .collect();
+    let k = ApiKind::HaproxyStats;
+    assert_eq!(
+        got,
+        vec![
+            (k, "unix:/run/haproxy/admin.sock".into(), "haproxy.cfg:2".into()),
+            (k, "tcp://127.0.0.1:9999".into(), "haproxy.cfg:3".into()),
+            (k, "tcp://127.0.0.1:9998".into(), "haproxy.cfg:4".into()),
+            (k, "unix:/run/other.sock".into(), "haproxy.cfg:5".into()),
+        ]
+    );
+    assert_eq!(
+        tree.errors(&d),
+        vec![
+            "haproxy.cfg:7: \"stats socket\" expects an address".to_string(),
+            "haproxy.cfg:8: stats socket \"abns@hidden\": the abns@ family is not read by gatewatch"
+                .to_string(),
+        ]
+    );
+    assert_eq!(d.targets.len(), 1);
+}

@@ -277,6 +277,7 @@ fn probed_down(inputs: &Inputs, u: &UpstreamInput, down: usize) -> Verdict {
         evidence.push(Evidence::new("probe", format!("down {since}")));
     }
     evidence.push(probe_evidence(u));
+    evidence.extend(crate::diagnosis::proxy_view::for_down_upstream(u));
     let more = more_down(down);
     if !more.is_empty() {
         evidence.push(Evidence::new("probe", more));

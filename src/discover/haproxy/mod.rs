@@ -15,7 +15,7 @@ use super::address::{http_target, split_host_port, tcp_target};
 use super::files::{LoadError, Loader, text_lines};
 use super::limits::MAX_ENTRIES;
 use super::model::{
-    DiscoveredTarget, Discovery, DiscoveryErrorKind, ServerFlags, SourceLoc, Unprobeable,
+    ApiKind, DiscoveredApi, DiscoveredTarget, Discovery, DiscoveryErrorKind, ServerFlags, SourceLoc, Unprobeable,
 };
 use super::sink::Sink;
 use super::target::Target;
@@ -164,6 +164,9 @@ impl ConfigParser {
                 });
             }
             ("resolvers", "nameserver") => nameserver(args, at, sink),
+            ("global", "stats") if args.first().is_some_and(|a| a == "socket") => {
+                stats_socket(&args[1..], at, sink)
+            }
             _ => {}
         }
     }
@@ -300,6 +303,57 @@ impl ConfigParser {
                 source: s.at,
             });
         }
+    }
+}
+
+/// `stats socket ADDRESS [param*]` in `global`: a unix path (`/run/haproxy.sock`,
+/// `unix@/path`) or a TCP address (`ipv4@127.0.0.1:9999`, `127.0.0.1:9999`, `[::1]:9999`).
+/// `level`, `mode` and the other bind parameters do not change where it is.
+fn stats_socket(args: &[String], at: &SourceLoc, sink: &mut Sink) {
+    let Some(address) = args.first() else {
+        return sink.error_at(
+            at,
+            DiscoveryErrorKind::Invalid("\"stats socket\" expects an address".into()),
+        );
+    };
+    let (family, bare) = match address.split_once('@') {
+        Some((family, rest)) => (Some(family), rest),
+        None => (None, address.as_str()),
+    };
+    let target = match family {
+        Some("unix") => Ok(Target::Unix { path: bare.into() }),
+        None if !bare.contains(':') => Ok(Target::Unix { path: bare.into() }),
+        Some("ipv4" | "ipv6") | None => split_host_port(&local(bare)).and_then(|hp| match hp.port {
+            Some(port) if !hp.host.is_empty() => Ok(Target::Tcp {
+                host: hp.host,
+                port,
+            }),
+            _ => Err(format!("stats socket \"{address}\" has no port")),
+        }),
+        Some(other) => Err(format!(
+            "stats socket \"{address}\": the {other}@ family is not read by gatewatch"
+        )),
+    };
+    match target {
+        Ok(target) => sink.api(DiscoveredApi {
+            kind: ApiKind::HaproxyStats,
+            at: target,
+            source: at.clone(),
+        }),
+        Err(reason) => sink.error_at(at, DiscoveryErrorKind::Invalid(reason)),
+    }
+}
+
+/// A socket bound on every address ("*:9999", ":9999", "0.0.0.0:9999") is asked on loopback.
+fn local(address: &str) -> String {
+    for any in ["*:", ":", "0.0.0.0:"] {
+        if let Some(port) = address.strip_prefix(any) {
+            return format!("127.0.0.1:{port}");
+        }
+    }
+    match address.strip_prefix("[::]:") {
+        Some(port) => format!("[::1]:{port}"),
+        None => address.to_string(),
     }
 }
 
