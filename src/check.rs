@@ -12,6 +12,7 @@ use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
 use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec, Tally};
 use crate::model::{Assessment, Model, Watch, assess, unix_seconds};
+use crate::proxy_view::{self, ProxyView};
 use crate::status::{Finding, Status};
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{self, ProbeResult};
@@ -43,6 +44,8 @@ pub struct Collected {
     pub services: Vec<ServiceStatus>,
     /// Each scanned log file, by its index in the round's sources.
     pub logs: Vec<(usize, SourceLog)>,
+    /// Each proxy API's own view of its upstreams, in the catalog's order.
+    pub proxy_views: Vec<ProxyView>,
     /// What did not finish before the deadline, e.g. "the DNS lookups": each becomes an unknown
     /// finding.
     pub unfinished: Vec<&'static str>,
@@ -64,6 +67,8 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
     let statuses = on_thread(move || actions::check_all(&specs));
     let reader = on_thread(firewall::collect);
     let log_scan = start_log_scan(round.logs, round.lines_past_window);
+    let apis = round.catalog.apis.clone();
+    let views = (!apis.is_empty()).then(|| on_thread(move || proxy_view::read_all(&apis)));
     let upstreams = round.catalog.upstreams();
     let wants_dns = round.dns.names.iter().any(|n| !dns::is_ip_literal(n));
     let mut unfinished = Vec::new();
@@ -124,6 +129,9 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         .by(deadline, "the service checks", &mut unfinished)
         .unwrap_or_default();
     let logs = log_scan.by(deadline);
+    let proxy_views = views
+        .and_then(|v| v.by(deadline, "the proxies' own views", &mut unfinished))
+        .unwrap_or_default();
     Collected {
         sample,
         probes,
@@ -132,6 +140,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         gateway,
         services,
         logs,
+        proxy_views,
         unfinished,
     }
 }
@@ -216,6 +225,7 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
     for status in collected.services {
         model.apply_service(status);
     }
+    model.apply_proxy_views(collected.proxy_views);
     for (i, source) in collected.logs {
         model.set_scanned_log(i, source);
     }

@@ -18,6 +18,7 @@ use crate::host::HostSampler;
 use crate::logs::{FollowOptions, LogFollower, SourceSpec};
 use crate::model::{Model, Watch};
 use crate::outbox::Outbox;
+use crate::proxy_view::{self, ProxyViewCollector};
 use crate::theme::Theme;
 use crate::upstream::{ProbeResult, ProbeScheduler, catalog::Catalog};
 use crate::{report, tui, ui};
@@ -186,6 +187,7 @@ pub struct Collectors {
     dns: Option<DnsCollector>,
     firewall: FirewallWatcher,
     services: Option<StatusPoller>,
+    proxy_views: Option<ProxyViewCollector>,
     _logs: Option<LogFollower>,
 }
 
@@ -218,6 +220,15 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
         services: has_status
             .then(|| StatusPoller::spawn(opts.services.clone(), Outbox::new(tx.clone())))
             .transpose()?,
+        proxy_views: (!opts.catalog.apis.is_empty())
+            .then(|| {
+                ProxyViewCollector::spawn(
+                    opts.catalog.apis.clone(),
+                    proxy_view::INTERVAL,
+                    Outbox::new(tx.clone()),
+                )
+            })
+            .transpose()?,
         _logs: (!opts.logs.is_empty())
             .then(|| LogFollower::spawn(opts.logs.clone(), follow, Outbox::new(tx.clone())))
             .transpose()?,
@@ -233,6 +244,7 @@ impl Collectors {
         self.rerun_dns();
         self.firewall.rerun();
         self.services.iter().for_each(StatusPoller::rerun);
+        self.proxy_views.iter().for_each(ProxyViewCollector::rerun);
     }
 
     pub fn rerun_dns(&self) {

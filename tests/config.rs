@@ -691,6 +691,9 @@ fn proxy_apis_are_on_loopback_or_a_unix_socket() {
         "{far}"
     );
     let bad = error("[[proxy-api]]\nkind = \"envoy\"\nat = \"127.0.0.1\"\n");
-    assert!(bad.contains("3:6: invalid proxy API address \"127.0.0.1\""), "{bad}");
+    assert!(
+        bad.contains("3:6: invalid proxy API address \"127.0.0.1\""),
+        "{bad}"
+    );
     assert!(error("[[proxy-api]]\nkind = \"envoy\"\n").contains("missing field `at`"));
 }

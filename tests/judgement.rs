@@ -180,6 +180,7 @@ impl Case {
                 gateway: None,
                 services: statuses,
                 logs: vec![(0, scanned)],
+                proxy_views: Vec::new(),
                 unfinished: Vec::new(),
             },
             log_text: text.to_string(),

@@ -47,6 +47,8 @@ pub enum Event {
     Firewall(Box<FirewallSummary>),
     /// A probe of the `[gateway]` url.
     Gateway(Box<ProbeResult>),
+    /// A new read of the proxies' own APIs.
+    ProxyViews(Vec<crate::proxy_view::ProxyView>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -86,6 +88,12 @@ impl From<ActionEvent> for Event {
 impl From<crate::actions::ServiceStatus> for Event {
     fn from(status: crate::actions::ServiceStatus) -> Self {
         Event::Action(Box::new(ActionEvent::Status(Box::new(status))))
+    }
+}
+
+impl From<Vec<crate::proxy_view::ProxyView>> for Event {
+    fn from(views: Vec<crate::proxy_view::ProxyView>) -> Self {
+        Event::ProxyViews(views)
     }
 }
 
@@ -254,6 +262,13 @@ impl App {
                 self.model.apply_firewall(*summary, self.now());
                 self.model_changed();
                 (true, vec![])
+            }
+            Event::ProxyViews(views) => {
+                let changed = self.model.apply_proxy_views(views);
+                if changed {
+                    self.model_changed();
+                }
+                (changed, vec![])
             }
             Event::Gateway(result) => {
                 let changed = self.model.apply_gateway(*result);

@@ -209,15 +209,22 @@ impl RawProxyApi {
         })?;
         if let Some(host) = at.host() {
             let local = host == "localhost"
-                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
             if !local {
                 return Err(Invalid::at(
                     &self.at,
-                    format!("proxy API address {written:?} is not on loopback: only 127.0.0.0/8, ::1, localhost and unix sockets are asked"),
+                    format!(
+                        "proxy API address {written:?} is not on loopback: only 127.0.0.0/8, ::1, localhost and unix sockets are asked"
+                    ),
                 ));
             }
         }
-        let line = text[..self.at.span().start.min(text.len())].matches('\n').count() + 1;
+        let line = text[..self.at.span().start.min(text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         Ok(ProxyApi { kind, at, line })
     }
 }

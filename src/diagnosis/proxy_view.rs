@@ -23,10 +23,9 @@ fn marks(p: &ProxySays) -> String {
         format!(" ({})", details.join(", "))
     };
     match (&p.view.state, p.proxy) {
-        (ViewState::Up, "caddy") => format!(
-            "caddy counts no recent failures for {}{details}",
-            p.server
-        ),
+        (ViewState::Up, "caddy") => {
+            format!("caddy counts no recent failures for {}{details}", p.server)
+        }
         (state, _) => format!("{} marks {} {}{details}", p.proxy, p.server, state.label()),
     }
 }
@@ -97,7 +96,12 @@ mod tests {
     use crate::proxy_view::ServerView;
     use std::time::{Duration, SystemTime};
 
-    fn upstream(state: State, proxy: &'static str, view: ViewState, check: Option<&str>) -> UpstreamInput {
+    fn upstream(
+        state: State,
+        proxy: &'static str,
+        view: ViewState,
+        check: Option<&str>,
+    ) -> UpstreamInput {
         let url: Target = "http://127.0.0.1:8080/".parse().expect("url");
         let mut u = UpstreamInput::new("shop/s1", &url, Duration::from_secs(1));
         u.state = Some(state);
@@ -129,17 +133,26 @@ mod tests {
 
     #[test]
     fn down_by_the_proxy_though_the_probe_answers() {
-        let f = findings_of(upstream(State::Up, "haproxy", ViewState::Down, Some("L7STS 502")));
+        let f = findings_of(upstream(
+            State::Up,
+            "haproxy",
+            ViewState::Down,
+            Some("L7STS 502"),
+        ));
         assert_eq!(
             f,
-            ["haproxy marks shop/s1 DOWN (L7STS 502, since 40s) though it answers gatewatch's \
-              probe: its health check differs (check the check's path/port)"]
+            [
+                "haproxy marks shop/s1 DOWN (L7STS 502, since 40s) though it answers gatewatch's \
+              probe: its health check differs (check the check's path/port)"
+            ]
         );
         let f = findings_of(upstream(State::Up, "haproxy", ViewState::Maint, None));
         assert_eq!(
             f,
-            ["haproxy marks shop/s1 MAINT (since 40s), in maintenance (disabled by an operator): \
-              it answers gatewatch's probe but haproxy sends it no traffic"]
+            [
+                "haproxy marks shop/s1 MAINT (since 40s), in maintenance (disabled by an operator): \
+              it answers gatewatch's probe but haproxy sends it no traffic"
+            ]
         );
     }
 
@@ -148,7 +161,12 @@ mod tests {
         let u = upstream(State::Down, "envoy", ViewState::Up, None);
         let e = for_down_upstream(&u).expect("evidence");
         assert_eq!(e.source, "envoy");
-        assert!(e.text.starts_with("envoy marks shop/s1 UP (since 40s) though gatewatch's probe fails"), "{}", e.text);
+        assert!(
+            e.text
+                .starts_with("envoy marks shop/s1 UP (since 40s) though gatewatch's probe fails"),
+            "{}",
+            e.text
+        );
         let f = findings_of(u);
         assert_eq!(f.len(), 1);
         assert!(f[0].contains("a path or firewall difference"), "{f:?}");
@@ -156,9 +174,17 @@ mod tests {
 
     #[test]
     fn agreement_is_evidence_but_no_finding() {
-        let u = upstream(State::Down, "haproxy", ViewState::Down, Some("L4CON Connection refused"));
+        let u = upstream(
+            State::Down,
+            "haproxy",
+            ViewState::Down,
+            Some("L4CON Connection refused"),
+        );
         let e = for_down_upstream(&u).expect("evidence");
-        assert_eq!(e.text, "haproxy marks shop/s1 DOWN (L4CON Connection refused, since 40s) too");
+        assert_eq!(
+            e.text,
+            "haproxy marks shop/s1 DOWN (L4CON Connection refused, since 40s) too"
+        );
         assert!(findings_of(u).is_empty());
         assert!(findings_of(upstream(State::Up, "haproxy", ViewState::Up, None)).is_empty());
         assert!(findings_of(upstream(State::Up, "haproxy", ViewState::NoCheck, None)).is_empty());

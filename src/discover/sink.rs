@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::limits::{MAX_ENTRIES, MAX_ERRORS};
 use super::model::{
-    DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
-    SourceLoc, Unprobeable,
+    DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind,
+    LogKindHint, SourceLoc, Unprobeable,
 };
 use super::target::Target;
 use crate::sanitize::sanitize;

@@ -4,7 +4,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Model;
-use super::proxy_views::ProxyViews;
 use super::upstreams::Upstreams;
 use crate::diagnosis::{DnsInput, HostInput, Inputs, LogInput, UpstreamInput};
 use crate::dns::DnsRound;
@@ -13,12 +12,7 @@ use crate::logs::{self, SourceLog};
 impl Model {
     /// What the checklist and the verdict judge, as of `now`.
     pub fn inputs(&self, now: SystemTime) -> Inputs {
-        let upstreams = upstream_inputs(
-            &self.upstreams,
-            &self.proxy_views,
-            self.dns.round.as_ref(),
-            now,
-        );
+        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
         Inputs {
             host: self.host.as_ref().map(HostInput::from_sample),
             upstreams,
@@ -82,7 +76,6 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
 /// address it is written as).
 pub fn upstream_inputs(
     view: &Upstreams,
-    proxies: &ProxyViews,
     round: Option<&DnsRound>,
     now: SystemTime,
 ) -> Vec<UpstreamInput> {
@@ -93,7 +86,7 @@ pub fn upstream_inputs(
             let mut u = UpstreamInput::new(&up.name, &up.url, up.timeout);
             // A config file's name is the config author's text: no control byte reaches a line.
             u.source = crate::sanitize::sanitize(&row.entry.source).into_owned();
-            u.proxy = proxies.for_entry(&row.entry);
+            u.proxy = row.proxy.clone();
             let h = &row.history;
             u.state = h.state();
             u.since = h.state_age(now);

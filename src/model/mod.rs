@@ -111,7 +111,7 @@ impl Model {
 
     /// Takes a new firewall summary and matches it against the upstreams.
     pub fn apply_firewall(&mut self, summary: FirewallSummary, now: SystemTime) {
-        let upstreams = upstream_inputs(&self.upstreams, &self.proxy_views, self.dns.round.as_ref(), now);
+        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
         self.firewall = Some(Arc::new(FirewallInput::new(summary, &upstreams)));
     }
 
@@ -147,7 +147,11 @@ impl Model {
 
     /// Keeps a round of the proxies' own views; returns whether what they say changed.
     pub fn apply_proxy_views(&mut self, views: Vec<crate::proxy_view::ProxyView>) -> bool {
-        self.proxy_views.apply(views)
+        let changed = self.proxy_views.apply(views);
+        for row in &mut self.upstreams.rows {
+            row.proxy = self.proxy_views.for_entry(&row.entry);
+        }
+        changed
     }
 
     /// Keeps a service's status; returns whether what it says changed.
@@ -161,7 +165,7 @@ impl Model {
         let Some(current) = &self.firewall else {
             return;
         };
-        let upstreams = upstream_inputs(&self.upstreams, &self.proxy_views, self.dns.round.as_ref(), now);
+        let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
         let endpoints = diagnosis::endpoints(&upstreams);
         if endpoints == current.endpoints {
             return;

@@ -154,7 +154,12 @@ mod tests {
             ),
             view(
                 ApiKind::CaddyAdmin,
-                vec![server("", "localhost:9000", "localhost:9000", ViewState::Up)],
+                vec![server(
+                    "",
+                    "localhost:9000",
+                    "localhost:9000",
+                    ViewState::Up,
+                )],
             ),
         ]);
         assert!(changed);
@@ -165,17 +170,32 @@ mod tests {
         let any = views.for_entry(&entry("a", "tcp://127.0.0.1:8080", None));
         assert_eq!(any.map(|s| s.server), Some("other/x".to_string()));
         let caddy = views.for_entry(&entry("c", "http://127.0.0.1:9000/", None));
-        assert_eq!(caddy.map(|s| (s.proxy, s.server)), Some(("caddy", "localhost:9000".into())));
-        assert!(views.for_entry(&entry("n", "tcp://127.0.0.1:1", None)).is_none());
+        assert_eq!(
+            caddy.map(|s| (s.proxy, s.server)),
+            Some(("caddy", "localhost:9000".into()))
+        );
+        assert!(
+            views
+                .for_entry(&entry("n", "tcp://127.0.0.1:1", None))
+                .is_none()
+        );
     }
 
     #[test]
     fn unix_sockets_and_unchanged_rounds() {
         let mut views = ProxyViews::default();
-        let round = || vec![view(ApiKind::HaproxyStats, vec![server("php", "f", "unix@/run/php.sock", ViewState::Down)])];
+        let round = || {
+            vec![view(
+                ApiKind::HaproxyStats,
+                vec![server("php", "f", "unix@/run/php.sock", ViewState::Down)],
+            )]
+        };
         assert!(views.apply(round()));
         assert!(!views.apply(round()), "the same again changes nothing");
         let e = entry("php", "unix:/run/php.sock", None);
-        assert_eq!(views.for_entry(&e).map(|s| s.view.state), Some(ViewState::Down));
+        assert_eq!(
+            views.for_entry(&e).map(|s| s.view.state),
+            Some(ViewState::Down)
+        );
     }
 }

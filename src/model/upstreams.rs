@@ -18,6 +18,8 @@ pub struct UpstreamRow {
     pub history: History,
     /// The last [`DETAIL_RESULTS`] results with their full error text and address, newest last.
     pub recent: VecDeque<ProbeResult>,
+    /// What the proxy's own API says of it, matched when each round of views arrives.
+    pub proxy: Option<crate::proxy_view::ProxySays>,
 }
 
 impl UpstreamRow {
@@ -63,6 +65,7 @@ impl Upstreams {
                 history: History::for_upstream(&e.upstream),
                 entry: e.clone(),
                 recent: VecDeque::with_capacity(DETAIL_RESULTS),
+                proxy: None,
             })
             .collect();
         let mut view = Upstreams {

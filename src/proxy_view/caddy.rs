@@ -74,6 +74,9 @@ mod tests {
         assert_eq!(s[0].address, "a\\x1b[2J");
         assert_eq!(parse(b"[]").unwrap(), vec![]);
         let deep = "[".repeat(10_000);
-        assert!(parse(deep.as_bytes()).is_err(), "serde_json's recursion limit holds");
+        assert!(
+            parse(deep.as_bytes()).is_err(),
+            "serde_json's recursion limit holds"
+        );
     }
 }

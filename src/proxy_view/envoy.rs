@@ -134,11 +134,17 @@ api::[::1]:9000::hostname::
     fn hosts_with_their_flags_and_counts() {
         let s = parse(CLUSTERS.as_bytes());
         assert_eq!(s.len(), 3, "{s:?}");
-        assert_eq!((s[0].group.as_str(), s[0].address.as_str()), ("shop", "127.0.0.1:8080"));
+        assert_eq!(
+            (s[0].group.as_str(), s[0].address.as_str()),
+            ("shop", "127.0.0.1:8080")
+        );
         assert_eq!(s[0].state, ViewState::Up);
         assert_eq!((s[0].requests, s[0].fails), (Some(100), Some(1)));
         assert_eq!(s[1].state, ViewState::Down);
-        assert_eq!(s[1].check.as_deref(), Some("failed_active_hc failed_outlier_check"));
+        assert_eq!(
+            s[1].check.as_deref(),
+            Some("failed_active_hc failed_outlier_check")
+        );
         assert_eq!(s[1].fails, Some(15));
         assert_eq!(s[2].address, "[::1]:9000");
         assert_eq!(s[2].state, ViewState::Drain);
@@ -148,7 +154,8 @@ api::[::1]:9000::hostname::
     fn hostile_text() {
         assert!(parse(b"").is_empty());
         assert!(parse(b"::::::::\n::\n:::::\na::b\n").is_empty());
-        let s = parse(b"c\x1b::1.2.3.4:5::health_flags::\x07weird\nc\x1b::1.2.3.4:5::rq_total::-4\n");
+        let s =
+            parse(b"c\x1b::1.2.3.4:5::health_flags::\x07weird\nc\x1b::1.2.3.4:5::rq_total::-4\n");
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].group, "c\\x1b");
         assert_eq!(s[0].state, ViewState::Unknown("\\x07weird".into()));

@@ -41,11 +41,15 @@ pub(super) fn parse(reply: &[u8]) -> Result<Vec<ServerView>, String> {
         if servers.len() == MAX_SERVERS {
             break;
         }
-        let check = [get(check_status).trim_start_matches("* "), get(check_code), get(last_chk)]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let check = [
+            get(check_status).trim_start_matches("* "),
+            get(check_code),
+            get(last_chk),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
         let fails = match (number(econ), number(eresp)) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
@@ -96,8 +100,21 @@ mod tests {
     /// columns, then a few of the later ones in their documented order.
     const HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,last_chk,addr,";
 
-    fn row(px: &str, sv: &str, stot: &str, econ: &str, status: &str, lastchg: &str, chk: &str, code: &str, last: &str, addr: &str) -> String {
-        format!("{px},{sv},0,0,0,0,,{stot},0,0,,0,,{econ},0,0,0,{status},1,1,0,3,1,{lastchg},5,,1,3,1,,0,,2,0,,0,{chk},{code},0,0,{last},{addr},")
+    fn row(
+        px: &str,
+        sv: &str,
+        stot: &str,
+        econ: &str,
+        status: &str,
+        lastchg: &str,
+        chk: &str,
+        code: &str,
+        last: &str,
+        addr: &str,
+    ) -> String {
+        format!(
+            "{px},{sv},0,0,0,0,,{stot},0,0,,0,,{econ},0,0,0,{status},1,1,0,3,1,{lastchg},5,,1,3,1,,0,,2,0,,0,{chk},{code},0,0,{last},{addr},"
+        )
     }
 
     #[test]
@@ -105,11 +122,66 @@ mod tests {
         let text = [
             HEADER.to_string(),
             row("web", "FRONTEND", "9", "", "OPEN", "", "", "", "", ""),
-            row("shop", "s1", "12", "4", "DOWN", "40", "L4CON", "", "Connection refused", "127.0.0.1:9"),
-            row("shop", "s2", "30", "0", "UP", "100", "L7OK", "200", "", "127.0.0.1:8080"),
-            row("shop", "s3", "0", "0", "MAINT", "7", "* L7STS", "502", "Bad Gateway", "[::1]:81"),
-            row("shop", "s4", "0", "0", "no check", "7", "", "", "", "127.0.0.1:82"),
-            row("shop", "s5", "0", "0", "UP 1/3", "7", "L4TOUT", "", "", "127.0.0.1:83"),
+            row(
+                "shop",
+                "s1",
+                "12",
+                "4",
+                "DOWN",
+                "40",
+                "L4CON",
+                "",
+                "Connection refused",
+                "127.0.0.1:9",
+            ),
+            row(
+                "shop",
+                "s2",
+                "30",
+                "0",
+                "UP",
+                "100",
+                "L7OK",
+                "200",
+                "",
+                "127.0.0.1:8080",
+            ),
+            row(
+                "shop",
+                "s3",
+                "0",
+                "0",
+                "MAINT",
+                "7",
+                "* L7STS",
+                "502",
+                "Bad Gateway",
+                "[::1]:81",
+            ),
+            row(
+                "shop",
+                "s4",
+                "0",
+                "0",
+                "no check",
+                "7",
+                "",
+                "",
+                "",
+                "127.0.0.1:82",
+            ),
+            row(
+                "shop",
+                "s5",
+                "0",
+                "0",
+                "UP 1/3",
+                "7",
+                "L4TOUT",
+                "",
+                "",
+                "127.0.0.1:83",
+            ),
             row("shop", "BACKEND", "42", "4", "UP", "100", "", "", "", ""),
         ]
         .join("\n");
@@ -138,7 +210,10 @@ mod tests {
         assert_eq!(s[0].group, "be");
         assert_eq!(s[0].state, ViewState::Down);
         assert_eq!(s[0].address, "10.0.0.5:80");
-        assert_eq!((s[0].check.clone(), s[0].since, s[0].requests), (None, None, None));
+        assert_eq!(
+            (s[0].check.clone(), s[0].since, s[0].requests),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! local sockets are asked. An API that does not answer is a note, never a verdict.
 
 mod caddy;
+mod collector;
 mod envoy;
 mod haproxy;
 mod wire;
@@ -15,9 +16,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-pub use crate::discover::{ApiKind, DiscoveredApi};
 use crate::config::Target;
+pub use crate::discover::{ApiKind, DiscoveredApi};
 use crate::sanitize::sanitize;
+pub use collector::{INTERVAL, ProxyViewCollector};
 
 /// How long one API may take, connect to last byte.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
@@ -161,9 +163,8 @@ pub fn read(api: &DiscoveredApi) -> ProxyView {
         ApiKind::HaproxyStats => {
             wire::exchange(&api.at, b"show stat\n", deadline).and_then(|r| haproxy::parse(&r))
         }
-        ApiKind::CaddyAdmin => {
-            wire::http_get(&api.at, "/reverse_proxy/upstreams", deadline).and_then(|b| caddy::parse(&b))
-        }
+        ApiKind::CaddyAdmin => wire::http_get(&api.at, "/reverse_proxy/upstreams", deadline)
+            .and_then(|b| caddy::parse(&b)),
         ApiKind::EnvoyAdmin => {
             wire::http_get(&api.at, "/clusters", deadline).map(|b| envoy::parse(&b))
         }

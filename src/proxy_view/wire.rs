@@ -207,7 +207,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
         ] {
-            assert!(http_body(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                http_body(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let e = http_body(b"HTTP/1.1 403 Forbidden\r\n\r\n").unwrap_err();
         assert_eq!(e, "HTTP 403");

@@ -168,6 +168,12 @@ pub fn markdown(s: &Snapshot) -> String {
         if u.state != "up" && !u.detail.is_empty() {
             let _ = writeln!(out, "  - {}", text(&u.detail));
         }
+        if let Some(p) = &u.proxy_view {
+            let _ = writeln!(out, "  - the proxy's own view: {}", text(&p.summary));
+        }
+    }
+    for api in &s.proxy_apis {
+        let _ = writeln!(out, "- proxy's own view from {}", text(api));
     }
 
     let _ = writeln!(out, "\n## DNS\n");

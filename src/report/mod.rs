@@ -15,8 +15,8 @@ mod write;
 pub use json::to_json;
 pub use markdown::{code, code_block, markdown, text};
 pub use model::{
-    FirewallMatch, FirewallReport, FirewallTool, HostReport, Report, UpstreamReport, host_report,
-    upstream_reports,
+    FirewallMatch, FirewallReport, FirewallTool, HostReport, ProxyApiReport, ProxyViewReport,
+    Report, UpstreamReport, host_report, upstream_reports,
 };
 pub use snapshot::{LOG_LINES, ReportLine, Snapshot, newest, relevant};
 pub use text::to_text;

@@ -35,6 +35,48 @@ pub struct Report {
     pub verdict: Verdict,
     /// What each firewall tool said, and the rules in an upstream's way.
     pub firewall: FirewallReport,
+    /// Each proxy API read for its own view of the upstreams, and why it could not be.
+    pub proxy_apis: Vec<ProxyApiReport>,
+}
+
+/// A proxy API read (or not) this round.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProxyApiReport {
+    /// haproxy, caddy or envoy.
+    pub kind: &'static str,
+    /// "unix:/run/haproxy.sock", "127.0.0.1:9901".
+    pub at: String,
+    pub servers: usize,
+    pub error: Option<String>,
+}
+
+impl ProxyApiReport {
+    /// "haproxy stats socket unix:/run/haproxy.sock: permission denied" or "...: 4 servers".
+    pub fn line(&self, api: &str) -> String {
+        match &self.error {
+            Some(e) => format!("{api} {}: {e}", self.at),
+            None => format!("{api} {}: {} servers", self.at, self.servers),
+        }
+    }
+}
+
+/// What the proxy's own API says of an upstream.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProxyViewReport {
+    /// haproxy, caddy or envoy.
+    pub api: &'static str,
+    /// "shop/s1": the proxy's name for it.
+    pub server: String,
+    /// "UP", "DOWN", "MAINT", "DRAIN", "no check", or the proxy's own word.
+    pub state: String,
+    /// "L4CON Connection refused", "L7STS 502".
+    pub check: Option<String>,
+    pub since_s: Option<u64>,
+    pub requests: Option<u64>,
+    pub fails: Option<u64>,
+    /// "haproxy: DOWN L4CON Connection refused 12s": as the dashboard shows it.
+    #[serde(skip)]
+    pub summary: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -94,6 +136,17 @@ impl Report {
             diagnosis: judged.diagnosis.steps.clone(),
             verdict: judged.diagnosis.verdict.clone(),
             firewall: FirewallReport::new(model),
+            proxy_apis: model
+                .proxy_views
+                .views
+                .iter()
+                .map(|v| ProxyApiReport {
+                    kind: crate::proxy_view::proxy_name(v.api),
+                    at: v.at.clone(),
+                    servers: v.servers.len(),
+                    error: v.error.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -196,6 +249,8 @@ pub struct UpstreamReport {
     /// "config", or the file:line the upstream was discovered at.
     pub source: String,
     pub flags: Vec<String>,
+    /// What the proxy's own API says of it, when one was read and lists it.
+    pub proxy_view: Option<ProxyViewReport>,
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
@@ -261,6 +316,16 @@ pub fn upstream_reports(view: &Upstreams) -> Vec<UpstreamReport> {
                 addr: last.and_then(|r| r.addr.clone()),
                 source: row.entry.source.clone(),
                 flags: row.entry.flags.clone(),
+                proxy_view: row.proxy.clone().map(|p| ProxyViewReport {
+                    api: p.proxy,
+                    summary: p.summary(),
+                    server: p.server,
+                    state: p.view.state.label(),
+                    check: p.view.check,
+                    since_s: p.view.since.map(|d| d.as_secs()),
+                    requests: p.view.requests,
+                    fails: p.view.fails,
+                }),
             }
         })
         .collect()

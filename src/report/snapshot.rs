@@ -42,6 +42,8 @@ pub struct Snapshot {
     pub log_lines: Vec<ReportLine>,
     /// Pre-formatted, oldest first: "14:02:11 restart web: exit 0 in 1.2 s".
     pub actions: Vec<String>,
+    /// Each proxy API read for its own view of the upstreams: "haproxy unix:/run/h.sock: 4 servers".
+    pub proxy_apis: Vec<String>,
 }
 
 impl Snapshot {
@@ -63,6 +65,7 @@ impl Snapshot {
             dns: report.dns,
             firewall: report.firewall.lines(),
             log_lines: recent_lines(model),
+            proxy_apis: report.proxy_apis.iter().map(|a| a.line(a.kind)).collect(),
             actions,
             time,
         }

@@ -113,7 +113,13 @@ fn unguarded(report: &Report) -> String {
             if u.state != "up" && !u.detail.is_empty() {
                 let _ = writeln!(out, "           {}", u.detail);
             }
+            if let Some(p) = &u.proxy_view {
+                let _ = writeln!(out, "           {}", p.summary);
+            }
         }
+    }
+    for api in &report.proxy_apis {
+        let _ = writeln!(out, "  proxy's own view: {}", api.line(api.kind));
     }
     for u in &report.unprobeable {
         let _ = writeln!(out, "  not probe-able: {u}");

@@ -79,6 +79,7 @@ mod tests {
             dns: vec![],
             firewall: vec![],
             log_lines: vec![],
+            proxy_apis: vec![],
             actions: vec!["14:02:11 restart web: exit 0 in 1.2 s".into()],
         }
     }

@@ -348,6 +348,59 @@ fn upstream_detail_shows_the_full_error_and_last_results() {
     insta::assert_snapshot!(term.backend());
 }
 
+/// The proxy's own view of the selected upstream in its detail, and an API that did not answer
+/// under the table.
+#[test]
+fn the_proxys_own_view_beside_the_probe() {
+    use crate::discover::ApiKind;
+    use crate::proxy_view::{ProxyView, ServerView, ViewState};
+    let mut a = upstream_app((120, 40));
+    let server = ServerView {
+        group: "shop".into(),
+        server: "s1".into(),
+        address: "10.0.0.5:8080".into(),
+        state: ViewState::Down,
+        check: Some("L4CON Connection refused".into()),
+        since: Some(Duration::from_secs(12)),
+        requests: Some(40),
+        fails: Some(3),
+    };
+    let views = vec![
+        ProxyView {
+            api: ApiKind::HaproxyStats,
+            at: "unix:/run/haproxy/admin.sock".into(),
+            taken: std::time::SystemTime::UNIX_EPOCH,
+            servers: vec![server],
+            error: None,
+        },
+        ProxyView {
+            api: ApiKind::EnvoyAdmin,
+            at: "127.0.0.1:9901".into(),
+            taken: std::time::SystemTime::UNIX_EPOCH,
+            servers: vec![],
+            error: Some("connection refused".into()),
+        },
+    ];
+    assert!(a.update(Event::ProxyViews(views.clone())).0);
+    assert!(
+        !a.update(Event::ProxyViews(views)).0,
+        "the same views again draw nothing new"
+    );
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('z'));
+    let table = render(&mut a, 120, 40).backend().to_string();
+    assert!(
+        table.contains("· envoy admin 127.0.0.1:9901: connection refused"),
+        "{table}"
+    );
+    key(&mut a, KeyCode::Enter);
+    let detail = render(&mut a, 120, 40).backend().to_string();
+    assert!(
+        detail.contains("haproxy: DOWN L4CON Connection refused 12s, 40 req 3 fails"),
+        "{detail}"
+    );
+}
+
 #[test]
 fn dns_failing_first_with_a_mark_per_nameserver() {
     use crate::dns::{Answer, DnsResult, DnsRound, Nameserver, Rcode, Source};

@@ -14,6 +14,7 @@ use super::status_style;
 use crate::app::App;
 use crate::model::upstreams::UpstreamRow;
 use crate::pane::PaneId;
+use crate::proxy_view::{self, ViewState};
 use crate::status::Status;
 use crate::theme::Theme;
 use crate::upstream::{Outcome, ProbeResult, State, format_age};
@@ -296,6 +297,14 @@ fn notes(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             status_style(theme, f.status),
         )));
     }
+    for view in &app.model.proxy_views.views {
+        if let Some(e) = &view.error {
+            out.push(Line::from(Span::styled(
+                format!("· {} {}: {e}", proxy_view::api_name(view.api), view.at),
+                theme.dim,
+            )));
+        }
+    }
     for u in &v.unprobeable {
         out.push(Line::from(Span::styled(
             format!("· not probe-able: {u}"),
@@ -375,6 +384,17 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
             theme.dim,
         ),
     ]));
+    if let Some(p) = &row.proxy {
+        let style = match p.view.state {
+            ViewState::Up => theme.text,
+            ViewState::Down => theme.critical,
+            _ => theme.warning,
+        };
+        lines.push(Line::from(Span::styled(
+            format!("  {}", p.summary()),
+            style,
+        )));
+    }
     if let Some(fail) = row.history.last_failure() {
         lines.push(Line::from(vec![
             Span::styled(

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
-use crate::discover::{self, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
+use crate::discover::{
+    self, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind,
+};
 use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
 

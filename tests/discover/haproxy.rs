@@ -309,7 +309,11 @@ fn stats_sockets_in_global_are_the_proxys_own_view() {
     assert_eq!(
         got,
         vec![
-            (k, "unix:/run/haproxy/admin.sock".into(), "haproxy.cfg:2".into()),
+            (
+                k,
+                "unix:/run/haproxy/admin.sock".into(),
+                "haproxy.cfg:2".into()
+            ),
             (k, "tcp://127.0.0.1:9999".into(), "haproxy.cfg:3".into()),
             (k, "tcp://127.0.0.1:9998".into(), "haproxy.cfg:4".into()),
             (k, "unix:/run/other.sock".into(), "haproxy.cfg:5".into()),

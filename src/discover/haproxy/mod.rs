@@ -15,7 +15,8 @@ use super::address::{http_target, split_host_port, tcp_target};
 use super::files::{LoadError, Loader, text_lines};
 use super::limits::MAX_ENTRIES;
 use super::model::{
-    ApiKind, DiscoveredApi, DiscoveredTarget, Discovery, DiscoveryErrorKind, ServerFlags, SourceLoc, Unprobeable,
+    ApiKind, DiscoveredApi, DiscoveredTarget, Discovery, DiscoveryErrorKind, ServerFlags,
+    SourceLoc, Unprobeable,
 };
 use super::sink::Sink;
 use super::target::Target;
@@ -323,13 +324,15 @@ fn stats_socket(args: &[String], at: &SourceLoc, sink: &mut Sink) {
     let target = match family {
         Some("unix") => Ok(Target::Unix { path: bare.into() }),
         None if !bare.contains(':') => Ok(Target::Unix { path: bare.into() }),
-        Some("ipv4" | "ipv6") | None => split_host_port(&local(bare)).and_then(|hp| match hp.port {
-            Some(port) if !hp.host.is_empty() => Ok(Target::Tcp {
-                host: hp.host,
-                port,
-            }),
-            _ => Err(format!("stats socket \"{address}\" has no port")),
-        }),
+        Some("ipv4" | "ipv6") | None => {
+            split_host_port(&local(bare)).and_then(|hp| match hp.port {
+                Some(port) if !hp.host.is_empty() => Ok(Target::Tcp {
+                    host: hp.host,
+                    port,
+                }),
+                _ => Err(format!("stats socket \"{address}\" has no port")),
+            })
+        }
         Some(other) => Err(format!(
             "stats socket \"{address}\": the {other}@ family is not read by gatewatch"
         )),
