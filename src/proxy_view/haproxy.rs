@@ -100,18 +100,10 @@ mod tests {
     /// columns, then a few of the later ones in their documented order.
     const HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,last_chk,addr,";
 
-    fn row(
-        px: &str,
-        sv: &str,
-        stot: &str,
-        econ: &str,
-        status: &str,
-        lastchg: &str,
-        chk: &str,
-        code: &str,
-        last: &str,
-        addr: &str,
-    ) -> String {
+    /// One server row: pxname, svname, stot, econ, status, lastchg, check_status, check_code,
+    /// last_chk, addr.
+    fn row(cells: [&str; 10]) -> String {
+        let [px, sv, stot, econ, status, lastchg, chk, code, last, addr] = cells;
         format!(
             "{px},{sv},0,0,0,0,,{stot},0,0,,0,,{econ},0,0,0,{status},1,1,0,3,1,{lastchg},5,,1,3,1,,0,,2,0,,0,{chk},{code},0,0,{last},{addr},"
         )
@@ -121,8 +113,8 @@ mod tests {
     fn servers_are_read_and_frontend_and_backend_rows_skipped() {
         let text = [
             HEADER.to_string(),
-            row("web", "FRONTEND", "9", "", "OPEN", "", "", "", "", ""),
-            row(
+            row(["web", "FRONTEND", "9", "", "OPEN", "", "", "", "", ""]),
+            row([
                 "shop",
                 "s1",
                 "12",
@@ -133,8 +125,8 @@ mod tests {
                 "",
                 "Connection refused",
                 "127.0.0.1:9",
-            ),
-            row(
+            ]),
+            row([
                 "shop",
                 "s2",
                 "30",
@@ -145,8 +137,8 @@ mod tests {
                 "200",
                 "",
                 "127.0.0.1:8080",
-            ),
-            row(
+            ]),
+            row([
                 "shop",
                 "s3",
                 "0",
@@ -157,8 +149,8 @@ mod tests {
                 "502",
                 "Bad Gateway",
                 "[::1]:81",
-            ),
-            row(
+            ]),
+            row([
                 "shop",
                 "s4",
                 "0",
@@ -169,8 +161,8 @@ mod tests {
                 "",
                 "",
                 "127.0.0.1:82",
-            ),
-            row(
+            ]),
+            row([
                 "shop",
                 "s5",
                 "0",
@@ -181,8 +173,8 @@ mod tests {
                 "",
                 "",
                 "127.0.0.1:83",
-            ),
-            row("shop", "BACKEND", "42", "4", "UP", "100", "", "", "", ""),
+            ]),
+            row(["shop", "BACKEND", "42", "4", "UP", "100", "", "", "", ""]),
         ]
         .join("\n");
         let s = parse(text.as_bytes()).unwrap();

@@ -80,19 +80,21 @@ impl Catalog {
 }
 
 pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
-    let mut catalog = Catalog::default();
-    catalog.apis = config
-        .proxy_apis
-        .iter()
-        .map(|a| DiscoveredApi {
-            kind: a.kind,
-            at: a.at.clone(),
-            source: discover::SourceLoc {
-                file: "config".into(),
-                line: a.line,
-            },
-        })
-        .collect();
+    let mut catalog = Catalog {
+        apis: config
+            .proxy_apis
+            .iter()
+            .map(|a| DiscoveredApi {
+                kind: a.kind,
+                at: a.at.clone(),
+                source: discover::SourceLoc {
+                    file: "config".into(),
+                    line: a.line,
+                },
+            })
+            .collect(),
+        ..Catalog::default()
+    };
     let mut discovered = Vec::new();
     for (kind, explicit) in [
         (ProxyKind::Nginx, &proxies.nginx),
