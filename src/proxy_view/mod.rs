@@ -90,7 +90,21 @@ pub struct ProxySays {
 }
 
 impl ProxySays {
-    /// "haproxy: DOWN L4CON Connection refused 12s": what the upstream's row shows.
+    /// "haproxy DOWN L4CON 12s": the state, the check's code and the age, for a table cell.
+    pub fn compact(&self) -> String {
+        let mut out = format!("{} {}", self.proxy, self.view.state.label());
+        if let Some(code) = self.view.check.as_deref().and_then(|c| c.split(' ').next()) {
+            out.push(' ');
+            out.push_str(code);
+        }
+        if let Some(since) = self.view.since {
+            out.push(' ');
+            out.push_str(&crate::upstream::format_age(since));
+        }
+        out
+    }
+
+    /// "haproxy: DOWN L4CON Connection refused 12s": what the upstream's detail shows.
     pub fn summary(&self) -> String {
         let mut out = format!("{}: {}", self.proxy, self.view.state.label());
         if let Some(check) = &self.view.check {

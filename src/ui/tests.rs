@@ -389,6 +389,8 @@ fn the_proxys_own_view_beside_the_probe() {
     key(&mut a, KeyCode::Char('2'));
     key(&mut a, KeyCode::Char('z'));
     let table = render(&mut a, 120, 40).backend().to_string();
+    assert!(table.contains("PROXY'S VIEW"), "{table}");
+    assert!(table.contains("haproxy DOWN L4CON 12s"), "{table}");
     assert!(
         table.contains("· envoy admin 127.0.0.1:9901: connection refused"),
         "{table}"

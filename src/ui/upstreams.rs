@@ -78,6 +78,14 @@ fn result_text(r: &ProbeResult) -> String {
     }
 }
 
+fn proxy_style(state: &ViewState, theme: &Theme) -> Style {
+    match state {
+        ViewState::Up | ViewState::NoCheck => theme.text,
+        ViewState::Down => theme.critical,
+        _ => theme.warning,
+    }
+}
+
 fn latency_text(d: Option<Duration>) -> String {
     match d {
         None => "-".to_string(),
@@ -142,7 +150,11 @@ struct Columns {
     history: usize,
     ok: bool,
     since: bool,
+    /// The proxy's own view ("haproxy DOWN L4CON 12s"), when an API lists any upstream.
+    proxy: usize,
 }
+
+const PROXY_W: usize = 22;
 
 const RESULT_W: usize = 10;
 const LATENCY_W: usize = 7;
@@ -168,6 +180,12 @@ fn columns(app: &App, width: usize) -> Columns {
     // Widths as drawn: " {age:>7}" and " {ok:>5}".
     let since = take(7);
     let ok = take(5);
+    let any_proxy = app.model.upstreams.rows.iter().any(|r| r.proxy.is_some());
+    let proxy = if any_proxy && take(PROXY_W) {
+        PROXY_W
+    } else {
+        0
+    };
     let target = if left >= 24 + 12 {
         let w = app
             .model
@@ -190,6 +208,7 @@ fn columns(app: &App, width: usize) -> Columns {
         history,
         ok,
         since,
+        proxy,
     }
 }
 
@@ -217,6 +236,9 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     if c.since {
         header.push_str("     FOR");
+    }
+    if c.proxy > 0 {
+        header.push_str(&format!(" {}", fit("PROXY'S VIEW", c.proxy)));
     }
     let mut lines = vec![Line::from(Span::styled(
         fit(&header, width),
@@ -271,6 +293,13 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .state_age(now)
                 .map_or("-".to_string(), format_age);
             spans.push(Span::styled(format!(" {age:>7}"), theme.dim));
+        }
+        if c.proxy > 0 {
+            let (text, style) = match &row.proxy {
+                Some(p) => (p.compact(), proxy_style(&p.view.state, theme)),
+                None => ("-".to_string(), theme.dim),
+            };
+            spans.push(Span::styled(format!(" {}", fit(&text, c.proxy)), style));
         }
         let mut line = Line::from(spans);
         if focused && pos == cursor {
@@ -385,14 +414,9 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
         ),
     ]));
     if let Some(p) = &row.proxy {
-        let style = match p.view.state {
-            ViewState::Up => theme.text,
-            ViewState::Down => theme.critical,
-            _ => theme.warning,
-        };
         lines.push(Line::from(Span::styled(
             format!("  {}", p.summary()),
-            style,
+            proxy_style(&p.view.state, theme),
         )));
     }
     if let Some(fail) = row.history.last_failure() {
