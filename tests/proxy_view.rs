@@ -159,11 +159,13 @@ fn haproxy_down_and_maint_servers_are_shown_beside_the_probe() {
     let live = ok_server();
     let dead = free_port();
     let socket = sandbox.path().join("haproxy.sock");
+    let stats_port = free_port();
     let config = sandbox.write(
         "haproxy.cfg",
         &format!(
             "global\n\
              \x20   stats socket {} mode 600 level admin\n\
+             \x20   stats socket ipv4@127.0.0.1:{stats_port} level operator\n\
              defaults\n\
              \x20   mode http\n\
              \x20   timeout connect 500ms\n\
@@ -186,10 +188,14 @@ fn haproxy_down_and_maint_servers_are_shown_beside_the_probe() {
 
     let report = check_json(&sandbox, &["--haproxy-conf", &conf]);
     let apis = report["proxy_apis"].as_array().expect("proxy_apis");
-    assert_eq!(apis.len(), 1, "{report:#}");
+    assert_eq!(apis.len(), 2, "{report:#}");
     assert_eq!(apis[0]["kind"], "haproxy");
     assert_eq!(apis[0]["at"], format!("unix:{}", socket.display()));
-    assert_eq!(apis[0]["error"], Value::Null);
+    assert_eq!(apis[1]["at"], format!("127.0.0.1:{stats_port}"));
+    for api in apis {
+        assert_eq!(api["error"], Value::Null, "{api:#}");
+        assert_eq!(api["servers"], 2, "{api:#}");
+    }
     let s2 = &upstream(&report, "be/s2")["proxy_view"];
     assert_eq!(s2["api"], "haproxy");
     assert_eq!(s2["state"], "DOWN", "{s2:#}");
@@ -231,6 +237,19 @@ fn haproxy_down_and_maint_servers_are_shown_beside_the_probe() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("haproxy: MAINT"), "{text}");
     assert!(text.contains("proxy's own view: haproxy unix:"), "{text}");
+    // And the Markdown report.
+    let out = sandbox.run(&["report", "--timeout", "8s", "--haproxy-conf", &conf]);
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        markdown.contains("  - the proxy's own view: haproxy: MAINT"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!(
+            "- proxy's own view from haproxy 127.0.0.1:{stats_port}: 2 servers"
+        )),
+        "{markdown}"
+    );
 }
 
 #[test]
