@@ -50,6 +50,19 @@ pub fn classify_text(line: &str) -> Classified<'_> {
     out
 }
 
+/// The part of a line worth quoting: its response code and flags (`503 UF,URX`), or the flags
+/// of a JSON line.
+pub fn message(line: &str) -> Option<&str> {
+    if let Some(o) = Object::parse(line) {
+        return o.raw_str("response_flags");
+    }
+    let rest = &line[line.find(']')? + 1..];
+    let (_, flags) = status_and_flags(rest)?;
+    let flags_end = (flags.as_ptr() as usize + flags.len()).checked_sub(line.as_ptr() as usize)?;
+    let request_end = line[..flags_end].rfind('"')?;
+    Some(line[request_end + 1..flags_end].trim())
+}
+
 /// The response code (0, no response, is none) and the flags after the quoted request.
 fn status_and_flags(rest: &str) -> Option<(Option<u16>, &str)> {
     let request = rest.trim_start().strip_prefix('"')?;
@@ -147,6 +160,20 @@ mod tests {
         assert_eq!(c.status, Some(503));
         assert_eq!(c.upstream, Some("10.0.0.5:80"));
         assert_eq!(c.time, Some("2024-09-27T02:33:25.123Z"));
+    }
+
+    #[test]
+    fn the_quoted_part_is_status_and_flags() {
+        assert_eq!(message(LINE), Some("503 UF"));
+        assert_eq!(
+            message(&LINE.replace(" UF ", " UF,URX ")),
+            Some("503 UF,URX")
+        );
+        assert_eq!(
+            message(r#"{"response_flags":"UH","response_code":503}"#),
+            Some("UH")
+        );
+        assert_eq!(message("[2024-09-27T02:33:25.123Z] nothing"), None);
     }
 
     #[test]

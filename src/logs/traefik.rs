@@ -119,6 +119,23 @@ fn console(line: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
     (Some(time), Some(message), error)
 }
 
+/// The part of a line of Traefik's own log worth quoting: the error, or the message holding it.
+pub fn message(line: &str) -> Option<&str> {
+    if let Some(o) = Object::parse(line) {
+        return o
+            .raw_str("error")
+            .or_else(|| o.raw_str("msg"))
+            .or_else(|| o.raw_str("message"));
+    }
+    match line.strip_prefix("time=\"") {
+        Some(rest) => logfmt(rest).1,
+        None => {
+            let (_, message, error) = console(line);
+            error.or(message)
+        }
+    }
+}
+
 /// A JSON line of Traefik's: its access log (`DownstreamStatus`) or its own log (`level`,
 /// `time` and `msg` or `message`).
 pub fn from_json<'a>(o: &Object<'a>) -> Option<Classified<'a>> {
@@ -362,6 +379,31 @@ mod tests {
         let escaped = r#"{"level":"debug","msg":"'502 Bad Gateway' caused by: dial tcp 10.0.0.5:80: connect: connection refused \u001b[2J \"x\"","time":"2024-09-27T02:33:25Z"}"#;
         assert_eq!(read(escaped).1, Some(Cause::Refused));
         assert_eq!(read(escaped).3, Some("10.0.0.5:80"));
+    }
+
+    #[test]
+    fn the_quoted_part_is_the_error() {
+        let cases = [
+            (
+                r#"time="2024-09-27T02:33:25Z" level=debug msg="'502 Bad Gateway' caused by: EOF" x=y"#,
+                "'502 Bad Gateway' caused by: EOF",
+            ),
+            (
+                r#"2024-09-27T02:33:25Z DBG p.go:1 > 502 Bad Gateway error="dial tcp 10.0.0.5:80: i/o timeout""#,
+                "dial tcp 10.0.0.5:80: i/o timeout",
+            ),
+            (
+                r#"{"level":"debug","error":"EOF","time":"2024-09-27T02:33:25Z","message":"502 Bad Gateway"}"#,
+                "EOF",
+            ),
+            (
+                r#"{"level":"debug","msg":"'502 Bad Gateway' caused by: EOF","time":"2024-09-27T02:33:25Z"}"#,
+                "'502 Bad Gateway' caused by: EOF",
+            ),
+        ];
+        for (line, quoted) in cases {
+            assert_eq!(message(line), Some(quoted), "{line}");
+        }
     }
 
     #[test]
