@@ -200,3 +200,30 @@ fn envoy_response_flags_are_causes_and_its_503s_upstream_failures() {
     );
     assert!(said.contains("envoy.log"), "{said}");
 }
+
+/// Every fixture line of tests/corpus/logs/{traefik,envoy}.txt reads as it says (the corpus
+/// runner scores them with the others; this keeps these two right on their own).
+#[test]
+fn corpus_lines_read_as_expected() {
+    let mut checked = 0;
+    for name in ["traefik.txt", "envoy.txt"] {
+        let path = format!("{}/tests/corpus/logs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("corpus file");
+        for (n, line) in text.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (expect, raw) = line.split_once('\t').expect("EXPECT<TAB>LINE");
+            let c = gatewatch::logs::classify(raw, None);
+            let at = format!("{name}:{}", n + 1);
+            assert!(c.format.is_some(), "{at}: no format");
+            match expect.strip_prefix("status=") {
+                Some(status) => assert_eq!(c.status, status.parse().ok(), "{at}"),
+                None if expect == "none" => assert_eq!(c.cause, None, "{at}"),
+                None => assert_eq!(c.cause.map(|c| c.name()), Some(expect), "{at}"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+}
