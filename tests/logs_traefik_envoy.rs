@@ -6,6 +6,9 @@
 //! Neither proxy is a Debian package, so no real Traefik or Envoy writes these lines; the lines
 //! follow the formats their documentation gives, field for field.
 
+// Helpers outside #[test] fns panic to report a failure, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::Sandbox;

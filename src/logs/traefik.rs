@@ -247,15 +247,16 @@ mod tests {
     use super::*;
     use crate::logs::classify;
 
-    fn read(
-        line: &str,
-    ) -> (
+    /// Format, cause, status, upstream and time.
+    type Read<'a> = (
         Option<Format>,
         Option<Cause>,
         Option<u16>,
-        Option<&str>,
-        Option<&str>,
-    ) {
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+
+    fn read(line: &str) -> Read<'_> {
         let c = classify(line, None);
         (c.format, c.cause, c.status, c.upstream, c.time)
     }
