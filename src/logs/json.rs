@@ -76,6 +76,55 @@ impl<'a> Object<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::{Cause, LineSplitter, TimeParser, make_line};
+
+    /// Raw bytes as the follower reads them: capped at 16 KiB, decoded, sanitised, classified.
+    fn follow(raw: &[u8]) -> crate::logs::LogLine {
+        let mut out = Vec::new();
+        let mut splitter = LineSplitter::new(16 * 1024);
+        splitter.push(raw, |line, cut| out.push((line.to_vec(), cut)));
+        splitter.flush(|line, cut| out.push((line.to_vec(), cut)));
+        assert_eq!(out.len(), 1);
+        let (line, cut) = &out[0];
+        make_line(line, *cut, None, &mut TimeParser::default())
+    }
+
+    #[test]
+    fn hostile_bytes_through_the_follower_path() {
+        // A megabyte of message: cut, so no longer an object; nothing is read from it.
+        let huge = format!(
+            "{{\"level\":\"debug\",\"msg\":\"'502 Bad Gateway' caused by: EOF {}\",\"time\":\"2024-09-27T02:33:25Z\"}}\n",
+            "x".repeat(1 << 20)
+        );
+        let l = follow(huge.as_bytes());
+        assert!(l.text.ends_with("bytes]") && l.text.len() < 17 * 1024);
+        assert_eq!((l.format, l.cause), (None, None));
+        // Invalid UTF-8 in a value: replaced, the rest still read.
+        let l = follow(b"{\"level\":\"debug\",\"path\":\"/\xff\xfe\",\"msg\":\"'502 Bad Gateway' caused by: EOF\",\"time\":\"2024-09-27T02:33:25Z\"}\n");
+        assert_eq!(l.cause, Some(Cause::PrematureClose), "{}", l.text);
+        assert!(l.text.contains('\u{fffd}'));
+        // A raw escape byte (invalid JSON, never written by Traefik): made visible, not read.
+        let l = follow(b"{\"level\":\"debug\",\"msg\":\"\x1b]0;owned\x07'502 Bad Gateway' caused by: EOF\",\"time\":\"2024-09-27T02:33:25Z\"}\n");
+        assert!(
+            !l.text.contains('\u{1b}') && !l.text.contains('\u{7}'),
+            "{}",
+            l.text
+        );
+        assert_eq!(l.cause, None);
+        // The same in the text forms, which have no JSON to break: the cause is still read.
+        let l = follow(b"time=\"2024-09-27T02:33:25Z\" level=debug msg=\"\x1b[2J'502 Bad Gateway' caused by: dial tcp 10.0.0.5:80: connect: connection refused\xff\"\n");
+        assert_eq!(
+            (l.cause, l.upstream.as_deref()),
+            (Some(Cause::Refused), Some("10.0.0.5:80"))
+        );
+        assert!(!l.text.contains('\u{1b}'));
+        let l = follow(b"[2024-09-27T02:33:25.123Z] \"GET /\x1b[2J\xff HTTP/1.1\" 503 UF 0 91 2 - \"-\" \"\x9b\" \"id\" \"shop\" \"10.0.0.5:80\"\n");
+        assert_eq!(
+            (l.cause, l.status, l.upstream.as_deref()),
+            (Some(Cause::Refused), Some(503), Some("10.0.0.5:80"))
+        );
+        assert!(!l.text.contains('\u{1b}'));
+    }
 
     #[test]
     fn values_are_borrowed_as_written() {

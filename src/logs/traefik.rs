@@ -190,7 +190,11 @@ fn judge<'a>(message: &'a str, error: Option<&'a str>) -> (Option<Cause>, Option
     let message = message.trim();
     // v2: `'502 Bad Gateway' caused by: <error>`; v3: `502 Bad Gateway` with the error apart.
     let (status, error) = match message.split_once("' caused by: ") {
-        Some((head, error)) => (head.strip_prefix('\''), Some(error)),
+        // The status text holds no quote: it starts after the last one.
+        Some((head, error)) => (
+            head.rsplit_once('\'').map(|(_, status)| status),
+            Some(error),
+        ),
         None => (Some(message), error),
     };
     let status = status
