@@ -445,7 +445,7 @@ fn bad_log_glob_and_kind() {
     ));
     assert!(
         error("[[log]]\npath = \"/a\"\nkind = \"debug\"\n")
-            .starts_with("/etc/gatewatch/config.toml:3:8: invalid log kind \"debug\": expected \"error\" or \"access\"\n")
+            .starts_with("/etc/gatewatch/config.toml:3:8: invalid log kind \"debug\": expected \"error\", \"access\", \"traefik\" or \"envoy\"\n")
     );
 }
 

@@ -149,6 +149,10 @@ impl fmt::Display for Nameserver {
 pub enum LogKind {
     Error,
     Access,
+    /// Traefik's log or access log (common or JSON): its formats only.
+    Traefik,
+    /// Envoy's access log (default text format or JSON).
+    Envoy,
 }
 
 impl FromStr for LogKind {
@@ -158,8 +162,10 @@ impl FromStr for LogKind {
         match s {
             "error" => Ok(LogKind::Error),
             "access" => Ok(LogKind::Access),
+            "traefik" => Ok(LogKind::Traefik),
+            "envoy" => Ok(LogKind::Envoy),
             _ => Err(InvalidValue(format!(
-                "invalid log kind {s:?}: expected \"error\" or \"access\""
+                "invalid log kind {s:?}: expected \"error\", \"access\", \"traefik\" or \"envoy\""
             ))),
         }
     }
@@ -170,6 +176,8 @@ impl fmt::Display for LogKind {
         f.write_str(match self {
             LogKind::Error => "error",
             LogKind::Access => "access",
+            LogKind::Traefik => "traefik",
+            LogKind::Envoy => "envoy",
         })
     }
 }
@@ -319,12 +327,22 @@ mod tests {
     fn log_kinds() {
         assert_eq!("error".parse(), Ok(LogKind::Error));
         assert_eq!("access".parse(), Ok(LogKind::Access));
+        assert_eq!("traefik".parse(), Ok(LogKind::Traefik));
+        assert_eq!("envoy".parse(), Ok(LogKind::Envoy));
+        for kind in [
+            LogKind::Error,
+            LogKind::Access,
+            LogKind::Traefik,
+            LogKind::Envoy,
+        ] {
+            assert_eq!(kind.to_string().parse(), Ok(kind));
+        }
         assert_eq!(
             "debug"
                 .parse::<LogKind>()
                 .expect_err("should be rejected")
                 .to_string(),
-            r#"invalid log kind "debug": expected "error" or "access""#
+            r#"invalid log kind "debug": expected "error", "access", "traefik" or "envoy""#
         );
     }
 

@@ -313,7 +313,7 @@ impl LogInput {
 
     /// Whether its lines carry HTTP statuses (an access or HAProxy traffic log).
     pub fn has_statuses(&self) -> bool {
-        matches!(self.format, Some(Format::Access | Format::Haproxy))
+        self.format.is_some_and(Format::has_statuses)
     }
 
     pub fn minutes(&self) -> u64 {

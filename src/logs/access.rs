@@ -351,10 +351,14 @@ fn skip_tokens(b: &[u8], from: usize, n: usize) -> usize {
     i
 }
 
-/// Trailing fields after the combined format: `$upstream_status` and `$upstream_addr`. Values may
+/// Trailing fields after the combined format: `$upstream_status` and `$upstream_addr` (or
+/// Traefik's service URL, see [`super::traefik::service_url`]). Values may
 /// hold lists (`a:1, b:2 : c:3`), so a token ending in `,` or followed by a lone `:` continues
 /// into the next one.
 fn extras(text: &str) -> (Option<&str>, Option<&str>) {
+    if let Some(url) = super::traefik::service_url(text) {
+        return (None, Some(url));
+    }
     let (mut upstream_status, mut upstream_addr) = (None, None);
     let mut tokens = Tokens { text, at: 0 };
     while let Some((start, mut end)) = tokens.next() {

@@ -4,7 +4,7 @@
 
 use super::access::BracketDate;
 use super::text::is_printable;
-use super::{Cause, Format, access, apache, haproxy, nginx};
+use super::{Cause, Format, access, apache, envoy, haproxy, json, nginx, traefik};
 use crate::config::LogKind;
 
 /// What a line says, borrowed from it.
@@ -21,13 +21,22 @@ pub struct Classified<'a> {
     pub time: Option<&'a str>,
 }
 
-/// The format a single line is in, from its shape alone.
+/// The format a single line is in, from its shape alone (a JSON line's, from its keys).
 pub fn detect(line: &str) -> Option<Format> {
+    if line.starts_with('{') {
+        return json::classify(line).and_then(|c| c.format);
+    }
     if nginx::looks_like(line) {
         return Some(Format::NginxError);
     }
     if apache::looks_like(line) {
         return Some(Format::ApacheError);
+    }
+    if envoy::looks_like(line) {
+        return Some(Format::Envoy);
+    }
+    if traefik::looks_like(line) {
+        return Some(Format::Traefik);
     }
     match access::find_date(line) {
         Some(date) if date.millis => Some(Format::Haproxy),
@@ -41,27 +50,58 @@ pub fn detect(line: &str) -> Option<Format> {
 pub fn allowed(format: Format, kind: Option<LogKind>) -> bool {
     match kind {
         None => true,
-        Some(LogKind::Error) => matches!(format, Format::NginxError | Format::ApacheError),
+        Some(LogKind::Error) => format.is_error_log(),
         // HAProxy's traffic log is its access log.
-        Some(LogKind::Access) => matches!(format, Format::Access | Format::Haproxy),
+        Some(LogKind::Access) => format.has_statuses(),
+        // Its common access format is the combined one.
+        Some(LogKind::Traefik) => matches!(
+            format,
+            Format::Traefik | Format::TraefikAccess | Format::Access
+        ),
+        Some(LogKind::Envoy) => format == Format::Envoy,
     }
+}
+
+/// Lines [`classify`] reads in a format of their own before it tries the access format (their
+/// text may hold a bracketed date too). Byte compares that fail at once for other lines.
+#[inline]
+fn read_before_access(b: &[u8]) -> bool {
+    b.first() == Some(&b'{') || envoy::looks_like_bytes(b) || traefik::looks_like_bytes(b)
 }
 
 /// Detects and classifies `line`; `kind` (from the config) rules out formats the source cannot
 /// hold, so a stray line cannot be misread. [`detect`]'s order, each format parsed as soon as it
 /// is recognised (the access parse reuses the date the detection found).
 pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
+    if line.starts_with('{') {
+        // One parse; each JSON dialect looks for its keys (see `json`).
+        return only_if_allowed(json::classify(line).unwrap_or_default(), kind);
+    }
     if nginx::looks_like(line) {
         return error_line(Format::NginxError, line, kind);
     }
     if apache::looks_like(line) {
         return error_line(Format::ApacheError, line, kind);
     }
+    if envoy::looks_like(line) {
+        return only_if_allowed(envoy::classify_text(line), kind);
+    }
+    if traefik::looks_like(line) {
+        return only_if_allowed(traefik::classify_text(line), kind);
+    }
     match access::find_date(line) {
         Some(date) if !date.millis => access_line(line, date, kind),
         Some(_) => haproxy_line(line, kind),
         None if line.contains("haproxy[") => haproxy_line(line, kind),
         None => Classified::default(),
+    }
+}
+
+/// `c`, or nothing when its format cannot appear in a source of `kind`.
+fn only_if_allowed(c: Classified<'_>, kind: Option<LogKind>) -> Classified<'_> {
+    match c.format {
+        Some(format) if allowed(format, kind) => c,
+        _ => Classified::default(),
     }
 }
 
@@ -141,6 +181,7 @@ pub fn plain_request(raw: &[u8], kind: Option<LogKind>) -> Option<access::Reques
     if !allowed(Format::Access, kind)
         || nginx::looks_like_bytes(raw)
         || apache::looks_like_bytes(raw)
+        || read_before_access(raw)
     {
         return None;
     }

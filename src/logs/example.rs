@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::text::{self, finders};
-use super::{Cause, Format, apache, nginx};
+use super::{Cause, Format, apache, envoy, nginx, traefik};
 
 finders! {
     NOT_RESOLVED = " could not be resolved";
@@ -22,8 +22,9 @@ const CUT: &str = "…";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Example {
     /// The message as logged, sanitised: for nginx error lines the part before `, client:`
-    /// (errno and its text kept), for Apache the part after the bracketed prefix, for other
-    /// formats the line's start; at most [`EXAMPLE_BYTES`] bytes, ending with `…` when cut.
+    /// (errno and its text kept), for Apache the part after the bracketed prefix, for Traefik
+    /// the message (its error), for Envoy the status and response flags, for other formats the
+    /// line's start; at most [`EXAMPLE_BYTES`] bytes, ending with `…` when cut.
     pub text: String,
     /// The upstream the line names (nginx: the server of `upstream: "https://127.0.0.1:8443/"`).
     pub upstream: Option<String>,
@@ -110,6 +111,8 @@ fn message_of(line: &str, format: Option<Format>) -> &str {
     let message = match format {
         Some(Format::NginxError) => nginx::parse(line).map(|e| e.message),
         Some(Format::ApacheError) => apache::parse(line).map(|e| e.message),
+        Some(Format::Traefik) => traefik::message(line),
+        Some(Format::Envoy) => envoy::message(line),
         _ => None,
     };
     message.unwrap_or(line).trim()

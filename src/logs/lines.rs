@@ -358,7 +358,7 @@ mod tests {
             b"10.0.0.1 - - [01/May/2024:12:00:00 +0000] \"GET /\xff\" 502\t1",
             b"hello",
         ];
-        for kind in [None, Some(LogKind::Access), Some(LogKind::Error)] {
+        for kind in KINDS {
             let (mut built, mut counted) = (Tally::default(), Tally::default());
             let mut skipped = Skipped::default();
             let (mut t1, mut t2) = (TimeParser::default(), TimeParser::default());
@@ -368,7 +368,7 @@ mod tests {
             }
             counted.add_skipped(&skipped);
             assert_eq!(counted, built.clone().without_examples(), "{kind:?}");
-            assert!(kind == Some(LogKind::Error) || built.status_5xx >= 4);
+            assert!(matches!(kind, Some(LogKind::Error | LogKind::Envoy)) || built.status_5xx >= 4);
         }
     }
 
@@ -380,9 +380,18 @@ mod tests {
         assert_eq!(line.format, None);
     }
 
+    /// Every way a source may be configured.
+    const KINDS: [Option<LogKind>; 5] = [
+        None,
+        Some(LogKind::Access),
+        Some(LogKind::Error),
+        Some(LogKind::Traefik),
+        Some(LogKind::Envoy),
+    ];
+
     /// Lines of every format, and access lines that differ from the usual in the places the
     /// plain fast path looks at.
-    const SEEDS: [&[u8]; 13] = [
+    const SEEDS: [&[u8]; 18] = [
         br#"10.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET /a HTTP/1.1" 200 512 "-" "Mozilla/5.0 (X11)" us=200 ua=127.0.0.1:8080"#,
         br#"10.0.0.2 - bob [01/May/2024:12:00:59 +0200] "POST /b HTTP/1.1" 502 157 "-" "curl" us=502 ua=10.0.0.9:80, 10.0.0.8:80"#,
         br#"::1 - - [01/May/2024:12:01:00 +0000] "GET /"x HTTP/1.0" 504 -"#,
@@ -398,6 +407,13 @@ mod tests {
         // Sanitised, the tab becomes a space and the line an Apache error with a cause; raw, it
         // looks like an access line (its fourth `[` opens a date) with status 200.
         b"[Wed\tMay 01 12:00:00.1 2024] [proxy:error] [pid 1] (111)Connection refused: AH00957: x [01/May/2024:12:00:00 +0000] \"GET / HTTP/1.1\" 200 1",
+        // Traefik's common format, and lines of formats read before the access format that
+        // hold an access line's date.
+        br#"127.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET /x HTTP/1.1" 502 11 "-" "curl/8" 42 "shop@docker" "http://10.0.0.5:80" 3ms"#,
+        br#"[2024-05-01T12:00:00.123Z] "GET /[01/May/2024:12:00:00 +0000] HTTP/1.1" 503 UF 0 91 2 - "-" "curl/8" "id" "shop" "10.0.0.5:80""#,
+        br#"time="2024-05-01T12:00:00Z" level=debug msg="'502 Bad Gateway' caused by: EOF" x [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 200 1"#,
+        br#"{"DownstreamStatus":502,"ServiceAddr":"10.0.0.5:80","StartUTC":"2024-05-01T12:00:00Z","x":"a [01/May/2024:12:00:00 +0000] \"GET / HTTP/1.1\" 200 1"}"#,
+        br#"2024-05-01T12:00:00Z DBG p.go:1 > 502 Bad Gateway error="dial tcp 10.0.0.5:80: connect: connection refused" [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 200 1"#,
     ];
 
     /// Bytes that matter to a parser or to sanitising.
@@ -461,7 +477,7 @@ mod tests {
             block.push(b'\n');
         }
         for max in [16 * 1024, 60] {
-            for kind in [None, Some(LogKind::Access), Some(LogKind::Error)] {
+            for kind in KINDS {
                 let mut skipped = Skipped::default();
                 count_lines(&block, max, kind, &mut TimeParser::default(), &mut skipped);
                 let mut counted = Tally::default();
@@ -583,7 +599,7 @@ mod tests {
             block.push(b'\n');
         }
         for max in [16 * 1024, 90] {
-            for kind in [None, Some(LogKind::Access), Some(LogKind::Error)] {
+            for kind in KINDS {
                 // Fast: in bulk, quiet requests in runs.
                 let mut skipped = Skipped::default();
                 count_lines(&block, max, kind, &mut TimeParser::default(), &mut skipped);
@@ -609,7 +625,7 @@ mod tests {
                 slow.add_skipped(&skipped);
                 assert_eq!(fast, slow, "max {max}, {kind:?}");
                 assert_eq!(fast, built_tally(&lines, max, kind).without_examples());
-                if kind != Some(LogKind::Error) && max > 1024 {
+                if matches!(kind, None | Some(LogKind::Access)) && max > 1024 {
                     let w = fast.window(0, i64::MAX);
                     assert!(w.status_5xx > 100 && w.requests > 2900, "{w:?}");
                     assert!(w.upstream_requests.len() >= 5, "{w:?}");
@@ -623,7 +639,7 @@ mod tests {
     fn a_plain_request_is_what_classify_finds() {
         let mut seen = 0;
         for line in mutated_lines().iter().chain(&mixed_fixture()) {
-            for kind in [None, Some(LogKind::Access), Some(LogKind::Error)] {
+            for kind in KINDS {
                 let Some(r) = plain_request(line, kind) else {
                     continue;
                 };

@@ -12,10 +12,13 @@ mod apache;
 mod cause;
 mod classify;
 mod command;
+mod envoy;
 mod example;
 mod file;
 mod follow;
+mod go_errors;
 mod haproxy;
+mod json;
 mod lines;
 mod nginx;
 mod ring;
@@ -26,6 +29,7 @@ mod tail;
 mod tally;
 mod text;
 mod timestamp;
+mod traefik;
 
 use serde::Serialize;
 
@@ -64,8 +68,15 @@ pub enum Format {
     ApacheError,
     /// HAProxy's traffic log (HTTP or TCP format) and its alerts.
     Haproxy,
-    /// The combined access log format (nginx or Apache), with optional upstream extras.
+    /// The combined access log format (nginx or Apache), with optional upstream extras; also
+    /// Traefik's common format.
     Access,
+    /// Traefik's own log (text, console or JSON): its `'502 Bad Gateway' caused by: ...` lines.
+    Traefik,
+    /// Traefik's access log in JSON.
+    TraefikAccess,
+    /// Envoy's access log (default format or JSON), whose response flags say why.
+    Envoy,
 }
 
 impl Format {
@@ -75,7 +86,26 @@ impl Format {
             Format::ApacheError => "apache_error",
             Format::Haproxy => "haproxy",
             Format::Access => "access",
+            Format::Traefik => "traefik",
+            Format::TraefikAccess => "traefik_access",
+            Format::Envoy => "envoy",
         }
+    }
+
+    /// Whether its lines carry HTTP statuses: an access log, HAProxy's traffic log.
+    pub fn has_statuses(self) -> bool {
+        matches!(
+            self,
+            Format::Access | Format::Haproxy | Format::TraefikAccess | Format::Envoy
+        )
+    }
+
+    /// Whether it is a proxy's error log, whose lines say why a request failed.
+    pub fn is_error_log(self) -> bool {
+        matches!(
+            self,
+            Format::NginxError | Format::ApacheError | Format::Traefik
+        )
     }
 }
 

@@ -102,7 +102,17 @@ fn parse_uncached(tz: &TimeZone, format: Format, text: &str) -> Option<i64> {
             )?;
             local(tz, dt)
         }
+        // 2024-09-27T02:33:25.123Z, 2024-09-27T04:33:25+02:00, or unix seconds (1727404405.1).
+        Format::Traefik | Format::TraefikAccess | Format::Envoy => rfc3339_or_unix(text),
     }
+}
+
+fn rfc3339_or_unix(text: &str) -> Option<i64> {
+    let whole = text.split_once('.').map_or(text, |(whole, _)| whole);
+    if !whole.is_empty() && whole.len() <= 12 && whole.bytes().all(|b| b.is_ascii_digit()) {
+        return whole.parse().ok();
+    }
+    text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 fn local(tz: &TimeZone, dt: DateTime) -> Option<i64> {
@@ -180,6 +190,23 @@ mod tests {
             p.parse(Format::ApacheError, "Wed May 01 12:00:00 2024"),
             Some(expected)
         );
+        for (format, text) in [
+            (Format::Envoy, "2024-05-01T12:00:00.123Z"),
+            (Format::Traefik, "2024-05-01T14:00:00+02:00"),
+            (Format::TraefikAccess, "2024-05-01T12:00:00.123456789Z"),
+            (Format::Traefik, "1714564800"),
+            (Format::Traefik, "1714564800.75"),
+        ] {
+            assert_eq!(p.parse(format, text), Some(expected), "{text}");
+        }
+        for text in [
+            "2024-05-01 12:00",
+            "12345678901234",
+            ".5",
+            "2024-13-01T12:00:00Z",
+        ] {
+            assert_eq!(p.parse(Format::Envoy, text), None, "{text}");
+        }
     }
 
     #[test]

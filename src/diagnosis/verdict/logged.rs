@@ -297,12 +297,10 @@ pub(super) fn unexplained_502(inputs: &Inputs, span: Span) -> Option<Candidate> 
             format!("{} answers {}", g.url, g.status_code.unwrap_or_default()),
         ));
     }
-    let error_log = inputs.logs.iter().any(|l| {
-        matches!(
-            l.format,
-            Some(crate::logs::Format::NginxError | crate::logs::Format::ApacheError)
-        )
-    });
+    let error_log = inputs
+        .logs
+        .iter()
+        .any(|l| l.format.is_some_and(crate::logs::Format::is_error_log));
     let next = if error_log {
         NextStep::new("read the error log around those requests").key("/")
     } else {
