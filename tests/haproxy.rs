@@ -1,0 +1,149 @@
+//! Against a real HAProxy (the Debian package), with a config of its own on a loopback port.
+
+mod common;
+#[path = "common/servers.rs"]
+mod servers;
+#[path = "common/upstreams.rs"]
+mod upstreams;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::nginx::free_port;
+use common::{Sandbox, require_tool};
+use servers::Behaviour;
+use upstreams::Upstreams;
+
+/// HAProxy in the foreground (`-db`) with `cfg`; killed when dropped.
+struct Haproxy {
+    child: Child,
+    _dir: tempfile::TempDir,
+    cfg: PathBuf,
+}
+
+impl Haproxy {
+    /// Writes `cfg` (with `@PORT@` the frontend's port) and waits until HAProxy listens on it.
+    fn start(cfg: &str, port: u16) -> Haproxy {
+        let bin = require_tool(
+            &["haproxy"],
+            "run ./scripts/test.sh, or apt-get install -y haproxy",
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, cfg.replace("@PORT@", &port.to_string())).expect("write cfg");
+        let child = Command::new(&bin)
+            .arg("-f")
+            .arg(&path)
+            .arg("-db")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let mut h = Haproxy {
+            child,
+            _dir: dir,
+            cfg: path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = h.child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut e) = h.child.stderr.take() {
+                    let _ = e.read_to_string(&mut stderr);
+                }
+                panic!("haproxy exited with {status}: {stderr}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "haproxy did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        h
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One GET through `port`: the status line's code and the body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to haproxy");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// `server up 127.1:PORT`: HAProxy itself connects to 127.0.0.1 (real traffic gets the
+/// upstream's answer), and `gatewatch check` probes that address, with no DNS lookup of "127.1".
+#[test]
+fn a_short_dotted_server_address_is_probed_as_the_address_haproxy_connects_to() {
+    let ups = Upstreams::new();
+    let upstream = ups.start(Behaviour::status(200));
+    let port = free_port();
+    let up_port = upstream.port();
+    let cfg = format!(
+        "global\n    maxconn 64\n\
+         defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind 127.0.0.1:@PORT@\n    default_backend be_short\n\
+         backend be_short\n    server up 127.1:{up_port}\n"
+    );
+    let haproxy = Haproxy::start(&cfg, port);
+    let (status, text) = get(port, "/through-haproxy");
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("status 200 from the test server"), "{text}");
+    assert!(
+        upstream
+            .requests()
+            .iter()
+            .any(|r| r.path == "/through-haproxy"),
+        "the request reached the upstream through haproxy"
+    );
+
+    let sb = Sandbox::new();
+    let out = sb.run(&[
+        "--haproxy-conf",
+        haproxy.cfg.to_str().unwrap(),
+        "check",
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}): {stdout}"));
+    let upstreams = v["upstreams"].as_array().expect("upstreams in the report");
+    assert_eq!(upstreams.len(), 1, "{stdout}");
+    let row = &upstreams[0];
+    assert_eq!(row["name"], "be_short/up", "{row}");
+    assert_eq!(
+        row["target"],
+        format!("http://127.0.0.1:{up_port}/"),
+        "{row}"
+    );
+    assert_eq!(row["state"], "up", "{row}");
+    assert!(!stdout.contains("does not resolve"), "{stdout}");
+    assert!(!stdout.contains("\"dns\""), "{stdout}");
+    // The probe reached the upstream too.
+    assert!(
+        upstream.requests().iter().any(|r| r.path == "/"),
+        "gatewatch's probe reached the upstream"
+    );
+}
