@@ -1,5 +1,7 @@
 //! Against a real Apache httpd (the Debian package), with a config of its own on a loopback port.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 #[path = "common/servers.rs"]
 mod servers;
@@ -151,7 +153,10 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
 
     let (status, text) = apache.get("/app/hello");
     assert_eq!(status, 200, "{text}{}", apache.error_log());
-    assert!(saw(&upstream, "/hello"), "the rewritten request reached the upstream");
+    assert!(
+        saw(&upstream, "/hello"),
+        "the rewritten request reached the upstream"
+    );
     let (status, _) = apache.get("/dead/x");
     assert_eq!(status, 503);
     let log = apache.error_log();
@@ -203,5 +208,8 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
     };
     assert_eq!(state(up), Some("up".into()), "{stdout}");
     assert_eq!(state(dead), Some("down".into()), "{stdout}");
-    assert!(saw(&upstream, "/"), "gatewatch's probe reached the upstream");
+    assert!(
+        saw(&upstream, "/"),
+        "gatewatch's probe reached the upstream"
+    );
 }

@@ -143,7 +143,10 @@ fn check_expectation(case: &str, line: &str, d: &Discovery, dir: &Path) -> Row {
                 _ => None,
             };
             let path = dir.join(path.trim());
-            let found = d.logs.iter().any(|l| Some(l.kind) == kind && l.path == path);
+            let found = d
+                .logs
+                .iter()
+                .any(|l| Some(l.kind) == kind && l.path == path);
             let got = list(d.logs.iter().map(|l| {
                 let kind = if l.kind == LogKindHint::Error {
                     "error"
@@ -203,7 +206,12 @@ fn check_config_case(dir: &Path) -> Vec<Row> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
     if lines.is_empty() {
-        return vec![Row::new(&case, "expectations", "the expect file has none", false)];
+        return vec![Row::new(
+            &case,
+            "expectations",
+            "the expect file has none",
+            false,
+        )];
     }
     match discover_case(dir, proxy) {
         Ok(d) => lines
@@ -227,7 +235,10 @@ fn check_log_line(case: &str, line: &str) -> Row {
             let got = read
                 .status
                 .map_or_else(|| "no status".to_string(), |s| format!("status={s}"));
-            let ok = status.parse::<u16>().ok().is_some_and(|s| read.status == Some(s));
+            let ok = status
+                .parse::<u16>()
+                .ok()
+                .is_some_and(|s| read.status == Some(s));
             (got, ok)
         }
         None => (cause.to_string(), cause == expected),
@@ -269,12 +280,20 @@ fn table(rows: &[Row]) -> String {
             .unwrap_or(0)
             .min(70)
     };
-    let (wc, we) = (width(|r| &r.case, "case"), width(|r| &r.expected, "expected"));
+    let (wc, we) = (
+        width(|r| &r.case, "case"),
+        width(|r| &r.expected, "expected"),
+    );
     let wg = width(|r| &r.got, "got");
     let mut out = format!("{:wc$}  {:we$}  {:wg$}  ok\n", "case", "expected", "got");
     for r in rows {
         let ok = if r.ok { "ok" } else { "FAIL" };
-        writeln!(out, "{:wc$}  {:we$}  {:wg$}  {ok}", r.case, r.expected, r.got).unwrap();
+        writeln!(
+            out,
+            "{:wc$}  {:we$}  {:wg$}  {ok}",
+            r.case, r.expected, r.got
+        )
+        .unwrap();
     }
     out
 }
@@ -346,7 +365,9 @@ fn wrong_expectations_are_reported() {
     let oks: Vec<bool> = rows.iter().map(|r| r.ok).collect();
     assert_eq!(
         oks,
-        [true, false, false, false, false, false, false, false, false, false],
+        [
+            true, false, false, false, false, false, false, false, false, false
+        ],
         "{rows:#?}"
     );
     assert!(rows[1].got.contains("127.0.0.1:5432"), "{:?}", rows[1]);
@@ -359,14 +380,19 @@ fn wrong_expectations_are_reported() {
     assert!(!wrong.ok && wrong.got == "refused", "{wrong:?}");
     assert!(!check_log_line("t", &format!("none\t{refused}")).ok);
     assert!(!check_log_line("t", "refused without a tab").ok);
-    let access = r#"127.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl/8""#;
+    let access =
+        r#"127.0.0.1 - - [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl/8""#;
     assert!(check_log_line("t", &format!("status=502\t{access}")).ok);
     assert!(!check_log_line("t", &format!("status=504\t{access}")).ok);
 
     // A case directory of a proxy this build cannot read fails, naming why.
     let caddy = dir.path().join("caddy-selftest");
     fs::create_dir(&caddy).unwrap();
-    fs::write(caddy.join("Caddyfile"), ":80 {\n reverse_proxy 127.0.0.1:8080\n}\n").unwrap();
+    fs::write(
+        caddy.join("Caddyfile"),
+        ":80 {\n reverse_proxy 127.0.0.1:8080\n}\n",
+    )
+    .unwrap();
     fs::write(caddy.join("expect"), "target 127.0.0.1:8080\n").unwrap();
     let rows = check_config_case(&caddy);
     assert!(

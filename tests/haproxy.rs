@@ -1,5 +1,7 @@
 //! Against a real HAProxy (the Debian package), with a config of its own on a loopback port.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 #[path = "common/servers.rs"]
 mod servers;

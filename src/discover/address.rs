@@ -306,9 +306,6 @@ mod tests {
         }
         assert_eq!(unusual_ipv4("10.0.0.5"), None);
         assert_eq!(unusual_ipv4("app"), None);
-        assert_eq!(
-            unusual_ipv4("127.1"),
-            Some(Ipv4Addr::new(127, 0, 0, 1))
-        );
+        assert_eq!(unusual_ipv4("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
     }
 }

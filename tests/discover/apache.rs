@@ -433,5 +433,9 @@ fn rewrite_rules_with_the_proxy_flag_are_targets() {
             ),
         ]
     );
-    assert!(d.unprobeable.iter().all(|u| u.directive == "RewriteRule [P]"));
+    assert!(
+        d.unprobeable
+            .iter()
+            .all(|u| u.directive == "RewriteRule [P]")
+    );
 }

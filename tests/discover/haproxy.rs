@@ -360,8 +360,14 @@ backend be_app
             .other
             .clone()
     };
-    assert_eq!(other("be_app/s1"), ["address 10.10.188 read as 10.10.0.188"]);
-    assert_eq!(other("be_app/s3"), ["mptcp@ address: probed over plain TCP"]);
+    assert_eq!(
+        other("be_app/s1"),
+        ["address 10.10.188 read as 10.10.0.188"]
+    );
+    assert_eq!(
+        other("be_app/s3"),
+        ["mptcp@ address: probed over plain TCP"]
+    );
     assert_eq!(
         other("be_app/s5 via socks4 127.0.0.1:1080"),
         [

@@ -468,7 +468,15 @@ mod tests {
 
     #[test]
     fn proxy_flag_in_any_spelling() {
-        for yes in ["[P]", "[P,L]", "[p,qsa,ne]", "[NE,P]", "[proxy]", "[L, P]", "[Proxy,L]"] {
+        for yes in [
+            "[P]",
+            "[P,L]",
+            "[p,qsa,ne]",
+            "[NE,P]",
+            "[proxy]",
+            "[L, P]",
+            "[Proxy,L]",
+        ] {
             assert!(has_proxy_flag(yes), "{yes}");
         }
         for no in ["[PT]", "[L]", "[R=301,L]", "P", "[]", "[QSA,NE]", "[E=P:1]"] {

@@ -275,9 +275,7 @@ impl ConfigParser {
                 Err(AddressProblem::Invalid(reason)) => {
                     return sink.error_at(
                         at,
-                        DiscoveryErrorKind::Invalid(format!(
-                            "server \"{name}\": socks4 {reason}"
-                        )),
+                        DiscoveryErrorKind::Invalid(format!("server \"{name}\": socks4 {reason}")),
                     );
                 }
             },

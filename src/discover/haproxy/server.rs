@@ -306,10 +306,7 @@ mod tests {
         assert_eq!(addr("10.0.0.5:8080"), net("10.0.0.5", 8080));
         assert_eq!(addr("app.internal:80"), net("app.internal", 80));
         assert_eq!(addr("[2001:db8::5]:443"), net("2001:db8::5", 443));
-        assert_eq!(
-            addr("ipv6@2001:db8::5:443"),
-            net("2001:db8::5", 443)
-        );
+        assert_eq!(addr("ipv6@2001:db8::5:443"), net("2001:db8::5", 443));
         assert_eq!(addr("ipv4@10.0.0.1:80"), net("10.0.0.1", 80));
         assert_eq!(
             addr("unix@/run/app.sock"),
@@ -319,18 +316,12 @@ mod tests {
             addr("/run/app.sock"),
             Ok(Address::Unix("/run/app.sock".into()))
         );
-        assert!(matches!(
-            addr("10.0.0.5"),
-            Err(AddressProblem::Runtime(_))
-        ));
+        assert!(matches!(addr("10.0.0.5"), Err(AddressProblem::Runtime(_))));
         assert!(matches!(
             addr("10.0.0.5:+1000"),
             Err(AddressProblem::Runtime(_))
         ));
-        assert!(matches!(
-            addr("abns@app"),
-            Err(AddressProblem::Runtime(_))
-        ));
+        assert!(matches!(addr("abns@app"), Err(AddressProblem::Runtime(_))));
         assert!(matches!(
             addr("${APP_ADDR}:80"),
             Err(AddressProblem::Runtime(_))
@@ -339,18 +330,9 @@ mod tests {
             addr("10.0.0.5:99999"),
             Err(AddressProblem::Invalid(_))
         ));
-        assert!(matches!(
-            addr("bogus@x:1"),
-            Err(AddressProblem::Invalid(_))
-        ));
-        assert!(matches!(
-            addr(":80"),
-            Err(AddressProblem::Invalid(_))
-        ));
-        assert!(matches!(
-            addr("::1"),
-            Err(AddressProblem::Invalid(_))
-        ));
+        assert!(matches!(addr("bogus@x:1"), Err(AddressProblem::Invalid(_))));
+        assert!(matches!(addr(":80"), Err(AddressProblem::Invalid(_))));
+        assert!(matches!(addr("::1"), Err(AddressProblem::Invalid(_))));
     }
 
     #[test]
