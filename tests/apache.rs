@@ -143,12 +143,15 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
     let ups = Upstreams::new();
     let upstream = ups.start(Behaviour::status(200));
     let up = upstream.port();
+    let short = ups.start(Behaviour::status(200));
+    let short_port = short.port();
     let dead = free_port();
     let apache = Apache::start(&format!(
         "RewriteEngine On\n\
          RewriteRule ^/app/(.*)$ http://127.0.0.1:{up}/$1 [P,L]\n\
          RewriteRule ^/dead/(.*)$ http://127.0.0.1:{dead}/$1 [NE,P]\n\
-         RewriteRule ^/tenant/(.*)$ http://%{{HTTP_HOST}}:8080/$1 [P]\n"
+         RewriteRule ^/tenant/(.*)$ http://%{{HTTP_HOST}}:8080/$1 [P]\n\
+         ProxyPass /short/ http://127.1:{short_port}/\n"
     ));
 
     let (status, text) = apache.get("/app/hello");
@@ -157,6 +160,10 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
         saw(&upstream, "/hello"),
         "the rewritten request reached the upstream"
     );
+    // mod_proxy reads "127.1" as 127.0.0.1, as getaddrinfo does.
+    let (status, text) = apache.get("/short/y");
+    assert_eq!(status, 200, "{text}{}", apache.error_log());
+    assert!(saw(&short, "/y"));
     let (status, _) = apache.get("/dead/x");
     assert_eq!(status, 503);
     let log = apache.error_log();
@@ -185,7 +192,12 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
         vec![
             (http(up), line_of(&apache.conf, "^/app/")),
             (http(dead), line_of(&apache.conf, "^/dead/")),
+            (http(short_port), line_of(&apache.conf, "ProxyPass /short/")),
         ]
+    );
+    assert_eq!(
+        found.targets[2].flags.other,
+        ["address 127.1 read as 127.0.0.1"]
     );
     assert_eq!(found.unprobeable.len(), 1, "{:?}", found.unprobeable);
     assert!(found.unprobeable[0].reason.contains("%{HTTP_HOST}"));
@@ -208,6 +220,7 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
     };
     assert_eq!(state(up), Some("up".into()), "{stdout}");
     assert_eq!(state(dead), Some("down".into()), "{stdout}");
+    assert_eq!(state(short_port), Some("up".into()), "{stdout}");
     assert!(
         saw(&upstream, "/"),
         "gatewatch's probe reached the upstream"

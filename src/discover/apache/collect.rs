@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::envvars::substitute;
 use crate::discover::address::{
     authority, first_variable, host_port_text, http_target, split_host_port, split_scheme,
-    strip_unix, tcp_target,
+    strip_unix, tcp_target, unusual_ipv4,
 };
 use crate::discover::limits::MAX_ENTRIES;
 use crate::discover::model::{
@@ -27,7 +27,12 @@ pub(super) struct Section {
 
 /// What a proxy URL designates.
 enum Worker {
-    Target { target: Target, what: String },
+    /// `note`: how the host was read, when not as written ("127.1 read as 127.0.0.1").
+    Target {
+        target: Target,
+        what: String,
+        note: Option<String>,
+    },
     Balancer(String),
 }
 
@@ -251,15 +256,19 @@ impl Collector {
             })
         };
         match parse_worker(url) {
-            Ok(Worker::Target { target, what }) => sink.target(DiscoveredTarget {
-                name: group
-                    .as_ref()
-                    .map_or_else(|| what.clone(), |g| format!("{g} {what}")),
-                group,
-                target,
-                flags: worker_flags(params),
-                source: at.clone(),
-            }),
+            Ok(Worker::Target { target, what, note }) => {
+                let mut flags = worker_flags(params);
+                flags.other.extend(note);
+                sink.target(DiscoveredTarget {
+                    name: group
+                        .as_ref()
+                        .map_or_else(|| what.clone(), |g| format!("{g} {what}")),
+                    group,
+                    target,
+                    flags,
+                    source: at.clone(),
+                })
+            }
             Ok(Worker::Balancer(name)) => {
                 if self.refs.len() < MAX_ENTRIES {
                     self.refs.push(BalancerRef {
@@ -392,6 +401,7 @@ fn parse_worker(url: &str) -> Result<Worker, WorkerError> {
                 path: PathBuf::from(path),
             },
             what: format!("unix:{path}"),
+            note: None,
         });
     }
     let (scheme, rest) =
@@ -426,13 +436,21 @@ fn parse_worker(url: &str) -> Result<Worker, WorkerError> {
     };
     let hp = split_host_port(host).map_err(WorkerError::Invalid)?;
     let port = hp.port.unwrap_or(default_port);
-    let target = match http {
-        Some(tls) => http_target(&hp.host, port, tls),
-        None => tcp_target(&hp.host, port),
+    // mod_proxy resolves with getaddrinfo, which reads "127.1" as 127.0.0.1 (inet_aton).
+    let (host, note) = match unusual_ipv4(&hp.host) {
+        Some(ip) => (
+            ip.to_string(),
+            Some(format!("address {} read as {ip}", hp.host)),
+        ),
+        None => (hp.host, None),
     };
     Ok(Worker::Target {
-        target,
-        what: host_port_text(&hp.host, port),
+        target: match http {
+            Some(tls) => http_target(&host, port, tls),
+            None => tcp_target(&host, port),
+        },
+        what: host_port_text(&host, port),
+        note,
     })
 }
 
@@ -465,6 +483,24 @@ pub(super) fn default_base(main: &Path) -> PathBuf {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_dotted_ipv4_workers_are_addresses() {
+        let Ok(Worker::Target { target, what, note }) = parse_worker("http://10.10.188:8080/x")
+        else {
+            panic!("a target");
+        };
+        assert_eq!(target, http_target("10.10.0.188", 8080, false));
+        assert_eq!(what, "10.10.0.188:8080");
+        assert_eq!(
+            note.as_deref(),
+            Some("address 10.10.188 read as 10.10.0.188")
+        );
+        let Ok(Worker::Target { note, .. }) = parse_worker("http://10.0.0.5:8080/") else {
+            panic!("a target");
+        };
+        assert_eq!(note, None);
+    }
 
     #[test]
     fn proxy_flag_in_any_spelling() {
