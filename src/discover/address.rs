@@ -92,7 +92,7 @@ pub(crate) fn parse_port(p: &str) -> Result<u16, String> {
 /// 10.10.0.188, "127.1" is 127.0.0.1, "2130706433" is 127.0.0.1). `None` for anything else,
 /// so names ("app1", "1.2.3.4.5", "10.0.0.5a") stay names.
 pub(crate) fn inet_aton(s: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<&str> = s.split('.').collect();
+    let parts: Vec<&str> = s.splitn(5, '.').collect();
     if parts.len() > 4 {
         return None;
     }

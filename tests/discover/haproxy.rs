@@ -391,3 +391,29 @@ backend be_app
     );
     assert!(d.unprobeable[0].reason.contains("abstract"));
 }
+
+/// Parameters and notes come from the file and end up on a terminal: no control byte survives.
+#[test]
+fn server_notes_hold_no_control_bytes() {
+    let tree = Tree::empty();
+    let cfg = tree.write(
+        "haproxy.cfg",
+        "backend be\n    server s1 10.0.0.5:80 odd\u{1b}[31mflag socks4 127.0.0.1:1080\n    \
+         server s2 10.0.0.6:80 check addr \"10.0.0.9\u{7}\"\n",
+    );
+    let d = discover::haproxy(&cfg);
+    let others: Vec<&String> = d.targets.iter().flat_map(|t| &t.flags.other).collect();
+    assert!(
+        others.iter().any(|o| o.contains("odd\\x1b[31mflag")),
+        "{others:?}"
+    );
+    assert!(
+        others
+            .iter()
+            .any(|o| o.starts_with("health check at 10.0.0.9\\x07")),
+        "{others:?}"
+    );
+    for o in others {
+        assert!(!o.chars().any(char::is_control), "{o:?}");
+    }
+}
