@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # adds a loopback-only DROP rule to see it flagged), php8.2-fpm (the incident tests put a real php-fpm
 # pool behind nginx, and use its php8.2-cli's built-in server as an upstream that can be frozen),
 # iproute2 and util-linux (tests make network and mount namespaces of their own: `ip`, `unshare`,
-# and lower the open-file limit with `prlimit`), haproxy (its stats socket is read for the proxy's own
-# view of its servers).
+# and lower the open-file limit with `prlimit`), haproxy and apache2 (each started with a config of
+# its own on a loopback port, in front of a loopback upstream; HAProxy's stats socket is read for its
+# own view of its servers).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -18,9 +19,10 @@ have nginx || need+=(nginx)
 have iptables || need+=(iptables)
 have nft || need+=(nftables)
 have php-fpm8.2 || need+=(php8.2-fpm)
-have haproxy || need+=(haproxy)
 have ip || need+=(iproute2)
 { have unshare && have prlimit; } || need+=(util-linux)
+have haproxy || need+=(haproxy)
+have apache2 || need+=(apache2)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -28,7 +30,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux nginx iptables nft php-fpm8.2 haproxy ip unshare prlimit; do
+for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 

@@ -230,6 +230,15 @@ impl UpstreamInput {
         if bare == self.name || bare.rsplit('/').next() == Some(self.name.as_str()) {
             return true;
         }
+        // A server probed at its hop is named "be/s1 via socks4 127.0.0.1:1080"; HAProxy logs
+        // it as "be/s1".
+        if self
+            .name
+            .split_once(" via ")
+            .is_some_and(|(server, _)| server == bare)
+        {
+            return true;
+        }
         // nginx logs the request's path after the address: "http://10.0.0.5:8080/cart".
         let bare = bare.split('/').next().unwrap_or(bare);
         if self.addr.as_deref() == Some(bare) {
@@ -586,6 +595,15 @@ mod tests {
             endpoints(&[php]).is_empty(),
             "no firewall between a socket and us"
         );
+
+        let hop: UpstreamUrl = "tcp://127.0.0.1:1080".parse().unwrap();
+        let behind = UpstreamInput::new(
+            "be_remote/r1 via socks4 127.0.0.1:1080",
+            &hop,
+            Duration::from_secs(2),
+        );
+        assert!(behind.is_named_by("be_remote/r1"), "HAProxy's name for it");
+        assert!(!behind.is_named_by("be_remote/r2"));
 
         let v6: UpstreamUrl = "http://[::1]:8443/".parse().unwrap();
         let api = UpstreamInput::new("api", &v6, Duration::from_secs(2));

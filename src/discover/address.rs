@@ -1,6 +1,6 @@
 //! Addresses as proxies write them: `host:port`, `[v6]:port`, URLs, Unix socket paths.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::target::Target;
@@ -84,6 +84,57 @@ pub(crate) fn parse_port(p: &str) -> Result<u16, String> {
         Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
         _ => Err(format!("invalid port \"{p}\"")),
     }
+}
+
+/// An IPv4 address in any form glibc's `inet_aton` accepts, which is how HAProxy (through
+/// `getaddrinfo`) and nginx read a host that is not a name: one to four parts separated by dots,
+/// each decimal, `0x` hex or `0` octal, the last part filling the bits left ("10.10.188" is
+/// 10.10.0.188, "127.1" is 127.0.0.1, "2130706433" is 127.0.0.1). `None` for anything else,
+/// so names ("app1", "1.2.3.4.5", "10.0.0.5a") stay names.
+pub(crate) fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = s.splitn(5, '.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let values: Vec<u32> = parts.iter().map(|p| aton_part(p)).collect::<Option<_>>()?;
+    let (last, head) = values.split_last()?;
+    if head.iter().any(|&v| v > 255) {
+        return None;
+    }
+    let last_bits = 32 - 8 * head.len() as u32;
+    if last_bits < 32 && *last >> last_bits != 0 {
+        return None;
+    }
+    let high = head
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (i, &v)| acc | v << (24 - 8 * i as u32));
+    Some(Ipv4Addr::from(high | last))
+}
+
+/// One part of an `inet_aton` address: decimal, `0x` hex or `0` octal, at most 32 bits.
+fn aton_part(p: &str) -> Option<u32> {
+    let (digits, radix) = if let Some(hex) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+        (hex, 16)
+    } else if p.len() > 1 && p.starts_with('0') {
+        (&p[1..], 8)
+    } else {
+        (p, 10)
+    };
+    // from_str_radix accepts a sign; inet_aton does not.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// The dotted quad for a host written in a short or unusual IPv4 form ("127.1"), or `None` when
+/// the host is already a dotted quad, an IPv6 address or a name.
+pub(crate) fn unusual_ipv4(host: &str) -> Option<Ipv4Addr> {
+    if host.parse::<Ipv4Addr>().is_ok() {
+        return None;
+    }
+    inet_aton(host)
 }
 
 /// "host:port", with brackets around IPv6.
@@ -212,5 +263,49 @@ mod tests {
         // Multi-byte text right after "$" must not split a character.
         assert_eq!(first_variable("$é"), Some("$"));
         assert_eq!(strip_unix("é:/x"), None);
+    }
+
+    #[test]
+    fn inet_aton_forms() {
+        let a = |s: &str| inet_aton(s).map(|ip| ip.to_string());
+        assert_eq!(a("10.10.188").as_deref(), Some("10.10.0.188"));
+        assert_eq!(a("127.1").as_deref(), Some("127.0.0.1"));
+        assert_eq!(a("10.1.2").as_deref(), Some("10.1.0.2"));
+        assert_eq!(a("2130706433").as_deref(), Some("127.0.0.1"));
+        assert_eq!(a("10.0.0.5").as_deref(), Some("10.0.0.5"));
+        assert_eq!(a("0x7f.1").as_deref(), Some("127.0.0.1"));
+        assert_eq!(a("010.0.0.1").as_deref(), Some("8.0.0.1"));
+        assert_eq!(a("0").as_deref(), Some("0.0.0.0"));
+        assert_eq!(a("1.65535").as_deref(), Some("1.0.255.255"));
+        assert_eq!(a("1.2.65535").as_deref(), Some("1.2.255.255"));
+        assert_eq!(a("4294967295").as_deref(), Some("255.255.255.255"));
+        // Too many parts, a part too large for its place, junk, signs, names.
+        for bad in [
+            "1.2.3.4.5",
+            "1.2.65536",
+            "1.16777216",
+            "4294967296",
+            "256.1",
+            "1.2.3.256",
+            "10.0.0.5a",
+            "08",
+            "0x",
+            "0xg",
+            "+1.2",
+            "1..2",
+            "1.2.",
+            ".1",
+            "",
+            "app1",
+            "deadbeef",
+            "db.internal",
+            "1e3",
+            "::1",
+        ] {
+            assert_eq!(inet_aton(bad), None, "{bad}");
+        }
+        assert_eq!(unusual_ipv4("10.0.0.5"), None);
+        assert_eq!(unusual_ipv4("app"), None);
+        assert_eq!(unusual_ipv4("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
     }
 }

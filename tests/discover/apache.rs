@@ -334,3 +334,108 @@ fn hostile_apache_configs() {
     assert_eq!(d.errors.len(), 1);
     assert_eq!(d.errors[0].line, None);
 }
+
+/// The WebSocket and GitLab idioms: mod_rewrite hands the URL to mod_proxy with [P].
+#[test]
+fn rewrite_rules_with_the_proxy_flag_are_targets() {
+    let tree = Tree::empty();
+    let conf = tree.write(
+        "apache2.conf",
+        r#"<VirtualHost *:443>
+    RewriteEngine On
+    RewriteCond %{HTTP:Upgrade} =websocket [NC]
+    RewriteRule /(.*) ws://127.0.0.1:8080/$1 [P,L]
+    RewriteCond %{HTTP:Upgrade} =websocket [NC]
+    RewriteRule /chat/(.*) wss://chat.internal/$1 [p,qsa,ne]
+    RewriteRule ^/api/(.*)$ http://10.0.0.30:3000/api/$1 [NE,P]
+    RewriteRule ^(.*)$ http://gitlab-workhorse:8181%{REQUEST_URI} [proxy]
+    RewriteRule ^/php/(.*)$ fcgi://127.0.0.1:9000/srv/www/$1 [P]
+    RewriteRule ^/sock/(.*)$ unix:/run/app.sock|http://localhost/$1 [P]
+    RewriteRule ^/h2/(.*)$ h2c://127.0.0.1:8082/$1 [P]
+    RewriteRule ^/tenant/(.*)$ http://%{HTTP_HOST}:8080/$1 [P]
+    RewriteRule ^/shard/(\d+)/(.*)$ http://shard$1.internal/$2 [P,L]
+    # Not proxied: a passthrough, a redirect, a local rewrite with P.
+    RewriteRule ^/old/(.*)$ http://10.0.0.99:80/$1 [PT]
+    RewriteRule ^/moved$ https://10.0.0.98/ [R=301,L]
+    RewriteRule ^/local$ /index.html [P]
+</VirtualHost>
+"#,
+    );
+    let d = discover::apache(&conf);
+    assert_eq!(tree.errors(&d), Vec::<String>::new());
+    let got = tree.targets(&d);
+    assert_eq!(
+        got,
+        vec![
+            (
+                "127.0.0.1:8080",
+                None,
+                http("http://127.0.0.1:8080/", "127.0.0.1", 8080),
+                "apache2.conf:4".to_string()
+            ),
+            (
+                "chat.internal:443",
+                None,
+                http("https://chat.internal:443/", "chat.internal", 443),
+                "apache2.conf:6".to_string()
+            ),
+            (
+                "10.0.0.30:3000",
+                None,
+                http("http://10.0.0.30:3000/", "10.0.0.30", 3000),
+                "apache2.conf:7".to_string()
+            ),
+            (
+                "gitlab-workhorse:8181",
+                None,
+                http("http://gitlab-workhorse:8181/", "gitlab-workhorse", 8181),
+                "apache2.conf:8".to_string()
+            ),
+            (
+                "127.0.0.1:9000",
+                None,
+                tcp("127.0.0.1", 9000),
+                "apache2.conf:9".to_string()
+            ),
+            (
+                "unix:/run/app.sock",
+                None,
+                unix("/run/app.sock"),
+                "apache2.conf:10".to_string()
+            ),
+            (
+                "127.0.0.1:8082",
+                None,
+                tcp("127.0.0.1", 8082),
+                "apache2.conf:11".to_string()
+            ),
+        ]
+    );
+    let unprobeable: Vec<(String, String, String)> = d
+        .unprobeable
+        .iter()
+        .map(|u| (u.name.clone(), u.reason.clone(), tree.loc(&u.source)))
+        .collect();
+    assert_eq!(
+        unprobeable,
+        vec![
+            (
+                "http://%{HTTP_HOST}:8080/$1".to_string(),
+                "the host or port comes from %{HTTP_HOST}, known only when a request is rewritten"
+                    .to_string(),
+                "apache2.conf:12".to_string()
+            ),
+            (
+                "http://shard$1.internal/$2".to_string(),
+                "the host or port comes from $1, known only when a request is rewritten"
+                    .to_string(),
+                "apache2.conf:13".to_string()
+            ),
+        ]
+    );
+    assert!(
+        d.unprobeable
+            .iter()
+            .all(|u| u.directive == "RewriteRule [P]")
+    );
+}

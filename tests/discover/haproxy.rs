@@ -329,3 +329,140 @@ fn stats_sockets_in_global_are_the_proxys_own_view() {
     );
     assert_eq!(d.targets.len(), 1);
 }
+
+/// Short IPv4 forms, mptcp@, a SOCKS4 hop and a health check that goes elsewhere.
+#[test]
+fn short_ipv4_mptcp_socks4_and_check_port() {
+    let tree = Tree::empty();
+    let cfg = tree.write(
+        "haproxy.cfg",
+        "defaults
+    mode http
+
+backend be_app
+    server s1 10.10.188:80 check
+    server s2 127.1:8080
+    server s3 mptcp@10.0.0.7:8080
+    server s4 mptcp6@[fd00::7]:8080
+    server s5 10.0.0.5:80 socks4 127.0.0.1:1080 check
+    server s6 10.0.0.6:80 check port 8081 addr 10.0.0.9 check-ssl
+    server s7 abns@app-sock
+    server s8 1.2.3.4.5:80
+",
+    );
+    let d = discover::haproxy(&cfg);
+    assert_eq!(tree.errors(&d), Vec::<String>::new());
+    let got: Vec<_> = tree
+        .targets(&d)
+        .into_iter()
+        .map(|(name, _, target, at)| (name.to_string(), target, at))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "be_app/s1".to_string(),
+                http("http://10.10.0.188:80/", "10.10.0.188", 80),
+                "haproxy.cfg:5".to_string()
+            ),
+            (
+                "be_app/s2".to_string(),
+                http("http://127.0.0.1:8080/", "127.0.0.1", 8080),
+                "haproxy.cfg:6".to_string()
+            ),
+            (
+                "be_app/s3".to_string(),
+                http("http://10.0.0.7:8080/", "10.0.0.7", 8080),
+                "haproxy.cfg:7".to_string()
+            ),
+            (
+                "be_app/s4".to_string(),
+                http("http://[fd00::7]:8080/", "fd00::7", 8080),
+                "haproxy.cfg:8".to_string()
+            ),
+            // The hop is probed, over TCP whatever the mode, and named.
+            (
+                "be_app/s5 via socks4 127.0.0.1:1080".to_string(),
+                tcp("127.0.0.1", 1080),
+                "haproxy.cfg:9".to_string()
+            ),
+            // Where the health check goes changes nothing in what is probed.
+            (
+                "be_app/s6".to_string(),
+                http("http://10.0.0.6:80/", "10.0.0.6", 80),
+                "haproxy.cfg:10".to_string()
+            ),
+            // Not an inet_aton form: still a name, as HAProxy would look it up.
+            (
+                "be_app/s8".to_string(),
+                http("http://1.2.3.4.5:80/", "1.2.3.4.5", 80),
+                "haproxy.cfg:12".to_string()
+            ),
+        ]
+    );
+    let other = |name: &str| {
+        d.targets
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .flags
+            .other
+            .clone()
+    };
+    assert_eq!(
+        other("be_app/s1"),
+        ["address 10.10.188 read as 10.10.0.188"]
+    );
+    assert_eq!(
+        other("be_app/s3"),
+        ["mptcp@ address: probed over plain TCP"]
+    );
+    assert_eq!(
+        other("be_app/s5 via socks4 127.0.0.1:1080"),
+        [
+            "via socks4 127.0.0.1:1080",
+            "probed: the SOCKS4 proxy 127.0.0.1:1080; 10.0.0.5:80 is reached through it"
+        ]
+    );
+    assert_eq!(
+        other("be_app/s6"),
+        ["health check at 10.0.0.9:8081 over TLS"]
+    );
+    assert!(other("be_app/s8").is_empty());
+    let unprobeable: Vec<_> = d
+        .unprobeable
+        .iter()
+        .map(|u| (u.name.as_str(), tree.loc(&u.source)))
+        .collect();
+    assert_eq!(
+        unprobeable,
+        [("be_app/s7 abns@app-sock", "haproxy.cfg:11".to_string())]
+    );
+    assert!(d.unprobeable[0].reason.contains("abstract"));
+}
+
+/// Parameters and notes come from the file and end up on a terminal: no control byte survives.
+#[test]
+fn server_notes_hold_no_control_bytes() {
+    let tree = Tree::empty();
+    let cfg = tree.write(
+        "haproxy.cfg",
+        "backend be\n    server s1 10.0.0.5:80 odd\u{1b}[31mflag socks4 127.0.0.1:1080\n    \
+         server s2 10.0.0.6:80 check addr \"10.0.0.9\u{7}\"\n",
+    );
+    let d = discover::haproxy(&cfg);
+    let others: Vec<&String> = d.targets.iter().flat_map(|t| &t.flags.other).collect();
+    assert!(
+        others.iter().any(|o| o.contains("odd\\x1b[31mflag")),
+        "{others:?}"
+    );
+    assert!(
+        others
+            .iter()
+            .any(|o| o.starts_with("health check at 10.0.0.9\\x07")),
+        "{others:?}"
+    );
+    for o in others {
+        assert!(!o.chars().any(char::is_control), "{o:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Turns Apache directives into targets and logs: `ProxyPass`, `ProxyPassMatch`,
-//! `BalancerMember`, `SetHandler proxy:...`, `ErrorLog`, `CustomLog`, `TransferLog`.
+//! `BalancerMember`, `SetHandler proxy:...`, `RewriteRule ... [P]`, `ErrorLog`, `CustomLog`,
+//! `TransferLog`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::envvars::substitute;
 use crate::discover::address::{
     authority, first_variable, host_port_text, http_target, split_host_port, split_scheme,
-    strip_unix, tcp_target,
+    strip_unix, tcp_target, unusual_ipv4,
 };
 use crate::discover::limits::MAX_ENTRIES;
 use crate::discover::model::{
@@ -26,7 +27,12 @@ pub(super) struct Section {
 
 /// What a proxy URL designates.
 enum Worker {
-    Target { target: Target, what: String },
+    /// `note`: how the host was read, when not as written ("127.1 read as 127.0.0.1").
+    Target {
+        target: Target,
+        what: String,
+        note: Option<String>,
+    },
     Balancer(String),
 }
 
@@ -88,6 +94,7 @@ impl Collector {
             "transferlog" => self.log(LogKindHint::Access, "TransferLog", args, at, sink),
             "proxypass" | "proxypassmatch" => self.proxy_pass(sections, name, args, at, sink),
             "balancermember" => self.balancer_member(sections, args, at, sink),
+            "rewriterule" => self.rewrite_rule(args, at, sink),
             "sethandler" => {
                 // SetHandler "proxy:unix:/run/php/php8.2-fpm.sock|fcgi://localhost" (Debian's PHP-FPM).
                 let handler = args.first().map_or("", String::as_str);
@@ -167,6 +174,33 @@ impl Collector {
         self.worker(url, directive, params, None, at, sink);
     }
 
+    /// `RewriteRule PATTERN SUBSTITUTION [P,...]`: mod_rewrite hands the rewritten URL to
+    /// mod_proxy (the WebSocket and GitLab idiom). Only rules with the proxy flag connect
+    /// anywhere; a substitution without a scheme proxies back to this server and is skipped.
+    fn rewrite_rule(&mut self, args: &[String], at: &SourceLoc, sink: &mut Sink) {
+        let [_, substitution, flags, ..] = args else {
+            return;
+        };
+        if !has_proxy_flag(flags) {
+            return;
+        }
+        if strip_unix(substitution).is_some() {
+            return self.worker(substitution, "RewriteRule [P]", &[], None, at, sink);
+        }
+        if split_scheme(substitution).is_none() {
+            return;
+        }
+        match rewrite_worker_url(substitution) {
+            Ok(url) => self.worker(&url, "RewriteRule [P]", &[], None, at, sink),
+            Err(reason) => sink.unprobeable(Unprobeable {
+                name: substitution.clone(),
+                directive: "RewriteRule [P]".into(),
+                reason,
+                source: at.clone(),
+            }),
+        }
+    }
+
     fn balancer_member(
         &mut self,
         sections: &[Section],
@@ -222,15 +256,19 @@ impl Collector {
             })
         };
         match parse_worker(url) {
-            Ok(Worker::Target { target, what }) => sink.target(DiscoveredTarget {
-                name: group
-                    .as_ref()
-                    .map_or_else(|| what.clone(), |g| format!("{g} {what}")),
-                group,
-                target,
-                flags: worker_flags(params),
-                source: at.clone(),
-            }),
+            Ok(Worker::Target { target, what, note }) => {
+                let mut flags = worker_flags(params);
+                flags.other.extend(note);
+                sink.target(DiscoveredTarget {
+                    name: group
+                        .as_ref()
+                        .map_or_else(|| what.clone(), |g| format!("{g} {what}")),
+                    group,
+                    target,
+                    flags,
+                    source: at.clone(),
+                })
+            }
             Ok(Worker::Balancer(name)) => {
                 if self.refs.len() < MAX_ENTRIES {
                     self.refs.push(BalancerRef {
@@ -285,6 +323,56 @@ pub(super) fn substitute_args(
     out
 }
 
+/// Whether a RewriteRule flag list (`[P]`, `[NE,P,L]`, `[proxy]`, any case) has the proxy flag;
+/// `PT` (passthrough) is another flag.
+fn has_proxy_flag(flags: &str) -> bool {
+    let Some(inner) = flags.strip_prefix('[').and_then(|f| f.strip_suffix(']')) else {
+        return false;
+    };
+    inner.split(',').any(|f| {
+        let f = f.trim();
+        f.eq_ignore_ascii_case("p") || f.eq_ignore_ascii_case("proxy")
+    })
+}
+
+/// The URL a rewritten substitution connects to, or why its host or port is known only per
+/// request: a back-reference (`$1`, `%1`), a server variable (`%{HTTP_HOST}`) or a map lookup
+/// (`${map:key}`) in the authority. One right after an explicit port ("http://app:8080$1")
+/// starts the path, since a port is digits only, and is cut off; after a bare host it may be
+/// part of the name.
+fn rewrite_worker_url(url: &str) -> Result<String, String> {
+    let Some((scheme, rest)) = split_scheme(url) else {
+        return Ok(url.to_string());
+    };
+    let host = authority(rest);
+    let Some(start) = host.find(['$', '%']) else {
+        return Ok(url.to_string());
+    };
+    let before = &host[..start];
+    let ported = before.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+    });
+    if ported {
+        return Ok(format!("{scheme}://{before}/"));
+    }
+    let var = rewrite_variable(&host[start..]);
+    Err(format!(
+        "the host or port comes from {var}, known only when a request is rewritten"
+    ))
+}
+
+/// The rewrite variable at the start of `s`, as written: `%{NAME}`, `${map:key}`, `$1`, `%1`.
+fn rewrite_variable(s: &str) -> &str {
+    let end = if s[1..].starts_with('{') {
+        s.find('}').map_or(s.len(), |i| i + 1)
+    } else {
+        1 + s[1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.len() - 1)
+    };
+    &s[..end.max(1)]
+}
+
 fn balancer_name(url: &str) -> Option<String> {
     let (scheme, rest) = split_scheme(url)?;
     (scheme == "balancer").then(|| authority(rest).to_string())
@@ -313,6 +401,7 @@ fn parse_worker(url: &str) -> Result<Worker, WorkerError> {
                 path: PathBuf::from(path),
             },
             what: format!("unix:{path}"),
+            note: None,
         });
     }
     let (scheme, rest) =
@@ -347,13 +436,21 @@ fn parse_worker(url: &str) -> Result<Worker, WorkerError> {
     };
     let hp = split_host_port(host).map_err(WorkerError::Invalid)?;
     let port = hp.port.unwrap_or(default_port);
-    let target = match http {
-        Some(tls) => http_target(&hp.host, port, tls),
-        None => tcp_target(&hp.host, port),
+    // mod_proxy resolves with getaddrinfo, which reads "127.1" as 127.0.0.1 (inet_aton).
+    let (host, note) = match unusual_ipv4(&hp.host) {
+        Some(ip) => (
+            ip.to_string(),
+            Some(format!("address {} read as {ip}", hp.host)),
+        ),
+        None => (hp.host, None),
     };
     Ok(Worker::Target {
-        target,
-        what: host_port_text(&hp.host, port),
+        target: match http {
+            Some(tls) => http_target(&host, port, tls),
+            None => tcp_target(&host, port),
+        },
+        what: host_port_text(&host, port),
+        note,
     })
 }
 
@@ -380,4 +477,67 @@ fn worker_flags(params: &[String]) -> ServerFlags {
 /// Where relative paths go when no ServerRoot is set.
 pub(super) fn default_base(main: &Path) -> PathBuf {
     main.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_dotted_ipv4_workers_are_addresses() {
+        let Ok(Worker::Target { target, what, note }) = parse_worker("http://10.10.188:8080/x")
+        else {
+            panic!("a target");
+        };
+        assert_eq!(target, http_target("10.10.0.188", 8080, false));
+        assert_eq!(what, "10.10.0.188:8080");
+        assert_eq!(
+            note.as_deref(),
+            Some("address 10.10.188 read as 10.10.0.188")
+        );
+        let Ok(Worker::Target { note, .. }) = parse_worker("http://10.0.0.5:8080/") else {
+            panic!("a target");
+        };
+        assert_eq!(note, None);
+    }
+
+    #[test]
+    fn proxy_flag_in_any_spelling() {
+        for yes in [
+            "[P]",
+            "[P,L]",
+            "[p,qsa,ne]",
+            "[NE,P]",
+            "[proxy]",
+            "[L, P]",
+            "[Proxy,L]",
+        ] {
+            assert!(has_proxy_flag(yes), "{yes}");
+        }
+        for no in ["[PT]", "[L]", "[R=301,L]", "P", "[]", "[QSA,NE]", "[E=P:1]"] {
+            assert!(!has_proxy_flag(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn rewritten_urls_with_a_literal_authority_are_probeable() {
+        let ok = |s: &str| rewrite_worker_url(s);
+        assert_eq!(
+            ok("ws://127.0.0.1:8080/$1"),
+            Ok("ws://127.0.0.1:8080/$1".into())
+        );
+        assert_eq!(
+            ok("http://gitlab-workhorse:8181%{REQUEST_URI}"),
+            Ok("http://gitlab-workhorse:8181/".into())
+        );
+        assert_eq!(ok("http://app:8080$1"), Ok("http://app:8080/".into()));
+        assert_eq!(ok("http://[::1]:8080$1"), Ok("http://[::1]:8080/".into()));
+        let reason = |s: &str| rewrite_worker_url(s).unwrap_err();
+        assert!(reason("http://%{HTTP_HOST}/$1").contains("%{HTTP_HOST}"));
+        assert!(reason("http://backend$1/x").contains("$1"));
+        assert!(reason("http://app:$1/").contains("$1"));
+        assert!(reason("http://${backends:%{HTTP_HOST}}/").contains("${backends:"));
+        assert!(reason("http://node%1.internal:80/").contains("%1"));
+    }
 }

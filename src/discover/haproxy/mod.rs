@@ -20,7 +20,9 @@ use super::model::{
 };
 use super::sink::Sink;
 use super::target::Target;
-use server::{Address, AddressProblem, parse_address, parse_params};
+use server::{
+    Address, AddressProblem, Params, Parsed, health_check_note, parse_address, parse_params,
+};
 use words::split_words;
 
 /// Discovers backends and resolvers from haproxy.cfg. `path` may also be a directory, which
@@ -84,7 +86,10 @@ struct Defaults {
 
 struct Server {
     name: String,
+    /// Where HAProxy connects: the server, or the SOCKS4 proxy in front of it.
     address: Address,
+    /// `Some(hop)` when `address` is a SOCKS4 proxy: probed as TCP whatever the mode.
+    socks4: Option<String>,
     flags: ServerFlags,
     tls: bool,
     at: SourceLoc,
@@ -204,16 +209,17 @@ impl ConfigParser {
                 DiscoveryErrorKind::Invalid("\"server\" expects a name and an address".into()),
             );
         };
-        let address = match parse_address(address) {
+        let unprobeable = |reason: String, sink: &mut Sink| {
+            sink.unprobeable(Unprobeable {
+                name: format!("{}/{name} {address}", section.name),
+                directive: "server".into(),
+                reason,
+                source: at.clone(),
+            })
+        };
+        let parsed = match parse_address(address) {
             Ok(a) => a,
-            Err(AddressProblem::Runtime(reason)) => {
-                return sink.unprobeable(Unprobeable {
-                    name: format!("{}/{name} {address}", section.name),
-                    directive: "server".into(),
-                    reason,
-                    source: at.clone(),
-                });
-            }
+            Err(AddressProblem::Runtime(reason)) => return unprobeable(reason, sink),
             Err(AddressProblem::Invalid(reason)) => {
                 return sink.error_at(
                     at,
@@ -229,21 +235,54 @@ impl ConfigParser {
             .chain(params)
             .cloned()
             .collect();
-        let (flags, tls) = match parse_params(&all_params) {
+        let params = match parse_params(&all_params) {
             Ok(p) => p,
             Err(reason) => {
                 sink.error_at(
                     at,
                     DiscoveryErrorKind::Invalid(format!("server \"{name}\": {reason}")),
                 );
-                (
-                    ServerFlags {
+                Params {
+                    flags: ServerFlags {
                         other: params.to_vec(),
                         ..ServerFlags::default()
                     },
-                    false,
-                )
+                    ..Params::default()
+                }
             }
+        };
+        let mut flags = params.flags.clone();
+        flags.other.extend(parsed.notes);
+        flags.other.extend(check_notes(&params, &parsed.address));
+        // Behind a SOCKS4 proxy HAProxy connects only to the proxy, which connects on to the
+        // server: the hop is what this host can test; the server may be reachable only from it.
+        let (address, socks4) = match &params.socks4 {
+            None => (parsed.address, None),
+            Some(hop) => match parse_address(hop) {
+                Ok(Parsed {
+                    address: hop_address @ Address::Net { .. },
+                    notes,
+                }) => {
+                    flags.other.push(format!("via socks4 {hop}"));
+                    flags.other.push(format!(
+                        "probed: the SOCKS4 proxy {hop}; {address} is reached through it"
+                    ));
+                    flags.other.extend(notes);
+                    (hop_address, Some(hop.clone()))
+                }
+                Ok(_) | Err(AddressProblem::Runtime(_)) => {
+                    let reason = format!(
+                        "reached through the SOCKS4 proxy \"{hop}\", which is not a host:port to probe"
+                    );
+                    return unprobeable(reason, sink);
+                }
+                Err(AddressProblem::Invalid(reason)) => {
+                    return sink.error_at(
+                        at,
+                        DiscoveryErrorKind::Invalid(format!("server \"{name}\": socks4 {reason}")),
+                    );
+                }
+            },
         };
         self.servers_seen += 1;
         if self.servers_seen > MAX_ENTRIES {
@@ -261,8 +300,9 @@ impl ConfigParser {
         section.servers.push(Server {
             name: name.clone(),
             address,
+            socks4,
             flags,
-            tls,
+            tls: params.tls,
             at: at.clone(),
         });
     }
@@ -292,12 +332,19 @@ impl ConfigParser {
         for s in section.servers {
             let target = match &s.address {
                 Address::Unix(path) => Target::Unix { path: path.clone() },
-                Address::Net { host, port } if http => http_target(host, *port, s.tls),
+                Address::Net { host, port } if http && s.socks4.is_none() => {
+                    http_target(host, *port, s.tls)
+                }
                 Address::Net { host, port } => tcp_target(host, *port),
             };
+            // backend/server: how HAProxy itself names a server in logs and stats; the hop
+            // follows, so nobody reads the SOCKS proxy's state as the server's.
+            let name = match &s.socks4 {
+                Some(hop) => format!("{}/{} via socks4 {hop}", section.name, s.name),
+                None => format!("{}/{}", section.name, s.name),
+            };
             sink.target(DiscoveredTarget {
-                // backend/server: how HAProxy itself names a server in logs and stats.
-                name: format!("{}/{}", section.name, s.name),
+                name,
                 group: Some(section.name.clone()),
                 target,
                 flags: s.flags,
@@ -358,6 +405,27 @@ fn local(address: &str) -> String {
         Some(port) => format!("[::1]:{port}"),
         None => address.to_string(),
     }
+}
+
+/// Where the health check goes when it is not where the traffic goes; without a check (or for a
+/// Unix socket server) the `addr`/`port`/`check-ssl` parameters are listed as written.
+fn check_notes(p: &Params, address: &Address) -> Vec<String> {
+    if let Address::Net { host, port } = address
+        && let Some(note) = health_check_note(p, host, *port)
+    {
+        return vec![note];
+    }
+    let mut out = Vec::new();
+    if let Some(a) = &p.check_addr {
+        out.push(format!("addr {a}"));
+    }
+    if let Some(port) = &p.check_port {
+        out.push(format!("port {port}"));
+    }
+    if p.check_ssl {
+        out.push("check-ssl".to_string());
+    }
+    out
 }
 
 /// `nameserver NAME [udp@|tcp@]ADDRESS[:PORT]` in a `resolvers` section.

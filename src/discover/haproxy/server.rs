@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::discover::address::{HostPort, first_variable, parse_port, split_host_port};
+use crate::discover::address::{
+    HostPort, first_variable, parse_port, split_host_port, unusual_ipv4,
+};
 use crate::discover::model::ServerFlags;
 
 /// Where a server line points.
@@ -21,8 +23,17 @@ pub(super) enum AddressProblem {
     Invalid(String),
 }
 
-/// Parses a server address: "host:port", "[v6]:port", "ipv6@v6:port", "unix@/path", "/path"...
-pub(super) fn parse_address(s: &str) -> Result<Address, AddressProblem> {
+/// A parsed address and what the engineer should know about how it was read, for
+/// `flags.other` ("mptcp@: probed over plain TCP", "127.1 is 127.0.0.1").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Parsed {
+    pub address: Address,
+    pub notes: Vec<String>,
+}
+
+/// Parses a server address: "host:port", "[v6]:port", "ipv6@v6:port", "unix@/path", "/path",
+/// "mptcp@host:port", "10.10.188:80" (a short IPv4 form)...
+pub(super) fn parse_address(s: &str) -> Result<Parsed, AddressProblem> {
     if let Some(var) = first_variable(s) {
         return Err(AddressProblem::Runtime(format!(
             "address contains an environment variable ({var}): set when HAProxy starts"
@@ -32,12 +43,19 @@ pub(super) fn parse_address(s: &str) -> Result<Address, AddressProblem> {
         Some((family, rest)) => (Some(family.to_ascii_lowercase()), rest),
         None => (None, s),
     };
+    let unix = |path: &str| {
+        Ok(Parsed {
+            address: Address::Unix(PathBuf::from(path)),
+            notes: Vec::new(),
+        })
+    };
+    let mut notes = Vec::new();
     match family.as_deref() {
-        None if rest.starts_with('/') => return Ok(Address::Unix(PathBuf::from(rest))),
-        Some("unix") => return Ok(Address::Unix(PathBuf::from(rest))),
+        None if rest.starts_with('/') => return unix(rest),
+        Some("unix") => return unix(rest),
         Some("abns" | "abnsz") => {
             return Err(AddressProblem::Runtime(
-                "abstract Unix socket: not reachable through a path".into(),
+                "abstract Unix socket (abns@): it has no path in the file system, so it cannot be probed from here".into(),
             ));
         }
         Some("fd" | "sockpair") => {
@@ -55,6 +73,11 @@ pub(super) fn parse_address(s: &str) -> Result<Address, AddressProblem> {
                 "{f}@ address: UDP, not probed"
             )));
         }
+        // Multipath TCP falls back to TCP when a peer does not offer it: a plain TCP connect
+        // reaches the same listener.
+        Some(f @ ("mptcp" | "mptcp4" | "mptcp6")) => {
+            notes.push(format!("{f}@ address: probed over plain TCP"));
+        }
         None | Some("ipv4" | "ipv6" | "tcp" | "tcp4" | "tcp6") => {}
         Some(other) => {
             return Err(AddressProblem::Invalid(format!(
@@ -63,15 +86,24 @@ pub(super) fn parse_address(s: &str) -> Result<Address, AddressProblem> {
         }
     }
     let hp = split_haproxy_host_port(rest)?;
-    match hp.port {
-        Some(port) => Ok(Address::Net {
-            host: hp.host,
-            port,
-        }),
-        None => Err(AddressProblem::Runtime(
+    let Some(port) = hp.port else {
+        return Err(AddressProblem::Runtime(
             "no port: HAProxy connects to the port the client connected to".into(),
-        )),
-    }
+        ));
+    };
+    // HAProxy resolves a host that is not a dotted quad with getaddrinfo, which reads
+    // "10.10.188" as the address 10.10.0.188 (inet_aton): never a name to look up.
+    let host = match unusual_ipv4(&hp.host) {
+        Some(ip) => {
+            notes.push(format!("address {} read as {ip}", hp.host));
+            ip.to_string()
+        }
+        None => hp.host,
+    };
+    Ok(Parsed {
+        address: Address::Net { host, port },
+        notes,
+    })
 }
 
 /// HAProxy reads the port after the last colon, brackets or not ("2001:db8::1:80"), and allows a
@@ -175,10 +207,23 @@ const WITH_VALUE: &[&str] = &[
     "ws",
 ];
 
+/// What a server's parameters say about how it is reached and checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Params {
+    pub flags: ServerFlags,
+    pub tls: bool,
+    /// `socks4 ADDR:PORT`: HAProxy connects to this SOCKS4 proxy, which connects to the server.
+    pub socks4: Option<String>,
+    /// `addr`, `port` and `check-ssl`: where and how the health check connects when it differs
+    /// from the server's own address.
+    pub check_addr: Option<String>,
+    pub check_port: Option<String>,
+    pub check_ssl: bool,
+}
+
 /// Parameters of `default-server` then `server`, in that order, so the server's own win.
-pub(super) fn parse_params(params: &[String]) -> Result<(ServerFlags, bool), String> {
-    let mut flags = ServerFlags::default();
-    let mut tls = false;
+pub(super) fn parse_params(params: &[String]) -> Result<Params, String> {
+    let mut out = Params::default();
     let mut i = 0;
     while i < params.len() {
         let key = params[i].as_str();
@@ -188,35 +233,66 @@ pub(super) fn parse_params(params: &[String]) -> Result<(ServerFlags, bool), Str
                 .get(i)
                 .ok_or_else(|| format!("\"{key}\" expects a value"))?;
             i += 1;
-            if key == "weight" {
-                let weight = value
-                    .parse()
-                    .map_err(|_| format!("invalid weight \"{value}\""))?;
-                flags.weight = Some(weight);
-            } else {
-                flags.other.push(format!("{key} {value}"));
+            match key {
+                "weight" => {
+                    let weight = value
+                        .parse()
+                        .map_err(|_| format!("invalid weight \"{value}\""))?;
+                    out.flags.weight = Some(weight);
+                }
+                "socks4" => out.socks4 = Some(value.clone()),
+                "addr" => out.check_addr = Some(value.clone()),
+                "port" => out.check_port = Some(value.clone()),
+                _ => out.flags.other.push(format!("{key} {value}")),
             }
             continue;
         }
         match key {
-            "check" => flags.health_check = true,
-            "no-check" => flags.health_check = false,
-            "backup" => flags.backup = true,
-            "no-backup" => flags.backup = false,
-            "disabled" => flags.down = true,
-            "enabled" => flags.down = false,
-            "ssl" => tls = true,
-            "no-ssl" => tls = false,
-            other => flags.other.push(other.to_string()),
+            "check" => out.flags.health_check = true,
+            "no-check" => out.flags.health_check = false,
+            "backup" => out.flags.backup = true,
+            "no-backup" => out.flags.backup = false,
+            "disabled" => out.flags.down = true,
+            "enabled" => out.flags.down = false,
+            "ssl" => out.tls = true,
+            "no-ssl" => out.tls = false,
+            "check-ssl" => out.check_ssl = true,
+            "no-check-ssl" => out.check_ssl = false,
+            other => out.flags.other.push(other.to_string()),
         }
     }
-    Ok((flags, tls))
+    Ok(out)
+}
+
+/// "health check at 10.0.0.9:8081 over TLS" when the check goes elsewhere than the traffic or
+/// over TLS of its own; `None` when it goes where the traffic goes (or there is no check).
+/// `addr` may be written in a short IPv4 form too.
+pub(super) fn health_check_note(p: &Params, host: &str, port: u16) -> Option<String> {
+    if !p.flags.health_check || (p.check_addr.is_none() && p.check_port.is_none() && !p.check_ssl) {
+        return None;
+    }
+    let addr = p.check_addr.as_deref().map_or_else(
+        || host.to_string(),
+        |a| unusual_ipv4(a).map_or_else(|| a.to_string(), |ip| ip.to_string()),
+    );
+    let port = p.check_port.clone().unwrap_or_else(|| port.to_string());
+    let at = if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    };
+    let tls = if p.check_ssl { " over TLS" } else { "" };
+    Some(format!("health check at {at}{tls}"))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    fn addr(s: &str) -> Result<Address, AddressProblem> {
+        parse_address(s).map(|p| p.address)
+    }
 
     fn net(host: &str, port: u16) -> Result<Address, AddressProblem> {
         Ok(Address::Net {
@@ -227,54 +303,36 @@ mod tests {
 
     #[test]
     fn address_forms() {
-        assert_eq!(parse_address("10.0.0.5:8080"), net("10.0.0.5", 8080));
-        assert_eq!(parse_address("app.internal:80"), net("app.internal", 80));
-        assert_eq!(parse_address("[2001:db8::5]:443"), net("2001:db8::5", 443));
+        assert_eq!(addr("10.0.0.5:8080"), net("10.0.0.5", 8080));
+        assert_eq!(addr("app.internal:80"), net("app.internal", 80));
+        assert_eq!(addr("[2001:db8::5]:443"), net("2001:db8::5", 443));
+        assert_eq!(addr("ipv6@2001:db8::5:443"), net("2001:db8::5", 443));
+        assert_eq!(addr("ipv4@10.0.0.1:80"), net("10.0.0.1", 80));
         assert_eq!(
-            parse_address("ipv6@2001:db8::5:443"),
-            net("2001:db8::5", 443)
-        );
-        assert_eq!(parse_address("ipv4@10.0.0.1:80"), net("10.0.0.1", 80));
-        assert_eq!(
-            parse_address("unix@/run/app.sock"),
+            addr("unix@/run/app.sock"),
             Ok(Address::Unix("/run/app.sock".into()))
         );
         assert_eq!(
-            parse_address("/run/app.sock"),
+            addr("/run/app.sock"),
             Ok(Address::Unix("/run/app.sock".into()))
         );
+        assert!(matches!(addr("10.0.0.5"), Err(AddressProblem::Runtime(_))));
         assert!(matches!(
-            parse_address("10.0.0.5"),
+            addr("10.0.0.5:+1000"),
+            Err(AddressProblem::Runtime(_))
+        ));
+        assert!(matches!(addr("abns@app"), Err(AddressProblem::Runtime(_))));
+        assert!(matches!(
+            addr("${APP_ADDR}:80"),
             Err(AddressProblem::Runtime(_))
         ));
         assert!(matches!(
-            parse_address("10.0.0.5:+1000"),
-            Err(AddressProblem::Runtime(_))
-        ));
-        assert!(matches!(
-            parse_address("abns@app"),
-            Err(AddressProblem::Runtime(_))
-        ));
-        assert!(matches!(
-            parse_address("${APP_ADDR}:80"),
-            Err(AddressProblem::Runtime(_))
-        ));
-        assert!(matches!(
-            parse_address("10.0.0.5:99999"),
+            addr("10.0.0.5:99999"),
             Err(AddressProblem::Invalid(_))
         ));
-        assert!(matches!(
-            parse_address("bogus@x:1"),
-            Err(AddressProblem::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_address(":80"),
-            Err(AddressProblem::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_address("::1"),
-            Err(AddressProblem::Invalid(_))
-        ));
+        assert!(matches!(addr("bogus@x:1"), Err(AddressProblem::Invalid(_))));
+        assert!(matches!(addr(":80"), Err(AddressProblem::Invalid(_))));
+        assert!(matches!(addr("::1"), Err(AddressProblem::Invalid(_))));
     }
 
     #[test]
@@ -284,7 +342,7 @@ mod tests {
                 .split(' ')
                 .map(String::from)
                 .collect();
-        let (flags, tls) = parse_params(&p).unwrap();
+        let Params { flags, tls, .. } = parse_params(&p).unwrap();
         assert!(tls && flags.backup && !flags.health_check);
         assert_eq!(flags.weight, Some(10));
         assert_eq!(
@@ -293,5 +351,72 @@ mod tests {
         );
         assert!(parse_params(&["weight".to_string()]).is_err());
         assert!(parse_params(&["weight".to_string(), "x".to_string()]).is_err());
+    }
+
+    fn notes(s: &str) -> Vec<String> {
+        parse_address(s).unwrap().notes
+    }
+
+    #[test]
+    fn short_dotted_ipv4_is_an_address_not_a_name() {
+        assert_eq!(addr("10.10.188:80"), net("10.10.0.188", 80));
+        assert_eq!(addr("127.1:8080"), net("127.0.0.1", 8080));
+        assert_eq!(addr("10.1.2:80"), net("10.1.0.2", 80));
+        assert_eq!(addr("2130706433:80"), net("127.0.0.1", 80));
+        assert_eq!(addr("ipv4@127.1:80"), net("127.0.0.1", 80));
+        assert_eq!(notes("127.1:8080"), ["address 127.1 read as 127.0.0.1"]);
+        // Dotted quads and names stay as written, with nothing to say.
+        assert!(notes("10.0.0.5:80").is_empty());
+        assert_eq!(addr("1.2.3.4.5:80"), net("1.2.3.4.5", 80));
+        assert_eq!(addr("app1.internal:80"), net("app1.internal", 80));
+        assert_eq!(addr("10.0.0.5a:80"), net("10.0.0.5a", 80));
+    }
+
+    #[test]
+    fn mptcp_is_probed_as_tcp_and_abns_is_unprobeable() {
+        assert_eq!(addr("mptcp@10.0.0.5:80"), net("10.0.0.5", 80));
+        assert_eq!(addr("mptcp4@127.1:80"), net("127.0.0.1", 80));
+        assert_eq!(addr("MPTCP6@[::1]:80"), net("::1", 80));
+        assert_eq!(
+            notes("mptcp@10.0.0.5:80"),
+            ["mptcp@ address: probed over plain TCP"]
+        );
+        let Err(AddressProblem::Runtime(reason)) = addr("abns@haproxy-app") else {
+            panic!("abns@ must be unprobeable");
+        };
+        assert!(reason.contains("abstract"), "{reason}");
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn socks4_hop_and_health_check_parameters() {
+        let p = parse_params(&words("check socks4 127.0.0.1:1080 inter 2s")).unwrap();
+        assert_eq!(p.socks4.as_deref(), Some("127.0.0.1:1080"));
+        assert_eq!(p.flags.other, ["inter 2s"]);
+
+        let p = parse_params(&words("check port 8081 addr 10.0.0.9 check-ssl")).unwrap();
+        assert_eq!(
+            health_check_note(&p, "10.0.0.5", 80).as_deref(),
+            Some("health check at 10.0.0.9:8081 over TLS")
+        );
+        let p = parse_params(&words("check port 8081")).unwrap();
+        assert_eq!(
+            health_check_note(&p, "fd00::5", 80).as_deref(),
+            Some("health check at [fd00::5]:8081")
+        );
+        let p = parse_params(&words("check addr 10.9")).unwrap();
+        assert_eq!(
+            health_check_note(&p, "10.0.0.5", 80).as_deref(),
+            Some("health check at 10.0.0.9:80")
+        );
+        // No check, or a check where the traffic goes: nothing to add.
+        let p = parse_params(&words("port 8081")).unwrap();
+        assert_eq!(health_check_note(&p, "10.0.0.5", 80), None);
+        let p = parse_params(&words("check")).unwrap();
+        assert_eq!(health_check_note(&p, "10.0.0.5", 80), None);
+        assert!(parse_params(&words("socks4")).is_err());
     }
 }
