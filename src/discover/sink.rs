@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::limits::{MAX_ENTRIES, MAX_ERRORS};
 use super::model::{
-    DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind, LogKindHint,
-    SourceLoc, Unprobeable,
+    DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind,
+    LogKindHint, SourceLoc, Unprobeable,
 };
 use super::target::Target;
 use crate::sanitize::sanitize;
@@ -139,6 +139,13 @@ impl Sink {
             return;
         }
         self.out.resolvers.push(addr);
+    }
+
+    pub(crate) fn api(&mut self, api: DiscoveredApi) {
+        if self.out.apis.contains(&api) || !self.room(self.out.apis.len(), "APIs", &api.source) {
+            return;
+        }
+        self.out.apis.push(api);
     }
 
     pub(crate) fn file_read(&mut self, path: &Path) {

@@ -60,7 +60,12 @@ impl Sandbox {
     pub fn isolated(&self, args: &[&str]) -> Vec<String> {
         let empty = self.write("empty-proxy.conf", "");
         let mut out: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        for flag in ["--nginx-conf", "--haproxy-conf", "--apache-conf"] {
+        for flag in [
+            "--nginx-conf",
+            "--haproxy-conf",
+            "--apache-conf",
+            "--caddy-conf",
+        ] {
             if !args.contains(&flag) {
                 out.push(flag.to_string());
                 out.push(empty.display().to_string());
@@ -377,12 +382,15 @@ pub fn append(path: &Path, text: &str) {
 
 /// The first process whose parent is `parent` (a pid as text), from /proc.
 fn child_of(parent: &str) -> Option<i32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-        // Fields after the parenthesised command: state, ppid, ...
-        let after = stat.rsplit_once(')')?.1;
-        (after.split_whitespace().nth(1) == Some(parent))
-            .then(|| entry.file_name().to_string_lossy().parse().ok())
-            .flatten()
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // Fields after the parenthesised command: state, ppid, ...
+            let after = stat.rsplit_once(')')?.1;
+            (after.split_whitespace().nth(1) == Some(parent))
+                .then(|| entry.file_name().to_string_lossy().parse().ok())
+                .flatten()
+        })
 }
