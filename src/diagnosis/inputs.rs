@@ -310,7 +310,10 @@ impl LogInput {
 
     /// Whether its lines carry HTTP statuses (an access or HAProxy traffic log).
     pub fn has_statuses(&self) -> bool {
-        matches!(self.format, Some(Format::Access | Format::Haproxy))
+        matches!(
+            self.format,
+            Some(Format::Access | Format::Haproxy | Format::CaddyAccess)
+        )
     }
 
     pub fn minutes(&self) -> u64 {

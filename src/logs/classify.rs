@@ -4,7 +4,7 @@
 
 use super::access::BracketDate;
 use super::text::is_printable;
-use super::{Cause, Format, access, apache, haproxy, nginx};
+use super::{Cause, Format, access, apache, caddy, haproxy, nginx};
 use crate::config::LogKind;
 
 /// What a line says, borrowed from it.
@@ -24,10 +24,17 @@ pub struct Classified<'a> {
 /// The format a single line is in, from its shape alone.
 pub fn detect(line: &str) -> Option<Format> {
     if nginx::looks_like(line) {
-        return Some(Format::NginxError);
+        return Some(if caddy::is_go_log(line) {
+            Format::Caddy
+        } else {
+            Format::NginxError
+        });
     }
     if apache::looks_like(line) {
         return Some(Format::ApacheError);
+    }
+    if caddy::looks_like_bytes(line.as_bytes()) {
+        return caddy::classify(line).format;
     }
     match access::find_date(line) {
         Some(date) if date.millis => Some(Format::Haproxy),
@@ -41,9 +48,19 @@ pub fn detect(line: &str) -> Option<Format> {
 pub fn allowed(format: Format, kind: Option<LogKind>) -> bool {
     match kind {
         None => true,
-        Some(LogKind::Error) => matches!(format, Format::NginxError | Format::ApacheError),
+        Some(LogKind::Error) => {
+            matches!(
+                format,
+                Format::NginxError | Format::ApacheError | Format::Caddy
+            )
+        }
         // HAProxy's traffic log is its access log.
-        Some(LogKind::Access) => matches!(format, Format::Access | Format::Haproxy),
+        Some(LogKind::Access) => {
+            matches!(
+                format,
+                Format::Access | Format::Haproxy | Format::CaddyAccess
+            )
+        }
     }
 }
 
@@ -52,10 +69,16 @@ pub fn allowed(format: Format, kind: Option<LogKind>) -> bool {
 /// is recognised (the access parse reuses the date the detection found).
 pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
     if nginx::looks_like(line) {
+        if caddy::is_go_log(line) {
+            return caddy_line(line, kind);
+        }
         return error_line(Format::NginxError, line, kind);
     }
     if apache::looks_like(line) {
         return error_line(Format::ApacheError, line, kind);
+    }
+    if caddy::looks_like_bytes(line.as_bytes()) {
+        return caddy_line(line, kind);
     }
     match access::find_date(line) {
         Some(date) if !date.millis => access_line(line, date, kind),
@@ -81,6 +104,14 @@ fn error_line(format: Format, line: &str, kind: Option<LogKind>) -> Classified<'
         upstream,
         time,
         status: None,
+    }
+}
+
+fn caddy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
+    let c = caddy::classify(line);
+    match c.format {
+        Some(format) if allowed(format, kind) => c,
+        _ => Classified::default(),
     }
 }
 
@@ -141,6 +172,7 @@ pub fn plain_request(raw: &[u8], kind: Option<LogKind>) -> Option<access::Reques
     if !allowed(Format::Access, kind)
         || nginx::looks_like_bytes(raw)
         || apache::looks_like_bytes(raw)
+        || caddy::looks_like_bytes(raw)
     {
         return None;
     }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::text::{self, finders};
-use super::{Cause, Format, apache, nginx};
+use super::{Cause, Format, apache, caddy, nginx};
 
 finders! {
     NOT_RESOLVED = " could not be resolved";
@@ -110,6 +110,7 @@ fn message_of(line: &str, format: Option<Format>) -> &str {
     let message = match format {
         Some(Format::NginxError) => nginx::parse(line).map(|e| e.message),
         Some(Format::ApacheError) => apache::parse(line).map(|e| e.message),
+        Some(Format::Caddy) => caddy::parse(line).map(|e| e.msg),
         _ => None,
     };
     message.unwrap_or(line).trim()

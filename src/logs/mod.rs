@@ -9,6 +9,7 @@
 
 mod access;
 mod apache;
+mod caddy;
 mod cause;
 mod classify;
 mod command;
@@ -31,6 +32,7 @@ use serde::Serialize;
 
 pub use access::{AccessLine, parse as parse_access};
 pub use apache::{ApacheError, parse as parse_apache_error};
+pub use caddy::{CaddyLine, parse as parse_caddy};
 pub use cause::Cause;
 pub use classify::{Classified, classify, detect};
 pub use example::{EXAMPLE_BYTES, Example};
@@ -66,6 +68,10 @@ pub enum Format {
     Haproxy,
     /// The combined access log format (nginx or Apache), with optional upstream extras.
     Access,
+    /// Caddy's own messages (JSON, console or Caddy 1 text), upstream errors among them.
+    Caddy,
+    /// Caddy's JSON access entries (`http.log.access` loggers).
+    CaddyAccess,
 }
 
 impl Format {
@@ -75,6 +81,8 @@ impl Format {
             Format::ApacheError => "apache_error",
             Format::Haproxy => "haproxy",
             Format::Access => "access",
+            Format::Caddy => "caddy",
+            Format::CaddyAccess => "caddy_access",
         }
     }
 }

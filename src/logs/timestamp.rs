@@ -102,7 +102,25 @@ fn parse_uncached(tz: &TimeZone, format: Format, text: &str) -> Option<i64> {
             )?;
             local(tz, dt)
         }
+        Format::Caddy | Format::CaddyAccess => caddy(tz, text),
     }
+}
+
+/// Caddy writes `ts` as float seconds by default, or as its `time_format` says: RFC 3339, or the
+/// console's wall clock `2024/05/01 12:00:00.123` (local); Caddy 1 wrote the access log's date.
+fn caddy(tz: &TimeZone, text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if !text.is_empty() && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        let whole = text.split('.').next()?;
+        return whole.parse().ok();
+    }
+    if b.get(2) == Some(&b'/') {
+        return parse_uncached(tz, Format::Access, text);
+    }
+    if b.get(4) == Some(&b'/') {
+        return parse_uncached(tz, Format::NginxError, text.get(..19)?);
+    }
+    text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 fn local(tz: &TimeZone, dt: DateTime) -> Option<i64> {
@@ -180,6 +198,24 @@ mod tests {
             p.parse(Format::ApacheError, "Wed May 01 12:00:00 2024"),
             Some(expected)
         );
+    }
+
+    #[test]
+    fn caddy_times() {
+        let expected = 1_714_564_800;
+        let mut p = utc();
+        for text in [
+            "1714564800.5",
+            "2024-05-01T12:00:00.5Z",
+            "2024-05-01T14:00:00+02:00",
+            "2024/05/01 12:00:00.123",
+            "01/May/2024:12:00:00 +0000",
+            "2024/05/01 12:00:00",
+        ] {
+            assert_eq!(p.parse(Format::Caddy, text), Some(expected), "{text}");
+        }
+        assert_eq!(p.parse(Format::CaddyAccess, "yesterday"), None);
+        assert_eq!(p.parse(Format::CaddyAccess, "."), None);
     }
 
     #[test]
