@@ -66,7 +66,7 @@ fn directives(nodes: &[Node], sink: &mut Sink) {
     for n in nodes {
         match n.name() {
             "reverse_proxy" => reverse_proxy(n, Transport::Http, sink),
-            "php_fastcgi" => reverse_proxy(n, Transport::FastCgi, sink),
+            "php_fastcgi" => reverse_proxy(n, Transport::Tcp, sink),
             "log" => log(n, LogKindHint::Access, sink),
             _ => directives(n.children(), sink),
         }
@@ -92,7 +92,7 @@ fn reverse_proxy(n: &Node, default: Transport, sink: &mut Sink) {
         match sub.name() {
             "to" => upstreams.extend(sub.args().iter().map(|t| (t.text.clone(), loc(t)))),
             "transport" => match sub.args().first().map(|t| t.text.as_str()) {
-                Some("fastcgi") => transport = Transport::FastCgi,
+                Some("fastcgi") => transport = Transport::Tcp,
                 Some("http")
                     if sub
                         .children()
@@ -105,8 +105,11 @@ fn reverse_proxy(n: &Node, default: Transport, sink: &mut Sink) {
             },
             "dynamic" => {
                 let source = sub.args().first().map_or("", |t| t.text.as_str());
+                let words: Vec<&str> = sub.args().iter().take(3).map(|t| t.text.as_str()).collect();
                 sink.unprobeable(Unprobeable {
-                    name: format!("dynamic {source}"),
+                    name: format!("dynamic {}", words.join(" "))
+                        .trim_end()
+                        .to_string(),
                     directive: directive.clone(),
                     reason: format!("upstreams chosen at run time (dynamic {source})"),
                     source: sub.loc(),

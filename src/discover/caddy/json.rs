@@ -47,7 +47,7 @@ pub(super) fn collect(file: &Path, bytes: &[u8], sink: &mut Sink) {
                 .into_iter()
                 .flatten()
             {
-                reader.routes(routes, 0, sink);
+                reader.routes(routes, sink);
             }
         }
     }
@@ -89,7 +89,7 @@ impl Reader<'_> {
     }
 
     /// serde_json refuses nesting deeper than 128, so this recursion is bounded by the input.
-    fn routes(&self, routes: &Value, depth: usize, sink: &mut Sink) {
+    fn routes(&self, routes: &Value, sink: &mut Sink) {
         for route in routes.as_array().into_iter().flatten() {
             for handler in route
                 .get("handle")
@@ -101,7 +101,7 @@ impl Reader<'_> {
                     Some("reverse_proxy") => self.reverse_proxy(handler, sink),
                     Some("subroute") => {
                         if let Some(inner) = handler.get("routes") {
-                            self.routes(inner, depth + 1, sink);
+                            self.routes(inner, sink);
                         }
                     }
                     _ => {}
@@ -116,19 +116,28 @@ impl Reader<'_> {
             .and_then(|t| t.get("protocol"))
             .and_then(Value::as_str)
         {
-            Some("fastcgi") => Transport::FastCgi,
+            Some("fastcgi") => Transport::Tcp,
+            // h2c:// upstreams: HTTP/2 without TLS.
+            _ if transport
+                .and_then(|t| t.get("versions"))
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().any(|v| v == "h2c")) =>
+            {
+                Transport::Tcp
+            }
             _ if transport.and_then(|t| t.get("tls")).is_some() => Transport::Https,
             _ => Transport::Http,
         };
         if let Some(dynamic) = handler.get("dynamic_upstreams") {
             let source = dynamic.get("source").and_then(Value::as_str).unwrap_or("");
-            let name = dynamic
-                .get("name")
-                .or_else(|| dynamic.get("port"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let words: Vec<&str> = ["name", "port"]
+                .iter()
+                .filter_map(|k| dynamic.get(*k).and_then(Value::as_str))
+                .collect();
             sink.unprobeable(Unprobeable {
-                name: format!("dynamic {source} {name}").trim_end().to_string(),
+                name: format!("dynamic {source} {}", words.join(" "))
+                    .trim_end()
+                    .to_string(),
                 directive: "reverse_proxy".into(),
                 reason: format!("upstreams chosen at run time (dynamic_upstreams {source})"),
                 source: self.at(source),

@@ -18,8 +18,9 @@ pub(super) enum Transport {
     Http,
     /// `transport http { tls }` or an `https://` upstream: HTTPS, not verified.
     Https,
-    /// FastCGI (`php_fastcgi`, `transport fastcgi`): a TCP port or socket, not HTTP.
-    FastCgi,
+    /// FastCGI (`php_fastcgi`, `transport fastcgi`) or h2c: probed as a TCP port or socket, not
+    /// with an HTTP/1 request.
+    Tcp,
 }
 
 /// One upstream as Caddy will dial it.
@@ -51,7 +52,7 @@ pub(super) fn caddyfile_upstream(s: &str, transport: Transport) -> Result<Vec<Di
         None | Some("http") => transport,
         Some("https") => Transport::Https,
         // HTTP/2 without TLS: a plain HTTP/1 request may be refused, the TCP port is the test.
-        Some("h2c") => Transport::FastCgi,
+        Some("h2c") => Transport::Tcp,
         Some(other) => {
             return Err(Problem::Invalid(format!(
                 "unsupported scheme \"{other}://\" in upstream \"{s}\""
@@ -118,10 +119,10 @@ fn dial(s: &str, transport: Transport) -> Result<Vec<Dial>, Problem> {
     let ports = match (ports, hp.port) {
         (Some(range), _) => range,
         (None, Some(p)) => vec![p],
+        // By scheme only, FastCGI included: `caddy adapt` (2.6) dials "php" as "php:80".
         (None, None) => vec![match transport {
-            Transport::Http => 80,
             Transport::Https => 443,
-            Transport::FastCgi => 9000,
+            Transport::Http | Transport::Tcp => 80,
         }],
     };
     Ok(ports
@@ -130,7 +131,7 @@ fn dial(s: &str, transport: Transport) -> Result<Vec<Dial>, Problem> {
             let target = match transport {
                 Transport::Http => http_target(&hp.host, port, false),
                 Transport::Https => http_target(&hp.host, port, true),
-                Transport::FastCgi => tcp_target(&hp.host, port),
+                Transport::Tcp => tcp_target(&hp.host, port),
             };
             Dial {
                 name: crate::discover::address::host_port_text(&hp.host, port),
@@ -192,7 +193,7 @@ mod tests {
             names("h2c://grpc:50051", Transport::Http),
             ["grpc:50051 tcp"]
         );
-        assert_eq!(names("php", Transport::FastCgi), ["php:9000 tcp"]);
+        assert_eq!(names("php", Transport::Tcp), ["php:80 tcp"]);
         assert_eq!(names("[::1]:81", Transport::Https), ["[::1]:81 http"]);
         assert_eq!(
             names("unix//run/app.sock", Transport::Http),
@@ -247,11 +248,11 @@ mod tests {
 
     #[test]
     fn json_dials() {
-        let d = json_dial("127.0.0.1:9000", Transport::FastCgi).unwrap();
+        let d = json_dial("127.0.0.1:9000", Transport::Tcp).unwrap();
         assert_eq!(d[0].target, tcp_target("127.0.0.1", 9000));
         let d = json_dial("tcp/10.0.0.1:80", Transport::Http).unwrap();
         assert_eq!(d[0].name, "10.0.0.1:80");
-        let d = json_dial("unix//run/php.sock", Transport::FastCgi).unwrap();
+        let d = json_dial("unix//run/php.sock", Transport::Tcp).unwrap();
         assert_eq!(d[0].name, "unix//run/php.sock");
     }
 }
