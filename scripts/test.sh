@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # adds a loopback-only DROP rule to see it flagged), php8.2-fpm (the incident tests put a real php-fpm
 # pool behind nginx, and use its php8.2-cli's built-in server as an upstream that can be frozen),
 # iproute2 and util-linux (tests make network and mount namespaces of their own: `ip`, `unshare`,
-# and lower the open-file limit with `prlimit`).
+# and lower the open-file limit with `prlimit`), caddy (real 502s in its JSON logs, its admin API's
+# running config, and `caddy adapt` as the judge of the Caddyfile reader).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -19,6 +20,7 @@ have nft || need+=(nftables)
 have php-fpm8.2 || need+=(php8.2-fpm)
 have ip || need+=(iproute2)
 { have unshare && have prlimit; } || need+=(util-linux)
+have caddy || need+=(caddy)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -26,7 +28,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit; do
+for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit caddy; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 

@@ -2,6 +2,8 @@
 //! makes it write its own 502 lines, and `check --json` finds its upstreams in its Caddyfile,
 //! follows its logs and reads its running config from the admin API.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 #[path = "common/servers.rs"]
 mod servers;
@@ -12,8 +14,8 @@ use std::time::Duration;
 
 use common::caddy::Caddy;
 // `upstreams` reaches it as `super::require_tool`.
-use common::require_tool;
 use common::nginx::{free_port, traffic};
+use common::require_tool;
 use servers::Behaviour;
 use upstreams::Upstreams;
 

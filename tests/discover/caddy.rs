@@ -355,3 +355,32 @@ fn hostile_caddyfiles_end_in_errors_not_panics() {
     assert_eq!(d.errors.len(), 1);
     assert!(Path::new(&d.errors[0].file) == tree.root);
 }
+
+/// Caddy refuses a proxy whose upstreams mix schemes; so does discovery, naming the line.
+#[test]
+fn mixed_schemes_are_refused_like_caddy_refuses_them() {
+    let caddy = crate::support::require_caddy();
+    let tree = Tree::empty();
+    let main = tree.write(
+        "Caddyfile",
+        ":80 {\n\treverse_proxy /a/* 10.0.0.1:80\n\treverse_proxy http://10.0.0.2 https://10.0.0.3\n}\n",
+    );
+    let out = Command::new(&caddy)
+        .args(["adapt", "--adapter", "caddyfile", "--config"])
+        .arg(&main)
+        .env("HOME", &tree.root)
+        .env("XDG_DATA_HOME", tree.root.join("data"))
+        .env("XDG_CONFIG_HOME", tree.root.join("config"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Caddyfile:3"));
+    let d = discover::caddy(&main);
+    assert_eq!(
+        tree.errors(&d),
+        [
+            "Caddyfile:3: reverse_proxy: all upstreams must use the same scheme, not http:// and https:// (Caddy refuses this)"
+        ]
+    );
+    assert_eq!(names(&d), ["10.0.0.1:80 http"]);
+}

@@ -118,6 +118,22 @@ fn reverse_proxy(n: &Node, default: Transport, sink: &mut Sink) {
             _ => {}
         }
     }
+    // Caddy refuses upstreams of one proxy with different schemes; "https://" puts TLS on
+    // the whole transport.
+    let mut schemes = upstreams
+        .iter()
+        .filter_map(|(u, _)| u.split_once("://").map(|(s, _)| s.to_ascii_lowercase()));
+    if let Some(first) = schemes.next() {
+        if let Some(other) = schemes.find(|s| *s != first) {
+            let message = format!(
+                "{directive}: all upstreams must use the same scheme, not {first}:// and {other}:// (Caddy refuses this)"
+            );
+            return sink.error_at(&n.loc(), DiscoveryErrorKind::Invalid(message));
+        }
+        if first == "https" {
+            transport = Transport::Https;
+        }
+    }
     for (text, at) in upstreams {
         match caddyfile_upstream(&text, transport) {
             Ok(dials) => {
