@@ -43,6 +43,10 @@ pub fn running(file_path: &Path, file: &Discovery) -> Option<Running> {
             return None;
         }
     };
+    if !looks_like_caddy_config(&body) {
+        tracing::debug!(%place, "the admin endpoint's answer is no Caddy config");
+        return None;
+    }
     let origin = format!("caddy admin API {place}/config/");
     let discovery = caddy_json(Path::new(&origin), &body);
     if !discovery.errors.is_empty() {
@@ -80,6 +84,17 @@ pub fn running(file_path: &Path, file: &Discovery) -> Option<Running> {
         from: format!("caddy running config from the admin API at {place}"),
         differs,
     })
+}
+
+/// Something else may answer on the port a Caddyfile names: Caddy's config is `null` (none
+/// loaded) or an object of its own top-level keys only.
+pub fn looks_like_caddy_config(body: &[u8]) -> bool {
+    const KEYS: [&str; 4] = ["admin", "logging", "storage", "apps"];
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Null) => true,
+        Ok(serde_json::Value::Object(map)) => map.keys().all(|k| KEYS.contains(&k.as_str())),
+        _ => false,
+    }
 }
 
 /// `GET /config/` on the admin endpoint: the body of a 200 answer.
@@ -260,6 +275,17 @@ mod tests {
             parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
         );
         assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn only_a_caddy_config_is_taken_for_one() {
+        assert!(looks_like_caddy_config(b"null\n"));
+        assert!(looks_like_caddy_config(
+            br#"{"admin":{"listen":"127.0.0.1:2019"},"apps":{}}"#
+        ));
+        assert!(!looks_like_caddy_config(br#"{"status":"ok"}"#));
+        assert!(!looks_like_caddy_config(b"[1]"));
+        assert!(!looks_like_caddy_config(b"<html>"));
     }
 
     #[test]
