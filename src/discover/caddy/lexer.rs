@@ -34,6 +34,10 @@ pub(super) struct LexError {
     pub message: String,
 }
 
+/// Most tokens read from one file (a real Caddyfile has a few thousand): a 16 MiB file of
+/// one-letter words would otherwise take gigabytes as tokens.
+pub(super) const MAX_FILE_TOKENS: usize = 500_000;
+
 /// Longest heredoc marker Caddy accepts is not documented; real ones are a word.
 const MAX_MARKER: usize = 64;
 
@@ -122,6 +126,16 @@ impl Lexer {
                     while self.src.get(self.pos).is_some_and(|&c| c != '\n') {
                         self.pos += 1;
                     }
+                }
+                _ if self.out.len() >= MAX_FILE_TOKENS => {
+                    let message = format!(
+                        "more than {MAX_FILE_TOKENS} words in one file; the rest is not read"
+                    );
+                    let err = LexError {
+                        line: self.line,
+                        message,
+                    };
+                    return (self.out, Some(err));
                 }
                 _ => {
                     let line = self.line;
@@ -340,6 +354,10 @@ mod tests {
         let (tokens, err) = tokenize(&file, b"a\nb\0c");
         assert_eq!(tokens.len(), 2);
         assert_eq!(err.unwrap().line, 2);
+        let huge = "a ".repeat(MAX_FILE_TOKENS + 10);
+        let (tokens, err) = tokenize(&file, huge.as_bytes());
+        assert_eq!(tokens.len(), MAX_FILE_TOKENS);
+        assert!(err.unwrap().message.contains("the rest is not read"));
     }
 
     #[test]
