@@ -46,6 +46,9 @@ app.example.com, :8443 {
 \t}
 \timport sites/*.caddy
 \trespond /health \"ok\"
+\tforward_auth /private/* 127.0.0.1:9091 {
+\t\turi /verify
+\t}
 }
 
 other.example.com {
@@ -94,6 +97,7 @@ fn caddyfile_upstreams_logs_and_admin_with_their_lines() {
             "/run/php/php-fpm.sock unix",
             "127.0.0.1:50051 tcp",
             "127.0.0.1:80 tcp",
+            "127.0.0.1:9091 http",
             "10.0.0.9:80 http",
             "10.0.0.2:8080 http",
         ]

@@ -1,7 +1,7 @@
 //! What a Caddyfile says about upstreams, logs and the admin endpoint.
 //!
 //! Site addresses are where Caddy listens, never upstreams: only `reverse_proxy` (its inline
-//! list and `to` lines) and `php_fastcgi` name servers Caddy connects to. Every block is walked
+//! list and `to` lines), `php_fastcgi` and `forward_auth` name servers Caddy connects to. Every block is walked
 //! (`handle`, `route`, `handle_path`, matchers...), since any of them may hold a proxy.
 
 use std::path::{Path, PathBuf};
@@ -65,7 +65,8 @@ fn global_options(options: &[Node], sink: &mut Sink) -> bool {
 fn directives(nodes: &[Node], sink: &mut Sink) {
     for n in nodes {
         match n.name() {
-            "reverse_proxy" => reverse_proxy(n, Transport::Http, sink),
+            // forward_auth asks its upstream about every request: a reverse_proxy underneath.
+            "reverse_proxy" | "forward_auth" => reverse_proxy(n, Transport::Http, sink),
             "php_fastcgi" => reverse_proxy(n, Transport::Tcp, sink),
             "log" => log(n, LogKindHint::Access, sink),
             _ => directives(n.children(), sink),
