@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # adds a loopback-only DROP rule to see it flagged), php8.2-fpm (the incident tests put a real php-fpm
 # pool behind nginx, and use its php8.2-cli's built-in server as an upstream that can be frozen),
 # iproute2 and util-linux (tests make network and mount namespaces of their own: `ip`, `unshare`,
-# and lower the open-file limit with `prlimit`), haproxy and apache2 (each started with a config of
-# its own on a loopback port, in front of a loopback upstream; HAProxy's stats socket is read for its
-# own view of its servers).
+# and lower the open-file limit with `prlimit`), haproxy, apache2 and caddy (each started with a
+# config of its own on a loopback port, in front of loopback upstreams; HAProxy's stats socket is
+# read for its own view of its servers, Caddy's admin API for its running config, and
+# `caddy adapt` judges the Caddyfile reader).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -23,6 +24,7 @@ have ip || need+=(iproute2)
 { have unshare && have prlimit; } || need+=(util-linux)
 have haproxy || need+=(haproxy)
 have apache2 || need+=(apache2)
+have caddy || need+=(caddy)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -30,7 +32,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2; do
+for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2 caddy; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 

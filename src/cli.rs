@@ -44,6 +44,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub apache_conf: Option<PathBuf>,
 
+    /// Caddy config (Caddyfile or JSON) to discover reverse_proxy upstreams, logs and the admin
+    /// endpoint from [default: /etc/caddy/Caddyfile]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub caddy_conf: Option<PathBuf>,
+
     /// Diagnostics log (default: $XDG_STATE_HOME/gatewatch/gatewatch.log)
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

@@ -73,6 +73,7 @@ fn main() -> ExitCode {
         nginx: cli.nginx_conf.clone(),
         haproxy: cli.haproxy_conf.clone(),
         apache: cli.apache_conf.clone(),
+        caddy: cli.caddy_conf.clone(),
     };
     let catalog = catalog::build(&loaded.config, &proxies);
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());

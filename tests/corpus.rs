@@ -65,11 +65,7 @@ fn discover_case(dir: &Path, proxy: &str) -> Result<Discovery, String> {
         "nginx" => Ok(discover::nginx(&main)),
         "haproxy" => Ok(discover::haproxy(&main)),
         "apache" => Ok(discover::apache(&main)),
-        // Caddy's discovery is not part of this build: its cases fail rather than pass unseen.
-        _ => Err(format!(
-            "unsupported proxy: no gatewatch::discover::{proxy} to read {}",
-            main.display()
-        )),
+        _ => Ok(discover::caddy(&main)),
     }
 }
 
@@ -385,18 +381,14 @@ fn wrong_expectations_are_reported() {
     assert!(check_log_line("t", &format!("status=502\t{access}")).ok);
     assert!(!check_log_line("t", &format!("status=504\t{access}")).ok);
 
-    // A case directory of a proxy this build cannot read fails, naming why.
-    let caddy = dir.path().join("caddy-selftest");
-    fs::create_dir(&caddy).unwrap();
-    fs::write(
-        caddy.join("Caddyfile"),
-        ":80 {\n reverse_proxy 127.0.0.1:8080\n}\n",
-    )
-    .unwrap();
-    fs::write(caddy.join("expect"), "target 127.0.0.1:8080\n").unwrap();
-    let rows = check_config_case(&caddy);
+    // A case directory of an unknown proxy fails, naming why.
+    let other = dir.path().join("squid-selftest");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("squid.conf"), "cache_peer 127.0.0.1 parent 8080 0\n").unwrap();
+    fs::write(other.join("expect"), "target 127.0.0.1:8080\n").unwrap();
+    let rows = check_config_case(&other);
     assert!(
-        rows.len() == 1 && !rows[0].ok && rows[0].got.contains("unsupported proxy"),
+        rows.len() == 1 && !rows[0].ok && rows[0].got.contains("unknown proxy"),
         "{rows:?}"
     );
     let table = table(&rows);

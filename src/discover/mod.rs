@@ -7,6 +7,7 @@
 
 mod address;
 mod apache;
+mod caddy;
 mod files;
 mod haproxy;
 pub mod limits;
@@ -16,6 +17,7 @@ mod sink;
 pub mod target;
 
 pub use apache::apache;
+pub use caddy::{DEFAULT_ADMIN as CADDY_DEFAULT_ADMIN, caddy, caddy_json};
 pub use haproxy::haproxy;
 pub use model::{
     ApiKind, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError,
@@ -31,6 +33,7 @@ pub enum ProxyKind {
     Nginx,
     Haproxy,
     Apache,
+    Caddy,
 }
 
 impl ProxyKind {
@@ -51,6 +54,13 @@ impl ProxyKind {
                 "/etc/httpd/conf/httpd.conf",
                 "/usr/local/apache2/conf/httpd.conf",
             ],
+            // The Debian package's unit runs /etc/caddy/Caddyfile; its caddy-api unit resumes
+            // the config last loaded through the API, saved in the caddy user's home.
+            ProxyKind::Caddy => &[
+                "/etc/caddy/Caddyfile",
+                "/etc/caddy/caddy.json",
+                "/var/lib/caddy/.config/caddy/autosave.json",
+            ],
         }
     }
 }
@@ -61,5 +71,6 @@ pub fn discover(kind: ProxyKind, path: &Path) -> Discovery {
         ProxyKind::Nginx => nginx(path),
         ProxyKind::Haproxy => haproxy(path),
         ProxyKind::Apache => apache(path),
+        ProxyKind::Caddy => caddy(path),
     }
 }

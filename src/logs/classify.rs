@@ -4,7 +4,7 @@
 
 use super::access::BracketDate;
 use super::text::is_printable;
-use super::{Cause, Format, access, apache, envoy, haproxy, json, nginx, traefik};
+use super::{Cause, Format, access, apache, caddy, envoy, haproxy, json, nginx, traefik};
 use crate::config::LogKind;
 
 /// What a line says, borrowed from it.
@@ -24,10 +24,17 @@ pub struct Classified<'a> {
 /// The format a single line is in, from its shape alone (a JSON line's, from its keys).
 pub fn detect(line: &str) -> Option<Format> {
     if line.starts_with('{') {
+        if caddy::looks_like_bytes(line.as_bytes()) {
+            return caddy::classify(line).format;
+        }
         return json::classify(line).and_then(|c| c.format);
     }
     if nginx::looks_like(line) {
-        return Some(Format::NginxError);
+        return Some(if caddy::is_go_log(line) {
+            Format::Caddy
+        } else {
+            Format::NginxError
+        });
     }
     if apache::looks_like(line) {
         return Some(Format::ApacheError);
@@ -37,6 +44,9 @@ pub fn detect(line: &str) -> Option<Format> {
     }
     if traefik::looks_like(line) {
         return Some(Format::Traefik);
+    }
+    if caddy::looks_like_bytes(line.as_bytes()) {
+        return caddy::classify(line).format;
     }
     match access::find_date(line) {
         Some(date) if date.millis => Some(Format::Haproxy),
@@ -74,10 +84,17 @@ fn read_before_access(b: &[u8]) -> bool {
 /// is recognised (the access parse reuses the date the detection found).
 pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
     if line.starts_with('{') {
-        // One parse; each JSON dialect looks for its keys (see `json`).
+        // Caddy's entries are told by their first key and read field by field (see `caddy`);
+        // the other dialects share one parse, each looking for its keys (see `json`).
+        if caddy::looks_like_bytes(line.as_bytes()) {
+            return caddy_line(line, kind);
+        }
         return only_if_allowed(json::classify(line).unwrap_or_default(), kind);
     }
     if nginx::looks_like(line) {
+        if caddy::is_go_log(line) {
+            return caddy_line(line, kind);
+        }
         return error_line(Format::NginxError, line, kind);
     }
     if apache::looks_like(line) {
@@ -88,6 +105,9 @@ pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
     }
     if traefik::looks_like(line) {
         return only_if_allowed(traefik::classify_text(line), kind);
+    }
+    if caddy::looks_like_bytes(line.as_bytes()) {
+        return caddy_line(line, kind);
     }
     match access::find_date(line) {
         Some(date) if !date.millis => access_line(line, date, kind),
@@ -122,6 +142,10 @@ fn error_line(format: Format, line: &str, kind: Option<LogKind>) -> Classified<'
         time,
         status: None,
     }
+}
+
+fn caddy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
+    only_if_allowed(caddy::classify(line), kind)
 }
 
 /// Most lines of a flood. Every request's upstream is read (the tail of the line), for the
@@ -182,6 +206,7 @@ pub fn plain_request(raw: &[u8], kind: Option<LogKind>) -> Option<access::Reques
         || nginx::looks_like_bytes(raw)
         || apache::looks_like_bytes(raw)
         || read_before_access(raw)
+        || caddy::looks_like_bytes(raw)
     {
         return None;
     }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::text::{self, finders};
-use super::{Cause, Format, apache, envoy, nginx, traefik};
+use super::{Cause, Format, apache, caddy, envoy, nginx, traefik};
 
 finders! {
     NOT_RESOLVED = " could not be resolved";
@@ -113,6 +113,7 @@ fn message_of(line: &str, format: Option<Format>) -> &str {
         Some(Format::ApacheError) => apache::parse(line).map(|e| e.message),
         Some(Format::Traefik) => traefik::message(line),
         Some(Format::Envoy) => envoy::message(line),
+        Some(Format::Caddy) => caddy::parse(line).map(|e| e.msg),
         _ => None,
     };
     message.unwrap_or(line).trim()

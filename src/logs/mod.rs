@@ -9,6 +9,7 @@
 
 mod access;
 mod apache;
+mod caddy;
 mod cause;
 mod classify;
 mod command;
@@ -35,6 +36,7 @@ use serde::Serialize;
 
 pub use access::{AccessLine, parse as parse_access};
 pub use apache::{ApacheError, parse as parse_apache_error};
+pub use caddy::{CaddyLine, parse as parse_caddy};
 pub use cause::Cause;
 pub use classify::{Classified, classify, detect};
 pub use example::{EXAMPLE_BYTES, Example};
@@ -77,6 +79,10 @@ pub enum Format {
     TraefikAccess,
     /// Envoy's access log (default format or JSON), whose response flags say why.
     Envoy,
+    /// Caddy's own messages (JSON, console or Caddy 1 text), upstream errors among them.
+    Caddy,
+    /// Caddy's JSON access entries (`http.log.access` loggers).
+    CaddyAccess,
 }
 
 impl Format {
@@ -89,6 +95,8 @@ impl Format {
             Format::Traefik => "traefik",
             Format::TraefikAccess => "traefik_access",
             Format::Envoy => "envoy",
+            Format::Caddy => "caddy",
+            Format::CaddyAccess => "caddy_access",
         }
     }
 
@@ -96,7 +104,11 @@ impl Format {
     pub fn has_statuses(self) -> bool {
         matches!(
             self,
-            Format::Access | Format::Haproxy | Format::TraefikAccess | Format::Envoy
+            Format::Access
+                | Format::Haproxy
+                | Format::TraefikAccess
+                | Format::Envoy
+                | Format::CaddyAccess
         )
     }
 
@@ -104,7 +116,7 @@ impl Format {
     pub fn is_error_log(self) -> bool {
         matches!(
             self,
-            Format::NginxError | Format::ApacheError | Format::Traefik
+            Format::NginxError | Format::ApacheError | Format::Traefik | Format::Caddy
         )
     }
 }

@@ -104,6 +104,7 @@ fn parse_uncached(tz: &TimeZone, format: Format, text: &str) -> Option<i64> {
         }
         // 2024-09-27T02:33:25.123Z, 2024-09-27T04:33:25+02:00, or unix seconds (1727404405.1).
         Format::Traefik | Format::TraefikAccess | Format::Envoy => rfc3339_or_unix(text),
+        Format::Caddy | Format::CaddyAccess => caddy(tz, text),
     }
 }
 
@@ -113,6 +114,19 @@ fn rfc3339_or_unix(text: &str) -> Option<i64> {
         return whole.parse().ok();
     }
     text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// Caddy writes `ts` as float seconds by default, or as its `time_format` says: RFC 3339, or the
+/// console's wall clock `2024/05/01 12:00:00.123` (local); Caddy 1 wrote the access log's date.
+fn caddy(tz: &TimeZone, text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.get(2) == Some(&b'/') {
+        return parse_uncached(tz, Format::Access, text);
+    }
+    if b.get(4) == Some(&b'/') {
+        return parse_uncached(tz, Format::NginxError, text.get(..19)?);
+    }
+    rfc3339_or_unix(text)
 }
 
 fn local(tz: &TimeZone, dt: DateTime) -> Option<i64> {
@@ -207,6 +221,24 @@ mod tests {
         ] {
             assert_eq!(p.parse(Format::Envoy, text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn caddy_times() {
+        let expected = 1_714_564_800;
+        let mut p = utc();
+        for text in [
+            "1714564800.5",
+            "2024-05-01T12:00:00.5Z",
+            "2024-05-01T14:00:00+02:00",
+            "2024/05/01 12:00:00.123",
+            "01/May/2024:12:00:00 +0000",
+            "2024/05/01 12:00:00",
+        ] {
+            assert_eq!(p.parse(Format::Caddy, text), Some(expected), "{text}");
+        }
+        assert_eq!(p.parse(Format::CaddyAccess, "yesterday"), None);
+        assert_eq!(p.parse(Format::CaddyAccess, "."), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub struct ProxyConfigs {
     pub nginx: Option<PathBuf>,
     pub haproxy: Option<PathBuf>,
     pub apache: Option<PathBuf>,
+    pub caddy: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +101,7 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
         (ProxyKind::Nginx, &proxies.nginx),
         (ProxyKind::Haproxy, &proxies.haproxy),
         (ProxyKind::Apache, &proxies.apache),
+        (ProxyKind::Caddy, &proxies.caddy),
     ] {
         let path = match explicit {
             Some(p) => p.clone(),
@@ -113,7 +115,10 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 None => continue,
             },
         };
-        let found = discover::discover(kind, &path);
+        let mut found = discover::discover(kind, &path);
+        if kind == ProxyKind::Caddy {
+            prefer_running_caddy(&mut catalog, &path, &mut found);
+        }
         if kind == ProxyKind::Nginx && !found.files_read.is_empty() {
             catalog.nginx_conf = Some(path.clone());
         }
@@ -145,6 +150,7 @@ fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery
         ProxyKind::Nginx => "nginx",
         ProxyKind::Haproxy => "haproxy",
         ProxyKind::Apache => "apache",
+        ProxyKind::Caddy => "caddy",
     };
     catalog.read_from.push(clean(format!(
         "{name} {} ({} files)",
@@ -174,6 +180,24 @@ fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery
             catalog.apis.push(api.clone());
         }
     }
+}
+
+/// When Caddy's admin endpoint answers on this host, its running config replaces the file's
+/// upstreams and logs: that is what Caddy connects to. A difference is a finding.
+fn prefer_running_caddy(catalog: &mut Catalog, path: &Path, found: &mut Discovery) {
+    let Some(running) = super::caddy_admin::running(path, found) else {
+        return;
+    };
+    catalog.read_from.push(sanitize(&running.from).into_owned());
+    if let Some(differs) = running.differs {
+        let message = sanitize(&differs).into_owned();
+        catalog
+            .findings
+            .push(Finding::new(Status::Warning, message));
+    }
+    found.targets = running.discovery.targets;
+    found.unprobeable = running.discovery.unprobeable;
+    found.logs = running.discovery.logs;
 }
 
 fn entry_from_discovery(t: DiscoveredTarget) -> Entry {
@@ -226,14 +250,15 @@ mod tests {
         p
     }
 
-    /// Only the given nginx config: HAProxy and Apache get an empty file each, so the test never
+    /// Only the given nginx config: HAProxy, Apache and Caddy get an empty file each, so the test never
     /// reads what the host has in /etc.
     fn only_nginx(dir: &Path, nginx: PathBuf) -> ProxyConfigs {
         let empty = write(dir, "empty-proxy.conf", "");
         ProxyConfigs {
             nginx: Some(nginx),
             haproxy: Some(empty.clone()),
-            apache: Some(empty),
+            apache: Some(empty.clone()),
+            caddy: Some(empty),
         }
     }
 

@@ -5,6 +5,7 @@
 //! command and the tests use it alike. Every probe is bounded by its upstream's timeout and opens a
 //! fresh connection; failures are results with a reason, never errors.
 
+pub mod caddy_admin;
 pub mod catalog;
 mod history;
 mod http;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod caddy;
 pub mod firewall;
 pub mod nginx;
 
@@ -60,7 +61,12 @@ impl Sandbox {
     pub fn isolated(&self, args: &[&str]) -> Vec<String> {
         let empty = self.write("empty-proxy.conf", "");
         let mut out: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        for flag in ["--nginx-conf", "--haproxy-conf", "--apache-conf"] {
+        for flag in [
+            "--nginx-conf",
+            "--haproxy-conf",
+            "--apache-conf",
+            "--caddy-conf",
+        ] {
             if !args.contains(&flag) {
                 out.push(flag.to_string());
                 out.push(empty.display().to_string());

@@ -135,3 +135,13 @@ pub fn tcp(host: &str, port: u16) -> Target {
 pub fn unix(path: &str) -> Target {
     Target::Unix { path: path.into() }
 }
+
+/// The real caddy binary (Debian package `caddy`); a missing one fails the test, saying how to
+/// get it.
+pub fn require_caddy() -> PathBuf {
+    ["/usr/bin/caddy", "/usr/local/bin/caddy"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("caddy is required for this test: apt-get install -y caddy (scripts/test.sh does)")
+}
