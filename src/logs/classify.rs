@@ -4,7 +4,8 @@
 
 use super::access::BracketDate;
 use super::text::is_printable;
-use super::{Cause, Format, access, apache, haproxy, nginx};
+use super::timestamp::Clock;
+use super::{Cause, Format, access, apache, haproxy, nginx, prefix};
 use crate::config::LogKind;
 
 /// What a line says, borrowed from it.
@@ -19,6 +20,16 @@ pub struct Classified<'a> {
     pub upstream: Option<&'a str>,
     /// The timestamp as written; [`super::TimeParser`] turns it into seconds.
     pub time: Option<&'a str>,
+    /// How `time` is written when it is not the format's own stamp: a collector prefix's, for
+    /// a line without one (`nginx: [emerg] ...` in the journal).
+    pub clock: Option<Clock>,
+}
+
+impl<'a> Classified<'a> {
+    /// The timestamp and how it is written, for [`super::TimeParser::parse`].
+    pub fn stamp(&self) -> Option<(Clock, &'a str)> {
+        Some((self.clock.or(self.format.map(Clock::from))?, self.time?))
+    }
 }
 
 /// The format a single line is in, from its shape alone.
@@ -49,7 +60,8 @@ pub fn allowed(format: Format, kind: Option<LogKind>) -> bool {
 
 /// Detects and classifies `line`; `kind` (from the config) rules out formats the source cannot
 /// hold, so a stray line cannot be misread. [`detect`]'s order, each format parsed as soon as it
-/// is recognised (the access parse reuses the date the detection found).
+/// is recognised (the access parse reuses the date the detection found). Only a line that is
+/// none of them bare is looked at for a collector's prefix ([`prefix`]).
 pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
     if nginx::looks_like(line) {
         return error_line(Format::NginxError, line, kind);
@@ -57,11 +69,76 @@ pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
     if apache::looks_like(line) {
         return error_line(Format::ApacheError, line, kind);
     }
-    match access::find_date(line) {
-        Some(date) if !date.millis => access_line(line, date, kind),
-        Some(_) => haproxy_line(line, kind),
+    let date = access::find_date(line);
+    if let Some(date) = date
+        && date.first
+    {
+        return dated_line(line, date, kind);
+    }
+    if let Some(c) = stamped_elsewhere(line, kind) {
+        return c;
+    }
+    match date {
+        Some(date) => dated_line(line, date, kind),
         None if line.contains("haproxy[") => haproxy_line(line, kind),
         None => Classified::default(),
+    }
+}
+
+fn dated_line(line: &str, date: BracketDate, kind: Option<LogKind>) -> Classified<'_> {
+    if date.millis {
+        haproxy_line(line, kind)
+    } else {
+        access_line(line, date, kind)
+    }
+}
+
+/// A proxy's error line as it arrives through a collector (behind a prefix, see [`prefix`]), or
+/// a bare stderr line that has no stamp of its own.
+fn stamped_elsewhere(line: &str, kind: Option<LogKind>) -> Option<Classified<'_>> {
+    if nginx::looks_like_stderr(line) || haproxy::looks_like_stderr(line) {
+        return Some(body_line(line, None, kind));
+    }
+    let peeled = prefix::peel(line, is_proxy_body)?;
+    Some(body_line(peeled.body, peeled.stamp, kind))
+}
+
+/// Whether a proxy's own error line begins here.
+fn is_proxy_body(s: &str) -> bool {
+    nginx::looks_like(s)
+        || apache::looks_like(s)
+        || nginx::looks_like_stderr(s)
+        || haproxy::looks_like_stderr(s)
+}
+
+/// Classifies a body [`is_proxy_body`] accepted; `stamp` (the prefix's) is its time when it
+/// has none of its own.
+fn body_line<'a>(
+    body: &'a str,
+    stamp: Option<(Clock, &'a str)>,
+    kind: Option<LogKind>,
+) -> Classified<'a> {
+    if nginx::looks_like(body) {
+        return error_line(Format::NginxError, body, kind);
+    }
+    if apache::looks_like(body) {
+        return error_line(Format::ApacheError, body, kind);
+    }
+    let (format, (cause, upstream)) = if nginx::looks_like_stderr(body) {
+        (Format::NginxError, nginx::classify(body))
+    } else {
+        (Format::Haproxy, haproxy::message_cause(body))
+    };
+    if !allowed(format, kind) {
+        return Classified::default();
+    }
+    Classified {
+        format: Some(format),
+        cause,
+        upstream,
+        time: stamp.map(|(_, text)| text),
+        clock: stamp.map(|(clock, _)| clock),
+        status: None,
     }
 }
 
@@ -80,7 +157,7 @@ fn error_line(format: Format, line: &str, kind: Option<LogKind>) -> Classified<'
         cause,
         upstream,
         time,
-        status: None,
+        ..Classified::default()
     }
 }
 
@@ -120,7 +197,13 @@ fn haproxy_line(line: &str, kind: Option<LogKind>) -> Classified<'_> {
                 out.upstream = haproxy::server_field(line, &h);
             }
         }
-        None => (out.cause, out.upstream) = haproxy::message_cause(line),
+        None => {
+            (out.cause, out.upstream) = haproxy::message_cause(line);
+            // An alert has no stamp of its own: its syslog prefix's, if any.
+            if let Some((clock, text)) = prefix::peel(line, |_| true).and_then(|p| p.stamp) {
+                (out.clock, out.time) = (Some(clock), Some(text));
+            }
+        }
     }
     out
 }
@@ -145,7 +228,8 @@ pub fn plain_request(raw: &[u8], kind: Option<LogKind>) -> Option<access::Reques
         return None;
     }
     let date = access::find_date_in(raw)?;
-    if date.millis || !is_printable(raw) {
+    // A date past the first `[` may be quoted by an error line behind a prefix.
+    if date.millis || !date.first || !is_printable(raw) {
         return None;
     }
     access::request_in_printable(raw, date)

@@ -130,8 +130,8 @@ pub fn make_line(raw: &[u8], cut: u64, kind: Option<LogKind>, times: &mut TimePa
 
 fn time_of(c: &Classified<'_>, times: &mut TimeParser) -> Option<i64> {
     let interesting = c.cause.is_some() || c.status.is_some();
-    match (interesting, c.format, c.time) {
-        (true, Some(format), Some(t)) => times.parse(format, t),
+    match (interesting, c.stamp()) {
+        (true, Some((clock, t))) => times.parse(clock, t),
         _ => None,
     }
 }

@@ -18,6 +18,7 @@ mod follow;
 mod haproxy;
 mod lines;
 mod nginx;
+mod prefix;
 mod ring;
 mod scan;
 mod severity;
@@ -54,7 +55,7 @@ pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,
     Tally, WindowCounts, is_gateway_failure,
 };
-pub use timestamp::TimeParser;
+pub use timestamp::{Clock, TimeParser};
 
 /// The shape of a log, detected per line (or narrowed by the config's `kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
