@@ -232,7 +232,10 @@ fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
         .enumerate()
         .filter_map(|(i, spec)| match &spec.origin {
             Origin::File(path) => Some((i, spec.label(), path.clone(), spec.kind)),
-            Origin::Glob(_) | Origin::Command(_) => None,
+            Origin::Glob(_)
+            | Origin::Command(_)
+            | Origin::Journal { .. }
+            | Origin::Container { .. } => None,
         })
         .collect();
     let (tx, rx) = mpsc::channel();

@@ -267,6 +267,117 @@ mod tests {
         assert_eq!(detect(""), None);
     }
 
+    use crate::logs::TimeParser;
+    use jiff::tz::TimeZone;
+
+    /// 2024-09-27T02:33:25Z, the stamp of the lines below.
+    const AT: i64 = 1_727_404_405;
+
+    /// Cause, upstream and the time the counters would read from `line`.
+    fn read(line: &str, kind: Option<LogKind>) -> (Option<Cause>, Option<&str>, Option<i64>) {
+        let c = classify(line, kind);
+        let mut times = TimeParser::at(TimeZone::UTC, AT + 86_400);
+        let time = c.stamp().and_then(|(clock, text)| times.parse(clock, text));
+        (c.cause, c.upstream, time)
+    }
+
+    /// Every collector prefix, and whether it carries a stamp (a second later than the lines'
+    /// own, to tell them apart).
+    const PREFIXES: [(&str, bool); 12] = [
+        ("2024-09-27T02:33:26.123456789Z ", true),
+        ("web-1  | ", false),
+        ("web_1  | ", false),
+        ("\\x1b[36mweb-1  |\\x1b[0m ", false),
+        ("nginx.1 | ", false),
+        ("12:00:01 nginx.1 | ", false),
+        ("Sep 27 02:33:26 web1 nginx: ", true),
+        ("Sep 27 02:33:26 web1 nginx[123]: ", true),
+        ("<11>1 2024-09-27T02:33:26Z web1 nginx - - - ", true),
+        ("<11>Sep 27 02:33:26 web1 nginx: ", true),
+        ("web-1  | 2024-09-27T02:33:26.5Z ", true),
+        ("2024-09-27T02:33:26+00:00 web1 nginx[123]: ", true),
+    ];
+
+    #[test]
+    fn error_lines_behind_every_prefix_read_like_bare_ones_with_their_own_stamp() {
+        let lines = [
+            (
+                r#"2024/09/27 02:33:25 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: s, request: "GET / HTTP/1.1", upstream: "http://10.0.0.5:8080/", host: "s""#,
+                Cause::Refused,
+                Some("http://10.0.0.5:8080"),
+            ),
+            (
+                r#"2024/09/27 02:33:25 [error] 7#7: *4 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.1, server: s, request: "GET / HTTP/1.1", upstream: "http://10.0.0.5:8080/", host: "s""#,
+                Cause::Timeout,
+                Some("http://10.0.0.5:8080"),
+            ),
+            (
+                r#"2024/09/27 02:33:25 [error] 7#7: *5 app.internal could not be resolved (3: Host not found), client: 10.0.0.1, server: s, request: "GET / HTTP/1.1", host: "s""#,
+                Cause::Dns,
+                None,
+            ),
+            (
+                "[Fri Sep 27 02:33:25.123456 2024] [proxy:error] [pid 12:tid 3] (111)Connection refused: AH00957: http: attempt to connect to 10.0.0.5:8080 (app) failed",
+                Cause::Refused,
+                Some("10.0.0.5:8080"),
+            ),
+        ];
+        for (bare, cause, upstream) in lines {
+            let expected = (Some(cause), upstream, Some(AT));
+            assert_eq!(read(bare, None), expected, "{bare}");
+            for (prefix, _) in PREFIXES {
+                let line = format!("{prefix}{bare}");
+                assert_eq!(read(&line, None), expected, "{line}");
+                assert_eq!(read(&line, Some(LogKind::Error)), expected, "{line}");
+                assert_eq!(classify(&line, Some(LogKind::Access)), Classified::default());
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_without_a_stamp_takes_its_prefix_stamp() {
+        let emerg = r#"nginx: [emerg] host not found in upstream "backend:8080" in /etc/nginx/conf.d/app.conf:12"#;
+        // Bare, it has no time: the reader's clock stands in (see the model).
+        assert_eq!(read(emerg, None), (Some(Cause::Dns), Some("backend:8080"), None));
+        for (prefix, stamped) in PREFIXES {
+            let line = format!("{prefix}{emerg}");
+            let time = stamped.then_some(AT + 1);
+            assert_eq!(read(&line, None), (Some(Cause::Dns), Some("backend:8080"), time), "{line}");
+        }
+        let alert = "2024-09-27T02:33:26Z [ALERT]    (8) : backend 'be' has no server available!";
+        assert_eq!(read(alert, None), (Some(Cause::NoLiveUpstreams), None, Some(AT + 1)));
+        let syslog = "Sep 27 02:33:26 lb haproxy[1]: backend be has no server available!";
+        assert_eq!(read(syslog, None), (Some(Cause::NoLiveUpstreams), None, Some(AT + 1)));
+    }
+
+    #[test]
+    fn prefix_like_text_in_a_message_is_not_misread() {
+        let refused = r#"2024/09/27 02:33:25 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, upstream: "http://10.0.0.5:8080/""#;
+        for line in [
+            // An info line quoting a prefixed error line.
+            format!("2024/09/27 02:33:25 [info] 7#7: *1 client sent invalid header line: \"web-1  | {refused}\""),
+            format!("web-1  | 2024/09/27 02:33:25 [notice] 7#7: x web-1  | {refused}"),
+            // Not a prefix: a path, an access line's start.
+            format!("GET /x | {refused}"),
+            format!("10.0.0.1 - - {refused}"),
+            format!("2024-09-27T02:33:25Z app: hello {refused}"),
+        ] {
+            assert_eq!(read(&line, None).0, None, "{line}");
+        }
+        // An access line that quotes an error line is an access line, whatever it quotes.
+        let access = format!(
+            r#"10.0.0.1 - - [27/Sep/2024:02:33:25 +0000] "GET / HTTP/1.1" 200 1 "-" "web-1  | {}""#,
+            refused.replace('"', "'")
+        );
+        let c = classify(&access, None);
+        assert_eq!((c.format, c.cause, c.status), (Some(Format::Access), None, Some(200)));
+        // A prefixed error line whose request quotes an access line stays an error line.
+        let error = r#"web-1  | 2024/09/27 02:33:25 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: s, request: "GET /[27/Sep/2024:02:33:25 +0000] "GET / HTTP/1.1" 502 1", upstream: "http://10.0.0.5:8080/", host: "s""#;
+        let c = classify(error, None);
+        assert_eq!((c.format, c.cause, c.status), (Some(Format::NginxError), Some(Cause::Refused), None));
+        assert!(plain_request(error.as_bytes(), None).is_none());
+    }
+
     #[test]
     fn the_configured_kind_rules_formats_out() {
         let access = r#"1.2.3.4 - - [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 502 1"#;

@@ -1,13 +1,19 @@
 //! A command's stdout as a log (`journalctl -fu nginx -o cat`): run as an argv without a shell,
 //! stdin closed, killed when the source is dropped. Reader threads block on the pipes so the
 //! follower never does; a bounded channel between them pushes back on a flood.
+//!
+//! Two sources read more than raw stdout ([`Output`]): a container's log has the container's
+//! stderr on `docker logs`' stderr, so both pipes are the log, each cut into whole lines before
+//! they meet (a line of one never splits a line of the other); the journal's JSON entries are
+//! turned into text lines ([`super::journal`]) as they arrive.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
 
 use super::follow::Read;
-use super::{FollowEvent, SourceStatus};
+use super::lines::{LineSplitter, cut_marker};
+use super::{FollowEvent, SourceStatus, journal};
 use crate::sanitize::sanitize_bytes;
 
 /// Chunks in flight per command: with 64 KiB reads, at most 256 KiB buffered.
@@ -15,11 +21,38 @@ const CHANNEL_DEPTH: usize = 4;
 const READ_SIZE: usize = 64 * 1024;
 /// Characters of the last stderr line kept for the status.
 const STDERR_KEPT: usize = 200;
+/// A line cut into whole lines by a pipe thread keeps this much at most (the follower cuts it
+/// again to its own cap); a journal entry longer than this is skipped with a note.
+const PIPE_LINE_MAX: usize = 256 * 1024;
+
+/// What a command's pipes hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Stdout is the log; stderr only explains an exit.
+    Stdout,
+    /// Both pipes are the log (`docker logs`), merged line by line; stderr also explains an exit.
+    Both,
+    /// Stdout holds `journalctl -o json` entries, one per line.
+    Journal,
+}
 
 enum Chunk {
     Out(Vec<u8>),
     Err(Vec<u8>),
+    /// Log lines from stderr, which may also say why the command ended.
+    ErrLines(Vec<u8>),
     Closed,
+}
+
+/// How a pipe thread turns what it reads into chunks.
+#[derive(Clone, Copy)]
+enum Pipe {
+    /// As read.
+    Raw(fn(Vec<u8>) -> Chunk),
+    /// Whole lines only.
+    Lines(fn(Vec<u8>) -> Chunk),
+    /// Journal entries rendered as text lines.
+    Journal,
 }
 
 pub struct CommandReader {
@@ -37,6 +70,10 @@ pub struct CommandReader {
 
 impl CommandReader {
     pub fn spawn(argv: &[String]) -> Self {
+        Self::spawn_with(argv, Output::Stdout)
+    }
+
+    pub fn spawn_with(argv: &[String], output: Output) -> Self {
         let program = argv.first().cloned().unwrap_or_default();
         let mut reader = CommandReader {
             program: program.clone(),
@@ -69,11 +106,16 @@ impl CommandReader {
             }
         };
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (out_pipe, err_pipe) = match output {
+            Output::Stdout => (Pipe::Raw(Chunk::Out), Pipe::Raw(Chunk::Err)),
+            Output::Both => (Pipe::Lines(Chunk::Out), Pipe::Lines(Chunk::ErrLines)),
+            Output::Journal => (Pipe::Journal, Pipe::Raw(Chunk::Err)),
+        };
         if let Some(out) = child.stdout.take() {
-            reader.streams_open += u8::from(pipe_thread(out, tx.clone(), Chunk::Out));
+            reader.streams_open += u8::from(pipe_thread(out, tx.clone(), out_pipe));
         }
         if let Some(err) = child.stderr.take() {
-            reader.streams_open += u8::from(pipe_thread(err, tx, Chunk::Err));
+            reader.streams_open += u8::from(pipe_thread(err, tx, err_pipe));
         }
         reader.child = Some(child);
         reader.rx = Some(rx);
@@ -99,6 +141,11 @@ impl CommandReader {
                     self.pending_at = 0;
                 }
                 Ok(Chunk::Err(bytes)) => self.note_stderr(&bytes),
+                Ok(Chunk::ErrLines(bytes)) => {
+                    self.note_stderr(&bytes);
+                    self.pending = bytes;
+                    self.pending_at = 0;
+                }
                 Ok(Chunk::Closed) => self.streams_open = self.streams_open.saturating_sub(1),
                 Err(TryRecvError::Empty) if self.streams_open > 0 => return Read::Idle,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return self.finish(),
@@ -162,29 +209,69 @@ impl Drop for CommandReader {
 
 /// Copies one pipe into the channel until it closes or the receiver goes away. Returns whether
 /// the thread started.
-fn pipe_thread<R: std::io::Read + Send + 'static>(
-    mut pipe: R,
-    tx: SyncSender<Chunk>,
-    wrap: fn(Vec<u8>) -> Chunk,
-) -> bool {
+fn pipe_thread<R: std::io::Read + Send + 'static>(mut pipe: R, tx: SyncSender<Chunk>, how: Pipe) -> bool {
     thread::Builder::new()
         .name("gatewatch-logcmd".into())
         .spawn(move || {
+            let mut lines = LineSplitter::new(PIPE_LINE_MAX);
             loop {
                 let mut buf = vec![0; READ_SIZE];
-                match pipe.read(&mut buf) {
+                let chunk = match pipe.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
                         buf.truncate(n);
-                        if tx.send(wrap(buf)).is_err() {
-                            return;
+                        match how {
+                            Pipe::Raw(wrap) => wrap(buf),
+                            Pipe::Lines(wrap) => wrap(whole_lines(&mut lines, &buf)),
+                            Pipe::Journal => Chunk::Out(journal_lines(&mut lines, &buf)),
                         }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
+                };
+                let empty = matches!(&chunk, Chunk::Out(b) | Chunk::ErrLines(b) if b.is_empty());
+                if !empty && tx.send(chunk).is_err() {
+                    return;
                 }
+            }
+            // A last line without a newline is still a line.
+            let mut rest = Vec::new();
+            match how {
+                Pipe::Raw(_) => {}
+                Pipe::Lines(_) => lines.flush(|line, cut| push_line(&mut rest, line, cut)),
+                Pipe::Journal => lines.flush(|entry, cut| journal::render(entry, cut, &mut rest)),
+            }
+            let wrap = match how {
+                Pipe::Lines(wrap) => wrap,
+                Pipe::Raw(_) | Pipe::Journal => Chunk::Out,
+            };
+            if !rest.is_empty() && tx.send(wrap(rest)).is_err() {
+                return;
             }
             let _ = tx.send(Chunk::Closed);
         })
         .is_ok()
+}
+
+/// The lines completed by `data`, each ending with a newline; a line cut at
+/// [`PIPE_LINE_MAX`] is marked.
+fn whole_lines(lines: &mut LineSplitter, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    lines.push(data, |line, cut| push_line(&mut out, line, cut));
+    out
+}
+
+fn push_line(out: &mut Vec<u8>, line: &[u8], cut: u64) {
+    out.extend_from_slice(line);
+    if cut > 0 {
+        out.extend_from_slice(cut_marker(cut).as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// The text lines of the journal entries completed by `data`.
+fn journal_lines(lines: &mut LineSplitter, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2);
+    lines.push(data, |entry, cut| journal::render(entry, cut, &mut out));
+    out
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::command::CommandReader;
+use super::command::{CommandReader, Output};
 use super::file::FileReader;
 use super::lines::{LineSplitter, count_line, count_lines, make_line};
 use super::{
@@ -109,6 +109,14 @@ impl Reader {
                 status: SourceStatus::Starting,
             }),
             Origin::Command(argv) => Reader::Command(CommandReader::spawn(argv)),
+            Origin::Journal { .. } | Origin::Container { .. } => {
+                let output = match spec.origin {
+                    Origin::Journal { .. } => Output::Journal,
+                    _ => Output::Both,
+                };
+                let argv = spec.origin.stream_argv().unwrap_or_default();
+                Reader::Command(CommandReader::spawn_with(&argv, output))
+            }
         }
     }
 

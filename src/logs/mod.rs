@@ -16,6 +16,7 @@ mod example;
 mod file;
 mod follow;
 mod haproxy;
+mod journal;
 mod lines;
 mod nginx;
 mod prefix;
@@ -49,7 +50,10 @@ pub use severity::{
     CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
     UPSTREAM_MIN_REQUESTS, WARNING_EVENTS, percent, severity,
 };
-pub use sources::{Origin, SourceSpec, sources};
+pub use sources::{
+    DOCKER_ENV, JOURNALCTL_ENV, Origin, STREAM_HISTORY, SourceSpec, container_source,
+    journal_source, sources,
+};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,

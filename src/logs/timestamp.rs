@@ -89,7 +89,6 @@ impl TimeParser {
         self.last_value = value;
         value
     }
-}
 
     /// `Sep 27 02:33:25` (the day may be space-padded): the latest such instant not in the future.
     fn syslog(&self, text: &str) -> Option<i64> {

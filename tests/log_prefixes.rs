@@ -1,0 +1,104 @@
+//! `gatewatch check --json` on a log whose lines arrive behind collector prefixes (`docker logs
+//! -t`, Docker Compose): each line is counted under its cause by its own timestamp, the
+//! prefix's only standing in for a line that has none.
+
+// Helpers outside #[test] fns panic to report a failure, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Sandbox;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// nginx's own stamp (local time; the binary runs with TZ=UTC).
+fn nginx_time(t: i64) -> String {
+    Timestamp::from_second(t)
+        .unwrap()
+        .to_zoned(TimeZone::UTC)
+        .strftime("%Y/%m/%d %H:%M:%S")
+        .to_string()
+}
+
+/// `docker logs -t`'s stamp.
+fn docker_time(t: i64) -> String {
+    Timestamp::from_second(t)
+        .unwrap()
+        .to_zoned(TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+        .to_string()
+}
+
+fn refused(t: i64) -> String {
+    format!(
+        "{} [error] 31#31: *9 connect() failed (111: Connection refused) while connecting to upstream, client: 172.18.0.1, server: _, request: \"GET /api HTTP/1.1\", upstream: \"http://172.18.0.3:8080/api\", host: \"localhost\"",
+        nginx_time(t)
+    )
+}
+
+fn timed_out(t: i64) -> String {
+    format!(
+        "{} [error] 31#31: *10 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 172.18.0.1, server: _, request: \"GET /slow HTTP/1.1\", upstream: \"http://172.18.0.3:8080/slow\", host: \"localhost\"",
+        nginx_time(t)
+    )
+}
+
+const EMERG: &str =
+    "nginx: [emerg] host not found in upstream \"backend:8080\" in /etc/nginx/conf.d/app.conf:12";
+
+#[test]
+fn prefixed_lines_are_counted_by_cause_with_their_own_stamps() {
+    let sb = Sandbox::new();
+    let now = Timestamp::now().as_second();
+    let old = now - 2 * 3600;
+    let mut lines = Vec::new();
+    // Two hours ago, by every stamp: outside the 10-minute window.
+    lines.push(format!("{} {}", docker_time(old), refused(old)));
+    lines.push(format!("web-1  | {}", timed_out(old)));
+    lines.push(format!("{} {EMERG}", docker_time(old)));
+    // In the window.
+    for i in 0..3 {
+        lines.push(format!("{} {}", docker_time(now - 60 + i), refused(now - 60 + i)));
+    }
+    for i in 0..2 {
+        lines.push(format!("web-1  | {}", timed_out(now - 50 + i)));
+        lines.push(format!("web_1  | {}", timed_out(now - 40 + i)));
+    }
+    lines.push(format!(
+        "web-1  | {} {}",
+        docker_time(now - 30),
+        refused(now - 30)
+    ));
+    // Read late (a recent prefix) but written two hours ago: its own stamp rules.
+    lines.push(format!("{} {}", docker_time(now - 20), refused(old)));
+    // No stamp of its own: the prefix's is its time.
+    lines.push(format!("{} {EMERG}", docker_time(now - 10)));
+    // Quiet lines around them.
+    lines.push(format!(
+        "web-1  | {} [notice] 1#1: start worker processes",
+        nginx_time(now - 5)
+    ));
+    let log = sb.write("proxy.log", &(lines.join("\n") + "\n"));
+    let cfg = sb.write(
+        "config.toml",
+        &format!("[[log]]\npath = \"{}\"\n", log.display()),
+    );
+    let wrapper = ["env".to_owned(), "TZ=UTC".to_owned()];
+    let out = sb.run_under(
+        &wrapper,
+        &["--config", cfg.to_str().unwrap(), "check", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON on stdout ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let logs = v["logs"].as_array().expect("logs");
+    let causes = &logs[0]["causes"];
+    assert_eq!(causes["refused"], 4, "{v}");
+    assert_eq!(causes["timeout"], 4, "{v}");
+    assert_eq!(causes["dns"], 1, "{v}");
+    assert_eq!(causes.as_object().unwrap().len(), 3, "{v}");
+}
