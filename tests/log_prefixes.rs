@@ -58,7 +58,11 @@ fn prefixed_lines_are_counted_by_cause_with_their_own_stamps() {
     lines.push(format!("{} {EMERG}", docker_time(old)));
     // In the window.
     for i in 0..3 {
-        lines.push(format!("{} {}", docker_time(now - 60 + i), refused(now - 60 + i)));
+        lines.push(format!(
+            "{} {}",
+            docker_time(now - 60 + i),
+            refused(now - 60 + i)
+        ));
     }
     for i in 0..2 {
         lines.push(format!("web-1  | {}", timed_out(now - 50 + i)));

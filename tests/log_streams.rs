@@ -133,7 +133,16 @@ fn a_units_journal_is_read_from_json_entries() {
     let lines = follow(spec, |lines, _| lines.len() >= 7);
     assert_eq!(
         recorded_argv(dir.path(), "journalctl"),
-        ["-f", "-o", "json", "-n", "1000", "-u", "nginx.service", "--no-pager"]
+        [
+            "-f",
+            "-o",
+            "json",
+            "-n",
+            "1000",
+            "-u",
+            "nginx.service",
+            "--no-pager"
+        ]
     );
     let read: Vec<(Option<Cause>, Option<i64>)> = lines.iter().map(|l| (l.cause, l.time)).collect();
     assert_eq!(
@@ -153,17 +162,30 @@ fn a_units_journal_is_read_from_json_entries() {
     );
     assert_eq!(lines[1].upstream.as_deref(), Some("backend:8080"));
     // Bytes and escapes arrive made visible, never raw.
-    assert!(lines[2].text.contains("server: \\x1b[31m_"), "{}", lines[2].text);
-    assert!(lines[3].text.contains("title \\x1b]0;pwned\\x07 done"), "{}", lines[3].text);
+    assert!(
+        lines[2].text.contains("server: \\x1b[31m_"),
+        "{}",
+        lines[2].text
+    );
+    assert!(
+        lines[3].text.contains("title \\x1b]0;pwned\\x07 done"),
+        "{}",
+        lines[3].text
+    );
     for line in &lines {
         assert!(!line.text.chars().any(char::is_control), "{}", line.text);
     }
     assert!(
-        lines[4].text.starts_with("gatewatch: journal entry skipped: not valid JSON"),
+        lines[4]
+            .text
+            .starts_with("gatewatch: journal entry skipped: not valid JSON"),
         "{}",
         lines[4].text
     );
-    assert!(!lines[4].text.contains("cut off"), "the note quotes nothing");
+    assert!(
+        !lines[4].text.contains("cut off"),
+        "the note quotes nothing"
+    );
     assert!(lines[5].text.ends_with(" first") && lines[6].text.ends_with(" second"));
 }
 
@@ -176,9 +198,10 @@ fn a_journal_that_cannot_start_says_why() {
         },
         kind: None,
     };
-    follow(spec, |_, status| {
-        matches!(status, SourceStatus::Failed(why) if why.contains("cannot run /nonexistent/journalctl"))
-    });
+    follow(
+        spec,
+        |_, status| matches!(status, SourceStatus::Failed(why) if why.contains("cannot run /nonexistent/journalctl")),
+    );
 }
 
 #[test]

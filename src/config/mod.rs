@@ -139,7 +139,10 @@ impl LogStream {
     /// characters, never an option.
     pub fn check_container(name: &str) -> Result<(), String> {
         let ok = name.len() <= 255
-            && name.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
             && name
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));

@@ -51,6 +51,8 @@ pub fn without_commands(mut config: Config) -> Config {
         s.reload = None;
         s.restart = None;
     }
-    config.logs.retain(|l| l.command.is_none() && l.stream.is_none());
+    config
+        .logs
+        .retain(|l| l.command.is_none() && l.stream.is_none());
     config
 }

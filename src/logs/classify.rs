@@ -329,7 +329,10 @@ mod tests {
                 let line = format!("{prefix}{bare}");
                 assert_eq!(read(&line, None), expected, "{line}");
                 assert_eq!(read(&line, Some(LogKind::Error)), expected, "{line}");
-                assert_eq!(classify(&line, Some(LogKind::Access)), Classified::default());
+                assert_eq!(
+                    classify(&line, Some(LogKind::Access)),
+                    Classified::default()
+                );
             }
         }
     }
@@ -338,16 +341,29 @@ mod tests {
     fn a_line_without_a_stamp_takes_its_prefix_stamp() {
         let emerg = r#"nginx: [emerg] host not found in upstream "backend:8080" in /etc/nginx/conf.d/app.conf:12"#;
         // Bare, it has no time: the reader's clock stands in (see the model).
-        assert_eq!(read(emerg, None), (Some(Cause::Dns), Some("backend:8080"), None));
+        assert_eq!(
+            read(emerg, None),
+            (Some(Cause::Dns), Some("backend:8080"), None)
+        );
         for (prefix, stamped) in PREFIXES {
             let line = format!("{prefix}{emerg}");
             let time = stamped.then_some(AT + 1);
-            assert_eq!(read(&line, None), (Some(Cause::Dns), Some("backend:8080"), time), "{line}");
+            assert_eq!(
+                read(&line, None),
+                (Some(Cause::Dns), Some("backend:8080"), time),
+                "{line}"
+            );
         }
         let alert = "2024-09-27T02:33:26Z [ALERT]    (8) : backend 'be' has no server available!";
-        assert_eq!(read(alert, None), (Some(Cause::NoLiveUpstreams), None, Some(AT + 1)));
+        assert_eq!(
+            read(alert, None),
+            (Some(Cause::NoLiveUpstreams), None, Some(AT + 1))
+        );
         let syslog = "Sep 27 02:33:26 lb haproxy[1]: backend be has no server available!";
-        assert_eq!(read(syslog, None), (Some(Cause::NoLiveUpstreams), None, Some(AT + 1)));
+        assert_eq!(
+            read(syslog, None),
+            (Some(Cause::NoLiveUpstreams), None, Some(AT + 1))
+        );
     }
 
     #[test]
@@ -355,7 +371,9 @@ mod tests {
         let refused = r#"2024/09/27 02:33:25 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, upstream: "http://10.0.0.5:8080/""#;
         for line in [
             // An info line quoting a prefixed error line.
-            format!("2024/09/27 02:33:25 [info] 7#7: *1 client sent invalid header line: \"web-1  | {refused}\""),
+            format!(
+                "2024/09/27 02:33:25 [info] 7#7: *1 client sent invalid header line: \"web-1  | {refused}\""
+            ),
             format!("web-1  | 2024/09/27 02:33:25 [notice] 7#7: x web-1  | {refused}"),
             // Not a prefix: a path, an access line's start.
             format!("GET /x | {refused}"),
@@ -370,11 +388,17 @@ mod tests {
             refused.replace('"', "'")
         );
         let c = classify(&access, None);
-        assert_eq!((c.format, c.cause, c.status), (Some(Format::Access), None, Some(200)));
+        assert_eq!(
+            (c.format, c.cause, c.status),
+            (Some(Format::Access), None, Some(200))
+        );
         // A prefixed error line whose request quotes an access line stays an error line.
         let error = r#"web-1  | 2024/09/27 02:33:25 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: s, request: "GET /[27/Sep/2024:02:33:25 +0000] "GET / HTTP/1.1" 502 1", upstream: "http://10.0.0.5:8080/", host: "s""#;
         let c = classify(error, None);
-        assert_eq!((c.format, c.cause, c.status), (Some(Format::NginxError), Some(Cause::Refused), None));
+        assert_eq!(
+            (c.format, c.cause, c.status),
+            (Some(Format::NginxError), Some(Cause::Refused), None)
+        );
         assert!(plain_request(error.as_bytes(), None).is_none());
     }
 

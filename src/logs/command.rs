@@ -209,7 +209,11 @@ impl Drop for CommandReader {
 
 /// Copies one pipe into the channel until it closes or the receiver goes away. Returns whether
 /// the thread started.
-fn pipe_thread<R: std::io::Read + Send + 'static>(mut pipe: R, tx: SyncSender<Chunk>, how: Pipe) -> bool {
+fn pipe_thread<R: std::io::Read + Send + 'static>(
+    mut pipe: R,
+    tx: SyncSender<Chunk>,
+    how: Pipe,
+) -> bool {
     thread::Builder::new()
         .name("gatewatch-logcmd".into())
         .spawn(move || {

@@ -81,7 +81,10 @@ pub fn render(entry: &[u8], cut: u64, out: &mut Vec<u8>) {
         Some(Message::Text(text)) => text.as_bytes(),
         Some(Message::Bytes(bytes)) => bytes.as_slice(),
         None => {
-            note(out, "no MESSAGE (journalctl shows one over 4096 bytes as null)");
+            note(
+                out,
+                "no MESSAGE (journalctl shows one over 4096 bytes as null)",
+            );
             return;
         }
     };
@@ -130,7 +133,8 @@ mod tests {
     #[test]
     fn a_byte_array_message_is_written_as_bytes() {
         // "ok \x1b[2J\xff" as journald writes a message that is not clean UTF-8 text.
-        let entry = r#"{"__REALTIME_TIMESTAMP":1727404405000000,"MESSAGE":[111,107,32,27,91,50,74,255]}"#;
+        let entry =
+            r#"{"__REALTIME_TIMESTAMP":1727404405000000,"MESSAGE":[111,107,32,27,91,50,74,255]}"#;
         let mut out = Vec::new();
         render(entry.as_bytes(), 0, &mut out);
         assert_eq!(out, b"2024-09-27T02:33:25Z ok \x1b[2J\xff\n");

@@ -84,7 +84,11 @@ pub fn looks_like_bytes(b: &[u8]) -> bool {
 /// Whether the line is nginx's stderr form, `nginx: [level] message` (no stamp of its own).
 pub fn looks_like_stderr(line: &str) -> bool {
     line.strip_prefix(STDERR_PREFIX).is_some_and(|rest| {
-        let level = rest.bytes().take(7).take_while(u8::is_ascii_lowercase).count();
+        let level = rest
+            .bytes()
+            .take(7)
+            .take_while(u8::is_ascii_lowercase)
+            .count();
         level > 0 && rest.as_bytes().get(level) == Some(&b']')
     })
 }
@@ -324,7 +328,12 @@ mod tests {
         assert_eq!(e.message, r#"host not found in upstream "b" in /x.conf:3"#);
         let warn = "nginx: [warn] the \"user\" directive makes sense only if the master process runs with super-user privileges";
         assert_eq!(classify(warn), (None, None));
-        for not in ["nginx: [] x", "nginx: [EMERG] x", "nginx: [emerg x", "nginx: emerg"] {
+        for not in [
+            "nginx: [] x",
+            "nginx: [EMERG] x",
+            "nginx: [emerg x",
+            "nginx: emerg",
+        ] {
             assert!(!looks_like_stderr(not), "{not}");
         }
     }

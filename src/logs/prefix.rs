@@ -75,9 +75,15 @@ fn rfc3339_layer(s: &str) -> Option<(&str, Option<(Clock, &str)>)> {
 
 /// The length of an RFC 3339 stamp at the start of `b`.
 fn rfc3339_len(b: &[u8]) -> Option<usize> {
-    let digits = |from: usize, n: usize| b.get(from..from + n)?.iter().all(u8::is_ascii_digit).then_some(());
+    let digits = |from: usize, n: usize| {
+        b.get(from..from + n)?
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then_some(())
+    };
     digits(0, 4)?;
-    (b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') && b.get(10) == Some(&b'T')).then_some(())?;
+    (b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') && b.get(10) == Some(&b'T'))
+        .then_some(())?;
     (b.get(13) == Some(&b':') && b.get(16) == Some(&b':')).then_some(())?;
     digits(5, 2)?;
     digits(8, 2)?;
@@ -86,7 +92,10 @@ fn rfc3339_len(b: &[u8]) -> Option<usize> {
     digits(17, 2)?;
     let mut at = 19;
     if b.get(at) == Some(&b'.') {
-        let fraction = b[at + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let fraction = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if fraction == 0 || fraction > 9 {
             return None;
         }
@@ -183,7 +192,9 @@ fn syslog_stamp_len(b: &[u8]) -> Option<usize> {
         && head[6] == b' '
         && head[9] == b':'
         && head[12] == b':'
-        && [7, 8, 10, 11, 13, 14].iter().all(|&i| head[i].is_ascii_digit());
+        && [7, 8, 10, 11, 13, 14]
+            .iter()
+            .all(|&i| head[i].is_ascii_digit());
     ok.then_some(15)
 }
 
@@ -201,13 +212,21 @@ fn host_tag(s: &str) -> Option<&str> {
         return None;
     }
     let b = rest.as_bytes();
-    let name = b.iter().take(MAX_NAME + 1).take_while(|&&c| is_name_byte(c) || c == b'/').count();
+    let name = b
+        .iter()
+        .take(MAX_NAME + 1)
+        .take_while(|&&c| is_name_byte(c) || c == b'/')
+        .count();
     if name == 0 || name > MAX_NAME {
         return None;
     }
     let mut at = name;
     if b.get(at) == Some(&b'[') {
-        let pid = b[at + 1..].iter().take(11).take_while(|c| c.is_ascii_digit()).count();
+        let pid = b[at + 1..]
+            .iter()
+            .take(11)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if pid == 0 || b.get(at + 1 + pid) != Some(&b']') {
             return None;
         }
@@ -223,7 +242,9 @@ fn clock_name_layer(s: &str) -> Option<(&str, Option<(Clock, &str)>)> {
     let ok = clock[2] == b':'
         && clock[5] == b':'
         && clock[8] == b' '
-        && [0, 1, 3, 4, 6, 7].iter().all(|&i| clock[i].is_ascii_digit());
+        && [0, 1, 3, 4, 6, 7]
+            .iter()
+            .all(|&i| clock[i].is_ascii_digit());
     // A time of day without a date: no stamp to go by.
     ok.then(|| name_layer(&s[9..]).map(|rest| (rest, None)))?
 }
@@ -234,7 +255,11 @@ fn clock_name_layer(s: &str) -> Option<(&str, Option<(Clock, &str)>)> {
 fn name_layer(s: &str) -> Option<&str> {
     let s = skip_sgr(s);
     let b = s.as_bytes();
-    let name = b.iter().take(MAX_NAME + 1).take_while(|&&c| is_name_byte(c)).count();
+    let name = b
+        .iter()
+        .take(MAX_NAME + 1)
+        .take_while(|&&c| is_name_byte(c))
+        .count();
     if name == 0 || name > MAX_NAME || !b[0].is_ascii_alphanumeric() {
         return None;
     }
@@ -258,7 +283,11 @@ fn is_name_byte(c: u8) -> bool {
 /// Skips SGR sequences as sanitising writes them (`\x1b[0m`, `\x1b[1;36m`).
 fn skip_sgr(mut s: &str) -> &str {
     while let Some(after) = s.strip_prefix("\\x1b[") {
-        let params = after.bytes().take(16).take_while(|c| c.is_ascii_digit() || *c == b';').count();
+        let params = after
+            .bytes()
+            .take(16)
+            .take_while(|c| c.is_ascii_digit() || *c == b';')
+            .count();
         match after[params..].strip_prefix('m') {
             Some(rest) => s = rest,
             None => break,

@@ -23,9 +23,15 @@ pub enum Origin {
     /// An argv run without a shell; its stdout is the log.
     Command(Vec<String>),
     /// A systemd unit's journal, read as JSON entries from `program` (`journalctl`).
-    Journal { unit: String, program: String },
+    Journal {
+        unit: String,
+        program: String,
+    },
     /// A container's log, stdout and stderr, from `program` (`docker`) with `-t` stamps.
-    Container { name: String, program: String },
+    Container {
+        name: String,
+        program: String,
+    },
 }
 
 impl Origin {
@@ -255,7 +261,19 @@ mod tests {
         let got = sources(&config, &[]);
         assert_eq!(got.len(), 2, "the duplicate is dropped: {got:?}");
         let journal = got[0].origin.stream_argv().unwrap();
-        assert_eq!(journal[1..], ["-f", "-o", "json", "-n", "1000", "-u", "nginx.service", "--no-pager"]);
+        assert_eq!(
+            journal[1..],
+            [
+                "-f",
+                "-o",
+                "json",
+                "-n",
+                "1000",
+                "-u",
+                "nginx.service",
+                "--no-pager"
+            ]
+        );
         let docker = got[1].origin.stream_argv().unwrap();
         assert_eq!(docker[1..], ["logs", "-f", "-t", "--tail", "1000", "web-1"]);
         assert_eq!(got[1].kind, Some(LogKind::Error));

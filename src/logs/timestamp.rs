@@ -208,7 +208,10 @@ fn rfc3339(b: &[u8]) -> Option<i64> {
     }
     let mut at = 19;
     if b.get(at) == Some(&b'.') {
-        at += 1 + b[at + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        at += 1 + b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
     }
     let seconds = match b.get(at..)? {
         [b'Z' | b'z'] => 0,
@@ -322,7 +325,11 @@ mod tests {
             p.parse(Clock::Syslog, "Sep  7 02:33:25"),
             Some(expected - 20 * 86_400)
         );
-        for bad in ["2024-09-27T02:33:25", "2024-09-27T02:33:25+2", "2024-13-27T02:33:25Z"] {
+        for bad in [
+            "2024-09-27T02:33:25",
+            "2024-09-27T02:33:25+2",
+            "2024-13-27T02:33:25Z",
+        ] {
             assert_eq!(p.parse(Clock::Rfc3339, bad), None, "{bad}");
         }
         assert_eq!(p.parse(Clock::Syslog, "Foo 27 02:33:25"), None);
@@ -334,8 +341,14 @@ mod tests {
         let new_year = 1_704_067_200; // 2024-01-01T00:00:00Z
         let mut p = TimeParser::at(TimeZone::UTC, new_year + 60);
         // Dec 31 23:59:00 of 2023, not of 2024.
-        assert_eq!(p.parse(Clock::Syslog, "Dec 31 23:59:00"), Some(new_year - 60));
-        assert_eq!(p.parse(Clock::Syslog, "Jan  1 00:00:30"), Some(new_year + 30));
+        assert_eq!(
+            p.parse(Clock::Syslog, "Dec 31 23:59:00"),
+            Some(new_year - 60)
+        );
+        assert_eq!(
+            p.parse(Clock::Syslog, "Jan  1 00:00:30"),
+            Some(new_year + 30)
+        );
     }
 
     #[test]
