@@ -6,6 +6,8 @@
 // Helpers outside #[test] fns panic to report a failure, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -247,4 +249,48 @@ exit 1"#;
         "{lines:#?}"
     );
     assert_eq!(lines[2].upstream.as_deref(), Some("http://172.18.0.3:8080"));
+}
+
+/// The config's `journal` and `container` keys through the real binary, its programs named by
+/// `GATEWATCH_JOURNALCTL` and `GATEWATCH_DOCKER`: the Logs pane shows each source's lines with
+/// their causes.
+#[test]
+fn the_dashboard_follows_a_journal_and_a_container_named_in_the_config() {
+    let files = common::Sandbox::new();
+    let entries = files.write("entries.json", &journal_entries());
+    let journalctl = fake(
+        files.path(),
+        "journalctl",
+        &format!("cat '{}'\nexec sleep 600", entries.display()),
+    );
+    let docker = fake(
+        files.path(),
+        "docker",
+        "printf '%s\\n' '2024-09-27T02:33:27.5Z nginx: [emerg] host not found in upstream \"app:8080\" in /etc/nginx/conf.d/default.conf:3' >&2\nexec sleep 600",
+    );
+    let cfg = files.write(
+        "config.toml",
+        "[[log]]\njournal = \"nginx.service\"\n\n[[log]]\ncontainer = \"web-1\"\n",
+    );
+    let t = common::Tmux::start_with(
+        &["--config", cfg.to_str().unwrap()],
+        160,
+        40,
+        &[
+            ("GATEWATCH_JOURNALCTL", journalctl.to_str().unwrap()),
+            ("GATEWATCH_DOCKER", docker.to_str().unwrap()),
+        ],
+    );
+    t.keys(&["4", "z"]);
+    let screen = t.wait_for("[refused]");
+    assert!(screen.contains("journal of nginx.service"), "{screen}");
+    assert!(screen.contains("[dns]"), "{screen}");
+    assert!(screen.contains("gatewatch: journal entry skipped"), "{screen}");
+    t.keys(&["]"]);
+    let screen = t.wait_for("container web-1");
+    assert!(screen.contains("host not found in upstream"), "{screen}");
+    assert_eq!(
+        recorded_argv(files.path(), "docker"),
+        ["logs", "-f", "-t", "--tail", "1000", "web-1"]
+    );
 }
