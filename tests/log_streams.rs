@@ -38,8 +38,14 @@ fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn recorded_argv(dir: &Path, name: &str) -> Vec<String> {
-    fs::read_to_string(dir.join(format!("{name}.argv")))
+/// The argv kept in `dir/FILE.argv` (`file` being the program's name, or `NAME.argv.N` whole).
+fn recorded_argv(dir: &Path, file: &str) -> Vec<String> {
+    let file = if file.contains(".argv") {
+        file.to_owned()
+    } else {
+        format!("{file}.argv")
+    };
+    fs::read_to_string(dir.join(file))
         .unwrap()
         .lines()
         .map(str::to_owned)
@@ -48,9 +54,19 @@ fn recorded_argv(dir: &Path, name: &str) -> Vec<String> {
 
 /// Follows `spec` until `done` holds for the lines so far (or `PATIENCE` runs out).
 fn follow(spec: SourceSpec, done: impl Fn(&[LogLine], &SourceStatus) -> bool) -> Vec<LogLine> {
+    follow_with(spec, Duration::from_secs(3600), done)
+}
+
+/// [`follow`], an ended program started again after `restart_after`.
+fn follow_with(
+    spec: SourceSpec,
+    restart_after: Duration,
+    done: impl Fn(&[LogLine], &SourceStatus) -> bool,
+) -> Vec<LogLine> {
     let (tx, mut rx) = mpsc::channel::<LogBatch>(16);
     let options = FollowOptions {
         poll: Duration::from_millis(20),
+        restart_after,
         ..FollowOptions::default()
     };
     let _follower = LogFollower::spawn(vec![spec], options, Outbox::new(tx)).unwrap();
@@ -251,6 +267,102 @@ exit 1"#;
     assert_eq!(lines[2].upstream.as_deref(), Some("http://172.18.0.3:8080"));
 }
 
+/// A fake that prints `first` and exits on its first run, and `then` and keeps running on the
+/// next; each run's argv is kept in `NAME.argv.N`.
+fn restarting_fake(dir: &Path, name: &str, first: &str, then: &str) -> PathBuf {
+    let count = dir.join(format!("{name}.runs"));
+    let argv = dir.join(format!("{name}.argv"));
+    fake(
+        dir,
+        name,
+        &format!(
+            "n=$(( $(cat '{c}' 2>/dev/null || echo 0) + 1 ))\necho $n > '{c}'\ncp '{a}' '{a}.'$n\n\
+             if [ $n = 1 ]; then\n{first}\nexit 1\nfi\n{then}\nexec sleep 60",
+            c = count.display(),
+            a = argv.display(),
+        ),
+    )
+}
+
+fn texts(lines: &[LogLine]) -> Vec<&str> {
+    lines.iter().map(|l| l.text.as_str()).collect()
+}
+
+#[test]
+fn an_ended_container_log_is_started_again_from_its_last_stamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = restarting_fake(
+        dir.path(),
+        "docker",
+        "printf '%s\\n' '2024-09-27T02:33:25.100000000Z one' '2024-09-27T02:33:25.200000000Z two'",
+        "printf '%s\\n' '2024-09-27T02:33:26.000000000Z three'",
+    );
+    let spec = SourceSpec {
+        origin: Origin::Container {
+            name: "web-1".into(),
+            program: program.display().to_string(),
+        },
+        kind: None,
+    };
+    let lines = follow_with(spec, Duration::from_millis(200), |lines, _| {
+        lines.len() >= 3
+    });
+    assert_eq!(
+        texts(&lines),
+        [
+            "2024-09-27T02:33:25.100000000Z one",
+            "2024-09-27T02:33:25.200000000Z two",
+            "2024-09-27T02:33:26.000000000Z three"
+        ]
+    );
+    assert_eq!(
+        recorded_argv(dir.path(), "docker.argv.2"),
+        [
+            "logs",
+            "-f",
+            "-t",
+            "--since",
+            "2024-09-27T02:33:25.200000001Z",
+            "web-1"
+        ]
+    );
+}
+
+#[test]
+fn an_ended_journal_is_started_again_after_its_last_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = restarting_fake(
+        dir.path(),
+        "journalctl",
+        r#"printf '%s\n' '{"__CURSOR":"s=ab;i=1","MESSAGE":"one"}' '{"__CURSOR":"s=ab;i=2","MESSAGE":"two"}'"#,
+        r#"printf '%s\n' '{"__CURSOR":"s=ab;i=3","MESSAGE":"three"}'"#,
+    );
+    let spec = SourceSpec {
+        origin: Origin::Journal {
+            unit: "nginx.service".into(),
+            program: program.display().to_string(),
+        },
+        kind: None,
+    };
+    let lines = follow_with(spec, Duration::from_millis(200), |lines, _| {
+        lines.len() >= 3
+    });
+    assert_eq!(texts(&lines), ["one", "two", "three"]);
+    assert_eq!(
+        recorded_argv(dir.path(), "journalctl.argv.2"),
+        [
+            "-f",
+            "-o",
+            "json",
+            "--after-cursor",
+            "s=ab;i=2",
+            "-u",
+            "nginx.service",
+            "--no-pager"
+        ]
+    );
+}
+
 /// The config's `journal` and `container` keys through the real binary, its programs named by
 /// `GATEWATCH_JOURNALCTL` and `GATEWATCH_DOCKER`: the Logs pane shows each source's lines with
 /// their causes.
@@ -285,10 +397,14 @@ fn the_dashboard_follows_a_journal_and_a_container_named_in_the_config() {
     let screen = t.wait_for("[refused]");
     assert!(screen.contains("journal of nginx.service"), "{screen}");
     assert!(screen.contains("[dns]"), "{screen}");
-    assert!(screen.contains("gatewatch: journal entry skipped"), "{screen}");
+    assert!(
+        screen.contains("gatewatch: journal entry skipped"),
+        "{screen}"
+    );
     t.keys(&["]"]);
-    let screen = t.wait_for("container web-1");
-    assert!(screen.contains("host not found in upstream"), "{screen}");
+    let screen = t.wait_for("conf.d/default.conf:3");
+    assert!(screen.contains("container web-1"), "{screen}");
+    assert!(screen.contains("[dns]"), "{screen}");
     assert_eq!(
         recorded_argv(files.path(), "docker"),
         ["logs", "-f", "-t", "--tail", "1000", "web-1"]

@@ -13,7 +13,7 @@ use std::thread;
 
 use super::follow::Read;
 use super::lines::{LineSplitter, cut_marker};
-use super::{FollowEvent, SourceStatus, journal};
+use super::{FollowEvent, SourceStatus, journal, prefix};
 use crate::sanitize::sanitize_bytes;
 
 /// Chunks in flight per command: with 64 KiB reads, at most 256 KiB buffered.
@@ -41,6 +41,8 @@ enum Chunk {
     Err(Vec<u8>),
     /// Log lines from stderr, which may also say why the command ended.
     ErrLines(Vec<u8>),
+    /// How far the lines sent so far reach (see [`CommandReader::position`]).
+    Position(String),
     Closed,
 }
 
@@ -64,6 +66,9 @@ pub struct CommandReader {
     streams_open: u8,
     last_stderr: String,
     ended: bool,
+    /// Where the lines read so far end, for a stream to resume from when it is started again:
+    /// the last journal entry's cursor, or the last `docker logs -t` stamp.
+    pub position: Option<String>,
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,
 }
@@ -84,6 +89,7 @@ impl CommandReader {
             streams_open: 0,
             last_stderr: String::new(),
             ended: false,
+            position: None,
             status: SourceStatus::Starting,
             events: Vec::new(),
         };
@@ -146,11 +152,17 @@ impl CommandReader {
                     self.pending = bytes;
                     self.pending_at = 0;
                 }
+                Ok(Chunk::Position(at)) => self.position = Some(at),
                 Ok(Chunk::Closed) => self.streams_open = self.streams_open.saturating_sub(1),
                 Err(TryRecvError::Empty) if self.streams_open > 0 => return Read::Idle,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return self.finish(),
             }
         }
+    }
+
+    /// Whether the command has ended (or never started): nothing more will be read.
+    pub fn has_ended(&self) -> bool {
+        self.ended
     }
 
     /// Both pipes are closed: report how the command ended, once its exit status is known.
@@ -220,14 +232,17 @@ fn pipe_thread<R: std::io::Read + Send + 'static>(
             let mut lines = LineSplitter::new(PIPE_LINE_MAX);
             loop {
                 let mut buf = vec![0; READ_SIZE];
+                let mut position = None;
                 let chunk = match pipe.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
                         buf.truncate(n);
                         match how {
                             Pipe::Raw(wrap) => wrap(buf),
-                            Pipe::Lines(wrap) => wrap(whole_lines(&mut lines, &buf)),
-                            Pipe::Journal => Chunk::Out(journal_lines(&mut lines, &buf)),
+                            Pipe::Lines(wrap) => wrap(whole_lines(&mut lines, &buf, &mut position)),
+                            Pipe::Journal => {
+                                Chunk::Out(journal_lines(&mut lines, &buf, &mut position))
+                            }
                         }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -237,13 +252,20 @@ fn pipe_thread<R: std::io::Read + Send + 'static>(
                 if !empty && tx.send(chunk).is_err() {
                     return;
                 }
+                if let Some(at) = position
+                    && tx.send(Chunk::Position(at)).is_err()
+                {
+                    return;
+                }
             }
             // A last line without a newline is still a line.
             let mut rest = Vec::new();
             match how {
                 Pipe::Raw(_) => {}
                 Pipe::Lines(_) => lines.flush(|line, cut| push_line(&mut rest, line, cut)),
-                Pipe::Journal => lines.flush(|entry, cut| journal::render(entry, cut, &mut rest)),
+                Pipe::Journal => lines.flush(|entry, cut| {
+                    journal::render(entry, cut, &mut rest);
+                }),
             }
             let wrap = match how {
                 Pipe::Lines(wrap) => wrap,
@@ -258,10 +280,15 @@ fn pipe_thread<R: std::io::Read + Send + 'static>(
 }
 
 /// The lines completed by `data`, each ending with a newline; a line cut at
-/// [`PIPE_LINE_MAX`] is marked.
-fn whole_lines(lines: &mut LineSplitter, data: &[u8]) -> Vec<u8> {
+/// [`PIPE_LINE_MAX`] is marked. `position` becomes the last line's `docker logs -t` stamp.
+fn whole_lines(lines: &mut LineSplitter, data: &[u8], position: &mut Option<String>) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
-    lines.push(data, |line, cut| push_line(&mut out, line, cut));
+    lines.push(data, |line, cut| {
+        if let Some(stamp) = prefix::leading_rfc3339(line) {
+            *position = Some(stamp.to_owned());
+        }
+        push_line(&mut out, line, cut);
+    });
     out
 }
 
@@ -273,9 +300,14 @@ fn push_line(out: &mut Vec<u8>, line: &[u8], cut: u64) {
     out.push(b'\n');
 }
 
-/// The text lines of the journal entries completed by `data`.
-fn journal_lines(lines: &mut LineSplitter, data: &[u8]) -> Vec<u8> {
+/// The text lines of the journal entries completed by `data`; `position` becomes the last
+/// entry's cursor.
+fn journal_lines(lines: &mut LineSplitter, data: &[u8], position: &mut Option<String>) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2);
-    lines.push(data, |entry, cut| journal::render(entry, cut, &mut out));
+    lines.push(data, |entry, cut| {
+        if let Some(cursor) = journal::render(entry, cut, &mut out) {
+            *position = Some(cursor);
+        }
+    });
     out
 }

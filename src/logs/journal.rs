@@ -18,8 +18,13 @@ const MESSAGE_MAX: usize = 64 * 1024;
 /// What starts a line that is not from the journal but about it.
 pub const NOTE: &str = "gatewatch: journal entry skipped: ";
 
+/// A cursor longer than this is not journald's (they are about 100 bytes).
+const CURSOR_MAX: usize = 512;
+
 #[derive(Deserialize)]
 struct Entry {
+    #[serde(rename = "__CURSOR")]
+    cursor: Option<String>,
     #[serde(rename = "MESSAGE")]
     message: Option<Message>,
     #[serde(rename = "__REALTIME_TIMESTAMP")]
@@ -55,14 +60,15 @@ impl Micros {
 }
 
 /// Appends the text lines of one journal entry (a line of `journalctl -o json`, `cut` bytes
-/// past the reader's cap dropped) to `out`, each ending with a newline.
-pub fn render(entry: &[u8], cut: u64, out: &mut Vec<u8>) {
+/// past the reader's cap dropped) to `out`, each ending with a newline. Returns the entry's
+/// cursor (for `journalctl --after-cursor`) when it has a plausible one.
+pub fn render(entry: &[u8], cut: u64, out: &mut Vec<u8>) -> Option<String> {
     if entry.trim_ascii().is_empty() {
-        return;
+        return None;
     }
     if cut > 0 {
         note(out, &format!("longer than {} bytes", entry.len()));
-        return;
+        return None;
     }
     let parsed: Entry = match serde_json::from_slice(entry) {
         Ok(parsed) => parsed,
@@ -74,9 +80,12 @@ pub fn render(entry: &[u8], cut: u64, out: &mut Vec<u8>) {
                 "not a journal entry (MESSAGE is neither text nor bytes)"
             };
             note(out, &format!("{what}, at column {}", e.column()));
-            return;
+            return None;
         }
     };
+    let cursor = parsed.cursor.filter(|c| {
+        !c.is_empty() && c.len() <= CURSOR_MAX && c.bytes().all(|b| b.is_ascii_graphic())
+    });
     let message = match &parsed.message {
         Some(Message::Text(text)) => text.as_bytes(),
         Some(Message::Bytes(bytes)) => bytes.as_slice(),
@@ -85,7 +94,7 @@ pub fn render(entry: &[u8], cut: u64, out: &mut Vec<u8>) {
                 out,
                 "no MESSAGE (journalctl shows one over 4096 bytes as null)",
             );
-            return;
+            return cursor;
         }
     };
     let message = &message[..message.len().min(MESSAGE_MAX)];
@@ -103,6 +112,7 @@ pub fn render(entry: &[u8], cut: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(line);
         out.push(b'\n');
     }
+    cursor
 }
 
 fn note(out: &mut Vec<u8>, why: &str) {
@@ -119,6 +129,20 @@ mod tests {
         let mut out = Vec::new();
         render(entry.as_bytes(), 0, &mut out);
         String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn the_cursor_is_kept_when_it_is_plausible() {
+        let mut out = Vec::new();
+        let entry = r#"{"__CURSOR":"s=1;i=2","MESSAGE":"m"}"#;
+        assert_eq!(
+            render(entry.as_bytes(), 0, &mut out).as_deref(),
+            Some("s=1;i=2")
+        );
+        let hostile = r#"{"__CURSOR":"s=1\n--x","MESSAGE":"m"}"#;
+        assert_eq!(render(hostile.as_bytes(), 0, &mut out), None);
+        let long = format!(r#"{{"__CURSOR":"{}","MESSAGE":"m"}}"#, "c".repeat(600));
+        assert_eq!(render(long.as_bytes(), 0, &mut out), None);
     }
 
     #[test]

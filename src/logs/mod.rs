@@ -20,6 +20,7 @@ mod journal;
 mod lines;
 mod nginx;
 mod prefix;
+mod restart;
 mod ring;
 mod scan;
 mod severity;

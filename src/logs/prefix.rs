@@ -52,6 +52,15 @@ pub fn peel<'a>(line: &'a str, is_body: impl Fn(&str) -> bool) -> Option<Peeled<
     None
 }
 
+/// The RFC 3339 stamp that starts `line` (`docker logs -t`), followed by a space.
+pub fn leading_rfc3339(line: &[u8]) -> Option<&str> {
+    let len = rfc3339_len(line)?;
+    if line.get(len) != Some(&b' ') {
+        return None;
+    }
+    std::str::from_utf8(&line[..len]).ok()
+}
+
 /// One prefix layer at the start of `s`: what follows it, and its stamp if it has one.
 fn layer(s: &str) -> Option<(&str, Option<(Clock, &str)>)> {
     let b = s.as_bytes();

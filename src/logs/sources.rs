@@ -36,27 +36,52 @@ pub enum Origin {
 
 impl Origin {
     /// The argv a journal or container source runs (never through a shell); `None` for others.
-    pub fn stream_argv(&self) -> Option<Vec<String>> {
+    /// `resume` is where an earlier run's lines ended (see [`super::restart`]): the last
+    /// journal cursor, or the last `docker logs -t` stamp; without it, the run starts with
+    /// [`STREAM_HISTORY`] lines of history.
+    pub fn stream_argv(&self, resume: Option<&str>) -> Option<Vec<String>> {
         let history = STREAM_HISTORY.to_string();
+        let since: String;
         let argv: Vec<&str> = match self {
-            Origin::Journal { unit, program } => vec![
-                program,
-                "-f",
-                "-o",
-                "json",
-                "-n",
-                &history,
-                "-u",
-                unit,
-                "--no-pager",
-            ],
+            Origin::Journal { unit, program } => {
+                let from = match resume {
+                    Some(cursor) => ["--after-cursor", cursor],
+                    None => ["-n", &history],
+                };
+                [program.as_str(), "-f", "-o", "json"]
+                    .into_iter()
+                    .chain(from)
+                    .chain(["-u", unit, "--no-pager"])
+                    .collect()
+            }
             Origin::Container { name, program } => {
-                vec![program, "logs", "-f", "-t", "--tail", &history, name]
+                let from = match resume {
+                    Some(stamp) => {
+                        since = just_after(stamp);
+                        ["--since", since.as_str()]
+                    }
+                    None => ["--tail", history.as_str()],
+                };
+                [program.as_str(), "logs", "-f", "-t"]
+                    .into_iter()
+                    .chain(from)
+                    .chain([name.as_str()])
+                    .collect()
             }
             Origin::File(_) | Origin::Glob(_) | Origin::Command(_) => return None,
         };
         Some(argv.into_iter().map(str::to_owned).collect())
     }
+}
+
+/// The instant a nanosecond after an RFC 3339 `stamp`, for `docker logs --since` (which
+/// includes lines at the instant it is given); the stamp itself when it does not parse.
+fn just_after(stamp: &str) -> String {
+    stamp
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| t.checked_add(jiff::SignedDuration::from_nanos(1)).ok())
+        .map_or_else(|| stamp.to_owned(), |t| t.to_string())
 }
 
 /// A unit's journal as a log source (`journalctl -f -o json -n 1000 -u UNIT --no-pager`), for
@@ -260,7 +285,7 @@ mod tests {
         ];
         let got = sources(&config, &[]);
         assert_eq!(got.len(), 2, "the duplicate is dropped: {got:?}");
-        let journal = got[0].origin.stream_argv().unwrap();
+        let journal = got[0].origin.stream_argv(None).unwrap();
         assert_eq!(
             journal[1..],
             [
@@ -274,8 +299,37 @@ mod tests {
                 "--no-pager"
             ]
         );
-        let docker = got[1].origin.stream_argv().unwrap();
+        let docker = got[1].origin.stream_argv(None).unwrap();
         assert_eq!(docker[1..], ["logs", "-f", "-t", "--tail", "1000", "web-1"]);
+        let resumed = got[0].origin.stream_argv(Some("s=1;i=2")).unwrap();
+        assert_eq!(
+            resumed[1..],
+            [
+                "-f",
+                "-o",
+                "json",
+                "--after-cursor",
+                "s=1;i=2",
+                "-u",
+                "nginx.service",
+                "--no-pager"
+            ]
+        );
+        let resumed = got[1]
+            .origin
+            .stream_argv(Some("2024-09-27T02:33:25.999999999Z"))
+            .unwrap();
+        assert_eq!(
+            resumed[1..],
+            [
+                "logs",
+                "-f",
+                "-t",
+                "--since",
+                "2024-09-27T02:33:26Z",
+                "web-1"
+            ]
+        );
         assert_eq!(got[1].kind, Some(LogKind::Error));
         assert_eq!(got[0].label(), "journal of nginx.service");
         assert_eq!(got[1].label(), "container web-1");
