@@ -106,3 +106,106 @@ fn prefixed_lines_are_counted_by_cause_with_their_own_stamps() {
     assert_eq!(causes["dns"], 1, "{v}");
     assert_eq!(causes.as_object().unwrap().len(), 3, "{v}");
 }
+
+/// Writes an executable script into the sandbox that records its argv, then runs `body`.
+fn fake(sb: &Sandbox, name: &str, body: &str) -> String {
+    let argv = sb.path().join(format!("{name}.argv"));
+    let path = sb.write(
+        name,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n{body}\n",
+            argv.display()
+        ),
+    );
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// `check` runs a journal or container source's program once, for the window, and counts
+/// what it printed like a log file's lines: `[[log]] journal` and `container` with fake
+/// `journalctl` and `docker` (named by GATEWATCH_JOURNALCTL and GATEWATCH_DOCKER).
+#[test]
+fn check_counts_the_window_of_a_journal_and_a_container() {
+    let sb = Sandbox::new();
+    let now = Timestamp::now().as_second();
+    let micros = |t: i64| (t * 1_000_000).to_string();
+    let entries = [
+        // Two hours old by its own stamp, though journalctl printed it: not counted.
+        format!(
+            r#"{{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"{}","MESSAGE":"{}"}}"#,
+            micros(now - 30),
+            refused(now - 7200).replace('"', "\\\"")
+        ),
+        format!(
+            r#"{{"__CURSOR":"s=2","__REALTIME_TIMESTAMP":"{}","MESSAGE":"{}"}}"#,
+            micros(now - 20),
+            refused(now - 20).replace('"', "\\\"")
+        ),
+        format!(
+            r#"{{"__CURSOR":"s=3","__REALTIME_TIMESTAMP":"{}","MESSAGE":"{}"}}"#,
+            micros(now - 10),
+            EMERG.replace('"', "\\\"")
+        ),
+    ];
+    let journal = sb.write("entries.json", &(entries.join("\n") + "\n"));
+    let journalctl = fake(&sb, "journalctl", &format!("cat '{}'", journal.display()));
+    let docker_lines = sb.write(
+        "docker.out",
+        &format!(
+            "{} {}\n{} {}\n",
+            docker_time(now - 15),
+            timed_out(now - 15),
+            docker_time(now - 5),
+            timed_out(now - 5)
+        ),
+    );
+    let docker = fake(
+        &sb,
+        "docker",
+        &format!(
+            "head -n 1 '{0}'\ntail -n 1 '{0}' >&2",
+            docker_lines.display()
+        ),
+    );
+    let cfg = sb.write(
+        "config.toml",
+        "[[log]]\njournal = \"nginx.service\"\n\n[[log]]\ncontainer = \"web-1\"\n",
+    );
+    let wrapper = [
+        "env".to_owned(),
+        "TZ=UTC".to_owned(),
+        format!("GATEWATCH_JOURNALCTL={journalctl}"),
+        format!("GATEWATCH_DOCKER={docker}"),
+    ];
+    let out = sb.run_under(
+        &wrapper,
+        &["--config", cfg.to_str().unwrap(), "check", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let logs = v["logs"].as_array().expect("logs");
+    assert_eq!(logs[0]["path"], "journal of nginx.service", "{v}");
+    assert_eq!(
+        logs[0]["causes"],
+        serde_json::json!({"refused": 1, "dns": 1}),
+        "{v}"
+    );
+    assert_eq!(logs[0]["error"], serde_json::Value::Null, "{v}");
+    assert_eq!(logs[1]["path"], "container web-1", "{v}");
+    assert_eq!(logs[1]["causes"], serde_json::json!({"timeout": 2}), "{v}");
+    let argv = std::fs::read_to_string(sb.path().join("journalctl.argv")).unwrap();
+    let argv: Vec<&str> = argv.lines().collect();
+    assert_eq!(argv[..3], ["-o", "json", "--since"]);
+    let since: i64 = argv[3].strip_prefix('@').unwrap().parse().unwrap();
+    assert!(
+        (now - 600 - since).abs() < 60,
+        "the window's start: {since}"
+    );
+    assert_eq!(
+        argv[4..],
+        ["-n", "100000", "-u", "nginx.service", "--no-pager"]
+    );
+    let argv = std::fs::read_to_string(sb.path().join("docker.argv")).unwrap();
+    assert_eq!(argv.lines().next_back(), Some("web-1"));
+    assert!(argv.starts_with("logs\n-t\n--since\n"), "{argv}");
+}

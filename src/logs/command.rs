@@ -69,6 +69,8 @@ pub struct CommandReader {
     /// Where the lines read so far end, for a stream to resume from when it is started again:
     /// the last journal entry's cursor, or the last `docker logs -t` stamp.
     pub position: Option<String>,
+    /// Whether the program exited successfully, once it has.
+    pub exit_success: Option<bool>,
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,
 }
@@ -90,6 +92,7 @@ impl CommandReader {
             last_stderr: String::new(),
             ended: false,
             position: None,
+            exit_success: None,
             status: SourceStatus::Starting,
             events: Vec::new(),
         };
@@ -176,6 +179,7 @@ impl CommandReader {
         match child.try_wait() {
             Ok(Some(exit)) => {
                 self.ended = true;
+                self.exit_success = Some(exit.success());
                 self.rx = None;
                 let mut reason = format!("{} exited ({exit})", self.program);
                 if !self.last_stderr.is_empty() {

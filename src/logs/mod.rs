@@ -25,6 +25,7 @@ mod ring;
 mod scan;
 mod severity;
 mod sources;
+mod stream_scan;
 mod tail;
 mod tally;
 mod text;
@@ -55,6 +56,7 @@ pub use sources::{
     DOCKER_ENV, JOURNALCTL_ENV, Origin, STREAM_HISTORY, SourceSpec, container_source,
     journal_source, sources,
 };
+pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,

@@ -74,6 +74,39 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// The argv `check` runs for a journal or container source: no `-f`, only what was written
+    /// since `cutoff` (unix seconds); `None` for other sources.
+    pub fn scan_argv(&self, cutoff: i64) -> Option<Vec<String>> {
+        let argv = match self {
+            Origin::Journal { unit, program } => vec![
+                program.clone(),
+                "-o".into(),
+                "json".into(),
+                "--since".into(),
+                format!("@{cutoff}"),
+                "-n".into(),
+                super::DEFAULT_MAX_LINES.to_string(),
+                "-u".into(),
+                unit.clone(),
+                "--no-pager".into(),
+            ],
+            Origin::Container { name, program } => vec![
+                program.clone(),
+                "logs".into(),
+                "-t".into(),
+                "--since".into(),
+                cutoff.to_string(),
+                "--tail".into(),
+                super::DEFAULT_MAX_LINES.to_string(),
+                name.clone(),
+            ],
+            Origin::File(_) | Origin::Glob(_) | Origin::Command(_) => return None,
+        };
+        Some(argv)
+    }
+}
+
 /// The instant a nanosecond after an RFC 3339 `stamp`, for `docker logs --since` (which
 /// includes lines at the instant it is given); the stamp itself when it does not parse.
 fn just_after(stamp: &str) -> String {
