@@ -118,6 +118,8 @@ pub enum SourceStatus {
     /// Cannot be read (permission denied, ...); retried every poll.
     Failed(String),
     /// A command source exited. Not restarted: a command like `printf` would repeat its lines.
+    /// A journal or container source is started again, resuming where it stopped (see
+    /// `restart`); its reason says when.
     Ended(String),
 }
 
