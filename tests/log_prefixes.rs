@@ -209,3 +209,35 @@ fn check_counts_the_window_of_a_journal_and_a_container() {
     assert_eq!(argv.lines().next_back(), Some("web-1"));
     assert!(argv.starts_with("logs\n-t\n--since\n"), "{argv}");
 }
+
+/// `journal` and `container` sources run programs: a config others can write gets none of them
+/// run, like its commands.
+#[test]
+fn a_config_others_can_write_runs_no_journalctl_or_docker() {
+    let sb = Sandbox::new();
+    let journalctl = fake(&sb, "journalctl", "true");
+    let docker = fake(&sb, "docker", "true");
+    let cfg = sb.write(
+        "config.toml",
+        "[[log]]\njournal = \"nginx.service\"\n\n[[log]]\ncontainer = \"web-1\"\n",
+    );
+    std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let wrapper = [
+        "env".to_owned(),
+        format!("GATEWATCH_JOURNALCTL={journalctl}"),
+        format!("GATEWATCH_DOCKER={docker}"),
+    ];
+    let out = sb.run_under(
+        &wrapper,
+        &["--config", cfg.to_str().unwrap(), "check", "--json"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("its commands are not run"), "{stdout}");
+    assert!(
+        !sb.path().join("journalctl.argv").exists(),
+        "journalctl ran"
+    );
+    assert!(!sb.path().join("docker.argv").exists(), "docker ran");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v["logs"].to_string().contains("journal of"), "{v}");
+}
