@@ -1,12 +1,11 @@
 //! `gatewatch check` and `gatewatch report`: one round of every collector, filed into the same
 //! [`Model`] the dashboard keeps and judged by the same [`assess`]. Formatting is `report`'s.
 
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::actions::{self, ServiceSpec, ServiceStatus};
-use crate::config::{LogKind, Upstream};
+use crate::config::Upstream;
 use crate::dns::{self, DnsLookups, DnsRound, DnsSettings};
 use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
@@ -234,19 +233,21 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
 }
 
 /// Scans the recent end of every log file, in one backward pass each (the window's counts and
-/// the newest failing lines), on a thread of its own; each result is sent as soon as it is
-/// ready. A streaming command cannot be scanned after the fact.
+/// the newest failing lines), and the window of every journal and container source (their
+/// program run once, time-limited), on a thread of its own; each result is sent as soon as it
+/// is ready. A streaming command cannot be scanned after the fact.
 fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
-    let files: Vec<(usize, String, PathBuf, Option<LogKind>)> = sources
+    let scanned: Vec<(usize, String, SourceSpec)> = sources
         .iter()
         .enumerate()
-        .filter_map(|(i, spec)| match &spec.origin {
-            Origin::File(path) => Some((i, spec.label(), path.clone(), spec.kind)),
-            Origin::Glob(_) | Origin::Command(_) => None,
+        .filter(|(_, spec)| match &spec.origin {
+            Origin::File(_) | Origin::Journal { .. } | Origin::Container { .. } => true,
+            Origin::Glob(_) | Origin::Command(_) => false,
         })
+        .map(|(i, spec)| (i, spec.label(), spec.clone()))
         .collect();
     let (tx, rx) = mpsc::channel();
-    let labels = files
+    let labels = scanned
         .iter()
         .map(|(i, label, ..)| (*i, label.clone()))
         .collect();
@@ -255,11 +256,12 @@ fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
             lines_past_window,
             ..ScanSpan::recent(unix_seconds(SystemTime::now()))
         };
-        for (i, label, path, kind) in files {
-            if tx
-                .send((i, logs::scan_source(label, &path, kind, &span)))
-                .is_err()
-            {
+        for (i, label, spec) in scanned {
+            let source = match &spec.origin {
+                Origin::File(path) => logs::scan_source(label, path, spec.kind, &span),
+                origin => logs::scan_stream(label, origin, spec.kind, &span),
+            };
+            if tx.send((i, source)).is_err() {
                 return; // past the deadline: nobody is waiting
             }
         }

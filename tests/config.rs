@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gatewatch::config::{
     self, Argv, Config, ConfigError, DEFAULT_CONFIG, Dns, HttpMethod, LogKind, LogSource,
-    Nameserver, ProxyApi, Service, StatusRange, Target, Upstream,
+    LogStream, Nameserver, ProxyApi, Service, StatusRange, Target, Upstream,
 };
 use gatewatch::discover::ApiKind;
 
@@ -74,7 +74,7 @@ fn the_examples_commented_out_in_the_defaults_are_valid() {
         .join("\n");
     let config = parse(&uncommented);
     assert_eq!(config.upstreams.len(), 1);
-    assert_eq!(config.logs.len(), 2);
+    assert_eq!(config.logs.len(), 4);
     assert_eq!(config.services.len(), 1);
     assert_eq!(config.proxy_apis.len(), 1);
 }
@@ -149,18 +149,17 @@ fn full_example_sets_every_key() {
         logs: vec![
             LogSource {
                 path: Some("/var/log/nginx/error.log".into()),
-                command: None,
                 kind: Some(LogKind::Error),
+                ..LogSource::default()
             },
             LogSource {
                 path: Some("/var/log/nginx/*access.log".into()),
-                command: None,
                 kind: Some(LogKind::Access),
+                ..LogSource::default()
             },
             LogSource {
-                path: None,
                 command: Some(argv(&["journalctl", "-f", "-u", "app.service", "-o", "cat"]).0),
-                kind: None,
+                ..LogSource::default()
             },
         ],
         services: vec![
@@ -432,8 +431,48 @@ fn log_needs_exactly_one_source() {
     );
     assert_eq!(
         error("refresh = \"2s\"\n\n[[log]]\nkind = \"error\"\n"),
-        "/etc/gatewatch/config.toml:3:1: a [[log]] needs `path` (a file or glob) or `command` \
-         (an argv)\n  |\n3 | [[log]]\n  | ^^^^^^^"
+        "/etc/gatewatch/config.toml:3:1: a [[log]] needs `path` (a file or glob), `command` (an \
+         argv), `journal` (a systemd unit) or `container` (a container name)\n  |\n3 | [[log]]\n  | ^^^^^^^"
+    );
+    assert_eq!(
+        error("[[log]]\njournal = \"nginx.service\"\ncontainer = \"web\"\n"),
+        "/etc/gatewatch/config.toml:3:13: a [[log]] takes one of `path`, `command`, `journal` and \
+         `container`\n  |\n3 | container = \"web\"\n  |             ^^^^^"
+    );
+    assert!(
+        error("[[log]]\npath = \"/a\"\njournal = \"nginx.service\"\n")
+            .starts_with("/etc/gatewatch/config.toml:1:1: a [[log]] takes one of")
+    );
+}
+
+#[test]
+fn journal_and_container_names_are_checked() {
+    assert!(
+        error("[[log]]\njournal = \"-o\"\n").starts_with(
+            "/etc/gatewatch/config.toml:2:11: invalid unit \"-o\": a systemd unit name such as \"nginx.service\"\n"
+        )
+    );
+    assert!(
+        error("[[log]]\ncontainer = \"--privileged\"\n").starts_with(
+            "/etc/gatewatch/config.toml:2:13: invalid container \"--privileged\": a container name or id such as \"web-1\"\n"
+        )
+    );
+    let config = parse(
+        "[[log]]\njournal = \"nginx.service\"\n\n[[log]]\ncontainer = \"web-1\"\nkind = \"error\"\n",
+    );
+    assert_eq!(
+        config.logs,
+        [
+            LogSource {
+                stream: Some(LogStream::Journal("nginx.service".into())),
+                ..LogSource::default()
+            },
+            LogSource {
+                stream: Some(LogStream::Container("web-1".into())),
+                kind: Some(LogKind::Error),
+                ..LogSource::default()
+            },
+        ]
     );
 }
 

@@ -114,13 +114,65 @@ impl Default for Dns {
     }
 }
 
-/// A log to follow: a file (or glob) or the output of a command such as `journalctl -f`.
-/// Exactly one of `path` and `command` is set.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A log to follow: a file (or glob), the output of a command such as `journalctl -f`, or a
+/// stream gatewatch knows how to read (a unit's journal, a container's log). Exactly one of
+/// `path`, `command` and `stream` is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogSource {
     pub path: Option<String>,
     pub command: Option<Vec<String>>,
+    pub stream: Option<LogStream>,
     pub kind: Option<LogKind>,
+}
+
+/// A log read through a program gatewatch runs itself, with arguments it builds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LogStream {
+    /// `[[log]] journal = "nginx.service"`: the unit's journal.
+    Journal(String),
+    /// `[[log]] container = "web"`: the container's log, stdout and stderr.
+    Container(String),
+}
+
+impl LogStream {
+    /// Why `unit` cannot be given to `journalctl -u`, if it cannot: systemd's unit name
+    /// characters (and globs, which `-u` accepts), never an option.
+    pub fn check_unit(unit: &str) -> Result<(), String> {
+        let ok = !unit.is_empty()
+            && unit.len() <= 256
+            && !unit.starts_with('-')
+            && unit
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b":_.\\@-*?[]".contains(&c));
+        ok.then_some(()).ok_or_else(|| {
+            format!("invalid unit {unit:?}: a systemd unit name such as \"nginx.service\"")
+        })
+    }
+
+    /// Why `name` cannot be given to `docker logs`, if it cannot: Docker's container name (or id)
+    /// characters, never an option.
+    pub fn check_container(name: &str) -> Result<(), String> {
+        let ok = name.len() <= 255
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));
+        ok.then_some(()).ok_or_else(|| {
+            format!("invalid container {name:?}: a container name or id such as \"web-1\"")
+        })
+    }
+}
+
+impl fmt::Display for LogStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogStream::Journal(unit) => write!(f, "journal of {unit}"),
+            LogStream::Container(name) => write!(f, "container {name}"),
+        }
+    }
 }
 
 /// A service the operator can act on from the dashboard. Commands are argv, never shell lines.
@@ -180,10 +232,11 @@ pub fn is_valid_theme_name(name: &str) -> bool {
 
 impl fmt::Display for LogSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.path, &self.command) {
-            (Some(path), _) => f.write_str(path),
-            (None, Some(command)) => write!(f, "{}", Argv(command.clone())),
-            (None, None) => f.write_str("(nothing)"),
+        match (&self.path, &self.command, &self.stream) {
+            (Some(path), _, _) => f.write_str(path),
+            (None, Some(command), _) => write!(f, "{}", Argv(command.clone())),
+            (None, None, Some(stream)) => write!(f, "{stream}"),
+            (None, None, None) => f.write_str("(nothing)"),
         }
     }
 }

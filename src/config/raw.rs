@@ -10,7 +10,9 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::InvalidValue;
-use super::{Argv, Config, Dns, LogSource, ProxyApi, Service, StatusRange, Upstream};
+use super::{
+    Argv, Config, Dns, LogSource, LogStream, ProxyApi, Service, StatusRange, Upstream,
+};
 
 /// A value whose type we check ourselves, so the message can name the key and the value.
 type Item = Spanned<Value>;
@@ -71,6 +73,8 @@ struct RawDns {
 struct RawLog {
     path: Option<Spanned<String>>,
     command: Option<Item>,
+    journal: Option<Spanned<String>>,
+    container: Option<Spanned<String>>,
     kind: Option<Spanned<String>>,
 }
 
@@ -360,6 +364,39 @@ fn validate_log(log: Spanned<RawLog>) -> Result<LogSource, Invalid> {
     let span = log.span();
     let log = log.into_inner();
     let kind = log.kind.as_ref().map(parsed).transpose()?;
+    let stream = match (log.journal, log.container) {
+        (Some(_), Some(container)) => {
+            return Err(Invalid::at(
+                &container,
+                "a [[log]] takes one of `path`, `command`, `journal` and `container`",
+            ));
+        }
+        (Some(unit), None) => Some(
+            LogStream::check_unit(unit.get_ref())
+                .map(|()| LogStream::Journal(unit.get_ref().clone()))
+                .map_err(|e| Invalid::at(&unit, e))?,
+        ),
+        (None, Some(name)) => Some(
+            LogStream::check_container(name.get_ref())
+                .map(|()| LogStream::Container(name.get_ref().clone()))
+                .map_err(|e| Invalid::at(&name, e))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(stream) = stream {
+        if log.path.is_some() || log.command.is_some() {
+            return Err(Invalid {
+                span: Some(span),
+                message: "a [[log]] takes one of `path`, `command`, `journal` and `container`"
+                    .into(),
+            });
+        }
+        return Ok(LogSource {
+            stream: Some(stream),
+            kind,
+            ..LogSource::default()
+        });
+    }
     match (log.path, log.command) {
         (Some(_), Some(command)) => Err(Invalid::at(
             &command,
@@ -367,7 +404,9 @@ fn validate_log(log: Spanned<RawLog>) -> Result<LogSource, Invalid> {
         )),
         (None, None) => Err(Invalid {
             span: Some(span),
-            message: "a [[log]] needs `path` (a file or glob) or `command` (an argv)".into(),
+            message: "a [[log]] needs `path` (a file or glob), `command` (an argv), `journal` (a \
+                      systemd unit) or `container` (a container name)"
+                .into(),
         }),
         (Some(path), None) => {
             non_empty(&path, "log path")?;
@@ -376,14 +415,14 @@ fn validate_log(log: Spanned<RawLog>) -> Result<LogSource, Invalid> {
             })?;
             Ok(LogSource {
                 path: Some(path.into_inner()),
-                command: None,
                 kind,
+                ..LogSource::default()
             })
         }
         (None, Some(command)) => Ok(LogSource {
-            path: None,
             command: Some(argv(&command, "command")?.0),
             kind,
+            ..LogSource::default()
         }),
     }
 }

@@ -41,8 +41,9 @@ pub fn distrust(path: &Path, meta: &fs::Metadata) -> Option<String> {
         .map(|e| format!("{}: its commands are not run: {e}", path.display()))
 }
 
-/// `config` without anything it would run: service commands and command log sources. The
-/// services stay, so the operator still sees them, with nothing to run.
+/// `config` without anything it would run: service commands and command log sources (the
+/// journal and container sources run `journalctl` and `docker`). The services stay, so the
+/// operator still sees them, with nothing to run.
 pub fn without_commands(mut config: Config) -> Config {
     for s in &mut config.services {
         s.status = None;
@@ -50,6 +51,8 @@ pub fn without_commands(mut config: Config) -> Config {
         s.reload = None;
         s.restart = None;
     }
-    config.logs.retain(|l| l.command.is_none());
+    config
+        .logs
+        .retain(|l| l.command.is_none() && l.stream.is_none());
     config
 }

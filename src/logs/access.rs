@@ -12,6 +12,9 @@ pub struct BracketDate {
     pub end: usize,
     /// `.123` milliseconds and no offset: HAProxy's accept date. Otherwise ` +0000`: access log.
     pub millis: bool,
+    /// The date opens the line's first `[`, as in a bare access or HAProxy line. When it does
+    /// not, the line may be an error line behind a prefix, whose message quotes a date.
+    pub first: bool,
 }
 
 /// The first bracketed date in the first few `[`s of the line.
@@ -22,7 +25,7 @@ pub fn find_date(line: &str) -> Option<BracketDate> {
 
 #[inline(always)]
 pub(super) fn find_date_in(b: &[u8]) -> Option<BracketDate> {
-    for open in memchr::memchr_iter(b'[', b).take(4) {
+    for (nth, open) in memchr::memchr_iter(b'[', b).take(4).enumerate() {
         let d = &b[open + 1..];
         let shape = d.len() > 21
             && d[0].is_ascii_digit()
@@ -49,7 +52,12 @@ pub(super) fn find_date_in(b: &[u8]) -> Option<BracketDate> {
         } else {
             start + memchr::memchr(b']', d)?
         };
-        return Some(BracketDate { start, end, millis });
+        return Some(BracketDate {
+            start,
+            end,
+            millis,
+            first: nth == 0,
+        });
     }
     None
 }

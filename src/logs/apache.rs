@@ -158,12 +158,32 @@ pub fn classify(line: &str) -> (Option<Cause>, Option<&str>) {
                 Some(by_errno(e.errno, Cause::PrematureClose))
             } else if find(e.message, &PROXY_DNS).is_some() {
                 Some(Cause::Dns)
+            } else if is_disabled_22(e.message) {
+                Some(Cause::NoLiveUpstreams)
             } else {
                 e.errno.filter(|&n| n == 24).map(|_| Cause::FdLimit)
             }
         }
     };
     (cause, cause.and_then(|_| backend(e.message)))
+}
+
+/// 2.2's `proxy: HTTP: disabled connection for (HOST)`: the worker is in its retry period after
+/// a failure, so requests fail without a connection attempt (2.4 numbers it AH00940). Anchored at
+/// the start of the message (after an optional `[client ...]`), which a request cannot reach.
+fn is_disabled_22(message: &str) -> bool {
+    let message = match message.strip_prefix("[client ") {
+        Some(after) => after.split_once("] ").map_or("", |(_, rest)| rest),
+        None => message,
+    };
+    message
+        .strip_prefix("proxy: ")
+        .and_then(|rest| rest.split_once(": "))
+        .is_some_and(|(scheme, rest)| {
+            scheme.len() <= 10
+                && scheme.bytes().all(|c| c.is_ascii_alphanumeric())
+                && rest.starts_with("disabled connection for (")
+        })
 }
 
 fn by_errno(errno: Option<u32>, otherwise: Cause) -> Cause {
@@ -220,6 +240,23 @@ mod tests {
         let line = "[Wed May 01 12:00:00.123456 2024] [proxy_http:error] [pid 1:tid 2] [client 10.0.0.1:5] AH01114: HTTP: failed to make connection to backend: 127.0.0.1";
         assert_eq!(classify(line), (None, None));
         let line = "[Wed May 01 12:00:00.123456 2024] [proxy:error] [pid 1:tid 2] [client 10.0.0.1:5] AH00898: Error reading from remote server returned by /";
+        assert_eq!(classify(line), (None, None));
+    }
+
+    #[test]
+    fn a_22_disabled_worker_is_no_live_upstream() {
+        for line in [
+            "[Fri Sep 27 02:33:25 2024] [error] proxy: HTTP: disabled connection for (10.0.0.7)",
+            "[Fri Sep 27 02:33:25 2024] [error] [client 10.0.0.1] proxy: AJP: disabled connection for (10.0.0.7)",
+        ] {
+            assert_eq!(
+                classify(line),
+                (Some(Cause::NoLiveUpstreams), Some("10.0.0.7")),
+                "{line}"
+            );
+        }
+        // The same words in a file name from a request are no failure.
+        let line = "[Fri Sep 27 02:33:25 2024] [error] [client 10.0.0.1] File does not exist: /srv/proxy: HTTP: disabled connection for (x)";
         assert_eq!(classify(line), (None, None));
     }
 

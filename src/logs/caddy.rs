@@ -207,6 +207,7 @@ pub fn classify(line: &str) -> Classified<'_> {
             time: c.time,
             upstream: c.upstream,
             cause: None,
+            clock: None,
         };
     }
     let mut out = Classified {

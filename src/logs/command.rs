@@ -1,13 +1,19 @@
 //! A command's stdout as a log (`journalctl -fu nginx -o cat`): run as an argv without a shell,
 //! stdin closed, killed when the source is dropped. Reader threads block on the pipes so the
 //! follower never does; a bounded channel between them pushes back on a flood.
+//!
+//! Two sources read more than raw stdout ([`Output`]): a container's log has the container's
+//! stderr on `docker logs`' stderr, so both pipes are the log, each cut into whole lines before
+//! they meet (a line of one never splits a line of the other); the journal's JSON entries are
+//! turned into text lines ([`super::journal`]) as they arrive.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
 
 use super::follow::Read;
-use super::{FollowEvent, SourceStatus};
+use super::lines::{LineSplitter, cut_marker};
+use super::{FollowEvent, SourceStatus, journal, prefix};
 use crate::sanitize::sanitize_bytes;
 
 /// Chunks in flight per command: with 64 KiB reads, at most 256 KiB buffered.
@@ -15,11 +21,40 @@ const CHANNEL_DEPTH: usize = 4;
 const READ_SIZE: usize = 64 * 1024;
 /// Characters of the last stderr line kept for the status.
 const STDERR_KEPT: usize = 200;
+/// A line cut into whole lines by a pipe thread keeps this much at most (the follower cuts it
+/// again to its own cap); a journal entry longer than this is skipped with a note.
+const PIPE_LINE_MAX: usize = 256 * 1024;
+
+/// What a command's pipes hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Stdout is the log; stderr only explains an exit.
+    Stdout,
+    /// Both pipes are the log (`docker logs`), merged line by line; stderr also explains an exit.
+    Both,
+    /// Stdout holds `journalctl -o json` entries, one per line.
+    Journal,
+}
 
 enum Chunk {
     Out(Vec<u8>),
     Err(Vec<u8>),
+    /// Log lines from stderr, which may also say why the command ended.
+    ErrLines(Vec<u8>),
+    /// How far the lines sent so far reach (see [`CommandReader::position`]).
+    Position(String),
     Closed,
+}
+
+/// How a pipe thread turns what it reads into chunks.
+#[derive(Clone, Copy)]
+enum Pipe {
+    /// As read.
+    Raw(fn(Vec<u8>) -> Chunk),
+    /// Whole lines only.
+    Lines(fn(Vec<u8>) -> Chunk),
+    /// Journal entries rendered as text lines.
+    Journal,
 }
 
 pub struct CommandReader {
@@ -31,12 +66,21 @@ pub struct CommandReader {
     streams_open: u8,
     last_stderr: String,
     ended: bool,
+    /// Where the lines read so far end, for a stream to resume from when it is started again:
+    /// the last journal entry's cursor, or the last `docker logs -t` stamp.
+    pub position: Option<String>,
+    /// Whether the program exited successfully, once it has.
+    pub exit_success: Option<bool>,
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,
 }
 
 impl CommandReader {
     pub fn spawn(argv: &[String]) -> Self {
+        Self::spawn_with(argv, Output::Stdout)
+    }
+
+    pub fn spawn_with(argv: &[String], output: Output) -> Self {
         let program = argv.first().cloned().unwrap_or_default();
         let mut reader = CommandReader {
             program: program.clone(),
@@ -47,6 +91,8 @@ impl CommandReader {
             streams_open: 0,
             last_stderr: String::new(),
             ended: false,
+            position: None,
+            exit_success: None,
             status: SourceStatus::Starting,
             events: Vec::new(),
         };
@@ -69,11 +115,16 @@ impl CommandReader {
             }
         };
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (out_pipe, err_pipe) = match output {
+            Output::Stdout => (Pipe::Raw(Chunk::Out), Pipe::Raw(Chunk::Err)),
+            Output::Both => (Pipe::Lines(Chunk::Out), Pipe::Lines(Chunk::ErrLines)),
+            Output::Journal => (Pipe::Journal, Pipe::Raw(Chunk::Err)),
+        };
         if let Some(out) = child.stdout.take() {
-            reader.streams_open += u8::from(pipe_thread(out, tx.clone(), Chunk::Out));
+            reader.streams_open += u8::from(pipe_thread(out, tx.clone(), out_pipe));
         }
         if let Some(err) = child.stderr.take() {
-            reader.streams_open += u8::from(pipe_thread(err, tx, Chunk::Err));
+            reader.streams_open += u8::from(pipe_thread(err, tx, err_pipe));
         }
         reader.child = Some(child);
         reader.rx = Some(rx);
@@ -99,11 +150,22 @@ impl CommandReader {
                     self.pending_at = 0;
                 }
                 Ok(Chunk::Err(bytes)) => self.note_stderr(&bytes),
+                Ok(Chunk::ErrLines(bytes)) => {
+                    self.note_stderr(&bytes);
+                    self.pending = bytes;
+                    self.pending_at = 0;
+                }
+                Ok(Chunk::Position(at)) => self.position = Some(at),
                 Ok(Chunk::Closed) => self.streams_open = self.streams_open.saturating_sub(1),
                 Err(TryRecvError::Empty) if self.streams_open > 0 => return Read::Idle,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return self.finish(),
             }
         }
+    }
+
+    /// Whether the command has ended (or never started): nothing more will be read.
+    pub fn has_ended(&self) -> bool {
+        self.ended
     }
 
     /// Both pipes are closed: report how the command ended, once its exit status is known.
@@ -117,6 +179,7 @@ impl CommandReader {
         match child.try_wait() {
             Ok(Some(exit)) => {
                 self.ended = true;
+                self.exit_success = Some(exit.success());
                 self.rx = None;
                 let mut reason = format!("{} exited ({exit})", self.program);
                 if !self.last_stderr.is_empty() {
@@ -165,26 +228,90 @@ impl Drop for CommandReader {
 fn pipe_thread<R: std::io::Read + Send + 'static>(
     mut pipe: R,
     tx: SyncSender<Chunk>,
-    wrap: fn(Vec<u8>) -> Chunk,
+    how: Pipe,
 ) -> bool {
     thread::Builder::new()
         .name("gatewatch-logcmd".into())
         .spawn(move || {
+            let mut lines = LineSplitter::new(PIPE_LINE_MAX);
             loop {
                 let mut buf = vec![0; READ_SIZE];
-                match pipe.read(&mut buf) {
+                let mut position = None;
+                let chunk = match pipe.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
                         buf.truncate(n);
-                        if tx.send(wrap(buf)).is_err() {
-                            return;
+                        match how {
+                            Pipe::Raw(wrap) => wrap(buf),
+                            Pipe::Lines(wrap) => wrap(whole_lines(&mut lines, &buf, &mut position)),
+                            Pipe::Journal => {
+                                Chunk::Out(journal_lines(&mut lines, &buf, &mut position))
+                            }
                         }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
+                };
+                let empty = matches!(&chunk, Chunk::Out(b) | Chunk::ErrLines(b) if b.is_empty());
+                if !empty && tx.send(chunk).is_err() {
+                    return;
                 }
+                if let Some(at) = position
+                    && tx.send(Chunk::Position(at)).is_err()
+                {
+                    return;
+                }
+            }
+            // A last line without a newline is still a line.
+            let mut rest = Vec::new();
+            match how {
+                Pipe::Raw(_) => {}
+                Pipe::Lines(_) => lines.flush(|line, cut| push_line(&mut rest, line, cut)),
+                Pipe::Journal => lines.flush(|entry, cut| {
+                    journal::render(entry, cut, &mut rest);
+                }),
+            }
+            let wrap = match how {
+                Pipe::Lines(wrap) => wrap,
+                Pipe::Raw(_) | Pipe::Journal => Chunk::Out,
+            };
+            if !rest.is_empty() && tx.send(wrap(rest)).is_err() {
+                return;
             }
             let _ = tx.send(Chunk::Closed);
         })
         .is_ok()
+}
+
+/// The lines completed by `data`, each ending with a newline; a line cut at
+/// [`PIPE_LINE_MAX`] is marked. `position` becomes the last line's `docker logs -t` stamp.
+fn whole_lines(lines: &mut LineSplitter, data: &[u8], position: &mut Option<String>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    lines.push(data, |line, cut| {
+        if let Some(stamp) = prefix::leading_rfc3339(line) {
+            *position = Some(stamp.to_owned());
+        }
+        push_line(&mut out, line, cut);
+    });
+    out
+}
+
+fn push_line(out: &mut Vec<u8>, line: &[u8], cut: u64) {
+    out.extend_from_slice(line);
+    if cut > 0 {
+        out.extend_from_slice(cut_marker(cut).as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// The text lines of the journal entries completed by `data`; `position` becomes the last
+/// entry's cursor.
+fn journal_lines(lines: &mut LineSplitter, data: &[u8], position: &mut Option<String>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2);
+    lines.push(data, |entry, cut| {
+        if let Some(cursor) = journal::render(entry, cut, &mut out) {
+            *position = Some(cursor);
+        }
+    });
+    out
 }

@@ -110,6 +110,7 @@ pub fn from_json<'a>(o: &Object<'a>) -> Option<Classified<'a>> {
         status: o.number("response_code").and_then(status_of),
         upstream: o.plain_str("upstream_host").and_then(host),
         time: o.scalar("start_time"),
+        clock: None,
     })
 }
 

@@ -18,9 +18,10 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::command::CommandReader;
+use super::command::{CommandReader, Output};
 use super::file::FileReader;
 use super::lines::{LineSplitter, count_line, count_lines, make_line};
+use super::restart::RestartingReader;
 use super::{
     FollowEvent, LogBatch, LogLine, Origin, RingLimits, Skipped, SourceSpec, SourceStatus,
     TimeParser,
@@ -65,6 +66,8 @@ pub struct FollowOptions {
     /// Files kept open at most; the rest are polled. Defaults to the share of the open-file
     /// limit in force that [`crate::open_files::log_budget`] gives.
     pub open_files: usize,
+    /// How long a journal or container source waits before its ended program is started again.
+    pub restart_after: Duration,
 }
 
 impl Default for FollowOptions {
@@ -78,6 +81,7 @@ impl Default for FollowOptions {
             max_backlog: 8 * 1024 * 1024,
             ring_lines: RingLimits::default().lines,
             open_files: open_files::log_budget(open_files::soft_limit().unwrap_or(1024)),
+            restart_after: Duration::from_secs(5),
         }
     }
 }
@@ -95,6 +99,7 @@ enum Reader {
     File(FileReader),
     Glob(GlobReader),
     Command(CommandReader),
+    Stream(RestartingReader),
 }
 
 impl Reader {
@@ -109,6 +114,16 @@ impl Reader {
                 status: SourceStatus::Starting,
             }),
             Origin::Command(argv) => Reader::Command(CommandReader::spawn(argv)),
+            Origin::Journal { .. } => Reader::Stream(RestartingReader::spawn(
+                &spec.origin,
+                Output::Journal,
+                options.restart_after,
+            )),
+            Origin::Container { .. } => Reader::Stream(RestartingReader::spawn(
+                &spec.origin,
+                Output::Both,
+                options.restart_after,
+            )),
         }
     }
 
@@ -117,6 +132,7 @@ impl Reader {
             Reader::File(r) => r.read(buf),
             Reader::Glob(r) => r.read(buf),
             Reader::Command(r) => r.read(buf),
+            Reader::Stream(r) => r.read(buf),
         }
     }
 
@@ -125,7 +141,7 @@ impl Reader {
         match self {
             Reader::File(r) => r.skippable,
             Reader::Glob(r) => r.inner.as_ref().map_or(0, |f| f.skippable),
-            Reader::Command(_) => 0,
+            Reader::Command(_) | Reader::Stream(_) => 0,
         }
     }
 
@@ -135,7 +151,7 @@ impl Reader {
         match self {
             Reader::File(r) => r.restarted.take(),
             Reader::Glob(r) => r.inner.as_mut().and_then(|f| f.restarted.take()),
-            Reader::Command(_) => None,
+            Reader::Command(_) | Reader::Stream(_) => None,
         }
     }
 
@@ -144,6 +160,7 @@ impl Reader {
             Reader::File(r) => &r.status,
             Reader::Glob(r) => r.inner.as_ref().map_or(&r.status, |f| &f.status),
             Reader::Command(r) => &r.status,
+            Reader::Stream(r) => &r.inner.status,
         }
     }
 
@@ -151,7 +168,7 @@ impl Reader {
     fn file(&mut self) -> Option<&mut FileReader> {
         match self {
             Reader::File(r) => Some(r),
-            Reader::Glob(_) | Reader::Command(_) => None,
+            Reader::Glob(_) | Reader::Command(_) | Reader::Stream(_) => None,
         }
     }
 
@@ -164,6 +181,7 @@ impl Reader {
                 .map(|f| std::mem::take(&mut f.events))
                 .unwrap_or_default(),
             Reader::Command(r) => std::mem::take(&mut r.events),
+            Reader::Stream(r) => std::mem::take(&mut r.inner.events),
         }
     }
 }

@@ -82,6 +82,14 @@ pub fn classify(line: &str) -> (Option<Cause>, Option<&str>) {
     }
 }
 
+/// HAProxy's own messages on stderr (a container's log, the journal): `[ALERT]    (8) : backend
+/// 'be' has no server available!`, `[WARNING]  (8) : Server be/s1 is DOWN, ...`.
+pub fn looks_like_stderr(line: &str) -> bool {
+    ["[ALERT] ", "[WARNING] ", "[NOTICE] "]
+        .iter()
+        .any(|level| line.starts_with(level))
+}
+
 /// Alerts that are not traffic lines: `backend be has no server available!`, `Connect() failed
 /// for backend be: no free ports.`
 pub fn message_cause(line: &str) -> (Option<Cause>, Option<&str>) {

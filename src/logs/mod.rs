@@ -20,12 +20,16 @@ mod follow;
 mod go_errors;
 mod haproxy;
 mod json;
+mod journal;
 mod lines;
 mod nginx;
+mod prefix;
+mod restart;
 mod ring;
 mod scan;
 mod severity;
 mod sources;
+mod stream_scan;
 mod tail;
 mod tally;
 mod text;
@@ -54,13 +58,17 @@ pub use severity::{
     CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
     UPSTREAM_MIN_REQUESTS, WARNING_EVENTS, percent, severity,
 };
-pub use sources::{Origin, SourceSpec, sources};
+pub use sources::{
+    DOCKER_ENV, JOURNALCTL_ENV, Origin, STREAM_HISTORY, SourceSpec, container_source,
+    journal_source, sources,
+};
+pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,
     Tally, WindowCounts, is_gateway_failure,
 };
-pub use timestamp::TimeParser;
+pub use timestamp::{Clock, TimeParser};
 
 /// The shape of a log, detected per line (or narrowed by the config's `kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -152,6 +160,8 @@ pub enum SourceStatus {
     /// Cannot be read (permission denied, ...); retried every poll.
     Failed(String),
     /// A command source exited. Not restarted: a command like `printf` would repeat its lines.
+    /// A journal or container source is started again, resuming where it stopped (see
+    /// `restart`); its reason says when.
     Ended(String),
 }
 

@@ -2,6 +2,10 @@
 //! `2024/05/01 12:00:00 [error] 1234#1234: *56 connect() failed (111: Connection refused) while
 //! connecting to upstream, client: 10.0.0.1, server: shop, request: "GET / HTTP/1.1", upstream:
 //! "http://127.0.0.1:8080/", host: "shop.example"`.
+//!
+//! Before its log files are open (at start, on reload, `nginx -t`), nginx writes to stderr
+//! without a stamp: `nginx: [emerg] host not found in upstream "backend:8080" in
+//! /etc/nginx/conf.d/app.conf:12`; under systemd that is what the journal holds.
 
 use super::Cause;
 use super::text::{self, find, finders, has};
@@ -25,7 +29,20 @@ finders! {
     NO_VALID = "upstream sent no valid";
     DUPLICATE = "upstream sent duplicate header";
     TIMED_OUT = "upstream timed out";
+    UNEXPECTED_FCGI = "upstream sent unexpected FastCGI record";
+    UNSUPPORTED_FCGI = "upstream sent unsupported FastCGI protocol version";
 }
+
+/// The resolver's complaint about an answer that does not match its question (ngx_resolver.c);
+/// only at the start of the message, which a file name from a request cannot reach.
+const UNEXPECTED_RESPONSE: &str = "unexpected response for ";
+/// A name in an `upstream` block or `*_pass` that did not resolve when the config was read
+/// (ngx_inet.c via ngx_http_upstream.c); the message starts with it.
+const HOST_NOT_FOUND: &str = "host not found in upstream \"";
+/// System calls on files whose failures quote a path from the request.
+const FILE_CALLS: [&str; 3] = ["open() \"", "stat() \"", "realpath() \""];
+/// What nginx puts before a stderr line.
+const STDERR_PREFIX: &str = "nginx: [";
 
 /// The length of `2024/05/01 12:00:00`.
 pub const TIME_LEN: usize = 19;
@@ -64,13 +81,30 @@ pub fn looks_like_bytes(b: &[u8]) -> bool {
         && b[20] == b'['
 }
 
-/// Splits an error line into its fields; `None` when it is not one.
+/// Whether the line is nginx's stderr form, `nginx: [level] message` (no stamp of its own).
+pub fn looks_like_stderr(line: &str) -> bool {
+    line.strip_prefix(STDERR_PREFIX).is_some_and(|rest| {
+        let level = rest
+            .bytes()
+            .take(7)
+            .take_while(u8::is_ascii_lowercase)
+            .count();
+        level > 0 && rest.as_bytes().get(level) == Some(&b']')
+    })
+}
+
+/// Splits an error line into its fields; `None` when it is not one. A line in the stderr form
+/// has an empty `time`.
 pub fn parse(line: &str) -> Option<NginxError<'_>> {
-    if !looks_like(line) {
+    let (time, level_from) = if looks_like(line) {
+        (&line[..TIME_LEN], TIME_LEN + 2)
+    } else if looks_like_stderr(line) {
+        ("", STDERR_PREFIX.len())
+    } else {
         return None;
-    }
-    let level_end = TIME_LEN + 2 + line[TIME_LEN + 2..].find(']')?;
-    let level = &line[TIME_LEN + 2..level_end];
+    };
+    let level_end = level_from + line[level_from..].find(']')?;
+    let level = &line[level_from..level_end];
     let rest = line[level_end + 1..].trim_start();
     // `1234#1234: ` (pid#tid), absent on a few startup messages.
     let (pid, after_pid) = match rest.split_once(": ") {
@@ -90,7 +124,7 @@ pub fn parse(line: &str) -> Option<NginxError<'_>> {
     let fields_from = find(message_and_fields, &CLIENT).map(|i| msg_from + i);
     let message = &line[msg_from..fields_from.unwrap_or(line.len())];
     let mut parsed = NginxError {
-        time: &line[..TIME_LEN],
+        time,
         level,
         pid,
         connection,
@@ -139,11 +173,27 @@ pub fn classify(line: &str) -> (Option<Cause>, Option<&str>) {
         return (None, None);
     }
     let cause = classify_message(parsed.message);
-    (cause, cause.and(parsed.upstream.map(text::upstream_server)))
+    let upstream = parsed
+        .upstream
+        .map(text::upstream_server)
+        .or_else(|| unresolved_upstream(parsed.message));
+    (cause, cause.and(upstream))
+}
+
+/// The server named by `host not found in upstream "backend:8080" in FILE:LINE`. The quoted
+/// name comes from the config, and ends at the first `"` (nginx checks the name has none).
+fn unresolved_upstream(msg: &str) -> Option<&str> {
+    let name = msg.strip_prefix(HOST_NOT_FOUND)?.split('"').next()?;
+    (!name.is_empty()).then_some(name)
 }
 
 fn classify_message(msg: &str) -> Option<Cause> {
-    if has(msg, &RESOLVED) || has(msg, &RESOLVING) || has(msg, &NO_RESOLVER) {
+    if has(msg, &RESOLVED)
+        || has(msg, &RESOLVING)
+        || has(msg, &NO_RESOLVER)
+        || msg.starts_with(HOST_NOT_FOUND)
+        || msg.starts_with(UNEXPECTED_RESPONSE)
+    {
         return Some(Cause::Dns);
     }
     let about_upstream = has(msg, &UPSTREAM);
@@ -152,7 +202,9 @@ fn classify_message(msg: &str) -> Option<Cause> {
         // Out of descriptors hurts upstream connections whatever the message was about.
         return Some(Cause::FdLimit);
     }
-    if !about_upstream {
+    // A file nginx could not open names a path built from the request (`open()
+    // "/srv/www/upstream" failed (2: ...)`): a 404, whatever words the client put in it.
+    if !about_upstream || FILE_CALLS.iter().any(|call| msg.starts_with(call)) {
         return None;
     }
     if has(msg, &SSL_TO_UPSTREAM) || has(msg, &SSL_UPSTREAM_CERT) {
@@ -167,7 +219,12 @@ fn classify_message(msg: &str) -> Option<Cause> {
     if has(msg, &TOO_BIG) {
         return Some(Cause::TooBigHeader);
     }
-    if has(msg, &INVALID) || has(msg, &NO_VALID) || has(msg, &DUPLICATE) {
+    if has(msg, &INVALID)
+        || has(msg, &NO_VALID)
+        || has(msg, &DUPLICATE)
+        || has(msg, &UNEXPECTED_FCGI)
+        || has(msg, &UNSUPPORTED_FCGI)
+    {
         return Some(Cause::InvalidHeader);
     }
     if has(msg, &TIMED_OUT) {
@@ -220,6 +277,75 @@ mod tests {
     #[test]
     fn a_request_cannot_fake_a_cause_or_an_upstream() {
         let line = r#"2024/05/01 12:00:00 [error] 1#1: *5 open() "/srv/x" failed (2: No such file or directory), client: 10.0.0.1, server: shop, request: "GET /upstream%20timed%20out, upstream: "http://evil/" HTTP/1.1", host: "shop""#;
+        assert_eq!(classify(line), (None, None));
+    }
+
+    /// The families of issue 14, one line each as nginx writes them (messages from
+    /// ngx_http_upstream.c, ngx_http_fastcgi_module.c and ngx_resolver.c).
+    #[test]
+    fn families_named_by_their_message() {
+        let cases = [
+            (
+                r#"2024/09/27 02:33:25 [emerg] 1#1: host not found in upstream "backend:8080" in /etc/nginx/conf.d/app.conf:12"#,
+                Cause::Dns,
+                Some("backend:8080"),
+            ),
+            (
+                r#"nginx: [emerg] host not found in upstream "backend:8080" in /etc/nginx/conf.d/app.conf:12"#,
+                Cause::Dns,
+                Some("backend:8080"),
+            ),
+            (
+                r#"2024/09/27 02:33:25 [error] 9#9: *41 upstream sent unexpected FastCGI record: 3 while reading response header from upstream, client: 10.0.0.1, server: app, request: "GET /index.php HTTP/1.1", upstream: "fastcgi://unix:/run/php/php-fpm.sock:", host: "app""#,
+                Cause::InvalidHeader,
+                Some("fastcgi://unix:/run/php/php-fpm.sock"),
+            ),
+            (
+                r#"2024/09/27 02:33:25 [error] 9#9: *42 upstream sent unsupported FastCGI protocol version: 72 while reading response header from upstream, client: 10.0.0.1, server: app, request: "GET / HTTP/1.1", upstream: "fastcgi://127.0.0.1:9000", host: "app""#,
+                Cause::InvalidHeader,
+                Some("fastcgi://127.0.0.1:9000"),
+            ),
+            (
+                "2024/09/27 02:33:25 [error] 9#9: unexpected response for api.internal",
+                Cause::Dns,
+                None,
+            ),
+            (
+                r#"2024/09/27 02:33:25 [error] 9#9: *43 api.internal could not be resolved (3: Host not found), client: 10.0.0.1, server: app, request: "GET / HTTP/1.1", host: "app""#,
+                Cause::Dns,
+                None,
+            ),
+        ];
+        for (line, cause, upstream) in cases {
+            assert_eq!(classify(line), (Some(cause), upstream), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_stderr_form_parses_without_a_stamp() {
+        let e = parse(r#"nginx: [emerg] host not found in upstream "b" in /x.conf:3"#).unwrap();
+        assert_eq!((e.time, e.level, e.pid), ("", "emerg", None));
+        assert_eq!(e.message, r#"host not found in upstream "b" in /x.conf:3"#);
+        let warn = "nginx: [warn] the \"user\" directive makes sense only if the master process runs with super-user privileges";
+        assert_eq!(classify(warn), (None, None));
+        for not in [
+            "nginx: [] x",
+            "nginx: [EMERG] x",
+            "nginx: [emerg x",
+            "nginx: emerg",
+        ] {
+            assert!(!looks_like_stderr(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn a_file_name_cannot_fake_a_resolver_complaint() {
+        let line = r#"2024/09/27 02:33:25 [error] 9#9: *7 open() "/srv/www/unexpected response for x" failed (2: No such file or directory), client: 10.0.0.1, server: app, request: "GET /unexpected%20response%20for%20x HTTP/1.1", host: "app""#;
+        assert_eq!(classify(line), (None, None));
+        let line = r#"2024/09/27 02:33:25 [error] 9#9: *7 open() "/srv/www/host not found in upstream "x" in upstream" failed (2: No such file or directory), client: 10.0.0.1, server: app, request: "GET / HTTP/1.1", host: "app""#;
+        assert_eq!(classify(line), (None, None));
+        // A 404 for a path that says "upstream" is not a missing upstream socket.
+        let line = r#"2024/09/27 02:33:25 [error] 9#9: *8 open() "/usr/share/nginx/html/upstream" failed (2: No such file or directory), client: 10.0.0.1, server: app, request: "GET /upstream HTTP/1.1", host: "app""#;
         assert_eq!(classify(line), (None, None));
     }
 

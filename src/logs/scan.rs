@@ -221,10 +221,7 @@ pub fn scan_source(
         let line_end = std::mem::replace(&mut newer_start, at.start);
         let text = sanitize_bytes(&raw);
         let c = classify(&text, kind);
-        let time = match (c.format, c.time) {
-            (Some(format), Some(t)) => times.parse(format, t),
-            _ => None,
-        };
+        let time = c.stamp().and_then(|(clock, t)| times.parse(clock, t));
         let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
         // Once the window has ended, everything further back is older.
         let older = past_window

@@ -4,8 +4,15 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::config::{Argv, LogKind, LogSource};
+use crate::config::{Argv, LogKind, LogSource, LogStream};
 use crate::sanitize::sanitize;
+
+/// The program run for a journal source, unless this environment variable names another.
+pub const JOURNALCTL_ENV: &str = "GATEWATCH_JOURNALCTL";
+/// The program run for a container source, unless this environment variable names another.
+pub const DOCKER_ENV: &str = "GATEWATCH_DOCKER";
+/// Entries or lines of history a journal or container source starts with.
+pub const STREAM_HISTORY: usize = 1000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -15,6 +22,134 @@ pub enum Origin {
     Glob(String),
     /// An argv run without a shell; its stdout is the log.
     Command(Vec<String>),
+    /// A systemd unit's journal, read as JSON entries from `program` (`journalctl`).
+    Journal {
+        unit: String,
+        program: String,
+    },
+    /// A container's log, stdout and stderr, from `program` (`docker`) with `-t` stamps.
+    Container {
+        name: String,
+        program: String,
+    },
+}
+
+impl Origin {
+    /// The argv a journal or container source runs (never through a shell); `None` for others.
+    /// `resume` is where an earlier run's lines ended (see [`super::restart`]): the last
+    /// journal cursor, or the last `docker logs -t` stamp; without it, the run starts with
+    /// [`STREAM_HISTORY`] lines of history.
+    pub fn stream_argv(&self, resume: Option<&str>) -> Option<Vec<String>> {
+        let history = STREAM_HISTORY.to_string();
+        let since: String;
+        let argv: Vec<&str> = match self {
+            Origin::Journal { unit, program } => {
+                let from = match resume {
+                    Some(cursor) => ["--after-cursor", cursor],
+                    None => ["-n", &history],
+                };
+                [program.as_str(), "-f", "-o", "json"]
+                    .into_iter()
+                    .chain(from)
+                    .chain(["-u", unit, "--no-pager"])
+                    .collect()
+            }
+            Origin::Container { name, program } => {
+                let from = match resume {
+                    Some(stamp) => {
+                        since = just_after(stamp);
+                        ["--since", since.as_str()]
+                    }
+                    None => ["--tail", history.as_str()],
+                };
+                [program.as_str(), "logs", "-f", "-t"]
+                    .into_iter()
+                    .chain(from)
+                    .chain([name.as_str()])
+                    .collect()
+            }
+            Origin::File(_) | Origin::Glob(_) | Origin::Command(_) => return None,
+        };
+        Some(argv.into_iter().map(str::to_owned).collect())
+    }
+}
+
+impl Origin {
+    /// The argv `check` runs for a journal or container source: no `-f`, only what was written
+    /// since `cutoff` (unix seconds); `None` for other sources.
+    pub fn scan_argv(&self, cutoff: i64) -> Option<Vec<String>> {
+        let argv = match self {
+            Origin::Journal { unit, program } => vec![
+                program.clone(),
+                "-o".into(),
+                "json".into(),
+                "--since".into(),
+                format!("@{cutoff}"),
+                "-n".into(),
+                super::DEFAULT_MAX_LINES.to_string(),
+                "-u".into(),
+                unit.clone(),
+                "--no-pager".into(),
+            ],
+            Origin::Container { name, program } => vec![
+                program.clone(),
+                "logs".into(),
+                "-t".into(),
+                "--since".into(),
+                cutoff.to_string(),
+                "--tail".into(),
+                super::DEFAULT_MAX_LINES.to_string(),
+                name.clone(),
+            ],
+            Origin::File(_) | Origin::Glob(_) | Origin::Command(_) => return None,
+        };
+        Some(argv)
+    }
+}
+
+/// The instant a nanosecond after an RFC 3339 `stamp`, for `docker logs --since` (which
+/// includes lines at the instant it is given); the stamp itself when it does not parse.
+fn just_after(stamp: &str) -> String {
+    stamp
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| t.checked_add(jiff::SignedDuration::from_nanos(1)).ok())
+        .map_or_else(|| stamp.to_owned(), |t| t.to_string())
+}
+
+/// A unit's journal as a log source (`journalctl -f -o json -n 1000 -u UNIT --no-pager`), for
+/// discovery to add when the proxy logs to syslog or stderr under systemd. `journalctl` is the
+/// program unless [`JOURNALCTL_ENV`] names another. Errs when `unit` is no unit name.
+pub fn journal_source(unit: &str) -> Result<SourceSpec, String> {
+    LogStream::check_unit(unit)?;
+    Ok(SourceSpec {
+        origin: Origin::Journal {
+            unit: unit.to_owned(),
+            program: program(JOURNALCTL_ENV, "journalctl"),
+        },
+        kind: None,
+    })
+}
+
+/// A container's log as a log source (`docker logs -f -t --tail 1000 NAME`, stdout and
+/// stderr), for discovery to add when the proxy runs in a container. `docker` is the program
+/// unless [`DOCKER_ENV`] names another. Errs when `name` is no container name.
+pub fn container_source(name: &str) -> Result<SourceSpec, String> {
+    LogStream::check_container(name)?;
+    Ok(SourceSpec {
+        origin: Origin::Container {
+            name: name.to_owned(),
+            program: program(DOCKER_ENV, "docker"),
+        },
+        kind: None,
+    })
+}
+
+fn program(env: &str, default: &str) -> String {
+    std::env::var(env)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +180,8 @@ impl SourceSpec {
             Origin::File(path) => path.display().to_string(),
             Origin::Glob(pattern) => pattern.clone(),
             Origin::Command(argv) => Argv(argv.clone()).to_string(),
+            Origin::Journal { unit, .. } => format!("journal of {unit}"),
+            Origin::Container { name, .. } => format!("container {name}"),
         };
         sanitize(&raw).into_owned()
     }
@@ -67,7 +204,25 @@ pub fn sources(config: &[LogSource], discovered: &[(PathBuf, Option<LogKind>)]) 
             out.push(SourceSpec::file(path, kind));
         }
     };
+    let mut streams = HashSet::new();
     for log in config {
+        if let Some(stream) = &log.stream {
+            if !streams.insert(stream) {
+                continue;
+            }
+            // Checked when the config was read; an invalid one cannot get here.
+            let spec = match stream {
+                LogStream::Journal(unit) => journal_source(unit),
+                LogStream::Container(name) => container_source(name),
+            };
+            if let Ok(spec) = spec {
+                out.push(SourceSpec {
+                    kind: log.kind,
+                    ..spec
+                });
+            }
+            continue;
+        }
         match (&log.path, &log.command) {
             (Some(path), _) if is_glob(path) => {
                 let mut matches: Vec<PathBuf> = glob::glob(path)
@@ -115,18 +270,16 @@ mod tests {
         let config = vec![
             LogSource {
                 path: Some(glob),
-                command: None,
                 kind: Some(LogKind::Access),
+                ..LogSource::default()
             },
             LogSource {
-                path: None,
                 command: Some(vec!["journalctl".into(), "-f".into()]),
-                kind: None,
+                ..LogSource::default()
             },
             LogSource {
                 path: Some(format!("{}/none-*.log", dir.path().display())),
-                command: None,
-                kind: None,
+                ..LogSource::default()
             },
         ];
         let discovered = vec![
@@ -149,5 +302,74 @@ mod tests {
         assert!(matches!(got[2].origin, Origin::Command(_)));
         assert!(matches!(got[3].origin, Origin::Glob(_)));
         assert_eq!(got[4].label(), "/var/log/nginx/error.log");
+    }
+
+    #[test]
+    fn journal_and_container_sources_run_fixed_argvs() {
+        let stream = |stream, kind| LogSource {
+            stream: Some(stream),
+            kind,
+            ..LogSource::default()
+        };
+        let config = vec![
+            stream(LogStream::Journal("nginx.service".into()), None),
+            stream(LogStream::Container("web-1".into()), Some(LogKind::Error)),
+            stream(LogStream::Journal("nginx.service".into()), None),
+        ];
+        let got = sources(&config, &[]);
+        assert_eq!(got.len(), 2, "the duplicate is dropped: {got:?}");
+        let journal = got[0].origin.stream_argv(None).unwrap();
+        assert_eq!(
+            journal[1..],
+            [
+                "-f",
+                "-o",
+                "json",
+                "-n",
+                "1000",
+                "-u",
+                "nginx.service",
+                "--no-pager"
+            ]
+        );
+        let docker = got[1].origin.stream_argv(None).unwrap();
+        assert_eq!(docker[1..], ["logs", "-f", "-t", "--tail", "1000", "web-1"]);
+        let resumed = got[0].origin.stream_argv(Some("s=1;i=2")).unwrap();
+        assert_eq!(
+            resumed[1..],
+            [
+                "-f",
+                "-o",
+                "json",
+                "--after-cursor",
+                "s=1;i=2",
+                "-u",
+                "nginx.service",
+                "--no-pager"
+            ]
+        );
+        let resumed = got[1]
+            .origin
+            .stream_argv(Some("2024-09-27T02:33:25.999999999Z"))
+            .unwrap();
+        assert_eq!(
+            resumed[1..],
+            [
+                "logs",
+                "-f",
+                "-t",
+                "--since",
+                "2024-09-27T02:33:26Z",
+                "web-1"
+            ]
+        );
+        assert_eq!(got[1].kind, Some(LogKind::Error));
+        assert_eq!(got[0].label(), "journal of nginx.service");
+        assert_eq!(got[1].label(), "container web-1");
+        assert!(journal_source("-o").is_err());
+        assert!(journal_source("").is_err());
+        assert!(container_source("--privileged").is_err());
+        assert!(container_source("a b").is_err());
+        assert!(journal_source("nginx@x.service").is_ok());
     }
 }

@@ -63,6 +63,7 @@ pub fn classify_text(line: &str) -> Classified<'_> {
         status: None,
         upstream,
         time,
+        clock: None,
     }
 }
 
@@ -153,6 +154,7 @@ pub fn from_json<'a>(o: &Object<'a>) -> Option<Classified<'a>> {
         status: None,
         upstream,
         time: o.scalar("time"),
+        clock: None,
     })
 }
 
@@ -182,6 +184,7 @@ fn access<'a>(o: &Object<'a>) -> Classified<'a> {
         status,
         upstream,
         time,
+        clock: None,
     }
 }
 
