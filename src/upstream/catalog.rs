@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
-use crate::discover::{self, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind};
+use crate::discover::{
+    self, DiscoveredLog, DiscoveredTarget, Discovery, LogElsewhere, LogKindHint, ProxyKind,
+};
 use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
 
@@ -26,6 +28,19 @@ pub struct ProxyConfigs {
     pub nginx: Option<PathBuf>,
     pub haproxy: Option<PathBuf>,
     pub apache: Option<PathBuf>,
+    /// The nginx binary asked for its compiled-in log paths (`nginx -V`).
+    pub nginx_binary: NginxBinary,
+}
+
+/// Which nginx binary tells where nginx logs when its config names no log.
+#[derive(Clone, Debug, Default)]
+pub enum NginxBinary {
+    /// The one on PATH, else /usr/sbin/nginx.
+    #[default]
+    Search,
+    At(PathBuf),
+    /// Ask none: the config alone decides.
+    Skip,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +63,8 @@ pub struct Catalog {
     /// "nginx /etc/nginx/nginx.conf (12 files)", one per proxy config read.
     pub read_from: Vec<String>,
     pub logs: Vec<DiscoveredLog>,
+    /// Logs that go to syslog or stderr instead of a file.
+    pub elsewhere: Vec<LogElsewhere>,
     pub resolvers: Vec<SocketAddr>,
     /// The nginx config that was read, when there was one: the default nginx service acts on it.
     pub nginx_conf: Option<PathBuf>,
@@ -95,7 +112,10 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 None => continue,
             },
         };
-        let found = discover::discover(kind, &path);
+        let found = match kind {
+            ProxyKind::Nginx => nginx(&path, &proxies.nginx_binary, &mut catalog),
+            _ => discover::discover(kind, &path),
+        };
         if kind == ProxyKind::Nginx && !found.files_read.is_empty() {
             catalog.nginx_conf = Some(path.clone());
         }
@@ -117,6 +137,29 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
             .collect()
     };
     catalog
+}
+
+/// nginx's discovery, told the binary's compiled-in defaults when one answers `nginx -V`.
+fn nginx(path: &Path, binary: &NginxBinary, catalog: &mut Catalog) -> Discovery {
+    let binary = match binary {
+        NginxBinary::Search => discover::find_nginx_binary(),
+        NginxBinary::At(p) => Some(p.clone()),
+        NginxBinary::Skip => None,
+    };
+    let Some(binary) = binary else {
+        return discover::nginx(path);
+    };
+    match discover::read_nginx_defaults(&binary) {
+        Ok(defaults) => discover::nginx_with_defaults(path, &defaults),
+        Err(e) => {
+            let message = format!("{e}: nginx's compiled-in log paths are unknown");
+            let message = sanitize(&message).into_owned();
+            catalog
+                .findings
+                .push(Finding::new(Status::Warning, message));
+            discover::nginx(path)
+        }
+    }
 }
 
 /// Discovery already cleaned names and messages; file paths (an include glob can match any file
@@ -145,7 +188,14 @@ fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery
             u.directive, u.name, u.source, u.reason
         )));
     }
+    for g in &found.unused {
+        catalog.unprobeable.push(clean(format!(
+            "upstream {} at {}: unused, no active *_pass refers to it ({} servers); not probed",
+            g.name, g.source, g.servers
+        )));
+    }
     catalog.logs.extend(found.logs.iter().cloned());
+    catalog.elsewhere.extend(found.elsewhere.iter().cloned());
     catalog.resolvers.extend(found.resolvers.iter().copied());
 }
 
@@ -207,6 +257,7 @@ mod tests {
             nginx: Some(nginx),
             haproxy: Some(empty.clone()),
             apache: Some(empty),
+            nginx_binary: NginxBinary::Skip,
         }
     }
 

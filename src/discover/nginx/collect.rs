@@ -3,23 +3,28 @@
 //! Upstream groups may be defined after, or in another file than, the `*_pass` that uses them, so
 //! passes and groups are recorded in config order first and resolved once everything is read.
 
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use super::compiled::CompiledDefaults;
 use super::parser::Directive;
 use super::values::{
     PassError, parse_address, parse_endpoint, parse_url, resolver_addr, server_flags,
 };
+use super::vars::Vars;
 use super::walk::{Block, Visitor};
 use crate::discover::address::{Endpoint, HostPort, host_port_text, http_target, tcp_target};
 use crate::discover::limits::MAX_ENTRIES;
 use crate::discover::model::{
-    DiscoveredTarget, DiscoveryErrorKind, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
+    DiscoveredTarget, DiscoveryErrorKind, LogElsewhere, LogKindHint, ServerFlags, SourceLoc,
+    Unprobeable, UnusedGroup,
 };
 use crate::discover::sink::Sink;
 use crate::discover::target::Target;
 
 /// `http` and `stream` keep separate upstream namespaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Namespace {
     Http,
     Stream,
@@ -42,6 +47,9 @@ struct Group {
     http: Option<bool>,
     /// Used by a non-HTTP pass.
     other: bool,
+    /// Has `balancer_by_lua_*`: Lua picks the backends per request; the servers are placeholders.
+    runtime: bool,
+    at: SourceLoc,
 }
 
 struct Member {
@@ -62,6 +70,17 @@ struct Pass {
 enum Item {
     Group(usize),
     Pass(Pass),
+    /// A pass whose value has a variable, resolved once every `set` has been read.
+    Variable(VariablePass),
+}
+
+struct VariablePass {
+    ns: Namespace,
+    directive: String,
+    value: String,
+    /// Ids of the enclosing blocks, for the `set`s that reach it.
+    scope: Vec<usize>,
+    at: SourceLoc,
 }
 
 /// How a pass's value is written.
@@ -78,6 +97,16 @@ pub(super) struct Collector {
     items: Vec<Item>,
     current_group: Option<usize>,
     recorded: usize,
+    /// Ids of the blocks the walker is in (one per `Block`), to tell sibling scopes apart.
+    scope: Vec<usize>,
+    next_scope: usize,
+    vars: Vars,
+    /// Whether nginx falls back on its compiled-in logs (see `finish`).
+    main_error_log: bool,
+    http_block: bool,
+    http_access_log: bool,
+    /// The http servers, by scope id, and whether each names its own access_log.
+    http_servers: Vec<(usize, bool)>,
 }
 
 impl Visitor for Collector {
@@ -87,16 +116,51 @@ impl Visitor for Collector {
             _ => Namespace::Http,
         };
         let in_upstream = blocks.last().is_some_and(|b| b.name == "upstream");
+        // Blocks closed since the last directive; a block the walker opened unseen gets an id.
+        self.scope.truncate(blocks.len());
+        while self.scope.len() < blocks.len() {
+            let id = self.fresh_scope();
+            self.scope.push(id);
+        }
+        self.vars.directive(blocks, &self.scope, d);
+        let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
         match d.name.as_str() {
             "upstream" if d.block => self.upstream(ns, d, at, sink),
             "server" if in_upstream && !d.block => self.member(ns, d, at, sink),
-            "proxy_pass" | "fastcgi_pass" | "scgi_pass" | "uwsgi_pass" | "grpc_pass" => {
-                self.pass(ns, d, at, sink)
+            name if in_upstream && name.starts_with("balancer_by_lua") => {
+                if let Some(g) = self.current_group.and_then(|g| self.groups.get_mut(g)) {
+                    g.runtime = true;
+                }
             }
-            "error_log" => self.log(LogKindHint::Error, d, at, sink),
-            "access_log" => self.log(LogKindHint::Access, d, at, sink),
+            "proxy_pass" | "fastcgi_pass" | "scgi_pass" | "uwsgi_pass" | "grpc_pass"
+            | "memcached_pass" => self.pass(ns, d, at, sink),
+            "error_log" => {
+                self.main_error_log |= blocks.is_empty();
+                self.log(LogKindHint::Error, d, at, sink);
+            }
+            "access_log" => {
+                match names.as_slice() {
+                    ["http"] => self.http_access_log = true,
+                    ["http", "server", ..] => {
+                        let id = self.scope.get(1).copied();
+                        if let Some(s) = self.http_servers.iter_mut().find(|s| Some(s.0) == id) {
+                            s.1 = true;
+                        }
+                    }
+                    _ => {}
+                }
+                self.log(LogKindHint::Access, d, at, sink);
+            }
             "resolver" => resolver(d, at, sink),
+            "http" if d.block && blocks.is_empty() => self.http_block = true,
+            "server" if d.block && names == ["http"] => {
+                self.http_servers.push((self.next_scope, false));
+            }
             _ => {}
+        }
+        if d.block {
+            let id = self.fresh_scope();
+            self.scope.push(id);
         }
     }
 }
@@ -109,7 +173,19 @@ impl Collector {
             items: Vec::new(),
             current_group: None,
             recorded: 0,
+            scope: Vec::new(),
+            next_scope: 0,
+            vars: Vars::default(),
+            main_error_log: false,
+            http_block: false,
+            http_access_log: false,
+            http_servers: Vec::new(),
         }
+    }
+
+    fn fresh_scope(&mut self) -> usize {
+        self.next_scope += 1;
+        self.next_scope - 1
     }
 
     /// Counts one more recorded server or pass; false (reported once) past the cap.
@@ -147,6 +223,8 @@ impl Collector {
             members: Vec::new(),
             http: None,
             other: false,
+            runtime: false,
+            at: at.clone(),
         });
     }
 
@@ -188,64 +266,34 @@ impl Collector {
     }
 
     fn pass(&mut self, ns: Namespace, d: &Directive, at: &SourceLoc, sink: &mut Sink) {
-        let (protocol, syntax) = match (ns, d.name.as_str()) {
-            (Namespace::Http, "proxy_pass") => (Protocol::Http { tls: false }, PassSyntax::Url),
-            (_, "uwsgi_pass") => (Protocol::Other, PassSyntax::Address(&["uwsgi", "suwsgi"])),
-            (_, "grpc_pass") => (Protocol::Other, PassSyntax::Address(&["grpc", "grpcs"])),
-            // fastcgi_pass, scgi_pass, and proxy_pass in stream {}
-            _ => (Protocol::Other, PassSyntax::Address(&[])),
-        };
         let [value] = d.args.as_slice() else {
             return sink.error_at(
                 at,
                 invalid(&format!("invalid number of arguments in \"{}\"", d.name)),
             );
         };
-        let parsed = match syntax {
-            PassSyntax::Url => parse_url(value),
-            PassSyntax::Address(schemes) => parse_address(value, schemes).map(|e| (e, false)),
-        };
-        let (endpoint, tls) = match parsed {
-            Ok(p) => p,
-            Err(PassError::Variable(var)) => {
-                return sink.unprobeable(Unprobeable {
-                    name: value.clone(),
-                    directive: d.name.clone(),
-                    reason: format!("target contains a variable ({var}): resolved per request"),
-                    source: at.clone(),
-                });
-            }
-            Err(PassError::Invalid(reason)) => {
-                return sink.error_at(at, invalid(&format!("{reason} in \"{}\"", d.name)));
-            }
-        };
-        let protocol = match protocol {
-            Protocol::Http { .. } => Protocol::Http { tls },
-            other => other,
-        };
-        if self.room(at, sink) {
-            self.items.push(Item::Pass(Pass {
+        if !self.room(at, sink) {
+            return;
+        }
+        if value.contains('$') {
+            self.items.push(Item::Variable(VariablePass {
                 ns,
                 directive: d.name.clone(),
-                protocol,
-                endpoint,
+                value: value.clone(),
+                scope: self.scope.clone(),
                 at: at.clone(),
             }));
+            return;
+        }
+        if let Some(p) = parse_pass(ns, &d.name, value, value, at, sink) {
+            self.items.push(Item::Pass(p));
         }
     }
 
     fn log(&mut self, kind: LogKindHint, d: &Directive, at: &SourceLoc, sink: &mut Sink) {
-        let Some(path) = d.args.first() else { return };
-        // Not files we can follow. (`error_log off` really writes a file named "off" in nginx,
-        // but whoever wrote it meant no log.)
-        let skip = ["off", "stderr", "/dev/null"].contains(&path.as_str())
-            || path.starts_with("syslog:")
-            || path.starts_with("memory:")
-            || path.contains('$'); // one file per request value: nothing fixed to follow
-        if skip {
-            return;
+        if let Some(value) = d.args.first() {
+            log_value(&self.log_prefix, kind, value, at, sink);
         }
-        sink.log(self.log_prefix.join(path), kind, at.clone());
     }
 
     fn find_group(&self, ns: Namespace, name: &str) -> Option<usize> {
@@ -255,8 +303,26 @@ impl Collector {
             .position(|g| g.ns == ns && g.name.eq_ignore_ascii_case(name))
     }
 
-    /// Resolves passes against groups and emits everything, in config order.
-    pub(super) fn finish(mut self, sink: &mut Sink) {
+    /// Resolves passes against groups and emits everything, in config order. `defaults` are
+    /// nginx's compiled-in logs, used where the config names none.
+    pub(super) fn finish(mut self, defaults: Option<&CompiledDefaults>, sink: &mut Sink) {
+        // A pass whose upstream stays variable may name any group at run time.
+        let mut dynamic = HashSet::new();
+        let items = std::mem::take(&mut self.items);
+        for item in items {
+            let Item::Variable(v) = item else {
+                self.items.push(item);
+                continue;
+            };
+            let value = self.vars.substitute(&v.value, &v.scope);
+            match parse_pass(v.ns, &v.directive, &v.value, &value, &v.at, sink) {
+                Some(p) => self.items.push(Item::Pass(p)),
+                None if value.contains('$') => {
+                    dynamic.insert(v.ns);
+                }
+                None => {}
+            }
+        }
         let mut direct = vec![false; self.items.len()];
         for (i, item) in self.items.iter().enumerate() {
             let Item::Pass(p) = item else { continue };
@@ -284,22 +350,153 @@ impl Collector {
                 Protocol::Other => group.other = true,
             }
         }
+        // One probe per target, however many groups or passes name it: the first keeps it.
+        let mut probed = HashSet::new();
         for (i, item) in self.items.iter().enumerate() {
             match item {
                 Item::Group(g) => {
                     if let Some(group) = self.groups.get(*g) {
-                        emit_group(group, sink);
+                        let used = group.http.is_some() || group.other;
+                        emit_group(group, used || dynamic.contains(&group.ns), &mut probed, sink);
                     }
                 }
-                Item::Pass(p) if direct[i] => emit_pass(p, sink),
-                Item::Pass(_) => {}
+                Item::Pass(p) if direct[i] => emit_pass(p, &mut probed, sink),
+                Item::Pass(_) | Item::Variable(_) => {}
             }
+        }
+        if let Some(c) = defaults {
+            self.compiled_logs(c, sink);
+        }
+    }
+
+    /// nginx opens its compiled-in error log when the main context names none, and writes a
+    /// server's requests to the compiled-in access log when neither http nor it names one.
+    fn compiled_logs(&self, c: &CompiledDefaults, sink: &mut Sink) {
+        let at = SourceLoc {
+            file: c.from.clone(),
+            line: c.line,
+        };
+        if !self.main_error_log
+            && let Some(v) = &c.error_log
+        {
+            log_value(&self.log_prefix, LogKindHint::Error, v, &at, sink);
+        }
+        let server_without = self.http_servers.is_empty() || self.http_servers.iter().any(|s| !s.1);
+        if self.http_block
+            && !self.http_access_log
+            && server_without
+            && let Some(v) = &c.http_log
+        {
+            log_value(&self.log_prefix, LogKindHint::Access, v, &at, sink);
         }
     }
 }
 
-fn emit_group(group: &Group, sink: &mut Sink) {
-    // Probe as the group is used: HTTP when proxy_pass uses it (or nothing does), TCP otherwise.
+/// Parses a pass's `value` (`written` is how the config has it, for messages): the pass, or
+/// `None` once an error or an unprobeable entry has been reported.
+fn parse_pass(
+    ns: Namespace,
+    directive: &str,
+    written: &str,
+    value: &str,
+    at: &SourceLoc,
+    sink: &mut Sink,
+) -> Option<Pass> {
+    let (protocol, syntax) = match (ns, directive) {
+        (Namespace::Http, "proxy_pass") => (Protocol::Http { tls: false }, PassSyntax::Url),
+        (_, "uwsgi_pass") => (Protocol::Other, PassSyntax::Address(&["uwsgi", "suwsgi"])),
+        (_, "grpc_pass") => (Protocol::Other, PassSyntax::Address(&["grpc", "grpcs"])),
+        // fastcgi_pass, scgi_pass, memcached_pass, and proxy_pass in stream {}
+        _ => (Protocol::Other, PassSyntax::Address(&[])),
+    };
+    let parsed = match syntax {
+        PassSyntax::Url => parse_url(value),
+        PassSyntax::Address(schemes) => parse_address(value, schemes).map(|e| (e, false)),
+    };
+    let (endpoint, tls) = match parsed {
+        Ok(p) => p,
+        Err(PassError::Variable(var)) => {
+            sink.unprobeable(Unprobeable {
+                name: written.to_string(),
+                directive: directive.to_string(),
+                reason: format!("target contains a variable ({var}): resolved per request"),
+                source: at.clone(),
+            });
+            return None;
+        }
+        Err(PassError::Invalid(reason)) => {
+            sink.error_at(at, invalid(&format!("{reason} in \"{directive}\"")));
+            return None;
+        }
+    };
+    let protocol = match protocol {
+        Protocol::Http { .. } => Protocol::Http { tls },
+        other => other,
+    };
+    Some(Pass {
+        ns,
+        directive: directive.to_string(),
+        protocol,
+        endpoint,
+        at: at.clone(),
+    })
+}
+
+/// A log value: a file (relative to the prefix), or syslog or stderr, which are noted instead.
+fn log_value(prefix: &Path, kind: LogKindHint, value: &str, at: &SourceLoc, sink: &mut Sink) {
+    if let Some(params) = value.strip_prefix("syslog:") {
+        let server = params
+            .split(',')
+            .find_map(|p| p.strip_prefix("server="))
+            .unwrap_or("not given");
+        return sink.elsewhere(LogElsewhere {
+            kind,
+            to: "syslog".into(),
+            detail: server.to_string(),
+            source: at.clone(),
+        });
+    }
+    if value == "stderr" {
+        return sink.elsewhere(LogElsewhere {
+            kind,
+            to: "stderr".into(),
+            detail: String::new(),
+            source: at.clone(),
+        });
+    }
+    // Not files we can follow. (`error_log off` really writes a file named "off" in nginx, but
+    // whoever wrote it meant no log; `memory:` is a debugging ring buffer.)
+    let skip = ["off", "/dev/null"].contains(&value)
+        || value.starts_with("memory:")
+        || value.contains('$'); // one file per request value: nothing fixed to follow
+    if !skip {
+        sink.log(prefix.join(value), kind, at.clone());
+    }
+}
+
+/// 0.0.0.0/8 is "this network": nothing to connect to. Lua balancers list `0.0.0.1` as the
+/// placeholder server nginx requires in an upstream block.
+fn placeholder(host: &str) -> bool {
+    host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.octets()[0] == 0)
+}
+
+fn emit_group(group: &Group, used: bool, probed: &mut HashSet<Target>, sink: &mut Sink) {
+    if !used {
+        return sink.unused(UnusedGroup {
+            name: group.name.clone(),
+            servers: group.members.len(),
+            source: group.at.clone(),
+        });
+    }
+    if group.runtime {
+        return sink.unprobeable(Unprobeable {
+            name: group.name.clone(),
+            directive: "upstream".into(),
+            reason: "backends chosen at run time (balancer_by_lua)".into(),
+            source: group.at.clone(),
+        });
+    }
+    // Probe as the group is used: HTTP when proxy_pass uses it (or a variable may), TCP otherwise.
     let http = match (group.ns, group.http, group.other) {
         (Namespace::Stream, _, _) => None,
         (_, Some(tls), _) => Some(tls),
@@ -315,13 +512,21 @@ fn emit_group(group: &Group, sink: &mut Sink) {
             Endpoint::Net(hp) => {
                 // nginx's default port for upstream servers, whatever the protocol.
                 let port = hp.port.unwrap_or(80);
+                let what = host_port_text(&hp.host, port);
+                if placeholder(&hp.host) {
+                    sink.unprobeable(placeholder_note(&format!("{} {what}", group.name), &m.at));
+                    continue;
+                }
                 let target = match http {
                     Some(tls) => http_target(&hp.host, port, tls),
                     None => tcp_target(&hp.host, port),
                 };
-                (target, host_port_text(&hp.host, port))
+                (target, what)
             }
         };
+        if !probed.insert(target.clone()) {
+            continue;
+        }
         sink.target(DiscoveredTarget {
             name: format!("{} {what}", group.name),
             group: Some(group.name.clone()),
@@ -332,7 +537,16 @@ fn emit_group(group: &Group, sink: &mut Sink) {
     }
 }
 
-fn emit_pass(p: &Pass, sink: &mut Sink) {
+fn placeholder_note(name: &str, at: &SourceLoc) -> Unprobeable {
+    Unprobeable {
+        name: name.to_string(),
+        directive: "server".into(),
+        reason: "placeholder address in 0.0.0.0/8: nothing to connect to".into(),
+        source: at.clone(),
+    }
+}
+
+fn emit_pass(p: &Pass, probed: &mut HashSet<Target>, sink: &mut Sink) {
     let (target, name) = match &p.endpoint {
         Endpoint::Unix(path) => (
             Target::Unix { path: path.clone() },
@@ -354,13 +568,20 @@ fn emit_pass(p: &Pass, sink: &mut Sink) {
                     return sink.error_at(&p.at, invalid(&message));
                 }
             };
+            let name = host_port_text(&hp.host, port);
+            if placeholder(&hp.host) {
+                return sink.unprobeable(placeholder_note(&name, &p.at));
+            }
             let target = match p.protocol {
                 Protocol::Http { tls } => http_target(&hp.host, port, tls),
                 Protocol::Other => tcp_target(&hp.host, port),
             };
-            (target, host_port_text(&hp.host, port))
+            (target, name)
         }
     };
+    if !probed.insert(target.clone()) {
+        return;
+    }
     sink.target(DiscoveredTarget {
         name,
         group: None,
