@@ -107,9 +107,16 @@ pub(super) struct Collector {
     http_access_log: bool,
     /// The http servers, by scope id, and whether each names its own access_log.
     http_servers: Vec<(usize, bool)>,
+    /// Words (lowercase) a variable could take as its value: `set` values and the lines of
+    /// `map`s and the like. A group named there may be what a variable pass goes to.
+    mentioned: HashSet<String>,
 }
 
 impl Visitor for Collector {
+    fn data(&mut self, d: &Directive) {
+        self.mention(std::iter::once(&d.name).chain(&d.args));
+    }
+
     fn directive(&mut self, blocks: &[Block], d: &Directive, at: &SourceLoc, sink: &mut Sink) {
         let ns = match blocks.first() {
             Some(b) if b.name == "stream" => Namespace::Stream,
@@ -123,6 +130,9 @@ impl Visitor for Collector {
             self.scope.push(id);
         }
         self.vars.directive(blocks, &self.scope, d);
+        if d.name == "set" {
+            self.mention(d.args.iter().skip(1));
+        }
         let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
         match d.name.as_str() {
             "upstream" if d.block => self.upstream(ns, d, at, sink),
@@ -180,6 +190,15 @@ impl Collector {
             http_block: false,
             http_access_log: false,
             http_servers: Vec::new(),
+            mentioned: HashSet::new(),
+        }
+    }
+
+    fn mention<'a>(&mut self, words: impl Iterator<Item = &'a String>) {
+        for w in words {
+            if self.mentioned.len() < MAX_ENTRIES {
+                self.mentioned.insert(w.to_ascii_lowercase());
+            }
         }
     }
 
@@ -306,7 +325,7 @@ impl Collector {
     /// Resolves passes against groups and emits everything, in config order. `defaults` are
     /// nginx's compiled-in logs, used where the config names none.
     pub(super) fn finish(mut self, defaults: Option<&CompiledDefaults>, sink: &mut Sink) {
-        // A pass whose upstream stays variable may name any group at run time.
+        // A pass whose upstream stays variable may go to a group a `set` or `map` names.
         let mut dynamic = HashSet::new();
         let items = std::mem::take(&mut self.items);
         for item in items {
@@ -357,7 +376,9 @@ impl Collector {
                 Item::Group(g) => {
                     if let Some(group) = self.groups.get(*g) {
                         let used = group.http.is_some() || group.other;
-                        emit_group(group, used || dynamic.contains(&group.ns), &mut probed, sink);
+                        let maybe = dynamic.contains(&group.ns)
+                            && self.mentioned.contains(&group.name.to_ascii_lowercase());
+                        emit_group(group, used || maybe, &mut probed, sink);
                     }
                 }
                 Item::Pass(p) if direct[i] => emit_pass(p, &mut probed, sink),
