@@ -168,10 +168,6 @@ impl Sink {
         }
     }
 
-    pub(crate) fn files_read(&self) -> &[PathBuf] {
-        &self.out.files_read
-    }
-
     pub(crate) fn finish(self) -> Discovery {
         self.out
     }

@@ -92,7 +92,14 @@ enum PassSyntax {
 }
 
 pub(super) struct Collector {
-    log_prefix: PathBuf,
+    /// Where relative log paths are taken from; `None` until known (see `finish`).
+    log_prefix: Option<PathBuf>,
+    /// The prefix guessed from the config's path, when none is given or compiled in.
+    guessed_prefix: PathBuf,
+    /// Log directives in config order, resolved once the prefix is known.
+    logs: Vec<(LogKindHint, String, SourceLoc)>,
+    /// An `events`, `http` or `stream` block at the top: the file is nginx's main config.
+    main_config: bool,
     groups: Vec<Group>,
     items: Vec<Item>,
     current_group: Option<usize>,
@@ -146,7 +153,7 @@ impl Visitor for Collector {
             | "memcached_pass" => self.pass(ns, d, at, sink),
             "error_log" => {
                 self.main_error_log |= blocks.is_empty();
-                self.log(LogKindHint::Error, d, at, sink);
+                self.log(LogKindHint::Error, d, at);
             }
             "access_log" => {
                 match names.as_slice() {
@@ -159,10 +166,16 @@ impl Visitor for Collector {
                     }
                     _ => {}
                 }
-                self.log(LogKindHint::Access, d, at, sink);
+                self.log(LogKindHint::Access, d, at);
             }
             "resolver" => resolver(d, at, sink),
-            "http" if d.block && blocks.is_empty() => self.http_block = true,
+            "http" if d.block && blocks.is_empty() => {
+                self.http_block = true;
+                self.main_config = true;
+            }
+            "events" | "stream" | "mail" if d.block && blocks.is_empty() => {
+                self.main_config = true;
+            }
             "server" if d.block && names == ["http"] => {
                 self.http_servers.push((self.next_scope, false));
             }
@@ -176,9 +189,14 @@ impl Visitor for Collector {
 }
 
 impl Collector {
-    pub(super) fn new(log_prefix: PathBuf) -> Self {
+    /// `prefix` is nginx's `-p` when known; otherwise it comes from the compiled-in defaults or is
+    /// guessed from the config's path, `main`.
+    pub(super) fn new(prefix: Option<PathBuf>, main: &Path) -> Self {
         Collector {
-            log_prefix,
+            log_prefix: prefix,
+            guessed_prefix: default_prefix(main),
+            logs: Vec::new(),
+            main_config: false,
             groups: Vec::new(),
             items: Vec::new(),
             current_group: None,
@@ -309,9 +327,12 @@ impl Collector {
         }
     }
 
-    fn log(&mut self, kind: LogKindHint, d: &Directive, at: &SourceLoc, sink: &mut Sink) {
-        if let Some(value) = d.args.first() {
-            log_value(&self.log_prefix, kind, value, at, sink);
+    fn log(&mut self, kind: LogKindHint, d: &Directive, at: &SourceLoc) {
+        // One more than the sink takes, so that it reports the cap.
+        if let Some(value) = d.args.first()
+            && self.logs.len() <= MAX_ENTRIES
+        {
+            self.logs.push((kind, value.clone(), at.clone()));
         }
     }
 
@@ -324,7 +345,13 @@ impl Collector {
 
     /// Resolves passes against groups and emits everything, in config order. `defaults` are
     /// nginx's compiled-in logs, used where the config names none.
-    pub(super) fn finish(mut self, defaults: Option<&CompiledDefaults>, sink: &mut Sink) {
+    /// `defaults` is asked, at most once, for nginx's compiled-in defaults (which runs `nginx -V`):
+    /// only for a main config that leaves a log to them or has relative log paths.
+    pub(super) fn finish(
+        mut self,
+        defaults: &mut dyn FnMut() -> Option<CompiledDefaults>,
+        sink: &mut Sink,
+    ) {
         // A pass whose upstream stays variable may go to a group a `set` or `map` names.
         let mut dynamic = HashSet::new();
         let items = std::mem::take(&mut self.items);
@@ -385,14 +412,37 @@ impl Collector {
                 Item::Pass(_) | Item::Variable(_) => {}
             }
         }
-        if let Some(c) = defaults {
-            self.compiled_logs(c, sink);
+        let relative = |v: &str| {
+            !v.starts_with('/') && !v.starts_with("syslog:") && !["stderr", "off"].contains(&v)
+        };
+        let wanted = self.main_config
+            && (!self.main_error_log
+                || self.access_log_defaulted()
+                || (self.log_prefix.is_none() && self.logs.iter().any(|l| relative(&l.1))));
+        let defaults = if wanted { defaults() } else { None };
+        let prefix = self
+            .log_prefix
+            .take()
+            .or_else(|| defaults.as_ref().and_then(|d| d.prefix.clone()))
+            .unwrap_or_else(|| self.guessed_prefix.clone());
+        for (kind, value, at) in &self.logs {
+            log_value(&prefix, *kind, value, at, sink);
         }
+        if let Some(c) = &defaults {
+            self.compiled_logs(&prefix, c, sink);
+        }
+    }
+
+    /// Some http server writes its requests to the compiled-in access log: neither http nor the
+    /// server names one.
+    fn access_log_defaulted(&self) -> bool {
+        let server_without = self.http_servers.is_empty() || self.http_servers.iter().any(|s| !s.1);
+        self.http_block && !self.http_access_log && server_without
     }
 
     /// nginx opens its compiled-in error log when the main context names none, and writes a
     /// server's requests to the compiled-in access log when neither http nor it names one.
-    fn compiled_logs(&self, c: &CompiledDefaults, sink: &mut Sink) {
+    fn compiled_logs(&self, prefix: &Path, c: &CompiledDefaults, sink: &mut Sink) {
         let at = SourceLoc {
             file: c.from.clone(),
             line: c.line,
@@ -400,15 +450,12 @@ impl Collector {
         if !self.main_error_log
             && let Some(v) = &c.error_log
         {
-            log_value(&self.log_prefix, LogKindHint::Error, v, &at, sink);
+            log_value(prefix, LogKindHint::Error, v, &at, sink);
         }
-        let server_without = self.http_servers.is_empty() || self.http_servers.iter().any(|s| !s.1);
-        if self.http_block
-            && !self.http_access_log
-            && server_without
+        if self.access_log_defaulted()
             && let Some(v) = &c.http_log
         {
-            log_value(&self.log_prefix, LogKindHint::Access, v, &at, sink);
+            log_value(prefix, LogKindHint::Access, v, &at, sink);
         }
     }
 }
@@ -630,7 +677,7 @@ fn invalid(message: &str) -> DiscoveryErrorKind {
 /// the layout of a source build, <prefix>/conf/nginx.conf, the prefix is the parent of the config's
 /// directory, so that is what is assumed. Packaged configs (Debian's prefix is /usr/share/nginx)
 /// use absolute log paths, so the guess rarely matters; `nginx_with_prefix` overrides it.
-pub(super) fn default_prefix(main: &Path) -> PathBuf {
+fn default_prefix(main: &Path) -> PathBuf {
     let absolute = std::path::absolute(main).unwrap_or_else(|_| main.to_path_buf());
     absolute
         .parent()
@@ -931,9 +978,14 @@ http {
         };
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("nginx.conf");
-        let run = |text: &str| {
+        let asked = std::cell::Cell::new(0);
+        let run = |text: &str, defaults: &CompiledDefaults| {
             std::fs::write(&main, text).unwrap();
-            let d = nginx_with_defaults(&main, &defaults);
+            asked.set(0);
+            let d = nginx_with_defaults(&main, &mut || {
+                asked.set(asked.get() + 1);
+                Some(defaults.clone())
+            });
             let logs: Vec<_> = d
                 .logs
                 .iter()
@@ -943,7 +995,7 @@ http {
         };
         let from = "/usr/sbin/nginx -V:4".to_string();
         // Nothing named: both defaults, the relative one under the compiled prefix.
-        let (logs, _) = run("http { server { listen 80; } }\n");
+        let (logs, _) = run("http { server { listen 80; } }\n", &defaults);
         assert_eq!(
             logs,
             vec![
@@ -951,28 +1003,35 @@ http {
                 ("/var/log/nginx/access.log".into(), LogKindHint::Access, from.clone()),
             ]
         );
+        assert_eq!(asked.get(), 1);
         // An http-level error_log does not replace the main one; every server has its access_log.
         let (logs, _) = run(
             "http { error_log /x/e.log; server { access_log /x/a.log; } server { access_log off; } }\n",
+            &defaults,
         );
         let paths: Vec<_> = logs.iter().map(|l| l.0.as_str()).collect();
         assert_eq!(paths, ["/x/e.log", "/x/a.log", "/opt/nginx/logs/error.log"]);
-        // Both named: no default.
-        let (logs, _) = run("error_log /x/e.log;\nhttp { access_log /x/a.log; }\n");
+        // Both named, absolute: the binary is not even asked.
+        let (logs, _) = run("error_log /x/e.log;\nhttp { access_log /x/a.log; }\n", &defaults);
         assert_eq!(logs.len(), 2);
+        assert_eq!(asked.get(), 0);
+        // Named but relative: asked for the prefix.
+        let (logs, _) = run("error_log logs/e.log;\nhttp { access_log /x/a.log; }\n", &defaults);
+        assert_eq!(logs[0].0, "/opt/nginx/logs/e.log");
+        assert_eq!(asked.get(), 1);
+        // Not a main config (an empty file, a snippet): not asked.
+        let (logs, _) = run("", &defaults);
+        assert!(logs.is_empty());
+        assert_eq!(asked.get(), 0);
         // Debian's nginx is built with --error-log-path=stderr.
-        let defaults = CompiledDefaults {
+        let debian = CompiledDefaults {
             error_log: Some("stderr".into()),
             ..defaults.clone()
         };
-        std::fs::write(&main, "events {}\n").unwrap();
-        let d = nginx_with_defaults(&main, &defaults);
-        assert!(d.logs.is_empty(), "no http block: no access log");
-        assert_eq!(d.elsewhere.len(), 1);
-        assert_eq!(d.elsewhere[0].to, "stderr");
-        assert_eq!(d.elsewhere[0].source.to_string(), from);
-        // A config that cannot be read gets no defaults.
-        let d = nginx_with_defaults(&dir.path().join("missing.conf"), &defaults);
-        assert!(d.logs.is_empty() && d.elsewhere.is_empty());
+        let (logs, elsewhere) = run("events {}\n", &debian);
+        assert!(logs.is_empty(), "no http block: no access log");
+        assert_eq!(elsewhere.len(), 1);
+        assert_eq!(elsewhere[0].to, "stderr");
+        assert_eq!(elsewhere[0].source.to_string(), from);
     }
 }
