@@ -365,6 +365,10 @@ impl Collector {
                 Some(p) => self.items.push(Item::Pass(p)),
                 None if value.contains('$') => {
                     dynamic.insert(v.ns);
+                    // "$scheme://name$uri": only the scheme varies, the group is named.
+                    if let Some(host) = literal_host(&value) {
+                        self.mentioned.insert(host.to_ascii_lowercase());
+                    }
                 }
                 None => {}
             }
@@ -540,6 +544,14 @@ fn log_value(prefix: &Path, kind: LogKindHint, value: &str, at: &SourceLoc, sink
     if !skip {
         sink.log(prefix.join(value), kind, at.clone());
     }
+}
+
+/// The host of "scheme://host..." when it is written out, whatever varies around it.
+fn literal_host(value: &str) -> Option<&str> {
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let end = rest.find(['$', '/', ':']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    (!host.is_empty()).then_some(host)
 }
 
 /// 0.0.0.0/8 is "this network": nothing to connect to. Lua balancers list `0.0.0.1` as the
@@ -882,6 +894,17 @@ stream {
         assert_eq!(d.unused.len(), 1);
         assert_eq!(d.unused[0].name, "retired");
         assert_eq!(d.unprobeable.len(), 1);
+
+        // Only the scheme varies: the group is named (Kong writes it this way).
+        let (_dir, d) = discover(
+            "http {
+    upstream kong_upstream { server 10.0.0.1:80; }
+    server { location / { proxy_pass $upstream_scheme://kong_upstream$upstream_uri; } }
+}
+",
+        );
+        assert_eq!(d.targets.len(), 1);
+        assert!(d.unused.is_empty());
     }
 
     #[test]

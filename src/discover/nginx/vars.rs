@@ -2,8 +2,10 @@
 //! (a media server's documented setup) names a fixed upstream after all.
 //!
 //! A variable is replaced only when, of the scopes a pass sits in (http, server, location, the
-//! pass's own), exactly one sets it, unconditionally (not in `if`), to a value holding no other
-//! variable, and no `map`, `geo` or module computes it. Anything else stays per request.
+//! pass's own), exactly one sets it, unconditionally (not in `if`), to a non-empty value holding
+//! no other variable, no `map`, `geo` or module computes it, and no Lua runs in those scopes
+//! (Lua sets `ngx.var.*`: Kong sets `$upstream_scheme ''` and fills it per request). Anything
+//! else stays per request.
 
 use std::collections::HashSet;
 
@@ -23,6 +25,8 @@ pub(super) struct Vars {
     sets: Vec<Set>,
     /// Names (lowercase, no `$`) that a map, geo, split_clients or a module computes.
     computed: HashSet<String>,
+    /// Scopes (block ids) where a `*_by_lua*` directive runs and may set any variable.
+    lua: Vec<Vec<usize>>,
 }
 
 /// nginx variable names are case-insensitive.
@@ -33,6 +37,9 @@ fn var_name(arg: &str) -> Option<String> {
 impl Vars {
     /// Records what `d` does to variables. `scope` holds the ids of `blocks`, one each.
     pub(super) fn directive(&mut self, blocks: &[Block], scope: &[usize], d: &Directive) {
+        if d.name.contains("_by_lua") && !d.name.starts_with("balancer_") {
+            self.lua.push(scope.to_vec());
+        }
         let computed = match (d.name.as_str(), d.args.as_slice()) {
             ("set", [name, value]) => {
                 let Some(name) = var_name(name) else { return };
@@ -64,7 +71,7 @@ impl Vars {
 
     /// The fixed value of `name` (lowercase) for a directive in `scope`, if it has one.
     fn fixed(&self, name: &str, scope: &[usize]) -> Option<&str> {
-        if self.computed.contains(name) {
+        if self.computed.contains(name) || self.lua.iter().any(|l| scope.starts_with(l)) {
             return None;
         }
         let mut visible = self
@@ -73,7 +80,8 @@ impl Vars {
             .filter(|s| s.name == name && scope.starts_with(&s.scope));
         let set = visible.next()?;
         let once = visible.next().is_none();
-        (once && !set.conditional && !set.value.contains('$')).then_some(set.value.as_str())
+        let literal = !set.value.is_empty() && !set.value.contains('$');
+        (once && !set.conditional && literal).then_some(set.value.as_str())
     }
 
     /// `value` with every variable that has a fixed value in `scope` replaced by it.
@@ -173,5 +181,15 @@ mod tests {
         v.directive(&hsl, &[0, 1, 2], &d("set", &["$m", "10.0.0.1"], false));
         v.directive(&[block("http")], &[0], &d("map", &["$host", "$m"], true));
         assert_eq!(v.substitute("$m", &[0, 1, 2]), "$m");
+
+        // Empty (a slot Lua fills), or Lua running in an enclosing scope.
+        let mut v = Vars::default();
+        v.directive(&hsl, &[0, 1, 2], &d("set", &["$e", ""], false));
+        v.directive(&hsl, &[0, 1, 2], &d("set", &["$l", "10.0.0.1"], false));
+        v.directive(&hsl, &[0, 1], &d("access_by_lua_block", &[], false));
+        assert_eq!(v.substitute("$e:$l", &[0, 1, 2]), "$e:$l");
+        // Lua in another server does not matter.
+        v.directive(&hsl, &[0, 3], &d("set", &["$k", "10.0.0.2"], false));
+        assert_eq!(v.substitute("$k", &[0, 3, 4]), "10.0.0.2");
     }
 }
