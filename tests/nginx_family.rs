@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::nginx::{Nginx, free_port};
-use servers::{Behaviour, Server};
 use gatewatch::config::Target;
 use gatewatch::discover::{self, CompiledDefaults, LogKindHint};
+use servers::{Behaviour, Server};
 
 fn http(port: u16) -> Target {
     Target::Http {
@@ -142,7 +142,9 @@ fn real_nginx_agrees_with_what_discovery_reads_from_its_idioms() {
     );
     let elsewhere = v["log_elsewhere"].to_string();
     assert!(
-        elsewhere.contains(&format!("access_log goes to syslog (server=127.0.0.1:{syslog_port})")),
+        elsewhere.contains(&format!(
+            "access_log goes to syslog (server=127.0.0.1:{syslog_port})"
+        )),
         "{elsewhere}"
     );
     let probed: Vec<&str> = v["upstreams"]
@@ -159,7 +161,10 @@ fn real_nginx_agrees_with_what_discovery_reads_from_its_idioms() {
 fn real_nginx_v_gives_its_compiled_in_logs() {
     let bin = nginx_binary();
     let defaults = discover::read_nginx_defaults(&bin).expect("nginx -V");
-    assert_eq!(defaults.from, PathBuf::from(format!("{} -V", bin.display())));
+    assert_eq!(
+        defaults.from,
+        PathBuf::from(format!("{} -V", bin.display()))
+    );
     assert!(defaults.line >= 1);
     // Debian: --prefix=/usr/share/nginx --http-log-path=/var/log/nginx/access.log
     // --error-log-path=stderr (older packages: /var/log/nginx/error.log).
@@ -230,7 +235,11 @@ fn hostile_nginx_v_output_is_capped_timed_and_cleaned() {
     );
     let start = Instant::now();
     let d = read(&noisy).expect("runs");
-    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(d.error_log, None);
     assert_eq!(d.http_log.as_deref(), Some("/srv/a.log"));
 
@@ -248,7 +257,11 @@ fn hostile_nginx_v_output_is_capped_timed_and_cleaned() {
     let start = Instant::now();
     let e = read(&hangs).expect_err("times out");
     assert!(e.contains("did not finish within 2s"), "{e}");
-    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
 
     // Exits at once but leaves a child holding its stderr open.
     let pid_file = dir.path().join("sleeper.pid");
@@ -261,15 +274,19 @@ fn hostile_nginx_v_output_is_capped_timed_and_cleaned() {
     let e = read(&lingers).expect_err("output never ends");
     let elapsed = start.elapsed();
     // The sleeper is this test's to end.
-    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+    if let Ok(pid) = std::fs::read_to_string(&pid_file)
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     assert!(e.contains("did not end"), "{e}");
     assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
 
-    let fails = fake_nginx(dir.path(), "fails", "echo 'nginx: invalid option' >&2; exit 1");
+    let fails = fake_nginx(
+        dir.path(),
+        "fails",
+        "echo 'nginx: invalid option' >&2; exit 1",
+    );
     assert!(read(&fails).expect_err("fails").contains("failed"));
 }
 
@@ -293,10 +310,15 @@ fn a_hostile_nginx_binary_is_a_clean_finding_in_the_catalog() {
     let c = catalog::build(&Config::default(), &proxies);
     let messages: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
     assert!(
-        messages.iter().any(|m| m.contains("compiled-in log paths are unknown")),
+        messages
+            .iter()
+            .any(|m| m.contains("compiled-in log paths are unknown")),
         "{messages:?}"
     );
-    assert!(!messages.concat().chars().any(char::is_control), "{messages:?}");
+    assert!(
+        !messages.concat().chars().any(char::is_control),
+        "{messages:?}"
+    );
 
     // A well-behaved binary: its stderr default becomes a note, shown where logs are listed.
     let good = fake_nginx(

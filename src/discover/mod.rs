@@ -19,7 +19,8 @@ pub use apache::apache;
 pub use haproxy::haproxy;
 pub use model::{
     ApiKind, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError,
-    DiscoveryErrorKind, LogElsewhere, LogKindHint, ServerFlags, SourceLoc, Unprobeable, UnusedGroup,
+    DiscoveryErrorKind, LogElsewhere, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
+    UnusedGroup,
 };
 pub use nginx::{
     CompiledDefaults, find_binary as find_nginx_binary, nginx, nginx_with_defaults,

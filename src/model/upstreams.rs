@@ -76,7 +76,10 @@ impl Upstreams {
             log_elsewhere: catalog
                 .elsewhere
                 .iter()
-                .map(|e| crate::sanitize::sanitize(&format!("{} ({})", e.advice(), e.source)).into_owned())
+                .map(|e| {
+                    crate::sanitize::sanitize(&format!("{} ({})", e.advice(), e.source))
+                        .into_owned()
+                })
                 .collect(),
         };
         view.reorder();

@@ -150,17 +150,15 @@ fn nginx(path: &Path, binary: &NginxBinary, catalog: &mut Catalog) -> Discovery 
         return discover::nginx(path);
     };
     // Run only when the config leaves a log or its prefix to the binary.
-    discover::nginx_with_defaults(path, &mut || {
-        match discover::read_nginx_defaults(&binary) {
-            Ok(defaults) => Some(defaults),
-            Err(e) => {
-                let message = format!("{e}: nginx's compiled-in log paths are unknown");
-                let message = sanitize(&message).into_owned();
-                catalog
-                    .findings
-                    .push(Finding::new(Status::Warning, message));
-                None
-            }
+    discover::nginx_with_defaults(path, &mut || match discover::read_nginx_defaults(&binary) {
+        Ok(defaults) => Some(defaults),
+        Err(e) => {
+            let message = format!("{e}: nginx's compiled-in log paths are unknown");
+            let message = sanitize(&message).into_owned();
+            catalog
+                .findings
+                .push(Finding::new(Status::Warning, message));
+            None
         }
     })
 }

@@ -377,12 +377,15 @@ pub fn append(path: &Path, text: &str) {
 
 /// The first process whose parent is `parent` (a pid as text), from /proc.
 fn child_of(parent: &str) -> Option<i32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-        // Fields after the parenthesised command: state, ppid, ...
-        let after = stat.rsplit_once(')')?.1;
-        (after.split_whitespace().nth(1) == Some(parent))
-            .then(|| entry.file_name().to_string_lossy().parse().ok())
-            .flatten()
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // Fields after the parenthesised command: state, ppid, ...
+            let after = stat.rsplit_once(')')?.1;
+            (after.split_whitespace().nth(1) == Some(parent))
+                .then(|| entry.file_name().to_string_lossy().parse().ok())
+                .flatten()
+        })
 }

@@ -758,8 +758,15 @@ mod tests {
 "#,
         );
         assert_eq!(errors(&d), Vec::<String>::new());
-        assert_eq!(targets(&d), vec![("127.0.0.1:8080".into(), http("127.0.0.1", 8080))]);
-        let logs: Vec<_> = d.logs.iter().map(|l| (l.path.clone(), l.kind, l.source.line)).collect();
+        assert_eq!(
+            targets(&d),
+            vec![("127.0.0.1:8080".into(), http("127.0.0.1", 8080))]
+        );
+        let logs: Vec<_> = d
+            .logs
+            .iter()
+            .map(|l| (l.path.clone(), l.kind, l.source.line))
+            .collect();
         assert_eq!(
             logs,
             vec![
@@ -807,7 +814,10 @@ stream {
 ",
         );
         assert_eq!(errors(&d), Vec::<String>::new());
-        assert_eq!(targets(&d), vec![("fixed 10.0.0.1:80".into(), http("10.0.0.1", 80))]);
+        assert_eq!(
+            targets(&d),
+            vec![("fixed 10.0.0.1:80".into(), http("10.0.0.1", 80))]
+        );
         let notes: Vec<_> = d
             .unprobeable
             .iter()
@@ -864,7 +874,10 @@ stream {
                 // b's 127.0.0.1:8080 is a's: probed once, under the first group.
                 ("b 127.0.0.1:8081".into(), http("127.0.0.1", 8081)),
                 ("g 127.0.0.1:50051".into(), tcp("127.0.0.1", 50051)),
-                ("tls 127.0.0.1:8443".into(), http_target("127.0.0.1", 8443, true)),
+                (
+                    "tls 127.0.0.1:8443".into(),
+                    http_target("127.0.0.1", 8443, true)
+                ),
                 ("mc 127.0.0.1:11211".into(), tcp("127.0.0.1", 11211)),
                 ("db 127.0.0.1:5432".into(), tcp("127.0.0.1", 5432)),
             ]
@@ -1022,8 +1035,16 @@ http {
         assert_eq!(
             logs,
             vec![
-                ("/opt/nginx/logs/error.log".into(), LogKindHint::Error, from.clone()),
-                ("/var/log/nginx/access.log".into(), LogKindHint::Access, from.clone()),
+                (
+                    "/opt/nginx/logs/error.log".into(),
+                    LogKindHint::Error,
+                    from.clone()
+                ),
+                (
+                    "/var/log/nginx/access.log".into(),
+                    LogKindHint::Access,
+                    from.clone()
+                ),
             ]
         );
         assert_eq!(asked.get(), 1);
@@ -1035,11 +1056,17 @@ http {
         let paths: Vec<_> = logs.iter().map(|l| l.0.as_str()).collect();
         assert_eq!(paths, ["/x/e.log", "/x/a.log", "/opt/nginx/logs/error.log"]);
         // Both named, absolute: the binary is not even asked.
-        let (logs, _) = run("error_log /x/e.log;\nhttp { access_log /x/a.log; }\n", &defaults);
+        let (logs, _) = run(
+            "error_log /x/e.log;\nhttp { access_log /x/a.log; }\n",
+            &defaults,
+        );
         assert_eq!(logs.len(), 2);
         assert_eq!(asked.get(), 0);
         // Named but relative: asked for the prefix.
-        let (logs, _) = run("error_log logs/e.log;\nhttp { access_log /x/a.log; }\n", &defaults);
+        let (logs, _) = run(
+            "error_log logs/e.log;\nhttp { access_log /x/a.log; }\n",
+            &defaults,
+        );
         assert_eq!(logs[0].0, "/opt/nginx/logs/e.log");
         assert_eq!(asked.get(), 1);
         // Not a main config (an empty file, a snippet): not asked.

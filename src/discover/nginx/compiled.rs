@@ -112,10 +112,16 @@ pub fn read_compiled_defaults(binary: &Path) -> Result<CompiledDefaults, String>
         std::thread::sleep(Duration::from_millis(10));
     }
     let Some(status) = status else {
-        return Err(format!("{what} did not finish within {}s", TIMEOUT.as_secs()));
+        return Err(format!(
+            "{what} did not finish within {}s",
+            TIMEOUT.as_secs()
+        ));
     };
     if !reader.is_finished() {
-        return Err(format!("{what}: its output did not end within {}s", TIMEOUT.as_secs()));
+        return Err(format!(
+            "{what}: its output did not end within {}s",
+            TIMEOUT.as_secs()
+        ));
     }
     let bytes = reader.join().unwrap_or_default();
     if !status.success() {
@@ -153,7 +159,10 @@ mod tests {
         let d = parse_version_output(text);
         assert_eq!(d.error_log.as_deref(), Some("logs/error.log"));
         assert_eq!(d.http_log, None);
-        assert_eq!(parse_version_output("nginx version: nginx/1.0\n"), CompiledDefaults::default());
+        assert_eq!(
+            parse_version_output("nginx version: nginx/1.0\n"),
+            CompiledDefaults::default()
+        );
     }
 
     #[test]

@@ -421,7 +421,9 @@ mod tests {
         assert_eq!(lex("a\\").map(|t| t.len()), Ok(1));
     }
 
-    fn lua(src: &str) -> (Result<(), (LuaError, bool)>, Vec<(Token, usize)>) {
+    type Skipped = Result<(), (LuaError, bool)>;
+
+    fn lua(src: &str) -> (Skipped, Vec<(Token, usize)>) {
         // The lexer stands after "x {", as the parser leaves it.
         let mut lexer = Lexer::new(src.as_bytes());
         assert_eq!(lexer.next_token().unwrap(), Some((w("x"), 1)));

@@ -172,8 +172,8 @@ impl Parser<'_> {
             return Ok(Some(directive));
         };
         // Quoted only when it looks like a directive name (see `unparsed`).
-        let plain = d.name.len() <= 64
-            && d.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let plain =
+            d.name.len() <= 64 && d.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         let what = if plain {
             format!("\"{}\"", d.name)
         } else {

@@ -57,8 +57,7 @@ impl Vars {
             // perl_set $v ..., js_set $v ..., set_by_lua* $v ..., auth_request_set $v ...
             (name, [first, ..])
                 if name.starts_with("set_by_lua")
-                    || ["perl_set", "js_set", "auth_request_set"]
-                        .contains(&name) =>
+                    || ["perl_set", "js_set", "auth_request_set"].contains(&name) =>
             {
                 first
             }
@@ -153,7 +152,10 @@ mod tests {
             v.substitute("http://$app:8096$request_uri", &[0, 1, 2]),
             "http://127.0.0.1:8096$request_uri"
         );
-        assert_eq!(v.substitute("http://${APP}:1", &[0, 3]), "http://10.0.0.9:1");
+        assert_eq!(
+            v.substitute("http://${APP}:1", &[0, 3]),
+            "http://10.0.0.9:1"
+        );
         // Not visible from http level; "$apple" is another variable.
         assert_eq!(v.substitute("http://$app", &[0]), "http://$app");
         assert_eq!(v.substitute("http://$apple", &[0, 1]), "http://$apple");
