@@ -117,6 +117,8 @@ pub(super) struct Collector {
     /// Words (lowercase) a variable could take as its value: `set` values and the lines of
     /// `map`s and the like. A group named there may be what a variable pass goes to.
     mentioned: HashSet<String>,
+    /// Hosts of passes that do not parse as addresses, which may still name a group.
+    named: Vec<(Namespace, String, Protocol)>,
 }
 
 impl Visitor for Collector {
@@ -209,6 +211,7 @@ impl Collector {
             http_access_log: false,
             http_servers: Vec::new(),
             mentioned: HashSet::new(),
+            named: Vec::new(),
         }
     }
 
@@ -324,6 +327,15 @@ impl Collector {
         }
         if let Some(p) = parse_pass(ns, &d.name, value, value, at, sink) {
             self.items.push(Item::Pass(p));
+        } else if let Some(host) = literal_host(value) {
+            // Reported as invalid, yet nginx takes any name of a group: the group is still used.
+            let protocol = match (ns, d.name.as_str()) {
+                (Namespace::Http, "proxy_pass") => Protocol::Http {
+                    tls: value.starts_with("https://"),
+                },
+                _ => Protocol::Other,
+            };
+            self.named.push((ns, host.to_string(), protocol));
         }
     }
 
@@ -398,6 +410,15 @@ impl Collector {
             match p.protocol {
                 Protocol::Http { tls } => group.http = group.http.or(Some(tls)),
                 Protocol::Other => group.other = true,
+            }
+        }
+        for (ns, host, protocol) in &self.named {
+            if let Some(g) = self.find_group(*ns, host) {
+                let group = &mut self.groups[g];
+                match protocol {
+                    Protocol::Http { tls } => group.http = group.http.or(Some(*tls)),
+                    Protocol::Other => group.other = true,
+                }
             }
         }
         // One probe per target, however many groups or passes name it: the first keeps it.
@@ -907,6 +928,18 @@ stream {
         assert_eq!(d.unused.len(), 1);
         assert_eq!(d.unused[0].name, "retired");
         assert_eq!(d.unprobeable.len(), 1);
+
+        // A group name that is no valid host (nginx takes any): reported, and still used.
+        let (_dir, d) = discover(
+            "http {
+    upstream \"odd[name\" { server 10.0.0.9:80; }
+    server { location / { proxy_pass \"http://odd[name\"; } }
+}
+",
+        );
+        assert_eq!(d.targets.len(), 1);
+        assert_eq!(d.errors.len(), 1);
+        assert!(d.unused.is_empty());
 
         // Only the scheme varies: the group is named (Kong writes it this way).
         let (_dir, d) = discover(
