@@ -112,8 +112,9 @@ pub(super) struct Collector {
     main_error_log: bool,
     http_block: bool,
     http_access_log: bool,
-    /// The http servers, by scope id, and whether each names its own access_log.
-    http_servers: Vec<(usize, bool)>,
+    /// How many http servers there are, and the scope ids of those naming their own access_log.
+    http_servers: usize,
+    servers_with_access_log: HashSet<usize>,
     /// Words (lowercase) a variable could take as its value: `set` values and the lines of
     /// `map`s and the like. A group named there may be what a variable pass goes to.
     mentioned: HashSet<String>,
@@ -160,10 +161,9 @@ impl Visitor for Collector {
             "access_log" => {
                 match names.as_slice() {
                     ["http"] => self.http_access_log = true,
-                    ["http", "server", ..] => {
-                        let id = self.scope.get(1).copied();
-                        if let Some(s) = self.http_servers.iter_mut().find(|s| Some(s.0) == id) {
-                            s.1 = true;
+                    ["http", "server"] => {
+                        if let Some(&id) = self.scope.get(1) {
+                            self.servers_with_access_log.insert(id);
                         }
                     }
                     _ => {}
@@ -178,9 +178,7 @@ impl Visitor for Collector {
             "events" | "stream" | "mail" if d.block && blocks.is_empty() => {
                 self.main_config = true;
             }
-            "server" if d.block && names == ["http"] => {
-                self.http_servers.push((self.next_scope, false));
-            }
+            "server" if d.block && names == ["http"] => self.http_servers += 1,
             _ => {}
         }
         if d.block {
@@ -209,7 +207,8 @@ impl Collector {
             main_error_log: false,
             http_block: false,
             http_access_log: false,
-            http_servers: Vec::new(),
+            http_servers: 0,
+            servers_with_access_log: HashSet::new(),
             mentioned: HashSet::new(),
             named: Vec::new(),
         }
@@ -461,7 +460,8 @@ impl Collector {
     /// Some http server writes its requests to the compiled-in access log: neither http nor the
     /// server names one.
     fn access_log_defaulted(&self) -> bool {
-        let server_without = self.http_servers.is_empty() || self.http_servers.iter().any(|s| !s.1);
+        let server_without =
+            self.http_servers == 0 || self.servers_with_access_log.len() < self.http_servers;
         self.http_block && !self.http_access_log && server_without
     }
 

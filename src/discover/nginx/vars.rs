@@ -7,13 +7,17 @@
 //! (Lua sets `ngx.var.*`: Kong sets `$upstream_scheme ''` and fills it per request). Anything
 //! else stays per request.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use crate::discover::limits::MAX_ENTRIES;
+
+/// More `set`s of one name than any real config has: the name is then treated as variable.
+const MAX_SETS_PER_NAME: usize = 64;
 
 use super::parser::Directive;
 use super::walk::Block;
 
 struct Set {
-    name: String,
     value: String,
     /// Ids of the blocks the `set` applies in, outermost first, up to any `if`.
     scope: Vec<usize>,
@@ -22,7 +26,12 @@ struct Set {
 
 #[derive(Default)]
 pub(super) struct Vars {
-    sets: Vec<Set>,
+    /// By name (lowercase, no `$`); at most one more than `MAX_SETS_PER_NAME` each.
+    sets: HashMap<String, Vec<Set>>,
+    recorded: usize,
+    /// Past `MAX_ENTRIES` sets or Lua scopes nothing is substituted: the bounds keep the cost
+    /// of a hostile config flat, and what was not recorded cannot be ruled out.
+    overflow: bool,
     /// Names (lowercase, no `$`) that a map, geo, split_clients or a module computes.
     computed: HashSet<String>,
     /// Scopes (block ids) where a `*_by_lua*` directive runs and may set any variable.
@@ -38,18 +47,26 @@ impl Vars {
     /// Records what `d` does to variables. `scope` holds the ids of `blocks`, one each.
     pub(super) fn directive(&mut self, blocks: &[Block], scope: &[usize], d: &Directive) {
         if d.name.contains("_by_lua") && !d.name.starts_with("balancer_") {
-            self.lua.push(scope.to_vec());
+            if self.lua.len() < MAX_ENTRIES {
+                self.lua.push(scope.to_vec());
+            } else {
+                self.overflow = true;
+            }
         }
         let computed = match (d.name.as_str(), d.args.as_slice()) {
             ("set", [name, value]) => {
                 let Some(name) = var_name(name) else { return };
                 let in_if = blocks.iter().position(|b| b.name == "if");
-                self.sets.push(Set {
-                    name,
-                    value: value.clone(),
-                    scope: scope[..in_if.unwrap_or(scope.len()).min(scope.len())].to_vec(),
-                    conditional: in_if.is_some(),
-                });
+                self.recorded += 1;
+                self.overflow |= self.recorded > MAX_ENTRIES;
+                let same = self.sets.entry(name).or_default();
+                if !self.overflow && same.len() <= MAX_SETS_PER_NAME {
+                    same.push(Set {
+                        value: value.clone(),
+                        scope: scope[..in_if.unwrap_or(scope.len()).min(scope.len())].to_vec(),
+                        conditional: in_if.is_some(),
+                    });
+                }
                 return;
             }
             // map $from $to { }, geo [$from] $to { }, split_clients "..." $to { }
@@ -70,13 +87,15 @@ impl Vars {
 
     /// The fixed value of `name` (lowercase) for a directive in `scope`, if it has one.
     fn fixed(&self, name: &str, scope: &[usize]) -> Option<&str> {
-        if self.computed.contains(name) || self.lua.iter().any(|l| scope.starts_with(l)) {
+        let same = self.sets.get(name)?;
+        if self.overflow
+            || same.len() > MAX_SETS_PER_NAME
+            || self.computed.contains(name)
+            || self.lua.iter().any(|l| scope.starts_with(l))
+        {
             return None;
         }
-        let mut visible = self
-            .sets
-            .iter()
-            .filter(|s| s.name == name && scope.starts_with(&s.scope));
+        let mut visible = same.iter().filter(|s| scope.starts_with(&s.scope));
         let set = visible.next()?;
         let once = visible.next().is_none();
         let literal = !set.value.is_empty() && !set.value.contains('$');
@@ -160,6 +179,26 @@ mod tests {
         assert_eq!(v.substitute("http://$app", &[0]), "http://$app");
         assert_eq!(v.substitute("http://$apple", &[0, 1]), "http://$apple");
         assert_eq!(v.substitute("http://${app", &[0, 1]), "http://${app");
+    }
+
+    #[test]
+    fn hostile_numbers_of_sets_substitute_nothing() {
+        let hs = [block("http"), block("server")];
+        let mut v = Vars::default();
+        for server in 0..=MAX_SETS_PER_NAME {
+            v.directive(&hs, &[0, server], &d("set", &["$v", "10.0.0.1"], false));
+        }
+        assert_eq!(v.substitute("$v", &[0, 0, 99]), "$v");
+
+        let mut v = Vars::default();
+        for i in 0..=MAX_ENTRIES {
+            v.directive(
+                &hs,
+                &[0, i],
+                &d("set", &[&format!("$v{i}"), "10.0.0.1"], false),
+            );
+        }
+        assert_eq!(v.substitute("$v0", &[0, 0, 1]), "$v0");
     }
 
     #[test]
