@@ -7,7 +7,7 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::status::{Finding, Status};
-use gatewatch::upstream::catalog::{self, Catalog, ProxyConfigs};
+use gatewatch::upstream::catalog::{self, Catalog, NginxBinary, ProxyConfigs};
 use gatewatch::{
     actions, check, config, demo, diagnostics, open_files, private_dir, report, theme, tui,
 };
@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         haproxy: cli.haproxy_conf.clone(),
         apache: cli.apache_conf.clone(),
         caddy: cli.caddy_conf.clone(),
+        nginx_binary: NginxBinary::Search,
     };
     let catalog = catalog::build(&loaded.config, &proxies);
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());

@@ -21,9 +21,14 @@ pub use caddy::{DEFAULT_ADMIN as CADDY_DEFAULT_ADMIN, caddy, caddy_json};
 pub use haproxy::haproxy;
 pub use model::{
     ApiKind, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError,
-    DiscoveryErrorKind, LogKindHint, ServerFlags, SourceLoc, Unprobeable, UnusedGroup,
+    DiscoveryErrorKind, LogElsewhere, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
+    UnusedGroup,
 };
-pub use nginx::{nginx, nginx_with_prefix};
+pub use nginx::{
+    CompiledDefaults, find_binary as find_nginx_binary, nginx, nginx_with_defaults,
+    nginx_with_prefix, parse_version_output as parse_nginx_version,
+    read_compiled_defaults as read_nginx_defaults,
+};
 
 use std::path::Path;
 

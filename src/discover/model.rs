@@ -29,6 +29,37 @@ pub struct Discovery {
     /// Where the proxy itself answers for its upstreams (HAProxy's stats socket, Caddy's or
     /// Envoy's admin endpoint): its own view, shown beside gatewatch's probes.
     pub apis: Vec<DiscoveredApi>,
+    /// Logs that go to no file: syslog or the proxy's stderr (the journal, a container's log).
+    pub elsewhere: Vec<LogElsewhere>,
+}
+
+/// Log lines sent somewhere other than a file, and where to read them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogElsewhere {
+    pub kind: LogKindHint,
+    /// "syslog" or "stderr".
+    pub to: String,
+    /// For syslog, its `server=` ("unix:/dev/log", "127.0.0.1"); empty for stderr.
+    pub detail: String,
+    pub source: SourceLoc,
+}
+
+impl LogElsewhere {
+    /// Where a person reads these lines.
+    pub fn advice(&self) -> String {
+        let what = match self.kind {
+            LogKindHint::Error => "error_log",
+            LogKindHint::Access => "access_log",
+        };
+        if self.to == "syslog" {
+            format!(
+                "{what} goes to syslog (server={}): read it with journalctl -u nginx or the syslog file",
+                self.detail
+            )
+        } else {
+            format!("{what} goes to stderr: in the journal (systemd) or the container's log")
+        }
+    }
 }
 
 /// One upstream server to probe.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::limits::{MAX_ENTRIES, MAX_ERRORS};
 use super::model::{
     DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind,
-    LogKindHint, SourceLoc, Unprobeable,
+    LogElsewhere, LogKindHint, SourceLoc, Unprobeable, UnusedGroup,
 };
 use super::target::Target;
 use crate::sanitize::sanitize;
@@ -42,7 +42,8 @@ fn clean_kind(kind: DiscoveryErrorKind) -> DiscoveryErrorKind {
 pub(crate) struct Sink {
     out: Discovery,
     target_keys: HashSet<(Target, Option<String>)>,
-    unprobeable_keys: HashSet<(String, String)>,
+    /// With the place: the same value in two locations is listed twice.
+    unprobeable_keys: HashSet<(String, String, SourceLoc)>,
     log_keys: HashSet<(PathBuf, bool)>,
     file_keys: HashSet<PathBuf>,
     errors_full: bool,
@@ -110,7 +111,7 @@ impl Sink {
         u.name = clean(&u.name);
         u.directive = clean(&u.directive);
         u.reason = clean(&u.reason);
-        let key = (u.directive.clone(), u.name.clone());
+        let key = (u.directive.clone(), u.name.clone(), u.source.clone());
         if self.unprobeable_keys.contains(&key)
             || !self.room(
                 self.out.unprobeable.len(),
@@ -122,6 +123,26 @@ impl Sink {
         }
         self.unprobeable_keys.insert(key);
         self.out.unprobeable.push(u);
+    }
+
+    pub(crate) fn unused(&mut self, mut u: UnusedGroup) {
+        u.name = clean(&u.name);
+        if self.room(self.out.unused.len(), "unused upstream groups", &u.source) {
+            self.out.unused.push(u);
+        }
+    }
+
+    pub(crate) fn elsewhere(&mut self, mut e: LogElsewhere) {
+        e.to = clean(&e.to);
+        e.detail = clean(&e.detail);
+        let seen = self
+            .out
+            .elsewhere
+            .iter()
+            .any(|o| o.kind == e.kind && o.to == e.to && o.detail == e.detail);
+        if !seen && self.room(self.out.elsewhere.len(), "logs sent elsewhere", &e.source) {
+            self.out.elsewhere.push(e);
+        }
     }
 
     pub(crate) fn log(&mut self, path: PathBuf, kind: LogKindHint, source: SourceLoc) {

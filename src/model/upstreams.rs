@@ -54,6 +54,8 @@ pub struct Upstreams {
     pub discovery: Vec<Finding>,
     /// "nginx /etc/nginx/nginx.conf (3 files)" for each proxy config read.
     pub read_from: Vec<String>,
+    /// Where logs that go to no file can be read: "error_log goes to syslog (...) (file:line)".
+    pub log_elsewhere: Vec<String>,
 }
 
 impl Upstreams {
@@ -74,6 +76,14 @@ impl Upstreams {
             unprobeable: catalog.unprobeable.clone(),
             discovery: catalog.findings.clone(),
             read_from: catalog.read_from.clone(),
+            log_elsewhere: catalog
+                .elsewhere
+                .iter()
+                .map(|e| {
+                    crate::sanitize::sanitize(&format!("{} ({})", e.advice(), e.source))
+                        .into_owned()
+                })
+                .collect(),
         };
         view.reorder();
         view

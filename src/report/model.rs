@@ -28,6 +28,8 @@ pub struct Report {
     pub discovered_from: Vec<String>,
     pub dns: Vec<DnsRow>,
     pub logs: Vec<LogReport>,
+    /// Logs the proxy sends to syslog or stderr, and where to read them.
+    pub log_elsewhere: Vec<String>,
     pub services: Vec<ServiceStatus>,
     /// The troubleshooting checklist: six steps, each with a status and one line of evidence.
     pub diagnosis: Vec<Step>,
@@ -132,6 +134,7 @@ impl Report {
                 .iter()
                 .map(|s| LogReport::of(s, logs::DEFAULT_WINDOW, unix_seconds(now)))
                 .collect(),
+            log_elsewhere: model.upstreams.log_elsewhere.clone(),
             services: model.services.statuses.iter().flatten().cloned().collect(),
             diagnosis: judged.diagnosis.steps.clone(),
             verdict: judged.diagnosis.verdict.clone(),

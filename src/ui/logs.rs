@@ -228,7 +228,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let v = &app.logs;
     if app.model.logs.sources.is_empty() {
         let msg = "no logs configured: add [[log]] to the config or point --nginx-conf at the proxy's config";
-        let lines = vec![Line::default(), Line::from(Span::styled(msg, theme.dim))];
+        let mut lines = vec![Line::default(), Line::from(Span::styled(msg, theme.dim))];
+        // Logs sent to syslog or stderr: say where they are instead.
+        for note in &app.model.upstreams.log_elsewhere {
+            lines.push(Line::from(Span::styled(note.clone(), theme.dim)));
+        }
         frame.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: true }).centered(),
             area,

@@ -177,6 +177,19 @@ fn empty_panes_say_what_to_do() {
 }
 
 #[test]
+fn an_empty_logs_pane_says_where_syslog_and_stderr_lines_go() {
+    let mut a = app((120, 40));
+    a.model.upstreams.log_elsewhere =
+        vec!["error_log goes to stderr: in the journal (systemd) or the container's log (/etc/nginx/nginx.conf:2)".into()];
+    key(&mut a, KeyCode::Char('2'));
+    let screen = render(&mut a, 120, 40).backend().to_string();
+    assert!(
+        screen.contains("error_log goes to stderr: in the journal"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn tiny_and_degenerate_sizes_never_panic() {
     for (w, h) in [
         (1, 1),

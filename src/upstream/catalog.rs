@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
 use crate::discover::{
-    self, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, LogKindHint, ProxyKind,
+    self, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, LogElsewhere, LogKindHint,
+    ProxyKind,
 };
 use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
@@ -29,6 +30,19 @@ pub struct ProxyConfigs {
     pub haproxy: Option<PathBuf>,
     pub apache: Option<PathBuf>,
     pub caddy: Option<PathBuf>,
+    /// The nginx binary asked for its compiled-in log paths (`nginx -V`).
+    pub nginx_binary: NginxBinary,
+}
+
+/// Which nginx binary tells where nginx logs when its config names no log.
+#[derive(Clone, Debug, Default)]
+pub enum NginxBinary {
+    /// The one on PATH, else /usr/sbin/nginx.
+    #[default]
+    Search,
+    At(PathBuf),
+    /// Ask none: the config alone decides.
+    Skip,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +65,8 @@ pub struct Catalog {
     /// "nginx /etc/nginx/nginx.conf (12 files)", one per proxy config read.
     pub read_from: Vec<String>,
     pub logs: Vec<DiscoveredLog>,
+    /// Logs that go to syslog or stderr instead of a file.
+    pub elsewhere: Vec<LogElsewhere>,
     pub resolvers: Vec<SocketAddr>,
     /// The nginx config that was read, when there was one: the default nginx service acts on it.
     pub nginx_conf: Option<PathBuf>,
@@ -115,7 +131,10 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 None => continue,
             },
         };
-        let mut found = discover::discover(kind, &path);
+        let mut found = match kind {
+            ProxyKind::Nginx => nginx(&path, &proxies.nginx_binary, &mut catalog),
+            _ => discover::discover(kind, &path),
+        };
         if kind == ProxyKind::Caddy {
             prefer_running_caddy(&mut catalog, &path, &mut found);
         }
@@ -140,6 +159,30 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
             .collect()
     };
     catalog
+}
+
+/// nginx's discovery, told the binary's compiled-in defaults when one answers `nginx -V`.
+fn nginx(path: &Path, binary: &NginxBinary, catalog: &mut Catalog) -> Discovery {
+    let binary = match binary {
+        NginxBinary::Search => discover::find_nginx_binary(),
+        NginxBinary::At(p) => Some(p.clone()),
+        NginxBinary::Skip => None,
+    };
+    let Some(binary) = binary else {
+        return discover::nginx(path);
+    };
+    // Run only when the config leaves a log or its prefix to the binary.
+    discover::nginx_with_defaults(path, &mut || match discover::read_nginx_defaults(&binary) {
+        Ok(defaults) => Some(defaults),
+        Err(e) => {
+            let message = format!("{e}: nginx's compiled-in log paths are unknown");
+            let message = sanitize(&message).into_owned();
+            catalog
+                .findings
+                .push(Finding::new(Status::Warning, message));
+            None
+        }
+    })
 }
 
 /// Discovery already cleaned names and messages; file paths (an include glob can match any file
@@ -169,7 +212,14 @@ fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery
             u.directive, u.name, u.source, u.reason
         )));
     }
+    for g in &found.unused {
+        catalog.unprobeable.push(clean(format!(
+            "upstream {} at {}: unused, no active *_pass refers to it ({} servers); not probed",
+            g.name, g.source, g.servers
+        )));
+    }
     catalog.logs.extend(found.logs.iter().cloned());
+    catalog.elsewhere.extend(found.elsewhere.iter().cloned());
     catalog.resolvers.extend(found.resolvers.iter().copied());
     for api in &found.apis {
         if !catalog
@@ -259,6 +309,7 @@ mod tests {
             haproxy: Some(empty.clone()),
             apache: Some(empty.clone()),
             caddy: Some(empty),
+            nginx_binary: NginxBinary::Skip,
         }
     }
 

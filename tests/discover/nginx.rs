@@ -84,13 +84,6 @@ fn debian_layout_targets_in_config_order() {
             tcp("10.0.2.21", 50051),
             format!("{upstreams}:22"),
         ),
-        // Never referenced: still listed, as HTTP on the default port.
-        (
-            "unused_pool 10.0.9.9:80",
-            Some("unused_pool"),
-            http("http://10.0.9.9:80/", "10.0.9.9", 80),
-            format!("{upstreams}:27"),
-        ),
         // Direct passes in app.example.com; the variable in the URI does not matter.
         (
             "127.0.0.1:8081",
@@ -109,13 +102,6 @@ fn debian_layout_targets_in_config_order() {
             None,
             http("https://[fd00::30]:443/", "fd00::30", 443),
             format!("{app}:58"),
-        ),
-        // The default site's php-fpm socket: listed once although passed to twice (38 and 53).
-        (
-            "unix:/run/php/php8.2-fpm.sock",
-            None,
-            unix("/run/php/php8.2-fpm.sock"),
-            "sites-enabled/default:38".into(),
         ),
         // Defined after app.example.com used it with https://, in another file.
         (
@@ -145,6 +131,14 @@ fn debian_layout_targets_in_config_order() {
         ),
     ];
     assert_eq!(got, expected);
+    // Never referenced: listed as unused, not probed. The default site's php-fpm socket (passed
+    // to at lines 38 and 53) is php_pool's first server: probed once, under the group.
+    let unused: Vec<_> = d
+        .unused
+        .iter()
+        .map(|g| (g.name.as_str(), g.servers, tree.loc(&g.source)))
+        .collect();
+    assert_eq!(unused, vec![("unused_pool", 1, format!("{upstreams}:26"))]);
     // Nothing named after a group, nothing from comments or from sites-available/staging.
     for t in &d.targets {
         assert!(

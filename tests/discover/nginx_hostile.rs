@@ -7,8 +7,14 @@ use gatewatch::discover::{self, DiscoveryErrorKind};
 
 use crate::support::{Tree, random_bytes};
 
-fn names(d: &discover::Discovery) -> Vec<&str> {
-    d.targets.iter().map(|t| t.name.as_str()).collect()
+/// Targets, then groups no pass uses (listed, not probed): "unused NAME (SERVERS)".
+fn names(d: &discover::Discovery) -> Vec<String> {
+    let targets = d.targets.iter().map(|t| t.name.clone());
+    let unused = d
+        .unused
+        .iter()
+        .map(|g| format!("unused {} ({})", g.name, g.servers));
+    targets.chain(unused).collect()
 }
 
 #[test]
@@ -24,7 +30,7 @@ fn include_cycle_is_an_error_not_a_hang() {
         "# loops back\n\nupstream b { server 10.0.0.2:80; }\ninclude conf.d/a.conf;\n",
     );
     let d = discover::nginx(&main);
-    assert_eq!(names(&d), vec!["a 10.0.0.1:80", "b 10.0.0.2:80"]);
+    assert_eq!(names(&d), vec!["unused a (1)", "unused b (1)"]);
     let a = tree.path("conf.d/a.conf").display().to_string();
     let b = tree.path("conf.d/b.conf").display().to_string();
     assert_eq!(
@@ -123,7 +129,7 @@ fn extra_closing_brace_is_reported_and_skipped() {
     );
     let d = discover::nginx(&main);
     assert_eq!(tree.errors(&d), vec!["nginx.conf:4: unexpected \"}\""]);
-    assert_eq!(names(&d), vec!["late 10.0.0.3:80"]);
+    assert_eq!(names(&d), vec!["unused late (1)"]);
     assert_eq!(d.logs.len(), 1);
 }
 
@@ -135,7 +141,7 @@ fn unterminated_quote_stops_the_file_with_its_line() {
         "upstream a { server 10.0.0.1:80; }\nhttp {\n  add_header X-Frame \"DENY;\n  upstream b { server 10.0.0.2:80; }\n}\n",
     );
     let d = discover::nginx(&main);
-    assert_eq!(names(&d), vec!["a 10.0.0.1:80"]);
+    assert_eq!(names(&d), vec!["unused a (1)"]);
     // The unclosed http block is a consequence: not reported again.
     assert_eq!(
         tree.errors(&d),
@@ -221,7 +227,7 @@ fn binary_data_after_valid_config_keeps_what_came_before() {
     bytes.extend_from_slice(b"\n\0\x7fELF");
     fs::write(&main, bytes).unwrap();
     let d = discover::nginx(&main);
-    assert_eq!(names(&d), vec!["a 10.0.0.1:80"]);
+    assert_eq!(names(&d), vec!["unused a (1)"]);
     assert_eq!(d.resolvers.len(), 1);
     assert_eq!(
         tree.errors(&d).last().map(String::as_str),
@@ -259,7 +265,7 @@ fn include_depth_is_bounded() {
         );
     }
     let d = discover::nginx(&main);
-    assert_eq!(d.targets.len(), MAX_INCLUDE_DEPTH);
+    assert_eq!(d.unused.len(), MAX_INCLUDE_DEPTH);
     assert_eq!(d.errors.len(), 1);
     let deep = MAX_INCLUDE_DEPTH;
     assert_eq!(

@@ -133,6 +133,155 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// What broke a `*_by_lua_block` body, and the line it starts on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum LuaError {
+    #[error("unterminated Lua string at line {0}")]
+    String(usize),
+    #[error("unterminated Lua long string or comment at line {0}")]
+    Long(usize),
+    #[error("unexpected NUL byte at line {0}")]
+    Nul(usize),
+    #[error("no matching \"}}\" before the end of the file")]
+    Unclosed,
+}
+
+impl Lexer<'_> {
+    /// Skips the Lua body of a `*_by_lua_block`, the lexer standing just after its `{`, up to and
+    /// including the matching `}`. Lua's strings, comments and long brackets may hold braces.
+    ///
+    /// When the Lua does not scan, the error is returned with `recovered` true if a plain count
+    /// of braces still found the end of the block (the lexer is then past it), false if not (the
+    /// lexer is then at the end of the input).
+    pub(super) fn skip_lua_block(&mut self) -> Result<(), (LuaError, bool)> {
+        let (start, start_line) = (self.pos, self.line);
+        let Err(e) = self.scan_lua() else {
+            return Ok(());
+        };
+        self.pos = start;
+        self.line = start_line;
+        let recovered = self.scan_braces();
+        Err((e, recovered))
+    }
+
+    fn scan_lua(&mut self) -> Result<(), LuaError> {
+        let mut depth = 1usize;
+        while let Some(&b) = self.src.get(self.pos) {
+            match b {
+                b'\n' => {
+                    self.line += 1;
+                    self.pos += 1;
+                }
+                0 => return Err(LuaError::Nul(self.line)),
+                b'"' | b'\'' => self.lua_string(b)?,
+                b'-' if self.src.get(self.pos + 1) == Some(&b'-') => {
+                    self.pos += 2;
+                    if let Some(level) = self.long_bracket() {
+                        self.long(level)?;
+                    } else {
+                        let rest = &self.src[self.pos..];
+                        self.pos += rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+                    }
+                }
+                b'[' => match self.long_bracket() {
+                    Some(level) => self.long(level)?,
+                    None => self.pos += 1,
+                },
+                b'{' => {
+                    depth += 1;
+                    self.pos += 1;
+                }
+                b'}' => {
+                    depth -= 1;
+                    self.pos += 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => self.pos += 1,
+            }
+        }
+        Err(LuaError::Unclosed)
+    }
+
+    /// A '...' or "..." string: a backslash protects the next byte (a newline too); an
+    /// unprotected newline ends the line before the string, as in Lua.
+    fn lua_string(&mut self, quote: u8) -> Result<(), LuaError> {
+        let line = self.line;
+        self.pos += 1;
+        loop {
+            match self.src.get(self.pos) {
+                None | Some(b'\n') => return Err(LuaError::String(line)),
+                Some(0) => return Err(LuaError::Nul(self.line)),
+                Some(b'\\') => self.skip_escaped(),
+                Some(&b) => {
+                    self.pos += 1;
+                    if b == quote {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// At `[`, `[[` or `[==[` opens a long bracket: steps past it and returns its level (the
+    /// number of `=`). Anything else is left alone.
+    fn long_bracket(&mut self) -> Option<usize> {
+        let rest = self.src.get(self.pos..)?;
+        if rest.first() != Some(&b'[') {
+            return None;
+        }
+        let level = rest[1..].iter().take_while(|&&c| c == b'=').count();
+        if rest.get(1 + level) != Some(&b'[') {
+            return None;
+        }
+        self.pos += level + 2;
+        Some(level)
+    }
+
+    /// The body of a long string or comment, through its `]==]` of the same level.
+    fn long(&mut self, level: usize) -> Result<(), LuaError> {
+        let line = self.line;
+        while let Some(&b) = self.src.get(self.pos) {
+            self.pos += 1;
+            match b {
+                b'\n' => self.line += 1,
+                0 => return Err(LuaError::Nul(self.line)),
+                b']' => {
+                    let rest = &self.src[self.pos..];
+                    let eq = rest.iter().take_while(|&&c| c == b'=').count();
+                    if eq == level && rest.get(eq) == Some(&b']') {
+                        self.pos += eq + 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(LuaError::Long(line))
+    }
+
+    /// Counts braces only, for finding the end of a block whose Lua is broken.
+    fn scan_braces(&mut self) -> bool {
+        let mut depth = 1usize;
+        while let Some(&b) = self.src.get(self.pos) {
+            self.pos += 1;
+            match b {
+                b'\n' => self.line += 1,
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
 fn unescape(raw: &[u8]) -> String {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -270,5 +419,43 @@ mod tests {
         assert_eq!(lex("if ($a = \"b\") {").map(|t| t.len()), Ok(6));
         // A trailing backslash at the end of input must not run past it.
         assert_eq!(lex("a\\").map(|t| t.len()), Ok(1));
+    }
+
+    type Skipped = Result<(), (LuaError, bool)>;
+
+    fn lua(src: &str) -> (Skipped, Vec<(Token, usize)>) {
+        // The lexer stands after "x {", as the parser leaves it.
+        let mut lexer = Lexer::new(src.as_bytes());
+        assert_eq!(lexer.next_token().unwrap(), Some((w("x"), 1)));
+        assert_eq!(lexer.next_token().unwrap(), Some((Token::OpenBrace, 1)));
+        let skipped = lexer.skip_lua_block();
+        let mut rest = Vec::new();
+        while let Ok(Some(t)) = lexer.next_token() {
+            rest.push(t);
+        }
+        (skipped, rest)
+    }
+
+    #[test]
+    fn lua_bodies_are_skipped_to_their_own_brace() {
+        let src = "x {\n  local t = { a = \"}, {\", b = 'it\\'s }' }\n  -- a comment with } and \"\n  \
+                   --[[ long\n comment } ]] ngx.say([==[ ]] } ]=] ]==])\n  if t[ [[k]] ] then end\n}\nafter;\n";
+        let (skipped, rest) = lua(src);
+        assert_eq!(skipped, Ok(()));
+        assert_eq!(rest, vec![(w("after"), 8), (Token::Semicolon, 8)]);
+    }
+
+    #[test]
+    fn broken_lua_is_an_error_with_its_line_and_recovers_when_braces_allow() {
+        let (skipped, rest) = lua("x {\n ngx.say(\"open)\n}\nafter;");
+        assert_eq!(skipped, Err((LuaError::String(2), true)));
+        assert_eq!(rest, vec![(w("after"), 4), (Token::Semicolon, 4)]);
+
+        let (skipped, rest) = lua("x {\n s = [[ never closed }\n\n");
+        assert_eq!(skipped, Err((LuaError::Long(2), true)));
+        assert!(rest.is_empty());
+
+        let (skipped, _) = lua("x {\n if a then { \n");
+        assert_eq!(skipped, Err((LuaError::Unclosed, false)));
     }
 }

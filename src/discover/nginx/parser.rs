@@ -117,6 +117,9 @@ impl<'a> Parser<'a> {
                         fatal: false,
                     });
                 }
+                Token::OpenBrace if words[0].ends_with("_by_lua_block") => {
+                    return self.lua_block(words, first_line);
+                }
                 Token::Semicolon | Token::OpenBrace => {
                     let block = token == Token::OpenBrace;
                     let mut args = words.into_iter();
@@ -141,6 +144,54 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+    }
+}
+
+impl Parser<'_> {
+    /// `content_by_lua_block { ... }` and its kin hold Lua, not directives: the body is skipped
+    /// and the directive returned as one that opens no block. Broken Lua is an error at the
+    /// directive's line; parsing goes on after the block when its end can still be found.
+    fn lua_block(
+        &mut self,
+        words: Vec<String>,
+        line: usize,
+    ) -> Result<Option<Statement>, SyntaxError> {
+        let skipped = self.lexer.skip_lua_block();
+        let mut args = words.into_iter();
+        let name = args.next().unwrap_or_default();
+        let directive = Statement::Directive(Directive {
+            name,
+            args: args.collect(),
+            line,
+            block: false,
+        });
+        let Err((e, recovered)) = skipped else {
+            return Ok(Some(directive));
+        };
+        let Statement::Directive(d) = &directive else {
+            return Ok(Some(directive));
+        };
+        // Quoted only when it looks like a directive name (see `unparsed`).
+        let plain =
+            d.name.len() <= 64 && d.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let what = if plain {
+            format!("\"{}\"", d.name)
+        } else {
+            "a Lua block".to_string()
+        };
+        let message = if recovered {
+            format!("broken Lua in {what}: {e}; skipped to the block's \"}}\"")
+        } else {
+            format!("broken Lua in {what}: {e}; rest of file skipped")
+        };
+        if recovered {
+            self.pending = Some(directive);
+        }
+        Err(SyntaxError {
+            line,
+            message,
+            fatal: !recovered,
+        })
     }
 }
 
@@ -265,5 +316,24 @@ mod tests {
         assert_eq!(got[1], Ok(d("", &[], 1, true)));
         assert_eq!(got[2], Ok(Statement::BlockEnd { line: 1 }));
         assert_eq!(got[3], Ok(d("", &["close"], 2, false)));
+    }
+
+    #[test]
+    fn lua_blocks_are_single_statements_and_broken_ones_name_their_line() {
+        let got = all(
+            "set_by_lua_block $v { return \"a;b}\" }\nx;\ncontent_by_lua_block {\n ngx.say('a)\n}\ny;",
+        );
+        assert_eq!(got[0], Ok(d("set_by_lua_block", &["$v"], 1, false)));
+        assert_eq!(got[1], Ok(d("x", &[], 2, false)));
+        assert_eq!(
+            got[2],
+            Err(SyntaxError {
+                line: 3,
+                message: "broken Lua in \"content_by_lua_block\": unterminated Lua string at line 4; skipped to the block's \"}\"".into(),
+                fatal: false,
+            })
+        );
+        assert_eq!(got[3], Ok(d("content_by_lua_block", &[], 3, false)));
+        assert_eq!(got[4], Ok(d("y", &[], 6, false)));
     }
 }

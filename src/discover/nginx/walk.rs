@@ -28,6 +28,9 @@ pub(super) trait Visitor {
     /// Called for every directive outside data blocks, block openers included (before the block
     /// is entered). `blocks` lists the enclosing blocks, outermost first.
     fn directive(&mut self, blocks: &[Block], d: &Directive, at: &SourceLoc, sink: &mut Sink);
+
+    /// Called for every line of a data block (`map`, `geo`...), which may name upstream groups.
+    fn data(&mut self, _d: &Directive) {}
 }
 
 const DATA_BLOCKS: &[&str] = &[
@@ -110,7 +113,9 @@ impl<V: Visitor> Walker<'_, V> {
                         self.include(&d, &at);
                         continue;
                     }
-                    if !self.blocks.iter().any(|b| b.data) {
+                    if self.blocks.iter().any(|b| b.data) {
+                        self.visitor.data(&d);
+                    } else {
                         self.visitor.directive(&self.blocks, &d, &at, self.sink);
                     }
                     if d.block {
