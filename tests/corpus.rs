@@ -384,7 +384,11 @@ fn wrong_expectations_are_reported() {
     // A case directory of an unknown proxy fails, naming why.
     let other = dir.path().join("squid-selftest");
     fs::create_dir(&other).unwrap();
-    fs::write(other.join("squid.conf"), "cache_peer 127.0.0.1 parent 8080 0\n").unwrap();
+    fs::write(
+        other.join("squid.conf"),
+        "cache_peer 127.0.0.1 parent 8080 0\n",
+    )
+    .unwrap();
     fs::write(other.join("expect"), "target 127.0.0.1:8080\n").unwrap();
     let rows = check_config_case(&other);
     assert!(

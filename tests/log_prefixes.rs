@@ -241,3 +241,67 @@ fn a_config_others_can_write_runs_no_journalctl_or_docker() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!v["logs"].to_string().contains("journal of"), "{v}");
 }
+
+/// nginx logging to stderr (or to syslog's local socket) under systemd writes to its unit's
+/// journal: discovery follows that journal, and `check` counts it. A syslog server elsewhere is
+/// only named, not followed.
+#[test]
+fn an_nginx_that_logs_to_stderr_is_read_from_its_units_journal() {
+    let sb = Sandbox::new();
+    let now = Timestamp::now().as_second();
+    let entry = format!(
+        r#"{{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"{}","MESSAGE":"{}"}}"#,
+        now * 1_000_000,
+        refused(now - 5).replace('"', "\\\"")
+    );
+    let journal = sb.write("entries.json", &(entry + "\n"));
+    let journalctl = fake(&sb, "journalctl", &format!("cat '{}'", journal.display()));
+    let wrapper = [
+        "env".to_owned(),
+        "TZ=UTC".to_owned(),
+        format!("GATEWATCH_JOURNALCTL={journalctl}"),
+    ];
+    let access = sb.path().join("access.log");
+    let run = |error_log: &str| {
+        let conf = sb.write(
+            "nginx.conf",
+            &format!(
+                "error_log {error_log};\nevents {{}}\nhttp {{\n  access_log {};\n}}\n",
+                access.display()
+            ),
+        );
+        let out = sb.run_under(
+            &wrapper,
+            &["--nginx-conf", conf.to_str().unwrap(), "check", "--json"],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        v
+    };
+    for error_log in ["stderr", "syslog:server=unix:/dev/log"] {
+        let v = run(error_log);
+        let journal = v["logs"]
+            .as_array()
+            .expect("logs")
+            .iter()
+            .find(|l| l["path"] == "journal of nginx.service")
+            .unwrap_or_else(|| panic!("{error_log}: no journal source in {v}"));
+        assert_eq!(journal["causes"], serde_json::json!({"refused": 1}), "{v}");
+        let argv = std::fs::read_to_string(sb.path().join("journalctl.argv")).unwrap();
+        assert!(argv.contains("-u\nnginx.service\n"), "{argv}");
+    }
+    let v = run("syslog:server=127.0.0.1:5514");
+    assert!(
+        !v["logs"]
+            .as_array()
+            .expect("logs")
+            .iter()
+            .any(|l| l["path"] == "journal of nginx.service"),
+        "a remote syslog server is not the journal: {v}"
+    );
+    assert!(
+        v.to_string()
+            .contains("goes to syslog (server=127.0.0.1:5514)"),
+        "{v}"
+    );
+}

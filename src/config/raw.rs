@@ -10,9 +10,7 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::InvalidValue;
-use super::{
-    Argv, Config, Dns, LogSource, LogStream, ProxyApi, Service, StatusRange, Upstream,
-};
+use super::{Argv, Config, Dns, LogSource, LogStream, ProxyApi, Service, StatusRange, Upstream};
 
 /// A value whose type we check ourselves, so the message can name the key and the value.
 type Item = Spanned<Value>;

@@ -45,6 +45,17 @@ pub struct LogElsewhere {
 }
 
 impl LogElsewhere {
+    /// Whether these lines land in the journal of the proxy's unit when systemd runs it: its
+    /// stderr does, and so does syslog to the local socket (journald owns /dev/log).
+    pub fn in_journal(&self) -> bool {
+        self.to == "stderr"
+            || (self.to == "syslog"
+                && matches!(
+                    self.detail.as_str(),
+                    "unix:/dev/log" | "unix:/run/systemd/journal/syslog"
+                ))
+    }
+
     /// Where a person reads these lines.
     pub fn advice(&self) -> String {
         let what = match self.kind {

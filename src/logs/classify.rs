@@ -5,9 +5,7 @@
 use super::access::BracketDate;
 use super::text::is_printable;
 use super::timestamp::Clock;
-use super::{
-    Cause, Format, access, apache, caddy, envoy, haproxy, json, nginx, prefix, traefik,
-};
+use super::{Cause, Format, access, apache, caddy, envoy, haproxy, json, nginx, prefix, traefik};
 use crate::config::LogKind;
 
 /// What a line says, borrowed from it.

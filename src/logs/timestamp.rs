@@ -239,7 +239,6 @@ fn rfc3339(b: &[u8]) -> Option<i64> {
     offset.to_timestamp(dt).ok().map(|t| t.as_second())
 }
 
-
 fn rfc3339_or_unix(text: &str) -> Option<i64> {
     let whole = text.split_once('.').map_or(text, |(whole, _)| whole);
     if !whole.is_empty() && whole.len() <= 12 && whole.bytes().all(|b| b.is_ascii_digit()) {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{Config, HttpMethod, LogKind, StatusRange, Target, Upstream};
+use crate::config::{Config, HttpMethod, LogKind, LogStream, StatusRange, Target, Upstream};
 use crate::discover::{
     self, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, LogElsewhere, LogKindHint,
     ProxyKind,
@@ -92,7 +92,28 @@ impl Catalog {
                 (l.path.clone(), Some(kind))
             })
             .collect();
-        crate::logs::sources(&config.logs, &discovered)
+        let mut out = crate::logs::sources(&config.logs, &discovered);
+        if let Some(journal) = self.proxy_journal(config) {
+            out.push(journal);
+        }
+        out
+    }
+
+    /// The nginx unit's journal, when its config sends a log there (stderr, or syslog to the
+    /// local socket) and systemd runs this host (or `GATEWATCH_JOURNALCTL` names the reader),
+    /// unless the config already follows that unit.
+    fn proxy_journal(&self, config: &Config) -> Option<crate::logs::SourceSpec> {
+        const UNIT: &str = "nginx.service";
+        let reachable = crate::actions::has_systemd()
+            || std::env::var_os(crate::logs::JOURNALCTL_ENV).is_some();
+        let named = config
+            .logs
+            .iter()
+            .any(|l| matches!(&l.stream, Some(LogStream::Journal(unit)) if unit == UNIT));
+        if !reachable || named || !self.elsewhere.iter().any(LogElsewhere::in_journal) {
+            return None;
+        }
+        crate::logs::journal_source(UNIT).ok()
     }
 }
 
