@@ -114,6 +114,7 @@ fn upstreams() -> anyhow::Result<Upstreams> {
             group: Some(format!("pool-{}", i % 4)),
             source: format!("/etc/nginx/sites-enabled/shop:{}", 10 + i),
             flags: vec!["max_fails=3".into()],
+            notes: Vec::new(),
         });
     }
     let catalog = Catalog {

@@ -196,7 +196,7 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
         ]
     );
     assert_eq!(
-        found.targets[2].flags.other,
+        found.targets[2].flags.notes,
         ["address 127.1 read as 127.0.0.1"]
     );
     assert_eq!(found.unprobeable.len(), 1, "{:?}", found.unprobeable);
@@ -221,6 +221,15 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
     assert_eq!(state(up), Some("up".into()), "{stdout}");
     assert_eq!(state(dead), Some("down".into()), "{stdout}");
     assert_eq!(state(short_port), Some("up".into()), "{stdout}");
+    let short = rows
+        .iter()
+        .find(|r| r["target"] == format!("http://127.0.0.1:{short_port}/"))
+        .expect("the short address's row");
+    assert_eq!(
+        short["notes"],
+        serde_json::json!(["address 127.1 read as 127.0.0.1"]),
+        "how it was read is said: {stdout}"
+    );
     assert!(
         saw(&upstream, "/"),
         "gatewatch's probe reached the upstream"

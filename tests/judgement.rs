@@ -78,6 +78,7 @@ fn entry(name: &str, host: &str, port: u16) -> Entry {
         group: None,
         source: "config".into(),
         flags: vec![],
+        notes: vec![],
     }
 }
 

@@ -305,6 +305,7 @@ fn catalog(config: &Config) -> Catalog {
                 group: Some("demo".into()),
                 source: "gatewatch demo".into(),
                 flags: vec![],
+                notes: vec![],
             })
             .collect(),
         read_from: vec!["gatewatch demo".into()],

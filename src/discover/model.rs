@@ -99,6 +99,9 @@ pub struct ServerFlags {
     pub health_check: bool,
     /// Every other parameter, as written ("max_conns=100", "inter 2s").
     pub other: Vec<String>,
+    /// How gatewatch reads the server, where that is not plain from the line: a short address
+    /// expanded, the hop probed in its place, where the proxy's health check goes.
+    pub notes: Vec<String>,
 }
 
 /// Where something was found.

@@ -97,6 +97,7 @@ impl Sink {
         t.name = clean(&t.name);
         t.group = t.group.as_deref().map(clean);
         t.flags.other = t.flags.other.iter().map(|o| clean(o)).collect();
+        t.flags.notes = t.flags.notes.iter().map(|o| clean(o)).collect();
         let key = (t.target.clone(), t.group.clone());
         if self.target_keys.contains(&key)
             || !self.room(self.out.targets.len(), "targets", &t.source)

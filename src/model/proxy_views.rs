@@ -114,6 +114,7 @@ mod tests {
             group: group.map(str::to_owned),
             source: "config".into(),
             flags: vec![],
+            notes: vec![],
         }
     }
 

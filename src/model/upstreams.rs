@@ -230,6 +230,7 @@ pub(crate) mod tests {
             group: None,
             source: "config".into(),
             flags: vec![],
+            notes: vec![],
         }
     }
 

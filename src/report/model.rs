@@ -252,6 +252,9 @@ pub struct UpstreamReport {
     /// "config", or the file:line the upstream was discovered at.
     pub source: String,
     pub flags: Vec<String>,
+    /// How discovery read it: "address 127.1 read as 127.0.0.1", "health check at ...".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// What the proxy's own API says of it, when one was read and lists it.
     pub proxy_view: Option<ProxyViewReport>,
 }
@@ -319,6 +322,7 @@ pub fn upstream_reports(view: &Upstreams) -> Vec<UpstreamReport> {
                 addr: last.and_then(|r| r.addr.clone()),
                 source: row.entry.source.clone(),
                 flags: row.entry.flags.clone(),
+                notes: row.entry.notes.clone(),
                 proxy_view: row.proxy.clone().map(|p| ProxyViewReport {
                     api: p.proxy,
                     summary: p.summary(),

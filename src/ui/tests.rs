@@ -247,6 +247,7 @@ fn upstream_app(size: (u16, u16)) -> App {
         group: Some("backend".into()),
         source: "/etc/nginx/sites-enabled/shop:12".into(),
         flags: vec!["max_fails=3".into()],
+        notes: vec![],
     };
     let catalog = Catalog {
         entries: vec![

@@ -388,6 +388,9 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
         format!("  from {}", row.entry.source),
         theme.dim,
     )));
+    for note in &row.entry.notes {
+        lines.push(Line::from(Span::styled(format!("  {note}"), theme.dim)));
+    }
     let age = row
         .history
         .state_age(app.now())

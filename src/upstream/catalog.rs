@@ -53,6 +53,9 @@ pub struct Entry {
     pub source: String,
     /// Server parameters worth seeing next to a failure: "backup", "down", "weight=5".
     pub flags: Vec<String>,
+    /// What discovery says of how it reads the server: "address 127.1 read as 127.0.0.1",
+    /// "health check at 10.0.0.9:8081", "via socks4 127.0.0.1:1080 (the hop is probed)".
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -176,6 +179,7 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 group: None,
                 source: "config".into(),
                 flags: vec![],
+                notes: vec![],
             })
             .collect()
     };
@@ -308,6 +312,7 @@ fn entry_from_discovery(t: DiscoveredTarget) -> Entry {
         group: t.group,
         source: t.source.to_string(),
         flags,
+        notes: t.flags.notes,
     }
 }
 

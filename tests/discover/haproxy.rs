@@ -400,35 +400,31 @@ backend be_app
             ),
         ]
     );
-    let other = |name: &str| {
-        d.targets
-            .iter()
-            .find(|t| t.name == name)
-            .unwrap()
-            .flags
-            .other
-            .clone()
+    let notes = |name: &str| {
+        let flags = &d.targets.iter().find(|t| t.name == name).unwrap().flags;
+        assert!(
+            flags.other.iter().all(|o| !o.contains("read as")),
+            "{flags:?}"
+        );
+        flags.notes.clone()
     };
     assert_eq!(
-        other("be_app/s1"),
+        notes("be_app/s1"),
         ["address 10.10.188 read as 10.10.0.188"]
     );
     assert_eq!(
-        other("be_app/s3"),
+        notes("be_app/s3"),
         ["mptcp@ address: probed over plain TCP"]
     );
     assert_eq!(
-        other("be_app/s5 via socks4 127.0.0.1:1080"),
-        [
-            "via socks4 127.0.0.1:1080",
-            "probed: the SOCKS4 proxy 127.0.0.1:1080; 10.0.0.5:80 is reached through it"
-        ]
+        notes("be_app/s5 via socks4 127.0.0.1:1080"),
+        ["probed: the SOCKS4 proxy 127.0.0.1:1080; 10.0.0.5:80 is reached through it"]
     );
     assert_eq!(
-        other("be_app/s6"),
+        notes("be_app/s6"),
         ["health check at 10.0.0.9:8081 over TLS"]
     );
-    assert!(other("be_app/s8").is_empty());
+    assert!(notes("be_app/s8").is_empty());
     let unprobeable: Vec<_> = d
         .unprobeable
         .iter()
@@ -451,7 +447,11 @@ fn server_notes_hold_no_control_bytes() {
          server s2 10.0.0.6:80 check addr \"10.0.0.9\u{7}\"\n",
     );
     let d = discover::haproxy(&cfg);
-    let others: Vec<&String> = d.targets.iter().flat_map(|t| &t.flags.other).collect();
+    let others: Vec<&String> = d
+        .targets
+        .iter()
+        .flat_map(|t| t.flags.other.iter().chain(&t.flags.notes))
+        .collect();
     assert!(
         others.iter().any(|o| o.contains("odd\\x1b[31mflag")),
         "{others:?}"

@@ -258,7 +258,7 @@ impl Collector {
         match parse_worker(url) {
             Ok(Worker::Target { target, what, note }) => {
                 let mut flags = worker_flags(params);
-                flags.other.extend(note);
+                flags.notes.extend(note);
                 sink.target(DiscoveredTarget {
                     name: group
                         .as_ref()

@@ -252,8 +252,8 @@ impl ConfigParser {
             }
         };
         let mut flags = params.flags.clone();
-        flags.other.extend(parsed.notes);
-        flags.other.extend(check_notes(&params, &parsed.address));
+        flags.notes.extend(parsed.notes);
+        flags.notes.extend(check_notes(&params, &parsed.address));
         // Behind a SOCKS4 proxy HAProxy connects only to the proxy, which connects on to the
         // server: the hop is what this host can test; the server may be reachable only from it.
         let (address, socks4) = match &params.socks4 {
@@ -263,11 +263,10 @@ impl ConfigParser {
                     address: hop_address @ Address::Net { .. },
                     notes,
                 }) => {
-                    flags.other.push(format!("via socks4 {hop}"));
-                    flags.other.push(format!(
+                    flags.notes.push(format!(
                         "probed: the SOCKS4 proxy {hop}; {address} is reached through it"
                     ));
-                    flags.other.extend(notes);
+                    flags.notes.extend(notes);
                     (hop_address, Some(hop.clone()))
                 }
                 Ok(_) | Err(AddressProblem::Runtime(_)) => {
