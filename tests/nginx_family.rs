@@ -337,3 +337,34 @@ fn a_hostile_nginx_binary_is_a_clean_finding_in_the_catalog() {
     assert_eq!(c.elsewhere.len(), 1);
     assert_eq!(c.elsewhere[0].to, "stderr");
 }
+
+/// nginx reads `127.1` through getaddrinfo as 127.0.0.1, like HAProxy and Apache: such a server
+/// is an address that answers, never a name that "does not resolve".
+#[test]
+fn a_short_dotted_server_in_nginx_is_an_address_not_a_name() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let app = rt.block_on(Server::start(Behaviour::status(200)));
+    let nginx = Nginx::start(
+        &format!("  upstream short {{ server 127.1:{}; }}\n", app.port()),
+        "    location /s/ { proxy_pass http://short; }\n",
+    );
+    assert_eq!(nginx.get("/s/").0, 200, "{}", nginx.error_log());
+    let sb = common::Sandbox::new();
+    let out = sb.run(&[
+        "--nginx-conf",
+        nginx.conf.to_str().unwrap(),
+        "check",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let rows = v["upstreams"].as_array().expect("upstreams");
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(rows[0]["state"], "up", "{v}");
+    assert!(
+        v["dns"].as_array().expect("dns").is_empty(),
+        "no name to look up: {v}"
+    );
+    assert!(!v.to_string().contains("does not resolve"), "{v}");
+}

@@ -69,18 +69,29 @@ pub fn is_localhost(name: &Name) -> bool {
     bare == "localhost" || bare.ends_with(".localhost")
 }
 
-/// IP literals (with or without IPv6 brackets) name no one to look up.
+/// IP literals (with or without IPv6 brackets, and IPv4 in the short forms getaddrinfo reads:
+/// `127.1`, `10.10.188`) name no one to look up.
 pub fn is_ip_literal(s: &str) -> bool {
     let inner = s
         .strip_prefix('[')
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(s);
-    inner.parse::<IpAddr>().is_ok()
+    inner.parse::<IpAddr>().is_ok() || crate::discover::inet_aton(inner).is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_dotted_ipv4_is_a_literal_and_names_are_not() {
+        for literal in ["127.0.0.1", "[::1]", "127.1", "10.10.188", "0x7f.1"] {
+            assert!(is_ip_literal(literal), "{literal}");
+        }
+        for name in ["app1", "1.2.3.4.5", "10.0.0.5a", "api.internal", "[app]"] {
+            assert!(!is_ip_literal(name), "{name}");
+        }
+    }
 
     #[test]
     fn host_names_parse_and_keep_absoluteness() {
@@ -141,6 +152,7 @@ mod tests {
         assert!(is_ip_literal("::1"));
         assert!(is_ip_literal("[::1]"));
         assert!(!is_ip_literal("localhost"));
-        assert!(!is_ip_literal("1.2.3"));
+        // getaddrinfo reads it as 1.2.0.3, and so do the proxies.
+        assert!(is_ip_literal("1.2.3"));
     }
 }
