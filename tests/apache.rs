@@ -8,7 +8,7 @@ mod servers;
 #[path = "common/upstreams.rs"]
 mod upstreams;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -98,21 +98,7 @@ impl Apache {
 
     /// One GET through Apache: the status code and the whole answer.
     fn get(&self, path: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to apache");
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        let _ = s.read_to_string(&mut text);
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (status, text)
+        common::nginx::get(self.port, path, Duration::from_secs(5))
     }
 }
 

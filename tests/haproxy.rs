@@ -77,23 +77,9 @@ impl Drop for Haproxy {
     }
 }
 
-/// One GET through `port`: the status line's code and the body.
+/// One GET through `port`: the status line's code and the whole answer.
 fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to haproxy");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    common::nginx::get(port, path, Duration::from_secs(5))
 }
 
 /// `server up 127.1:PORT`: HAProxy itself connects to 127.0.0.1 (real traffic gets the

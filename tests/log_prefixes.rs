@@ -9,24 +9,15 @@ mod common;
 
 use common::Sandbox;
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 
 /// nginx's own stamp (local time; the binary runs with TZ=UTC).
 fn nginx_time(t: i64) -> String {
-    Timestamp::from_second(t)
-        .unwrap()
-        .to_zoned(TimeZone::UTC)
-        .strftime("%Y/%m/%d %H:%M:%S")
-        .to_string()
+    common::utc_stamp(t, "%Y/%m/%d %H:%M:%S")
 }
 
 /// `docker logs -t`'s stamp.
 fn docker_time(t: i64) -> String {
-    Timestamp::from_second(t)
-        .unwrap()
-        .to_zoned(TimeZone::UTC)
-        .strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
-        .to_string()
+    common::utc_stamp(t, "%Y-%m-%dT%H:%M:%S.123456789Z")
 }
 
 fn refused(t: i64) -> String {

@@ -25,19 +25,11 @@ use jiff::tz::TimeZone;
 const NOW: i64 = 1_714_564_800;
 
 fn nginx_time(t: i64) -> String {
-    Timestamp::from_second(t)
-        .unwrap()
-        .to_zoned(TimeZone::UTC)
-        .strftime("%Y/%m/%d %H:%M:%S")
-        .to_string()
+    common::utc_stamp(t, "%Y/%m/%d %H:%M:%S")
 }
 
 fn access_time(t: i64) -> String {
-    Timestamp::from_second(t)
-        .unwrap()
-        .to_zoned(TimeZone::UTC)
-        .strftime("%d/%b/%Y:%H:%M:%S +0000")
-        .to_string()
+    common::utc_stamp(t, "%d/%b/%Y:%H:%M:%S +0000")
 }
 
 fn error_line(t: i64, errno: &str, upstream: &str) -> String {

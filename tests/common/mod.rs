@@ -395,3 +395,14 @@ fn child_of(parent: &str) -> Option<i32> {
                 .flatten()
         })
 }
+
+/// Unix seconds `t` as a log writes it (`strftime` `format`), in UTC: the binary under test runs
+/// with TZ=UTC where the format has no offset.
+#[allow(dead_code)]
+pub fn utc_stamp(t: i64, format: &str) -> String {
+    jiff::Timestamp::from_second(t)
+        .expect("a time in range")
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime(format)
+        .to_string()
+}

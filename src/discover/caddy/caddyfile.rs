@@ -7,11 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::tree::{Node, loc};
-use super::upstream::{Problem, Transport, caddyfile_upstream};
+use super::upstream::{Transport, caddyfile_upstream, record};
 use super::{admin_api, default_admin};
-use crate::discover::model::{
-    DiscoveredTarget, DiscoveryErrorKind, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
-};
+use crate::discover::model::{DiscoveryErrorKind, LogKindHint, SourceLoc, Unprobeable};
 use crate::discover::sink::Sink;
 
 /// Reads the statement tree of a whole Caddyfile (imports already spliced in).
@@ -136,29 +134,13 @@ fn reverse_proxy(n: &Node, default: Transport, sink: &mut Sink) {
         }
     }
     for (text, at) in upstreams {
-        match caddyfile_upstream(&text, transport) {
-            Ok(dials) => {
-                for d in dials {
-                    sink.target(DiscoveredTarget {
-                        name: d.name,
-                        group: None,
-                        target: d.target,
-                        flags: ServerFlags::default(),
-                        source: at.clone(),
-                    });
-                }
-            }
-            Err(Problem::Runtime(reason)) => sink.unprobeable(Unprobeable {
-                name: text,
-                directive: directive.clone(),
-                reason,
-                source: at,
-            }),
-            Err(Problem::Invalid(reason)) => sink.error_at(
-                &at,
-                DiscoveryErrorKind::Invalid(format!("{directive}: {reason}")),
-            ),
-        }
+        record(
+            caddyfile_upstream(&text, transport),
+            &text,
+            &directive,
+            at,
+            sink,
+        );
     }
 }
 

@@ -13,11 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::upstream::{Problem, Transport, json_dial};
+use super::upstream::{Transport, json_dial, record};
 use super::{admin_api, default_admin};
-use crate::discover::model::{
-    DiscoveredTarget, DiscoveryErrorKind, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
-};
+use crate::discover::model::{DiscoveryErrorKind, LogKindHint, SourceLoc, Unprobeable};
 use crate::discover::sink::Sink;
 
 /// Reads a JSON config from `bytes`, attributing what it finds to `file`.
@@ -149,29 +147,7 @@ impl Reader<'_> {
                 continue;
             };
             let at = self.at(dial);
-            match json_dial(dial, transport) {
-                Ok(dials) => {
-                    for d in dials {
-                        sink.target(DiscoveredTarget {
-                            name: d.name,
-                            group: None,
-                            target: d.target,
-                            flags: ServerFlags::default(),
-                            source: at.clone(),
-                        });
-                    }
-                }
-                Err(Problem::Runtime(reason)) => sink.unprobeable(Unprobeable {
-                    name: dial.to_string(),
-                    directive: "reverse_proxy".into(),
-                    reason,
-                    source: at,
-                }),
-                Err(Problem::Invalid(reason)) => sink.error_at(
-                    &at,
-                    DiscoveryErrorKind::Invalid(format!("reverse_proxy: {reason}")),
-                ),
-            }
+            record(json_dial(dial, transport), dial, "reverse_proxy", at, sink);
         }
     }
 

@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 
 use crate::discover::address::{http_target, split_host_port, split_scheme, tcp_target};
+use crate::discover::sink::Sink;
 use crate::discover::target::Target;
+use crate::discover::{DiscoveredTarget, DiscoveryErrorKind, ServerFlags, SourceLoc, Unprobeable};
 
 /// Most ports a `host:A-B` range is expanded to; a wider range is reported, not probed.
 pub(super) const MAX_PORT_RANGE: u32 = 100;
@@ -37,6 +39,40 @@ pub(super) enum Problem {
     /// Known only at run time: the reason.
     Runtime(String),
     Invalid(String),
+}
+
+/// What one upstream as written (`text`, by `directive`) came to: a probe target per dial, or
+/// why there is none, into `sink`, at `at`.
+pub(super) fn record(
+    parsed: Result<Vec<Dial>, Problem>,
+    text: &str,
+    directive: &str,
+    at: SourceLoc,
+    sink: &mut Sink,
+) {
+    match parsed {
+        Ok(dials) => {
+            for d in dials {
+                sink.target(DiscoveredTarget {
+                    name: d.name,
+                    group: None,
+                    target: d.target,
+                    flags: ServerFlags::default(),
+                    source: at.clone(),
+                });
+            }
+        }
+        Err(Problem::Runtime(reason)) => sink.unprobeable(Unprobeable {
+            name: text.to_string(),
+            directive: directive.to_string(),
+            reason,
+            source: at,
+        }),
+        Err(Problem::Invalid(reason)) => sink.error_at(
+            &at,
+            DiscoveryErrorKind::Invalid(format!("{directive}: {reason}")),
+        ),
+    }
 }
 
 /// Parses one upstream as written in a Caddyfile.
