@@ -188,16 +188,7 @@ fn rewrite_rule_with_the_proxy_flag_is_a_target_that_carries_real_traffic() {
     assert_eq!(found.unprobeable.len(), 1, "{:?}", found.unprobeable);
     assert!(found.unprobeable[0].reason.contains("%{HTTP_HOST}"));
 
-    let sb = Sandbox::new();
-    let out = sb.run(&[
-        "--apache-conf",
-        apache.conf.to_str().unwrap(),
-        "check",
-        "--json",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}): {stdout}"));
+    let (v, stdout) = Sandbox::new().check_json(&["--apache-conf", apache.conf.to_str().unwrap()]);
     let rows = v["upstreams"].as_array().expect("upstreams in the report");
     let state = |port: u16| {
         rows.iter()

@@ -230,16 +230,7 @@ fn a_server_behind_socks4_is_probed_at_its_hop() {
         "HAProxy asked the SOCKS4 proxy for the server"
     );
 
-    let sb = Sandbox::new();
-    let out = sb.run(&[
-        "--haproxy-conf",
-        haproxy.cfg.to_str().unwrap(),
-        "check",
-        "--json",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}): {stdout}"));
+    let (v, stdout) = Sandbox::new().check_json(&["--haproxy-conf", haproxy.cfg.to_str().unwrap()]);
     let rows = v["upstreams"].as_array().expect("upstreams in the report");
     assert_eq!(rows.len(), 1, "{stdout}");
     assert_eq!(

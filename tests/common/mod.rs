@@ -80,6 +80,22 @@ impl Sandbox {
         self.run_under(&[], args)
     }
 
+    /// `gatewatch ARGS check --json`: the one JSON object it prints, and its stdout for messages.
+    #[allow(dead_code)]
+    pub fn check_json(&self, args: &[&str]) -> (serde_json::Value, String) {
+        let mut argv = args.to_vec();
+        argv.extend(["check", "--json"]);
+        let out = self.run(&argv);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "one JSON object on stdout ({e}): {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (v, stdout)
+    }
+
     /// The same under `wrapper`, a command that execs the binary (its argv appended): a private
     /// mount namespace, say.
     pub fn run_under(&self, wrapper: &[String], args: &[&str]) -> Output {

@@ -104,27 +104,9 @@ impl<'a> Expander<'a> {
 
     /// The tokens of `path` with its imports done; errors go to the sink.
     pub(super) fn file(&mut self, path: &Path, imported_at: Option<&SourceLoc>) -> Vec<Token> {
-        let bytes = match self.loader.enter(path) {
-            Ok(bytes) => bytes,
-            Err(LoadError::Report(kind)) => {
-                match imported_at {
-                    Some(at) => self.sink.error_at(at, kind),
-                    None => self.sink.error(path, None, kind),
-                }
-                return Vec::new();
-            }
-            Err(LoadError::Quiet) => return Vec::new(),
+        let Some(tokens) = self.enter(path, imported_at) else {
+            return Vec::new();
         };
-        self.sink.file_read(path);
-        let file: Arc<Path> = Arc::from(path);
-        let (tokens, err) = tokenize(&file, &bytes);
-        if let Some(err) = err {
-            self.sink.error(
-                path,
-                Some(err.line),
-                DiscoveryErrorKind::Syntax(err.message),
-            );
-        }
         let out = self.expand(tokens, 0);
         self.loader.leave();
         out
@@ -243,13 +225,26 @@ impl<'a> Expander<'a> {
 
     /// An imported file's own tokens, imports not yet done.
     fn file_at(&mut self, path: &Path, at: &SourceLoc) -> Vec<Token> {
+        let Some(tokens) = self.enter(path, Some(at)) else {
+            return Vec::new();
+        };
+        self.loader.leave();
+        tokens
+    }
+
+    /// Reads and tokenizes `path`, entered in the loader (the caller leaves it) unless it
+    /// could not be read: `None` then, the error reported at the import, or the file.
+    fn enter(&mut self, path: &Path, imported_at: Option<&SourceLoc>) -> Option<Vec<Token>> {
         let bytes = match self.loader.enter(path) {
             Ok(bytes) => bytes,
             Err(LoadError::Report(kind)) => {
-                self.sink.error_at(at, kind);
-                return Vec::new();
+                match imported_at {
+                    Some(at) => self.sink.error_at(at, kind),
+                    None => self.sink.error(path, None, kind),
+                }
+                return None;
             }
-            Err(LoadError::Quiet) => return Vec::new(),
+            Err(LoadError::Quiet) => return None,
         };
         self.sink.file_read(path);
         let file: Arc<Path> = Arc::from(path);
@@ -261,8 +256,7 @@ impl<'a> Expander<'a> {
                 DiscoveryErrorKind::Syntax(err.message),
             );
         }
-        self.loader.leave();
-        tokens
+        Some(tokens)
     }
 }
 
