@@ -20,6 +20,7 @@ pub mod dns;
 pub mod firewall;
 pub mod host;
 pub mod keymap;
+pub mod local_api;
 pub mod logs;
 pub mod model;
 pub mod open_files;

@@ -10,7 +10,6 @@ mod caddy;
 mod collector;
 mod envoy;
 mod haproxy;
-mod wire;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::Target;
 pub use crate::discover::{ApiKind, DiscoveredApi};
+use crate::local_api;
 use crate::sanitize::sanitize;
 pub use collector::{INTERVAL, ProxyViewCollector};
 
@@ -174,13 +174,14 @@ pub fn host_port(host: &str, port: u16) -> String {
 pub fn read(api: &DiscoveredApi) -> ProxyView {
     let deadline = Instant::now() + TIMEOUT;
     let result = match api.kind {
-        ApiKind::HaproxyStats => {
-            wire::exchange(&api.at, b"show stat\n", deadline).and_then(|r| haproxy::parse(&r))
+        ApiKind::HaproxyStats => local_api::exchange(&api.at, b"show stat\n", deadline, MAX_REPLY)
+            .and_then(|r| haproxy::parse(&r)),
+        ApiKind::CaddyAdmin => {
+            local_api::http_get(&api.at, "/reverse_proxy/upstreams", deadline, MAX_REPLY)
+                .and_then(|b| caddy::parse(&b))
         }
-        ApiKind::CaddyAdmin => wire::http_get(&api.at, "/reverse_proxy/upstreams", deadline)
-            .and_then(|b| caddy::parse(&b)),
         ApiKind::EnvoyAdmin => {
-            wire::http_get(&api.at, "/clusters", deadline).map(|b| envoy::parse(&b))
+            local_api::http_get(&api.at, "/clusters", deadline, MAX_REPLY).map(|b| envoy::parse(&b))
         }
     };
     let (servers, error) = match result {

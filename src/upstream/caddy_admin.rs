@@ -5,14 +5,12 @@
 //! server, and its address came from a config file. One short HTTP/1.1 exchange, bounded in time
 //! and size; any failure just means the file's view is used.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::config::Target;
 use crate::discover::{ApiKind, Discovery, caddy_json};
+use crate::local_api;
 
 /// The whole exchange, connect to last byte.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -100,182 +98,15 @@ pub fn looks_like_caddy_config(body: &[u8]) -> bool {
 /// `GET /config/` on the admin endpoint: the body of a 200 answer.
 pub fn get_config(at: &Target) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + ADMIN_TIMEOUT;
-    match at {
-        Target::Unix { path } => {
-            let stream = UnixStream::connect(path).map_err(|e| e.to_string())?;
-            stream
-                .set_read_timeout(Some(ADMIN_TIMEOUT))
-                .map_err(|e| e.to_string())?;
-            stream
-                .set_write_timeout(Some(ADMIN_TIMEOUT))
-                .map_err(|e| e.to_string())?;
-            // Over a socket Caddy accepts any Host; curl's "localhost" is the documented one.
-            exchange(stream, "localhost", deadline)
-        }
-        Target::Tcp { host, port } | Target::Http { host, port, .. } => {
-            let addrs = loopback(host)?;
-            let mut last = String::from("no address");
-            for ip in addrs {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                match TcpStream::connect_timeout(&SocketAddr::new(ip, *port), left) {
-                    Ok(stream) => {
-                        stream
-                            .set_read_timeout(Some(left))
-                            .map_err(|e| e.to_string())?;
-                        stream
-                            .set_write_timeout(Some(left))
-                            .map_err(|e| e.to_string())?;
-                        // Caddy checks Host against its listen address (any loopback form).
-                        let host = if host.contains(':') {
-                            format!("[{host}]:{port}")
-                        } else {
-                            format!("{host}:{port}")
-                        };
-                        return exchange(stream, &host, deadline);
-                    }
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(last)
-        }
-    }
-}
-
-/// The addresses to try for an admin host; anything not on this machine is refused.
-fn loopback(host: &str) -> Result<Vec<IpAddr>, String> {
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(vec![
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ]);
-    }
-    match host.parse::<IpAddr>() {
-        Ok(ip) if ip.is_loopback() => Ok(vec![ip]),
-        // Listening on every interface includes loopback.
-        Ok(ip) if ip.is_unspecified() => Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]),
-        _ => Err(format!("{host} is not a loopback address: not asked")),
-    }
-}
-
-fn exchange(
-    mut stream: impl Read + Write,
-    host: &str,
-    deadline: Instant,
-) -> Result<Vec<u8>, String> {
-    let request = format!(
-        "GET /config/ HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if Instant::now() >= deadline {
-            return Err("no complete answer within 2s".into());
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(&buf[..n]);
-                if raw.len() > MAX_CONFIG_BYTES + 64 * 1024 {
-                    return Err(format!("config over {MAX_CONFIG_BYTES} bytes"));
-                }
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    parse_response(&raw)
-}
-
-/// The body of a complete `200` HTTP/1.1 answer (plain, `Content-Length` or chunked).
-pub fn parse_response(raw: &[u8]) -> Result<Vec<u8>, String> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no complete HTTP header")?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or("");
-    let code = status.split(' ').nth(1).unwrap_or("");
-    if !status.starts_with("HTTP/1.") || code != "200" {
-        return Err(format!(
-            "answered \"{}\"",
-            crate::sanitize::sanitize(status)
-        ));
-    }
-    let header = |name: &str| {
-        head.split("\r\n").skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    };
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        return dechunk(body);
-    }
-    match header("content-length").map(|v| v.parse::<usize>()) {
-        Some(Ok(n)) if n <= body.len() => Ok(body[..n].to_vec()),
-        Some(Ok(_)) => Err("answer shorter than its Content-Length".into()),
-        Some(Err(_)) => Err("invalid Content-Length".into()),
-        None => Ok(body.to_vec()),
-    }
-}
-
-fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("truncated chunk size")?;
-        let size_text = String::from_utf8_lossy(&body[..end]);
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| "invalid chunk size")?;
-        body = &body[end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if size > MAX_CONFIG_BYTES || body.len() < size + 2 {
-            return Err("truncated chunk".into());
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
-    }
+    local_api::http_get(at, "/config/", deadline, MAX_CONFIG_BYTES)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
-    use super::*;
+    use std::io::{Read, Write};
 
-    #[test]
-    fn answers_are_read_plain_sized_or_chunked() {
-        assert_eq!(
-            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}xx").unwrap(),
-            b"{}"
-        );
-        assert_eq!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4;x\r\n\":1}\r\n0\r\n\r\n")
-                .unwrap(),
-            b"{\"a\":1}"
-        );
-        assert!(
-            parse_response(b"HTTP/1.1 403 Forbidden\r\n\r\nno")
-                .unwrap_err()
-                .contains("403")
-        );
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}").is_err());
-        assert!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
-        );
-        assert!(parse_response(b"garbage").is_err());
-    }
+    use super::*;
 
     #[test]
     fn only_a_caddy_config_is_taken_for_one() {
@@ -290,13 +121,6 @@ mod tests {
 
     #[test]
     fn only_loopback_is_asked() {
-        assert!(loopback("10.0.0.1").is_err());
-        assert!(loopback("admin.example").is_err());
-        assert_eq!(
-            loopback("127.0.0.2").unwrap(),
-            vec![IpAddr::from([127, 0, 0, 2])]
-        );
-        assert_eq!(loopback("LOCALHOST").unwrap().len(), 2);
         let err = get_config(&Target::Tcp {
             host: "192.0.2.1".into(),
             port: 2019,

@@ -1,15 +1,19 @@
-//! One bounded exchange with a local API: connect (loopback or a unix socket only), send, read
-//! to the end within the deadline and [`MAX_REPLY`]. HTTP is spoken by hand, one `GET` with
-//! `Connection: close`, because the admin endpoints may be unix sockets, which reqwest does not
-//! dial, and because one request needs no pool.
+//! One bounded exchange with a proxy's local API (HAProxy's stats socket, Caddy's and Envoy's
+//! admin endpoints): connect (loopback or a unix socket only: the address came from a config
+//! file, and an API elsewhere could be anyone's), send, read to the end within the deadline and
+//! `max_reply` bytes. HTTP is spoken by hand, one `GET` with `Connection: close`, because the
+//! endpoints may be unix sockets, which reqwest does not dial, and one request needs no pool.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Instant;
 
-use super::{MAX_REPLY, host_port};
+use socket2::{Domain, SockAddr, Socket, Type};
+
 use crate::config::Target;
+use crate::sanitize::sanitize;
 
 trait Stream: Read + Write {
     fn timeouts(&self, left: std::time::Duration) -> std::io::Result<()>;
@@ -29,13 +33,19 @@ impl Stream for UnixStream {
     }
 }
 
-/// Only the proxy on this host is asked: an API on another address could be anyone's.
+/// Only the proxy on this host is asked. An API listening on every address (`0.0.0.0`, `::`)
+/// is asked on loopback.
 fn loopback(host: &str, port: u16) -> Result<SocketAddr, String> {
     let ip: IpAddr = match host {
-        "localhost" => IpAddr::from([127, 0, 0, 1]),
+        h if h.eq_ignore_ascii_case("localhost") => IpAddr::from([127, 0, 0, 1]),
         h => h.parse().map_err(|_| {
             format!("not asked: {h} is not a loopback address (only 127.0.0.0/8, ::1 and unix sockets are)")
         })?,
+    };
+    let ip = if ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        ip
     };
     if !ip.is_loopback() {
         return Err(format!(
@@ -56,13 +66,31 @@ fn left(deadline: Instant) -> Result<std::time::Duration, String> {
 
 fn connect(at: &Target, deadline: Instant) -> Result<Box<dyn Stream>, String> {
     let stream: Box<dyn Stream> = match at {
-        Target::Unix { path } => Box::new(UnixStream::connect(path).map_err(io_reason)?),
+        Target::Unix { path } => Box::new(connect_unix(path, deadline)?),
         Target::Tcp { host, port } | Target::Http { host, port, .. } => {
             let addr = loopback(host, *port)?;
             Box::new(TcpStream::connect_timeout(&addr, left(deadline)?).map_err(io_reason)?)
         }
     };
     Ok(stream)
+}
+
+/// A unix socket connect that cannot hang. It is made non-blocking, where a unix socket either
+/// connects at once or, its listener's queue full, answers EAGAIN (blocking, std's connect would
+/// wait for room).
+fn connect_unix(path: &Path, deadline: Instant) -> Result<UnixStream, String> {
+    left(deadline)?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(io_reason)?;
+    let addr = SockAddr::unix(path).map_err(io_reason)?;
+    socket.set_nonblocking(true).map_err(io_reason)?;
+    match socket.connect(&addr) {
+        Ok(()) => {
+            socket.set_nonblocking(false).map_err(io_reason)?;
+            Ok(UnixStream::from(socket))
+        }
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Err("busy: its listen queue is full".into()),
+        Err(e) => Err(io_reason(e)),
+    }
 }
 
 /// An io error as a person reads it: "permission denied", "connection refused".
@@ -77,7 +105,12 @@ fn io_reason(e: std::io::Error) -> String {
 }
 
 /// Sends `request` and reads the whole reply, until the other side closes.
-pub(super) fn exchange(at: &Target, request: &[u8], deadline: Instant) -> Result<Vec<u8>, String> {
+pub fn exchange(
+    at: &Target,
+    request: &[u8],
+    deadline: Instant,
+    max_reply: usize,
+) -> Result<Vec<u8>, String> {
     let mut stream = connect(at, deadline)?;
     stream.timeouts(left(deadline)?).map_err(io_reason)?;
     stream.write_all(request).map_err(io_reason)?;
@@ -88,8 +121,8 @@ pub(super) fn exchange(at: &Target, request: &[u8], deadline: Instant) -> Result
         match stream.read(&mut buf) {
             Ok(0) => return Ok(reply),
             Ok(n) => {
-                if reply.len() + n > MAX_REPLY {
-                    return Err(format!("reply over {} MiB: not read", MAX_REPLY >> 20));
+                if reply.len() + n > max_reply {
+                    return Err(format!("reply over {} MiB: not read", max_reply >> 20));
                 }
                 reply.extend_from_slice(&buf[..n]);
             }
@@ -100,15 +133,25 @@ pub(super) fn exchange(at: &Target, request: &[u8], deadline: Instant) -> Result
 }
 
 /// `GET path` over HTTP/1.1; the body of a 200 answer.
-pub(super) fn http_get(at: &Target, path: &str, deadline: Instant) -> Result<Vec<u8>, String> {
+pub fn http_get(
+    at: &Target,
+    path: &str,
+    deadline: Instant,
+    max_reply: usize,
+) -> Result<Vec<u8>, String> {
+    // Caddy checks Host against its listen address (any loopback form); over a socket any
+    // Host goes, and curl's "localhost" is the documented one.
     let host = match at {
         Target::Unix { .. } => "localhost".to_string(),
-        Target::Tcp { host, port } | Target::Http { host, port, .. } => host_port(host, *port),
+        Target::Tcp { host, port } | Target::Http { host, port, .. } if host.contains(':') => {
+            format!("[{host}]:{port}")
+        }
+        Target::Tcp { host, port } | Target::Http { host, port, .. } => format!("{host}:{port}"),
     };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nUser-Agent: gatewatch\r\nConnection: close\r\n\r\n"
     );
-    let reply = exchange(at, request.as_bytes(), deadline)?;
+    let reply = exchange(at, request.as_bytes(), deadline, max_reply)?;
     http_body(&reply)
 }
 
@@ -127,7 +170,10 @@ fn http_body(reply: &[u8]) -> Result<Vec<u8>, String> {
         return Err("not an HTTP answer".into());
     }
     if code != "200" {
-        return Err(format!("HTTP {}", super::field(code)));
+        return Err(format!(
+            "HTTP {}",
+            sanitize(&code.chars().take(16).collect::<String>())
+        ));
     }
     let mut length = None;
     let mut chunked = false;
@@ -179,10 +225,41 @@ mod tests {
     fn only_loopback_is_asked() {
         assert!(loopback("127.0.0.1", 1).is_ok());
         assert!(loopback("::1", 1).is_ok());
-        assert!(loopback("localhost", 1).is_ok());
+        assert!(loopback("LOCALHOST", 1).is_ok());
+        assert_eq!(
+            loopback("0.0.0.0", 2019).unwrap().to_string(),
+            "127.0.0.1:2019"
+        );
         let far = loopback("10.0.0.5", 9901).unwrap_err();
         assert!(far.contains("not a loopback address"), "{far}");
         assert!(loopback("admin.example", 1).is_err());
+    }
+
+    /// A listener that never accepts fills its queue; the next connect is "busy" at once, not a
+    /// wait for room.
+    #[test]
+    fn a_full_unix_socket_is_busy_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.sock");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        listener.listen(0).unwrap();
+        let started = Instant::now();
+        let deadline = started + std::time::Duration::from_secs(2);
+        let mut held = Vec::new();
+        let busy = loop {
+            match connect_unix(&path, deadline) {
+                Ok(stream) => held.push(stream),
+                Err(e) => break e,
+            }
+            assert!(held.len() < 64, "the queue never filled");
+        };
+        assert_eq!(busy, "busy: its listen queue is full");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(
+            connect_unix(&dir.path().join("none"), deadline).unwrap_err(),
+            "no such socket"
+        );
     }
 
     #[test]
