@@ -64,6 +64,30 @@ fn write_error_log(path: &Path) {
     fs::write(path, text).unwrap();
 }
 
+/// A budget that stops the scan inside the window says how much it covered, and the counts are
+/// only those lines; a scan that reaches the window's start covers all of it.
+#[test]
+fn a_scan_stopped_by_its_budget_says_what_it_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("error.log");
+    // One refused line every 6 s over the last 10 minutes: 100 lines.
+    let text: String = (0..100)
+        .map(|i| error_line(NOW - 594 + i * 6, "111: Connection refused", "http://a:1"))
+        .collect();
+    fs::write(&path, text).unwrap();
+    let cut = scan_utc(&path, 20);
+    assert_eq!(cut.lines_scanned, 20);
+    assert_eq!(cut.causes.get(&Cause::Refused), Some(&20));
+    // The 20 newest lines span NOW-114 .. NOW.
+    assert_eq!(cut.covered_seconds, Some(114));
+    let whole = scan_utc(&path, DEFAULT_MAX_LINES);
+    assert_eq!(whole.causes.get(&Cause::Refused), Some(&100));
+    assert_eq!(whole.covered_seconds, None);
+    // A log that starts inside the window is whole too: nothing older was left unread.
+    let short = scan_utc(&path, 100);
+    assert_eq!(short.covered_seconds, None);
+}
+
 #[test]
 fn only_the_window_is_counted() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,6 +169,7 @@ fn the_report_serialises_with_the_agreed_field_names() {
         "requests",
         "failed_requests",
         "top_upstream_requests",
+        "covered_seconds",
         "error",
     ];
     expected.sort_unstable();
@@ -187,6 +212,7 @@ fn thresholds_make_warning_and_critical() {
         requests: 0,
         failed_requests: 0,
         top_upstream_requests: vec![],
+        covered_seconds: None,
         error: None,
     };
     assert_eq!(assess(&r, DEFAULT_WINDOW).status, Status::Ok);

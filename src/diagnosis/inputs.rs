@@ -298,6 +298,8 @@ pub struct LogInput {
     pub format: Option<Format>,
     /// What the counts cover: the last this much by the lines' own timestamps.
     pub window: Duration,
+    /// A scan budget stopped before the window's start: `window` is what it did read.
+    pub cut_short: bool,
     /// Why the source cannot be read, when it cannot.
     pub error: Option<String>,
     pub counts: WindowCounts,
@@ -341,6 +343,7 @@ impl LogInput {
             source: source.to_owned(),
             format,
             window: Duration::from_secs(600),
+            cut_short: false,
             error: None,
             quiet_for: (counts.events() > 0).then_some(Duration::ZERO),
             recent: counts.clone(),

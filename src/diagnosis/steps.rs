@@ -231,6 +231,9 @@ fn logs(inputs: &Inputs) -> (Status, String) {
             list.join(", "),
             log.minutes()
         );
+        if log.cut_short {
+            text.push_str(" (the newest lines only: the scan's budget ran out)");
+        }
         if let Some((up, n)) = log.counts.upstreams.first() {
             text.push_str(&format!("; most at {up} ({n})"));
         }

@@ -2,6 +2,7 @@
 //! after lines fall out of the ring, and the latest status.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use super::{FollowEvent, Format, LogBatch, LogLine, SourceSpec, SourceStatus, Tally};
 
@@ -34,6 +35,9 @@ pub struct SourceLog {
     pub format: Option<Format>,
     /// Counters over every line ever received, not just those still in the ring.
     pub tally: Tally,
+    /// Set when a scan's budget stopped it inside the window: the unix time its oldest counted
+    /// line was written, where the counts really start.
+    pub covered_from: Option<i64>,
     pub events: VecDeque<FollowEvent>,
     lines: VecDeque<LogLine>,
     bytes: usize,
@@ -47,6 +51,7 @@ impl SourceLog {
             status: SourceStatus::Starting,
             format: None,
             tally: Tally::default(),
+            covered_from: None,
             events: VecDeque::new(),
             lines: VecDeque::new(),
             bytes: 0,
@@ -69,10 +74,20 @@ impl SourceLog {
             status: error.map_or(SourceStatus::Following, SourceStatus::Failed),
             format,
             tally,
+            covered_from: None,
             events: VecDeque::new(),
             lines: lines.into(),
             bytes,
             limits: RingLimits::default(),
+        }
+    }
+
+    /// What the counts cover of the last `window` before `now` (unix seconds): all of it, or
+    /// back to the oldest line a budget-stopped scan counted.
+    pub fn covered(&self, window: Duration, now: i64) -> Duration {
+        match self.covered_from {
+            Some(from) => window.min(Duration::from_secs(u64::try_from(now - from).unwrap_or(0))),
+            None => window,
         }
     }
 

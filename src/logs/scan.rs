@@ -27,9 +27,11 @@ use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::status::{Finding, Status};
 
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
-pub const DEFAULT_MAX_LINES: usize = 100_000;
+/// Lines read back at most: a busy proxy's whole 10 minutes (5M lines of ~250 bytes is 1.2 GB).
+/// A budget that stops a scan inside the window is said (`covered_seconds`).
+pub const DEFAULT_MAX_LINES: usize = 5_000_000;
 /// Bytes read back from the end at most, whatever the line count (a file of huge lines).
-pub const SCAN_MAX_BYTES: u64 = 64 * 1024 * 1024;
+pub const SCAN_MAX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Consecutive lines older than the window that end it: fewer are taken for late-logged
 /// requests and skipped.
 pub const OLDER_RUN_LINES: u64 = 100;
@@ -63,6 +65,9 @@ pub struct LogReport {
     pub failed_requests: u64,
     /// The upstreams with the most requests, with their failed ones: (name, failed, total).
     pub top_upstream_requests: Vec<(String, u64, u64)>,
+    /// When a scan budget stopped before the window's start: the seconds the counts do cover
+    /// (`null`: the whole window).
+    pub covered_seconds: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -92,6 +97,9 @@ impl LogReport {
             requests: counts.requests,
             failed_requests: counts.failed_requests,
             top_upstream_requests,
+            covered_seconds: source
+                .covered_from
+                .map(|_| source.covered(window, now).as_secs()),
             error: source.error().map(str::to_owned),
         }
     }
@@ -205,6 +213,8 @@ pub fn scan_source(
     let mut recent = Vec::new();
     let mut raw = Vec::new();
     let (mut read, mut past_window) = (0u64, false);
+    // The oldest time among the lines counted: where the counts start if a budget stops us.
+    let mut oldest_counted: Option<i64> = None;
     // The current run of lines older than the window: its length, and where it began (the end
     // of its newest line).
     let (mut older_run, mut older_from, mut newer_start) = (0u64, len, len);
@@ -257,6 +267,9 @@ pub fn scan_source(
             format = c.format;
         }
         let time = if relevant { time.or(Some(now)) } else { time };
+        if let Some(t) = time {
+            oldest_counted = Some(oldest_counted.map_or(t, |o| o.min(t)));
+        }
         tally.add(&c, time);
         if let (Some(cause), Some(time)) = (c.cause, time) {
             // Numbered below, once the scan knows which lines it keeps: the start for now.
@@ -276,7 +289,35 @@ pub fn scan_source(
     }
     recent.reverse();
     number_examples(&file, &mut tally);
-    SourceLog::scanned(label, format, error, tally, recent)
+    // A budget, not the window's start or the file's, ended the scan: the counts cover less.
+    let cut_short = !past_window
+        && error.is_none()
+        && (lines.hit_floor
+            || (read >= max_lines as u64
+                && next_is_in_window(&mut lines, &mut raw, kind, &mut times, cutoff)));
+    let mut log = SourceLog::scanned(label, format, error, tally, recent);
+    if cut_short {
+        log.covered_from = Some(oldest_counted.unwrap_or(now));
+    }
+    log
+}
+
+/// Whether a line the budget left unread belongs to the window (a line without a time of its
+/// own is taken to).
+fn next_is_in_window(
+    lines: &mut ReverseLines<'_>,
+    raw: &mut Vec<u8>,
+    kind: Option<LogKind>,
+    times: &mut TimeParser,
+    cutoff: i64,
+) -> bool {
+    if !matches!(lines.next_line(raw), Ok(Some(_))) {
+        return false;
+    }
+    let text = sanitize_bytes(raw);
+    let c = classify(&text, kind);
+    let time = c.stamp().and_then(|(clock, t)| times.parse(clock, t));
+    time.is_none_or(|t| t >= cutoff)
 }
 
 /// Turns the examples' line starts into line numbers, within [`LINE_NUMBER_MAX_BYTES`]; a number

@@ -45,6 +45,8 @@ pub const RECENT: Duration = Duration::from_secs(60);
 /// and over the last minute, which the verdict weighs.
 pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogInput {
     let now = unix_seconds(now);
+    // Counts are labelled with the span they cover, never a window they did not read.
+    let window = source.covered(window, now);
     let counts = source.tally.last(window, now);
     let window_start = now.saturating_sub(i64::try_from(window.as_secs()).unwrap_or(i64::MAX));
     let last_event = source
@@ -58,6 +60,7 @@ pub fn log_input(source: &SourceLog, window: Duration, now: SystemTime) -> LogIn
         source: source.label.clone(),
         format: source.format,
         window,
+        cut_short: source.covered_from.is_some(),
         error: source.error().map(str::to_owned),
         counts,
         recent: source.tally.last(RECENT, now),
