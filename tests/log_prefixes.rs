@@ -194,7 +194,13 @@ fn check_counts_the_window_of_a_journal_and_a_container() {
     );
     assert_eq!(
         argv[4..],
-        ["-n", "100000", "-u", "nginx.service", "--no-pager"]
+        [
+            "-n",
+            &gatewatch::logs::DEFAULT_MAX_LINES.to_string(),
+            "-u",
+            "nginx.service",
+            "--no-pager"
+        ]
     );
     let argv = std::fs::read_to_string(sb.path().join("docker.argv")).unwrap();
     assert_eq!(argv.lines().next_back(), Some("web-1"));
