@@ -13,6 +13,7 @@ use std::time::Instant;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::config::Target;
+use crate::discover::host_port_text;
 use crate::sanitize::sanitize;
 
 trait Stream: Read + Write {
@@ -143,10 +144,7 @@ pub fn http_get(
     // Host goes, and curl's "localhost" is the documented one.
     let host = match at {
         Target::Unix { .. } => "localhost".to_string(),
-        Target::Tcp { host, port } | Target::Http { host, port, .. } if host.contains(':') => {
-            format!("[{host}]:{port}")
-        }
-        Target::Tcp { host, port } | Target::Http { host, port, .. } => format!("{host}:{port}"),
+        Target::Tcp { host, port } | Target::Http { host, port, .. } => host_port_text(host, *port),
     };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nUser-Agent: gatewatch\r\nConnection: close\r\n\r\n"

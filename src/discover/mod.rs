@@ -16,7 +16,7 @@ mod nginx;
 mod sink;
 pub mod target;
 
-pub(crate) use address::inet_aton;
+pub(crate) use address::{host_port_text, inet_aton};
 pub use apache::apache;
 pub use caddy::{DEFAULT_ADMIN as CADDY_DEFAULT_ADMIN, caddy, caddy_json};
 pub use haproxy::haproxy;

@@ -2,7 +2,8 @@
 //! watched upstream.
 
 use crate::config::Target;
-use crate::proxy_view::{ProxySays, ProxyView, ServerView, host_port, proxy_name};
+use crate::discover::host_port_text;
+use crate::proxy_view::{ProxySays, ProxyView, ServerView, proxy_name};
 use crate::upstream::catalog::Entry;
 
 /// One view per API the catalog names, in its order; empty until the first read.
@@ -71,7 +72,7 @@ fn target_key(target: &Target) -> Option<String> {
     match target {
         Target::Unix { path } => Some(path.display().to_string()),
         Target::Http { host, port, .. } | Target::Tcp { host, port } => {
-            Some(address_key(&host_port(host, *port)))
+            Some(address_key(&host_port_text(host, *port)))
         }
     }
 }

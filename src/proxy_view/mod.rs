@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::config::Target;
+use crate::discover::host_port_text;
 pub use crate::discover::{ApiKind, DiscoveredApi};
 use crate::local_api;
 use crate::sanitize::sanitize;
@@ -156,18 +157,9 @@ pub fn api_name(kind: ApiKind) -> &'static str {
 pub fn at_label(at: &Target) -> String {
     let text = match at {
         Target::Unix { path } => format!("unix:{}", path.display()),
-        Target::Http { host, port, .. } | Target::Tcp { host, port } => host_port(host, *port),
+        Target::Http { host, port, .. } | Target::Tcp { host, port } => host_port_text(host, *port),
     };
     sanitize(&text).into_owned()
-}
-
-/// `host:port`, IPv6 in brackets: the key a server's address is matched by.
-pub fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
 }
 
 /// Reads one API, within [`TIMEOUT`]. Never fails: an error is kept in [`ProxyView::error`].
@@ -240,8 +232,8 @@ mod tests {
 
     #[test]
     fn addresses_are_labelled_as_they_are_matched() {
-        assert_eq!(host_port("::1", 80), "[::1]:80");
-        assert_eq!(host_port("10.0.0.5", 80), "10.0.0.5:80");
+        assert_eq!(host_port_text("::1", 80), "[::1]:80");
+        assert_eq!(host_port_text("10.0.0.5", 80), "10.0.0.5:80");
         let unix = Target::Unix {
             path: "/run/h.sock".into(),
         };
