@@ -37,23 +37,18 @@ impl Stream for UnixStream {
 /// Only the proxy on this host is asked. An API listening on every address (`0.0.0.0`, `::`)
 /// is asked on loopback.
 fn loopback(host: &str, port: u16) -> Result<SocketAddr, String> {
-    let ip: IpAddr = match host {
-        h if h.eq_ignore_ascii_case("localhost") => IpAddr::from([127, 0, 0, 1]),
-        h => h.parse().map_err(|_| {
-            format!("not asked: {h} is not a loopback address (only 127.0.0.0/8, ::1 and unix sockets are)")
-        })?,
-    };
-    let ip = if ip.is_unspecified() {
-        IpAddr::from([127, 0, 0, 1])
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        Some(IpAddr::from([127, 0, 0, 1]))
     } else {
-        ip
+        host.parse::<IpAddr>().ok()
     };
-    if !ip.is_loopback() {
-        return Err(format!(
-            "not asked: {ip} is not a loopback address (only 127.0.0.0/8, ::1 and unix sockets are)"
-        ));
+    match ip {
+        Some(ip) if ip.is_unspecified() => Ok(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port)),
+        Some(ip) if ip.is_loopback() => Ok(SocketAddr::new(ip, port)),
+        _ => Err(format!(
+            "not asked: {host} is not a loopback address (only 127.0.0.0/8, ::1 and unix sockets are)"
+        )),
     }
-    Ok(SocketAddr::new(ip, port))
 }
 
 fn left(deadline: Instant) -> Result<std::time::Duration, String> {
