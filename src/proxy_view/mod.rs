@@ -176,6 +176,11 @@ pub fn read(api: &DiscoveredApi) -> ProxyView {
             local_api::http_get(&api.at, "/clusters", deadline, MAX_REPLY).map(|b| envoy::parse(&b))
         }
     };
+    answer(api, result)
+}
+
+/// What `api` answered, taken now: its servers, or why there are none.
+fn answer(api: &DiscoveredApi, result: Result<Vec<ServerView>, String>) -> ProxyView {
     let (servers, error) = match result {
         Ok(servers) => (servers, None),
         Err(e) => (Vec::new(), Some(sanitize(&e).into_owned())),
@@ -197,13 +202,8 @@ pub fn read_all(apis: &[DiscoveredApi]) -> Vec<ProxyView> {
             .into_iter()
             .zip(apis)
             .map(|(h, api)| {
-                h.join().unwrap_or_else(|_| ProxyView {
-                    api: api.kind,
-                    at: at_label(&api.at),
-                    taken: SystemTime::now(),
-                    servers: Vec::new(),
-                    error: Some("the reader panicked".into()),
-                })
+                h.join()
+                    .unwrap_or_else(|_| answer(api, Err("the reader panicked".into())))
             })
             .collect()
     })
