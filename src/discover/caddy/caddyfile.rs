@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::tree::{Node, loc};
 use super::upstream::{Transport, caddyfile_upstream, record};
-use super::{admin_api, default_admin};
+use super::{DEFAULT_ADMIN, admin_api, default_admin};
 use crate::discover::model::{DiscoveryErrorKind, LogKindHint, SourceLoc, Unprobeable};
 use crate::discover::sink::Sink;
 
@@ -49,7 +49,7 @@ fn global_options(options: &[Node], sink: &mut Sink) -> bool {
                 match o.args().first().map(|t| t.text.as_str()) {
                     Some("off") => {}
                     Some(addr) => admin_api(addr, &o.loc(), sink),
-                    None => admin_api("localhost:2019", &o.loc(), sink),
+                    None => admin_api(DEFAULT_ADMIN, &o.loc(), sink),
                 }
             }
             // The default logger: Caddy's own messages, the upstream errors among them.

@@ -18,6 +18,7 @@ use super::files::{LoadError, Loader};
 use super::model::{ApiKind, DiscoveredApi, Discovery, DiscoveryErrorKind, SourceLoc};
 use super::sink::Sink;
 use super::target::Target;
+use upstream::{localhost_if_no_host, without_tcp_network};
 
 /// Where Caddy's admin endpoint listens when the config does not say.
 pub const DEFAULT_ADMIN: &str = "localhost:2019";
@@ -93,14 +94,7 @@ pub(super) fn admin_api(addr: &str, at: &SourceLoc, sink: &mut Sink) {
     let target = if let Some(path) = addr.strip_prefix("unix/") {
         Ok(Target::Unix { path: path.into() })
     } else {
-        let addr = ["tcp/", "tcp4/", "tcp6/"]
-            .iter()
-            .find_map(|p| addr.strip_prefix(p))
-            .unwrap_or(addr);
-        let addr = match addr.strip_prefix(':') {
-            Some(port) => format!("localhost:{port}"),
-            None => addr.to_string(),
-        };
+        let addr = localhost_if_no_host(without_tcp_network(addr));
         split_host_port(&addr).and_then(|hp| match hp.port {
             Some(port) => Ok(Target::Tcp {
                 host: hp.host,

@@ -109,11 +109,24 @@ pub(super) fn json_dial(s: &str, transport: Transport) -> Result<Vec<Dial>, Prob
     if let Some(p) = placeholder(s) {
         return Err(p);
     }
-    let s = ["tcp/", "tcp4/", "tcp6/"]
+    dial(without_tcp_network(s), transport)
+}
+
+/// A network address without its `tcp/`, `tcp4/` or `tcp6/` network: the address dialled.
+pub(super) fn without_tcp_network(s: &str) -> &str {
+    ["tcp/", "tcp4/", "tcp6/"]
         .iter()
         .find_map(|p| s.strip_prefix(p))
-        .unwrap_or(s);
-    dial(s, transport)
+        .unwrap_or(s)
+}
+
+/// ":8080" is localhost, as Go dials it; anything else as written.
+pub(super) fn localhost_if_no_host(s: &str) -> String {
+    if s.starts_with(':') {
+        format!("localhost{s}")
+    } else {
+        s.to_string()
+    }
 }
 
 fn placeholder(s: &str) -> Option<Problem> {
@@ -144,12 +157,7 @@ fn dial(s: &str, transport: Transport) -> Result<Vec<Dial>, Problem> {
             },
         }]);
     }
-    // ":8080" is localhost, as Go dials it.
-    let s = if s.starts_with(':') {
-        format!("localhost{s}")
-    } else {
-        s.to_string()
-    };
+    let s = localhost_if_no_host(s);
     let (host_part, ports) = split_range(&s).map_err(Problem::Invalid)?;
     let hp = split_host_port(&host_part).map_err(Problem::Invalid)?;
     let ports = match (ports, hp.port) {
