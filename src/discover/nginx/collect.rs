@@ -360,19 +360,11 @@ impl Collector {
                 );
                 continue;
             }
-            let group = &mut self.groups[g];
-            match p.protocol {
-                Protocol::Http { tls } => group.http = group.http.or(Some(tls)),
-                Protocol::Other => group.other = true,
-            }
+            self.groups[g].used_by(p.protocol);
         }
         for (ns, host, protocol) in &self.named {
             if let Some(g) = self.find_group(*ns, host) {
-                let group = &mut self.groups[g];
-                match protocol {
-                    Protocol::Http { tls } => group.http = group.http.or(Some(*tls)),
-                    Protocol::Other => group.other = true,
-                }
+                self.groups[g].used_by(*protocol);
             }
         }
         // One probe per target, however many groups or passes name it: the first keeps it.

@@ -39,6 +39,16 @@ pub(super) struct Group {
     pub(super) at: SourceLoc,
 }
 
+impl Group {
+    /// A pass with `protocol` goes to this group: the first `proxy_pass` decides the scheme.
+    pub(super) fn used_by(&mut self, protocol: Protocol) {
+        match protocol {
+            Protocol::Http { tls } => self.http = self.http.or(Some(tls)),
+            Protocol::Other => self.other = true,
+        }
+    }
+}
+
 pub(super) struct Member {
     pub(super) endpoint: Endpoint,
     pub(super) flags: ServerFlags,
