@@ -158,18 +158,14 @@ impl Parser<'_> {
     ) -> Result<Option<Statement>, SyntaxError> {
         let skipped = self.lexer.skip_lua_block();
         let mut args = words.into_iter();
-        let name = args.next().unwrap_or_default();
-        let directive = Statement::Directive(Directive {
-            name,
+        let d = Directive {
+            name: args.next().unwrap_or_default(),
             args: args.collect(),
             line,
             block: false,
-        });
-        let Err((e, recovered)) = skipped else {
-            return Ok(Some(directive));
         };
-        let Statement::Directive(d) = &directive else {
-            return Ok(Some(directive));
+        let Err((e, recovered)) = skipped else {
+            return Ok(Some(Statement::Directive(d)));
         };
         // Quoted only when it looks like a directive name (see `unparsed`).
         let plain =
@@ -185,7 +181,7 @@ impl Parser<'_> {
             format!("broken Lua in {what}: {e}; rest of file skipped")
         };
         if recovered {
-            self.pending = Some(directive);
+            self.pending = Some(Statement::Directive(d));
         }
         Err(SyntaxError {
             line,
