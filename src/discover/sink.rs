@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::limits::{MAX_ENTRIES, MAX_ERRORS};
 use super::model::{
-    DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError, DiscoveryErrorKind,
-    LogElsewhere, LogKindHint, SourceLoc, Unprobeable, UnusedGroup,
+    ApiKind, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError,
+    DiscoveryErrorKind, LogElsewhere, LogKindHint, SourceLoc, Unprobeable, UnusedGroup,
 };
 use super::target::Target;
 use crate::sanitize::sanitize;
@@ -45,6 +45,8 @@ pub(crate) struct Sink {
     /// With the place: the same value in two locations is listed twice.
     unprobeable_keys: HashSet<(String, String, SourceLoc)>,
     log_keys: HashSet<(PathBuf, bool)>,
+    elsewhere_keys: HashSet<(LogKindHint, String, String)>,
+    api_keys: HashSet<(ApiKind, Target)>,
     file_keys: HashSet<PathBuf>,
     errors_full: bool,
     full: HashSet<&'static str>,
@@ -136,14 +138,14 @@ impl Sink {
     pub(crate) fn elsewhere(&mut self, mut e: LogElsewhere) {
         e.to = clean(&e.to);
         e.detail = clean(&e.detail);
-        let seen = self
-            .out
-            .elsewhere
-            .iter()
-            .any(|o| o.kind == e.kind && o.to == e.to && o.detail == e.detail);
-        if !seen && self.room(self.out.elsewhere.len(), "logs sent elsewhere", &e.source) {
-            self.out.elsewhere.push(e);
+        let key = (e.kind, e.to.clone(), e.detail.clone());
+        if self.elsewhere_keys.contains(&key)
+            || !self.room(self.out.elsewhere.len(), "logs sent elsewhere", &e.source)
+        {
+            return;
         }
+        self.elsewhere_keys.insert(key);
+        self.out.elsewhere.push(e);
     }
 
     pub(crate) fn log(&mut self, path: PathBuf, kind: LogKindHint, source: SourceLoc) {
@@ -166,15 +168,11 @@ impl Sink {
 
     /// A proxy's own API; the same kind at the same place is listed once.
     pub(crate) fn api(&mut self, api: DiscoveredApi) {
-        if self
-            .out
-            .apis
-            .iter()
-            .any(|a| a.kind == api.kind && a.at == api.at)
-            || !self.room(self.out.apis.len(), "APIs", &api.source)
-        {
+        let key = (api.kind, api.at.clone());
+        if self.api_keys.contains(&key) || !self.room(self.out.apis.len(), "APIs", &api.source) {
             return;
         }
+        self.api_keys.insert(key);
         self.out.apis.push(api);
     }
 
