@@ -330,6 +330,29 @@ fn stats_sockets_in_global_are_the_proxys_own_view() {
     assert_eq!(d.targets.len(), 1);
 }
 
+/// A stats socket's address is read as HAProxy reads a server's: the port after the last colon,
+/// brackets or not; a port offset means nothing for a socket HAProxy listens on.
+#[test]
+fn stats_socket_addresses_are_read_like_server_addresses() {
+    let tree = Tree::empty();
+    tree.write(
+        "haproxy.cfg",
+        "global\n\
+         \x20   stats socket ipv6@::1:9996\n\
+         \x20   stats socket [::1]:9995\n\
+         \x20   stats socket 127.0.0.1:+1\n",
+    );
+    let d = discover::haproxy(&tree.path("haproxy.cfg"));
+    let got: Vec<String> = d.apis.iter().map(|a| a.at.to_string()).collect();
+    assert_eq!(got, ["tcp://[::1]:9996", "tcp://[::1]:9995"]);
+    let errors = tree.errors(&d);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("haproxy.cfg:4: port offset"),
+        "{errors:?}"
+    );
+}
+
 /// Short IPv4 forms, mptcp@, a SOCKS4 hop and a health check that goes elsewhere.
 #[test]
 fn short_ipv4_mptcp_socks4_and_check_port() {

@@ -22,6 +22,7 @@ use super::sink::Sink;
 use super::target::Target;
 use server::{
     Address, AddressProblem, Params, Parsed, health_check_note, parse_address, parse_params,
+    split_haproxy_host_port,
 };
 use words::split_words;
 
@@ -370,15 +371,16 @@ fn stats_socket(args: &[String], at: &SourceLoc, sink: &mut Sink) {
     let target = match family {
         Some("unix") => Ok(Target::Unix { path: bare.into() }),
         None if !bare.contains(':') => Ok(Target::Unix { path: bare.into() }),
-        Some("ipv4" | "ipv6") | None => {
-            split_host_port(&local(bare)).and_then(|hp| match hp.port {
-                Some(port) if !hp.host.is_empty() => Ok(Target::Tcp {
+        // Read as HAProxy reads every address, a server's too: the port after the last colon.
+        Some("ipv4" | "ipv6") | None => split_haproxy_host_port(&local(bare))
+            .map_err(|(AddressProblem::Invalid(r) | AddressProblem::Runtime(r))| r)
+            .and_then(|hp| match hp.port {
+                Some(port) => Ok(Target::Tcp {
                     host: hp.host,
                     port,
                 }),
-                _ => Err(format!("stats socket \"{address}\" has no port")),
-            })
-        }
+                None => Err(format!("stats socket \"{address}\" has no port")),
+            }),
         Some(other) => Err(format!(
             "stats socket \"{address}\": the {other}@ family is not read by gatewatch"
         )),
@@ -396,7 +398,10 @@ fn stats_socket(args: &[String], at: &SourceLoc, sink: &mut Sink) {
 /// A socket bound on every address ("*:9999", ":9999", "0.0.0.0:9999") is asked on loopback.
 fn local(address: &str) -> String {
     for any in ["*:", ":", "0.0.0.0:"] {
-        if let Some(port) = address.strip_prefix(any) {
+        // "::1:9999" is an IPv6 address, not ":" and a port.
+        if let Some(port) = address.strip_prefix(any)
+            && !port.contains(':')
+        {
             return format!("127.0.0.1:{port}");
         }
     }

@@ -108,7 +108,7 @@ pub(super) fn parse_address(s: &str) -> Result<Parsed, AddressProblem> {
 
 /// HAProxy reads the port after the last colon, brackets or not ("2001:db8::1:80"), and allows a
 /// "+N"/"-N" offset from the client's port.
-fn split_haproxy_host_port(s: &str) -> Result<HostPort, AddressProblem> {
+pub(super) fn split_haproxy_host_port(s: &str) -> Result<HostPort, AddressProblem> {
     if s.starts_with('[') {
         return split_host_port(s).map_err(AddressProblem::Invalid);
     }
