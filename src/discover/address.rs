@@ -137,8 +137,17 @@ pub(crate) fn unusual_ipv4(host: &str) -> Option<Ipv4Addr> {
     inet_aton(host)
 }
 
+/// A host as a proxy that resolves with `getaddrinfo` reads it: a short or unusual IPv4 form
+/// ("127.1") as its dotted quad, with a note saying so; anything else as written.
+pub(crate) fn read_host(host: String) -> (String, Option<String>) {
+    match unusual_ipv4(&host) {
+        Some(ip) => (ip.to_string(), Some(format!("address {host} read as {ip}"))),
+        None => (host, None),
+    }
+}
+
 /// "host:port", with brackets around IPv6.
-pub(crate) fn host_port_text(host: &str, port: u16) -> String {
+pub(crate) fn host_port_text(host: &str, port: impl std::fmt::Display) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

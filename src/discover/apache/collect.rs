@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::envvars::substitute;
 use crate::discover::address::{
-    authority, first_variable, host_port_text, http_target, split_host_port, split_scheme,
-    strip_unix, tcp_target, unusual_ipv4,
+    authority, first_variable, host_port_text, http_target, read_host, split_host_port,
+    split_scheme, strip_unix, tcp_target,
 };
 use crate::discover::limits::MAX_ENTRIES;
 use crate::discover::model::{
@@ -437,13 +437,7 @@ fn parse_worker(url: &str) -> Result<Worker, WorkerError> {
     let hp = split_host_port(host).map_err(WorkerError::Invalid)?;
     let port = hp.port.unwrap_or(default_port);
     // mod_proxy resolves with getaddrinfo, which reads "127.1" as 127.0.0.1 (inet_aton).
-    let (host, note) = match unusual_ipv4(&hp.host) {
-        Some(ip) => (
-            ip.to_string(),
-            Some(format!("address {} read as {ip}", hp.host)),
-        ),
-        None => (hp.host, None),
-    };
+    let (host, note) = read_host(hp.host);
     Ok(Worker::Target {
         target: match http {
             Some(tls) => http_target(&host, port, tls),

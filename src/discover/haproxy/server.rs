@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::discover::address::{
-    HostPort, first_variable, parse_port, split_host_port, unusual_ipv4,
+    HostPort, first_variable, host_port_text, parse_port, read_host, split_host_port, unusual_ipv4,
 };
 use crate::discover::model::ServerFlags;
 
@@ -93,13 +93,8 @@ pub(super) fn parse_address(s: &str) -> Result<Parsed, AddressProblem> {
     };
     // HAProxy resolves a host that is not a dotted quad with getaddrinfo, which reads
     // "10.10.188" as the address 10.10.0.188 (inet_aton): never a name to look up.
-    let host = match unusual_ipv4(&hp.host) {
-        Some(ip) => {
-            notes.push(format!("address {} read as {ip}", hp.host));
-            ip.to_string()
-        }
-        None => hp.host,
-    };
+    let (host, note) = read_host(hp.host);
+    notes.extend(note);
     Ok(Parsed {
         address: Address::Net { host, port },
         notes,
@@ -276,13 +271,11 @@ pub(super) fn health_check_note(p: &Params, host: &str, port: u16) -> Option<Str
         |a| unusual_ipv4(a).map_or_else(|| a.to_string(), |ip| ip.to_string()),
     );
     let port = p.check_port.clone().unwrap_or_else(|| port.to_string());
-    let at = if addr.contains(':') {
-        format!("[{addr}]:{port}")
-    } else {
-        format!("{addr}:{port}")
-    };
     let tls = if p.check_ssl { " over TLS" } else { "" };
-    Some(format!("health check at {at}{tls}"))
+    Some(format!(
+        "health check at {}{tls}",
+        host_port_text(&addr, port)
+    ))
 }
 
 #[cfg(test)]
