@@ -309,10 +309,9 @@ impl Collector {
             .position(|g| g.ns == ns && g.name.eq_ignore_ascii_case(name))
     }
 
-    /// Resolves passes against groups and emits everything, in config order. `defaults` are
-    /// nginx's compiled-in logs, used where the config names none.
-    /// `defaults` is asked, at most once, for nginx's compiled-in defaults (which runs `nginx -V`):
-    /// only for a main config that leaves a log to them or has relative log paths.
+    /// Resolves passes against groups and emits everything, in config order. `defaults` is asked,
+    /// at most once, for nginx's compiled-in defaults (which runs `nginx -V`): only for a main
+    /// config that leaves a log to them or has relative log paths.
     pub(super) fn finish(
         mut self,
         defaults: &mut dyn FnMut() -> Option<CompiledDefaults>,
