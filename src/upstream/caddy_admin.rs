@@ -57,17 +57,15 @@ pub fn running(file_path: &Path, file: &Discovery) -> Option<Running> {
         n.dedup();
         n
     };
+    // Both sorted: what `a` has and `b` lacks, by binary search.
+    fn only<'a>(a: &'a [String], b: &[String]) -> Vec<&'a str> {
+        a.iter()
+            .filter(|n| b.binary_search(n).is_err())
+            .map(String::as_str)
+            .collect()
+    }
     let (in_file, running) = (names(file), names(&discovery));
-    let only_file: Vec<&str> = in_file
-        .iter()
-        .filter(|n| !running.contains(n))
-        .map(String::as_str)
-        .collect();
-    let only_running: Vec<&str> = running
-        .iter()
-        .filter(|n| !in_file.contains(n))
-        .map(String::as_str)
-        .collect();
+    let (only_file, only_running) = (only(&in_file, &running), only(&running, &in_file));
     let differs = (!only_file.is_empty() || !only_running.is_empty()).then(|| {
         let list = |v: &[&str]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
         format!(
