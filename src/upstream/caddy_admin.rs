@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::config::Target;
-use crate::discover::{ApiKind, Discovery, caddy_json};
+use crate::discover::{ApiKind, Discovery, caddy_json, host_port_text};
 use crate::local_api;
 
 /// The whole exchange, connect to last byte.
@@ -32,7 +32,7 @@ pub fn running(file_path: &Path, file: &Discovery) -> Option<Running> {
     let api = file.apis.iter().find(|a| a.kind == ApiKind::CaddyAdmin)?;
     let place = match &api.at {
         Target::Unix { path } => format!("unix/{}", path.display()),
-        other => format!("{}:{}", other.host()?, other.port()?),
+        Target::Tcp { host, port } | Target::Http { host, port, .. } => host_port_text(host, *port),
     };
     let body = match get_config(&api.at) {
         Ok(body) => body,
