@@ -148,8 +148,11 @@ impl Model {
     /// Keeps a round of the proxies' own views; returns whether what they say changed.
     pub fn apply_proxy_views(&mut self, views: Vec<crate::proxy_view::ProxyView>) -> bool {
         let changed = self.proxy_views.apply(views);
-        for row in &mut self.upstreams.rows {
-            row.proxy = self.proxy_views.for_entry(&row.entry);
+        let says = self
+            .proxy_views
+            .for_entries(self.upstreams.rows.iter().map(|r| &r.entry));
+        for (row, says) in self.upstreams.rows.iter_mut().zip(says) {
+            row.proxy = says;
         }
         changed
     }

@@ -26,25 +26,54 @@ impl ProxyViews {
     /// The server a proxy lists for `entry`: by HAProxy's `backend/server` name when discovery
     /// named the upstream so, else by address, preferring the same group.
     pub fn for_entry(&self, entry: &Entry) -> Option<ProxySays> {
-        let key = target_key(&entry.upstream.url);
-        let mut by_address = None;
-        for view in &self.views {
-            for s in &view.servers {
-                let named = !s.group.is_empty()
-                    && entry.upstream.name == format!("{}/{}", s.group, s.server);
-                let same_group = entry.group.as_deref() == Some(s.group.as_str());
-                if named {
-                    return Some(says(view, s));
-                }
-                if key.as_deref().is_some_and(|k| address_key(&s.address) == k)
-                    && (by_address.is_none() || same_group)
-                {
-                    by_address = Some(says(view, s));
-                }
-            }
-        }
-        by_address
+        find(&self.keyed(), entry)
     }
+
+    /// [`Self::for_entry`] for each of `entries`, the servers' address keys worked out once.
+    pub fn for_entries<'a>(
+        &self,
+        entries: impl IntoIterator<Item = &'a Entry>,
+    ) -> Vec<Option<ProxySays>> {
+        let keyed = self.keyed();
+        entries.into_iter().map(|e| find(&keyed, e)).collect()
+    }
+
+    /// Every server, in order, with its view and its address key.
+    fn keyed(&self) -> Vec<Keyed<'_>> {
+        self.views
+            .iter()
+            .flat_map(|v| {
+                v.servers
+                    .iter()
+                    .map(move |s| (v, s, address_key(&s.address)))
+            })
+            .collect()
+    }
+}
+
+type Keyed<'a> = (&'a ProxyView, &'a ServerView, String);
+
+fn find(keyed: &[Keyed<'_>], entry: &Entry) -> Option<ProxySays> {
+    let key = target_key(&entry.upstream.url);
+    let mut by_address = None;
+    for (view, s, address) in keyed {
+        // The upstream's name is "group/server".
+        let named = !s.group.is_empty()
+            && entry
+                .upstream
+                .name
+                .strip_prefix(s.group.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                == Some(s.server.as_str());
+        let same_group = entry.group.as_deref() == Some(s.group.as_str());
+        if named {
+            return Some(says(view, s));
+        }
+        if key.as_deref() == Some(address.as_str()) && (by_address.is_none() || same_group) {
+            by_address = Some(says(view, s));
+        }
+    }
+    by_address
 }
 
 fn same_servers(a: &ProxyView, b: &ProxyView) -> bool {
@@ -181,6 +210,14 @@ mod tests {
                 .for_entry(&entry("n", "tcp://127.0.0.1:1", None))
                 .is_none()
         );
+        let entries = [
+            entry("shop/s1", "http://app.internal:80/", Some("shop")),
+            entry("a", "http://127.0.0.1:8080/", Some("shop")),
+            entry("a", "tcp://127.0.0.1:8080", None),
+            entry("n", "tcp://127.0.0.1:1", None),
+        ];
+        let one_by_one: Vec<_> = entries.iter().map(|e| views.for_entry(e)).collect();
+        assert_eq!(views.for_entries(&entries), one_by_one);
     }
 
     #[test]
