@@ -43,7 +43,9 @@ impl Haproxy {
             .expect("start haproxy");
         let mut h = Haproxy { child, socket };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !h.socket.exists() {
+        // The socket file exists once bound, a moment before HAProxy listens on it: wait until
+        // it takes a connection.
+        while UnixStream::connect(&h.socket).is_err() {
             if let Ok(Some(status)) = h.child.try_wait() {
                 panic!("haproxy exited at start: {status}");
             }
