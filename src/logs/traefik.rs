@@ -223,7 +223,7 @@ fn judge<'a>(message: &'a str, error: Option<&'a str>) -> (Option<Cause>, Option
     let Some(error) = error else {
         return (None, None);
     };
-    let cause = go_errors::cause(error);
+    let cause = go_errors::cause(go_errors::Reader::Traefik, error);
     (cause, cause.and_then(|_| go_errors::peer(error)))
 }
 
