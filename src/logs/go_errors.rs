@@ -128,11 +128,7 @@ const RULES: &[Rule] = &[
         |e| has(e, &INVALID_HEADER) || has(e, &MALFORMED_MIME),
         Cause::InvalidHeader,
     ),
-    only(
-        Traefik,
-        |e| has(e, &NO_AVAILABLE) || has(e, &NO_SERVERS),
-        Cause::NoLiveUpstreams,
-    ),
+    only(Traefik, none_left, Cause::NoLiveUpstreams),
     // The upstream closed the connection before (all of) its answer.
     only(
         Caddy,
@@ -157,6 +153,11 @@ pub fn cause(reader: Reader, error: &str) -> Option<Cause> {
         .iter()
         .find(|rule| rule.only.is_none_or(|only| only == reader) && (rule.found)(error))
         .map(|rule| rule.cause)
+}
+
+/// Traefik's load balancer's own words: it had no server to forward to.
+pub fn none_left(text: &str) -> bool {
+    has(text, &NO_AVAILABLE) || has(text, &NO_SERVERS)
 }
 
 /// `dial tcp: lookup shop on 127.0.0.11:53: ...`: a resolver failure, whatever followed.

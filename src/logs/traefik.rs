@@ -215,8 +215,7 @@ fn judge<'a>(message: &'a str, error: Option<&'a str>) -> (Option<Cause>, Option
         (false, Some(error)) => Some(error),
         (false, None) => {
             // The load balancer's own words, whatever the line's shape.
-            let none_left =
-                message.contains("no available server") || message.contains("no servers available");
+            let none_left = go_errors::none_left(message);
             return (none_left.then_some(Cause::NoLiveUpstreams), None);
         }
     };
