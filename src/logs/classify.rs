@@ -87,7 +87,10 @@ pub fn allowed(format: Format, kind: Option<LogKind>) -> bool {
 /// text may hold a bracketed date too). Byte compares that fail at once for other lines.
 #[inline]
 fn read_before_access(b: &[u8]) -> bool {
-    b.first() == Some(&b'{') || envoy::looks_like_bytes(b) || traefik::looks_like_bytes(b)
+    b.first() == Some(&b'{')
+        || envoy::looks_like_bytes(b)
+        || traefik::looks_like_bytes(b)
+        || caddy::looks_like_bytes(b)
 }
 
 /// Detects and classifies `line`; `kind` (from the config) rules out formats the source cannot
@@ -289,7 +292,6 @@ pub fn plain_request(raw: &[u8], kind: Option<LogKind>) -> Option<access::Reques
         || nginx::looks_like_bytes(raw)
         || apache::looks_like_bytes(raw)
         || read_before_access(raw)
-        || caddy::looks_like_bytes(raw)
     {
         return None;
     }

@@ -287,12 +287,17 @@ fn pipe_thread<R: std::io::Read + Send + 'static>(
 /// [`PIPE_LINE_MAX`] is marked. `position` becomes the last line's `docker logs -t` stamp.
 fn whole_lines(lines: &mut LineSplitter, data: &[u8], position: &mut Option<String>) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
+    // Where in `out` the last stamp is: copied once per read, not once per line.
+    let mut last_stamp = None;
     lines.push(data, |line, cut| {
         if let Some(stamp) = prefix::leading_rfc3339(line) {
-            *position = Some(stamp.to_owned());
+            last_stamp = Some(out.len()..out.len() + stamp.len());
         }
         push_line(&mut out, line, cut);
     });
+    if let Some(stamp) = last_stamp {
+        *position = Some(String::from_utf8_lossy(&out[stamp]).into_owned());
+    }
     out
 }
 
@@ -314,4 +319,30 @@ fn journal_lines(lines: &mut LineSplitter, data: &[u8], position: &mut Option<St
         }
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_position_is_the_last_stamped_line_s_stamp() {
+        let mut lines = LineSplitter::new(PIPE_LINE_MAX);
+        let mut position = None;
+        let out = whole_lines(
+            &mut lines,
+            b"2024-09-27T02:33:25.1Z a\n2024-09-27T02:33:26.2Z b\nno stamp\npart",
+            &mut position,
+        );
+        assert_eq!(
+            out,
+            b"2024-09-27T02:33:25.1Z a\n2024-09-27T02:33:26.2Z b\nno stamp\n"
+        );
+        assert_eq!(position.as_deref(), Some("2024-09-27T02:33:26.2Z"));
+        // A read without a stamped line keeps the position it had.
+        whole_lines(&mut lines, b"ial\nplain\n", &mut position);
+        assert_eq!(position.as_deref(), Some("2024-09-27T02:33:26.2Z"));
+        whole_lines(&mut lines, b"2024-09-27T02:33:27Z c\n", &mut position);
+        assert_eq!(position.as_deref(), Some("2024-09-27T02:33:27Z"));
+    }
 }

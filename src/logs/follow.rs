@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::command::{CommandReader, Output};
+use super::command::CommandReader;
 use super::file::FileReader;
 use super::lines::{LineSplitter, count_line, count_lines, make_line};
 use super::restart::RestartingReader;
@@ -114,16 +114,9 @@ impl Reader {
                 status: SourceStatus::Starting,
             }),
             Origin::Command(argv) => Reader::Command(CommandReader::spawn(argv)),
-            Origin::Journal { .. } => Reader::Stream(RestartingReader::spawn(
-                &spec.origin,
-                Output::Journal,
-                options.restart_after,
-            )),
-            Origin::Container { .. } => Reader::Stream(RestartingReader::spawn(
-                &spec.origin,
-                Output::Both,
-                options.restart_after,
-            )),
+            Origin::Journal { .. } | Origin::Container { .. } => {
+                Reader::Stream(RestartingReader::spawn(&spec.origin, options.restart_after))
+            }
         }
     }
 

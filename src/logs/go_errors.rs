@@ -8,10 +8,13 @@ use super::text::{finders, has};
 
 finders! {
     NO_SOCKET = "connect: no such file or directory";
+    NO_FILE = "no such file or directory";
+    DIAL_UNIX = "dial unix";
     REFUSED = "connection refused";
     RESET = "connection reset by peer";
     BROKEN_PIPE = "broken pipe";
     LOOKUP = "lookup ";
+    COLON_LOOKUP = ": lookup ";
     NO_HOST = "no such host";
     MISBEHAVING = "server misbehaving";
     IO_TIMEOUT = "i/o timeout";
@@ -21,53 +24,140 @@ finders! {
     X509 = "x509: ";
     NO_ROUTE = "no route to host";
     NET_UNREACHABLE = "network is unreachable";
-    PERMISSION = "connect: permission denied";
+    CONNECT_PERMISSION = "connect: permission denied";
+    PERMISSION = "permission denied";
+    DIAL = "dial ";
     NO_ADDRESS = "cannot assign requested address";
     FD_LIMIT = "too many open files";
     AGAIN = "resource temporarily unavailable";
+    HEADERS_EXCEEDED = "response headers exceeded";
     MALFORMED = "malformed HTTP";
+    INVALID_HEADER = "invalid header";
+    MALFORMED_MIME = "malformed MIME header";
     IDLE_CLOSED = "server closed idle connection";
     NO_AVAILABLE = "no available server";
     NO_SERVERS = "no servers available";
+    NO_UPSTREAMS = "no upstreams available";
+    UNEXPECTED_EOF = "unexpected EOF";
+    INNER_EOF = ": EOF ";
 }
 
-/// The cause a Go error text names, when it is about reaching an upstream. A name lookup that
-/// timed out is `dns`, not `timeout`: the name is what failed.
-pub fn cause(error: &str) -> Option<Cause> {
-    let error = error.trim();
-    let found = |f| has(error, f);
-    Some(if found(&NO_SOCKET) {
-        Cause::NoSocket
-    } else if found(&REFUSED) {
-        Cause::Refused
-    } else if found(&RESET) || found(&BROKEN_PIPE) {
-        Cause::Reset
-    } else if found(&NO_HOST) || found(&MISBEHAVING) || (found(&LOOKUP) && is_lookup(error)) {
-        Cause::Dns
-    } else if found(&IO_TIMEOUT) || found(&DEADLINE) || found(&AWAITING_HEADERS) {
-        Cause::Timeout
-    } else if found(&TLS) || found(&X509) {
-        Cause::Tls
-    } else if found(&NO_ROUTE) || found(&NET_UNREACHABLE) {
-        Cause::Unreachable
-    } else if found(&PERMISSION) {
-        Cause::Permission
-    } else if found(&NO_ADDRESS) {
-        Cause::NoAddress
-    } else if found(&FD_LIMIT) {
-        Cause::FdLimit
-    } else if found(&AGAIN) {
-        Cause::Unavailable
-    } else if found(&MALFORMED) {
-        Cause::InvalidHeader
-    } else if found(&NO_AVAILABLE) || found(&NO_SERVERS) {
-        Cause::NoLiveUpstreams
-    } else if is_eof(error) || found(&IDLE_CLOSED) {
-        // The upstream closed the connection before (all of) its answer.
-        Cause::PrematureClose
-    } else {
-        return None;
-    })
+/// Whose reading of the texts: Traefik's and Caddy's agree on most rules, not on all (see
+/// [`RULES`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    Traefik,
+    Caddy,
+}
+
+/// One text (or a few) and the cause it names; `only` a rule one reader alone applies.
+struct Rule {
+    only: Option<Reader>,
+    found: fn(&str) -> bool,
+    cause: Cause,
+}
+
+const fn both(found: fn(&str) -> bool, cause: Cause) -> Rule {
+    Rule {
+        only: None,
+        found,
+        cause,
+    }
+}
+
+const fn only(reader: Reader, found: fn(&str) -> bool, cause: Cause) -> Rule {
+    Rule {
+        only: Some(reader),
+        found,
+        cause,
+    }
+}
+
+use Reader::{Caddy, Traefik};
+
+/// Every Go error text either reader knows, tried in order; the first that is found names the
+/// cause. Where the readers differ a rule is one reader's alone: the differences are in which
+/// rule comes first when a text holds two (Caddy puts a lookup, its own `no upstreams available`
+/// and `too many open files` first), in how narrowly a rule reads (a missing socket or a denied
+/// permission; a lookup; the forms of EOF) and in texts only one of them knows.
+const RULES: &[Rule] = &[
+    // A name lookup that fails or times out is DNS, whatever its last words are.
+    only(
+        Caddy,
+        |e| has(e, &NO_HOST) || has(e, &COLON_LOOKUP) || has(e, &MISBEHAVING),
+        Cause::Dns,
+    ),
+    only(Caddy, |e| has(e, &NO_UPSTREAMS), Cause::NoLiveUpstreams),
+    only(Caddy, |e| has(e, &FD_LIMIT), Cause::FdLimit),
+    only(Traefik, |e| has(e, &NO_SOCKET), Cause::NoSocket),
+    both(|e| has(e, &REFUSED), Cause::Refused),
+    both(|e| has(e, &RESET) || has(e, &BROKEN_PIPE), Cause::Reset),
+    // A name lookup that timed out is `dns`, not `timeout`: the name is what failed.
+    only(
+        Traefik,
+        |e| has(e, &NO_HOST) || has(e, &MISBEHAVING) || (has(e, &LOOKUP) && is_lookup(e)),
+        Cause::Dns,
+    ),
+    both(
+        |e| has(e, &IO_TIMEOUT) || has(e, &DEADLINE) || has(e, &AWAITING_HEADERS),
+        Cause::Timeout,
+    ),
+    both(|e| has(e, &TLS) || has(e, &X509), Cause::Tls),
+    only(
+        Caddy,
+        |e| has(e, &NO_FILE) && has(e, &DIAL_UNIX),
+        Cause::NoSocket,
+    ),
+    only(
+        Caddy,
+        |e| has(e, &PERMISSION) && has(e, &DIAL),
+        Cause::Permission,
+    ),
+    both(
+        |e| has(e, &NO_ROUTE) || has(e, &NET_UNREACHABLE),
+        Cause::Unreachable,
+    ),
+    only(Traefik, |e| has(e, &CONNECT_PERMISSION), Cause::Permission),
+    both(|e| has(e, &NO_ADDRESS), Cause::NoAddress),
+    only(Traefik, |e| has(e, &FD_LIMIT), Cause::FdLimit),
+    both(|e| has(e, &AGAIN), Cause::Unavailable),
+    only(Caddy, |e| has(e, &HEADERS_EXCEEDED), Cause::TooBigHeader),
+    both(|e| has(e, &MALFORMED), Cause::InvalidHeader),
+    only(
+        Caddy,
+        |e| has(e, &INVALID_HEADER) || has(e, &MALFORMED_MIME),
+        Cause::InvalidHeader,
+    ),
+    only(Traefik, none_left, Cause::NoLiveUpstreams),
+    // The upstream closed the connection before (all of) its answer.
+    only(
+        Caddy,
+        |e| e == "EOF" || e.ends_with(": EOF") || has(e, &UNEXPECTED_EOF) || has(e, &INNER_EOF),
+        Cause::PrematureClose,
+    ),
+    only(
+        Traefik,
+        |e| is_eof(e) || has(e, &IDLE_CLOSED),
+        Cause::PrematureClose,
+    ),
+];
+
+/// The cause a Go error text names, when it is about reaching an upstream, as `reader` reads it.
+/// Traefik's text is read trimmed, Caddy's as it is.
+pub fn cause(reader: Reader, error: &str) -> Option<Cause> {
+    let error = match reader {
+        Traefik => error.trim(),
+        Caddy => error,
+    };
+    RULES
+        .iter()
+        .find(|rule| rule.only.is_none_or(|only| only == reader) && (rule.found)(error))
+        .map(|rule| rule.cause)
+}
+
+/// Traefik's load balancer's own words: it had no server to forward to.
+pub fn none_left(text: &str) -> bool {
+    has(text, &NO_AVAILABLE) || has(text, &NO_SERVERS)
 }
 
 /// `dial tcp: lookup shop on 127.0.0.11:53: ...`: a resolver failure, whatever followed.
@@ -198,7 +288,7 @@ mod tests {
             ("http: server closed idle connection", Cause::PrematureClose),
         ];
         for (text, cause) in cases {
-            assert_eq!(super::cause(text), Some(cause), "{text}");
+            assert_eq!(super::cause(Traefik, text), Some(cause), "{text}");
         }
         for text in [
             "context canceled",
@@ -206,7 +296,44 @@ mod tests {
             "",
             "something else",
         ] {
-            assert_eq!(super::cause(text), None, "{text}");
+            assert_eq!(super::cause(Traefik, text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_readers_differ_where_the_table_says() {
+        for (text, traefik, caddy) in [
+            (
+                "dial tcp: lookup shop on 127.0.0.11:53: read udp 1.2.3.4:5->127.0.0.11:53: read: connection refused",
+                Some(Cause::Refused),
+                Some(Cause::Dns),
+            ),
+            (
+                "lookup shop: i/o timeout",
+                Some(Cause::Dns),
+                Some(Cause::Timeout),
+            ),
+            ("no upstreams available", None, Some(Cause::NoLiveUpstreams)),
+            ("no available server", Some(Cause::NoLiveUpstreams), None),
+            (
+                "net/http: server response headers exceeded 1048576 bytes; aborted",
+                None,
+                Some(Cause::TooBigHeader),
+            ),
+            (
+                "http: server closed idle connection",
+                Some(Cause::PrematureClose),
+                None,
+            ),
+            (" EOF", Some(Cause::PrematureClose), None),
+            (
+                "dial unix /run/app.sock: socket: permission denied",
+                None,
+                Some(Cause::Permission),
+            ),
+        ] {
+            assert_eq!(cause(Traefik, text), traefik, "Traefik: {text}");
+            assert_eq!(cause(Caddy, text), caddy, "Caddy: {text}");
         }
     }
 

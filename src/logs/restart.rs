@@ -12,7 +12,6 @@ use super::{Origin, SourceStatus};
 
 pub struct RestartingReader {
     origin: Origin,
-    output: Output,
     every: Duration,
     pub inner: CommandReader,
     /// When the ended program is started again.
@@ -21,13 +20,12 @@ pub struct RestartingReader {
 
 impl RestartingReader {
     /// `origin` must be a journal or container source; `every` is the wait before each restart.
-    pub fn spawn(origin: &Origin, output: Output, every: Duration) -> Self {
+    pub fn spawn(origin: &Origin, every: Duration) -> Self {
         let argv = origin.stream_argv(None).unwrap_or_default();
         RestartingReader {
             origin: origin.clone(),
-            output,
             every,
-            inner: CommandReader::spawn_with(&argv, output),
+            inner: CommandReader::spawn_with(&argv, output(origin)),
             next_start: None,
         }
     }
@@ -43,7 +41,7 @@ impl RestartingReader {
                 .origin
                 .stream_argv(position.as_deref())
                 .unwrap_or_default();
-            self.inner = CommandReader::spawn_with(&argv, self.output);
+            self.inner = CommandReader::spawn_with(&argv, output(&self.origin));
             // A run that reads nothing resumes from the same place next time.
             self.inner.position = position;
         }
@@ -57,4 +55,9 @@ impl RestartingReader {
         }
         read
     }
+}
+
+/// How `origin`'s program writes its log (stdout alone for a source that is none of them).
+fn output(origin: &Origin) -> Output {
+    origin.stream_output().unwrap_or(Output::Stdout)
 }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use super::command::Output;
 use crate::config::{Argv, LogKind, LogSource, LogStream};
 use crate::sanitize::sanitize;
 
@@ -35,6 +36,15 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// How the program of a journal or container source writes its log; `None` for others.
+    pub(super) fn stream_output(&self) -> Option<Output> {
+        match self {
+            Origin::Journal { .. } => Some(Output::Journal),
+            Origin::Container { .. } => Some(Output::Both),
+            Origin::File(_) | Origin::Glob(_) | Origin::Command(_) => None,
+        }
+    }
+
     /// The argv a journal or container source runs (never through a shell); `None` for others.
     /// `resume` is where an earlier run's lines ended (see [`super::restart`]): the last
     /// journal cursor, or the last `docker logs -t` stamp; without it, the run starts with

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::command::{CommandReader, Output};
+use super::command::CommandReader;
 use super::follow::Read;
 use super::lines::{LineSplitter, make_line};
 use super::scan::{RECENT_LINES, SCAN_MAX_BYTES, ScanSpan};
@@ -26,13 +26,9 @@ pub fn scan_stream(
 ) -> SourceLog {
     let window = i64::try_from(span.window.as_secs()).unwrap_or(i64::MAX);
     let cutoff = span.now.saturating_sub(window);
-    let (argv, output) = match (origin.scan_argv(cutoff), origin) {
-        (Some(argv), Origin::Journal { .. }) => (argv, Output::Journal),
-        (Some(argv), _) => (argv, Output::Both),
-        (None, _) => {
-            let why = "not a journal or container source".to_owned();
-            return SourceLog::scanned(label, None, Some(why), Tally::default(), vec![]);
-        }
+    let (Some(argv), Some(output)) = (origin.scan_argv(cutoff), origin.stream_output()) else {
+        let why = "not a journal or container source".to_owned();
+        return SourceLog::scanned(label, None, Some(why), Tally::default(), vec![]);
     };
     let mut reader = CommandReader::spawn_with(&argv, output);
     let mut counter = Counter {

@@ -215,15 +215,14 @@ fn judge<'a>(message: &'a str, error: Option<&'a str>) -> (Option<Cause>, Option
         (false, Some(error)) => Some(error),
         (false, None) => {
             // The load balancer's own words, whatever the line's shape.
-            let none_left =
-                message.contains("no available server") || message.contains("no servers available");
+            let none_left = go_errors::none_left(message);
             return (none_left.then_some(Cause::NoLiveUpstreams), None);
         }
     };
     let Some(error) = error else {
         return (None, None);
     };
-    let cause = go_errors::cause(error);
+    let cause = go_errors::cause(go_errors::Reader::Traefik, error);
     (cause, cause.and_then(|_| go_errors::peer(error)))
 }
 
