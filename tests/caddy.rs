@@ -16,7 +16,7 @@ use common::caddy::Caddy;
 // `upstreams` reaches it as `super::require_tool`.
 use common::nginx::{free_port, traffic};
 use common::require_tool;
-use servers::Behaviour;
+use servers::{Behaviour, refusing_port};
 use upstreams::Upstreams;
 
 fn check(sb: &common::Sandbox, conf: &std::path::Path) -> serde_json::Value {
@@ -46,13 +46,19 @@ fn line_of(conf: &std::path::Path, needle: &str) -> usize {
 fn check_finds_caddy_upstreams_follows_its_logs_and_reads_its_running_config() {
     let ups = Upstreams::new();
     let live = ups.start(Behaviour::status(200));
-    let dead = free_port();
+    let refusing = refusing_port();
+    let dead = refusing.port;
     let caddy = Caddy::start(&format!(
         "\thandle /live/* {{\n\t\treverse_proxy 127.0.0.1:{}\n\t}}\n\thandle {{\n\t\treverse_proxy 127.0.0.1:{dead}\n\t}}\n",
         live.port()
     ));
     let codes = traffic(caddy.port, "/shop", 5, 1, Duration::from_secs(5));
-    assert_eq!(codes, [502; 5], "caddy itself answers 502");
+    assert_eq!(
+        codes,
+        [502; 5],
+        "caddy itself answers 502; its log: {}",
+        caddy.log("caddy.log")
+    );
     assert_eq!(
         traffic(caddy.port, "/live/x", 2, 1, Duration::from_secs(5)),
         [200; 2]
@@ -132,7 +138,8 @@ fn check_finds_caddy_upstreams_follows_its_logs_and_reads_its_running_config() {
 
 #[test]
 fn without_its_admin_api_the_caddyfile_is_read_with_its_lines() {
-    let dead = free_port();
+    let refusing = refusing_port();
+    let dead = refusing.port;
     let caddy = Caddy::start(&format!("\treverse_proxy 127.0.0.1:{dead}\n"));
     // Caddy's admin endpoint is somewhere else now: the file is all there is.
     let text = std::fs::read_to_string(&caddy.conf).unwrap();

@@ -301,6 +301,32 @@ fn self_signed() -> TlsAcceptor {
     TlsAcceptor::from(Arc::new(config))
 }
 
+/// A loopback port that refuses connections and stays so while this lives: bound without
+/// listening, so no other test can be handed it (a released port can be, and then answers).
+#[allow(dead_code)]
+pub struct RefusingPort {
+    _socket: socket2::Socket,
+    pub port: u16,
+}
+
+#[allow(dead_code)]
+pub fn refusing_port() -> RefusingPort {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&any.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("a bound address")
+        .port();
+    RefusingPort {
+        _socket: socket,
+        port,
+    }
+}
+
 /// A loopback port with nothing listening: bound, then released.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
