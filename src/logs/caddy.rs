@@ -41,12 +41,7 @@ fn is_v1(b: &[u8]) -> bool {
 /// `2024/05/01 12:00:00.123 ERROR ...` (a tab before the level, a space once sanitised).
 fn is_console(b: &[u8]) -> bool {
     b.len() > 25
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'/'
-        && b[7] == b'/'
-        && b[10] == b' '
-        && b[13] == b':'
-        && b[16] == b':'
+        && super::nginx::starts_with_stamp(b)
         && b[19] == b'.'
         && b[20..23].iter().all(u8::is_ascii_digit)
         && matches!(b[23], b' ' | b'\t')

@@ -70,15 +70,20 @@ pub fn looks_like(line: &str) -> bool {
 
 #[inline]
 pub fn looks_like_bytes(b: &[u8]) -> bool {
-    b.len() > TIME_LEN + 1
+    b.len() > TIME_LEN + 1 && starts_with_stamp(b) && b[19] == b' ' && b[20] == b'['
+}
+
+/// Whether `b` starts with nginx's `YYYY/MM/DD HH:MM:SS` (Go's log writes the same, and Caddy's
+/// console form).
+#[inline]
+pub fn starts_with_stamp(b: &[u8]) -> bool {
+    b.len() >= TIME_LEN
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'/'
         && b[7] == b'/'
         && b[10] == b' '
         && b[13] == b':'
         && b[16] == b':'
-        && b[19] == b' '
-        && b[20] == b'['
 }
 
 /// Whether the line is nginx's stderr form, `nginx: [level] message` (no stamp of its own).

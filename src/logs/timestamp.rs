@@ -136,17 +136,7 @@ fn parse_uncached(tz: &TimeZone, clock: Clock, text: &str) -> Option<i64> {
     let b = text.as_bytes();
     match clock {
         // 2024/05/01 12:00:00
-        Clock::NginxError => {
-            let dt = civil(
-                num(b, 0, 4)?,
-                num(b, 5, 2)?,
-                num(b, 8, 2)?,
-                num(b, 11, 2)?,
-                num(b, 14, 2)?,
-                num(b, 17, 2)?,
-            )?;
-            local(tz, dt)
-        }
+        Clock::NginxError => local(tz, date_then_time(b)?),
         // 01/May/2024:12:00:00 +0200
         Clock::Access => {
             let dt = civil(
@@ -204,14 +194,7 @@ fn rfc3339(b: &[u8]) -> Option<i64> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let dt = civil(
-        num(b, 0, 4)?,
-        num(b, 5, 2)?,
-        num(b, 8, 2)?,
-        num(b, 11, 2)?,
-        num(b, 14, 2)?,
-        num(b, 17, 2)?,
-    )?;
+    let dt = date_then_time(b)?;
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
@@ -258,6 +241,19 @@ fn caddy(tz: &TimeZone, text: &str) -> Option<i64> {
         return parse_uncached(tz, Clock::NginxError, text.get(..19)?);
     }
     rfc3339_or_unix(text)
+}
+
+/// The digits of `YYYY?MM?DD?HH?MM?SS` whatever the separators (nginx's `2024/05/01 12:00:00`,
+/// RFC 3339's `2024-05-01T12:00:00`); the caller checks those it needs.
+fn date_then_time(b: &[u8]) -> Option<DateTime> {
+    civil(
+        num(b, 0, 4)?,
+        num(b, 5, 2)?,
+        num(b, 8, 2)?,
+        num(b, 11, 2)?,
+        num(b, 14, 2)?,
+        num(b, 17, 2)?,
+    )
 }
 
 fn local(tz: &TimeZone, dt: DateTime) -> Option<i64> {
