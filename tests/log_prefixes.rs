@@ -98,18 +98,11 @@ fn prefixed_lines_are_counted_by_cause_with_their_own_stamps() {
     assert_eq!(causes.as_object().unwrap().len(), 3, "{v}");
 }
 
-/// Writes an executable script into the sandbox that records its argv, then runs `body`.
+/// [`common::fake_program`] in the sandbox, as the value of an environment variable.
 fn fake(sb: &Sandbox, name: &str, body: &str) -> String {
-    let argv = sb.path().join(format!("{name}.argv"));
-    let path = sb.write(
-        name,
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n{body}\n",
-            argv.display()
-        ),
-    );
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    path.display().to_string()
+    common::fake_program(sb.path(), name, body)
+        .display()
+        .to_string()
 }
 
 /// `check` runs a journal or container source's program once, for the window, and counts

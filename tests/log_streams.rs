@@ -9,7 +9,6 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,21 +20,8 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Writes an executable shell script that records its argv in `argv.txt` beside it, then runs
-/// `body`.
 fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    let argv = dir.join(format!("{name}.argv"));
-    fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n{body}\n",
-            argv.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    common::fake_program(dir, name, body)
 }
 
 /// The argv kept in `dir/FILE.argv` (`file` being the program's name, or `NAME.argv.N` whole).

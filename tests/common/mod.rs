@@ -422,3 +422,23 @@ pub fn utc_stamp(t: i64, format: &str) -> String {
         .strftime(format)
         .to_string()
 }
+
+/// Writes an executable shell script `dir/name` that records its argv in `dir/NAME.argv`, one
+/// word a line, then runs `body`: a stand-in for `journalctl`, `docker` or `nginx`.
+#[allow(dead_code)]
+pub fn fake_program(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let argv = dir.join(format!("{name}.argv"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n{body}\n",
+            argv.display()
+        ),
+    )
+    .expect("write the fake program");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("make it executable");
+    path
+}
