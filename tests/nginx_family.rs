@@ -204,11 +204,7 @@ fn real_nginx_v_gives_its_compiled_in_logs() {
 /// A script standing in for the nginx binary. Written, closed and made executable before it
 /// runs; "text file busy" (another test's fork holding it open for writing) is retried.
 fn fake_nginx(dir: &Path, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
+    common::fake_program(dir, name, body)
 }
 
 fn read(bin: &Path) -> Result<CompiledDefaults, String> {
