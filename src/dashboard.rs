@@ -198,8 +198,10 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
     let follow = FollowOptions::default();
     Ok(Collectors {
         host: HostSampler::spawn(opts.refresh, Outbox::new(tx.clone()))?,
+        // On a thread of their own: 10,000 upstreams are thousands of probes a second, which
+        // must not take the screen's thread.
         upstreams: (!upstreams.is_empty())
-            .then(|| ProbeScheduler::spawn(upstreams, Outbox::new(tx.clone())))
+            .then(|| ProbeScheduler::spawn_threaded("probes", upstreams, Outbox::new(tx.clone())))
             .transpose()?,
         // The gateway is probed like an upstream, but its results are their own kind of event.
         gateway: opts
@@ -258,9 +260,9 @@ impl Collectors {
     }
 }
 
-/// The one result type sent as two events: an upstream's probe goes through `From`.
-fn gateway_event(result: ProbeResult) -> Event {
-    Event::Gateway(Box::new(result))
+/// The one result type sent as two events: an upstream's probes go through `From`.
+fn gateway_event(results: Vec<ProbeResult>) -> Event {
+    Event::Gateway(results)
 }
 
 /// The names DNS watches: an IP literal needs no lookup.

@@ -223,7 +223,7 @@ impl Case {
             app.update(Event::Host(Box::new(sample)));
         }
         for r in c.probes {
-            app.update(Event::Probe(Box::new(r)));
+            app.update(Event::Probes(vec![r]));
         }
         if let Some(round) = c.dns {
             app.update(Event::Dns(Box::new(round)));

@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 pub use history::{DEFAULT_CAPACITY, FLAP_CHANGES, FLAP_WINDOW, History, Sample, State};
 pub use http::MAX_BODY_BYTES;
 pub use outcome::{MAX_DETAIL_CHARS, Outcome};
-pub use probe::{MAX_PARALLEL, probe_all, probe_once};
+pub use probe::{MAX_PARALLEL, probe_all, probe_all_by, probe_once};
 pub use scheduler::{
     JITTER, MAX_IN_FLIGHT, ProbeScheduler, ProberStats, STARTUP_SPREAD, SpawnError,
 };
