@@ -20,8 +20,9 @@
 #   probed_per_interval_pct  of the answering upstreams (ok, bad), the share whose every gap
 #                      between probes in the window (window edges included) was at most
 #                      interval * (1 + 10% jitter) + 0.5 s, as the server saw them
-#   key_to_frame_ms    median time from a keystroke (G, g in the Upstreams pane: bottom, top) to
-#                      the screen showing its effect, polled with tmux capture-pane; and the max
+#   key_to_frame_ms    median time from a keystroke in the Upstreams pane (Enter, Esc: open and
+#                      close a row's detail; z, z: zoom the pane and back) to the screen showing
+#                      its effect, polled with tmux capture-pane; and the max (key_to_frame_max_ms)
 #
 # Usage: benches/scale.sh [--upstreams N] [--duration SECS] [--bin PATH]
 # Environment: UPSTREAMS (10000), OK (400), BAD (400), HANG (40), INTERVAL (5, seconds),
@@ -275,29 +276,35 @@ print(f"{100 * good / (n - first):.1f}", f"{total / (t1 - t0):.0f}")
 EOF
 )
 
-# Key to frame: G (bottom: the last upstream, u{N-1}, shows) and g (top: u00000 shows).
+# Key to frame, on marks that probe results cannot fake: Enter opens the cursor row's detail
+# ("every 5s, timeout 2s" shows), Esc closes it, z zooms the pane (the Host pane's title goes) and
+# z again brings the other panes back. Each wait gives up after 10 s (counted as 10000 ms).
 T send-keys -t gw 2 # focus the Upstreams pane
 sleep 0.5
-last=$(printf 'u%05d' $((UPSTREAMS - 1)))
-first=u00000
+mark="every ${INTERVAL}s, timeout"
 lat=()
-wait_for() { # KEY TEXT -> ms until TEXT is on screen after KEY
-  local key=$1 text=$2 s e
+wait_for() { # KEY TEXT present|absent -> ms until TEXT is (or is no longer) on screen after KEY
+  local key=$1 text=$2 want=$3 s e
   s=$(date +%s%N)
   T send-keys -t gw "$key"
-  for _ in $(seq 2000); do
-    if shows "$text"; then
+  while (($(date +%s%N) - s < 10000000000)); do
+    if { [ "$want" = present ] && shows "$text"; } || { [ "$want" = absent ] && ! shows "$text"; }
+    then
       e=$(date +%s%N)
       echo $(((e - s) / 1000000))
       return 0
     fi
   done
-  echo 99999
+  echo 10000
 }
 for _ in $(seq "$KEYS"); do
-  lat+=("$(wait_for G "$last")")
+  lat+=("$(wait_for Enter "$mark" present)")
   sleep 0.3
-  lat+=("$(wait_for g "$first ")")
+  lat+=("$(wait_for Escape "$mark" absent)")
+  sleep 0.3
+  lat+=("$(wait_for z "1 Host" absent)")
+  sleep 0.3
+  lat+=("$(wait_for z "1 Host" present)")
   sleep 0.3
 done
 read -r key_p50 key_max < <(printf '%s\n' "${lat[@]}" | sort -n |

@@ -1,5 +1,6 @@
 //! The event loop: terminal input, the clock, collector results and signals all become `Event`s for
-//! the one `App`; the screen is redrawn only when something changed, at most 10 times a second.
+//! the one `App`; the screen is redrawn only when something changed, at most 10 times a second
+//! for what the collectors bring (a key is answered at once).
 
 use std::time::Duration;
 
@@ -145,8 +146,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         if let Event::Resize(w, h) = event {
             tui::resize(&mut term, w, h)?;
         }
+        // A person's key is answered with the next frame at once; the frame cap is for the
+        // collectors' floods, and waiting out its 100 ms made every key feel late.
+        let by_hand = matches!(event, Event::Key(_) | Event::Mouse(_));
         let (changed, effects) = app.update(event);
         dirty |= changed;
+        if by_hand && changed {
+            next_frame = Instant::now();
+        }
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(Ended::Quit),

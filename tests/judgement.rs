@@ -176,6 +176,7 @@ impl Case {
             collected: Collected {
                 sample: Some(healthy_host()),
                 probes,
+                not_probed: Vec::new(),
                 dns: Some(round),
                 firewall: Some(summary),
                 gateway: None,

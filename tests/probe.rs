@@ -613,7 +613,7 @@ async fn ten_thousand_upstreams_share_a_global_cap_and_all_get_their_turn() {
             u
         })
         .collect();
-    let (tx, mut rx) = mpsc::channel(TARGETS * 4);
+    let (tx, mut rx) = mpsc::channel::<Vec<ProbeResult>>(TARGETS);
     let prober = ProbeScheduler::spawn(upstreams, Outbox::new(tx)).expect("spawn");
     let mut seen = vec![false; TARGETS];
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -39,7 +39,7 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Host(Box<HostSample>),
-    /// Upstream probe results, batched by the prober (see `upstream::BATCH_WINDOW`).
+    /// Upstream probe results, batched by the prober (see `upstream::batch_window`).
     Probes(Vec<ProbeResult>),
     Dns(Box<DnsRound>),
     Log(Box<LogBatch>),

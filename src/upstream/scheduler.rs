@@ -10,8 +10,9 @@
 //! is probed in rotation, late rather than starved, and the lag says how late.
 //!
 //! Results leave in batches ([`Batcher`]): the first at once, then whatever arrived during the
-//! next [`BATCH_WINDOW`]. 10,000 upstreams finish thousands of probes a second, and a receiver
-//! woken (and its rows re-sorted) for each one spent a core on it. With
+//! next [`batch_window`]. 10,000 upstreams finish thousands of probes a second, and a receiver
+//! woken (and its rows re-sorted) for each one spent a core on it; the receiver's work per batch
+//! grows with the number of targets (the dashboard judges every row), so the window does too. With
 //! [`ProbeScheduler::spawn_threaded`] the probes also run on a thread of their own, so their
 //! sockets, TLS and parsing never take the caller's (the screen's) thread.
 
@@ -39,9 +40,22 @@ pub const STARTUP_SPREAD: Duration = Duration::from_secs(1);
 /// Probes in flight at once across every target (each holds a socket), as `check` allows.
 pub const MAX_IN_FLIGHT: usize = MAX_PARALLEL;
 
-/// After a batch is handed over, results gather this long before the next one leaves: at most
-/// ten batches a second, and a result waits at most this long.
+/// After a batch is handed over, results gather at least this long before the next one leaves:
+/// at most ten batches a second.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
+/// The longest a result waits in the batcher, however many targets there are.
+pub const MAX_BATCH_WINDOW: Duration = Duration::from_secs(1);
+/// Window added per target: 10,000 targets make one batch a second, so a receiver that judges
+/// all of them for each batch spends a bounded share of its thread on it.
+const WINDOW_PER_TARGET: Duration = Duration::from_micros(100);
+
+/// How long results gather before the next batch leaves, for `targets` targets.
+pub fn batch_window(targets: usize) -> Duration {
+    let per = u32::try_from(targets).unwrap_or(u32::MAX);
+    WINDOW_PER_TARGET
+        .saturating_mul(per)
+        .clamp(BATCH_WINDOW, MAX_BATCH_WINDOW)
+}
 /// Most results in one batch.
 pub const BATCH_MAX: usize = 4096;
 
@@ -144,6 +158,7 @@ impl ProbeScheduler {
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         // Each target waits for room here, so at most one result per target is ever queued.
         let (results, queue) = mpsc::channel(upstreams.len().clamp(1, BATCH_MAX));
+        let window = batch_window(upstreams.len());
         let start = Instant::now();
         let targets = upstreams
             .into_iter()
@@ -160,7 +175,14 @@ impl ProbeScheduler {
                 PeriodicTask::spawn(runtime, |doorbell| probes.run(doorbell, start))
             })
             .collect();
-        let batcher = runtime.spawn(Batcher { queue, outbox }.run());
+        let batcher = runtime.spawn(
+            Batcher {
+                queue,
+                outbox,
+                window,
+            }
+            .run(),
+        );
         ProbeScheduler {
             targets,
             counters,
@@ -210,11 +232,13 @@ impl Drop for ProbeScheduler {
 struct Batcher {
     queue: mpsc::Receiver<ProbeResult>,
     outbox: Outbox<Vec<ProbeResult>>,
+    /// See [`batch_window`].
+    window: Duration,
 }
 
 impl Batcher {
     /// Hands over what is queued (waiting for the first result), then lets results gather for
-    /// [`BATCH_WINDOW`]. Ends when the receiver or every target is gone.
+    /// the window. Ends when the receiver or every target is gone.
     async fn run(mut self) {
         loop {
             let mut batch = Vec::new();
@@ -223,7 +247,7 @@ impl Batcher {
             {
                 return;
             }
-            tokio::time::sleep(BATCH_WINDOW).await;
+            tokio::time::sleep(self.window).await;
         }
     }
 }
@@ -378,6 +402,7 @@ mod tests {
             Batcher {
                 queue,
                 outbox: Outbox::new(out),
+                window: BATCH_WINDOW,
             }
             .run(),
         );
@@ -398,6 +423,15 @@ mod tests {
         drop(results);
         assert!(delivered.recv().await.is_none());
         batcher.await.expect("the batcher ends cleanly");
+    }
+
+    #[test]
+    fn the_window_grows_with_the_targets_within_its_bounds() {
+        assert_eq!(batch_window(0), BATCH_WINDOW);
+        assert_eq!(batch_window(40), BATCH_WINDOW);
+        assert_eq!(batch_window(2_000), Duration::from_millis(200));
+        assert_eq!(batch_window(10_000), Duration::from_secs(1));
+        assert_eq!(batch_window(usize::MAX), MAX_BATCH_WINDOW);
     }
 
     #[test]
