@@ -45,7 +45,10 @@ fn check_json(sb: &Sandbox, cfg: &std::path::Path, budget: &str) -> serde_json::
 
 fn outcomes(v: &serde_json::Value) -> (usize, Vec<&serde_json::Value>) {
     let ups = v["upstreams"].as_array().expect("upstreams");
-    let not_probed: Vec<_> = ups.iter().filter(|u| u["outcome"] == "not_probed").collect();
+    let not_probed: Vec<_> = ups
+        .iter()
+        .filter(|u| u["outcome"] == "not_probed")
+        .collect();
     (ups.len(), not_probed)
 }
 
@@ -66,7 +69,11 @@ fn two_thousand_quick_upstreams_are_all_probed_well_within_the_budget() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
     let (listed, not_probed) = outcomes(&v);
     assert_eq!(listed, UPSTREAMS, "every upstream is listed");
-    assert!(not_probed.is_empty(), "all probed: {:?}", not_probed.first());
+    assert!(
+        not_probed.is_empty(),
+        "all probed: {:?}",
+        not_probed.first()
+    );
     assert_eq!(v["probes"]["probed"], UPSTREAMS);
     assert_eq!(v["probes"]["not_probed"], 0);
     let ups = v["upstreams"].as_array().expect("upstreams");
@@ -91,7 +98,10 @@ fn upstreams_the_budget_did_not_reach_are_reported_as_not_probed_with_counts() {
     let started = Instant::now();
     let v = check_json(&sb, &cfg, "3s");
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(4_500), "3 s budget, took {took:?}");
+    assert!(
+        took < Duration::from_millis(4_500),
+        "3 s budget, took {took:?}"
+    );
     let (listed, not_probed) = outcomes(&v);
     assert_eq!(listed, UPSTREAMS, "every upstream is listed, probed or not");
     assert!(!not_probed.is_empty(), "the budget cannot cover them all");
@@ -101,7 +111,9 @@ fn upstreams_the_budget_did_not_reach_are_reported_as_not_probed_with_counts() {
         assert!(detail.contains("time budget ran out"), "{detail}");
     }
     let probed = v["probes"]["probed"].as_u64().expect("probed count");
-    let skipped = v["probes"]["not_probed"].as_u64().expect("not_probed count");
+    let skipped = v["probes"]["not_probed"]
+        .as_u64()
+        .expect("not_probed count");
     assert_eq!(skipped as usize, not_probed.len());
     assert_eq!(probed + skipped, UPSTREAMS as u64);
     let timeouts = v["upstreams"]
@@ -110,7 +122,10 @@ fn upstreams_the_budget_did_not_reach_are_reported_as_not_probed_with_counts() {
         .iter()
         .filter(|u| u["outcome"] == "timeout")
         .count();
-    assert!(timeouts >= 256, "the first round of hangs timed out: {timeouts}");
+    assert!(
+        timeouts >= 256,
+        "the first round of hangs timed out: {timeouts}"
+    );
     let finding = v["findings"]
         .as_array()
         .expect("findings")
@@ -127,5 +142,8 @@ fn upstreams_the_budget_did_not_reach_are_reported_as_not_probed_with_counts() {
     let cfg = cfg.to_str().expect("utf-8 path");
     let out = sb.run(&["--config", cfg, "check", "--timeout", "3s"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("upstreams not probed: check's time budget ran out"), "{text}");
+    assert!(
+        text.contains("upstreams not probed: check's time budget ran out"),
+        "{text}"
+    );
 }

@@ -97,9 +97,9 @@ impl Model {
     /// Takes a batch of probe results: the rows are sorted, and the firewall matched against
     /// new addresses, once for the whole batch. Returns whether the order of rows changed.
     pub fn apply_probes(&mut self, results: Vec<ProbeResult>, now: SystemTime) -> bool {
-        let moved = results.iter().any(|r| {
-            inputs::new_address(&self.upstreams, r.target_index, r.addr.as_deref())
-        });
+        let moved = results
+            .iter()
+            .any(|r| inputs::new_address(&self.upstreams, r.target_index, r.addr.as_deref()));
         let reordered = self.upstreams.apply_all(results);
         if moved {
             self.rematch_firewall(now);

@@ -151,7 +151,11 @@ impl Upstreams {
 
     /// Rows with a result, and rows left unprobed on purpose.
     pub fn probe_counts(&self) -> (usize, usize) {
-        let probed = self.rows.iter().filter(|r| r.history.last().is_some()).count();
+        let probed = self
+            .rows
+            .iter()
+            .filter(|r| r.history.last().is_some())
+            .count();
         let skipped = self.rows.iter().filter(|r| r.not_probed.is_some()).count();
         (probed, skipped)
     }

@@ -457,8 +457,12 @@ mod tests {
         };
         let (out, mut delivered) = mpsc::channel::<Vec<ProbeResult>>(64);
         // No runtime on this thread: the prober brings its own.
-        let prober = ProbeScheduler::spawn_threaded("probes-test", (0..50).map(upstream).collect(), Outbox::new(out))
-            .expect("spawn");
+        let prober = ProbeScheduler::spawn_threaded(
+            "probes-test",
+            (0..50).map(upstream).collect(),
+            Outbox::new(out),
+        )
+        .expect("spawn");
         let mut seen = [false; 50];
         let mut batches = 0;
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -473,7 +477,7 @@ mod tests {
         }
         assert!(seen.iter().all(|s| *s), "every target reported");
         // First probes are spread over a second: ten batches a second at most, not fifty.
-        assert!(batches < 50 && batches <= 12, "{batches} batches");
+        assert!(batches <= 12, "{batches} batches");
         drop(prober);
         // Dropped means its runtime is gone with every task: nothing can deliver any more.
         loop {
