@@ -90,14 +90,16 @@ fn main() -> anyhow::Result<()> {
     let report = runtime.block_on(async {
         let (counts2, latencies2) = (Arc::clone(&counts), Arc::clone(&latencies));
         // The receiving end, as the dashboard's loop would be: a task on the same runtime.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<ProbeResult>(256);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ProbeResult>>(256);
         tokio::spawn(async move {
-            while let Some(r) = rx.recv().await {
-                if let Ok(mut c) = counts2.lock() {
-                    *c.entry(r.outcome).or_default() += 1;
-                }
-                if let (Some(l), Ok(mut all)) = (r.latency, latencies2.lock()) {
-                    all.push(l);
+            while let Some(batch) = rx.recv().await {
+                for r in batch {
+                    if let Ok(mut c) = counts2.lock() {
+                        *c.entry(r.outcome).or_default() += 1;
+                    }
+                    if let (Some(l), Ok(mut all)) = (r.latency, latencies2.lock()) {
+                        all.push(l);
+                    }
                 }
             }
         });

@@ -300,7 +300,7 @@ fn measure(app: &mut App, frames: usize) -> anyhow::Result<Stats> {
     let mut seq = 1_000_000;
     for f in 0..frames + 20 {
         seq += 1;
-        app.update(Event::Probe(Box::new(probe(f % UPSTREAMS, seq, 60))));
+        app.update(Event::Probes(vec![probe(f % UPSTREAMS, seq, 60)]));
         app.update(Event::Log(Box::new(logs_batch(f % 2, LOG_LINES + f, 1))));
         // The judgement is made before the frame, as the event loop does: drawing only reads it.
         app.settle();

@@ -10,11 +10,16 @@ use crate::dns::{self, DnsLookups, DnsRound, DnsSettings};
 use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
 use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec, Tally};
+use crate::model::upstreams::NOT_PROBED_BUDGET;
 use crate::model::{Assessment, Model, Watch, assess, unix_seconds};
 use crate::proxy_view::{self, ProxyView};
 use crate::status::{Finding, Status};
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{self, ProbeResult};
+
+/// Most of `check`'s time budget kept back from the probes for judging and printing (a tenth of
+/// the budget, up to this).
+const PRINT_RESERVE: Duration = Duration::from_secs(1);
 
 /// What one round looks at.
 pub struct Round<'a> {
@@ -37,6 +42,8 @@ pub struct Collected {
     /// One result per upstream probed; fewer than the catalog's upstreams when some could not
     /// be probed at all.
     pub probes: Vec<ProbeResult>,
+    /// Upstreams (by index) whose probe had not finished when the time budget ran out.
+    pub not_probed: Vec<usize>,
     pub dns: Option<DnsRound>,
     pub firewall: Option<FirewallSummary>,
     pub gateway: Option<ProbeResult>,
@@ -61,6 +68,8 @@ pub fn run(round: &Round<'_>, timeout: Duration) -> (Model, Assessment) {
 /// finished `timeout` after the start is left out and named in [`Collected::unfinished`].
 pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
     let deadline = Instant::now() + timeout;
+    // Probes stop a little before the deadline, so judging and printing 10,000 rows fit in it.
+    let probes_by = deadline - (timeout / 10).min(PRINT_RESERVE);
     let sampler = on_thread(|| HostCollector::new().sample());
     let specs = round.services.to_vec();
     let statuses = on_thread(move || actions::check_all(&specs));
@@ -97,7 +106,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
                     }
                 };
                 tokio::join!(
-                    tokio::time::timeout_at(by, upstream::probe_all(&upstreams)),
+                    upstream::probe_all_by(&upstreams, tokio::time::Instant::from_std(probes_by)),
                     dns_round,
                     gateway_probe
                 )
@@ -105,10 +114,6 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
             // Whatever is still running (a blocking lookup, say) must not hold the exit up.
             rt.shutdown_background();
             let (probes, dns_round, gateway) = found;
-            let probes = probes.unwrap_or_else(|_| {
-                unfinished.push("the upstream probes");
-                Vec::new()
-            });
             if dns_round == Some(None) {
                 unfinished.push("the DNS lookups");
             }
@@ -122,6 +127,17 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
             (Vec::new(), None, None)
         }
     };
+    let mut not_probed = Vec::new();
+    let probes = probes
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            if r.is_none() {
+                not_probed.push(i);
+            }
+            r
+        })
+        .collect();
     let sample = sampler.by(deadline, "the host sample", &mut unfinished);
     let firewall = reader.by(deadline, "the firewall rules", &mut unfinished);
     let services = statuses
@@ -134,6 +150,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
     Collected {
         sample,
         probes,
+        not_probed,
         dns: dns_round,
         firewall,
         gateway,
@@ -203,15 +220,27 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
             format!("{what} did not finish before the deadline (see --timeout)"),
         ));
     }
-    if collected.probes.len() < round.catalog.entries.len() {
+    let upstreams = round.catalog.entries.len();
+    if collected.probes.len() + collected.not_probed.len() < upstreams {
         model.unchecked.push(Finding::new(
             Status::Unknown,
             "some upstreams could not be probed",
         ));
     }
-    for r in collected.probes {
-        model.apply_probe(r, now);
+    if !collected.not_probed.is_empty() {
+        model.unchecked.push(Finding::new(
+            Status::Unknown,
+            format!(
+                "{} of {upstreams} upstreams not probed: check's time budget ran out (see \
+                 --timeout)",
+                collected.not_probed.len()
+            ),
+        ));
     }
+    for &i in &collected.not_probed {
+        model.upstreams.set_not_probed(i, NOT_PROBED_BUDGET);
+    }
+    model.apply_probes(collected.probes, now);
     if let Some(dns_round) = collected.dns {
         model.apply_dns(dns_round, now);
     }

@@ -1,5 +1,6 @@
 //! The event loop: terminal input, the clock, collector results and signals all become `Event`s for
-//! the one `App`; the screen is redrawn only when something changed, at most 10 times a second.
+//! the one `App`; the screen is redrawn only when something changed, at most 10 times a second
+//! for what the collectors bring (a key is answered at once).
 
 use std::time::Duration;
 
@@ -145,8 +146,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         if let Event::Resize(w, h) = event {
             tui::resize(&mut term, w, h)?;
         }
+        // A person's key is answered with the next frame at once; the frame cap is for the
+        // collectors' floods, and waiting out its 100 ms made every key feel late.
+        let by_hand = matches!(event, Event::Key(_) | Event::Mouse(_));
         let (changed, effects) = app.update(event);
         dirty |= changed;
+        if by_hand && changed {
+            next_frame = Instant::now();
+        }
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(Ended::Quit),
@@ -198,8 +205,10 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
     let follow = FollowOptions::default();
     Ok(Collectors {
         host: HostSampler::spawn(opts.refresh, Outbox::new(tx.clone()))?,
+        // On a thread of their own: 10,000 upstreams are thousands of probes a second, which
+        // must not take the screen's thread.
         upstreams: (!upstreams.is_empty())
-            .then(|| ProbeScheduler::spawn(upstreams, Outbox::new(tx.clone())))
+            .then(|| ProbeScheduler::spawn_threaded("probes", upstreams, Outbox::new(tx.clone())))
             .transpose()?,
         // The gateway is probed like an upstream, but its results are their own kind of event.
         gateway: opts
@@ -258,9 +267,9 @@ impl Collectors {
     }
 }
 
-/// The one result type sent as two events: an upstream's probe goes through `From`.
-fn gateway_event(result: ProbeResult) -> Event {
-    Event::Gateway(Box::new(result))
+/// The one result type sent as two events: an upstream's probes go through `From`.
+fn gateway_event(results: Vec<ProbeResult>) -> Event {
+    Event::Gateway(results)
 }
 
 /// The names DNS watches: an IP literal needs no lookup.

@@ -176,6 +176,7 @@ impl Case {
             collected: Collected {
                 sample: Some(healthy_host()),
                 probes,
+                not_probed: Vec::new(),
                 dns: Some(round),
                 firewall: Some(summary),
                 gateway: None,
@@ -223,7 +224,7 @@ impl Case {
             app.update(Event::Host(Box::new(sample)));
         }
         for r in c.probes {
-            app.update(Event::Probe(Box::new(r)));
+            app.update(Event::Probes(vec![r]));
         }
         if let Some(round) = c.dns {
             app.update(Event::Dns(Box::new(round)));

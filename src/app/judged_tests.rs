@@ -51,8 +51,8 @@ fn the_verdict_comes_from_the_probes_and_the_followed_log() {
     let mut r = result(0, 1, Outcome::Refused);
     r.at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 90);
     r.addr = Some("127.0.0.1:8080".into());
-    a.update(Event::Probe(Box::new(r)));
-    a.update(Event::Probe(Box::new(result(1, 2, Outcome::Ok))));
+    a.update(Event::Probes(vec![r]));
+    a.update(Event::Probes(vec![result(1, 2, Outcome::Ok)]));
     // 12 lines in the window, 3 long before it.
     let mut lines: Vec<LogLine> = (0..12)
         .map(|i| refused_line(1_800_000_000 - i * 30))
@@ -88,7 +88,7 @@ fn a_firewall_summary_is_matched_and_becomes_a_finding_and_the_verdict() {
     let mut a = app();
     let mut r = result(0, 1, Outcome::Timeout);
     r.addr = Some("127.0.0.1:8080".into());
-    a.update(Event::Probe(Box::new(r)));
+    a.update(Event::Probes(vec![r]));
     assert!(
         !a.judged
             .findings
@@ -132,7 +132,7 @@ fn a_new_address_rematches_the_firewall() {
     assert!(a.model.firewall.as_ref().unwrap().matches.is_empty());
     let mut r = result(1, 5, Outcome::Timeout);
     r.addr = Some("10.9.9.9:9000".into());
-    a.update(Event::Probe(Box::new(r)));
+    a.update(Event::Probes(vec![r]));
     assert_eq!(a.model.firewall.as_ref().unwrap().matches.len(), 1);
 }
 
@@ -146,8 +146,8 @@ fn the_gateway_probe_is_step_one() {
     a.model.gateway = Some(Gateway::new(gateway));
     let mut r = result(0, 3, Outcome::BadStatus);
     r.status_code = Some(502);
-    a.update(Event::Gateway(Box::new(r.clone())));
-    let (dirty, _) = a.update(Event::Gateway(Box::new(r)));
+    a.update(Event::Gateway(vec![r.clone()]));
+    let (dirty, _) = a.update(Event::Gateway(vec![r]));
     assert!(!dirty, "a stale result is dropped");
     a.settle();
     let step = a.judged.diagnosis.step(StepId::Gateway).cloned().unwrap();

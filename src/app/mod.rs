@@ -39,14 +39,15 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Host(Box<HostSample>),
-    Probe(Box<ProbeResult>),
+    /// Upstream probe results, batched by the prober (see `upstream::batch_window`).
+    Probes(Vec<ProbeResult>),
     Dns(Box<DnsRound>),
     Log(Box<LogBatch>),
     Action(Box<ActionEvent>),
     /// A new read of the host firewall.
     Firewall(Box<FirewallSummary>),
-    /// A probe of the `[gateway]` url.
-    Gateway(Box<ProbeResult>),
+    /// Probes of the `[gateway]` url (a batch: almost always one).
+    Gateway(Vec<ProbeResult>),
     /// A new read of the proxies' own APIs.
     ProxyViews(Vec<crate::proxy_view::ProxyView>),
     /// The wall clock moved on (the header shows it).
@@ -61,9 +62,9 @@ impl From<HostSample> for Event {
     }
 }
 
-impl From<ProbeResult> for Event {
-    fn from(result: ProbeResult) -> Self {
-        Event::Probe(Box::new(result))
+impl From<Vec<ProbeResult>> for Event {
+    fn from(results: Vec<ProbeResult>) -> Self {
+        Event::Probes(results)
     }
 }
 
@@ -234,14 +235,14 @@ impl App {
                 self.model_changed();
                 (true, vec![])
             }
-            Event::Probe(result) => {
+            Event::Probes(results) => {
                 let pane = PaneId::Upstreams.index();
                 // Rows re-sort as states change. A cursor the operator moved (or whose detail is
                 // open) stays on its upstream; one left at the top stays on the worst row.
                 let follow = self.scroll[pane] > 0 || self.upstream_detail.is_some();
                 let upstreams = &self.model.upstreams;
                 let selected = upstreams.at(self.scroll[pane]).filter(|_| follow);
-                if self.model.apply_probe(*result, self.now())
+                if self.model.apply_probes(results, self.now())
                     && let Some(pos) =
                         selected.and_then(|row| self.model.upstreams.position_of(row))
                 {
@@ -270,8 +271,11 @@ impl App {
                 }
                 (changed, vec![])
             }
-            Event::Gateway(result) => {
-                let changed = self.model.apply_gateway(*result);
+            Event::Gateway(results) => {
+                let mut changed = false;
+                for result in results {
+                    changed |= self.model.apply_gateway(result);
+                }
                 if changed {
                     self.model_changed();
                 }
@@ -371,12 +375,12 @@ mod tests {
         let mut a = app();
         a.model.upstreams = view();
         a.focus = PaneId::Upstreams;
-        a.update(Event::Probe(Box::new(result(0, 1, Outcome::Ok))));
-        a.update(Event::Probe(Box::new(result(1, 2, Outcome::Ok))));
-        a.update(Event::Probe(Box::new(result(2, 3, Outcome::Ok))));
+        a.update(Event::Probes(vec![result(0, 1, Outcome::Ok)]));
+        a.update(Event::Probes(vec![result(1, 2, Outcome::Ok)]));
+        a.update(Event::Probes(vec![result(2, 3, Outcome::Ok)]));
         press(&mut a, KeyCode::Down);
         assert_eq!(a.model.upstreams.at(a.scroll[1]), Some(1), "cursor on beta");
-        a.update(Event::Probe(Box::new(result(1, 4, Outcome::Refused))));
+        a.update(Event::Probes(vec![result(1, 4, Outcome::Refused)]));
         assert_eq!(a.model.upstreams.order[0], 1, "beta is down, so first");
         assert_eq!(
             a.model.upstreams.at(a.scroll[1]),
@@ -386,7 +390,7 @@ mod tests {
         a.settle();
         assert_eq!(a.judged.status, Status::Critical);
         press(&mut a, KeyCode::Char('g'));
-        a.update(Event::Probe(Box::new(result(0, 5, Outcome::Timeout))));
+        a.update(Event::Probes(vec![result(0, 5, Outcome::Timeout)]));
         assert_eq!(
             a.scroll[1], 0,
             "a cursor left at the top stays on the worst row"

@@ -91,9 +91,16 @@ impl Model {
     /// Records a probe result; returns whether the rows' order changed. A result from a new
     /// address matches the firewall again.
     pub fn apply_probe(&mut self, result: ProbeResult, now: SystemTime) -> bool {
-        let moved =
-            inputs::new_address(&self.upstreams, result.target_index, result.addr.as_deref());
-        let reordered = self.upstreams.apply(result);
+        self.apply_probes(vec![result], now)
+    }
+
+    /// Takes a batch of probe results: the rows are sorted, and the firewall matched against
+    /// new addresses, once for the whole batch. Returns whether the order of rows changed.
+    pub fn apply_probes(&mut self, results: Vec<ProbeResult>, now: SystemTime) -> bool {
+        let moved = results
+            .iter()
+            .any(|r| inputs::new_address(&self.upstreams, r.target_index, r.addr.as_deref()));
+        let reordered = self.upstreams.apply_all(results);
         if moved {
             self.rematch_firewall(now);
         }

@@ -20,7 +20,13 @@ pub struct UpstreamRow {
     pub recent: VecDeque<ProbeResult>,
     /// What the proxy's own API says of it, matched when each round of views arrives.
     pub proxy: Option<crate::proxy_view::ProxySays>,
+    /// Why it has no result, when it was never probed on purpose: `check`'s time budget ran out
+    /// before its turn ([`NOT_PROBED_BUDGET`]).
+    pub not_probed: Option<&'static str>,
 }
+
+/// Why `check` reports an upstream without a result.
+pub const NOT_PROBED_BUDGET: &str = "not probed: check's time budget ran out (see --timeout)";
 
 impl UpstreamRow {
     /// Where the row sorts: down first, then degraded, not yet probed, up.
@@ -56,6 +62,10 @@ pub struct Upstreams {
     pub read_from: Vec<String>,
     /// Where logs that go to no file can be read: "error_log goes to syslog (...) (file:line)".
     pub log_elsewhere: Vec<String>,
+    /// Characters of the longest name and target, for the table's columns: measured once, not
+    /// over 10,000 rows at every frame.
+    pub longest_name: usize,
+    pub longest_target: usize,
 }
 
 impl Upstreams {
@@ -66,11 +76,17 @@ impl Upstreams {
             .map(|e| UpstreamRow {
                 history: History::for_upstream(&e.upstream),
                 entry: e.clone(),
-                recent: VecDeque::with_capacity(DETAIL_RESULTS),
+                recent: VecDeque::new(),
                 proxy: None,
+                not_probed: None,
             })
             .collect();
+        let longest = |f: fn(&UpstreamRow) -> usize| rows.iter().map(f).max().unwrap_or(0);
+        let longest_name = longest(|r| r.entry.upstream.name.chars().count());
+        let longest_target = longest(|r| r.entry.upstream.url.to_string().chars().count());
         let mut view = Upstreams {
+            longest_name,
+            longest_target,
             order: (0..rows.len()).collect(),
             rows,
             unprobeable: catalog.unprobeable.clone(),
@@ -92,6 +108,25 @@ impl Upstreams {
     /// Records a result; returns whether the order of rows changed. Stale and unknown results
     /// are dropped.
     pub fn apply(&mut self, result: ProbeResult) -> bool {
+        self.apply_all([result])
+    }
+
+    /// Records a batch of results and sorts the rows once for all of them (10,000 upstreams
+    /// deliver thousands of results a second, and sorting after each cost seconds). Returns
+    /// whether the order of rows changed.
+    pub fn apply_all(&mut self, results: impl IntoIterator<Item = ProbeResult>) -> bool {
+        let mut changed = false;
+        for result in results {
+            changed |= self.record(result);
+        }
+        if changed {
+            self.reorder();
+        }
+        changed
+    }
+
+    /// Files one result without sorting; returns whether its row's state changed.
+    fn record(&mut self, result: ProbeResult) -> bool {
         let Some(row) = self.rows.get_mut(result.target_index) else {
             return false;
         };
@@ -99,15 +134,30 @@ impl Upstreams {
         if !row.history.push(result.clone()) {
             return false;
         }
+        row.not_probed = None;
         if row.recent.len() == DETAIL_RESULTS {
             row.recent.pop_front();
         }
         row.recent.push_back(result);
-        if row.history.state() == before {
-            return false;
+        row.history.state() != before
+    }
+
+    /// Marks row `index` as left unprobed, and why.
+    pub fn set_not_probed(&mut self, index: usize, why: &'static str) {
+        if let Some(row) = self.rows.get_mut(index) {
+            row.not_probed = Some(why);
         }
-        self.reorder();
-        true
+    }
+
+    /// Rows with a result, and rows left unprobed on purpose.
+    pub fn probe_counts(&self) -> (usize, usize) {
+        let probed = self
+            .rows
+            .iter()
+            .filter(|r| r.history.last().is_some())
+            .count();
+        let skipped = self.rows.iter().filter(|r| r.not_probed.is_some()).count();
+        (probed, skipped)
     }
 
     fn reorder(&mut self) {

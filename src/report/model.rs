@@ -22,6 +22,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub host: HostReport,
     pub upstreams: Vec<UpstreamReport>,
+    /// How many upstreams have a result, and how many were left unprobed (their rows say why).
+    pub probes: ProbeCounts,
     /// Upstreams named in the proxy config that cannot be probed, with where and why.
     pub unprobeable: Vec<String>,
     /// The proxy configs read for discovery.
@@ -39,6 +41,12 @@ pub struct Report {
     pub firewall: FirewallReport,
     /// Each proxy API read for its own view of the upstreams, and why it could not be.
     pub proxy_apis: Vec<ProxyApiReport>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProbeCounts {
+    pub probed: usize,
+    pub not_probed: usize,
 }
 
 /// A proxy API read (or not) this round.
@@ -120,6 +128,10 @@ impl Report {
             findings: judged.findings.clone(),
             host: model.host.as_ref().map(host_report).unwrap_or_default(),
             upstreams: upstream_reports(&model.upstreams),
+            probes: {
+                let (probed, not_probed) = model.upstreams.probe_counts();
+                ProbeCounts { probed, not_probed }
+            },
             unprobeable: model.upstreams.unprobeable.clone(),
             discovered_from: model.upstreams.read_from.clone(),
             dns: model
@@ -313,12 +325,19 @@ pub fn upstream_reports(view: &Upstreams) -> Vec<UpstreamReport> {
                 target: row.entry.upstream.url.to_string(),
                 kind: row.entry.upstream.url.kind(),
                 state: row.history.state().map_or("unknown", |s| s.as_str()),
-                outcome: last.map_or("unknown", |r| r.outcome.as_str()),
+                outcome: match (last, row.not_probed) {
+                    (Some(r), _) => r.outcome.as_str(),
+                    (None, Some(_)) => "not_probed",
+                    (None, None) => "unknown",
+                },
                 status_code: last.and_then(|r| r.status_code),
                 latency_ms: last
                     .and_then(|r| r.latency)
                     .map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0),
-                detail: last.map(|r| r.detail.clone()).unwrap_or_default(),
+                detail: last
+                    .map(|r| r.detail.clone())
+                    .or(row.not_probed.map(str::to_owned))
+                    .unwrap_or_default(),
                 addr: last.and_then(|r| r.addr.clone()),
                 source: row.entry.source.clone(),
                 flags: row.entry.flags.clone(),

@@ -99,6 +99,16 @@ fn unguarded(report: &Report) -> String {
         );
     } else {
         let _ = writeln!(out, "upstreams:");
+        let counts = report.probes;
+        if counts.not_probed > 0 {
+            let _ = writeln!(
+                out,
+                "  unknown: {} of {} upstreams not probed: check's time budget ran out (see \
+                 --timeout)",
+                counts.not_probed,
+                report.upstreams.len()
+            );
+        }
         for u in &report.upstreams {
             let result = match (u.status_code, u.outcome) {
                 (Some(code), _) => code.to_string(),

@@ -160,15 +160,7 @@ const RESULT_W: usize = 10;
 const LATENCY_W: usize = 7;
 
 fn columns(app: &App, width: usize) -> Columns {
-    let longest = app
-        .model
-        .upstreams
-        .rows
-        .iter()
-        .map(|r| r.entry.upstream.name.chars().count())
-        .max()
-        .unwrap_or(4);
-    let name = longest.clamp(4, 20);
+    let name = app.model.upstreams.longest_name.clamp(4, 20);
     let mut left = width.saturating_sub(2 + name + 1 + RESULT_W + 1 + LATENCY_W);
     let mut take = |w: usize| {
         let fits = left > w;
@@ -190,12 +182,9 @@ fn columns(app: &App, width: usize) -> Columns {
         let w = app
             .model
             .upstreams
-            .rows
-            .iter()
-            .map(|r| r.entry.upstream.url.to_string().chars().count())
-            .max()
-            .unwrap_or(0);
-        let w = w.clamp(12, 36).min(left - 13);
+            .longest_target
+            .clamp(12, 36)
+            .min(left - 13);
         left -= w + 1;
         w
     } else {

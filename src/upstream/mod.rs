@@ -22,9 +22,10 @@ use serde::{Serialize, Serializer};
 pub use history::{DEFAULT_CAPACITY, FLAP_CHANGES, FLAP_WINDOW, History, Sample, State};
 pub use http::MAX_BODY_BYTES;
 pub use outcome::{MAX_DETAIL_CHARS, Outcome};
-pub use probe::{MAX_PARALLEL, probe_all, probe_once};
+pub use probe::{MAX_PARALLEL, probe_all, probe_all_by, probe_once};
 pub use scheduler::{
-    JITTER, MAX_IN_FLIGHT, ProbeScheduler, ProberStats, STARTUP_SPREAD, SpawnError,
+    BATCH_WINDOW, JITTER, MAX_BATCH_WINDOW, MAX_IN_FLIGHT, ProbeScheduler, ProberStats,
+    STARTUP_SPREAD, SpawnError, batch_window,
 };
 
 /// One probe of one target, owned and self-contained so it can be sent to the UI.

@@ -147,6 +147,27 @@ pub async fn probe_all(upstreams: &[Upstream]) -> Vec<ProbeResult> {
         .await
 }
 
+/// Probes every upstream once, like [`probe_all`], until `deadline`: each upstream's result if
+/// its probe finished by then, else `None` (its turn never came, or its probe was still waiting
+/// for an answer), in the order of `upstreams`. Results are kept as they finish, so one slow
+/// upstream holds back neither the others nor the report.
+pub async fn probe_all_by(upstreams: &[Upstream], deadline: Instant) -> Vec<Option<ProbeResult>> {
+    use futures_util::stream::{self, StreamExt};
+    let prober = Prober::new(upstreams);
+    let mut results: Vec<Option<ProbeResult>> = std::iter::repeat_with(|| None)
+        .take(upstreams.len())
+        .collect();
+    let mut probes = stream::iter(upstreams.iter().enumerate())
+        .map(|(index, upstream)| prober.probe(index, upstream))
+        .buffer_unordered(MAX_PARALLEL);
+    while let Ok(Some(result)) = timeout_at(deadline, probes.next()).await {
+        if let Some(slot) = results.get_mut(result.target_index) {
+            *slot = Some(result);
+        }
+    }
+    results
+}
+
 /// A duration as a person writes it: "2s", "500ms".
 pub(crate) fn show(d: Duration) -> String {
     humantime::format_duration(d).to_string()

@@ -8,12 +8,21 @@
 //! At most [`MAX_IN_FLIGHT`] probes run at once, whatever the number of targets (10,000 opened
 //! thousands of sockets at once): a target waits its turn in a first-come queue, so every target
 //! is probed in rotation, late rather than starved, and the lag says how late.
+//!
+//! Results leave in batches ([`Batcher`]): the first at once, then whatever arrived during the
+//! next [`batch_window`]. 10,000 upstreams finish thousands of probes a second, and a receiver
+//! woken (and its rows re-sorted) for each one spent a core on it; the receiver's work per batch
+//! grows with the number of targets (the dashboard judges every row), so the window does too. With
+//! [`ProbeScheduler::spawn_threaded`] the probes also run on a thread of their own, so their
+//! sockets, TLS and parsing never take the caller's (the screen's) thread.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::runtime::Handle;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ProbeResult;
@@ -31,10 +40,31 @@ pub const STARTUP_SPREAD: Duration = Duration::from_secs(1);
 /// Probes in flight at once across every target (each holds a socket), as `check` allows.
 pub const MAX_IN_FLIGHT: usize = MAX_PARALLEL;
 
+/// After a batch is handed over, results gather at least this long before the next one leaves:
+/// at most ten batches a second.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
+/// The longest a result waits in the batcher, however many targets there are.
+pub const MAX_BATCH_WINDOW: Duration = Duration::from_secs(1);
+/// Window added per target: 10,000 targets make one batch a second, so a receiver that judges
+/// all of them for each batch spends a bounded share of its thread on it.
+const WINDOW_PER_TARGET: Duration = Duration::from_micros(100);
+
+/// How long results gather before the next batch leaves, for `targets` targets.
+pub fn batch_window(targets: usize) -> Duration {
+    let per = u32::try_from(targets).unwrap_or(u32::MAX);
+    WINDOW_PER_TARGET
+        .saturating_mul(per)
+        .clamp(BATCH_WINDOW, MAX_BATCH_WINDOW)
+}
+/// Most results in one batch.
+pub const BATCH_MAX: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
     #[error("the prober must be started from within a tokio runtime")]
     NoRuntime(#[from] tokio::runtime::TryCurrentError),
+    #[error("cannot start the probes' thread: {0}")]
+    Thread(#[from] std::io::Error),
 }
 
 /// Scheduler health: how many probes ran and how late they started.
@@ -89,19 +119,46 @@ pub struct ProbeScheduler {
     /// One per target, in the order of the upstreams given.
     targets: Vec<PeriodicTask>,
     counters: Arc<Counters>,
+    batcher: JoinHandle<()>,
+    /// Declared last so the tasks above are gone before their runtime stops.
+    _thread: Option<RuntimeThread>,
 }
 
 impl ProbeScheduler {
-    /// Starts probing `upstreams` on the current tokio runtime, every result into `outbox`. The
-    /// prober stops when the receiver is gone.
+    /// Starts probing `upstreams` on the current tokio runtime, every result into `outbox`, in
+    /// batches. The prober stops when the receiver is gone.
     pub fn spawn(
         upstreams: Vec<Upstream>,
-        outbox: Outbox<ProbeResult>,
+        outbox: Outbox<Vec<ProbeResult>>,
     ) -> Result<ProbeScheduler, SpawnError> {
-        let runtime = tokio::runtime::Handle::try_current()?;
+        let runtime = Handle::try_current()?;
+        Ok(Self::spawn_on(&runtime, upstreams, outbox, None))
+    }
+
+    /// The same on a thread named `name` with a runtime of its own, so the probes cost the
+    /// caller's thread nothing but the batches it receives.
+    pub fn spawn_threaded(
+        name: &str,
+        upstreams: Vec<Upstream>,
+        outbox: Outbox<Vec<ProbeResult>>,
+    ) -> Result<ProbeScheduler, SpawnError> {
+        let thread = RuntimeThread::spawn(name)?;
+        let handle = thread.handle.clone();
+        Ok(Self::spawn_on(&handle, upstreams, outbox, Some(thread)))
+    }
+
+    fn spawn_on(
+        runtime: &Handle,
+        upstreams: Vec<Upstream>,
+        outbox: Outbox<Vec<ProbeResult>>,
+        thread: Option<RuntimeThread>,
+    ) -> ProbeScheduler {
         let prober = Arc::new(Prober::new(&upstreams));
         let counters = Arc::new(Counters::default());
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        // Each target waits for room here, so at most one result per target is ever queued.
+        let (results, queue) = mpsc::channel(upstreams.len().clamp(1, BATCH_MAX));
+        let window = batch_window(upstreams.len());
         let start = Instant::now();
         let targets = upstreams
             .into_iter()
@@ -111,14 +168,27 @@ impl ProbeScheduler {
                     index,
                     upstream,
                     prober: Arc::clone(&prober),
-                    outbox: outbox.clone(),
+                    results: results.clone(),
                     counters: Arc::clone(&counters),
                     permits: Arc::clone(&permits),
                 };
-                PeriodicTask::spawn(&runtime, |doorbell| probes.run(doorbell, start))
+                PeriodicTask::spawn(runtime, |doorbell| probes.run(doorbell, start))
             })
             .collect();
-        Ok(ProbeScheduler { targets, counters })
+        let batcher = runtime.spawn(
+            Batcher {
+                queue,
+                outbox,
+                window,
+            }
+            .run(),
+        );
+        ProbeScheduler {
+            targets,
+            counters,
+            batcher,
+            _thread: thread,
+        }
     }
 
     /// Probes target `index` now. If a probe of it is in flight, that probe answers instead.
@@ -152,12 +222,84 @@ impl ProbeScheduler {
     }
 }
 
+impl Drop for ProbeScheduler {
+    fn drop(&mut self) {
+        self.batcher.abort();
+    }
+}
+
+/// Gathers the targets' results into batches for the outbox.
+struct Batcher {
+    queue: mpsc::Receiver<ProbeResult>,
+    outbox: Outbox<Vec<ProbeResult>>,
+    /// See [`batch_window`].
+    window: Duration,
+}
+
+impl Batcher {
+    /// Hands over what is queued (waiting for the first result), then lets results gather for
+    /// the window. Ends when the receiver or every target is gone.
+    async fn run(mut self) {
+        loop {
+            let mut batch = Vec::new();
+            if self.queue.recv_many(&mut batch, BATCH_MAX).await == 0
+                || self.outbox.send(batch).await.is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(self.window).await;
+        }
+    }
+}
+
+/// A current-thread runtime driven by a thread of its own until dropped.
+struct RuntimeThread {
+    handle: Handle,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RuntimeThread {
+    fn spawn(name: &str) -> std::io::Result<RuntimeThread> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                // Ends on the stop signal or when the sender is dropped.
+                let _ = runtime.block_on(stopped);
+                // A lookup on a blocking thread must not hold the caller up.
+                runtime.shutdown_background();
+            })?;
+        Ok(RuntimeThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// One target's probes, one at a time.
 struct ProbeLoop {
     index: usize,
     upstream: Upstream,
     prober: Arc<Prober>,
-    outbox: Outbox<ProbeResult>,
+    /// Into the [`Batcher`].
+    results: mpsc::Sender<ProbeResult>,
     counters: Arc<Counters>,
     /// Shared by every target: [`MAX_IN_FLIGHT`] of them, handed out first come, first served.
     permits: Arc<Semaphore>,
@@ -188,7 +330,7 @@ impl ProbeLoop {
             drop(permit);
             // Every rerun asked for while the probe was in flight is answered by it.
             doorbell.answered();
-            if self.outbox.send(result).await.is_err() {
+            if self.results.send(result).await.is_err() {
                 return;
             }
             self.counters.finished.fetch_add(1, Ordering::Relaxed);
@@ -235,6 +377,119 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::Outcome;
+    use std::time::SystemTime;
+
+    fn result(target_index: usize) -> ProbeResult {
+        ProbeResult {
+            target_index,
+            seq: target_index as u64 + 1,
+            at: SystemTime::UNIX_EPOCH,
+            outcome: Outcome::Refused,
+            status_code: None,
+            latency: None,
+            elapsed: Duration::from_micros(80),
+            detail: String::new(),
+            addr: None,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn results_leave_in_batches_the_first_at_once() {
+        let (results, queue) = mpsc::channel(BATCH_MAX);
+        let (out, mut delivered) = mpsc::channel::<Vec<ProbeResult>>(4);
+        let batcher = tokio::spawn(
+            Batcher {
+                queue,
+                outbox: Outbox::new(out),
+                window: BATCH_WINDOW,
+            }
+            .run(),
+        );
+        let start = Instant::now();
+        results.send(result(0)).await.expect("queued");
+        let first = delivered.recv().await.expect("a batch");
+        assert_eq!(first, [result(0)], "a lone result is not held back");
+        assert!(start.elapsed() < BATCH_WINDOW / 2, "{:?}", start.elapsed());
+        // Everything that arrives during the window leaves together, in arrival order.
+        for i in 1..=300 {
+            results.send(result(i)).await.expect("queued");
+        }
+        let second = delivered.recv().await.expect("a batch");
+        assert!(start.elapsed() >= BATCH_WINDOW, "{:?}", start.elapsed());
+        let indices: Vec<usize> = second.iter().map(|r| r.target_index).collect();
+        assert_eq!(indices, (1..=300).collect::<Vec<_>>());
+        // With every target gone the batcher ends, which closes the receiver's channel.
+        drop(results);
+        assert!(delivered.recv().await.is_none());
+        batcher.await.expect("the batcher ends cleanly");
+    }
+
+    #[test]
+    fn the_window_grows_with_the_targets_within_its_bounds() {
+        assert_eq!(batch_window(0), BATCH_WINDOW);
+        assert_eq!(batch_window(40), BATCH_WINDOW);
+        assert_eq!(batch_window(2_000), Duration::from_millis(200));
+        assert_eq!(batch_window(10_000), Duration::from_secs(1));
+        assert_eq!(batch_window(usize::MAX), MAX_BATCH_WINDOW);
+    }
+
+    #[test]
+    fn a_threaded_prober_runs_without_the_callers_runtime_and_stops_when_dropped() {
+        use std::net::TcpListener;
+        // Bound, never listening: every probe is refused at once.
+        let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = socket.local_addr().expect("addr").port();
+        drop(socket);
+        let upstream = |i: usize| Upstream {
+            name: format!("u{i}"),
+            url: crate::config::Target::Tcp {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_millis(200),
+            expect: crate::config::StatusRange::DEFAULT,
+            method: crate::config::HttpMethod::Get,
+            host: None,
+            tls_verify: true,
+            slow: Duration::from_millis(500),
+        };
+        let (out, mut delivered) = mpsc::channel::<Vec<ProbeResult>>(64);
+        // No runtime on this thread: the prober brings its own.
+        let prober = ProbeScheduler::spawn_threaded(
+            "probes-test",
+            (0..50).map(upstream).collect(),
+            Outbox::new(out),
+        )
+        .expect("spawn");
+        let mut seen = [false; 50];
+        let mut batches = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while seen.iter().any(|s| !s) && std::time::Instant::now() < deadline {
+            if let Ok(batch) = delivered.try_recv() {
+                batches += 1;
+                for r in batch {
+                    seen[r.target_index] = true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(seen.iter().all(|s| *s), "every target reported");
+        // First probes are spread over a second: ten batches a second at most, not fifty.
+        assert!(batches <= 12, "{batches} batches");
+        drop(prober);
+        // Dropped means its runtime is gone with every task: nothing can deliver any more.
+        loop {
+            match delivered.try_recv() {
+                Ok(_) => continue,
+                Err(e) => {
+                    assert_eq!(e, mpsc::error::TryRecvError::Disconnected);
+                    break;
+                }
+            }
+        }
+    }
 
     #[test]
     fn periods_stay_within_the_jitter_and_average_out() {
