@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use super::command::CommandReader;
 use super::file::FileReader;
-use super::lines::{LineSplitter, count_line, count_lines, make_line};
+use super::lines::{LineSplitter, count_line, count_lines, make_line, make_line_with};
+use super::nginx::Memo;
 use super::restart::RestartingReader;
 use super::{
     FollowEvent, LogBatch, LogLine, Origin, RingLimits, Skipped, SourceSpec, SourceStatus,
@@ -223,6 +224,8 @@ struct FollowedSource {
     reader: Reader,
     splitter: LineSplitter,
     times: TimeParser,
+    /// The last nginx message's cause (a flood repeats one).
+    memo: Memo,
     /// Lines counted but not built since the last batch.
     skipped: Skipped,
     /// Lines were only counted since the last idle sleep.
@@ -268,7 +271,10 @@ impl FollowedSource {
                         count_line(raw, kind, times, skipped)
                     });
                     count_lines(block, options.max_line, kind, times, skipped);
-                    let mut emit = |raw: &[u8], cut| lines.push(make_line(raw, cut, kind, times));
+                    let memo = &mut self.memo;
+                    let mut emit = |raw: &[u8], cut| {
+                        lines.push(make_line_with(raw, cut, kind, times, memo));
+                    };
                     self.splitter.push(&data[counted..], &mut emit);
                 }
                 Read::EndOfFile => {
@@ -402,6 +408,7 @@ impl LogFollower {
                     reader: Reader::new(spec, &options),
                     splitter: LineSplitter::new(options.max_line),
                     times: TimeParser::default(),
+                    memo: Memo::default(),
                     skipped: Skipped::default(),
                     flooded: false,
                     next_line: None,
