@@ -5,7 +5,7 @@ use super::access::{self, Request};
 use super::classify::{Classified, classify_with, is_quiet, plain_request};
 use super::nginx::Memo;
 use super::tally::minute_of;
-use super::text::is_printable;
+use super::text::printable_str;
 use super::{Cause, Format, LogLine, Skipped, TimeParser};
 use crate::config::LogKind;
 use crate::sanitize::{sanitize, sanitize_bytes};
@@ -118,10 +118,12 @@ pub fn make_line_with(
     memo: &mut Memo,
 ) -> LogLine {
     // Printable ASCII (most lines) is what sanitising would return unchanged.
-    let mut text = match std::str::from_utf8(raw) {
-        Ok(text) if is_printable(raw) => text.to_owned(),
-        Ok(text) => sanitize(text).into_owned(),
-        Err(_) => sanitize_bytes(raw),
+    let mut text = match printable_str(raw) {
+        Some(text) => text.to_owned(),
+        None => match std::str::from_utf8(raw) {
+            Ok(text) => sanitize(text).into_owned(),
+            Err(_) => sanitize_bytes(raw),
+        },
     };
     let c = classify_with(&text, kind, memo);
     let time = time_of(&c, times);
@@ -296,9 +298,7 @@ fn count_line_with(
 ) {
     // Printable ASCII is what sanitising would return unchanged, so the bytes can be classified
     // in place; anything else takes the full path.
-    if is_printable(raw)
-        && let Ok(text) = std::str::from_utf8(raw)
-    {
+    if let Some(text) = printable_str(raw) {
         count_text(text, kind, times, out, memo);
         return;
     }
@@ -343,6 +343,7 @@ mod tests {
     use super::*;
     use crate::logs::Tally;
     use crate::logs::classify::classify;
+    use crate::logs::text::is_printable;
 
     fn split(chunks: &[&[u8]], max: usize) -> Vec<(Vec<u8>, u64)> {
         let mut s = LineSplitter::new(max);

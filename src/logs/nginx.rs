@@ -149,7 +149,7 @@ fn head(line: &str) -> Option<Head<'_>> {
     let rest = line[level_end + 1..].trim_start();
     // `1234#1234: ` (pid#tid), absent on a few startup messages.
     let (pid, after_pid) = match split_at_colon_space(rest) {
-        Some((ids, after)) if ids.contains('#') && !ids.contains(' ') => {
+        Some((ids, after)) if ids.as_bytes().contains(&b'#') && !ids.as_bytes().contains(&b' ') => {
             (ids.split('#').next().and_then(|p| p.parse().ok()), after)
         }
         _ => (None, rest),

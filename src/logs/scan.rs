@@ -23,7 +23,7 @@ use super::nginx::Memo;
 use super::ring::SourceLog;
 use super::tally::{Run, minute_of};
 use super::tail::{ReverseLines, line_numbers};
-use super::text::is_printable;
+use super::text::printable_str;
 use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
 use crate::config::LogKind;
 use crate::regular_file::open_regular;
@@ -342,9 +342,9 @@ fn next_is_in_window(
 /// A raw line as text safe to show: printable ASCII as it is (what sanitising would return),
 /// anything else sanitised.
 fn safe_text(raw: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(raw) {
-        Ok(text) if is_printable(raw) => Cow::Borrowed(text),
-        _ => Cow::Owned(sanitize_bytes(raw)),
+    match printable_str(raw) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(sanitize_bytes(raw)),
     }
 }
 

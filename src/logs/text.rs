@@ -32,6 +32,17 @@ pub fn is_printable(bytes: &[u8]) -> bool {
     chunks.iter().all(chunk_ok) && chunk_ok(last)
 }
 
+/// `bytes` as text when every byte is printable ASCII ([`is_printable`]): what sanitising would
+/// return unchanged, in one pass instead of that check plus UTF-8 validation.
+#[inline]
+pub fn printable_str(bytes: &[u8]) -> Option<&str> {
+    if !is_printable(bytes) {
+        return None;
+    }
+    // SAFETY: every byte is in 0x20..=0x7e, so `bytes` is ASCII, which is valid UTF-8.
+    Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
 pub fn find(hay: &str, finder: &Finder<'_>) -> Option<usize> {
     finder.find(hay.as_bytes())
 }
