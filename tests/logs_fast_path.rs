@@ -9,7 +9,9 @@ use std::fs;
 use std::path::Path;
 
 use gatewatch::config::LogKind;
-use gatewatch::logs::{ClassifyMemo, TimeParser, classify, classify_with, make_line, make_line_with};
+use gatewatch::logs::{
+    ClassifyMemo, TimeParser, classify, classify_with, make_line, make_line_with,
+};
 
 const KINDS: [Option<LogKind>; 5] = [
     None,
@@ -33,13 +35,19 @@ fn corpus() -> Vec<Vec<u8>> {
     assert!(files.len() >= 9, "the log corpus is missing: {files:?}");
     for path in files {
         let text = fs::read_to_string(&path).unwrap();
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let (_, raw) = line.split_once('\t').unwrap();
             lines.push(raw.as_bytes().to_vec());
         }
     }
     let causes = fs::read_to_string(root.join("fixtures/logs/causes.tsv")).unwrap();
-    for line in causes.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in causes
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         lines.push(line.splitn(3, '\t').nth(2).unwrap().as_bytes().to_vec());
     }
     lines
@@ -87,7 +95,9 @@ fn the_memo_reads_every_corpus_line_as_the_full_parser_does() {
             let fast = classify_with(line, kind, &mut memo);
             causes += usize::from(full.cause.is_some());
             if fast != full {
-                failures.push(format!("{kind:?}: full {full:?}\n  fast {fast:?}\n  {line}"));
+                failures.push(format!(
+                    "{kind:?}: full {full:?}\n  fast {fast:?}\n  {line}"
+                ));
             }
         }
     }
@@ -110,7 +120,11 @@ fn lines_built_with_the_memo_are_the_lines_built_without() {
             if fast != full {
                 failures.push(format!("{kind:?}: full {full:?}\n  fast {fast:?}"));
             }
-            assert!(!fast.text.bytes().any(|b| b.is_ascii_control()), "{:?}", fast.text);
+            assert!(
+                !fast.text.bytes().any(|b| b.is_ascii_control()),
+                "{:?}",
+                fast.text
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -239,7 +239,10 @@ fn error_line<'a>(
         return Classified::default();
     }
     let ((cause, upstream), time) = if format == Format::NginxError {
-        (nginx::classify_with(line, memo), line.get(..nginx::TIME_LEN))
+        (
+            nginx::classify_with(line, memo),
+            line.get(..nginx::TIME_LEN),
+        )
     } else {
         let time = line.find(']').map(|end| &line[1..end]);
         (apache::classify(line), time)

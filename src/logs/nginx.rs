@@ -156,7 +156,11 @@ fn head(line: &str) -> Option<Head<'_>> {
     };
     let (connection, message_and_fields) = match after_pid.strip_prefix('*') {
         Some(after_star) => match memchr::memchr(b' ', after_star.as_bytes()) {
-            Some(space) if after_star.as_bytes()[..space].iter().all(u8::is_ascii_digit) => {
+            Some(space)
+                if after_star.as_bytes()[..space]
+                    .iter()
+                    .all(u8::is_ascii_digit) =>
+            {
                 (after_star[..space].parse().ok(), &after_star[space + 1..])
             }
             _ => (None, after_pid),
@@ -243,7 +247,10 @@ impl Memo {
 
 /// [`classify`], remembering the last message's cause in `memo`: the same answer, cheaper for a
 /// run of lines with one message. Fields are read only from a line with a cause.
-pub fn classify_with<'a>(line: &'a str, memo: Option<&mut Memo>) -> (Option<Cause>, Option<&'a str>) {
+pub fn classify_with<'a>(
+    line: &'a str,
+    memo: Option<&mut Memo>,
+) -> (Option<Cause>, Option<&'a str>) {
     let Some(head) = head(line) else {
         return (None, None);
     };

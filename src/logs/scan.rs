@@ -21,8 +21,8 @@ use super::file::describe;
 use super::lines::cut_marker;
 use super::nginx::Memo;
 use super::ring::SourceLog;
-use super::tally::{Run, minute_of};
 use super::tail::{ReverseLines, line_numbers};
+use super::tally::{Run, minute_of};
 use super::text::printable_str;
 use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
 use crate::config::LogKind;
@@ -365,7 +365,11 @@ fn number_examples(file: &File, tally: &mut Tally, oldest: Option<(u64, u64)>) {
         };
         Some((number?, n))
     });
-    for example in tally.per_minute.values_mut().flat_map(|m| m.examples.values_mut()) {
+    for example in tally
+        .per_minute
+        .values_mut()
+        .flat_map(|m| m.examples.values_mut())
+    {
         example.line = match (base, example.line) {
             (Some((number, oldest_n)), Some(n)) => Some(number + (oldest_n - n)),
             _ => None,

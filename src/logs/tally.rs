@@ -722,7 +722,11 @@ mod tests {
                 }),
                 status: None,
                 upstream: Some(if i % 2 == 0 { "x" } else { "y" }.into()),
-                time: Some(if text.starts_with('c') { 130 } else { 60 + i as i64 }),
+                time: Some(if text.starts_with('c') {
+                    130
+                } else {
+                    60 + i as i64
+                }),
             })
             .collect();
         lines.push(line(None, Some(502), Some("x"), 61));
@@ -737,7 +741,10 @@ mod tests {
         let refused = &w.examples[&Cause::Refused];
         assert_eq!((refused.text.as_str(), refused.line), ("c1", Some(14)));
         assert_eq!(batched.window(0, 119).examples[&Cause::Refused].text, "a4");
-        assert_eq!(batched.window(0, 119).examples[&Cause::Timeout].line, Some(12));
+        assert_eq!(
+            batched.window(0, 119).examples[&Cause::Timeout].line,
+            Some(12)
+        );
     }
 
     #[test]
