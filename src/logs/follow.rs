@@ -41,8 +41,9 @@ const READS_PER_PASS: usize = 8;
 /// During a flood (a file's backlog held more lines than the ring keeps), the idle sleep is this
 /// many polls: every catch-up builds a ring's worth of lines however many arrived, so fewer,
 /// larger catch-ups build fewer lines that the next one evicts. With the default poll this is
-/// 1 s, the interval `tail -F` itself polls at.
-const FLOOD_POLLS: u32 = 4;
+/// 750 ms: the flood's last line is on screen within a second of its end (this sleep, the
+/// catch-up and a frame), which 1 s (`tail -F`'s interval) could not promise.
+const FLOOD_POLLS: u32 = 3;
 /// How often a glob that matched nothing is expanded again.
 const GLOB_RETRY: Duration = Duration::from_secs(2);
 
