@@ -158,7 +158,7 @@ impl App {
     /// Moves the Logs view so the next match (newer) or the previous one (older) is its bottom line.
     pub(super) fn jump_to_match(&mut self, newer: bool) {
         let matches = self.logs.matches(&self.model.logs);
-        let len = self.logs.visible(&self.model.logs).len();
+        let len = self.logs.visible_len(&self.model.logs);
         let pane = PaneId::Logs.index();
         let bottom = len.saturating_sub(1).saturating_sub(self.scroll[pane]);
         // From the newest line, "older" starts with the newest line itself.

@@ -123,6 +123,17 @@ impl LogView {
         }
     }
 
+    /// How many lines [`visible`](Self::visible) would give, without collecting them: every
+    /// batch of a flood asks (to keep the scroll inside the pane), and unfiltered it is the ring's
+    /// length.
+    pub fn visible_len(&self, book: &LogBook) -> usize {
+        match book.sources.get(self.current) {
+            Some(src) if self.level.is_none() && self.cause.is_none() => src.lines().len(),
+            Some(src) => src.lines().iter().filter(|l| self.shows(l)).count(),
+            None => 0,
+        }
+    }
+
     /// Causes seen in the current source, most frequent first: what `c` cycles through.
     pub fn causes_present(&self, book: &LogBook) -> Vec<Cause> {
         let Some(src) = book.sources.get(self.current) else {
@@ -248,8 +259,10 @@ mod tests {
         let book = book();
         let mut v = LogView::default();
         assert_eq!(v.visible(&book).len(), 5);
+        assert_eq!(v.visible_len(&book), 5);
         v.cycle_level();
         assert_eq!(v.visible(&book).len(), 4, "warn and above");
+        assert_eq!(v.visible_len(&book), 4);
         v.cycle_level();
         assert_eq!(v.visible(&book).len(), 3, "error and above");
         v.cycle_cause(&book);
@@ -259,6 +272,7 @@ mod tests {
             "the most frequent cause first"
         );
         assert_eq!(v.visible(&book).len(), 2);
+        assert_eq!(v.visible_len(&book), 2);
         v.cycle_cause(&book);
         assert_eq!(v.cause, Some(Cause::Timeout));
         v.cycle_cause(&book);

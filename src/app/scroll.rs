@@ -63,7 +63,7 @@ impl App {
             PaneId::Host => self.host.visible.len(),
             PaneId::Upstreams => self.model.upstreams.rows.len(),
             PaneId::Dns => self.model.dns.order.len(),
-            PaneId::Logs => self.logs.visible(&self.model.logs).len(),
+            PaneId::Logs => self.logs.visible_len(&self.model.logs),
         }
     }
 

@@ -98,6 +98,25 @@ fn read_before_access(b: &[u8]) -> bool {
 /// is recognised (the access parse reuses the date the detection found). Only a line that is
 /// none of them bare is looked at for a collector's prefix ([`prefix`]).
 pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
+    classify_memo(line, kind, None)
+}
+
+/// [`classify`] for a stream of lines: `memo` remembers the last nginx message's cause, so a
+/// flood of one message is read once (see [`nginx::Memo`]). Always the same answer as
+/// [`classify`].
+pub fn classify_with<'a>(
+    line: &'a str,
+    kind: Option<LogKind>,
+    memo: &mut nginx::Memo,
+) -> Classified<'a> {
+    classify_memo(line, kind, Some(memo))
+}
+
+fn classify_memo<'a>(
+    line: &'a str,
+    kind: Option<LogKind>,
+    memo: Option<&mut nginx::Memo>,
+) -> Classified<'a> {
     if line.starts_with('{') {
         // Caddy's entries are told by their first key and read field by field (see `caddy`);
         // the other dialects share one parse, each looking for its keys (see `json`).
@@ -110,10 +129,10 @@ pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
         if caddy::is_go_log(line) {
             return caddy_line(line, kind);
         }
-        return error_line(Format::NginxError, line, kind);
+        return error_line(Format::NginxError, line, kind, memo);
     }
     if apache::looks_like(line) {
-        return error_line(Format::ApacheError, line, kind);
+        return error_line(Format::ApacheError, line, kind, None);
     }
     if envoy::looks_like(line) {
         return only_if_allowed(envoy::classify_text(line), kind);
@@ -130,7 +149,7 @@ pub fn classify(line: &str, kind: Option<LogKind>) -> Classified<'_> {
     {
         return dated_line(line, date, kind);
     }
-    if let Some(c) = stamped_elsewhere(line, kind) {
+    if let Some(c) = stamped_elsewhere(line, kind, memo) {
         return c;
     }
     match date {
@@ -158,12 +177,16 @@ fn dated_line(line: &str, date: BracketDate, kind: Option<LogKind>) -> Classifie
 
 /// A proxy's error line as it arrives through a collector (behind a prefix, see [`prefix`]), or
 /// a bare stderr line that has no stamp of its own.
-fn stamped_elsewhere(line: &str, kind: Option<LogKind>) -> Option<Classified<'_>> {
+fn stamped_elsewhere<'a>(
+    line: &'a str,
+    kind: Option<LogKind>,
+    memo: Option<&mut nginx::Memo>,
+) -> Option<Classified<'a>> {
     if nginx::looks_like_stderr(line) || haproxy::looks_like_stderr(line) {
-        return Some(body_line(line, None, kind));
+        return Some(body_line(line, None, kind, memo));
     }
     let peeled = prefix::peel(line, is_proxy_body)?;
-    Some(body_line(peeled.body, peeled.stamp, kind))
+    Some(body_line(peeled.body, peeled.stamp, kind, memo))
 }
 
 /// Whether a proxy's own error line begins here.
@@ -180,15 +203,16 @@ fn body_line<'a>(
     body: &'a str,
     stamp: Option<(Clock, &'a str)>,
     kind: Option<LogKind>,
+    memo: Option<&mut nginx::Memo>,
 ) -> Classified<'a> {
     if nginx::looks_like(body) {
-        return error_line(Format::NginxError, body, kind);
+        return error_line(Format::NginxError, body, kind, memo);
     }
     if apache::looks_like(body) {
-        return error_line(Format::ApacheError, body, kind);
+        return error_line(Format::ApacheError, body, kind, None);
     }
     let (format, (cause, upstream)) = if nginx::looks_like_stderr(body) {
-        (Format::NginxError, nginx::classify(body))
+        (Format::NginxError, nginx::classify_with(body, memo))
     } else {
         (Format::Haproxy, haproxy::message_cause(body))
     };
@@ -205,12 +229,20 @@ fn body_line<'a>(
     }
 }
 
-fn error_line(format: Format, line: &str, kind: Option<LogKind>) -> Classified<'_> {
+fn error_line<'a>(
+    format: Format,
+    line: &'a str,
+    kind: Option<LogKind>,
+    memo: Option<&mut nginx::Memo>,
+) -> Classified<'a> {
     if !allowed(format, kind) {
         return Classified::default();
     }
     let ((cause, upstream), time) = if format == Format::NginxError {
-        (nginx::classify(line), line.get(..nginx::TIME_LEN))
+        (
+            nginx::classify_with(line, memo),
+            line.get(..nginx::TIME_LEN),
+        )
     } else {
         let time = line.find(']').map(|end| &line[1..end]);
         (apache::classify(line), time)

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use super::command::CommandReader;
 use super::file::FileReader;
-use super::lines::{LineSplitter, count_line, count_lines, make_line};
+use super::lines::{LineSplitter, count_line, count_lines, make_line, make_line_with};
+use super::nginx::Memo;
 use super::restart::RestartingReader;
 use super::{
     FollowEvent, LogBatch, LogLine, Origin, RingLimits, Skipped, SourceSpec, SourceStatus,
@@ -40,8 +41,9 @@ const READS_PER_PASS: usize = 8;
 /// During a flood (a file's backlog held more lines than the ring keeps), the idle sleep is this
 /// many polls: every catch-up builds a ring's worth of lines however many arrived, so fewer,
 /// larger catch-ups build fewer lines that the next one evicts. With the default poll this is
-/// 1 s, the interval `tail -F` itself polls at.
-const FLOOD_POLLS: u32 = 4;
+/// 750 ms: the flood's last line is on screen within a second of its end (this sleep, the
+/// catch-up and a frame), which 1 s (`tail -F`'s interval) could not promise.
+const FLOOD_POLLS: u32 = 3;
 /// How often a glob that matched nothing is expanded again.
 const GLOB_RETRY: Duration = Duration::from_secs(2);
 
@@ -223,6 +225,8 @@ struct FollowedSource {
     reader: Reader,
     splitter: LineSplitter,
     times: TimeParser,
+    /// The last nginx message's cause (a flood repeats one).
+    memo: Memo,
     /// Lines counted but not built since the last batch.
     skipped: Skipped,
     /// Lines were only counted since the last idle sleep.
@@ -268,7 +272,10 @@ impl FollowedSource {
                         count_line(raw, kind, times, skipped)
                     });
                     count_lines(block, options.max_line, kind, times, skipped);
-                    let mut emit = |raw: &[u8], cut| lines.push(make_line(raw, cut, kind, times));
+                    let memo = &mut self.memo;
+                    let mut emit = |raw: &[u8], cut| {
+                        lines.push(make_line_with(raw, cut, kind, times, memo));
+                    };
                     self.splitter.push(&data[counted..], &mut emit);
                 }
                 Read::EndOfFile => {
@@ -402,6 +409,7 @@ impl LogFollower {
                     reader: Reader::new(spec, &options),
                     splitter: LineSplitter::new(options.max_line),
                     times: TimeParser::default(),
+                    memo: Memo::default(),
                     skipped: Skipped::default(),
                     flooded: false,
                     next_line: None,

@@ -2,9 +2,10 @@
 //! one raw line into a safe, classified [`LogLine`].
 
 use super::access::{self, Request};
-use super::classify::{Classified, classify, is_quiet, plain_request};
+use super::classify::{Classified, classify_with, is_quiet, plain_request};
+use super::nginx::Memo;
 use super::tally::minute_of;
-use super::text::is_printable;
+use super::text::printable_str;
 use super::{Cause, Format, LogLine, Skipped, TimeParser};
 use crate::config::LogKind;
 use crate::sanitize::{sanitize, sanitize_bytes};
@@ -105,13 +106,26 @@ pub fn cut_marker(cut: u64) -> String {
 /// lines the per-minute counters need (failures and requests); [`TimeParser`] remembers the last
 /// one, so a flood's lines of one second cost a compare.
 pub fn make_line(raw: &[u8], cut: u64, kind: Option<LogKind>, times: &mut TimeParser) -> LogLine {
+    make_line_with(raw, cut, kind, times, &mut Memo::default())
+}
+
+/// [`make_line`] for one of a stream of lines, with the stream's [`Memo`].
+pub fn make_line_with(
+    raw: &[u8],
+    cut: u64,
+    kind: Option<LogKind>,
+    times: &mut TimeParser,
+    memo: &mut Memo,
+) -> LogLine {
     // Printable ASCII (most lines) is what sanitising would return unchanged.
-    let mut text = match std::str::from_utf8(raw) {
-        Ok(text) if is_printable(raw) => text.to_owned(),
-        Ok(text) => sanitize(text).into_owned(),
-        Err(_) => sanitize_bytes(raw),
+    let mut text = match printable_str(raw) {
+        Some(text) => text.to_owned(),
+        None => match std::str::from_utf8(raw) {
+            Ok(text) => sanitize(text).into_owned(),
+            Err(_) => sanitize_bytes(raw),
+        },
     };
-    let c = classify(&text, kind);
+    let c = classify_with(&text, kind, memo);
     let time = time_of(&c, times);
     let upstream = c.upstream.map(str::to_owned);
     let (format, cause, status) = (c.format, c.cause, c.status);
@@ -152,6 +166,7 @@ pub fn count_lines(
     out: &mut Skipped,
 ) {
     let max_line = max_line.max(1);
+    let mut memo = Memo::default();
     let mut run: Option<QuietRun<'_>> = None;
     let mut last_failed: Option<Told<'_>> = None;
     let mut rest = block;
@@ -175,7 +190,7 @@ pub fn count_lines(
                 out.mark(None, Some(request.status), told.upstream, told.time);
                 last_failed = Some(told);
             }
-            None => count_line(line, kind, times, out),
+            None => count_line_with(line, kind, times, out, &mut memo),
         }
     }
     if let Some(run) = run {
@@ -270,21 +285,36 @@ fn count_quiet<'a>(
 /// Adds one raw line to `out` exactly as [`make_line`] plus [`super::Tally::add_line`] would
 /// count it, without building the line.
 pub fn count_line(raw: &[u8], kind: Option<LogKind>, times: &mut TimeParser, out: &mut Skipped) {
+    count_line_with(raw, kind, times, out, &mut Memo::default());
+}
+
+/// [`count_line`] for one of a stream of lines, with the stream's [`Memo`].
+fn count_line_with(
+    raw: &[u8],
+    kind: Option<LogKind>,
+    times: &mut TimeParser,
+    out: &mut Skipped,
+    memo: &mut Memo,
+) {
     // Printable ASCII is what sanitising would return unchanged, so the bytes can be classified
     // in place; anything else takes the full path.
-    if is_printable(raw)
-        && let Ok(text) = std::str::from_utf8(raw)
-    {
-        count_text(text, kind, times, out);
+    if let Some(text) = printable_str(raw) {
+        count_text(text, kind, times, out, memo);
         return;
     }
-    let l = make_line(raw, 0, kind, times);
+    let l = make_line_with(raw, 0, kind, times, memo);
     add_mark(l.cause, l.status, l.upstream.as_deref(), l.time, out);
 }
 
 /// [`count_line`] for a line already known to be printable ASCII.
-fn count_text(text: &str, kind: Option<LogKind>, times: &mut TimeParser, out: &mut Skipped) {
-    let c = classify(text, kind);
+fn count_text(
+    text: &str,
+    kind: Option<LogKind>,
+    times: &mut TimeParser,
+    out: &mut Skipped,
+    memo: &mut Memo,
+) {
+    let c = classify_with(text, kind, memo);
     let time = time_of(&c, times);
     if is_quiet(&c) {
         out.quiet(c.status, c.upstream, time);
@@ -312,6 +342,8 @@ fn add_mark(
 mod tests {
     use super::*;
     use crate::logs::Tally;
+    use crate::logs::classify::classify;
+    use crate::logs::text::is_printable;
 
     fn split(chunks: &[&[u8]], max: usize) -> Vec<(Vec<u8>, u64)> {
         let mut s = LineSplitter::new(max);

@@ -42,12 +42,12 @@ pub use access::{AccessLine, parse as parse_access};
 pub use apache::{ApacheError, parse as parse_apache_error};
 pub use caddy::{CaddyLine, parse as parse_caddy};
 pub use cause::Cause;
-pub use classify::{Classified, classify, detect};
+pub use classify::{Classified, classify, classify_with, detect};
 pub use example::{EXAMPLE_BYTES, Example};
 pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
 pub use haproxy::{HaproxyLine, parse as parse_haproxy};
-pub use lines::{LineSplitter, count_lines, cut_marker, make_line};
-pub use nginx::{NginxError, parse as parse_nginx_error};
+pub use lines::{LineSplitter, count_lines, cut_marker, make_line, make_line_with};
+pub use nginx::{Memo as ClassifyMemo, NginxError, parse as parse_nginx_error};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
     DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, OLDER_RUN_BYTES,

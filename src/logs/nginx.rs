@@ -101,6 +101,42 @@ pub fn looks_like_stderr(line: &str) -> bool {
 /// Splits an error line into its fields; `None` when it is not one. A line in the stderr form
 /// has an empty `time`.
 pub fn parse(line: &str) -> Option<NginxError<'_>> {
+    let head = head(line)?;
+    let mut parsed = NginxError {
+        time: head.time,
+        level: head.level,
+        pid: head.pid,
+        connection: head.connection,
+        message: head.message,
+        client: None,
+        server: None,
+        request: None,
+        upstream: None,
+        host: None,
+    };
+    let Some(fields) = head.fields else {
+        return Some(parsed);
+    };
+    parsed.client = Some(plain_field(fields, CLIENT.needle().len()));
+    parsed.server = find(fields, &SERVER).map(|i| plain_field(&fields[i..], SERVER.needle().len()));
+    let tail = request_and_upstream(fields);
+    (parsed.request, parsed.upstream) = (tail.request, tail.upstream);
+    parsed.host = find(&fields[tail.after_upstream..], &HOST)
+        .map(|i| text::quoted_from(fields, tail.after_upstream + i + HOST.needle().len()));
+    Some(parsed)
+}
+
+/// What comes before an error line's fields; `fields` is the rest from `, client: `.
+struct Head<'a> {
+    time: &'a str,
+    level: &'a str,
+    pid: Option<u32>,
+    connection: Option<u64>,
+    message: &'a str,
+    fields: Option<&'a str>,
+}
+
+fn head(line: &str) -> Option<Head<'_>> {
     let (time, level_from) = if looks_like(line) {
         (&line[..TIME_LEN], TIME_LEN + 2)
     } else if looks_like_stderr(line) {
@@ -108,58 +144,70 @@ pub fn parse(line: &str) -> Option<NginxError<'_>> {
     } else {
         return None;
     };
-    let level_end = level_from + line[level_from..].find(']')?;
+    let level_end = level_from + memchr::memchr(b']', &line.as_bytes()[level_from..])?;
     let level = &line[level_from..level_end];
     let rest = line[level_end + 1..].trim_start();
     // `1234#1234: ` (pid#tid), absent on a few startup messages.
-    let (pid, after_pid) = match rest.split_once(": ") {
-        Some((ids, after)) if ids.contains('#') && !ids.contains(' ') => {
+    let (pid, after_pid) = match split_at_colon_space(rest) {
+        Some((ids, after)) if ids.as_bytes().contains(&b'#') && !ids.as_bytes().contains(&b' ') => {
             (ids.split('#').next().and_then(|p| p.parse().ok()), after)
         }
         _ => (None, rest),
     };
     let (connection, message_and_fields) = match after_pid.strip_prefix('*') {
-        Some(after_star) => match after_star.split_once(' ') {
-            Some((id, msg)) if id.bytes().all(|c| c.is_ascii_digit()) => (id.parse().ok(), msg),
+        Some(after_star) => match memchr::memchr(b' ', after_star.as_bytes()) {
+            Some(space)
+                if after_star.as_bytes()[..space]
+                    .iter()
+                    .all(u8::is_ascii_digit) =>
+            {
+                (after_star[..space].parse().ok(), &after_star[space + 1..])
+            }
             _ => (None, after_pid),
         },
         None => (None, after_pid),
     };
     let msg_from = line.len() - message_and_fields.len();
     let fields_from = find(message_and_fields, &CLIENT).map(|i| msg_from + i);
-    let message = &line[msg_from..fields_from.unwrap_or(line.len())];
-    let mut parsed = NginxError {
+    Some(Head {
         time,
         level,
         pid,
         connection,
-        message,
-        client: None,
-        server: None,
-        request: None,
-        upstream: None,
-        host: None,
-    };
-    let Some(fields_from) = fields_from else {
-        return Some(parsed);
-    };
-    let fields = &line[fields_from..];
-    parsed.client = Some(plain_field(fields, CLIENT.needle().len()));
-    parsed.server = find(fields, &SERVER).map(|i| plain_field(&fields[i..], SERVER.needle().len()));
+        message: &line[msg_from..fields_from.unwrap_or(line.len())],
+        fields: fields_from.map(|i| &line[i..]),
+    })
+}
+
+/// `str::split_once(": ")` with memchr's search for the colon.
+fn split_at_colon_space(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b':', b)
+        .find(|&i| b.get(i + 1) == Some(&b' '))
+        .map(|i| (&s[..i], &s[i + 2..]))
+}
+
+/// The request and upstream fields, and where the search for the host begins.
+struct Tail<'a> {
+    request: Option<&'a str>,
+    upstream: Option<&'a str>,
+    after_upstream: usize,
+}
+
+fn request_and_upstream(fields: &str) -> Tail<'_> {
     let request_at = find(fields, &REQUEST);
-    parsed.request = request_at.map(|i| text::quoted_from(fields, i + REQUEST.needle().len()));
+    let request = request_at.map(|i| text::quoted_from(fields, i + REQUEST.needle().len()));
     // Search after the request: the request line comes from the client and could mimic a field.
-    let after_request = match (request_at, parsed.request) {
+    let after_request = match (request_at, request) {
         (Some(i), Some(request)) => i + REQUEST.needle().len() + request.len(),
         _ => 0,
     };
     let upstream_at = find(&fields[after_request..], &UPSTREAM_FIELD).map(|i| after_request + i);
-    parsed.upstream =
-        upstream_at.map(|i| text::quoted_from(fields, i + UPSTREAM_FIELD.needle().len()));
-    let after_upstream = upstream_at.unwrap_or(after_request);
-    parsed.host = find(&fields[after_upstream..], &HOST)
-        .map(|i| text::quoted_from(fields, after_upstream + i + HOST.needle().len()));
-    Some(parsed)
+    Tail {
+        request,
+        upstream: upstream_at.map(|i| text::quoted_from(fields, i + UPSTREAM_FIELD.needle().len())),
+        after_upstream: upstream_at.unwrap_or(after_request),
+    }
 }
 
 fn plain_field(from_key: &str, key_len: usize) -> &str {
@@ -170,19 +218,58 @@ fn plain_field(from_key: &str, key_len: usize) -> &str {
 /// The cause of an upstream failure line, and the upstream it names. Only the message is
 /// looked at: the fields after it (request, host, referrer) come from the client and could
 /// otherwise fake a cause.
+#[cfg(test)]
 pub fn classify(line: &str) -> (Option<Cause>, Option<&str>) {
-    let Some(parsed) = parse(line) else {
+    classify_with(line, None)
+}
+
+/// The last message read for its cause. A flood repeats one message (`connect() failed (111:
+/// Connection refused) while connecting to upstream`) on every line, and reading a message costs
+/// a score of substring searches; comparing it with the last one costs one.
+#[derive(Clone, Debug, Default)]
+pub struct Memo {
+    message: Option<String>,
+    cause: Option<Cause>,
+}
+
+impl Memo {
+    fn cause_of(&mut self, message: &str) -> Option<Cause> {
+        if self.message.as_deref() == Some(message) {
+            return self.cause;
+        }
+        self.cause = classify_message(message);
+        let kept = self.message.get_or_insert_with(String::new);
+        kept.clear();
+        kept.push_str(message);
+        self.cause
+    }
+}
+
+/// [`classify`], remembering the last message's cause in `memo`: the same answer, cheaper for a
+/// run of lines with one message. Fields are read only from a line with a cause.
+pub fn classify_with<'a>(
+    line: &'a str,
+    memo: Option<&mut Memo>,
+) -> (Option<Cause>, Option<&'a str>) {
+    let Some(head) = head(line) else {
         return (None, None);
     };
-    if !matches!(parsed.level, "error" | "crit" | "alert" | "emerg") {
+    if !matches!(head.level, "error" | "crit" | "alert" | "emerg") {
         return (None, None);
     }
-    let cause = classify_message(parsed.message);
-    let upstream = parsed
-        .upstream
+    let cause = match memo {
+        Some(memo) => memo.cause_of(head.message),
+        None => classify_message(head.message),
+    };
+    if cause.is_none() {
+        return (None, None);
+    }
+    let upstream = head
+        .fields
+        .and_then(|fields| request_and_upstream(fields).upstream)
         .map(text::upstream_server)
-        .or_else(|| unresolved_upstream(parsed.message));
-    (cause, cause.and(upstream))
+        .or_else(|| unresolved_upstream(head.message));
+    (cause, upstream)
 }
 
 /// The server named by `host not found in upstream "backend:8080" in FILE:LINE`. The quoted

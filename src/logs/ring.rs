@@ -110,8 +110,8 @@ impl SourceLog {
         self.tally.add_skipped(&batch.skipped);
         // The skipped lines come first, then these.
         let first = batch.skipped.first_line.map(|n| n + batch.skipped.lines());
-        for (i, line) in batch.lines.into_iter().enumerate() {
-            self.tally.add_numbered(&line, first.map(|n| n + i as u64));
+        self.tally.add_lines(&batch.lines, first);
+        for line in batch.lines {
             if line.format.is_some() {
                 self.format = line.format;
             }

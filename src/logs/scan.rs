@@ -6,6 +6,7 @@
 //! The window therefore ends only after a run of older lines ([`OLDER_RUN_LINES`] or
 //! [`OLDER_RUN_BYTES`]); an older line inside a shorter run is skipped, not counted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
@@ -14,12 +15,15 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::classify::{Classified, classify};
+use super::classify::{Classified, classify, classify_with};
 use super::example::Seen;
 use super::file::describe;
 use super::lines::cut_marker;
+use super::nginx::Memo;
 use super::ring::SourceLog;
 use super::tail::{ReverseLines, line_numbers};
+use super::tally::{Run, minute_of};
+use super::text::printable_str;
 use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
 use crate::config::LogKind;
 use crate::regular_file::open_regular;
@@ -208,11 +212,17 @@ pub fn scan_source(
     let mut lines = ReverseLines::new(&file, len, SCAN_MAX_LINE, SCAN_MAX_BYTES);
     let mut times = TimeParser::new(span.tz.clone());
     let mut tally = Tally::default();
+    let mut run = Run::default();
+    let mut memo = Memo::default();
+    // The cause and minute whose example was last looked at.
+    let mut example_kept: Option<(Cause, i64)> = None;
     let mut format = None;
     let mut error = None;
     let mut recent = Vec::new();
     let mut raw = Vec::new();
     let (mut read, mut past_window) = (0u64, false);
+    // The start of the oldest line read, and how many lines were read back to it.
+    let mut oldest_read: Option<(u64, u64)> = None;
     // The oldest time among the lines counted: where the counts start if a budget stops us.
     let mut oldest_counted: Option<i64> = None;
     // The current run of lines older than the window: its length, and where it began (the end
@@ -228,9 +238,10 @@ pub fn scan_source(
                 break;
             }
         };
+        oldest_read = Some((at.start, read));
         let line_end = std::mem::replace(&mut newer_start, at.start);
-        let text = sanitize_bytes(&raw);
-        let c = classify(&text, kind);
+        let text = safe_text(&raw);
+        let c = classify_with(&text, kind, &mut memo);
         let time = c.stamp().and_then(|(clock, t)| times.parse(clock, t));
         let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
         // Once the window has ended, everything further back is older.
@@ -270,16 +281,23 @@ pub fn scan_source(
         if let Some(t) = time {
             oldest_counted = Some(oldest_counted.map_or(t, |o| o.min(t)));
         }
-        tally.add(&c, time);
-        if let (Some(cause), Some(time)) = (c.cause, time) {
-            // Numbered below, once the scan knows which lines it keeps: the start for now.
+        run.add(&mut tally, c.cause, c.status, c.upstream, time);
+        if let (Some(cause), Some(time)) = (c.cause, time)
+            && example_kept != Some((cause, minute_of(time)))
+        {
+            // The minute's first line seen is its example (the newest): later ones of the same
+            // cause and minute change nothing, so only a new pair is looked up.
+            example_kept = Some((cause, minute_of(time)));
+            run.flush(&mut tally);
+            // Numbered below, once the scan knows where its oldest line is: how far back this
+            // one was read for now.
             let seen = Seen {
                 cause,
                 text: &text,
                 format: c.format,
                 upstream: c.upstream,
                 time,
-                line: Some(at.start),
+                line: Some(read),
             };
             tally.keep_example(&seen, false);
         }
@@ -287,8 +305,9 @@ pub fn scan_source(
             recent.push(recent_line(&text, at.cut, &c, time));
         }
     }
+    run.flush(&mut tally);
     recent.reverse();
-    number_examples(&file, &mut tally);
+    number_examples(&file, &mut tally, oldest_read);
     // A budget, not the window's start or the file's, ended the scan: the counts cover less.
     let cut_short = !past_window
         && error.is_none()
@@ -314,28 +333,47 @@ fn next_is_in_window(
     if !matches!(lines.next_line(raw), Ok(Some(_))) {
         return false;
     }
-    let text = sanitize_bytes(raw);
+    let text = safe_text(raw);
     let c = classify(&text, kind);
     let time = c.stamp().and_then(|(clock, t)| times.parse(clock, t));
     time.is_none_or(|t| t >= cutoff)
 }
 
-/// Turns the examples' line starts into line numbers, within [`LINE_NUMBER_MAX_BYTES`]; a number
+/// A raw line as text safe to show: printable ASCII as it is (what sanitising would return),
+/// anything else sanitised.
+fn safe_text(raw: &[u8]) -> Cow<'_, str> {
+    match printable_str(raw) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(sanitize_bytes(raw)),
+    }
+}
+
+/// Turns the examples' places in the scan (the `n`th line read back) into line numbers: the
+/// oldest line read, `oldest = (start, n)`, is numbered by counting the newlines before it,
+/// within [`LINE_NUMBER_MAX_BYTES`], and the lines read after it follow it. Only the part of the
+/// file before the scan is read again: nothing when the scan reached the file's start. A number
 /// that cannot be had is left out rather than failing the scan.
-fn number_examples(file: &File, tally: &mut Tally) {
-    let mut examples: Vec<&mut Option<u64>> = tally
+fn number_examples(file: &File, tally: &mut Tally, oldest: Option<(u64, u64)>) {
+    let base = oldest.and_then(|(start, n)| {
+        let number = match start {
+            0 => Some(1),
+            _ => line_numbers(file, &[start], LINE_NUMBER_MAX_BYTES)
+                .ok()?
+                .first()
+                .copied()
+                .flatten(),
+        };
+        Some((number?, n))
+    });
+    for example in tally
         .per_minute
         .values_mut()
         .flat_map(|m| m.examples.values_mut())
-        .map(|e| &mut e.line)
-        .collect();
-    let starts: Vec<u64> = examples.iter().filter_map(|l| **l).collect();
-    let numbers = line_numbers(file, &starts, LINE_NUMBER_MAX_BYTES).unwrap_or_default();
-    let mut numbers = numbers.into_iter();
-    for line in &mut examples {
-        if line.is_some() {
-            **line = numbers.next().flatten();
-        }
+    {
+        example.line = match (base, example.line) {
+            (Some((number, oldest_n)), Some(n)) => Some(number + (oldest_n - n)),
+            _ => None,
+        };
     }
 }
 
