@@ -13,11 +13,13 @@
 #   writes/s        write(2) calls per second (syscw from /proc/PID/io): roughly frames per second
 #
 # Targets (exit 1 when gatewatch misses one, naming it): less CPU than htop, fewer terminal bytes/s
-# than htop, peak RSS under RSS_LIMIT_MB. Exit 2 when the benchmark itself cannot run.
+# than htop, peak RSS under RSS_LIMIT_MB. Exit 2 when the benchmark itself cannot run. The last
+# line is `RESULT idle size=... gatewatch_cpu_pct=... htop_cpu_pct=... ...` (after the JSON line
+# with --json).
 #
 # Usage: benches/idle.sh [--duration SECS] [--settle SECS] [--size COLSxROWS] [--json]
 #                        [--keep DIR] [--bin PATH]
-# Environment: DURATION (30), SETTLE (3), SIZE (120x40), RSS_LIMIT_MB (30), GATEWATCH_BIN (skip
+# Environment: DURATION (30), SETTLE (3), SIZE (200x50), RSS_LIMIT_MB (8), GATEWATCH_BIN (skip
 #              the build and use this binary), BENCH_TERM (TERM inside tmux; default tmux-256color).
 set -euo pipefail
 
@@ -34,8 +36,8 @@ usage() {
 
 DURATION=${DURATION:-30}
 SETTLE=${SETTLE:-3}
-SIZE=${SIZE:-120x40}
-RSS_LIMIT_MB=${RSS_LIMIT_MB:-30}
+SIZE=${SIZE:-200x50}
+RSS_LIMIT_MB=${RSS_LIMIT_MB:-8}
 BIN=${GATEWATCH_BIN:-}
 JSON=0
 KEEP=""
@@ -409,6 +411,9 @@ if ((JSON)); then
     "$(j gatewatch)" "$(j htop)" "$( ((${#failed[@]})) && echo false || echo true)" "$fj"
 fi
 
+echo "RESULT idle size=${COLS}x${ROWS} gatewatch_cpu_pct=${cpu[gatewatch]} htop_cpu_pct=${cpu[htop]}" \
+  "gatewatch_peak_rss_mb=${rss[gatewatch]} htop_peak_rss_mb=${rss[htop]}" \
+  "gatewatch_term_bytes_per_s=${bps[gatewatch]} htop_term_bytes_per_s=${bps[htop]}"
 if ((${#failed[@]})); then
   for f in "${failed[@]}"; do echo "FAIL $f" >&2; done
   exit 1

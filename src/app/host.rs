@@ -1,6 +1,12 @@
 //! The Host pane's process list: which processes show, and in what order.
 
+use std::collections::HashMap;
+
 use crate::host::{HostSample, ProcessRow};
+
+/// Weight of the newest sample in a process's recent CPU: halves each sample, so a process
+/// that stopped a few samples ago still ranks above those that never ran.
+const RECENT_WEIGHT: f32 = 0.5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcSort {
@@ -15,6 +21,11 @@ pub struct HostView {
     pub filter: String,
     /// Indices into `sample.processes`, sorted and filtered; rebuilt only when those change.
     pub visible: Vec<usize>,
+    /// Each process's CPU over the last samples (decaying), by pid: the order among rows that
+    /// show the same figure. By pid, an idle process that woke for one tick (0.5% at a 2 s
+    /// sample) would jump up and fall back to its pid's place, shifting and repainting every row
+    /// between; ranked by recent use it moves next to where it was.
+    recent: HashMap<u32, f32>,
 }
 
 impl HostView {
@@ -28,6 +39,24 @@ impl HostView {
     ) -> impl Iterator<Item = &'s ProcessRow> {
         let procs = sample.map(|s| s.processes.as_slice()).unwrap_or(&[]);
         self.visible.iter().filter_map(move |&i| procs.get(i))
+    }
+
+    /// Takes a new sample's CPU figures into each process's recent use (once per sample, before
+    /// [`HostView::rebuild`]).
+    pub(super) fn observe(&mut self, sample: Option<&HostSample>) {
+        let Some(sample) = sample else {
+            self.recent.clear();
+            return;
+        };
+        let old = std::mem::take(&mut self.recent);
+        self.recent.reserve(sample.processes.len());
+        for p in &sample.processes {
+            let before = old.get(&p.pid).copied().unwrap_or(0.0);
+            let now = before * (1.0 - RECENT_WEIGHT) + p.cpu.max(0.0) * RECENT_WEIGHT;
+            if now > f32::MIN_POSITIVE {
+                self.recent.insert(p.pid, now);
+            }
+        }
     }
 
     pub(super) fn rebuild(&mut self, sample: Option<&HostSample>) {
@@ -45,14 +74,18 @@ impl HostView {
             .collect();
         let procs = &sample.processes;
         match self.sort() {
-            // By the figure shown (one decimal), so rows with equal-looking CPU keep pid order
-            // instead of trading places (and redrawing) at every sample.
-            ProcSort::Cpu => idx.sort_by_key(|&i| {
-                (
-                    std::cmp::Reverse((procs[i].cpu * 10.0).round() as i64),
-                    procs[i].pid,
-                )
-            }),
+            // By the figure shown (one decimal), then by recent use, then pid: rows that look
+            // equal keep their places instead of trading them (and redrawing) at every sample.
+            ProcSort::Cpu => {
+                let recent = |i: usize| self.recent.get(&procs[i].pid).copied().unwrap_or(0.0);
+                let shown = |i: usize| (procs[i].cpu * 10.0).round() as i64;
+                idx.sort_by(|&a, &b| {
+                    shown(b)
+                        .cmp(&shown(a))
+                        .then(recent(b).total_cmp(&recent(a)))
+                        .then(procs[a].pid.cmp(&procs[b].pid))
+                });
+            }
             ProcSort::Mem => idx.sort_by(|&a, &b| {
                 procs[b]
                     .mem
@@ -93,5 +126,52 @@ mod tests {
             .map(|p| p.pid)
             .collect();
         assert_eq!(pids, [12, 11, 10]);
+    }
+
+    fn order(a: &crate::app::App) -> Vec<u32> {
+        a.host
+            .visible_processes(a.model.host.as_ref())
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_process_waking_for_a_tick_stays_next_to_its_place() {
+        // Ten idle processes; pid 90 wakes for one tick every other sample, as a timer does.
+        let quiet = |woken: bool| {
+            let mut s = sample(0.1);
+            s.processes = (1..=10)
+                .map(|n| crate::host::ProcessRow {
+                    pid: n * 10,
+                    user: "root".into(),
+                    cpu: if woken && n == 9 { 0.5 } else { 0.0 },
+                    mem: 1 << 20,
+                    command: format!("daemon{n}"),
+                })
+                .collect();
+            s
+        };
+        let mut a = app();
+        a.update(Event::Host(Box::new(quiet(true))));
+        assert_eq!(order(&a), [90, 10, 20, 30, 40, 50, 60, 70, 80, 100]);
+        a.update(Event::Host(Box::new(quiet(false))));
+        assert_eq!(
+            order(&a),
+            [90, 10, 20, 30, 40, 50, 60, 70, 80, 100],
+            "back to 0.0, it stays first among the 0.0 rows: no row below it moves"
+        );
+        a.update(Event::Host(Box::new(quiet(true))));
+        assert_eq!(order(&a)[0], 90);
+    }
+
+    #[test]
+    fn the_busiest_process_is_still_first() {
+        let mut a = app();
+        a.update(Event::Host(Box::new(sample(0.1))));
+        let mut busy = sample(0.1);
+        busy.processes[0].cpu = 99.0;
+        let pid = busy.processes[0].pid;
+        a.update(Event::Host(Box::new(busy)));
+        assert_eq!(order(&a)[0], pid);
     }
 }
