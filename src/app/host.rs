@@ -4,10 +4,6 @@ use std::collections::HashMap;
 
 use crate::host::{HostSample, ProcessRow};
 
-/// Weight of the newest sample in a process's recent CPU: halves each sample, so a process
-/// that stopped a few samples ago still ranks above those that never ran.
-const RECENT_WEIGHT: f32 = 0.5;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcSort {
     Cpu,
@@ -21,11 +17,11 @@ pub struct HostView {
     pub filter: String,
     /// Indices into `sample.processes`, sorted and filtered; rebuilt only when those change.
     pub visible: Vec<usize>,
-    /// Each process's CPU over the last samples (decaying), by pid: the order among rows that
-    /// show the same figure. By pid, an idle process that woke for one tick (0.5% at a 2 s
+    /// Each shown process's place in the last order, by pid: rows that show the same figure
+    /// keep the order they had. By pid, an idle process that woke for one tick (0.5% at a 2 s
     /// sample) would jump up and fall back to its pid's place, shifting and repainting every row
-    /// between; ranked by recent use it moves next to where it was.
-    recent: HashMap<u32, f32>,
+    /// between; kept in place, it ends first among the rows it rejoins, next to where it was.
+    rank: HashMap<u32, usize>,
 }
 
 impl HostView {
@@ -39,24 +35,6 @@ impl HostView {
     ) -> impl Iterator<Item = &'s ProcessRow> {
         let procs = sample.map(|s| s.processes.as_slice()).unwrap_or(&[]);
         self.visible.iter().filter_map(move |&i| procs.get(i))
-    }
-
-    /// Takes a new sample's CPU figures into each process's recent use (once per sample, before
-    /// [`HostView::rebuild`]).
-    pub(super) fn observe(&mut self, sample: Option<&HostSample>) {
-        let Some(sample) = sample else {
-            self.recent.clear();
-            return;
-        };
-        let old = std::mem::take(&mut self.recent);
-        self.recent.reserve(sample.processes.len());
-        for p in &sample.processes {
-            let before = old.get(&p.pid).copied().unwrap_or(0.0);
-            let now = before * (1.0 - RECENT_WEIGHT) + p.cpu.max(0.0) * RECENT_WEIGHT;
-            if now > f32::MIN_POSITIVE {
-                self.recent.insert(p.pid, now);
-            }
-        }
     }
 
     pub(super) fn rebuild(&mut self, sample: Option<&HostSample>) {
@@ -74,18 +52,16 @@ impl HostView {
             .collect();
         let procs = &sample.processes;
         match self.sort() {
-            // By the figure shown (one decimal), then by recent use, then pid: rows that look
-            // equal keep their places instead of trading them (and redrawing) at every sample.
-            ProcSort::Cpu => {
-                let recent = |i: usize| self.recent.get(&procs[i].pid).copied().unwrap_or(0.0);
-                let shown = |i: usize| (procs[i].cpu * 10.0).round() as i64;
-                idx.sort_by(|&a, &b| {
-                    shown(b)
-                        .cmp(&shown(a))
-                        .then(recent(b).total_cmp(&recent(a)))
-                        .then(procs[a].pid.cmp(&procs[b].pid))
-                });
-            }
+            // By the figure shown (one decimal), then the last order, then pid (rows not shown
+            // before): rows that look equal keep their places instead of trading them (and
+            // redrawing) at every sample.
+            ProcSort::Cpu => idx.sort_by_key(|&i| {
+                (
+                    std::cmp::Reverse((procs[i].cpu * 10.0).round() as i64),
+                    self.rank.get(&procs[i].pid).copied().unwrap_or(usize::MAX),
+                    procs[i].pid,
+                )
+            }),
             ProcSort::Mem => idx.sort_by(|&a, &b| {
                 procs[b]
                     .mem
@@ -93,6 +69,9 @@ impl HostView {
                     .then(procs[a].pid.cmp(&procs[b].pid))
             }),
         }
+        self.rank.clear();
+        self.rank
+            .extend(idx.iter().enumerate().map(|(n, &i)| (procs[i].pid, n)));
         self.visible = idx;
     }
 }

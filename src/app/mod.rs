@@ -229,7 +229,6 @@ impl App {
             Event::Host(sample) => {
                 self.hostname.clone_from(&sample.hostname);
                 self.model.apply_host(*sample);
-                self.host.observe(self.model.host.as_ref());
                 self.host.rebuild(self.model.host.as_ref());
                 self.clamp(PaneId::Host);
                 self.model_changed();
