@@ -13,11 +13,17 @@
 #   writes/s        write(2) calls per second (syscw from /proc/PID/io): roughly frames per second
 #
 # Targets (exit 1 when gatewatch misses one, naming it): less CPU than htop, fewer terminal bytes/s
-# than htop, peak RSS under RSS_LIMIT_MB. Exit 2 when the benchmark itself cannot run.
+# than htop, peak RSS under RSS_LIMIT_MB. Exit 2 when the benchmark itself cannot run. The last
+# line is `RESULT idle size=... gatewatch_cpu_pct=... htop_cpu_pct=... ...` (after the JSON line
+# with --json).
+#
+# --quiet-table runs each program in a PID namespace of its own (unshare --pid --mount-proc), so
+# each sees a process table holding only itself: a quiet host's process list on a shared machine
+# where other work churns the real one. CPU, memory, load and sockets are still the host's.
 #
 # Usage: benches/idle.sh [--duration SECS] [--settle SECS] [--size COLSxROWS] [--json]
-#                        [--keep DIR] [--bin PATH]
-# Environment: DURATION (30), SETTLE (3), SIZE (120x40), RSS_LIMIT_MB (30), GATEWATCH_BIN (skip
+#                        [--keep DIR] [--bin PATH] [--quiet-table]
+# Environment: DURATION (30), SETTLE (3), SIZE (200x50), RSS_LIMIT_MB (8), GATEWATCH_BIN (skip
 #              the build and use this binary), BENCH_TERM (TERM inside tmux; default tmux-256color).
 set -euo pipefail
 
@@ -34,10 +40,11 @@ usage() {
 
 DURATION=${DURATION:-30}
 SETTLE=${SETTLE:-3}
-SIZE=${SIZE:-120x40}
-RSS_LIMIT_MB=${RSS_LIMIT_MB:-30}
+SIZE=${SIZE:-200x50}
+RSS_LIMIT_MB=${RSS_LIMIT_MB:-8}
 BIN=${GATEWATCH_BIN:-}
 JSON=0
+QUIET_TABLE=0
 KEEP=""
 
 while (($#)); do
@@ -53,6 +60,7 @@ while (($#)); do
   --keep) KEEP=${2:?--keep needs a directory}; shift 2 ;;
   --keep=*) KEEP=${1#*=}; shift ;;
   --json) JSON=1; shift ;;
+  --quiet-table) QUIET_TABLE=1; shift ;;
   -h | --help) usage; exit 0 ;;
   *) echo "$prog: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -94,6 +102,11 @@ if ((${#need[@]})); then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=300 \
     "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
+fi
+if ((QUIET_TABLE)); then
+  command -v unshare >/dev/null 2>&1 || die "--quiet-table needs unshare(1) (util-linux)"
+  unshare --pid --fork --mount-proc true 2>/dev/null ||
+    die "--quiet-table: cannot create a PID namespace here (unshare needs root or user namespaces)"
 fi
 for tool in tmux htop script awk getconf stty stat sleep; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is required and was not found"
@@ -195,7 +208,14 @@ for p in "${programs[@]}"; do
   {
     echo "#!$BASH"
     # shellcheck disable=SC2016 # $TERM is expanded when the runner runs, inside tmux
-    printf 'exec env -i TERM="$TERM" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+    # --quiet-table: unshare forks the program as pid 1 of its own namespace, and kills it with
+    # itself.
+    if ((QUIET_TABLE)); then
+      printf 'exec unshare --pid --fork --mount-proc --kill-child '
+    else
+      printf 'exec '
+    fi
+    printf 'env -i TERM="$TERM" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
     printf ' LANG=C.UTF-8 HOME=%q' "$home"
     printf ' XDG_CONFIG_HOME=%q XDG_DATA_HOME=%q' "$home/.config" "$home/.local/share"
     printf ' XDG_STATE_HOME=%q XDG_CACHE_HOME=%q' "$home/.local/state" "$home/.cache"
@@ -278,7 +298,11 @@ for p in "${programs[@]}"; do
 done
 for p in "${programs[@]}"; do
   for _ in $(seq 100); do
-    pid[$p]=$(find_child "${pane_pid[$p]}" "$p") && break
+    if ((QUIET_TABLE)); then
+      ns=$(find_child "${pane_pid[$p]}" unshare) && pid[$p]=$(find_child "$ns" "$p") && break
+    else
+      pid[$p]=$(find_child "${pane_pid[$p]}" "$p") && break
+    fi
     pane_dead "$p" && explain_dead "$p"
     sleep 0.1
   done
@@ -409,6 +433,9 @@ if ((JSON)); then
     "$(j gatewatch)" "$(j htop)" "$( ((${#failed[@]})) && echo false || echo true)" "$fj"
 fi
 
+echo "RESULT idle size=${COLS}x${ROWS} quiet_table=$QUIET_TABLE gatewatch_cpu_pct=${cpu[gatewatch]} htop_cpu_pct=${cpu[htop]}" \
+  "gatewatch_peak_rss_mb=${rss[gatewatch]} htop_peak_rss_mb=${rss[htop]}" \
+  "gatewatch_term_bytes_per_s=${bps[gatewatch]} htop_term_bytes_per_s=${bps[htop]}"
 if ((${#failed[@]})); then
   for f in "${failed[@]}"; do echo "FAIL $f" >&2; done
   exit 1

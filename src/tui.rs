@@ -6,11 +6,95 @@ use std::sync::atomic::{AtomicBool, AtomicBool as Flag, Ordering};
 use std::sync::{Mutex, PoisonError, TryLockError};
 
 use crossterm::{cursor, event, execute, terminal};
-use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
+use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Rect, Size};
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
-pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+pub type Term = Terminal<Quiet<CrosstermBackend<BufWriter<Stdout>>>>;
+
+/// A backend that sends nothing for a frame in which no cell changed. ratatui ends every frame
+/// with colour resets and a hide-cursor (25 bytes) even when its diff is empty; on an idle
+/// screen, over SSH, those are bytes for nothing. The cursor is hidden once, and again after
+/// [`Quiet::forget`] (the terminal was given back, or resized).
+pub struct Quiet<B> {
+    inner: B,
+    cursor_hidden: bool,
+}
+
+impl<B> Quiet<B> {
+    pub fn new(inner: B) -> Self {
+        Quiet {
+            inner,
+            cursor_hidden: false,
+        }
+    }
+
+    /// The terminal's state is no longer known: hide the cursor again at the next frame.
+    pub fn forget(&mut self) {
+        self.cursor_hidden = false;
+    }
+}
+
+impl<B: Backend> Backend for Quiet<B> {
+    type Error = B::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        let mut content = content.peekable();
+        if content.peek().is_none() {
+            return Ok(());
+        }
+        self.inner.draw(content)
+    }
+
+    fn append_lines(&mut self, n: u16) -> Result<(), Self::Error> {
+        self.inner.append_lines(n)
+    }
+
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        if !self.cursor_hidden {
+            self.inner.hide_cursor()?;
+            self.cursor_hidden = true;
+        }
+        Ok(())
+    }
+
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.cursor_hidden = false;
+        self.inner.show_cursor()
+    }
+
+    fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
+        self.inner.get_cursor_position()
+    }
+
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.inner.set_cursor_position(position)
+    }
+
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.inner.clear()
+    }
+
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
+        self.inner.clear_region(clear_type)
+    }
+
+    fn size(&self) -> Result<Size, Self::Error> {
+        self.inner.size()
+    }
+
+    fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
+        self.inner.window_size()
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush()
+    }
+}
 
 /// Whether the terminal is currently in our modes, so restoring twice (panic during quit, a signal
 /// after a panic) is harmless.
@@ -77,11 +161,15 @@ pub fn terminal() -> io::Result<Term> {
     let out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let (w, h) = terminal::size()?;
     let viewport = Viewport::Fixed(Rect::new(0, 0, w, h));
-    Terminal::with_options(CrosstermBackend::new(out), TerminalOptions { viewport })
+    Terminal::with_options(
+        Quiet::new(CrosstermBackend::new(out)),
+        TerminalOptions { viewport },
+    )
 }
 
 /// Adopts a new size: the next frame is drawn in full.
 pub fn resize(term: &mut Term, w: u16, h: u16) -> io::Result<()> {
+    term.backend_mut().forget();
     term.resize(Rect::new(0, 0, w, h))
 }
 
@@ -108,6 +196,7 @@ pub fn suspend(term: &mut Term) -> io::Result<()> {
         libc::raise(libc::SIGTSTP);
     }
     enter(mouse)?;
+    term.backend_mut().forget();
     // The window may have changed size while we were stopped.
     let (w, h) = terminal::size()?;
     resize(term, w, h)?;
@@ -167,4 +256,52 @@ pub fn reraise(signal: libc::c_int) -> ! {
         libc::raise(signal);
     }
     std::process::exit(128 + signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::widgets::Paragraph;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// What the terminal was sent, readable while the backend owns the writer.
+    #[derive(Clone, Default)]
+    struct Sent(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Sent {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_that_changes_nothing_sends_nothing() {
+        let sent = Sent::default();
+        let viewport = Viewport::Fixed(Rect::new(0, 0, 20, 2));
+        let backend = Quiet::new(CrosstermBackend::new(sent.clone()));
+        let mut term =
+            Terminal::with_options(backend, TerminalOptions { viewport }).expect("terminal");
+        let draw = |term: &mut Terminal<_>, text: &'static str| {
+            term.draw(|f| f.render_widget(Paragraph::new(text), f.area()))
+                .expect("draw");
+        };
+        let written = || sent.0.borrow().len();
+        draw(&mut term, "load 0.08");
+        let first = written();
+        assert!(first > 0, "the first frame is sent");
+        draw(&mut term, "load 0.08");
+        assert_eq!(written(), first, "an unchanged frame sends no byte");
+        draw(&mut term, "load 0.09");
+        assert!(written() > first, "a changed cell is sent");
+        let after = String::from_utf8_lossy(&sent.0.borrow()[first..]).into_owned();
+        assert!(
+            !after.contains("?25l"),
+            "the cursor, hidden at the first frame, is not hidden again: {after:?}"
+        );
+    }
 }

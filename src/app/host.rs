@@ -1,5 +1,7 @@
 //! The Host pane's process list: which processes show, and in what order.
 
+use std::collections::HashMap;
+
 use crate::host::{HostSample, ProcessRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +17,11 @@ pub struct HostView {
     pub filter: String,
     /// Indices into `sample.processes`, sorted and filtered; rebuilt only when those change.
     pub visible: Vec<usize>,
+    /// Each shown process's place in the last order, by pid: rows that show the same figure
+    /// keep the order they had. By pid, an idle process that woke for one tick (0.5% at a 2 s
+    /// sample) would jump up and fall back to its pid's place, shifting and repainting every row
+    /// between; kept in place, it ends first among the rows it rejoins, next to where it was.
+    rank: HashMap<u32, usize>,
 }
 
 impl HostView {
@@ -45,11 +52,13 @@ impl HostView {
             .collect();
         let procs = &sample.processes;
         match self.sort() {
-            // By the figure shown (one decimal), so rows with equal-looking CPU keep pid order
-            // instead of trading places (and redrawing) at every sample.
+            // By the figure shown (one decimal), then the last order, then pid (rows not shown
+            // before): rows that look equal keep their places instead of trading them (and
+            // redrawing) at every sample.
             ProcSort::Cpu => idx.sort_by_key(|&i| {
                 (
                     std::cmp::Reverse((procs[i].cpu * 10.0).round() as i64),
+                    self.rank.get(&procs[i].pid).copied().unwrap_or(usize::MAX),
                     procs[i].pid,
                 )
             }),
@@ -60,6 +69,9 @@ impl HostView {
                     .then(procs[a].pid.cmp(&procs[b].pid))
             }),
         }
+        self.rank.clear();
+        self.rank
+            .extend(idx.iter().enumerate().map(|(n, &i)| (procs[i].pid, n)));
         self.visible = idx;
     }
 }
@@ -93,5 +105,52 @@ mod tests {
             .map(|p| p.pid)
             .collect();
         assert_eq!(pids, [12, 11, 10]);
+    }
+
+    fn order(a: &crate::app::App) -> Vec<u32> {
+        a.host
+            .visible_processes(a.model.host.as_ref())
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_process_waking_for_a_tick_stays_next_to_its_place() {
+        // Ten idle processes; pid 90 wakes for one tick every other sample, as a timer does.
+        let quiet = |woken: bool| {
+            let mut s = sample(0.1);
+            s.processes = (1..=10)
+                .map(|n| crate::host::ProcessRow {
+                    pid: n * 10,
+                    user: "root".into(),
+                    cpu: if woken && n == 9 { 0.5 } else { 0.0 },
+                    mem: 1 << 20,
+                    command: format!("daemon{n}"),
+                })
+                .collect();
+            s
+        };
+        let mut a = app();
+        a.update(Event::Host(Box::new(quiet(true))));
+        assert_eq!(order(&a), [90, 10, 20, 30, 40, 50, 60, 70, 80, 100]);
+        a.update(Event::Host(Box::new(quiet(false))));
+        assert_eq!(
+            order(&a),
+            [90, 10, 20, 30, 40, 50, 60, 70, 80, 100],
+            "back to 0.0, it stays first among the 0.0 rows: no row below it moves"
+        );
+        a.update(Event::Host(Box::new(quiet(true))));
+        assert_eq!(order(&a)[0], 90);
+    }
+
+    #[test]
+    fn the_busiest_process_is_still_first() {
+        let mut a = app();
+        a.update(Event::Host(Box::new(sample(0.1))));
+        let mut busy = sample(0.1);
+        busy.processes[0].cpu = 99.0;
+        let pid = busy.processes[0].pid;
+        a.update(Event::Host(Box::new(busy)));
+        assert_eq!(order(&a)[0], pid);
     }
 }

@@ -23,7 +23,7 @@ pub use assess::{
     MEMORY_CRITICAL_PERCENT, MEMORY_WARNING_PERCENT, PORTS_CRITICAL_PERCENT, PORTS_WARNING_PERCENT,
     SWAP_WARNING_PERCENT, assess,
 };
-pub use collector::HostCollector;
+pub use collector::{HostCollector, SOCKET_SCAN_MAX_AGE};
 pub use processes::{MAX_COMMAND_CHARS, USER_RELOAD_INTERVAL, load_users};
 pub use procfs::ProcError;
 pub use sampler::{HostSampler, STOP_GRACE};

@@ -38,14 +38,31 @@ pub fn count(n: u64) -> String {
     }
 }
 
-/// Uptime like htop: "3d 04:12", "04:12:09".
+/// Uptime to the minute: "12m", "4h 12m", "3d 04:12". Seconds would change the line at every
+/// sample and repaint it on an idle screen for a figure nobody reads to the second.
 pub fn uptime(d: Duration) -> String {
     let s = d.as_secs();
-    let (days, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
-    if days > 0 {
-        format!("{days}d {h:02}:{m:02}")
+    let (days, h, m) = (s / 86_400, s / 3600 % 24, s / 60 % 60);
+    match (days, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m:02}m"),
+        _ => format!("{days}d {h:02}:{m:02}"),
+    }
+}
+
+/// How old figures are, in steps a person would notice: nothing under `fresh` (figures that
+/// recent are as current as the screen needs, and a count of seconds would repaint at every
+/// sample), then "30s", whole minutes and whole hours. Changes at most once a minute.
+pub fn stale_age(age: Duration, fresh: Duration) -> Option<String> {
+    let s = age.as_secs();
+    if age < fresh {
+        None
+    } else if s < 60 {
+        Some(format!("{}s", s / 30 * 30))
+    } else if s < 3600 {
+        Some(format!("{}m", s / 60))
     } else {
-        format!("{h:02}:{m:02}:{sec:02}")
+        Some(format!("{}h", s / 3600))
     }
 }
 
@@ -98,8 +115,33 @@ mod tests {
         );
         assert_eq!(
             uptime(Duration::from_secs(4 * 3600 + 12 * 60 + 9)),
-            "04:12:09"
+            "4h 12m"
         );
+        assert_eq!(uptime(Duration::from_secs(12 * 60 + 59)), "12m");
         assert_eq!(percent(1.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn uptime_changes_once_a_minute() {
+        let shown: std::collections::BTreeSet<String> = (0..60)
+            .map(|s| uptime(Duration::from_secs(5 * 3600 + 52 * 60 + s)))
+            .collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+    }
+
+    #[test]
+    fn stale_ages_are_hidden_while_fresh_then_coarse() {
+        let fresh = Duration::from_secs(30);
+        let age = |s| stale_age(Duration::from_secs(s), fresh);
+        assert_eq!(age(0), None);
+        assert_eq!(age(29), None);
+        assert_eq!(age(30).as_deref(), Some("30s"));
+        assert_eq!(age(59).as_deref(), Some("30s"));
+        assert_eq!(age(61).as_deref(), Some("1m"));
+        assert_eq!(age(3599).as_deref(), Some("59m"));
+        assert_eq!(age(7300).as_deref(), Some("2h"));
+        // A minute of samples two seconds apart shows at most two different labels.
+        let shown: std::collections::BTreeSet<_> = (60..120).step_by(2).map(age).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
     }
 }

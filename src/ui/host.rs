@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::bars::{self, level_style};
-use super::format::{bytes, count, percent, uptime};
+use super::format::{bytes, count, percent, stale_age, uptime};
 use super::status_style;
 use crate::app::{App, ProcSort};
-use crate::host::{HostSample, TcpState};
+use crate::host::{HostSample, SOCKET_SCAN_MAX_AGE, TcpState};
 use crate::pane::PaneId;
 use crate::status::Status;
 use crate::theme::Theme;
@@ -253,12 +253,11 @@ fn tcp_chunks(s: &HostSample, width: usize, theme: &Theme) -> Vec<Vec<Span<'stat
         (TcpState::Listen, "LISTEN"),
     ];
     let mut head = vec![Span::styled("TCP", theme.accent)];
-    // Scans are budgeted (see host::collector): say so when the figures are not from this sample.
-    if s.sockets_age.as_secs() >= 5 {
-        head.push(Span::styled(
-            format!(" ({}s ago)", s.sockets_age.as_secs()),
-            theme.dim,
-        ));
+    // Scans are budgeted (see host::collector): say so when the budget holds them back. A quiet
+    // host rescans every SOCKET_SCAN_MAX_AGE, so younger figures carry no label (one ticking
+    // every second would repaint the line at every sample).
+    if let Some(age) = stale_age(s.sockets_age, SOCKET_SCAN_MAX_AGE) {
+        head.push(Span::styled(format!(" ({age} ago)"), theme.dim));
     }
     let mut chunks = vec![head];
     let mut add = |label: &str, n: u32, style: Style| {

@@ -787,3 +787,56 @@ fn the_checklist_view_shows_the_verdict_and_every_steps_evidence() {
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.modal, None);
 }
+
+/// A quiet host sampled every 2 s for 30 s: uptime ticking, the TCP figures aging until the
+/// quiet-host rescan, and a timer process waking for one tick every other sample. What a person
+/// would notice did not change, so each frame may repaint only the waking process's CPU figure;
+/// the cells that differ between frames are what the terminal is sent.
+#[test]
+fn an_idle_host_repaints_only_the_figure_that_moved() {
+    let quiet = |round: u64| {
+        let mut s = sample();
+        s.uptime = Duration::from_secs(5 * 3600 + 52 * 60 + 2 * round);
+        s.sockets_age = Duration::from_secs(2 * round % 30);
+        s.load = [0.08, 0.03, 0.01];
+        s.cpu_total = 0.5;
+        s.cpu_per_core = vec![0.0; 4];
+        s.processes = (1..=40)
+            .map(|n| ProcessRow {
+                pid: n * 10,
+                user: "root".into(),
+                cpu: if n == 30 && round % 2 == 1 { 0.5 } else { 0.0 },
+                mem: 4 << 20,
+                command: format!("/usr/sbin/daemon-{n} --foreground"),
+            })
+            .collect();
+        s
+    };
+    let (w, h) = (200, 50);
+    let mut a = App::new(clock(), (w, h));
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    let mut frame = |a: &mut App, round| {
+        a.update(Event::Host(Box::new(quiet(round))));
+        a.settle();
+        term.draw(|f| super::draw(f, a, &theme())).expect("draw");
+        term.backend().buffer().clone()
+    };
+    // The first wake-up moves the timer process up among the busy ones; from then on it stays.
+    frame(&mut a, 0);
+    let mut last = frame(&mut a, 1);
+    for round in 2..15 {
+        let next = frame(&mut a, round);
+        let changed: Vec<String> = last
+            .diff(&next)
+            .iter()
+            .map(|(x, y, c)| format!("({x},{y})={:?}", c.symbol()))
+            .collect();
+        // "0.5" <-> "0.0": one cell.
+        assert!(
+            changed.len() <= 1,
+            "round {round}: {} cells repainted: {changed:?}",
+            changed.len()
+        );
+        last = next;
+    }
+}
