@@ -170,7 +170,8 @@ for kind in error access; do
   row "$lines_h $kind lines appended over $FLOOD_SECONDS s, dashboard following (Logs zoomed): whole-process CPU" \
     "$(na "$g") s ($(na "$ratio")x grep -c)" "tail -F $(na "$tail_s") s, grep -c $(na "$grep_s") s" \
     "≤ 2x grep -c" "$(verdict "${f}_cpu" "$(na "$g") <= 2 * ($(na "$grep_s") > 0.01 ? $(na "$grep_s") : 0.01)")"
-  lag=$(result "$f" last_line_ms)
+  lag_s=$(result "$f" last_line_lag_s) lag=""
+  [ -n "$lag_s" ] && lag=$(calc "$lag_s * 1000" 0)
   row "same flood ($kind): last line on screen after the flood ends" "$(na "$lag") ms" "" "≤ 1000 ms" \
     "$(verdict "${f}_lag" "$(na "$lag") <= 1000")"
   rss_kb=$(result "$f" gatewatch_peak_rss_kb)
