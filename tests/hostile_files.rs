@@ -278,15 +278,17 @@ fn check_and_report_stop_at_the_timeout_and_say_what_did_not_finish() {
     assert!(
         json["findings"]
             .to_string()
-            .contains("the upstream probes did not finish before the deadline"),
+            .contains("1 of 1 upstreams not probed: check's time budget ran out"),
         "{json}"
     );
     assert_eq!(log_of(&json, &real)["causes"]["refused"], 1, "{json}");
+    assert_eq!(json["probes"]["not_probed"], 1, "{json}");
+    assert_eq!(json["upstreams"][0]["outcome"], "not_probed", "{json}");
 
     let run = run_within(&sb, &["--config", config, "report", "--timeout", "1s"]);
     assert!(run.took < Duration::from_secs(8), "took {:?}", run.took);
     assert!(
-        run.stdout.contains("did not finish before the deadline"),
+        run.stdout.contains("not probed: check's time budget ran out"),
         "{}",
         run.stdout
     );
