@@ -106,7 +106,8 @@ PY
 }
 gw() {
   measure "$1" "$BIN" --config "$2" --nginx-conf "$work/empty.conf" \
-    --haproxy-conf "$work/empty.conf" --apache-conf "$work/empty.conf" check --json
+    --haproxy-conf "$work/empty.conf" --apache-conf "$work/empty.conf" --caddy-conf "$work/empty.conf" \
+    check --json
 }
 # Reads the JSON check printed; prints the refused count and covered_seconds of its one log.
 counted() {

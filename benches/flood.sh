@@ -48,7 +48,7 @@ trap cleanup EXIT
 printf '[[log]]\npath = "%s"\nkind = "%s"\n' "$work/x.log" "$KIND" >"$work/gw.toml"
 
 tmux -L "$sock" new-session -d -s gw -x 120 -y 40 \
-  "'$BIN' --config '$work/gw.toml' --nginx-conf '$work/empty.conf' --haproxy-conf '$work/empty.conf' --apache-conf '$work/empty.conf'"
+  "'$BIN' --config '$work/gw.toml' --nginx-conf '$work/empty.conf' --haproxy-conf '$work/empty.conf' --apache-conf '$work/empty.conf' --caddy-conf '$work/empty.conf'"
 sleep 2
 pid=$(tmux -L "$sock" list-panes -t gw -F '#{pane_pid}')
 # The pane's shell may run gatewatch as its child rather than exec it.
