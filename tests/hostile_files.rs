@@ -288,7 +288,8 @@ fn check_and_report_stop_at_the_timeout_and_say_what_did_not_finish() {
     let run = run_within(&sb, &["--config", config, "report", "--timeout", "1s"]);
     assert!(run.took < Duration::from_secs(8), "took {:?}", run.took);
     assert!(
-        run.stdout.contains("not probed: check's time budget ran out"),
+        run.stdout
+            .contains("not probed: check's time budget ran out"),
         "{}",
         run.stdout
     );

@@ -19,8 +19,9 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use super::command::CommandReader;
+use super::count::{count_line, count_lines};
 use super::file::FileReader;
-use super::lines::{LineSplitter, count_line, count_lines, make_line, make_line_with};
+use super::lines::{LineSplitter, make_line, make_line_with};
 use super::nginx::Memo;
 use super::restart::RestartingReader;
 use super::{
