@@ -13,14 +13,6 @@ use gatewatch::logs::{
     ClassifyMemo, TimeParser, classify, classify_with, make_line, make_line_with,
 };
 
-const KINDS: [Option<LogKind>; 5] = [
-    None,
-    Some(LogKind::Access),
-    Some(LogKind::Error),
-    Some(LogKind::Traefik),
-    Some(LogKind::Envoy),
-];
-
 /// Every raw line of `tests/corpus/logs/*.txt` (`EXPECT<TAB>LINE`) and of the causes fixture
 /// (`CAUSE<TAB>UPSTREAM<TAB>LINE`).
 fn corpus() -> Vec<Vec<u8>> {
@@ -85,7 +77,7 @@ fn the_memo_reads_every_corpus_line_as_the_full_parser_does() {
     let seq = sequence();
     let mut failures = Vec::new();
     let mut causes = 0;
-    for kind in KINDS {
+    for kind in LogKind::ANY {
         let mut memo = ClassifyMemo::default();
         for raw in &seq {
             let Ok(line) = std::str::from_utf8(raw) else {
@@ -110,7 +102,7 @@ fn the_memo_reads_every_corpus_line_as_the_full_parser_does() {
 fn lines_built_with_the_memo_are_the_lines_built_without() {
     let seq = sequence();
     let mut failures = Vec::new();
-    for kind in KINDS {
+    for kind in LogKind::ANY {
         let mut memo = ClassifyMemo::default();
         let (mut t1, mut t2) = (TimeParser::default(), TimeParser::default());
         for (i, raw) in seq.iter().enumerate() {

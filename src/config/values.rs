@@ -155,6 +155,17 @@ pub enum LogKind {
     Envoy,
 }
 
+impl LogKind {
+    /// How a source may be configured: with a kind, or without one (the format is detected).
+    pub const ANY: [Option<LogKind>; 5] = [
+        None,
+        Some(LogKind::Error),
+        Some(LogKind::Access),
+        Some(LogKind::Traefik),
+        Some(LogKind::Envoy),
+    ];
+}
+
 impl FromStr for LogKind {
     type Err = InvalidValue;
 

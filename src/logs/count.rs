@@ -209,15 +209,6 @@ mod tests {
     use crate::logs::text::is_printable;
     use crate::logs::{LineSplitter, Tally};
 
-    /// Every way a source may be configured.
-    const KINDS: [Option<LogKind>; 5] = [
-        None,
-        Some(LogKind::Access),
-        Some(LogKind::Error),
-        Some(LogKind::Traefik),
-        Some(LogKind::Envoy),
-    ];
-
     /// Lines of every format, and access lines that differ from the usual in the places the
     /// plain fast path looks at.
     const SEEDS: &[&[u8]] = &[
@@ -270,7 +261,7 @@ mod tests {
             b"10.0.0.1 - - [01/May/2024:12:00:00 +0000] \"GET /\xff\" 502\t1",
             b"hello",
         ];
-        for kind in KINDS {
+        for kind in LogKind::ANY {
             let (mut built, mut counted) = (Tally::default(), Tally::default());
             let mut skipped = Skipped::default();
             let (mut t1, mut t2) = (TimeParser::default(), TimeParser::default());
@@ -339,7 +330,7 @@ mod tests {
             block.push(b'\n');
         }
         for max in [16 * 1024, 60] {
-            for kind in KINDS {
+            for kind in LogKind::ANY {
                 let mut skipped = Skipped::default();
                 count_lines(&block, max, kind, &mut TimeParser::default(), &mut skipped);
                 let mut counted = Tally::default();
@@ -461,7 +452,7 @@ mod tests {
             block.push(b'\n');
         }
         for max in [16 * 1024, 90] {
-            for kind in KINDS {
+            for kind in LogKind::ANY {
                 // Fast: in bulk, quiet requests in runs.
                 let mut skipped = Skipped::default();
                 count_lines(&block, max, kind, &mut TimeParser::default(), &mut skipped);
@@ -501,7 +492,7 @@ mod tests {
     fn a_plain_request_is_what_classify_finds() {
         let mut seen = 0;
         for line in mutated_lines().iter().chain(&mixed_fixture()) {
-            for kind in KINDS {
+            for kind in LogKind::ANY {
                 let Some(r) = plain_request(line, kind) else {
                     continue;
                 };
