@@ -70,11 +70,13 @@ pub struct Upstreams {
 
 impl Upstreams {
     pub fn new(catalog: &Catalog) -> Self {
+        // Many upstreams keep shorter rings, all of them within the history's budget.
+        let capacity = crate::upstream::capacity_for(catalog.entries.len());
         let rows: Vec<UpstreamRow> = catalog
             .entries
             .iter()
             .map(|e| UpstreamRow {
-                history: History::for_upstream(&e.upstream),
+                history: History::new(capacity, e.upstream.slow),
                 entry: e.clone(),
                 recent: VecDeque::new(),
                 proxy: None,

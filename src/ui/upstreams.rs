@@ -19,20 +19,28 @@ use crate::status::Status;
 use crate::theme::Theme;
 use crate::upstream::{Outcome, ProbeResult, State, format_age};
 
-/// Where the targets come from, in the bottom border.
+/// How many show of how many, how many are down, the sort, the filter and where the targets
+/// come from, in the bottom border. Counted when results arrive, not here: 10,000 rows.
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     let v = &app.model.upstreams;
     if v.rows.is_empty() {
         return block;
     }
-    let down = v
-        .rows
-        .iter()
-        .filter(|r| r.history.state() == Some(State::Down))
-        .count();
-    let mut text = format!(" {} upstreams", v.rows.len());
-    if down > 0 {
-        text.push_str(&format!(", {down} down"));
+    let view = &app.upstreams;
+    let (shown, total) = (view.visible.len(), v.rows.len());
+    let mut text = if shown == total {
+        format!(" {total} upstreams")
+    } else {
+        format!(" {shown} of {total} upstreams")
+    };
+    if view.down > 0 {
+        text.push_str(&format!(", {} down", view.down));
+    }
+    text.push_str(&format!(" · sort: {}", view.sort.as_str()));
+    match app.filter_input() {
+        Some((PaneId::Upstreams, editing)) => text.push_str(&format!(" · filter: {editing}█")),
+        _ if !view.filter.is_empty() => text.push_str(&format!(" · filter: {}", view.filter)),
+        _ => {}
     }
     let from = if v.rows.iter().all(|r| r.entry.source == "config") {
         "config".to_string()
@@ -172,8 +180,7 @@ fn columns(app: &App, width: usize) -> Columns {
     // Widths as drawn: " {age:>7}" and " {ok:>5}".
     let since = take(7);
     let ok = take(5);
-    let any_proxy = app.model.upstreams.rows.iter().any(|r| r.proxy.is_some());
-    let proxy = if any_proxy && take(PROXY_W) {
+    let proxy = if app.upstreams.any_proxy && take(PROXY_W) {
         PROXY_W
     } else {
         0
@@ -243,7 +250,20 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let offset = cursor.saturating_sub(table_rows.saturating_sub(1));
     let now = app.now();
     let focused = app.focus == PaneId::Upstreams;
-    for (pos, &i) in v.order.iter().enumerate().skip(offset).take(table_rows) {
+    if app.upstreams.visible.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no upstream matches the filter",
+            theme.dim,
+        )));
+    }
+    for (pos, &i) in app
+        .upstreams
+        .visible
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(table_rows)
+    {
         let row = &v.rows[i];
         let state = row.history.state();
         let last = row.history.last();
