@@ -79,7 +79,11 @@ fn state_style(state: Option<State>, theme: &Theme) -> Style {
 
 /// The status code when there was an answer, else the outcome.
 fn result_text(r: &ProbeResult) -> String {
-    match (r.status_code, r.outcome) {
+    sample_text(r.status_code, r.outcome)
+}
+
+fn sample_text(status_code: Option<u16>, outcome: Outcome) -> String {
+    match (status_code, outcome) {
         (Some(code), _) => code.to_string(),
         (None, Outcome::InvalidResponse) => "not http".to_string(),
         (None, o) => o.as_str().to_string(),
@@ -434,7 +438,7 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     if let Some(fail) = row.history.last_failure() {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("  last failure {} ", clock(app, fail)),
+                format!("  last failure {} ", clock(app, fail.at)),
                 theme.accent,
             ),
             Span::styled(fail.detail.clone(), theme.text),
@@ -452,24 +456,26 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     )));
     let head_rows = lines.len();
     let mut body: Vec<Line> = row
-        .recent
-        .iter()
+        .recent_results()
         .rev()
-        .map(|r| {
-            let style = if r.outcome.is_ok() {
+        .map(|(s, text)| {
+            let style = if s.outcome.is_ok() {
                 theme.text
             } else {
                 theme.critical
             };
             Line::from(vec![
-                Span::styled(format!("{:<9}", clock(app, r)), theme.dim),
-                Span::styled(format!("{:<12}", fit(&result_text(r), 11)), style),
-                Span::styled(format!("{:>8}  ", latency_text(r.latency)), theme.text),
+                Span::styled(format!("{:<9}", clock(app, s.at)), theme.dim),
                 Span::styled(
-                    format!("{:<22}", fit(r.addr.as_deref().unwrap_or("-"), 21)),
+                    format!("{:<12}", fit(&sample_text(s.status_code, s.outcome), 11)),
+                    style,
+                ),
+                Span::styled(format!("{:>8}  ", latency_text(s.latency)), theme.text),
+                Span::styled(
+                    format!("{:<22}", fit(text.addr.as_deref().unwrap_or("-"), 21)),
                     theme.dim,
                 ),
-                Span::styled(r.detail.clone(), theme.text),
+                Span::styled(text.detail.to_string(), theme.text),
             ])
         })
         .collect();
@@ -492,8 +498,8 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     frame.render_widget(Paragraph::new(lines[head_rows..].to_vec()), rest);
 }
 
-fn clock(app: &App, r: &ProbeResult) -> String {
-    jiff::Timestamp::try_from(r.at)
+fn clock(app: &App, at: std::time::SystemTime) -> String {
+    jiff::Timestamp::try_from(at)
         .map(|t| {
             t.to_zoned(app.clock.time_zone().clone())
                 .strftime("%H:%M:%S")
