@@ -53,6 +53,8 @@ pub struct UpstreamView {
     pub down: usize,
     /// Some row has the proxy's own view (the table gives it a column).
     pub any_proxy: bool,
+    /// Every row comes from gatewatch's own config, none from a proxy's (the border says so).
+    pub all_from_config: bool,
 }
 
 impl UpstreamView {
@@ -67,6 +69,7 @@ impl UpstreamView {
 
     /// The filter changed: which rows match it, then the order.
     pub(super) fn refilter(&mut self, upstreams: &Upstreams) {
+        self.all_from_config = upstreams.rows.iter().all(|r| r.entry.source == "config");
         let needle = self.filter.to_lowercase();
         self.matches.clear();
         if !needle.is_empty() {

@@ -42,7 +42,7 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
         _ if !view.filter.is_empty() => text.push_str(&format!(" · filter: {}", view.filter)),
         _ => {}
     }
-    let from = if v.rows.iter().all(|r| r.entry.source == "config") {
+    let from = if view.all_from_config {
         "config".to_string()
     } else {
         v.read_from.join(", ")
