@@ -23,10 +23,17 @@
 #   key_to_frame_ms    median time from a keystroke in the Upstreams pane (Enter, Esc: open and
 #                      close a row's detail; z, z: zoom the pane and back) to the screen showing
 #                      its effect, polled with tmux capture-pane; and the max (key_to_frame_max_ms)
+#   key_to_frame_filter_ms  the same for the Upstreams pane's filter: /, then each character of
+#                      FILTER typed live, then Esc (the border shows "filter: TEXT" as typed, and
+#                      the filter is gone after Esc); key_to_frame_filter_max_ms
+#   key_to_frame_sort_ms    the same for s, which cycles the pane's sort (the border names it);
+#                      key_to_frame_sort_max_ms. Both "na" with FILTER_KEYS=0 (a binary without them)
+#   ui_peak_rss_kb     the dashboard's peak RSS (VmHWM in /proc/PID/status) when it quits
 #
 # Usage: benches/scale.sh [--upstreams N] [--duration SECS] [--bin PATH]
 # Environment: UPSTREAMS (10000), OK (400), BAD (400), HANG (40), INTERVAL (5, seconds),
 #              TIMEOUT (2, seconds), DURATION (20), SETTLE (5), SIZE (200x50), KEYS (5 rounds),
+#              FILTER_KEYS (rounds of the filter and sort keys, KEYS), FILTER (u0999),
 #              GATEWATCH_BIN (skip the build and use this binary).
 set -euo pipefail
 
@@ -47,6 +54,8 @@ DURATION=${DURATION:-20}
 SETTLE=${SETTLE:-5}
 SIZE=${SIZE:-200x50}
 KEYS=${KEYS:-5}
+FILTER_KEYS=${FILTER_KEYS:-$KEYS}
+FILTER=${FILTER:-u0999}
 BIN=${GATEWATCH_BIN:-}
 
 while (($#)); do
@@ -58,10 +67,11 @@ while (($#)); do
   *) die "unknown argument: $1 (try --help)" ;;
   esac
 done
-for v in UPSTREAMS OK BAD HANG INTERVAL TIMEOUT DURATION SETTLE KEYS; do
+for v in UPSTREAMS OK BAD HANG INTERVAL TIMEOUT DURATION SETTLE KEYS FILTER_KEYS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((OK + BAD + HANG <= UPSTREAMS)) || die "OK+BAD+HANG ($((OK + BAD + HANG))) exceeds UPSTREAMS"
+[[ $FILTER =~ ^[a-z0-9]+$ ]] || die "FILTER must be lowercase letters and digits, got '$FILTER'"
 ((OK > 0 && INTERVAL > 0 && DURATION > 0)) || die "OK, INTERVAL and DURATION must be positive"
 [[ $SIZE =~ ^([0-9]+)x([0-9]+)$ ]] || die "SIZE must look like 200x50, got '$SIZE'"
 COLS=${BASH_REMATCH[1]}
@@ -307,9 +317,37 @@ for _ in $(seq "$KEYS"); do
   lat+=("$(wait_for z "1 Host" present)")
   sleep 0.3
 done
-read -r key_p50 key_max < <(printf '%s\n' "${lat[@]}" | sort -n |
-  awk '{ a[NR] = $1 } END { printf "%d %d\n", a[int((NR + 1) / 2)], a[NR] }')
+median_max() { # ms... -> "median max", or "na na" for none
+  if (($# == 0)); then echo "na na"; return; fi
+  printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%d %d\n", a[int((NR + 1) / 2)], a[NR] }'
+}
+read -r key_p50 key_max < <(median_max "${lat[@]}")
 say "key to frame (ms): ${lat[*]}"
+
+# The filter, typed live: each character until the border shows what was typed so far (every
+# keystroke narrows 10,000 rows again), then Esc until no filter shows. Then s through the sorts,
+# each until the border names the next one, back to the default (state).
+flat=()
+slat=()
+for _ in $(seq "$FILTER_KEYS"); do
+  flat+=("$(wait_for / "filter: " present)")
+  typed=""
+  for ((i = 0; i < ${#FILTER}; i++)); do
+    c=${FILTER:i:1}
+    typed+=$c
+    flat+=("$(wait_for "$c" "filter: $typed" present)")
+  done
+  flat+=("$(wait_for Escape "filter: " absent)")
+  sleep 0.3
+  for next in name latency failures state; do
+    slat+=("$(wait_for s "sort: $next" present)")
+    sleep 0.3
+  done
+done
+read -r filter_p50 filter_max < <(median_max "${flat[@]}")
+read -r sort_p50 sort_max < <(median_max "${slat[@]}")
+((FILTER_KEYS == 0)) || say "filter key to frame (ms): ${flat[*]}; sort: ${slat[*]}"
+rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$gw_pid/status" 2>/dev/null) || true
 T send-keys -t gw q
 for _ in $(seq 50); do [ -d "/proc/$gw_pid" ] || break; sleep 0.1; done
 
@@ -317,4 +355,6 @@ echo "RESULT scale upstreams=$UPSTREAMS check_wall_s=$c_wall check_cpu_s=$c_cpu"
   "check_rss_kb=$c_rss check_probed=$c_probed check_not_probed=$c_not_probed" \
   "ui_main_cpu_pct=$ui_cpu proc_cpu_pct=$proc_cpu max_sockets=$max_sockets" \
   "probed_per_interval_pct=$per_interval server_req_per_s=$seen_rate" \
-  "key_to_frame_ms=$key_p50 key_to_frame_max_ms=$key_max"
+  "key_to_frame_ms=$key_p50 key_to_frame_max_ms=$key_max" \
+  "key_to_frame_filter_ms=$filter_p50 key_to_frame_filter_max_ms=$filter_max" \
+  "key_to_frame_sort_ms=$sort_p50 key_to_frame_sort_max_ms=$sort_max ui_peak_rss_kb=${rss_kb:-na}"

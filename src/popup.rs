@@ -28,7 +28,7 @@ impl ModalKind {
     pub fn title(self) -> &'static str {
         match self {
             ModalKind::Help => "In this help",
-            ModalKind::Filter => "Typing a process filter",
+            ModalKind::Filter => "Typing a filter (processes, upstreams)",
             ModalKind::Search => "Typing a log search",
             ModalKind::Checklist => "In the checklist",
             ModalKind::Menu => "In the actions menu",

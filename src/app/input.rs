@@ -79,7 +79,22 @@ impl App {
                 self.host.rebuild(self.model.host.as_ref());
                 self.scroll[PaneId::Host.index()] = 0;
             }
-            Action::FilterProcesses => self.modal = Some(Modal::Filter(self.host.filter.clone())),
+            Action::SortUpstreams => {
+                self.upstreams.sort = self.upstreams.sort.next();
+                self.upstreams.rebuild(&self.model.upstreams);
+                self.scroll[PaneId::Upstreams.index()] = 0;
+            }
+            Action::FilterProcesses | Action::FilterUpstreams => {
+                let (pane, text) = if binding.action == Action::FilterUpstreams {
+                    (PaneId::Upstreams, &self.upstreams.filter)
+                } else {
+                    (PaneId::Host, &self.host.filter)
+                };
+                self.modal = Some(Modal::Filter {
+                    pane,
+                    text: text.clone(),
+                });
+            }
             Action::OpenDetail if self.focus == PaneId::Dns => {
                 let rows = self.model.dns.order.len();
                 self.dns_detail = match self.dns_detail {
@@ -94,7 +109,7 @@ impl App {
                 let cursor = self.scroll[PaneId::Upstreams.index()];
                 if self.upstream_detail.is_some() {
                     self.upstream_detail = None;
-                } else if let Some(row) = self.model.upstreams.at(cursor) {
+                } else if let Some(row) = self.upstreams.at(cursor) {
                     self.upstream_detail = Some(row);
                     effects.push(Effect::RerunUpstream(row));
                 }
@@ -147,7 +162,7 @@ impl App {
         self.clamp_scroll();
         if self.focus == PaneId::Upstreams && self.upstream_detail.is_some() {
             let cursor = self.scroll[PaneId::Upstreams.index()];
-            self.upstream_detail = self.model.upstreams.at(cursor);
+            self.upstream_detail = self.upstreams.at(cursor);
         }
         if self.focus == PaneId::Dns && self.dns_detail.is_some() {
             self.dns_detail = Some(self.scroll[PaneId::Dns.index()]);
@@ -237,7 +252,7 @@ mod tests {
     fn enter_opens_a_rows_detail_and_reruns_it_esc_closes() {
         use crate::model::upstreams::tests::view;
         let mut a = app();
-        a.model.upstreams = view();
+        a.set_upstreams(view());
         press(&mut a, KeyCode::Char('2'));
         assert_eq!(
             press(&mut a, KeyCode::Enter),

@@ -26,7 +26,7 @@ fn app() -> App {
         entries: vec![entry("shop", 8080), entry("api", 9000)],
         ..Catalog::default()
     };
-    a.model.upstreams = Upstreams::new(&catalog);
+    a.set_upstreams(Upstreams::new(&catalog));
     a.model.logs = crate::logs::LogBook::new(
         &[SourceSpec::file("/var/log/nginx/error.log", None)],
         crate::logs::RingLimits::default(),

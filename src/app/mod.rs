@@ -17,6 +17,7 @@ pub mod modal;
 mod modal_input;
 mod scroll;
 pub mod snapshot;
+pub mod upstreams;
 
 use std::time::SystemTime;
 
@@ -32,6 +33,7 @@ use actions::ActionsView;
 pub use host::{HostView, ProcSort};
 use logs::LogView;
 use modal::Modal;
+pub use upstreams::{UpstreamSort, UpstreamView};
 
 #[derive(Debug)]
 pub enum Event {
@@ -141,6 +143,8 @@ pub struct App {
     /// The model changed since `judged` was made.
     stale: bool,
     pub host: HostView,
+    /// The Upstreams pane's filter and sort.
+    pub upstreams: UpstreamView,
     /// The upstream row whose detail view is open.
     pub upstream_detail: Option<usize>,
     /// The DNS row whose detail view is open.
@@ -168,6 +172,7 @@ impl App {
             judged: Assessment::default(),
             stale: false,
             host: HostView::default(),
+            upstreams: UpstreamView::default(),
             upstream_detail: None,
             dns_detail: None,
             logs: LogView::default(),
@@ -181,8 +186,18 @@ impl App {
     /// Starts from `model` (what the config and discovery say to watch), judged as it is.
     pub fn with_model(mut self, model: Model) -> Self {
         self.model = model;
+        self.upstreams.refilter(&self.model.upstreams);
         self.reassess();
         self
+    }
+
+    /// Replaces the upstreams watched (tests build them by hand).
+    #[cfg(test)]
+    pub(crate) fn set_upstreams(&mut self, upstreams: crate::model::upstreams::Upstreams) {
+        self.model.upstreams = upstreams;
+        self.upstreams.refilter(&self.model.upstreams);
+        self.clamp(PaneId::Upstreams);
+        self.model_changed();
     }
 
     /// Judges the model again if an update changed it since the last time; returns whether it
@@ -240,14 +255,15 @@ impl App {
                 // Rows re-sort as states change. A cursor the operator moved (or whose detail is
                 // open) stays on its upstream; one left at the top stays on the worst row.
                 let follow = self.scroll[pane] > 0 || self.upstream_detail.is_some();
-                let upstreams = &self.model.upstreams;
-                let selected = upstreams.at(self.scroll[pane]).filter(|_| follow);
-                if self.model.apply_probes(results, self.now())
-                    && let Some(pos) =
-                        selected.and_then(|row| self.model.upstreams.position_of(row))
-                {
+                let selected = self.upstreams.at(self.scroll[pane]).filter(|_| follow);
+                self.model.apply_probes(results, self.now());
+                // Any sort but the state one moves with every result (latency, success), so the
+                // list is rebuilt for each batch; a batch, not a result.
+                self.upstreams.rebuild(&self.model.upstreams);
+                if let Some(pos) = selected.and_then(|row| self.upstreams.position_of(row)) {
                     self.scroll[pane] = pos;
                 }
+                self.clamp(PaneId::Upstreams);
                 self.model_changed();
                 (true, vec![])
             }
@@ -267,6 +283,7 @@ impl App {
             Event::ProxyViews(views) => {
                 let changed = self.model.apply_proxy_views(views);
                 if changed {
+                    self.upstreams.rebuild(&self.model.upstreams);
                     self.model_changed();
                 }
                 (changed, vec![])
@@ -373,17 +390,17 @@ mod tests {
         use crate::model::upstreams::tests::{result, view};
         use crate::upstream::Outcome;
         let mut a = app();
-        a.model.upstreams = view();
+        a.set_upstreams(view());
         a.focus = PaneId::Upstreams;
         a.update(Event::Probes(vec![result(0, 1, Outcome::Ok)]));
         a.update(Event::Probes(vec![result(1, 2, Outcome::Ok)]));
         a.update(Event::Probes(vec![result(2, 3, Outcome::Ok)]));
         press(&mut a, KeyCode::Down);
-        assert_eq!(a.model.upstreams.at(a.scroll[1]), Some(1), "cursor on beta");
+        assert_eq!(a.upstreams.at(a.scroll[1]), Some(1), "cursor on beta");
         a.update(Event::Probes(vec![result(1, 4, Outcome::Refused)]));
         assert_eq!(a.model.upstreams.order[0], 1, "beta is down, so first");
         assert_eq!(
-            a.model.upstreams.at(a.scroll[1]),
+            a.upstreams.at(a.scroll[1]),
             Some(1),
             "the cursor followed beta"
         );

@@ -4,14 +4,15 @@
 
 use super::App;
 use super::actions::Confirm;
+use crate::pane::PaneId;
 pub use crate::popup::ModalKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Modal {
     /// The key help (`?`), scrolled down this many lines.
     Help { scroll: u16 },
-    /// The process filter being typed; the Host pane narrows as it changes.
-    Filter(String),
+    /// A filter being typed; its pane (Host or Upstreams) narrows as it changes.
+    Filter { pane: PaneId, text: String },
     /// The log search being typed; it takes effect on Enter.
     Search(String),
     /// The checklist view (`v`), scrolled down this many lines.
@@ -29,7 +30,7 @@ impl Modal {
     pub fn kind(&self) -> ModalKind {
         match self {
             Modal::Help { .. } => ModalKind::Help,
-            Modal::Filter(_) => ModalKind::Filter,
+            Modal::Filter { .. } => ModalKind::Filter,
             Modal::Search(_) => ModalKind::Search,
             Modal::Checklist { .. } => ModalKind::Checklist,
             Modal::Menu { .. } => ModalKind::Menu,
@@ -44,10 +45,10 @@ impl App {
         self.modal.as_ref().map(Modal::kind)
     }
 
-    /// The process filter being typed, if it is.
-    pub fn filter_input(&self) -> Option<&str> {
+    /// The filter being typed and the pane it filters, if one is.
+    pub fn filter_input(&self) -> Option<(PaneId, &str)> {
         match &self.modal {
-            Some(Modal::Filter(text)) => Some(text),
+            Some(Modal::Filter { pane, text }) => Some((*pane, text)),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
 //! Keys while a popup is open: each popup's scope of the key table names them, and nothing else
-//! applies. Text prompts (process filter, log search) type every other key. The actions popups'
+//! applies. Text prompts (a pane's filter, log search) type every other key. The actions popups'
 //! keys are in `actions_input`.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -15,8 +15,8 @@ impl App {
     pub(super) fn on_modal_key(&mut self, modal: Modal, key: KeyEvent) -> (bool, Vec<Effect>) {
         let action = keymap::lookup_modal(&key, modal.kind()).map(|b| b.action);
         match modal {
-            Modal::Filter(text) => {
-                self.on_filter_key(text, action, &key);
+            Modal::Filter { pane, text } => {
+                self.on_filter_key(pane, text, action, &key);
                 (true, vec![])
             }
             Modal::Search(text) => {
@@ -37,30 +37,51 @@ impl App {
         }
     }
 
-    fn on_filter_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {
+    /// One handler for every pane's filter: the text is the pane's filter as typed, and the
+    /// pane narrows at each key.
+    fn on_filter_key(
+        &mut self,
+        pane: PaneId,
+        mut text: String,
+        action: Option<Action>,
+        key: &KeyEvent,
+    ) {
         match action {
-            Some(Action::Accept) => {}
-            Some(Action::Clear) => self.host.filter.clear(),
+            Some(Action::Accept) => return,
+            Some(Action::Clear) => text.clear(),
             Some(Action::DeleteChar) => {
                 text.pop();
-                self.host.filter.clone_from(&text);
-                self.modal = Some(Modal::Filter(text));
+                self.modal = Some(Modal::Filter {
+                    pane,
+                    text: text.clone(),
+                });
             }
             _ => {
-                let Some(c) = typed(key) else {
-                    self.modal = Some(Modal::Filter(text));
-                    return;
-                };
                 // A pasted megabyte must not become a megabyte filter.
-                if text.chars().count() < 64 {
-                    text.push(c);
-                    self.host.filter.clone_from(&text);
+                let c = typed(key).filter(|_| text.chars().count() < 64);
+                let changed = c.is_some();
+                text.extend(c);
+                self.modal = Some(Modal::Filter {
+                    pane,
+                    text: text.clone(),
+                });
+                if !changed {
+                    return;
                 }
-                self.modal = Some(Modal::Filter(text));
             }
         }
-        self.host.rebuild(self.model.host.as_ref());
-        self.scroll[PaneId::Host.index()] = 0;
+        match pane {
+            PaneId::Upstreams => {
+                self.upstreams.filter = text;
+                self.upstreams.refilter(&self.model.upstreams);
+            }
+            _ => {
+                self.host.filter = text;
+                self.host.rebuild(self.model.host.as_ref());
+            }
+        }
+        self.scroll[pane.index()] = 0;
+        self.clamp(pane);
     }
 
     fn on_search_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {

@@ -61,7 +61,7 @@ impl App {
     pub(super) fn content_rows(&self, pane: PaneId) -> usize {
         match pane {
             PaneId::Host => self.host.visible.len(),
-            PaneId::Upstreams => self.model.upstreams.rows.len(),
+            PaneId::Upstreams => self.upstreams.visible.len(),
             PaneId::Dns => self.model.dns.order.len(),
             PaneId::Logs => self.logs.visible_len(&self.model.logs),
         }

@@ -26,6 +26,8 @@ pub enum Action {
     Suspend,
     SortProcesses,
     FilterProcesses,
+    SortUpstreams,
+    FilterUpstreams,
     OpenDetail,
     CloseDetail,
     ToggleFollow,

@@ -161,6 +161,21 @@ pub const BINDINGS: &[Binding] = &[
         help: "close the detail view",
         scope: Scope::Pane(PaneId::Upstreams),
     },
+    // The footer has room for the filter; the border names the sort.
+    Binding {
+        keys: &[key('/')],
+        action: Action::FilterUpstreams,
+        footer: Some("filter"),
+        help: "filter by name, target, group (Esc clears)",
+        scope: Scope::Pane(PaneId::Upstreams),
+    },
+    Binding {
+        keys: &[key('s')],
+        action: Action::SortUpstreams,
+        footer: None,
+        help: "sort by state, name, latency or failures",
+        scope: Scope::Pane(PaneId::Upstreams),
+    },
     Binding {
         keys: &[code(KeyCode::Enter)],
         action: Action::OpenDetail,
@@ -260,7 +275,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "scroll the help up",
         scope: Scope::Modal(ModalKind::Help),
     },
-    // Typing a process filter: other keys type.
+    // Typing a filter (processes or upstreams): other keys type.
     Binding {
         keys: &[code(KeyCode::Enter)],
         action: Action::Accept,

@@ -32,7 +32,7 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     } else {
         format!(" {shown}/{total} processes ")
     };
-    if let Some(editing) = app.filter_input() {
+    if let Some((PaneId::Host, editing)) = app.filter_input() {
         text.push_str(&format!("filter: {editing}█ "));
     } else if !app.host.filter.is_empty() {
         text.push_str(&format!("filter: {} ", app.host.filter));

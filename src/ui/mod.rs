@@ -80,7 +80,7 @@ fn draw_modal(
 ) {
     match modal {
         Modal::Help { scroll } => help::draw(frame, area, *scroll, theme),
-        Modal::Filter(_) | Modal::Search(_) => {}
+        Modal::Filter { .. } | Modal::Search(_) => {}
         Modal::Checklist { scroll } => checklist::draw_view(frame, area, diagnosis, *scroll, theme),
         Modal::Menu { at } => actions::draw_menu(frame, area, app, *at, theme),
         Modal::Confirm(confirm) => {
@@ -216,7 +216,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
 /// The open popup's keys, or the focused pane's; both from the key table.
 fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
-    if let Some(text) = app.filter_input() {
+    if let Some((_, text)) = app.filter_input() {
         spans.push(Span::styled(" filter: ", theme.footer_key));
         spans.push(Span::styled(format!("{text}█ "), theme.text));
     }

@@ -327,8 +327,7 @@ fn upstream_app(size: (u16, u16)) -> App {
     }
     let mut app = App::new(clock(), size);
     app.update(Event::Host(Box::new(sample())));
-    app.model.upstreams = view;
-    app.model_changed();
+    app.set_upstreams(view);
     app
 }
 
@@ -345,6 +344,40 @@ fn upstreams_zoomed_80x24() {
     key(&mut a, KeyCode::Char('2'));
     key(&mut a, KeyCode::Char('z'));
     insta::assert_snapshot!(render(&mut a, 80, 24).backend());
+}
+
+/// Typed live: the border says how many of how many match, under which sort, and the filter as
+/// typed; the footer says Enter keeps it.
+#[test]
+fn upstreams_filtered_by_target_and_sorted_by_latency() {
+    let mut a = upstream_app((100, 16));
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('z'));
+    key(&mut a, KeyCode::Char('s'));
+    key(&mut a, KeyCode::Char('s'));
+    key(&mut a, KeyCode::Char('/'));
+    for c in "10.0.0".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    let term = render(&mut a, 100, 16);
+    let screen = term.backend().to_string();
+    assert!(screen.contains("3 of 5 upstreams"), "{screen}");
+    assert!(
+        screen.contains("sort: latency · filter: 10.0.0█"),
+        "{screen}"
+    );
+    assert!(!screen.contains("php-fpm"), "{screen}");
+    insta::assert_snapshot!(term.backend());
+    // Kept, and nothing matching says so.
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Char('/'));
+    key(&mut a, KeyCode::Char('x'));
+    let screen = render(&mut a, 100, 16).backend().to_string();
+    assert!(
+        screen.contains("no upstream matches the filter"),
+        "{screen}"
+    );
+    assert!(screen.contains("0 of 5 upstreams"), "{screen}");
 }
 
 #[test]

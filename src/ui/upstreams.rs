@@ -19,22 +19,30 @@ use crate::status::Status;
 use crate::theme::Theme;
 use crate::upstream::{Outcome, ProbeResult, State, format_age};
 
-/// Where the targets come from, in the bottom border.
+/// How many show of how many, how many are down, the sort, the filter and where the targets
+/// come from, in the bottom border. Counted when results arrive, not here: 10,000 rows.
 pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     let v = &app.model.upstreams;
     if v.rows.is_empty() {
         return block;
     }
-    let down = v
-        .rows
-        .iter()
-        .filter(|r| r.history.state() == Some(State::Down))
-        .count();
-    let mut text = format!(" {} upstreams", v.rows.len());
-    if down > 0 {
-        text.push_str(&format!(", {down} down"));
+    let view = &app.upstreams;
+    let (shown, total) = (view.visible.len(), v.rows.len());
+    let mut text = if shown == total {
+        format!(" {total} upstreams")
+    } else {
+        format!(" {shown} of {total} upstreams")
+    };
+    if view.down > 0 {
+        text.push_str(&format!(", {} down", view.down));
     }
-    let from = if v.rows.iter().all(|r| r.entry.source == "config") {
+    text.push_str(&format!(" · sort: {}", view.sort.as_str()));
+    match app.filter_input() {
+        Some((PaneId::Upstreams, editing)) => text.push_str(&format!(" · filter: {editing}█")),
+        _ if !view.filter.is_empty() => text.push_str(&format!(" · filter: {}", view.filter)),
+        _ => {}
+    }
+    let from = if view.all_from_config {
         "config".to_string()
     } else {
         v.read_from.join(", ")
@@ -71,7 +79,11 @@ fn state_style(state: Option<State>, theme: &Theme) -> Style {
 
 /// The status code when there was an answer, else the outcome.
 fn result_text(r: &ProbeResult) -> String {
-    match (r.status_code, r.outcome) {
+    sample_text(r.status_code, r.outcome)
+}
+
+fn sample_text(status_code: Option<u16>, outcome: Outcome) -> String {
+    match (status_code, outcome) {
         (Some(code), _) => code.to_string(),
         (None, Outcome::InvalidResponse) => "not http".to_string(),
         (None, o) => o.as_str().to_string(),
@@ -172,8 +184,7 @@ fn columns(app: &App, width: usize) -> Columns {
     // Widths as drawn: " {age:>7}" and " {ok:>5}".
     let since = take(7);
     let ok = take(5);
-    let any_proxy = app.model.upstreams.rows.iter().any(|r| r.proxy.is_some());
-    let proxy = if any_proxy && take(PROXY_W) {
+    let proxy = if app.upstreams.any_proxy && take(PROXY_W) {
         PROXY_W
     } else {
         0
@@ -243,7 +254,20 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let offset = cursor.saturating_sub(table_rows.saturating_sub(1));
     let now = app.now();
     let focused = app.focus == PaneId::Upstreams;
-    for (pos, &i) in v.order.iter().enumerate().skip(offset).take(table_rows) {
+    if app.upstreams.visible.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no upstream matches the filter",
+            theme.dim,
+        )));
+    }
+    for (pos, &i) in app
+        .upstreams
+        .visible
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(table_rows)
+    {
         let row = &v.rows[i];
         let state = row.history.state();
         let last = row.history.last();
@@ -414,7 +438,7 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     if let Some(fail) = row.history.last_failure() {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("  last failure {} ", clock(app, fail)),
+                format!("  last failure {} ", clock(app, fail.at)),
                 theme.accent,
             ),
             Span::styled(fail.detail.clone(), theme.text),
@@ -432,24 +456,26 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     )));
     let head_rows = lines.len();
     let mut body: Vec<Line> = row
-        .recent
-        .iter()
+        .recent_results()
         .rev()
-        .map(|r| {
-            let style = if r.outcome.is_ok() {
+        .map(|(s, text)| {
+            let style = if s.outcome.is_ok() {
                 theme.text
             } else {
                 theme.critical
             };
             Line::from(vec![
-                Span::styled(format!("{:<9}", clock(app, r)), theme.dim),
-                Span::styled(format!("{:<12}", fit(&result_text(r), 11)), style),
-                Span::styled(format!("{:>8}  ", latency_text(r.latency)), theme.text),
+                Span::styled(format!("{:<9}", clock(app, s.at)), theme.dim),
                 Span::styled(
-                    format!("{:<22}", fit(r.addr.as_deref().unwrap_or("-"), 21)),
+                    format!("{:<12}", fit(&sample_text(s.status_code, s.outcome), 11)),
+                    style,
+                ),
+                Span::styled(format!("{:>8}  ", latency_text(s.latency)), theme.text),
+                Span::styled(
+                    format!("{:<22}", fit(text.addr.as_deref().unwrap_or("-"), 21)),
                     theme.dim,
                 ),
-                Span::styled(r.detail.clone(), theme.text),
+                Span::styled(text.detail.to_string(), theme.text),
             ])
         })
         .collect();
@@ -472,8 +498,8 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     frame.render_widget(Paragraph::new(lines[head_rows..].to_vec()), rest);
 }
 
-fn clock(app: &App, r: &ProbeResult) -> String {
-    jiff::Timestamp::try_from(r.at)
+fn clock(app: &App, at: std::time::SystemTime) -> String {
+    jiff::Timestamp::try_from(at)
         .map(|t| {
             t.to_zoned(app.clock.time_zone().clone())
                 .strftime("%H:%M:%S")

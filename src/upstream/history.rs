@@ -25,6 +25,14 @@ use crate::config::Upstream;
 
 /// Samples kept per target: ten minutes at the default 2 s interval.
 pub const DEFAULT_CAPACITY: usize = 300;
+/// What the rings of all targets together may hold, in bytes of samples: with many upstreams
+/// each ring shrinks (see [`capacity_for`]). 24 MiB is 1.5M samples: ten minutes of 300 for
+/// 5,242 upstreams, 157 each for 10,000.
+pub const HISTORY_BUDGET_BYTES: usize = 24 << 20;
+/// The fewest samples a ring keeps however many upstreams there are: the widest sparkline the
+/// table draws on a 250-column terminal. Beyond 13,107 upstreams this floor, not the budget,
+/// bounds the rings (a sparkline with holes would hide what it is there to show).
+pub const MIN_CAPACITY: usize = 120;
 /// Results looked at to decide whether a target is flapping.
 pub const FLAP_WINDOW: usize = 10;
 /// Changes between ok and not-ok within [`FLAP_WINDOW`] that make a target flapping.
@@ -54,7 +62,7 @@ impl std::fmt::Display for State {
     }
 }
 
-/// One result without its strings: cheap enough to keep hundreds per target.
+/// One result without its strings, as [`History::samples`] hands it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub seq: u64,
@@ -62,6 +70,70 @@ pub struct Sample {
     pub outcome: Outcome,
     pub status_code: Option<u16>,
     pub latency: Option<Duration>,
+}
+
+/// A [`Sample`] as the ring keeps it, 16 bytes instead of 56: 10,000 upstreams keep
+/// millions of them. Sequence and time count from the ring's [`Base`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Packed {
+    /// `seq - base.seq`.
+    seq: u32,
+    /// Milliseconds after `base.at` (0 for a time before it: the clock went back).
+    at_ms: u32,
+    /// Microseconds, [`NO_LATENCY`] for none; a latency over 71 minutes is cut to that.
+    latency_us: u32,
+    /// 0 for none (no HTTP status is 0).
+    status: u16,
+    outcome: Outcome,
+}
+
+const NO_LATENCY: u32 = u32::MAX;
+
+/// Where the packed sequence numbers and times of one ring count from.
+#[derive(Clone, Copy, Debug)]
+struct Base {
+    seq: u64,
+    at: SystemTime,
+}
+
+impl Base {
+    /// Packs `s`, or `None` when it is too far past the base to fit (the caller rebases).
+    fn pack(&self, s: &Sample) -> Option<Packed> {
+        let seq = u32::try_from(s.seq.checked_sub(self.seq)?).ok()?;
+        let at_ms = match s.at.duration_since(self.at) {
+            Ok(d) => u32::try_from(d.as_millis()).ok()?,
+            Err(_) => 0,
+        };
+        let latency_us = s.latency.map_or(NO_LATENCY, |l| {
+            u32::try_from(l.as_micros()).map_or(NO_LATENCY - 1, |us| us.min(NO_LATENCY - 1))
+        });
+        Some(Packed {
+            seq,
+            at_ms,
+            latency_us,
+            status: s.status_code.unwrap_or(0),
+            outcome: s.outcome,
+        })
+    }
+
+    fn unpack(&self, p: &Packed) -> Sample {
+        Sample {
+            seq: self.seq + u64::from(p.seq),
+            at: self.at + Duration::from_millis(u64::from(p.at_ms)),
+            outcome: p.outcome,
+            status_code: (p.status != 0).then_some(p.status),
+            latency: (p.latency_us != NO_LATENCY)
+                .then(|| Duration::from_micros(u64::from(p.latency_us))),
+        }
+    }
+}
+
+/// Samples each of `targets` rings keeps so that all of them stay within
+/// [`HISTORY_BUDGET_BYTES`]: [`DEFAULT_CAPACITY`] up to 5,242 targets, then fewer, never below
+/// [`MIN_CAPACITY`].
+pub fn capacity_for(targets: usize) -> usize {
+    let each = HISTORY_BUDGET_BYTES / (std::mem::size_of::<Packed>() * targets.max(1));
+    each.clamp(MIN_CAPACITY, DEFAULT_CAPACITY)
 }
 
 impl From<&ProbeResult> for Sample {
@@ -78,7 +150,9 @@ impl From<&ProbeResult> for Sample {
 
 #[derive(Clone, Debug)]
 pub struct History {
-    samples: VecDeque<Sample>,
+    samples: VecDeque<Packed>,
+    /// What `samples` count from: the oldest kept sample's, once one does not fit.
+    base: Option<Base>,
     capacity: usize,
     slow: Duration,
     /// Kept whole for its detail and address.
@@ -104,6 +178,7 @@ impl History {
             // Grown as results come: reserving ten minutes up front for each of 10,000 upstreams
             // took 140 MB before the first probe (and `check` keeps one result each).
             samples: VecDeque::new(),
+            base: None,
             capacity,
             slow,
             last: None,
@@ -138,7 +213,18 @@ impl History {
         let sample = Sample::from(&result);
         self.ok_count += usize::from(sample.outcome.is_ok());
         self.local_count += usize::from(!informative(sample.outcome));
-        self.samples.push_back(sample);
+        // Grown by doubling up to the capacity exactly: the default doubling would hold 512
+        // slots for a ring of 300.
+        if self.samples.len() == self.samples.capacity() {
+            let more = self
+                .samples
+                .len()
+                .max(4)
+                .min(self.capacity - self.samples.len());
+            self.samples.reserve_exact(more);
+        }
+        let packed = self.pack(&sample);
+        self.samples.push_back(packed);
         let state = self.compute_state();
         if self.state.map(|(current, _)| current) != state {
             self.state = state.map(|s| (s, result.at));
@@ -148,6 +234,49 @@ impl History {
         }
         self.last = Some(result);
         true
+    }
+
+    /// Packs `s` against the base. When it is too far past it (a ring that lived 49 days, or
+    /// sequence numbers 4 billion apart) the base moves to the oldest kept sample, or to `s`
+    /// itself if even that is too far; kept samples that then do not fit keep their outcome and
+    /// latency but count from the base.
+    fn pack(&mut self, s: &Sample) -> Packed {
+        if let Some(p) = self.base.and_then(|b| b.pack(s)) {
+            return p;
+        }
+        let oldest = self
+            .base
+            .zip(self.samples.front())
+            .map(|(b, p)| b.unpack(p));
+        let base = oldest
+            .map(|o| Base {
+                seq: o.seq.min(s.seq),
+                at: o.at.min(s.at),
+            })
+            .filter(|b| b.pack(s).is_some())
+            .unwrap_or(Base {
+                seq: s.seq,
+                at: s.at,
+            });
+        if let Some(old) = self.base {
+            for p in &mut self.samples {
+                let full = old.unpack(p);
+                *p = base.pack(&full).unwrap_or(Packed {
+                    seq: 0,
+                    at_ms: 0,
+                    ..*p
+                });
+            }
+        }
+        self.base = Some(base);
+        // `s` fits the base chosen above.
+        base.pack(s).unwrap_or(Packed {
+            seq: 0,
+            at_ms: 0,
+            latency_us: NO_LATENCY,
+            status: 0,
+            outcome: s.outcome,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -171,20 +300,29 @@ impl History {
     }
 
     /// Every sample, oldest first.
-    pub fn samples(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
-        self.samples.iter()
+    pub fn samples(&self) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + '_ {
+        self.recent(self.samples.len())
     }
 
     /// The last `n` samples (fewer if there are fewer), oldest first.
-    pub fn recent(&self, n: usize) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
+    pub fn recent(
+        &self,
+        n: usize,
+    ) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + '_ {
+        // Samples exist only after a push, which sets the base.
+        let base = self.base.unwrap_or(Base {
+            seq: 0,
+            at: SystemTime::UNIX_EPOCH,
+        });
         self.samples
             .iter()
             .skip(self.samples.len().saturating_sub(n))
+            .map(move |p| base.unpack(p))
     }
 
     /// Latencies of the last `n` samples, oldest first, `None` where the probe failed: a
     /// sparkline shows the gap instead of a misleading time-to-error.
-    pub fn latencies(&self, n: usize) -> impl DoubleEndedIterator<Item = Option<Duration>> {
+    pub fn latencies(&self, n: usize) -> impl DoubleEndedIterator<Item = Option<Duration>> + '_ {
         self.recent(n)
             .map(|s| if s.outcome.is_ok() { s.latency } else { None })
     }
@@ -236,7 +374,8 @@ impl History {
         if !last.outcome.is_ok() {
             return Some(State::Down);
         }
-        let slow = last.latency.is_some_and(|latency| latency > self.slow);
+        let slow = last.latency_us != NO_LATENCY
+            && Duration::from_micros(u64::from(last.latency_us)) > self.slow;
         if slow || self.is_flapping() {
             Some(State::Degraded)
         } else {
@@ -420,5 +559,83 @@ mod tests {
                 Some(Duration::from_millis(30))
             ]
         );
+    }
+
+    #[test]
+    fn a_kept_sample_is_16_bytes_and_reads_back_the_same() {
+        assert!(
+            std::mem::size_of::<Packed>() <= 16,
+            "{}",
+            std::mem::size_of::<Packed>()
+        );
+        let mut h = history();
+        let mut answered = result(7, Outcome::BadStatus, 0);
+        answered.status_code = Some(502);
+        answered.latency = Some(Duration::from_micros(1_234));
+        answered.at += Duration::from_millis(250);
+        let sent = [
+            result(5, Outcome::Ok, 42),
+            result(6, Outcome::Timeout, 0),
+            answered,
+        ];
+        for r in &sent {
+            assert!(h.push(r.clone()));
+        }
+        let back: Vec<Sample> = h.samples().collect();
+        let want: Vec<Sample> = sent.iter().map(Sample::from).collect();
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn samples_far_apart_still_read_back_their_own_time_and_sequence() {
+        // Sixty days between two probes (a paused VM, a long interval): past what 32 bits of
+        // milliseconds hold from the first one, and sequence numbers further apart than 32 bits.
+        let mut h = History::new(3, Duration::from_secs(1));
+        let first = result(1, Outcome::Ok, 5);
+        let mut later = result(1 << 40, Outcome::Refused, 0);
+        later.at = first.at + Duration::from_secs(60 * 86_400);
+        let mut next = result((1 << 40) + 1, Outcome::Ok, 7);
+        next.at = later.at + Duration::from_secs(2);
+        for r in [&first, &later, &next] {
+            h.push(r.clone());
+        }
+        let back: Vec<(u64, SystemTime)> = h.samples().map(|s| (s.seq, s.at)).collect();
+        assert_eq!(back[1..], [(later.seq, later.at), (next.seq, next.at)]);
+        assert_eq!(
+            h.samples().map(|s| s.outcome).collect::<Vec<_>>(),
+            [Outcome::Ok, Outcome::Refused, Outcome::Ok],
+            "the oldest keeps what it says even when its time no longer fits"
+        );
+        assert_eq!(h.state(), Some(State::Up));
+        // A clock that went back reads as the base's time, never as a panic.
+        let mut back_in_time = result((1 << 40) + 2, Outcome::Ok, 5);
+        back_in_time.at = first.at - Duration::from_secs(10);
+        assert!(h.push(back_in_time));
+        assert_eq!(h.len(), 3);
+    }
+
+    #[test]
+    fn rings_shrink_with_many_targets_to_stay_in_the_budget() {
+        assert_eq!(capacity_for(1), DEFAULT_CAPACITY);
+        assert_eq!(capacity_for(5_000), DEFAULT_CAPACITY);
+        let each = capacity_for(10_000);
+        assert!((MIN_CAPACITY..DEFAULT_CAPACITY).contains(&each), "{each}");
+        assert!(10_000 * each * std::mem::size_of::<Packed>() <= HISTORY_BUDGET_BYTES);
+        assert_eq!(
+            capacity_for(1_000_000),
+            MIN_CAPACITY,
+            "the sparkline's floor"
+        );
+        // The ring never allocates more than its capacity.
+        let mut h = History::new(each, Duration::from_secs(1));
+        for seq in 1..=1_000 {
+            h.push(result(seq, Outcome::Ok, 5));
+            assert!(
+                h.samples.capacity() <= each.max(4),
+                "{}",
+                h.samples.capacity()
+            );
+        }
+        assert_eq!(h.len(), each);
     }
 }

@@ -19,7 +19,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-pub use history::{DEFAULT_CAPACITY, FLAP_CHANGES, FLAP_WINDOW, History, Sample, State};
+pub use history::{
+    DEFAULT_CAPACITY, FLAP_CHANGES, FLAP_WINDOW, HISTORY_BUDGET_BYTES, History, MIN_CAPACITY,
+    Sample, State, capacity_for,
+};
 pub use http::MAX_BODY_BYTES;
 pub use outcome::{MAX_DETAIL_CHARS, Outcome};
 pub use probe::{MAX_PARALLEL, probe_all, probe_all_by, probe_once};
