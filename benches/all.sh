@@ -194,8 +194,11 @@ row "\`check\` on an error log of $(na "$c_lines") lines from the last 5 min: CP
 n=$SCALE_UPSTREAMS
 main_cpu=$(result scale ui_main_cpu_pct) per_interval=$(result scale probed_per_interval_pct)
 sockets=$(result scale max_sockets) key=$(result scale key_to_frame_ms)
-row "$n upstreams, dashboard: main thread, upstreams probed each interval, sockets at once, key to frame" \
-  "$(na "$main_cpu") % of a core, $(na "$per_interval") %, $(na "$sockets"), $(na "$key") ms" "" \
+keys="$(na "$key") / $(na "$(result scale key_to_frame_filter_ms)") / $(na "$(result scale key_to_frame_sort_ms)") ms"
+ui_rss=$(result scale ui_peak_rss_kb) ui_mb=""
+[ -n "$ui_rss" ] && ui_mb=$(calc "$ui_rss / 1024" 0)
+row "$n upstreams every 2 s, dashboard: main thread, answering upstreams probed every interval, sockets at once, key to frame (detail / filter / sort, median), peak RSS" \
+  "$(na "$main_cpu") % of a core, $(na "$per_interval") %, $(na "$sockets"), $keys, $(na "$ui_mb") MB" "" \
   "≤ 5 %, 100 %, capped (≤ 300)" \
   "$(verdict scale_dashboard "$(na "$main_cpu") <= 5 && $(na "$per_interval") >= 99.5 && $(na "$sockets") <= 300")"
 s_wall=$(result scale check_wall_s) s_rss=$(result scale check_rss_kb)

@@ -31,7 +31,7 @@
 #   ui_peak_rss_kb     the dashboard's peak RSS (VmHWM in /proc/PID/status) when it quits
 #
 # Usage: benches/scale.sh [--upstreams N] [--duration SECS] [--bin PATH]
-# Environment: UPSTREAMS (10000), OK (400), BAD (400), HANG (40), INTERVAL (5, seconds),
+# Environment: UPSTREAMS (10000), OK (400), BAD (400), HANG (40), INTERVAL (2, seconds: the default),
 #              TIMEOUT (2, seconds), DURATION (20), SETTLE (5), SIZE (200x50), KEYS (5 rounds),
 #              FILTER_KEYS (rounds of the filter and sort keys, KEYS), FILTER (u0999),
 #              GATEWATCH_BIN (skip the build and use this binary).
@@ -48,7 +48,7 @@ UPSTREAMS=${UPSTREAMS:-10000}
 OK=${OK:-400}
 BAD=${BAD:-400}
 HANG=${HANG:-40}
-INTERVAL=${INTERVAL:-5}
+INTERVAL=${INTERVAL:-2}
 TIMEOUT=${TIMEOUT:-2}
 DURATION=${DURATION:-20}
 SETTLE=${SETTLE:-5}

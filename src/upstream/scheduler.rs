@@ -156,8 +156,10 @@ impl ProbeScheduler {
         let prober = Arc::new(Prober::new(&upstreams));
         let counters = Arc::new(Counters::default());
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-        // Each target waits for room here, so at most one result per target is ever queued.
-        let (results, queue) = mpsc::channel(upstreams.len().clamp(1, BATCH_MAX));
+        // Room for every target's result: a target does not probe again before its result is
+        // queued, so a window's results never wait for room (waiting, they would hold the next
+        // probes back) unless the dashboard stops taking batches, which then holds them all.
+        let (results, queue) = mpsc::channel(upstreams.len().max(1));
         let window = batch_window(upstreams.len());
         let start = Instant::now();
         let targets = upstreams
@@ -238,16 +240,19 @@ struct Batcher {
 
 impl Batcher {
     /// Hands over what is queued (waiting for the first result), then lets results gather for
-    /// the window. Ends when the receiver or every target is gone.
+    /// the window. A full batch leaves more queued, and it goes at once: waiting a window after
+    /// each would cap the probes at [`BATCH_MAX`] a window (10,000 upstreams every 2 s need
+    /// 5,000 a second). Ends when the receiver or every target is gone.
     async fn run(mut self) {
         loop {
             let mut batch = Vec::new();
-            if self.queue.recv_many(&mut batch, BATCH_MAX).await == 0
-                || self.outbox.send(batch).await.is_err()
-            {
+            let taken = self.queue.recv_many(&mut batch, BATCH_MAX).await;
+            if taken == 0 || self.outbox.send(batch).await.is_err() {
                 return;
             }
-            tokio::time::sleep(self.window).await;
+            if taken < BATCH_MAX {
+                tokio::time::sleep(self.window).await;
+            }
         }
     }
 }
@@ -423,6 +428,37 @@ mod tests {
         drop(results);
         assert!(delivered.recv().await.is_none());
         batcher.await.expect("the batcher ends cleanly");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn more_results_than_a_batch_holds_are_not_held_a_window_per_batch() {
+        // Held a window per batch, the four batches below would take three windows or more.
+        let window = Duration::from_millis(500);
+        let total = 3 * BATCH_MAX + 1;
+        // As many as targets, as the scheduler makes it.
+        let (results, queue) = mpsc::channel(total);
+        let (out, mut delivered) = mpsc::channel::<Vec<ProbeResult>>(64);
+        tokio::spawn(
+            Batcher {
+                queue,
+                outbox: Outbox::new(out),
+                window,
+            }
+            .run(),
+        );
+        let producer = tokio::spawn(async move {
+            for i in 0..total {
+                results.send(result(i)).await.expect("queued");
+            }
+        });
+        let start = Instant::now();
+        let mut got = 0;
+        while got < total {
+            got += delivered.recv().await.expect("a batch").len();
+        }
+        producer.await.expect("every result was queued");
+        // One window for the results that came after the first, not one per BATCH_MAX of them.
+        assert!(start.elapsed() < 2 * window, "{:?}", start.elapsed());
     }
 
     #[test]
