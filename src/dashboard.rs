@@ -21,10 +21,18 @@ use crate::model::{Model, Watch};
 use crate::outbox::Outbox;
 use crate::proxy_view::{self, ProxyViewCollector};
 use crate::theme::Theme;
-use crate::upstream::{ProbeResult, ProbeScheduler, catalog::Catalog};
+use crate::upstream::{ProbeResult, ProbeScheduler, batch_window, catalog::Catalog};
 use crate::{report, tui, ui};
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The least time between frames the collectors ask for. Each such frame judges the whole model
+/// first, which with 10,000 upstreams costs more than drawing; so with many upstreams the frames
+/// come as often as their probe results do (a batch a second at 10,000), and no more. A key
+/// still draws at once.
+fn frame_interval(upstreams: usize) -> Duration {
+    FRAME_INTERVAL.max(batch_window(upstreams))
+}
 const CLOCK_TICK: Duration = Duration::from_secs(60);
 
 pub struct Options {
@@ -126,7 +134,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
             app.settle();
             term.draw(|f| ui::draw(f, &app, &opts.theme))?;
             dirty = false;
-            next_frame = Instant::now() + FRAME_INTERVAL;
+            next_frame = Instant::now() + frame_interval(app.model.upstreams.rows.len());
             if test_panic && app.model.host.is_some() {
                 panic!("GATEWATCH_TEST_PANIC is set: exercising the panic hook");
             }
@@ -291,5 +299,17 @@ fn translate(ev: TermEvent, mouse: bool) -> Option<Event> {
         TermEvent::Mouse(m) if mouse => Some(Event::Mouse(m)),
         TermEvent::Resize(w, h) => Some(Event::Resize(w, h)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_for_collectors_slow_down_only_with_many_upstreams() {
+        assert_eq!(frame_interval(0), FRAME_INTERVAL);
+        assert_eq!(frame_interval(1_000), FRAME_INTERVAL);
+        assert_eq!(frame_interval(10_000), Duration::from_secs(1));
     }
 }
