@@ -36,6 +36,7 @@ pub mod sanitize;
 pub mod source_error;
 pub mod status;
 pub mod theme;
+pub mod timeline;
 pub mod tui;
 pub mod ui;
 pub mod upstream;

@@ -50,6 +50,7 @@ pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
 pub use haproxy::{HaproxyLine, parse as parse_haproxy};
 pub use lines::{LineSplitter, cut_marker, make_line, make_line_with};
 pub use nginx::{Memo as ClassifyMemo, NginxError, parse as parse_nginx_error};
+pub use prefix::{Peeled, peel};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
     DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, OLDER_RUN_BYTES,

@@ -1,0 +1,13 @@
+//! The incident timeline: when the current failure began, and what the host recorded just before
+//! it (proxy reloads, crashes, OOM kills, package changes...), as timed [`Event`]s on one line of
+//! time. The readers here turn raw lines into events; the collectors that find the files, and
+//! the views that draw the result, live elsewhere.
+
+pub mod event;
+pub mod kernel;
+pub mod onset;
+pub mod packages;
+pub mod proxy_notices;
+
+pub use event::{Event, EventKind, Events};
+pub use onset::{Onset, OnsetState, onset};
