@@ -9,7 +9,10 @@
 //! time a reload retires them, `start worker process(es)` and `using the "epoll" event method`
 //! come at start and at every reload, and `signal process started` is written by `nginx -s
 //! anything` (to its stderr, not the log) without saying which signal. The master's own line
-//! says which: `signal 15 (SIGTERM) received from 42, exiting`, `reconfiguring`.
+//! says which: `signal 15 (SIGTERM) received from 42, exiting`, `reconfiguring`. Likewise
+//! HAProxy's old workers' `Proxy fe stopped (cumulated conns: ...)` on each reload, and a
+//! `Former worker (42) exited with code 0`; its `Loading success.` follows a start and every
+//! reload, so a reload reads as `proxy_reload` then `proxy_start` (the new worker is up).
 
 use crate::logs::{Format, TimeParser, parse_apache_error, parse_nginx_error, peel};
 
@@ -173,9 +176,13 @@ fn haproxy(body: &str) -> Option<(EventKind, &str)> {
         return Some((EventKind::ProxyStart, m));
     }
     let kind = match m {
+        // After a start, and again after each reload (a new worker loaded the config).
         "Loading success." => EventKind::ProxyStart,
-        "Reexecuting Master process" => EventKind::ProxyReload,
+        // 2.6's master on SIGUSR2 / `reload`; older masters' re-exec.
+        "Reloading HAProxy" | "Reexecuting Master process" => EventKind::ProxyReload,
         "Exiting Master process..." => EventKind::ProxyStop,
+        // `All workers exited. Exiting... (137)`: the master gives up after its workers.
+        _ if m.starts_with("All workers exited. Exiting...") => EventKind::ProxyStop,
         _ => {
             // `Current worker (42) exited with code 139 (Segmentation fault)`, `Former worker
             // ...`, older `Process 42 exited with code 139 (...)`: code 0 is a normal exit (old
@@ -370,6 +377,14 @@ mod tests {
                 EventKind::ProxyStop,
             ),
             (
+                "Dec  1 14:02:03 web1 haproxy[700]: [NOTICE]   (700) : Reloading HAProxy",
+                EventKind::ProxyReload,
+            ),
+            (
+                "2026-12-01T14:02:03Z web1 haproxy[700]: [WARNING]  (700) : All workers exited. Exiting... (137)",
+                EventKind::ProxyStop,
+            ),
+            (
                 "Dec  1 14:02:03 web1 haproxy[700]: [ALERT]    (700) : Current worker (812) exited with code 139 (Segmentation fault)",
                 EventKind::WorkerCrash,
             ),
@@ -387,6 +402,9 @@ mod tests {
             // A traffic line whose request names a notice.
             "Dec  1 14:02:03 web1 haproxy[700]: 10.0.0.1:5 [01/Dec/2026:14:02:03.100] fe be/s1 0/0/1/2/3 200 10 - - ---- 1/1/0/0/0 0/0 \"GET /Loading%20success. HTTP/1.1\"",
             "Dec  1 14:02:03 web1 haproxy[700]: Proxy a b started.",
+            // An old worker retiring on reload.
+            "Dec  1 14:02:03 web1 haproxy[701]: [WARNING]  (701) : Proxy fe stopped (cumulated conns: FE: 0, BE: 0).",
+            "Dec  1 14:02:03 web1 haproxy[700]: [NOTICE]   (700) : New worker (702) forked",
             // No time at all: bare stderr.
             "[NOTICE]   (700) : Loading success.",
         ] {
