@@ -8,12 +8,72 @@
 //! One OOM kill is reported on two lines (`oom-kill:...,task=NAME,pid=N` then `Out of memory:
 //! Killed process N (NAME) ...`); both give the same text, so [`super::Events`] folds them.
 
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
 use crate::logs::{Clock, TimeParser, peel};
 
 use super::event::{Event, EventKind};
 
 /// Where kernel events say they came from.
 pub const SOURCE: &str = "kernel";
+
+/// Records read from `/dev/kmsg` at most per call: the kernel's ring holds a few thousand.
+pub const MAX_KMSG_RECORDS: usize = 20_000;
+
+/// Unix time of boot on the clock `/dev/kmsg` stamps records with (CLOCK_MONOTONIC): the wall
+/// clock now minus the monotonic clock now.
+pub fn boot_time() -> io::Result<i64> {
+    let mut mono = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `mono` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut mono) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let now = jiff::Timestamp::now().as_second();
+    Ok(now - mono.tv_sec)
+}
+
+/// The events in the kernel's ring as `/dev/kmsg` (at `path`) gives it now, oldest first:
+/// opened non-blocking, one record per read until the ring is drained or `max_records` were
+/// read. A character device is required (a regular file there is not the kernel's log).
+pub fn read_kmsg(path: &Path, boot: i64, max_records: usize) -> io::Result<Vec<Event>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !file.metadata()?.file_type().is_char_device() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a character device",
+        ));
+    }
+    // A read shorter than a record fails with EINVAL; records are at most about 1 KiB of text
+    // plus their metadata, well under this.
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut events = Vec::new();
+    for _ in 0..max_records {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let record = String::from_utf8_lossy(&buf[..n]);
+                // The first line is the record; continuation lines carry its metadata.
+                let first = record.lines().next().unwrap_or("");
+                events.extend(from_kmsg(first, boot));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            // The record was overwritten while we read: the next read gives the next one.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(events)
+}
 
 /// The event in one `/dev/kmsg` record; `boot` is the unix time of boot (e.g. now minus
 /// `/proc/uptime`).
