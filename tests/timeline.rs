@@ -47,13 +47,13 @@ fn a_real_nginx_reload_is_a_proxy_reload_event_at_its_time() {
         std::thread::sleep(Duration::from_millis(50));
     };
 
-    let source = prefix.join("error.log").display().to_string();
-    let mut reader = NoticeReader::new(TimeParser::default());
+    let path = prefix.join("error.log");
+    let source = path.display().to_string();
+    let text = gatewatch::timeline::read_tail(&path, gatewatch::timeline::DEFAULT_BUDGET)
+        .expect("read the error log");
     let mut events = Events::default();
-    for line in log.lines() {
-        if let Some(event) = reader.notice(line, &source) {
-            events.push(event, now());
-        }
+    for event in NoticeReader::new(TimeParser::default()).events(&text, &source) {
+        events.push(event, now());
     }
     let kinds: Vec<EventKind> = events.as_slice().iter().map(|e| e.kind).collect();
     assert_eq!(

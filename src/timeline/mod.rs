@@ -8,6 +8,8 @@ pub mod kernel;
 pub mod onset;
 pub mod packages;
 pub mod proxy_notices;
+pub mod tail_text;
 
 pub use event::{Event, EventKind, Events};
 pub use onset::{Onset, OnsetState, onset};
+pub use tail_text::{DEFAULT_BUDGET, read_tail};

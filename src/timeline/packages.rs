@@ -6,38 +6,15 @@
 //! - `/var/log/apt/history.log`: one block per apt run, `Start-Date:`, `Commandline:`, then
 //!   `Install:`/`Upgrade:`/`Remove:`... lists, `End-Date:`; one event per block.
 //!
-//! Both are local time. Files are read through [`open_regular`] and only their last `budget`
-//! bytes: a years-old dpkg.log is megabytes, and the incident is at its end.
-
-use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
+//! Both are local time. Read them with [`super::read_tail`]: a years-old dpkg.log is megabytes,
+//! and the incident is at its end.
 
 use crate::logs::{Format, TimeParser};
-use crate::regular_file::open_regular;
 
 use super::event::{Event, EventKind};
 
-/// Bytes read from the end of a package log by default.
-pub const DEFAULT_BUDGET: u64 = 1024 * 1024;
 /// Packages named in one history event's text; the rest are counted.
 const NAMED_PACKAGES: usize = 5;
-
-/// The last `budget` bytes of `path` as text (invalid UTF-8 replaced), starting at a line: a
-/// line cut by the budget is dropped.
-pub fn read_tail(path: &Path, budget: u64) -> io::Result<String> {
-    let mut file = open_regular(path)?;
-    let len = file.metadata()?.len();
-    let start = len.saturating_sub(budget);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::new();
-    file.take(budget).read_to_end(&mut bytes)?;
-    let from = if start > 0 {
-        memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |nl| nl + 1)
-    } else {
-        0
-    };
-    Ok(String::from_utf8_lossy(&bytes[from..]).into_owned())
-}
 
 /// The events of a dpkg.log text, oldest first; `source` names the file.
 pub fn dpkg_events(text: &str, source: &str, times: &mut TimeParser) -> Vec<Event> {
@@ -299,33 +276,5 @@ End-Date: 2026-12-01  16:00:01
             "Start-Date: 2026-12-01  14:02:03\nCommandline: \x1b]0;x\x07\nInstall: (((,,)\n";
         let events = history_events(hostile, "h", &mut utc());
         assert!(!events[0].text.chars().any(char::is_control));
-    }
-
-    #[test]
-    fn read_tail_is_bounded_starts_at_a_line_and_refuses_non_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dpkg.log");
-        let mut text = String::new();
-        for i in 0..2000 {
-            text.push_str(&format!(
-                "2026-12-01 14:02:03 install p{i}:amd64 <none> 1\n"
-            ));
-        }
-        std::fs::write(&path, &text).unwrap();
-        let tail = read_tail(&path, 4096).unwrap();
-        assert!(tail.len() <= 4096);
-        assert!(tail.starts_with("2026-12-01 "), "{}", &tail[..40]);
-        assert!(tail.ends_with("install p1999:amd64 <none> 1\n"));
-        let events = dpkg_events(&tail, "d", &mut utc());
-        assert_eq!(events.last().unwrap().text, "install p1999:amd64 1");
-        assert_eq!(read_tail(&path, 1 << 30).unwrap(), text);
-        std::fs::write(&path, b"2026-12-01 14:02:03 install \xff:amd64 <none> 1\n").unwrap();
-        assert_eq!(
-            dpkg_events(&read_tail(&path, 100).unwrap(), "d", &mut utc()).len(),
-            1
-        );
-        assert!(read_tail(dir.path(), 100).is_err());
-        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
-        assert!(read_tail(&dir.path().join("zero"), 100).is_err());
     }
 }

@@ -34,6 +34,13 @@ impl NoticeReader {
         NoticeReader { times }
     }
 
+    /// The events of a log's text (e.g. from [`super::read_tail`]), in the order of its lines.
+    pub fn events(&mut self, text: &str, source: &str) -> Vec<Event> {
+        text.lines()
+            .filter_map(|line| self.notice(line, source))
+            .collect()
+    }
+
     /// The lifecycle event `line` records, if any; `source` names the log it came from. Lines
     /// bare as the proxy writes them, or under a syslog / journal / Docker prefix (whose stamp is
     /// used when the line has none of its own, as HAProxy's stderr lines).
