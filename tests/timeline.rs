@@ -77,39 +77,33 @@ fn a_real_nginx_reload_is_a_proxy_reload_event_at_its_time() {
     assert_eq!(reload.source, source);
 }
 
-/// An OOM kill line written to the real `/dev/kmsg` (as root) is read back from it as an
-/// `oom_kill` event at the time it was written. The process name is unique to this run, so
-/// the host's own kernel messages cannot satisfy the test.
+/// The real kernel ring is read without blocking and within its bounds. Nothing is written to
+/// it: a made-up OOM kill in the host's kernel log would mislead whoever reads it after us.
 #[test]
-fn an_oom_kill_written_to_the_kernel_log_is_read_back() {
+fn the_real_kernel_ring_is_read_without_blocking() {
     let kmsg = std::path::Path::new("/dev/kmsg");
     assert!(
         unsafe { libc::geteuid() } == 0 && kmsg.exists(),
-        "this test writes to /dev/kmsg: run it as root (./scripts/test.sh does)"
+        "this test reads /dev/kmsg: run it as root (./scripts/test.sh does)"
     );
-    let name = format!("gw-oom-{}-{}", std::process::id(), now());
-    let pid = 4_000_000 + std::process::id() % 100_000;
-    let written_at = now();
-    std::fs::write(
-        kmsg,
-        format!("<3>Out of memory: Killed process {pid} ({name}) total-vm:1024kB, anon-rss:512kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0\n"),
-    )
-    .expect("write /dev/kmsg");
     let boot = gatewatch::timeline::kernel::boot_time().expect("boot time");
-    let events = gatewatch::timeline::kernel::read_kmsg(
-        kmsg,
-        boot,
-        gatewatch::timeline::kernel::MAX_KMSG_RECORDS,
-    )
-    .expect("read /dev/kmsg");
-    let want = format!("{name} (pid {pid}) killed by the OOM killer");
-    let ours: Vec<_> = events.iter().filter(|e| e.text == want).collect();
-    assert_eq!(ours.len(), 1, "{want} not among {} events", events.len());
-    assert_eq!(ours[0].kind, EventKind::OomKill);
-    assert_eq!(ours[0].source, "kernel");
+    assert!(boot > 0 && boot <= now(), "boot time {boot}");
+    let started = std::time::Instant::now();
+    let events = gatewatch::timeline::kernel::read_kmsg(kmsg, boot, 16).expect("read /dev/kmsg");
     assert!(
-        (ours[0].at - written_at).abs() <= 2,
-        "read at {} against {written_at}",
-        ours[0].at
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
     );
+    assert!(events.len() <= 16, "{} events", events.len());
+    for e in &events {
+        assert!(e.at >= boot && e.at <= now() + 1, "{e:?}");
+        assert!(!e.text.chars().any(char::is_control), "{e:?}");
+    }
+    // Not a character device: refused, not read.
+    let file = std::env::temp_dir().join(format!("gw-not-kmsg-{}", std::process::id()));
+    std::fs::write(&file, "6,1,1,-;Out of memory: Killed process 1 (x)\n").expect("write");
+    let refused = gatewatch::timeline::kernel::read_kmsg(&file, boot, 16);
+    std::fs::remove_file(&file).expect("remove");
+    assert!(refused.is_err(), "{refused:?}");
 }
