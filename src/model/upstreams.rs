@@ -209,15 +209,6 @@ impl Upstreams {
         });
     }
 
-    /// The row shown at `position` in the table.
-    pub fn at(&self, position: usize) -> Option<usize> {
-        self.order.get(position).copied()
-    }
-
-    pub fn position_of(&self, row: usize) -> Option<usize> {
-        self.order.iter().position(|&r| r == row)
-    }
-
     /// One finding per upstream that is not up, with its evidence; discovery problems too.
     pub fn findings(&self, now: SystemTime) -> Vec<Finding> {
         let mut out = self.discovery.clone();

@@ -10,7 +10,7 @@
 //! is probed in rotation, late rather than starved, and the lag says how late.
 //!
 //! Results leave in batches ([`Batcher`]): the first at once, then whatever arrived during the
-//! next [`batch_window`]. 10,000 upstreams finish thousands of probes a second, and a receiver
+//! next [`batch_window`] (at most [`BATCH_MAX`], the rest at once after it). 10,000 upstreams finish thousands of probes a second, and a receiver
 //! woken (and its rows re-sorted) for each one spent a core on it; the receiver's work per batch
 //! grows with the number of targets (the dashboard judges every row), so the window does too. With
 //! [`ProbeScheduler::spawn_threaded`] the probes also run on a thread of their own, so their
@@ -40,8 +40,8 @@ pub const STARTUP_SPREAD: Duration = Duration::from_secs(1);
 /// Probes in flight at once across every target (each holds a socket), as `check` allows.
 pub const MAX_IN_FLIGHT: usize = MAX_PARALLEL;
 
-/// After a batch is handed over, results gather at least this long before the next one leaves:
-/// at most ten batches a second.
+/// After a batch is handed over, results gather at least this long before the next one leaves
+/// (a full batch excepted, see [`Batcher::run`]): at most ten batches a second.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// The longest a result waits in the batcher, however many targets there are.
 pub const MAX_BATCH_WINDOW: Duration = Duration::from_secs(1);
