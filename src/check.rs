@@ -14,6 +14,7 @@ use crate::model::upstreams::NOT_PROBED_BUDGET;
 use crate::model::{Assessment, Model, Watch, assess, unix_seconds};
 use crate::proxy_view::{self, ProxyView};
 use crate::status::{Finding, Status};
+use crate::timeline::collect::Sources as TimelineSources;
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{self, ProbeResult};
 
@@ -25,6 +26,8 @@ const PRINT_RESERVE: Duration = Duration::from_secs(1);
 pub struct Round<'a> {
     pub catalog: &'a Catalog,
     pub dns: &'a DnsSettings,
+    /// Where the incident timeline reads.
+    pub timeline: &'a TimelineSources,
     pub logs: &'a [SourceSpec],
     pub gateway: Option<&'a Upstream>,
     pub services: &'a [ServiceSpec],
@@ -52,6 +55,8 @@ pub struct Collected {
     pub logs: Vec<(usize, SourceLog)>,
     /// Each proxy API's own view of its upstreams, in the catalog's order.
     pub proxy_views: Vec<ProxyView>,
+    /// The timeline's round: each log's past over the span, and the events recorded.
+    pub timeline: Option<crate::timeline::collect::Round>,
     /// What did not finish before the deadline, e.g. "the DNS lookups": each becomes an unknown
     /// finding.
     pub unfinished: Vec<&'static str>,
@@ -75,6 +80,11 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
     let statuses = on_thread(move || actions::check_all(&specs));
     let reader = on_thread(firewall::collect);
     let log_scan = start_log_scan(round.logs, round.lines_past_window);
+    let sources = round.timeline.clone();
+    let timeline = on_thread(move || {
+        let now = unix_seconds(SystemTime::now());
+        crate::timeline::collect::Collector::new(sources).round(now)
+    });
     let apis = round.catalog.apis.clone();
     let views = (!apis.is_empty()).then(|| on_thread(move || proxy_view::read_all(&apis)));
     let upstreams = round.catalog.upstreams();
@@ -144,6 +154,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         .by(deadline, "the service checks", &mut unfinished)
         .unwrap_or_default();
     let logs = log_scan.by(deadline);
+    let timeline = timeline.by(deadline, "the incident timeline", &mut unfinished);
     let proxy_views = views
         .and_then(|v| v.by(deadline, "the proxies' own views", &mut unfinished))
         .unwrap_or_default();
@@ -157,6 +168,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         services,
         logs,
         proxy_views,
+        timeline,
         unfinished,
     }
 }
@@ -209,6 +221,7 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
         logs: round.logs,
         services: round.services,
         gateway: round.gateway,
+        span: round.timeline.span,
     });
     if let Some(sample) = collected.sample {
         model.apply_host(sample);
@@ -256,6 +269,9 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
     model.apply_proxy_views(collected.proxy_views);
     for (i, source) in collected.logs {
         model.set_scanned_log(i, source);
+    }
+    if let Some(timeline) = collected.timeline {
+        model.apply_timeline(timeline, now);
     }
     let judged = assess(&model, now);
     (model, judged)

@@ -21,6 +21,7 @@ use crate::model::{Model, Watch};
 use crate::outbox::Outbox;
 use crate::proxy_view::{self, ProxyViewCollector};
 use crate::theme::Theme;
+use crate::timeline::collect::TimelineCollector;
 use crate::upstream::{ProbeResult, ProbeScheduler, batch_window, catalog::Catalog};
 use crate::{report, tui, ui};
 
@@ -52,6 +53,8 @@ pub struct Options {
     pub notice: Option<String>,
     /// The `[gateway]` url, probed like an upstream.
     pub gateway: Option<Upstream>,
+    /// Where the incident timeline reads.
+    pub timeline: crate::timeline::collect::Sources,
 }
 
 /// How the dashboard ended, for `main` to turn into an exit status.
@@ -99,6 +102,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         logs: &opts.logs,
         services: &opts.services,
         gateway: opts.gateway.as_ref(),
+        span: opts.timeline.span,
     });
     model.unchecked.extend(opts.notices.iter().cloned());
     let mut app = App::new(started, (size.width, size.height)).with_model(model);
@@ -207,6 +211,7 @@ pub struct Collectors {
     firewall: FirewallWatcher,
     services: Option<StatusPoller>,
     proxy_views: Option<ProxyViewCollector>,
+    timeline: TimelineCollector,
     _logs: Option<LogFollower>,
 }
 
@@ -250,6 +255,7 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
                 )
             })
             .transpose()?,
+        timeline: TimelineCollector::spawn(opts.timeline.clone(), Outbox::new(tx.clone()))?,
         _logs: (!opts.logs.is_empty())
             .then(|| LogFollower::spawn(opts.logs.clone(), follow, Outbox::new(tx.clone())))
             .transpose()?,
@@ -266,6 +272,7 @@ impl Collectors {
         self.firewall.rerun();
         self.services.iter().for_each(StatusPoller::rerun);
         self.proxy_views.iter().for_each(ProxyViewCollector::rerun);
+        self.timeline.rerun();
     }
 
     pub fn rerun_dns(&self) {

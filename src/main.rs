@@ -7,6 +7,7 @@ use gatewatch::cli::{Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::status::{Finding, Status};
+use gatewatch::timeline::collect::Sources;
 use gatewatch::upstream::catalog::{self, Catalog, NginxBinary, ProxyConfigs};
 use gatewatch::{
     actions, check, config, demo, diagnostics, open_files, private_dir, report, theme, tui,
@@ -99,10 +100,12 @@ fn main() -> ExitCode {
         }
         None => {
             let c = &loaded.config;
+            let logs = catalog.log_sources(c);
             let opts = dashboard::Options {
                 refresh: c.refresh,
                 dns: DnsSettings::for_catalog(c, &catalog),
-                logs: catalog.log_sources(c),
+                timeline: Sources::new(&c.timeline, &catalog, &logs, &services),
+                logs,
                 services,
                 catalog,
                 theme,
@@ -133,10 +136,12 @@ fn one_round(
     let config = &loaded.config;
     let logs = catalog.log_sources(config);
     let dns = DnsSettings::for_catalog(config, catalog);
+    let timeline = Sources::new(&config.timeline, catalog, &logs, services);
     check::run(
         &check::Round {
             catalog,
             dns: &dns,
+            timeline: &timeline,
             logs: &logs,
             gateway: config.gateway.as_ref(),
             services,

@@ -8,17 +8,19 @@ pub enum ModalKind {
     Filter,
     Search,
     Checklist,
+    Timeline,
     Menu,
     Confirm,
     Output,
 }
 
 impl ModalKind {
-    pub const ALL: [ModalKind; 7] = [
+    pub const ALL: [ModalKind; 8] = [
         ModalKind::Help,
         ModalKind::Filter,
         ModalKind::Search,
         ModalKind::Checklist,
+        ModalKind::Timeline,
         ModalKind::Menu,
         ModalKind::Confirm,
         ModalKind::Output,
@@ -31,6 +33,7 @@ impl ModalKind {
             ModalKind::Filter => "Typing a filter (processes, upstreams)",
             ModalKind::Search => "Typing a log search",
             ModalKind::Checklist => "In the checklist",
+            ModalKind::Timeline => "In the timeline",
             ModalKind::Menu => "In the actions menu",
             ModalKind::Confirm => "In the confirm dialog",
             ModalKind::Output => "In the action output",

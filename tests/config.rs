@@ -199,6 +199,11 @@ fn full_example_sets_every_key() {
             at: "tcp://127.0.0.1:9901".parse().expect("target"),
             line: 79,
         }],
+        timeline: config::Timeline {
+            span: secs(2 * 3600),
+            kernel: "/dev/null".into(),
+            packages: vec!["/srv/dpkg.log".into()],
+        },
     };
     assert_eq!(config, expected);
     assert_eq!(

@@ -140,6 +140,8 @@ struct Case {
     collected: Collected,
     /// The log file's lines, which the dashboard receives as a follower batch.
     log_text: String,
+    /// Nothing: this judgement is of the given inputs only.
+    timeline: gatewatch::timeline::collect::Sources,
 }
 
 impl Case {
@@ -183,9 +185,11 @@ impl Case {
                 services: statuses,
                 logs: vec![(0, scanned)],
                 proxy_views: Vec::new(),
+                timeline: None,
                 unfinished: Vec::new(),
             },
             log_text: text.to_string(),
+            timeline: gatewatch::timeline::collect::Sources::nothing(),
         }
     }
 
@@ -193,6 +197,7 @@ impl Case {
         Round {
             catalog: &self.catalog,
             dns: &self.dns,
+            timeline: &self.timeline,
             logs: &self.logs,
             gateway: None,
             services: &self.services,
@@ -217,6 +222,7 @@ impl Case {
             logs: &self.logs,
             services: &self.services,
             gateway: None,
+            span: gatewatch::config::Timeline::default().span,
         });
         let mut app = App::new(clock, (120, 40)).with_model(model);
         let c = self.collected.clone();
@@ -411,6 +417,7 @@ fn a_merged_flood_mark_counts_all_its_lines() {
         logs: &specs,
         services: &[],
         gateway: None,
+        span: gatewatch::config::Timeline::default().span,
     });
     let clock = jiff::Timestamp::try_from(now)
         .expect("time")

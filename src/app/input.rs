@@ -137,6 +137,12 @@ impl App {
             Action::OpenActions => self.open_actions(),
             Action::WriteReport => effects.push(Effect::WriteReport),
             Action::Checklist => self.modal = Some(Modal::Checklist { scroll: 0 }),
+            Action::Timeline => {
+                self.modal = Some(Modal::Timeline {
+                    scroll: 0,
+                    kind: None,
+                });
+            }
             Action::ShowOutput => {
                 if self.actions.shown.is_some() {
                     self.modal = Some(Modal::Output { scroll: 0 });
@@ -157,7 +163,8 @@ impl App {
             | Action::Run
             | Action::Cancel
             | Action::PressButton
-            | Action::SwitchButton => {}
+            | Action::SwitchButton
+            | Action::CycleKind => {}
         }
         self.clamp_scroll();
         if self.focus == PaneId::Upstreams && self.upstream_detail.is_some() {

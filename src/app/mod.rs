@@ -26,7 +26,7 @@ use crate::dns::DnsRound;
 use crate::firewall::FirewallSummary;
 use crate::host::HostSample;
 use crate::logs::LogBatch;
-use crate::model::{Assessment, Model, assess};
+use crate::model::{Assessment, Model, assess_in};
 use crate::pane::PaneId;
 use crate::upstream::ProbeResult;
 use actions::ActionsView;
@@ -52,6 +52,8 @@ pub enum Event {
     Gateway(Vec<ProbeResult>),
     /// A new read of the proxies' own APIs.
     ProxyViews(Vec<crate::proxy_view::ProxyView>),
+    /// A round of the timeline's collector: the logs' past, events since the last round.
+    Timeline(Box<crate::timeline::collect::Round>),
     /// The wall clock moved on (the header shows it).
     Tick(jiff::Zoned),
 }
@@ -97,6 +99,12 @@ impl From<crate::actions::ServiceStatus> for Event {
 impl From<Vec<crate::proxy_view::ProxyView>> for Event {
     fn from(views: Vec<crate::proxy_view::ProxyView>) -> Self {
         Event::ProxyViews(views)
+    }
+}
+
+impl From<crate::timeline::collect::Round> for Event {
+    fn from(round: crate::timeline::collect::Round) -> Self {
+        Event::Timeline(Box::new(round))
     }
 }
 
@@ -213,7 +221,7 @@ impl App {
     }
 
     fn reassess(&mut self) {
-        self.judged = assess(&self.model, self.now());
+        self.judged = assess_in(&self.model, self.now(), self.clock.time_zone());
     }
 
     /// The model changed: [`App::settle`] judges it again.
@@ -279,6 +287,13 @@ impl App {
                 self.model.apply_firewall(*summary, self.now());
                 self.model_changed();
                 (true, vec![])
+            }
+            Event::Timeline(round) => {
+                let changed = self.model.apply_timeline(*round, self.now());
+                if changed {
+                    self.model_changed();
+                }
+                (changed, vec![])
             }
             Event::ProxyViews(views) => {
                 let changed = self.model.apply_proxy_views(views);

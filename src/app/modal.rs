@@ -17,6 +17,12 @@ pub enum Modal {
     Search(String),
     /// The checklist view (`v`), scrolled down this many lines.
     Checklist { scroll: u16 },
+    /// The incident timeline (`t`): the event list scrolled down this many events, showing
+    /// only one kind when `kind` is set.
+    Timeline {
+        scroll: usize,
+        kind: Option<crate::timeline::EventKind>,
+    },
     /// The actions menu with its highlighted row.
     Menu { at: usize },
     /// The confirm dialog. It is drawn over the menu, which it cannot move, so the menu row is
@@ -33,6 +39,7 @@ impl Modal {
             Modal::Filter { .. } => ModalKind::Filter,
             Modal::Search(_) => ModalKind::Search,
             Modal::Checklist { .. } => ModalKind::Checklist,
+            Modal::Timeline { .. } => ModalKind::Timeline,
             Modal::Menu { .. } => ModalKind::Menu,
             Modal::Confirm(_) => ModalKind::Confirm,
             Modal::Output { .. } => ModalKind::Output,

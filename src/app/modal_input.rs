@@ -8,6 +8,7 @@ use super::modal::Modal;
 use super::{App, Effect};
 use crate::keymap::{self, Action};
 use crate::pane::PaneId;
+use crate::timeline::EventKind;
 
 impl App {
     /// Every key while a popup is open goes here, as the popup's scope of the key table names
@@ -34,6 +35,9 @@ impl App {
             }
             Modal::Output { scroll } => (self.on_output_key(scroll, action), vec![]),
             Modal::Checklist { scroll } => (self.on_checklist_key(scroll, action), vec![]),
+            Modal::Timeline { scroll, kind } => {
+                (self.on_timeline_key(scroll, kind, action), vec![])
+            }
         }
     }
 
@@ -132,6 +136,38 @@ impl App {
         true
     }
 
+    /// Returns whether anything changed. The scroll is clamped to the events shown.
+    fn on_timeline_key(
+        &mut self,
+        scroll: usize,
+        kind: Option<EventKind>,
+        action: Option<Action>,
+    ) -> bool {
+        let shown = |kind: Option<EventKind>| {
+            self.judged
+                .timeline
+                .events
+                .iter()
+                .filter(|e| kind.is_none_or(|k| e.kind == k))
+                .count()
+        };
+        let (scroll, kind) = match action {
+            Some(Action::Close) => return true,
+            Some(Action::ScrollDown) => (scroll + 1, kind),
+            Some(Action::ScrollUp) => (scroll.saturating_sub(1), kind),
+            Some(Action::Top) => (0, kind),
+            Some(Action::Bottom) => (usize::MAX, kind),
+            Some(Action::CycleKind) => (0, next_kind(kind)),
+            _ => {
+                self.modal = Some(Modal::Timeline { scroll, kind });
+                return false;
+            }
+        };
+        let scroll = scroll.min(shown(kind).saturating_sub(1));
+        self.modal = Some(Modal::Timeline { scroll, kind });
+        true
+    }
+
     fn on_help_key(&mut self, scroll: u16, action: Option<Action>) {
         let scroll = match action {
             Some(Action::Close) => return,
@@ -150,6 +186,18 @@ fn typed(key: &KeyEvent) -> Option<char> {
             Some(c)
         }
         _ => None,
+    }
+}
+
+/// The timeline's kind filter after `kind`: every kind in turn, then all again.
+fn next_kind(kind: Option<EventKind>) -> Option<EventKind> {
+    match kind {
+        None => EventKind::ALL.first().copied(),
+        Some(k) => EventKind::ALL
+            .iter()
+            .skip_while(|&&x| x != k)
+            .nth(1)
+            .copied(),
     }
 }
 

@@ -39,6 +39,33 @@ pub struct Config {
     pub gateway: Option<Upstream>,
     /// The proxies' own APIs to read besides those discovery finds (`[[proxy-api]]`).
     pub proxy_apis: Vec<ProxyApi>,
+    /// Where the incident timeline reads what changed (`[timeline]`).
+    pub timeline: Timeline,
+}
+
+/// The incident timeline's sources that are not discovered: the kernel's log and the package
+/// manager's. Paths, so a test (or a host with another layout) points them elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeline {
+    /// How far back the logs are read for the onset of the current failure.
+    pub span: Duration,
+    /// The kernel's log device (OOM kills, segfaults).
+    pub kernel: PathBuf,
+    /// dpkg's log and apt's history (package changes); a missing one is skipped.
+    pub packages: Vec<PathBuf>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            span: Duration::from_secs(6 * 3600),
+            kernel: PathBuf::from("/dev/kmsg"),
+            packages: vec![
+                PathBuf::from("/var/log/dpkg.log"),
+                PathBuf::from("/var/log/apt/history.log"),
+            ],
+        }
+    }
 }
 
 /// A proxy's own view of its upstreams, named in the config: HAProxy's stats socket, Caddy's or
@@ -69,6 +96,7 @@ impl Default for Config {
             services: Vec::new(),
             gateway: None,
             proxy_apis: Vec::new(),
+            timeline: Timeline::default(),
         }
     }
 }

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::InvalidValue;
-use super::{Argv, Config, Dns, LogSource, LogStream, ProxyApi, Service, StatusRange, Upstream};
+use super::{
+    Argv, Config, Dns, LogSource, LogStream, ProxyApi, Service, StatusRange, Timeline, Upstream,
+};
 
 /// A value whose type we check ourselves, so the message can name the key and the value.
 type Item = Spanned<Value>;
@@ -31,6 +33,15 @@ pub(super) struct RawConfig {
     gateway: Option<RawGateway>,
     #[serde(default)]
     proxy_api: Vec<RawProxyApi>,
+    timeline: Option<RawTimeline>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTimeline {
+    span: Option<Item>,
+    kernel: Option<Spanned<String>>,
+    packages: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +129,8 @@ const REFRESH: RangeInclusive<Duration> = ms(250)..=ms(3_600_000);
 const TIMEOUT: RangeInclusive<Duration> = ms(1)..=ms(300_000);
 const INTERVAL: RangeInclusive<Duration> = ms(100)..=ms(3_600_000);
 /// A restart can legitimately take minutes (a JVM, a drain), but never forever.
+/// The timeline's span: at least the checklist's 10-minute window, at most a day.
+const SPAN: RangeInclusive<Duration> = ms(600_000)..=ms(86_400_000);
 const COMMAND_TIMEOUT: RangeInclusive<Duration> = ms(100)..=ms(3_600_000);
 
 const fn ms(n: u64) -> Duration {
@@ -175,6 +188,9 @@ impl RawConfig {
                 .into_iter()
                 .map(|api| api.validate(text))
                 .collect::<Result<_, _>>()?,
+            timeline: self
+                .timeline
+                .map_or_else(|| Ok(Timeline::default()), RawTimeline::validate)?,
         })
     }
 }
@@ -285,6 +301,24 @@ impl RawGateway {
             host: self.host.map(host_header).transpose()?,
             tls_verify: self.tls_verify.unwrap_or(true),
             slow: ms(1000),
+        })
+    }
+}
+
+impl RawTimeline {
+    fn validate(self) -> Result<Timeline, Invalid> {
+        let defaults = Timeline::default();
+        let packages = match self.packages {
+            None => defaults.packages,
+            Some(list) => list
+                .into_iter()
+                .map(|p| path(Some(p), "packages", PathBuf::new()))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Timeline {
+            span: duration(self.span.as_ref(), "span", SPAN, defaults.span)?,
+            kernel: path(self.kernel, "kernel", defaults.kernel)?,
+            packages,
         })
     }
 }

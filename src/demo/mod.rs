@@ -262,19 +262,27 @@ impl Demo {
     }
 
     pub fn options(&self, theme: Theme, mouse: bool, read_only: bool) -> dashboard::Options {
+        let logs = self.catalog.log_sources(&self.config);
+        let services: Vec<ServiceSpec> = self
+            .config
+            .services
+            .iter()
+            .map(ServiceSpec::from_config)
+            .collect();
         dashboard::Options {
             refresh: self.config.refresh,
             dns: DnsSettings::for_catalog(&self.config, &self.catalog),
-            logs: self.catalog.log_sources(&self.config),
+            timeline: crate::timeline::collect::Sources::new(
+                &self.config.timeline,
+                &self.catalog,
+                &logs,
+                &services,
+            ),
+            logs,
             catalog: self.catalog.clone(),
             theme,
             mouse,
-            services: self
-                .config
-                .services
-                .iter()
-                .map(ServiceSpec::from_config)
-                .collect(),
+            services,
             read_only: read_only.then(|| "--read-only".into()),
             notice: None,
             notices: Vec::new(),
@@ -350,6 +358,8 @@ fn config_text(
         names.join(", "),
         servers.join(", ")
     ));
+    // The scene's timeline is its own: the host's kernel log and packages are not part of it.
+    t.push_str("\n[timeline]\nkernel = \"/dev/null\"\npackages = []\n");
     // Log paths are globs to the config: escape whatever the temp dir's path holds.
     for (log, kind) in [(error_log, "error"), (access_log, "access")] {
         let escaped = glob::Pattern::escape(&log.to_string_lossy());

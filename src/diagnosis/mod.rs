@@ -190,6 +190,10 @@ pub struct Verdict {
     pub status: Status,
     /// The facts behind it, each with its source, most telling first.
     pub evidence: Vec<Evidence>,
+    /// When the failure began and what changed just before, from the incident timeline ("502s
+    /// began 14:02:10, 12 s after nginx reloaded"); set by the assessment, which has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 impl Verdict {
@@ -212,6 +216,7 @@ impl Verdict {
             key: next.key,
             status,
             evidence,
+            since: None,
         };
         v.text = v.line(false);
         v

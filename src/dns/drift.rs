@@ -94,6 +94,19 @@ impl DriftTracker {
         changes
     }
 
+    /// The changes round `seq` brought, with their names.
+    pub fn changes_in(&self, seq: u64) -> impl Iterator<Item = (&str, &AnswerChange)> {
+        self.names.iter().flat_map(move |(name, state)| {
+            state
+                .history
+                .iter()
+                .rev()
+                .take_while(move |c| c.seq >= seq)
+                .filter(move |c| c.seq == seq)
+                .map(move |c| (name.as_str(), c))
+        })
+    }
+
     /// A warning for every name whose current answer differs from its baseline.
     pub fn findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();

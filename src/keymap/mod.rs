@@ -42,6 +42,7 @@ pub enum Action {
     OpenActions,
     ShowOutput,
     Checklist,
+    Timeline,
     WriteReport,
     // Popup keys from here on.
     /// Closes the popup.
@@ -57,6 +58,8 @@ pub enum Action {
     Cancel,
     PressButton,
     SwitchButton,
+    /// The timeline's filter: the next event kind (then all again).
+    CycleKind,
 }
 
 /// Where a binding applies.

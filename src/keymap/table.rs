@@ -120,6 +120,13 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Global,
     },
     Binding {
+        keys: &[key('t')],
+        action: Action::Timeline,
+        footer: Some("timeline"),
+        help: "the timeline: since when, what changed before",
+        scope: Scope::Global,
+    },
+    Binding {
         keys: &[key('e')],
         action: Action::WriteReport,
         footer: None,
@@ -318,6 +325,49 @@ pub const BINDINGS: &[Binding] = &[
         footer: None,
         help: "delete the last character",
         scope: Scope::Modal(ModalKind::Search),
+    },
+    // The timeline view.
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("scroll"),
+        help: "scroll to older events",
+        scope: Scope::Modal(ModalKind::Timeline),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("scroll"),
+        help: "scroll to newer events",
+        scope: Scope::Modal(ModalKind::Timeline),
+    },
+    Binding {
+        keys: &[key('f')],
+        action: Action::CycleKind,
+        footer: Some("kind"),
+        help: "show one kind of event (next kind, then all)",
+        scope: Scope::Modal(ModalKind::Timeline),
+    },
+    Binding {
+        keys: &[key('g'), code(KeyCode::Home)],
+        action: Action::Top,
+        footer: None,
+        help: "jump to the newest event",
+        scope: Scope::Modal(ModalKind::Timeline),
+    },
+    Binding {
+        keys: &[key('G'), code(KeyCode::End)],
+        action: Action::Bottom,
+        footer: None,
+        help: "jump to the oldest event",
+        scope: Scope::Modal(ModalKind::Timeline),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc), quiet(key('q')), quiet(key('t'))],
+        action: Action::Close,
+        footer: Some("close"),
+        help: "close the timeline",
+        scope: Scope::Modal(ModalKind::Timeline),
     },
     // The checklist view.
     Binding {

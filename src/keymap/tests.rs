@@ -202,7 +202,8 @@ fn labels_are_readable() {
             "j/↓ scroll",
             "r rerun",
             "a actions",
-            "v verdict"
+            "v verdict",
+            "t timeline"
         ]
     );
 }

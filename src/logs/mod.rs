@@ -69,7 +69,7 @@ pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,
-    Tally, WindowCounts, is_gateway_failure,
+    Tally, WindowCounts, earlier, is_gateway_failure,
 };
 pub use timestamp::{Clock, TimeParser};
 

@@ -45,6 +45,10 @@ pub struct MinuteCounts {
     pub upstream_failed: BTreeMap<String, u64>,
     /// The newest line of each cause in the minute, in the proxy's words.
     pub examples: BTreeMap<Cause, Example>,
+    /// Unix second of the minute's earliest bad-gateway event (a cause or a 502): where the
+    /// onset of a failure falls within its first minute.
+    #[serde(skip)]
+    pub first_event: Option<i64>,
 }
 
 impl MinuteCounts {
@@ -207,7 +211,8 @@ pub struct Run {
     cause: Option<Cause>,
     status: Option<u16>,
     upstream: Option<String>,
-    /// The last line's; [`Tally::record`] reads only its minute.
+    /// The earliest line's (all are in one minute): its minute, and its second as the
+    /// minute's first failure ([`MinuteCounts::first_event`]).
     time: Option<i64>,
     lines: u64,
 }
@@ -229,6 +234,7 @@ impl Run {
             && self.upstream.as_deref() == upstream;
         if !same {
             self.flush(tally);
+            self.time = time;
             (self.cause, self.status) = (cause, status);
             match (&mut self.upstream, upstream) {
                 (Some(kept), Some(new)) => {
@@ -238,7 +244,8 @@ impl Run {
                 (kept, new) => *kept = new.map(str::to_owned),
             }
         }
-        self.time = time;
+        // Lines come oldest first when followed and newest first when scanned backwards.
+        self.time = earlier(self.time, time);
         self.lines += 1;
     }
 
@@ -249,6 +256,14 @@ impl Run {
             tally.record(self.cause, self.status, upstream, self.time, self.lines);
             self.lines = 0;
         }
+    }
+}
+
+/// The earlier of two times, either of which may be unknown.
+pub fn earlier(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -412,6 +427,9 @@ impl Tally {
             let minute = self.per_minute.entry(minute_of(time)).or_default();
             minute.status_5xx += n_5xx;
             minute.status_502 += n_502;
+            if cause.is_some() || is_502 {
+                minute.first_event = earlier(minute.first_event, Some(time));
+            }
             if let Some(cause) = cause {
                 *minute.by_cause.entry(cause).or_default() += n;
             }

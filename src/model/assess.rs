@@ -2,12 +2,15 @@
 
 use std::time::SystemTime;
 
+use jiff::tz::TimeZone;
+
 use serde::Serialize;
 
-use super::Model;
+use super::{Model, unix_seconds};
 use crate::diagnosis::{self, Diagnosis};
 use crate::logs;
 use crate::status::{self, Finding, Status};
+use crate::timeline::story::Judged;
 
 /// What every front end shows: the dashboard draws it, `check` and `report` format it.
 #[derive(Clone, Debug, Serialize)]
@@ -17,6 +20,9 @@ pub struct Assessment {
     pub findings: Vec<Finding>,
     /// The six checklist steps, each with its evidence, and the verdict.
     pub diagnosis: Diagnosis,
+    /// When the current failure began and what changed before it.
+    #[serde(skip)]
+    pub timeline: Judged,
 }
 
 impl Default for Assessment {
@@ -26,12 +32,19 @@ impl Default for Assessment {
             status: Status::Unknown,
             findings: Vec::new(),
             diagnosis: diagnosis::diagnose(&diagnosis::Inputs::default()),
+            timeline: Judged::default(),
         }
     }
 }
 
-/// Judges the model as of `now` (ages and log windows are measured from it).
+/// Judges the model as of `now` (ages and log windows are measured from it), with times in
+/// the system's zone.
 pub fn assess(model: &Model, now: SystemTime) -> Assessment {
+    assess_in(model, now, &TimeZone::system())
+}
+
+/// [`assess`] with the times its sentences name written in `tz` (the dashboard's clock's).
+pub fn assess_in(model: &Model, now: SystemTime, tz: &TimeZone) -> Assessment {
     let inputs = model.inputs(now);
     let mut findings = model.host_findings.clone();
     findings.extend(model.upstreams.findings(now));
@@ -54,6 +67,11 @@ pub fn assess(model: &Model, now: SystemTime) -> Assessment {
     findings.extend(diagnosis::findings(&inputs));
     findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
     let known = status::overall(&findings);
+    let timeline = model.timeline.judge(unix_seconds(now), tz);
+    let mut diagnosis = diagnosis::diagnose(&inputs);
+    if diagnosis.verdict.status != Status::Ok {
+        diagnosis.verdict.since = timeline.story.clone();
+    }
     Assessment {
         // Nothing is known of a host not yet sampled.
         status: match &model.host {
@@ -61,6 +79,7 @@ pub fn assess(model: &Model, now: SystemTime) -> Assessment {
             Some(_) => known,
         },
         findings,
-        diagnosis: diagnosis::diagnose(&inputs),
+        diagnosis,
+        timeline,
     }
 }

@@ -11,12 +11,13 @@ pub mod gateway;
 mod inputs;
 pub mod proxy_views;
 pub mod services;
+pub mod timeline;
 pub mod upstreams;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use assess::{Assessment, assess};
+pub use assess::{Assessment, assess, assess_in};
 pub use inputs::{log_input, unix_seconds, upstream_inputs};
 
 use crate::actions::{ServiceSpec, ServiceStatus};
@@ -27,12 +28,13 @@ use crate::firewall::{self, FirewallSummary};
 use crate::host::{self, HostSample};
 use crate::logs::{LogBatch, LogBook, RingLimits, SourceLog, SourceSpec};
 use crate::status::Finding;
-use crate::upstream::ProbeResult;
 use crate::upstream::catalog::Catalog;
+use crate::upstream::{ProbeResult, State};
 use dns::Dns;
 use gateway::Gateway;
 use proxy_views::ProxyViews;
 use services::Services;
+use timeline::Timeline;
 use upstreams::Upstreams;
 
 #[derive(Debug, Default)]
@@ -53,6 +55,8 @@ pub struct Model {
     pub proxy_views: ProxyViews,
     /// Checks that could not run at all (no async runtime for the probes), as findings.
     pub unchecked: Vec<Finding>,
+    /// The incident timeline: what changed, and each log's minutes over the span.
+    pub timeline: Timeline,
 }
 
 /// What the model watches, from the config and discovery.
@@ -63,6 +67,8 @@ pub struct Watch<'a> {
     pub logs: &'a [SourceSpec],
     pub services: &'a [ServiceSpec],
     pub gateway: Option<&'a Upstream>,
+    /// How far back the timeline looks.
+    pub span: std::time::Duration,
 }
 
 impl Model {
@@ -79,6 +85,7 @@ impl Model {
             logs: LogBook::new(watch.logs, RingLimits::default()),
             gateway: watch.gateway.cloned().map(Gateway::new),
             services: Services::new(watch.services),
+            timeline: Timeline::new(watch.logs.len(), watch.span),
             ..Model::default()
         }
     }
@@ -100,7 +107,15 @@ impl Model {
         let moved = results
             .iter()
             .any(|r| inputs::new_address(&self.upstreams, r.target_index, r.addr.as_deref()));
+        let before: Vec<(usize, Option<State>)> = results
+            .iter()
+            .filter_map(|r| {
+                let row = self.upstreams.rows.get(r.target_index)?;
+                Some((r.target_index, row.history.state()))
+            })
+            .collect();
         let reordered = self.upstreams.apply_all(results);
+        self.note_state_changes(&before, now);
         if moved {
             self.rematch_firewall(now);
         }
@@ -109,11 +124,51 @@ impl Model {
 
     /// Takes a finished DNS round; false for a stale one.
     pub fn apply_dns(&mut self, round: DnsRound, now: SystemTime) -> bool {
+        let seq = round.seq;
         let changed = self.dns.apply(round);
         if changed {
+            if let Some(round) = &self.dns.round
+                && round.seq == seq
+            {
+                self.timeline
+                    .dns_round(&self.dns.drift, round, unix_seconds(now));
+            }
             self.rematch_firewall(now);
         }
         changed
+    }
+
+    /// Takes a round of the timeline's own collector: each log's past, and events. Returns
+    /// whether anything changed.
+    pub fn apply_timeline(
+        &mut self,
+        round: crate::timeline::collect::Round,
+        now: SystemTime,
+    ) -> bool {
+        let now = unix_seconds(now);
+        let scanned = !round.histories.is_empty();
+        for (index, history) in round.histories {
+            self.timeline.apply_history(index, history, now);
+        }
+        self.timeline.note_problems(round.problems);
+        self.timeline.add(round.events, now) || scanned
+    }
+
+    /// An upstream_change event for each upstream whose state moved between two known states.
+    fn note_state_changes(&mut self, before: &[(usize, Option<State>)], now: SystemTime) {
+        for &(index, was) in before {
+            let Some(row) = self.upstreams.rows.get(index) else {
+                continue;
+            };
+            if let (Some(was), Some(is)) = (was, row.history.state())
+                && was != is
+            {
+                let detail = row.recent.back().map_or("", |r| &*r.detail);
+                let label = row.label();
+                self.timeline
+                    .upstream_state(&label, was, is, detail, unix_seconds(now));
+            }
+        }
     }
 
     /// Takes a new firewall summary and matches it against the upstreams.
@@ -142,12 +197,19 @@ impl Model {
                 mark.time = Some(read_at);
             }
         }
-        self.logs.apply(batch)
+        let index = batch.source;
+        let filed = self.logs.apply(batch);
+        if let Some(source) = self.logs.sources.get(index) {
+            self.timeline.follow(index, &source.tally);
+            self.timeline.prune_now_and_then(read_at);
+        }
+        filed
     }
 
     /// Replaces a source with what `check`'s scan of it found.
     pub fn set_scanned_log(&mut self, index: usize, source: SourceLog) {
         if let Some(slot) = self.logs.sources.get_mut(index) {
+            self.timeline.follow(index, &source.tally);
             *slot = source;
         }
     }

@@ -101,6 +101,47 @@ pub fn markdown(s: &Snapshot) -> String {
         }
     }
 
+    if let Some(since) = &v.since {
+        let _ = writeln!(out, "- since: {}", text(since));
+    }
+
+    let _ = writeln!(out, "\n## Timeline\n");
+    let t = &s.timeline;
+    match (&t.onset, t.state) {
+        (_, crate::timeline::OnsetState::None) => {
+            let _ = writeln!(out, "- no failure in the logs read");
+        }
+        (Some(at), state) => {
+            let _ = writeln!(out, "- {}: since {}", state.name(), code(at));
+        }
+        (None, state) => {
+            let _ = writeln!(out, "- {}: began before the logs read", state.name());
+        }
+    }
+    if let Some(story) = &t.story {
+        let _ = writeln!(out, "- {}", text(story));
+    }
+    if let Some(from) = &t.covered_from {
+        let _ = writeln!(
+            out,
+            "- the logs were read back to {} (scan budget)",
+            code(from)
+        );
+    }
+    if s.timeline_lines.is_empty() {
+        let _ = writeln!(out, "\nNo events recorded.");
+    } else {
+        let _ = writeln!(
+            out,
+            "\nThe newest {} of {} events, newest first:\n",
+            s.timeline_lines.len(),
+            t.events.len()
+        );
+        for line in &s.timeline_lines {
+            let _ = writeln!(out, "- {}", text(line));
+        }
+    }
+
     let _ = writeln!(out, "\n## Checklist\n");
     for (i, step) in s.diagnosis.steps.iter().enumerate() {
         let _ = writeln!(

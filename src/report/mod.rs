@@ -10,6 +10,7 @@ mod markdown;
 mod model;
 mod snapshot;
 mod text;
+mod timeline;
 mod write;
 
 pub use json::to_json;
@@ -20,4 +21,5 @@ pub use model::{
 };
 pub use snapshot::{LOG_LINES, ReportLine, Snapshot, newest, relevant};
 pub use text::to_text;
+pub use timeline::{EventReport, SHOWN_EVENTS, TimelineReport, rfc3339};
 pub use write::{write_into, write_new, write_to_state_dir};

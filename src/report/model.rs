@@ -41,6 +41,11 @@ pub struct Report {
     pub firewall: FirewallReport,
     /// Each proxy API read for its own view of the upstreams, and why it could not be.
     pub proxy_apis: Vec<ProxyApiReport>,
+    /// When the current failure began, and what the host recorded before it.
+    pub timeline: super::TimelineReport,
+    /// The timeline's events as people read them, newest first (see [`super::SHOWN_EVENTS`]).
+    #[serde(skip)]
+    pub timeline_lines: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -162,6 +167,12 @@ impl Report {
                     error: v.error.clone(),
                 })
                 .collect(),
+            timeline: super::TimelineReport::new(&judged.timeline),
+            timeline_lines: super::TimelineReport::lines(
+                &judged.timeline,
+                unix_seconds(now),
+                &jiff::tz::TimeZone::system(),
+            ),
         }
     }
 }

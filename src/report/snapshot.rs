@@ -44,6 +44,9 @@ pub struct Snapshot {
     pub actions: Vec<String>,
     /// Each proxy API read for its own view of the upstreams: "haproxy unix:/run/h.sock: 4 servers".
     pub proxy_apis: Vec<String>,
+    pub timeline: super::TimelineReport,
+    /// The newest events as people read them (see [`super::SHOWN_EVENTS`]).
+    pub timeline_lines: Vec<String>,
 }
 
 impl Snapshot {
@@ -66,6 +69,8 @@ impl Snapshot {
             firewall: report.firewall.lines(),
             log_lines: recent_lines(model),
             proxy_apis: report.proxy_apis.iter().map(|a| a.line(a.kind)).collect(),
+            timeline: report.timeline,
+            timeline_lines: report.timeline_lines,
             actions,
             time,
         }

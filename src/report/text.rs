@@ -46,6 +46,9 @@ fn unguarded(report: &Report) -> String {
     for e in &report.verdict.evidence {
         let _ = writeln!(out, "  evidence  {:<16}  {}", e.source, e.text);
     }
+    if let Some(since) = &report.verdict.since {
+        let _ = writeln!(out, "  since     {since}");
+    }
     let _ = writeln!(out, "\nchecklist:");
     for step in &report.diagnosis {
         let _ = writeln!(
@@ -141,6 +144,11 @@ fn unguarded(report: &Report) -> String {
     {
         let _ = writeln!(out, "  {}: {}", f.status.label(), f.message);
     }
+    let t = &report.timeline;
+    let _ = writeln!(out, "\ntimeline: {}", timeline_summary(t));
+    for line in &report.timeline_lines {
+        let _ = writeln!(out, "  {line}");
+    }
     if !report.services.is_empty() {
         let _ = writeln!(out, "\nservices:");
         for s in &report.services {
@@ -148,4 +156,15 @@ fn unguarded(report: &Report) -> String {
         }
     }
     out
+}
+
+/// "ongoing since 2026-12-01T14:02:10Z, 4 events" or "no failure, 2 events".
+fn timeline_summary(t: &super::TimelineReport) -> String {
+    use crate::timeline::OnsetState;
+    let state = match (t.state, &t.onset) {
+        (OnsetState::None, _) => "no failure in the logs".to_string(),
+        (state, Some(at)) => format!("{} since {at}", state.name()),
+        (state, None) => format!("{}, began before the logs read", state.name()),
+    };
+    format!("{state}, {} events", t.events.len())
 }

@@ -80,6 +80,8 @@ mod tests {
             firewall: vec![],
             log_lines: vec![],
             proxy_apis: vec![],
+            timeline: crate::report::TimelineReport::new(&Default::default()),
+            timeline_lines: vec![],
             actions: vec!["14:02:11 restart web: exit 0 in 1.2 s".into()],
         }
     }

@@ -38,41 +38,60 @@ pub fn boot_time() -> io::Result<i64> {
     Ok(now - mono.tv_sec)
 }
 
-/// The events in the kernel's ring as `/dev/kmsg` (at `path`) gives it now, oldest first:
-/// opened non-blocking, one record per read until the ring is drained or `max_records` were
-/// read. A character device is required (a regular file there is not the kernel's log).
+/// The events in the kernel's ring as `/dev/kmsg` (at `path`) gives it now, oldest first (see
+/// [`Kmsg`]).
 pub fn read_kmsg(path: &Path, boot: i64, max_records: usize) -> io::Result<Vec<Event>> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    if !file.metadata()?.file_type().is_char_device() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a character device",
-        ));
-    }
-    // A read shorter than a record fails with EINVAL; records are at most about 1 KiB of text
-    // plus their metadata, well under this.
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut events = Vec::new();
-    for _ in 0..max_records {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                let record = String::from_utf8_lossy(&buf[..n]);
-                // The first line is the record; continuation lines carry its metadata.
-                let first = record.lines().next().unwrap_or("");
-                events.extend(from_kmsg(first, boot));
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            // The record was overwritten while we read: the next read gives the next one.
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    Kmsg::open(path)?.read(boot, max_records)
+}
+
+/// `/dev/kmsg` kept open: each reader has its own place in the ring, so a later read gives only
+/// the records logged since (a dashboard reads the ring once, then what is new).
+pub struct Kmsg {
+    file: std::fs::File,
+}
+
+impl Kmsg {
+    /// Opened non-blocking. A character device is required (a regular file there is not the
+    /// kernel's log).
+    pub fn open(path: &Path) -> io::Result<Kmsg> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)?;
+        if !file.metadata()?.file_type().is_char_device() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a character device",
+            ));
         }
+        Ok(Kmsg { file })
     }
-    Ok(events)
+
+    /// The events of the records not read yet, oldest first: one record per read until the
+    /// ring is drained or `max_records` were read.
+    pub fn read(&mut self, boot: i64, max_records: usize) -> io::Result<Vec<Event>> {
+        // A read shorter than a record fails with EINVAL; records are at most about 1 KiB of
+        // text plus their metadata, well under this.
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut events = Vec::new();
+        for _ in 0..max_records {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let record = String::from_utf8_lossy(&buf[..n]);
+                    // The first line is the record; continuation lines carry its metadata.
+                    let first = record.lines().next().unwrap_or("");
+                    events.extend(from_kmsg(first, boot));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // The record was overwritten while we read: the next read gives the next one.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(events)
+    }
 }
 
 /// The event in one `/dev/kmsg` record; `boot` is the unix time of boot (e.g. now minus

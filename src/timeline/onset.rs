@@ -20,8 +20,10 @@
 //!    and the onset is unknown (`at: None`) though the state is not `None`.
 //! 4. **The state**: `None` without any minute above `t`; `Over` when the last minute above is
 //!    [`QUIET_GAP`] or more minutes before the series' end; `Ongoing` when the last two minutes
-//!    are both above; `Intermittent` otherwise (rise minutes with quiet ones between or after
-//!    them, a lone spike, a pause of less than [`QUIET_GAP`] minutes).
+//!    are both above, or the episode began in the last minute (a failure seconds old has no
+//!    quiet minute to be intermittent with); `Intermittent` otherwise (rise minutes with quiet
+//!    ones between or after them, a lone spike followed by quiet, a pause of less than
+//!    [`QUIET_GAP`] minutes).
 
 use serde::Serialize;
 
@@ -45,6 +47,18 @@ pub enum OnsetState {
     Intermittent,
     Over,
     None,
+}
+
+impl OnsetState {
+    /// The name `check --json` uses (the serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            OnsetState::Ongoing => "ongoing",
+            OnsetState::Intermittent => "intermittent",
+            OnsetState::Over => "over",
+            OnsetState::None => "none",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -76,7 +90,7 @@ pub fn onset(minutes: &[(i64, u64)], now: i64) -> Onset {
     let end = counts.len() - 1;
     let state = if end - last >= QUIET_GAP {
         OnsetState::Over
-    } else if last == end && end >= 1 && counts[end - 1] > threshold {
+    } else if last == end && (start == end || counts[end - 1] > threshold) {
         OnsetState::Ongoing
     } else {
         OnsetState::Intermittent
@@ -265,6 +279,18 @@ mod tests {
         counts.extend(vec![50; 100]);
         let o = judge_counts(&counts);
         assert_eq!((o.at, o.state), (Some(M0 + 20 * 60), OnsetState::Ongoing));
+    }
+
+    #[test]
+    fn a_failure_that_began_in_the_last_minute_is_ongoing() {
+        let mut counts = vec![0; 20];
+        counts.push(30);
+        let found = judge_counts(&counts);
+        assert_eq!(found.state, OnsetState::Ongoing);
+        assert_eq!(found.at, Some(M0 + 20 * 60));
+        // One quiet minute after it: a spike, not yet over.
+        counts.push(0);
+        assert_eq!(judge_counts(&counts).state, OnsetState::Intermittent);
     }
 
     #[test]

@@ -25,10 +25,18 @@ pub fn draw_verdict(frame: &mut Frame, area: Rect, d: &Diagnosis, theme: &Theme)
     // The next step matters more than the evidence (the checklist view has that) when it all
     // does not fit.
     let room = usize::from(area.width).saturating_sub(4);
-    // All the evidence, then fewer items, then none.
-    let text = (1..=v.evidence.len())
-        .rev()
-        .map(|n| v.line_with(true, n))
+    // All the evidence with when it began (the timeline's sentence), then fewer items with
+    // it, then without it, then no evidence at all.
+    let with_since = |line: String| match &v.since {
+        Some(since) => format!("{line} · {since}"),
+        None => line,
+    };
+    let counts = (1..=v.evidence.len()).rev();
+    let text = counts
+        .clone()
+        .map(|n| with_since(v.line_with(true, n)))
+        .chain(counts.map(|n| v.line_with(true, n)))
+        .chain([with_since(v.line_with(true, 0))])
         .find(|t| t.chars().count() <= room)
         .unwrap_or_else(|| v.line_with(true, 0));
     let line = Line::from(vec![
@@ -102,6 +110,12 @@ pub fn draw_view(frame: &mut Frame, area: Rect, d: &Diagnosis, scroll: u16, them
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<17} ", e.source), theme.dim),
             Span::styled(e.text.clone(), theme.text),
+        ]));
+    }
+    if let Some(since) = &d.verdict.since {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<17} ", "since (t)"), theme.accent),
+            Span::styled(since.clone(), theme.text),
         ]));
     }
     let next = d.verdict.next_step_keyed();

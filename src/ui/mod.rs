@@ -11,6 +11,7 @@ mod help;
 mod host;
 pub mod layout;
 mod logs;
+mod timeline;
 mod upstreams;
 mod wrap;
 
@@ -82,6 +83,16 @@ fn draw_modal(
         Modal::Help { scroll } => help::draw(frame, area, *scroll, theme),
         Modal::Filter { .. } | Modal::Search(_) => {}
         Modal::Checklist { scroll } => checklist::draw_view(frame, area, diagnosis, *scroll, theme),
+        Modal::Timeline { scroll, kind } => {
+            let view = timeline::View {
+                judged: &app.judged.timeline,
+                problems: &app.model.timeline.problems,
+                scroll: *scroll,
+                kind: *kind,
+                now: &app.clock,
+            };
+            timeline::draw(frame, area, &view, theme);
+        }
         Modal::Menu { at } => actions::draw_menu(frame, area, app, *at, theme),
         Modal::Confirm(confirm) => {
             actions::draw_menu(frame, area, app, confirm.item, theme);
@@ -239,3 +250,5 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeline_tests;

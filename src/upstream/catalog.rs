@@ -75,6 +75,8 @@ pub struct Catalog {
     pub nginx_conf: Option<PathBuf>,
     /// The proxies' own APIs: `[[proxy-api]]` entries first, then those discovery found.
     pub apis: Vec<DiscoveredApi>,
+    /// Every file of every proxy config read: the timeline watches them for changes.
+    pub config_files: Vec<PathBuf>,
 }
 
 impl Catalog {
@@ -220,6 +222,9 @@ fn absorb(catalog: &mut Catalog, kind: ProxyKind, path: &Path, found: &Discovery
         ProxyKind::Apache => "apache",
         ProxyKind::Caddy => "caddy",
     };
+    catalog
+        .config_files
+        .extend(found.files_read.iter().cloned());
     catalog.read_from.push(clean(format!(
         "{name} {} ({} files)",
         path.display(),
