@@ -3,11 +3,14 @@
 //! time. The readers here turn raw lines into events; the collectors that find the files, and
 //! the views that draw the result, live elsewhere.
 
+pub mod config_files;
 pub mod event;
 pub mod kernel;
+pub mod listeners;
 pub mod onset;
 pub mod packages;
 pub mod proxy_notices;
+pub mod systemd;
 pub mod tail_text;
 
 pub use event::{Event, EventKind, Events};
