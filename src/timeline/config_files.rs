@@ -200,12 +200,11 @@ fn describe(
                 stamp: b,
                 digest: y,
             },
-        ) => (x != y).then(|| {
-            (
-                if a.mtime == b.mtime { now } else { b.mtime },
-                "changed while watched",
-            )
-        }),
+        ) => {
+            // An edit that kept the mtime (or set it back) happened some time up to now.
+            let at = if a.mtime == b.mtime { now } else { b.mtime };
+            (x != y).then_some((at, "changed while watched"))
+        }
         (_, State::Read { stamp, digest }) => Some(if last_digest == Some(*digest) {
             (stamp.mtime, "back unchanged while watched")
         } else if last_digest.is_some() {

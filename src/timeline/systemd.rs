@@ -193,7 +193,7 @@ pub fn show_units(
 /// The output of `systemctl show` for `unit`, or `None` when it could not run or said nothing.
 fn show(systemctl: &Path, unit: &str, timeout: Duration) -> Option<String> {
     let (exit, output) = run_show(systemctl, unit, timeout, true);
-    if matches!(exit, Exit::Code(c) if c != 0) && !output.contains('=') {
+    if matches!(exit, Exit::Code(c) if c != 0) && !has_properties(&output) {
         // An old systemctl refusing `--timestamp`: ask again for the default form.
         let (exit, output) = run_show(systemctl, unit, timeout, false);
         return ok_output(&exit, output, unit);
@@ -203,12 +203,21 @@ fn show(systemctl: &Path, unit: &str, timeout: Duration) -> Option<String> {
 
 fn ok_output(exit: &Exit, output: String, unit: &str) -> Option<String> {
     match exit {
-        Exit::Code(_) | Exit::Signal(_) if output.contains('=') => Some(output),
+        Exit::Code(_) | Exit::Signal(_) if has_properties(&output) => Some(output),
         _ => {
             tracing::debug!("systemctl show {unit}: {exit}");
             None
         }
     }
+}
+
+/// Whether any line is one of the properties asked for (an old systemctl's complaint about
+/// `--timestamp=unix` has a `=` too).
+fn has_properties(output: &str) -> bool {
+    output.lines().any(|line| {
+        line.split_once('=')
+            .is_some_and(|(key, _)| SHOW_PROPERTIES.split(',').any(|p| p == key.trim()))
+    })
 }
 
 fn run_show(systemctl: &Path, unit: &str, timeout: Duration, unix: bool) -> (Exit, String) {
