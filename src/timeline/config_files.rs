@@ -73,7 +73,9 @@ pub struct ConfigWatch {
     files: Vec<Watched>,
     /// Files past [`MAX_FILES`], not watched.
     skipped: usize,
-    first: bool,
+    /// The `now` of the previous call: a change seen since happened after it, whatever the
+    /// file's mtime claims. `None` before the first call.
+    last_look: Option<i64>,
 }
 
 impl ConfigWatch {
@@ -81,9 +83,10 @@ impl ConfigWatch {
     /// `Discovery::files_read`; duplicates are watched once).
     pub fn new(files: &[PathBuf]) -> ConfigWatch {
         let mut unique: Vec<&PathBuf> = Vec::with_capacity(files.len().min(MAX_FILES));
+        let mut seen = std::collections::HashSet::new();
         let mut skipped = 0;
         for path in files {
-            if unique.contains(&path) {
+            if !seen.insert(path) {
                 continue;
             }
             if unique.len() >= MAX_FILES {
@@ -106,7 +109,7 @@ impl ConfigWatch {
         ConfigWatch {
             files,
             skipped,
-            first: true,
+            last_look: None,
         }
     }
 
@@ -136,7 +139,10 @@ impl ConfigWatch {
     /// ("changed while watched: <path>", at the new mtime, or `now` if the mtime did not move),
     /// and files that vanished, became unreadable or came back, each once per change.
     pub fn events(&mut self, since: i64, now: i64) -> Vec<Event> {
-        let first = std::mem::replace(&mut self.first, false);
+        let first = self.last_look.is_none();
+        // A change with an mtime from before the previous look (set back by `cp -p`, `touch
+        // -d`, a restore) happened after that look all the same: it is put at `now`.
+        let after = self.last_look.replace(now).unwrap_or(since);
         let mut events = Vec::new();
         for file in &mut self.files {
             let old_stamp = match &file.state {
@@ -144,7 +150,10 @@ impl ConfigWatch {
                 _ => None,
             };
             let state = read_state(&file.path, Some(&file.state));
-            let change = describe(&file.state, &state, file.last_digest, now);
+            let change = describe(&file.state, &state, file.last_digest, now).map(|(at, what)| {
+                let believable = at == now || (after..=now).contains(&at);
+                (if believable { at } else { now }, what)
+            });
             let source = file.path.display().to_string();
             match change {
                 Some((at, what)) => {
@@ -201,7 +210,7 @@ fn describe(
                 digest: y,
             },
         ) => {
-            // An edit that kept the mtime (or set it back) happened some time up to now.
+            // An edit that kept the mtime happened some time up to now.
             let at = if a.mtime == b.mtime { now } else { b.mtime };
             (x != y).then_some((at, "changed while watched"))
         }
@@ -344,6 +353,21 @@ mod tests {
         fs::write(&path, "server 127.0.0.1:8003;").unwrap();
         set_mtime(&path, 7_100);
         assert_eq!(watch.events(5_000, 7_200)[0].at, 7_100);
+        // Edited with its mtime set back before the previous look (`cp -p`): at now.
+        fs::write(&path, "server 127.0.0.1:8004;").unwrap();
+        set_mtime(&path, 100);
+        assert_eq!(watch.events(5_000, 7_300)[0].at, 7_300);
+        // An mtime in the future is not believed either.
+        fs::write(&path, "server 127.0.0.1:8005;").unwrap();
+        set_mtime(&path, 90_000);
+        assert_eq!(watch.events(5_000, 7_400)[0].at, 7_400);
+        fs::write(&path, "server 127.0.0.1:8003;").unwrap();
+        set_mtime(&path, 7_500);
+        assert!(
+            watch.events(5_000, 7_500)[0]
+                .text
+                .starts_with("changed while watched")
+        );
         fs::remove_file(&path).unwrap();
         let gone = watch.events(5_000, 8_000);
         assert_eq!(gone.len(), 1);
