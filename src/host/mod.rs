@@ -7,10 +7,10 @@
 mod assess;
 mod collector;
 mod processes;
-mod procfs;
-mod proctable;
+pub(crate) mod procfs;
+pub(crate) mod proctable;
 mod sampler;
-mod sockets;
+pub(crate) mod sockets;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

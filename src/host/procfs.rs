@@ -139,6 +139,28 @@ pub(crate) fn read_sockets(
     Ok(tally.into_parts())
 }
 
+/// The LISTEN sockets on any of `ports` in tcp then tcp6 (at most `max`), read with the same
+/// streaming parser as the tallies. A missing tcp6 means IPv6 is off, which is not an error.
+pub(crate) fn read_listening(
+    paths: &ProcPaths,
+    ports: &[u16],
+    max: usize,
+) -> Result<Vec<sockets::Listening>, ProcError> {
+    let mut out = Vec::new();
+    let mut line_buf = Vec::with_capacity(256);
+    for (path, optional) in [(&paths.tcp, false), (&paths.tcp6, true)] {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if optional && e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(ProcError::io(path, e)),
+        };
+        let mut reader = BufReader::with_capacity(TABLE_READ_BUFFER, file);
+        sockets::scan_listening(&mut reader, &mut line_buf, ports, max, &mut out)
+            .map_err(|e| ProcError::io(path, e))?;
+    }
+    Ok(out)
+}
+
 fn read_small_file(path: &Path) -> Result<Vec<u8>, ProcError> {
     let mut content = Vec::with_capacity(64);
     File::open(path)

@@ -17,7 +17,7 @@ use super::processes::{MAX_COMMAND_CHARS, UserNames};
 use crate::sanitize::sanitize;
 
 /// /proc/PID/stat is a few hundred bytes; a comm of 15 bytes cannot make it longer than this.
-const STAT_BUF: usize = 1024;
+pub(crate) const STAT_BUF: usize = 1024;
 /// argv bytes read per new process: enough for [`MAX_COMMAND_CHARS`] characters.
 const CMDLINE_BYTES: usize = MAX_COMMAND_CHARS * 4;
 
@@ -41,16 +41,17 @@ pub(crate) struct ProcessTable {
 
 /// The fields of /proc/PID/stat the table uses.
 #[derive(Debug, PartialEq)]
-struct Stat<'a> {
-    comm: &'a [u8],
-    ticks: u64,
-    start: u64,
-    rss_pages: u64,
+pub(crate) struct Stat<'a> {
+    pub(crate) comm: &'a [u8],
+    pub(crate) ticks: u64,
+    /// Clock ticks after boot at which the process started (field 22).
+    pub(crate) start: u64,
+    pub(crate) rss_pages: u64,
 }
 
 /// Parses /proc/PID/stat. The command name sits in parentheses and may itself hold spaces and
 /// parentheses, so fields are counted from the last ')'.
-fn parse_stat(text: &[u8]) -> Option<Stat<'_>> {
+pub(crate) fn parse_stat(text: &[u8]) -> Option<Stat<'_>> {
     let open = text.iter().position(|&b| b == b'(')?;
     let close = text.iter().rposition(|&b| b == b')')?;
     let comm = text.get(open + 1..close)?;
@@ -88,7 +89,7 @@ fn command_line(cmdline: &[u8], comm: &[u8]) -> String {
     out
 }
 
-fn sysconf(name: libc::c_int, fallback: i64) -> i64 {
+pub(crate) fn sysconf(name: libc::c_int, fallback: i64) -> i64 {
     // SAFETY: sysconf takes a constant and has no other effect.
     let v = unsafe { libc::sysconf(name) };
     if v > 0 { v } else { fallback }

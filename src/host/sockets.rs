@@ -13,10 +13,6 @@ use super::{TOP_REMOTES, TcpState, TcpStates};
 /// Kernel lines are under 200 bytes; a longer one is garbage and is skipped without buffering it.
 const MAX_LINE: usize = 4096;
 
-/// Fields after `st` that every kernel line has (tx:rx, tr:when, retrnsmt, uid, timeout, inode);
-/// requiring them is how a truncated line is told from a whole one.
-const TRAILING_FIELDS: usize = 6;
-
 pub(crate) fn state_from_hex(b: &[u8]) -> Option<TcpState> {
     if b.len() > 2 {
         return None;
@@ -166,14 +162,20 @@ impl Tally {
 enum Line<'a> {
     /// Header or blank line.
     Skip,
-    Socket {
-        state: TcpState,
-        local_port: u16,
-        /// The remote endpoint as printed, already checked to be well formed; decoded only for
-        /// the few sockets that hold an ephemeral port.
-        remote: &'a [u8],
-    },
+    Socket(Socket<'a>),
     Malformed,
+}
+
+/// The fields of one well-formed line the readers use; addresses are decoded only when needed.
+struct Socket<'a> {
+    state: TcpState,
+    local_port: u16,
+    local: &'a [u8],
+    /// Already checked to be well formed; decoded only for the few sockets that hold an
+    /// ephemeral port.
+    remote: &'a [u8],
+    uid: &'a [u8],
+    inode: &'a [u8],
 }
 
 /// Reads one table to the end, adding states to `tally` and the local port of every non-LISTEN
@@ -185,6 +187,72 @@ pub(crate) fn scan_table<R: BufRead>(
     tally: &mut Tally,
     ports: &mut PortSet,
 ) -> io::Result<()> {
+    for_each_line(reader, buf, |line| {
+        match line.map_or(Line::Malformed, parse_line) {
+            Line::Skip => {}
+            Line::Malformed => tally.malformed = tally.malformed.saturating_add(1),
+            Line::Socket(socket) => {
+                add(&mut tally.counts, socket.state);
+                // A listener holds its port but never takes one from the ephemeral pool.
+                if socket.state != TcpState::Listen {
+                    ports.insert(socket.local_port);
+                    if tally.in_range(socket.local_port) {
+                        tally.port_use.add(socket.state, endpoint(socket.remote));
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// A LISTEN socket as the table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Listening {
+    pub(crate) addr: SocketAddr,
+    /// The uid that opened it: its process most likely still runs as this uid.
+    pub(crate) uid: u32,
+    /// What `/proc/PID/fd/N` links to as `socket:[inode]`.
+    pub(crate) inode: u64,
+}
+
+/// Reads one table to the end, appending the LISTEN sockets on any of `ports` to `out` (at most
+/// `max` in all; a table of millions of listeners is not one to believe). Bad lines are skipped.
+pub(crate) fn scan_listening<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    ports: &[u16],
+    max: usize,
+    out: &mut Vec<Listening>,
+) -> io::Result<()> {
+    for_each_line(reader, buf, |line| {
+        let Some(Line::Socket(socket)) = line.map(parse_line) else {
+            return;
+        };
+        if socket.state != TcpState::Listen
+            || !ports.contains(&socket.local_port)
+            || out.len() >= max
+        {
+            return;
+        }
+        let number = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
+        let (Some(addr), Some(uid), Some(inode)) = (
+            endpoint(socket.local),
+            number(socket.uid).and_then(|u| u32::try_from(u).ok()),
+            number(socket.inode),
+        ) else {
+            return;
+        };
+        out.push(Listening { addr, uid, inode });
+    })
+}
+
+/// Calls `each` with every line of `reader` (without checks beyond length), or `None` for a line
+/// over [`MAX_LINE`], which is skipped without being buffered.
+fn for_each_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(Option<&[u8]>),
+) -> io::Result<()> {
     loop {
         buf.clear();
         let n = reader
@@ -195,28 +263,11 @@ pub(crate) fn scan_table<R: BufRead>(
             return Ok(());
         }
         if n == MAX_LINE && buf.last() != Some(&b'\n') {
-            tally.malformed = tally.malformed.saturating_add(1);
+            each(None);
             skip_rest_of_line(reader)?;
             continue;
         }
-        match parse_line(buf) {
-            Line::Skip => {}
-            Line::Malformed => tally.malformed = tally.malformed.saturating_add(1),
-            Line::Socket {
-                state,
-                local_port,
-                remote,
-            } => {
-                add(&mut tally.counts, state);
-                // A listener holds its port but never takes one from the ephemeral pool.
-                if state != TcpState::Listen {
-                    ports.insert(local_port);
-                    if tally.in_range(local_port) {
-                        tally.port_use.add(state, endpoint(remote));
-                    }
-                }
-            }
-        }
+        each(Some(buf));
     }
 }
 
@@ -250,30 +301,34 @@ fn parse_line(line: &[u8]) -> Line<'_> {
         return Line::Skip;
     }
     match parse_socket(slot, fields) {
-        Some((state, local_port, remote)) => Line::Socket {
-            state,
-            local_port,
-            remote,
-        },
+        Some(socket) => Line::Socket(socket),
         None => Line::Malformed,
     }
 }
 
 /// `   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000 ...`
-fn parse_socket<'a>(
-    slot: &[u8],
-    mut fields: impl Iterator<Item = &'a [u8]>,
-) -> Option<(TcpState, u16, &'a [u8])> {
+fn parse_socket<'a>(slot: &[u8], mut fields: impl Iterator<Item = &'a [u8]>) -> Option<Socket<'a>> {
     let slot = slot.strip_suffix(b":")?;
     if slot.is_empty() || !slot.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let local_port = endpoint_port(fields.next()?)?;
+    let local = fields.next()?;
+    let local_port = endpoint_port(local)?;
     let remote = fields.next()?;
     endpoint_port(remote)?;
     let state = state_from_hex(fields.next()?)?;
-    fields.nth(TRAILING_FIELDS - 1)?;
-    Some((state, local_port, remote))
+    // Every kernel line has tx:rx, tr:when, retrnsmt, uid, timeout and inode after the state:
+    // requiring them all is how a truncated line is told from a whole one.
+    let uid = fields.nth(3)?;
+    let inode = fields.nth(1)?;
+    Some(Socket {
+        state,
+        local_port,
+        local,
+        remote,
+        uid,
+        inode,
+    })
 }
 
 /// `0100007F:1F90` -> 127.0.0.1:8080. The kernel prints each 32-bit word of the address as a
@@ -525,6 +580,42 @@ mod tests {
         assert_eq!(ports.count_in(0x8005, 0x8FFF), 0);
         assert_eq!(ports.count_in(0x9000, 0x9000), 1);
         assert_eq!(ports.count_in(32768, 60999), 5);
+    }
+
+    #[test]
+    fn listening_sockets_on_wanted_ports_with_uid_and_inode() {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for table in [TCP, TCP6] {
+            let mut reader = io::BufReader::new(table.as_bytes());
+            scan_listening(
+                &mut reader,
+                &mut buf,
+                &[80, 3306, 443, 0x8001],
+                10,
+                &mut out,
+            )
+            .expect("in-memory read");
+        }
+        let got: Vec<(String, u32, u64)> = out
+            .iter()
+            .map(|l| (l.addr.to_string(), l.uid, l.inode))
+            .collect();
+        // 0x8001 is established, not listening; 80 has an accepted connection too, not listed.
+        assert_eq!(
+            got,
+            [
+                ("0.0.0.0:80".to_string(), 0, 21561),
+                ("127.0.0.1:3306".to_string(), 110, 23151),
+                ("[::]:443".to_string(), 0, 22201),
+            ]
+        );
+        // The cap holds, and garbage is skipped.
+        let mut capped = Vec::new();
+        let table = format!("{TCP}\u{fffd}\x1b garbage\n{TCP}");
+        let mut reader = io::BufReader::new(table.as_bytes());
+        scan_listening(&mut reader, &mut buf, &[80, 3306], 3, &mut capped).expect("read");
+        assert_eq!(capped.len(), 3);
     }
 
     #[test]

@@ -206,6 +206,7 @@ impl Collector {
                 self.notices.push(NoticeTail::new(path, label, len));
             }
         }
+        round.problems.extend(self.config.errors());
         match Kmsg::open(&self.sources.kernel) {
             Ok(mut kmsg) => {
                 match kmsg.read(self.boot, kernel::MAX_KMSG_RECORDS) {

@@ -111,6 +111,10 @@ impl ChildServer {
         server
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGSTOP: the kernel still accepts connections for it, nothing answers them.
     pub fn freeze(&mut self) {
         unsafe {
