@@ -49,6 +49,10 @@ pub struct MinuteCounts {
     /// onset of a failure falls within its first minute.
     #[serde(skip)]
     pub first_event: Option<i64>,
+    /// Unix second of the minute's earliest line counted in it, failing or not: a first minute
+    /// whose lines began before its first failure shows the proxy working until then.
+    #[serde(skip)]
+    pub earliest: Option<i64>,
 }
 
 impl MinuteCounts {
@@ -176,6 +180,7 @@ impl Skipped {
                 .entry(minute_of(time))
                 .or_default();
             minute.requests += n;
+            minute.earliest = earlier(minute.earliest, Some(time));
             if let Some(upstream) = upstream {
                 count_upstream(&mut minute.upstream_requests, upstream, n);
             }
@@ -376,6 +381,7 @@ impl Tally {
         for (&at, counts) in &skipped.quiet_requests.per_minute {
             let minute = self.per_minute.entry(at).or_default();
             minute.requests += counts.requests;
+            minute.earliest = earlier(minute.earliest, counts.earliest);
             for (upstream, n) in &counts.upstream_requests {
                 count_upstream(&mut minute.upstream_requests, upstream, *n);
             }
@@ -407,6 +413,7 @@ impl Tally {
             if let (Some(_), Some(time)) = (status, time) {
                 let minute = self.per_minute.entry(minute_of(time)).or_default();
                 minute.requests += n;
+                minute.earliest = earlier(minute.earliest, Some(time));
                 if let Some(upstream) = upstream {
                     count_upstream(&mut minute.upstream_requests, upstream, n);
                 }
@@ -430,6 +437,7 @@ impl Tally {
             if cause.is_some() || is_502 {
                 minute.first_event = earlier(minute.first_event, Some(time));
             }
+            minute.earliest = earlier(minute.earliest, Some(time));
             if let Some(cause) = cause {
                 *minute.by_cause.entry(cause).or_default() += n;
             }

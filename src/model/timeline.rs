@@ -154,6 +154,7 @@ impl Timeline {
                 sum.status_5xx += m.status_5xx;
                 sum.requests += m.requests;
                 sum.first_event = earlier(sum.first_event, m.first_event);
+                sum.earliest = earlier(sum.earliest, m.earliest);
             }
         }
         // The counts are whole only after the latest point a scan budget stopped at.
@@ -210,6 +211,7 @@ pub fn minute_of(counts: &MinuteCounts) -> Minute {
         status_5xx: counts.status_5xx,
         requests: counts.requests,
         first_event: counts.first_event,
+        earliest: counts.earliest,
     }
 }
 

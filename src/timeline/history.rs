@@ -11,6 +11,7 @@ pub struct Minute {
     pub status_5xx: u64,
     pub requests: u64,
     pub first_event: Option<i64>,
+    pub earliest: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -29,6 +30,7 @@ impl History {
         e.status_5xx = e.status_5xx.max(m.status_5xx);
         e.requests = e.requests.max(m.requests);
         e.first_event = crate::logs::earlier(e.first_event, m.first_event);
+        e.earliest = crate::logs::earlier(e.earliest, m.earliest);
     }
 }
 

@@ -69,6 +69,10 @@ pub struct Onset {
     pub state: OnsetState,
     /// Unix time of the episode's last minute above the threshold.
     pub last: Option<i64>,
+    /// Unix time of the episode's first minute, known or not: when `at` is `None` it is the
+    /// series' first minute (the caller may know more of it, see `story::judge`).
+    #[serde(skip)]
+    pub first: Option<i64>,
     /// The threshold the episode was judged against (502s per minute).
     pub threshold: u64,
 }
@@ -81,6 +85,7 @@ pub fn onset(minutes: &[(i64, u64)], now: i64) -> Onset {
         at: None,
         state: OnsetState::None,
         last: None,
+        first: None,
         threshold: FLOOR,
     };
     let Some(found) = judge(&counts) else {
@@ -98,6 +103,7 @@ pub fn onset(minutes: &[(i64, u64)], now: i64) -> Onset {
     let minute = |i: usize| first + 60 * i as i64;
     Onset {
         at: known.then(|| minute(start)),
+        first: Some(minute(start)),
         state,
         last: Some(minute(last)),
         threshold,

@@ -58,14 +58,21 @@ pub fn judge(
 ) -> Judged {
     let counts: Vec<(i64, u64)> = minutes.iter().map(|(t, m)| (*t, m.events)).collect();
     let mut found = onset(&counts, now);
+    let minute = |at: i64| minutes.iter().find(|(t, _)| *t == at).map(|(_, m)| m);
     // The onset's minute, refined to its first failing second when a log line gave it.
     if let Some(at) = found.at
-        && let Some(first) = minutes
-            .iter()
-            .find(|(t, _)| *t == at)
-            .and_then(|(_, m)| m.first_event)
+        && let Some(first) = minute(at).and_then(|m| m.first_event)
     {
         found.at = Some(first.max(at));
+    }
+    // A failure from the logs' first minute on began before them, unless that minute's lines
+    // began before its first failure: the proxy was working until then (a fresh log).
+    if found.at.is_none()
+        && let Some(m) = found.first.and_then(minute)
+        && let (Some(line), Some(event)) = (m.earliest, m.first_event)
+        && line < event
+    {
+        found.at = Some(event);
     }
     let story = story(&found, &events, covered_from, now, tz);
     Judged {
@@ -300,6 +307,40 @@ mod tests {
         );
         assert_eq!(judged.onset.state, OnsetState::None);
         assert_eq!(judged.story, None);
+    }
+
+    #[test]
+    fn a_fresh_log_that_worked_before_its_first_failure_knows_the_onset() {
+        let first = Minute {
+            events: 30,
+            requests: 40,
+            first_event: Some(M0 + 31),
+            earliest: Some(M0 + 2),
+            ..Minute::default()
+        };
+        let now = M0 + 50;
+        let judged = judge(
+            vec![(M0, first)],
+            Arc::from(Vec::new()),
+            None,
+            (M0 - 3600, now),
+            &TimeZone::UTC,
+        );
+        assert_eq!(judged.onset.at, Some(M0 + 31));
+        assert_eq!(judged.onset.state, OnsetState::Ongoing);
+        // Failing from its first line: it began before the log did.
+        let failing = Minute {
+            earliest: Some(M0 + 31),
+            ..first
+        };
+        let judged = judge(
+            vec![(M0, failing)],
+            Arc::from(Vec::new()),
+            None,
+            (M0 - 3600, now),
+            &TimeZone::UTC,
+        );
+        assert_eq!(judged.onset.at, None);
     }
 
     #[test]

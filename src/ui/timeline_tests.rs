@@ -45,6 +45,7 @@ fn round() -> Round {
                 status_5xx: 40,
                 requests: 200,
                 first_event: Some(minute + if minute == rise { 7 } else { 0 }),
+                earliest: Some(minute),
             }
         } else {
             Minute {
