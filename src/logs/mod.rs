@@ -52,6 +52,9 @@ pub use lines::{LineSplitter, cut_marker, make_line, make_line_with};
 pub use nginx::{Memo as ClassifyMemo, NginxError, parse as parse_nginx_error};
 pub use prefix::{Peeled, peel};
 pub use ring::{LogBook, RingLimits, SourceLog};
+pub(crate) use file::describe;
+pub(crate) use scan::{SCAN_MAX_LINE, WindowEnd, safe_text};
+pub(crate) use tally::minute_of;
 pub use scan::{
     DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, OLDER_RUN_BYTES,
     OLDER_RUN_LINES, RECENT_LINE_BYTES, RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge,

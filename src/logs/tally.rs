@@ -252,7 +252,7 @@ impl Run {
     }
 }
 
-pub(super) fn minute_of(time: i64) -> i64 {
+pub(crate) fn minute_of(time: i64) -> i64 {
     time.div_euclid(60) * 60
 }
 

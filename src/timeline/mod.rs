@@ -4,6 +4,7 @@
 //! the views that draw the result, live elsewhere.
 
 pub mod event;
+pub mod history;
 pub mod kernel;
 pub mod onset;
 pub mod packages;
@@ -11,5 +12,6 @@ pub mod proxy_notices;
 pub mod tail_text;
 
 pub use event::{Event, EventKind, Events};
+pub use history::{History, HistorySpan, Minute, scan_history};
 pub use onset::{Onset, OnsetState, onset};
 pub use tail_text::{DEFAULT_BUDGET, read_tail};
