@@ -213,9 +213,9 @@ fn vm_hwm_kb() -> u64 {
 fn write_busy_log(path: &Path, end: i64, hours: i64, rise: i64) -> u64 {
     const PER_SECOND: usize = 1000;
     let line = access(M0, 200);
-    assert_eq!(line.len(), 83);
     // Padded to 100 bytes in the user agent.
-    let line = line.replace("curl/8.5", &format!("curl/8.5{}", "-".repeat(17)));
+    let pad = "-".repeat(100 - line.len());
+    let line = line.replace("curl/8.5", &format!("curl/8.5{pad}"));
     assert_eq!(line.len(), 100);
     let time_at = line.find('[').expect("a date") + 1;
     let status_at = line.find("\" 200 ").expect("a status") + 2;
@@ -255,8 +255,8 @@ impl Drop for Remove<'_> {
 /// 6 hours of 1,000 lines a second (21.6M lines, 2.16 GB), the rise 15 minutes before the end.
 /// With the default budgets the scan stops at one of them, within the time budget, and says
 /// from when its counts are; with time enough, the byte budget stops it and the onset is the
-/// rise's first minute. The map holds at most the span's minutes, and the peak memory grows by
-/// far less than the bytes read.
+/// rise's first minute. The map holds at most the span's minutes, and the process's peak memory
+/// stays at a few MB.
 #[test]
 fn six_hours_at_a_thousand_lines_a_second_stay_within_the_budgets() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -283,7 +283,10 @@ fn six_hours_at_a_thousand_lines_a_second_stay_within_the_budgets() {
     );
     assert_eq!(h.error, None);
     assert!(h.covered_from.is_some(), "a budget stopped the scan");
-    assert!(took < DEFAULT_MAX_TIME + Duration::from_millis(500), "{took:?}");
+    assert!(
+        took < DEFAULT_MAX_TIME + Duration::from_millis(500),
+        "{took:?}"
+    );
     assert!(h.bytes_read <= DEFAULT_MAX_BYTES);
     assert!(h.minutes.len() <= 6 * 60 + 3);
 
@@ -295,9 +298,10 @@ fn six_hours_at_a_thousand_lines_a_second_stay_within_the_budgets() {
     let started = Instant::now();
     let h = scan_history("busy.log", &path, Some(LogKind::Access), &span);
     let took = started.elapsed();
-    let hwm_growth_kb = vm_hwm_kb().saturating_sub(hwm_before);
+    let hwm_after = vm_hwm_kb();
     eprintln!(
-        "byte budget: {} bytes in {took:?} ({:.0} MB/s, {:.0} lines/s), peak RSS growth {hwm_growth_kb} kB",
+        "byte budget: {} bytes in {took:?} ({:.0} MB/s, {:.0} lines/s), peak RSS {hwm_before} kB \
+         before the scans, {hwm_after} kB after",
         h.bytes_read,
         h.bytes_read as f64 / 1e6 / took.as_secs_f64(),
         h.bytes_read as f64 / 100.0 / took.as_secs_f64(),
@@ -312,6 +316,7 @@ fn six_hours_at_a_thousand_lines_a_second_stay_within_the_budgets() {
     assert_eq!(h.minutes[&(rise - 60)].events, 1);
     let o = onset(&h.events_per_minute(), now);
     assert_eq!((o.at, o.state), (Some(rise), OnsetState::Ongoing));
-    // A map of 45 minutes and a block of the file: nothing grows with the bytes read.
-    assert!(hwm_growth_kb < 64 * 1024, "{hwm_growth_kb} kB");
+    // A map of 45 minutes and a block of the file: nothing grows with the bytes read (the
+    // whole test process, 2 GB written and 350 MB scanned, peaks at a few MB).
+    assert!(hwm_after < 32 * 1024, "peak RSS {hwm_after} kB");
 }
