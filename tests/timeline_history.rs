@@ -1,12 +1,16 @@
 //! A log's hours per minute (`timeline::history`) read from real files the tests write: the
 //! onset found from them, hostile timestamps and bytes, and a 6-hour log of 1,000 lines a second
-//! read within its budgets.
+//! read within its budgets; and a real nginx's own logs, read in the same pass.
+
+mod common;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::nginx::{Nginx, free_port};
+use common::require_tool;
 use gatewatch::config::LogKind;
 use gatewatch::timeline::history::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_TIME, History, HistorySpan, Minute, scan_history,
@@ -319,4 +323,91 @@ fn six_hours_at_a_thousand_lines_a_second_stay_within_the_budgets() {
     // A map of 45 minutes and a block of the file: nothing grows with the bytes read (the
     // whole test process, 2 GB written and 350 MB scanned, peaks at a few MB).
     assert!(hwm_after < 32 * 1024, "peak RSS {hwm_after} kB");
+}
+
+/// A real nginx answering 200, then reloaded (`nginx -s reload`) into proxying to a port where
+/// nothing listens: one pass over its error log gives the start and the reload as notices and
+/// every refused connection as an event, and its access log gives each request and each 502,
+/// in the minutes nginx wrote them.
+#[test]
+fn a_real_nginx_reloaded_into_failing_is_counted_and_its_reload_noticed() {
+    let bin = require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
+    let nginx = Nginx::start("", "    location / { return 200 'ok'; }\n");
+    let fine = nginx.traffic("/", 20, 4, Duration::from_secs(5));
+    assert_eq!(fine, vec![200; 20]);
+    let conf = std::fs::read_to_string(&nginx.conf).expect("read nginx.conf");
+    let dead = free_port();
+    let broken = conf.replace(
+        "return 200 'ok';",
+        &format!("proxy_pass http://127.0.0.1:{dead};"),
+    );
+    assert_ne!(broken, conf);
+    std::fs::write(&nginx.conf, broken).expect("write nginx.conf");
+    let reloaded = jiff::Timestamp::now().as_second();
+    let out = std::process::Command::new(&bin)
+        .arg("-p")
+        .arg(nginx.dir.path())
+        .arg("-c")
+        .arg(&nginx.conf)
+        .args(["-s", "reload"])
+        .output()
+        .expect("run nginx -s reload");
+    assert!(out.status.success(), "nginx -s reload: {out:?}");
+    // The new workers answer once the old ones have gone: wait for 502s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nginx.get("/").0 != 502 {
+        assert!(Instant::now() < deadline, "no 502 after the reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let failing = nginx.traffic("/", 11, 4, Duration::from_secs(5));
+    assert_eq!(failing, vec![502; 11]);
+    let now = jiff::Timestamp::now().as_second();
+
+    let span = HistorySpan::recent(now);
+    let error_path = nginx.dir.path().join("error.log");
+    let errors = scan_history("error.log", &error_path, Some(LogKind::Error), &span);
+    let access_path = nginx.dir.path().join("access.log");
+    let requests = scan_history("access.log", &access_path, Some(LogKind::Access), &span);
+    let log = nginx.error_log();
+    for h in [&errors, &requests] {
+        assert_eq!((h.error.as_deref(), h.covered_from), (None, None), "{log}");
+        assert!(
+            h.minutes.keys().all(|&m| m >= now - 120 && m <= now),
+            "{:?}",
+            h.minutes
+        );
+    }
+    // Every 502 request was one refused connect() in the error log, and a 502 in the access log.
+    assert_eq!(events(&errors), 12, "{log}");
+    let sum = |f: fn(&Minute) -> u64| requests.minutes.values().map(f).sum::<u64>();
+    let answered = nginx.access_log().lines().count() as u64;
+    assert_eq!(
+        (
+            sum(|m| m.events),
+            sum(|m| m.status_5xx),
+            sum(|m| m.requests)
+        ),
+        (12, 12, answered),
+        "{}",
+        nginx.access_log()
+    );
+    let kinds: Vec<EventKind> = errors.notices.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::ProxyStart, EventKind::ProxyReload],
+        "{log}"
+    );
+    let reload = &errors.notices[1];
+    assert!(
+        (reload.at - reloaded).abs() <= 3,
+        "{reload:?} against {reloaded}"
+    );
+    assert_eq!(reload.text, "nginx: reconfiguring");
+    // The first failing minute is not before the reload's.
+    let first_failing = errors
+        .minutes
+        .iter()
+        .find(|(_, m)| m.events > 0)
+        .map(|(&t, _)| t);
+    assert!(first_failing >= Some(reload.at - reload.at.rem_euclid(60)));
 }
