@@ -353,14 +353,20 @@ fn a_real_nginx_reloaded_into_failing_is_counted_and_its_reload_noticed() {
         .output()
         .expect("run nginx -s reload");
     assert!(out.status.success(), "nginx -s reload: {out:?}");
-    // The new workers answer once the old ones have gone: wait for 502s.
+    // The old worker serves until it has gone: wait for its `exiting`.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while nginx.get("/").0 != 502 {
-        assert!(Instant::now() < deadline, "no 502 after the reload");
+    while !(nginx.error_log().contains(": reconfiguring")
+        && nginx.error_log().contains(": exiting"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no reload in:\n{}",
+            nginx.error_log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let failing = nginx.traffic("/", 11, 4, Duration::from_secs(5));
-    assert_eq!(failing, vec![502; 11]);
+    let failing = nginx.traffic("/", 12, 4, Duration::from_secs(5));
+    assert_eq!(failing, vec![502; 12]);
     let now = jiff::Timestamp::now().as_second();
 
     let span = HistorySpan::recent(now);
