@@ -90,7 +90,8 @@ pub struct History {
     /// Keyed by the unix time of the minute's start; only minutes from the span's start to
     /// [`FUTURE_SLACK`] past `now`, so at most `span / 60 + 3` of them.
     pub minutes: BTreeMap<i64, Minute>,
-    /// The proxy's lifecycle notices within the span, oldest first; the newest [`DEFAULT_CAP`].
+    /// The proxy's lifecycle notices within the span, oldest first; the newest [`DEFAULT_CAP`]
+    /// read. A notice dated ahead of `now` is kept as dated: [`super::Events::push`] flags it.
     pub notices: Vec<Event>,
     /// Set when a budget (bytes or time) stopped the scan before the span's start: the counts
     /// cover this time (the oldest line counted; its minute is partial) to `now` only.
@@ -203,7 +204,10 @@ pub fn scan_history(
         oldest_counted = Some(oldest_counted.map_or(t, |o| o.min(t)));
     }
     history.bytes_read = len - lowest;
-    if !end.past && history.error.is_none() && (lines.hit_floor || timed_out) {
+    // Out of time just as the file ran out is not cut short.
+    let floor = lines.hit_floor;
+    let more = timed_out && matches!(lines.next_line(&mut raw), Ok(Some(_)));
+    if !end.past && history.error.is_none() && (floor || more) {
         history.covered_from = Some(oldest_counted.unwrap_or(now));
     }
     // Read newest first; the sort is stable, so a second's notices keep their order.
@@ -371,6 +375,35 @@ mod tests {
         assert!(h.bytes_read < 150 * 100, "{} of {len}", h.bytes_read);
         assert_eq!(h.covered_from, None);
         assert_eq!(h.minutes.values().map(|m| m.events).sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn the_time_budget_stops_the_scan_and_says_from_when() {
+        let lines: Vec<String> = (0..5000).map(|i| access(M0 + i, 502)).collect();
+        let f = write(&lines);
+        let span = HistorySpan {
+            max_time: Duration::ZERO,
+            ..span_at(M0 + 5000)
+        };
+        let h = scan_history("a", f.path(), None, &span);
+        // The clock is looked at every CLOCK_EVERY lines: the newest 1,023 were counted.
+        assert_eq!(h.covered_from, Some(M0 + 5000 - 1023));
+        let total: u64 = h.minutes.values().map(|m| m.events).sum();
+        assert_eq!(total, 1023);
+    }
+
+    #[test]
+    fn notices_are_capped_keeping_the_newest() {
+        let lines: Vec<String> = (0..DEFAULT_CAP as i64 + 100)
+            .map(|i| format!("{} [notice] 1#1: reconfiguring", nginx_stamp(M0 + i)))
+            .collect();
+        let f = write(&lines);
+        let now = M0 + 3600;
+        let h = scan_history("e", f.path(), None, &span_at(now));
+        assert_eq!(h.notices.len(), DEFAULT_CAP);
+        assert_eq!(h.notices[0].at, M0 + 100);
+        assert!(h.notices.windows(2).all(|w| w[0].at < w[1].at));
+        assert!(h.minutes.is_empty());
     }
 
     #[test]
