@@ -52,13 +52,19 @@ fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
         "    location / {\n      proxy_pass http://app;\n    }\n",
     );
     let fine = nginx.traffic("/", 20, 2, Duration::from_secs(5));
-    assert!(fine.iter().all(|&c| c == 200), "serving fine first: {fine:?}");
+    assert!(
+        fine.iter().all(|&c| c == 200),
+        "serving fine first: {fine:?}"
+    );
 
     let config = sb.write(
         "gatewatch.toml",
         "[timeline]\nkernel = \"/dev/null\"\npackages = []\n",
     );
-    let (config, nginx_conf) = (config.display().to_string(), nginx.conf.display().to_string());
+    let (config, nginx_conf) = (
+        config.display().to_string(),
+        nginx.conf.display().to_string(),
+    );
     let args = ["--config", &config, "--nginx-conf", &nginx_conf];
     let tmux = Tmux::start(&args, 160, 45);
     tmux.wait_for("Upstreams");
@@ -70,7 +76,10 @@ fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
     // The change that breaks it: the upstream moved to a port nothing listens on, then a reload.
     std::fs::write(
         &app_conf,
-        format!("upstream app {{\n  server 127.0.0.1:{};\n}}\n", closed_port()),
+        format!(
+            "upstream app {{\n  server 127.0.0.1:{};\n}}\n",
+            closed_port()
+        ),
     )
     .expect("edit app.conf");
     let reload = Command::new(&bin)
@@ -143,10 +152,15 @@ fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
         .filter(|e| e["kind"] == "config_change" && e["source"] == app_conf_text.as_str())
         .max_by_key(|e| rfc3339(&e["at"]))
         .unwrap_or_else(|| panic!("no config_change for {app_conf_text}: {stdout}"));
-    assert!(rfc3339(&change["at"]) <= rfc3339(&reload_event["at"]), "{change}");
+    assert!(
+        rfc3339(&change["at"]) <= rfc3339(&reload_event["at"]),
+        "{change}"
+    );
     let story = timeline["story"].as_str().expect("a sentence");
     assert!(
-        story.contains(&format!("after nginx reloaded with a changed {app_conf_text}")),
+        story.contains(&format!(
+            "after nginx reloaded with a changed {app_conf_text}"
+        )),
         "{story}"
     );
     assert_eq!(json["verdict"]["since"].as_str(), Some(story), "{stdout}");

@@ -46,6 +46,7 @@ pub use cause::Cause;
 pub use classify::{Classified, classify, classify_with, detect};
 pub use count::count_lines;
 pub use example::{EXAMPLE_BYTES, Example};
+pub(crate) use file::describe;
 pub use follow::{FollowOptions, LogFollower, STOP_GRACE};
 pub use haproxy::{HaproxyLine, parse as parse_haproxy};
 pub use lines::{LineSplitter, cut_marker, make_line, make_line_with};
@@ -57,6 +58,7 @@ pub use scan::{
     OLDER_RUN_LINES, RECENT_LINE_BYTES, RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge,
     scan, scan_at, scan_source,
 };
+pub(crate) use scan::{SCAN_MAX_LINE, WindowEnd, safe_text};
 pub use severity::{
     CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
     UPSTREAM_MIN_REQUESTS, WARNING_EVENTS, percent, severity,
@@ -67,6 +69,7 @@ pub use sources::{
 };
 pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
+pub(crate) use tally::minute_of;
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,
     Tally, WindowCounts, earlier, is_gateway_failure,

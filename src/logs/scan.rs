@@ -42,7 +42,7 @@ pub const OLDER_RUN_LINES: u64 = 100;
 /// Bytes of consecutive older lines that end the window whatever their count (huge lines).
 pub const OLDER_RUN_BYTES: u64 = 1024 * 1024;
 /// Lines are cut to this many bytes for classification, as when following.
-const SCAN_MAX_LINE: usize = 16 * 1024;
+pub(crate) const SCAN_MAX_LINE: usize = 16 * 1024;
 /// Examples' line numbers are counted from the file's start only this far into it: counting
 /// costs about what `wc -l` does (see the report of issue 12), and a log this large on a host in
 /// trouble is better left unread than numbered.
@@ -220,14 +220,12 @@ pub fn scan_source(
     let mut error = None;
     let mut recent = Vec::new();
     let mut raw = Vec::new();
-    let (mut read, mut past_window) = (0u64, false);
+    let mut read = 0u64;
     // The start of the oldest line read, and how many lines were read back to it.
     let mut oldest_read: Option<(u64, u64)> = None;
     // The oldest time among the lines counted: where the counts start if a budget stops us.
     let mut oldest_counted: Option<i64> = None;
-    // The current run of lines older than the window: its length, and where it began (the end
-    // of its newest line).
-    let (mut older_run, mut older_from, mut newer_start) = (0u64, len, len);
+    let mut end = WindowEnd::new(len);
     while read < max_lines as u64 {
         read += 1;
         let at = match lines.next_line(&mut raw) {
@@ -239,32 +237,14 @@ pub fn scan_source(
             }
         };
         oldest_read = Some((at.start, read));
-        let line_end = std::mem::replace(&mut newer_start, at.start);
         let text = safe_text(&raw);
         let c = classify_with(&text, kind, &mut memo);
         let time = c.stamp().and_then(|(clock, t)| times.parse(clock, t));
         let relevant = c.cause.is_some() || c.status.is_some_and(|s| (500..=599).contains(&s));
-        // Once the window has ended, everything further back is older.
-        let older = past_window
-            || match time {
-                Some(t) => t < cutoff,
-                // An untimed line belongs with the timed lines around it.
-                None => older_run > 0,
-            };
-        if !older {
-            older_run = 0;
-        } else if !past_window {
-            if older_run == 0 {
-                older_from = line_end;
-            }
-            older_run += 1;
-            past_window = older_run >= OLDER_RUN_LINES
-                || older_from.saturating_sub(at.start) >= OLDER_RUN_BYTES;
-        }
-        if older {
+        if end.older(at.start, time.map(|t| t < cutoff)) {
             // Nothing older counts; a report still looks back for failing lines to show.
             if !span.lines_past_window || recent.len() >= RECENT_LINES {
-                if past_window {
+                if end.past {
                     break;
                 }
                 continue;
@@ -309,7 +289,7 @@ pub fn scan_source(
     recent.reverse();
     number_examples(&file, &mut tally, oldest_read);
     // A budget, not the window's start or the file's, ended the scan: the counts cover less.
-    let cut_short = !past_window
+    let cut_short = !end.past
         && error.is_none()
         && (lines.hit_floor
             || (read >= max_lines as u64
@@ -319,6 +299,51 @@ pub fn scan_source(
         log.covered_from = Some(oldest_counted.unwrap_or(now));
     }
     log
+}
+
+/// Where a backward scan's window ends. Lines are not in time order (see the module's doc), so
+/// an older line alone is skipped, and only a run of them ([`OLDER_RUN_LINES`] lines or
+/// [`OLDER_RUN_BYTES`] bytes) ends the window: [`past`](Self::past) is then set, and every line
+/// further back is older.
+#[derive(Clone, Debug)]
+pub(crate) struct WindowEnd {
+    /// Lines in the current run of older ones.
+    run: u64,
+    /// Where that run began: the end of its newest line.
+    run_from: u64,
+    /// The start of the line read before (the end of the next one, read backwards).
+    newer_start: u64,
+    pub(crate) past: bool,
+}
+
+impl WindowEnd {
+    /// For a file of `len` bytes read from its end.
+    pub(crate) fn new(len: u64) -> Self {
+        WindowEnd {
+            run: 0,
+            run_from: len,
+            newer_start: len,
+            past: false,
+        }
+    }
+
+    /// Whether the next line back, starting at byte `start`, is outside the window; `older` is
+    /// what its own time says (`None`: it has none, and goes with the timed lines around it).
+    pub(crate) fn older(&mut self, start: u64, older: Option<bool>) -> bool {
+        let line_end = std::mem::replace(&mut self.newer_start, start);
+        let older = self.past || older.unwrap_or(self.run > 0);
+        if !older {
+            self.run = 0;
+        } else if !self.past {
+            if self.run == 0 {
+                self.run_from = line_end;
+            }
+            self.run += 1;
+            self.past = self.run >= OLDER_RUN_LINES
+                || self.run_from.saturating_sub(start) >= OLDER_RUN_BYTES;
+        }
+        older
+    }
 }
 
 /// Whether a line the budget left unread belongs to the window (a line without a time of its
@@ -341,7 +366,7 @@ fn next_is_in_window(
 
 /// A raw line as text safe to show: printable ASCII as it is (what sanitising would return),
 /// anything else sanitised.
-fn safe_text(raw: &[u8]) -> Cow<'_, str> {
+pub(crate) fn safe_text(raw: &[u8]) -> Cow<'_, str> {
     match printable_str(raw) {
         Some(text) => Cow::Borrowed(text),
         None => Cow::Owned(sanitize_bytes(raw)),

@@ -272,7 +272,7 @@ pub fn earlier(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-pub(super) fn minute_of(time: i64) -> i64 {
+pub(crate) fn minute_of(time: i64) -> i64 {
     time.div_euclid(60) * 60
 }
 

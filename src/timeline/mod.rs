@@ -18,5 +18,6 @@ pub mod systemd;
 pub mod tail_text;
 
 pub use event::{Event, EventKind, Events};
+pub use history::{History, HistorySpan, Minute, scan_history};
 pub use onset::{Onset, OnsetState, onset};
 pub use tail_text::{DEFAULT_BUDGET, read_tail};
