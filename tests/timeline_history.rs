@@ -100,14 +100,15 @@ fn an_error_log_and_an_access_log_give_the_onset_and_the_reload_before_it() {
         assert_eq!((o.at, o.state), (Some(rise), OnsetState::Ongoing));
     }
     // The sparkline's counts: every request and every 5xx of a rise minute.
-    assert_eq!(
-        requests.minutes[&(rise + 60)],
-        Minute {
-            events: 20,
-            status_5xx: 20,
-            requests: 80
-        }
+    let m = requests.minutes[&(rise + 60)];
+    assert_eq!((m.events, m.status_5xx, m.requests), (20, 20, 80), "{m:?}");
+    // Its first failing second, and its first line of all.
+    assert!(
+        m.first_event
+            .is_some_and(|t| t >= rise + 60 && t < rise + 120),
+        "{m:?}"
     );
+    assert!(m.earliest <= m.first_event, "{m:?}");
     assert_eq!(errors.minutes[&(rise + 60)].requests, 0);
     // One history of both: a minute is the larger count, never the sum.
     let mut both = errors.clone();
