@@ -140,11 +140,21 @@ fn story(
 
 /// The latest change recorded at most [`LOOKBACK`] before `at` (or just after it, within
 /// [`AFTER_SLACK`]). Upstream state changes seen by gatewatch are the failure itself, not
-/// what caused it, and are left out.
+/// what caused it, and are left out. A config file saved within [`AFTER_SLACK`] of a reload
+/// is that reload's change (the proxy logs whole seconds, a file's time is finer), so the
+/// reload is named, with the file.
 fn change_before(events: &[Event], at: i64) -> Option<&Event> {
-    events.iter().rev().find(|e| {
+    let mut candidates = events.iter().rev().filter(|e| {
         e.kind != EventKind::UpstreamChange && e.at <= at + AFTER_SLACK && at - e.at <= LOOKBACK
-    })
+    });
+    let latest = candidates.next()?;
+    if latest.kind != EventKind::ConfigChange {
+        return Some(latest);
+    }
+    let reload = candidates
+        .take_while(|e| latest.at - e.at <= AFTER_SLACK)
+        .find(|e| matches!(e.kind, EventKind::ProxyReload | EventKind::ProxyStart));
+    Some(reload.unwrap_or(latest))
 }
 
 /// What the change was, as the end of "12 s after ...".
@@ -307,6 +317,39 @@ mod tests {
         );
         assert_eq!(judged.onset.state, OnsetState::None);
         assert_eq!(judged.story, None);
+    }
+
+    #[test]
+    fn a_file_saved_in_the_second_of_a_reload_is_that_reloads_change() {
+        let onset_at = M0 + 30 * 60 + 10;
+        let events = events(&[
+            (
+                onset_at - 3,
+                EventKind::ProxyReload,
+                "/var/log/nginx/error.log",
+                "nginx: reconfiguring",
+            ),
+            (
+                onset_at - 2,
+                EventKind::ConfigChange,
+                "/etc/nginx/conf.d/app.conf",
+                "changed while watched",
+            ),
+        ]);
+        let judged = judge(
+            quiet_then_failing(onset_at),
+            events,
+            None,
+            (M0 - 3600, M0 + 33 * 60 - 1),
+            &TimeZone::UTC,
+        );
+        assert_eq!(
+            judged.story.as_deref(),
+            Some(
+                "502s began 14:30:10, 3 s after nginx reloaded with a changed \
+                 /etc/nginx/conf.d/app.conf"
+            )
+        );
     }
 
     #[test]
