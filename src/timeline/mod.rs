@@ -3,6 +3,7 @@
 //! time. The readers here turn raw lines into events; the collectors that find the files, and
 //! the views that draw the result, live elsewhere.
 
+pub mod certs;
 pub mod event;
 pub mod kernel;
 pub mod onset;
@@ -10,6 +11,7 @@ pub mod packages;
 pub mod proxy_notices;
 pub mod tail_text;
 
+pub use certs::cert_event;
 pub use event::{Event, EventKind, Events};
 pub use onset::{Onset, OnsetState, onset};
 pub use tail_text::{DEFAULT_BUDGET, read_tail};
