@@ -327,6 +327,7 @@ pub(crate) mod tests {
             elapsed: Duration::from_millis(3),
             detail: String::new(),
             addr: None,
+            cert_not_after: None,
         }
     }
 

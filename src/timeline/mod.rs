@@ -3,6 +3,7 @@
 //! time. The readers here turn raw lines into events; the collectors that find the files, and
 //! the views that draw the result, live elsewhere.
 
+pub mod certs;
 pub mod collect;
 pub mod config_files;
 pub mod event;
@@ -17,6 +18,7 @@ pub mod story;
 pub mod systemd;
 pub mod tail_text;
 
+pub use certs::cert_event;
 pub use event::{Event, EventKind, Events};
 pub use history::{History, HistorySpan, Minute, scan_history};
 pub use onset::{Onset, OnsetState, onset};

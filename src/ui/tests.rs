@@ -290,6 +290,7 @@ fn upstream_app(size: (u16, u16)) -> App {
                 ][i]
                     .into(),
             ),
+            cert_not_after: None,
         });
     };
     for t in 0..20u64 {

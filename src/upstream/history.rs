@@ -399,6 +399,7 @@ mod tests {
             elapsed: Duration::from_millis(latency_ms),
             detail: String::new(),
             addr: None,
+            cert_not_after: None,
         }
     }
 

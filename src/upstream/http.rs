@@ -10,9 +10,11 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use reqwest::header::{CONNECTION, HOST, LOCATION};
+use reqwest::tls::TlsInfo;
 use reqwest::{Client, Method, Response, StatusCode};
 use tokio::time::{Instant, timeout_at};
 
+use super::cert;
 use super::outcome::{self, Outcome, clean};
 use super::probe::{Attempt, show};
 use super::resolve::SystemResolver;
@@ -70,6 +72,8 @@ fn build((tls_verify, connect_timeout): ClientKey) -> reqwest::Result<Client> {
         .http1_only()
         .referer(false)
         .tls_danger_accept_invalid_certs(!tls_verify)
+        // The leaf certificate on https responses, for its expiry; plain http gets none.
+        .tls_info(true)
         .user_agent(USER_AGENT)
         .dns_resolver(Arc::new(SystemResolver))
         .build()
@@ -121,6 +125,11 @@ pub(crate) async fn probe(
     let status = response.status();
     let addr = response.remote_addr().map(|a| a.to_string()).or(literal);
     let location = location(&response);
+    let cert_not_after = response
+        .extensions()
+        .get::<TlsInfo>()
+        .and_then(TlsInfo::peer_certificate)
+        .and_then(cert::not_after);
     let body = read_body(response, deadline).await;
 
     let code = status.as_u16();
@@ -147,6 +156,7 @@ pub(crate) async fn probe(
         latency: Some(latency),
         detail: clean(&detail),
         addr,
+        cert_not_after,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod caddy_admin;
 pub mod catalog;
+mod cert;
 mod history;
 mod http;
 mod outcome;
@@ -58,6 +59,12 @@ pub struct ProbeResult {
     /// The address actually connected to ("127.0.0.1:8080", "[::1]:443", a socket path); for a
     /// failed HTTP probe of a host name it is unknown, so `None`.
     pub addr: Option<String>,
+    /// When the https upstream's leaf certificate stops being valid (notAfter, unix seconds):
+    /// from the handshake, or from the verifier's "expired" error when verification rejected it.
+    /// `None` for http, tcp and unix, and when no certificate was seen. Left out of the JSON
+    /// when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<i64>,
 }
 
 /// A short age for narrow columns: "42s", "3m05s", "2h10m", "4d03h".
@@ -110,6 +117,7 @@ mod tests {
             elapsed: Duration::from_micros(2250),
             detail: "HTTP 502 Bad Gateway, expected 200-399".into(),
             addr: Some("127.0.0.1:8080".into()),
+            cert_not_after: None,
         };
         let v = serde_json::to_value(&result).expect("serialises");
         assert_eq!(v["outcome"], "bad_status");

@@ -194,7 +194,14 @@ fn verdict_of(e: &(dyn Error + 'static)) -> Option<Verdict> {
         return Some(Verdict::new(Outcome::Dns, "name resolution failed"));
     }
     if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        use rustls::CertificateError as C;
         let reason = match tls {
+            rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+                "certificate expired"
+            }
+            rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+                "certificate not valid yet"
+            }
             rustls::Error::InvalidCertificate(_) => "certificate rejected",
             _ => "TLS handshake failed",
         };
@@ -229,6 +236,20 @@ fn verdict_of(e: &(dyn Error + 'static)) -> Option<Verdict> {
             .then_some(Verdict::new(Outcome::Timeout, "timed out"));
     }
     e.downcast_ref::<io::Error>().and_then(io_verdict)
+}
+
+/// The notAfter (unix seconds) that rustls's verifier quoted when it rejected a certificate as
+/// expired; `None` for any other error (or an expiry reported without its time).
+pub(crate) fn expired_not_after(err: &(dyn Error + 'static)) -> Option<i64> {
+    chain(err)
+        .filter_map(|e| e.downcast_ref::<rustls::Error>())
+        .find_map(|tls| match tls {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::ExpiredContext {
+                not_after,
+                ..
+            }) => i64::try_from(not_after.as_secs()).ok(),
+            _ => None,
+        })
 }
 
 /// What an OS error means for a probe; `None` for errors that are just "error".
@@ -351,6 +372,29 @@ mod tests {
         let verdict = classify(&err);
         assert_eq!(verdict.outcome, Outcome::Tls);
         assert_eq!(verdict.reason, "certificate rejected");
+        assert_eq!(expired_not_after(&err), None);
+    }
+
+    #[test]
+    fn expired_certificates_say_so_and_when() {
+        use rustls::pki_types::UnixTime;
+        let expired = rustls::CertificateError::ExpiredContext {
+            time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_800_000_000)),
+            not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_799_000_000)),
+        };
+        let err = Outer(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(expired),
+        ));
+        let verdict = classify(&err);
+        assert_eq!(verdict.outcome, Outcome::Tls);
+        assert_eq!(verdict.reason, "certificate expired");
+        assert_eq!(expired_not_after(&err), Some(1_799_000_000));
+        let bare = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        assert_eq!(classify(&bare).reason, "certificate expired");
+        assert_eq!(expired_not_after(&bare), None);
+        let early = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYet);
+        assert_eq!(classify(&early).reason, "certificate not valid yet");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub(crate) struct Attempt {
     pub latency: Option<Duration>,
     pub detail: String,
     pub addr: Option<String>,
+    /// The https upstream's leaf certificate's notAfter (unix seconds), when it was seen.
+    pub cert_not_after: Option<i64>,
 }
 
 impl Attempt {
@@ -42,6 +44,7 @@ impl Attempt {
             latency: Some(latency),
             detail,
             addr,
+            cert_not_after: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl Attempt {
             latency: None,
             detail: clean(detail.as_ref()),
             addr,
+            cert_not_after: None,
         }
     }
 
@@ -65,6 +69,8 @@ impl Attempt {
             latency: None,
             detail: outcome::detail(verdict, err),
             addr,
+            // A verified handshake that failed on an expired certificate still tells when.
+            cert_not_after: outcome::expired_not_after(err),
         }
     }
 }
@@ -105,6 +111,7 @@ impl Prober {
             elapsed: started.elapsed(),
             detail: attempt.detail,
             addr: attempt.addr,
+            cert_not_after: attempt.cert_not_after,
         }
     }
 

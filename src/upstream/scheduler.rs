@@ -396,6 +396,7 @@ mod tests {
             elapsed: Duration::from_micros(80),
             detail: String::new(),
             addr: None,
+            cert_not_after: None,
         }
     }
 

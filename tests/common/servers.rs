@@ -98,6 +98,12 @@ impl Server {
         Self::listen("127.0.0.1:0", behaviour, Some(self_signed())).await
     }
 
+    /// The same with a certificate valid from `not_before` to `not_after` (unix seconds).
+    pub async fn start_tls_valid(behaviour: Behaviour, not_before: i64, not_after: i64) -> Server {
+        let acceptor = self_signed_valid(not_before, not_after);
+        Self::listen("127.0.0.1:0", behaviour, Some(acceptor)).await
+    }
+
     /// An HTTP server on a chosen loopback address: an upstream that comes back on its port after
     /// a restart. Retries for a moment while the old listener on that port is still closing.
     pub async fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Server {
@@ -290,13 +296,27 @@ async fn read_request<S: Stream>(stream: &mut S) -> Option<Result<Seen, NotHttp>
 fn self_signed() -> TlsAcceptor {
     let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
         .expect("self-signed certificate");
-    let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+    acceptor(key.cert, &key.signing_key)
+}
+
+fn self_signed_valid(not_before: i64, not_after: i64) -> TlsAcceptor {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("certificate params");
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before).expect("notBefore");
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after).expect("notAfter");
+    let key = rcgen::KeyPair::generate().expect("key pair");
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    acceptor(cert, &key)
+}
+
+fn acceptor(cert: rcgen::Certificate, key: &rcgen::KeyPair) -> TlsAcceptor {
+    let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
-        .with_single_cert(vec![key.cert.der().clone()], private)
+        .with_single_cert(vec![cert.der().clone()], private)
         .expect("server certificate");
     TlsAcceptor::from(Arc::new(config))
 }
