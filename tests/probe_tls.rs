@@ -110,3 +110,39 @@ async fn plain_http_and_tcp_probes_have_no_certificate() {
     assert_eq!(tcp.outcome, Outcome::Ok, "{tcp:#?}");
     assert_eq!(tcp.cert_not_after, None);
 }
+
+/// The whole path: `check --json` probes an https upstream whose certificate ends in 3 days and
+/// puts the warning on the timeline, once, with the upstream's name.
+#[test]
+fn check_puts_a_certificate_ending_soon_on_the_timeline() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let now = unix_now();
+    let server = rt.block_on(Server::start_tls_valid(
+        Behaviour::status(200),
+        now - DAY,
+        now + 3 * DAY,
+    ));
+    let sb = common::Sandbox::new();
+    let config = sb.write(
+        "gatewatch.toml",
+        &format!(
+            "[[upstream]]\nname = \"shop-api\"\nurl = \"{}\"\ntls-verify = false\n\n\
+             [timeline]\nkernel = \"/dev/null\"\npackages = []\n",
+            server.url("https", "/")
+        ),
+    );
+    let (json, stdout) = sb.check_json(&["--config", config.to_str().expect("utf-8")]);
+    let certs: Vec<&serde_json::Value> = json["timeline"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "cert_expiry")
+        .collect();
+    assert_eq!(certs.len(), 1, "{stdout}");
+    assert_eq!(certs[0]["source"], "tls");
+    let text = certs[0]["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("certificate of shop-api ") && text.ends_with("(in 3 days)"),
+        "{text}"
+    );
+}

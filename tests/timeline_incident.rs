@@ -56,6 +56,7 @@ fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
         fine.iter().all(|&c| c == 200),
         "serving fine first: {fine:?}"
     );
+    let served_fine = now();
 
     let config = sb.write(
         "gatewatch.toml",
@@ -72,6 +73,11 @@ fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
     // when the view lists the config files' mtimes.
     tmux.keys(&["t"]);
     tmux.wait_for("config_change");
+
+    // Serving fine for two seconds at least: the logs' seconds tell fine from failing.
+    while now() < served_fine + 2 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The change that breaks it: the upstream moved to a port nothing listens on, then a reload.
     std::fs::write(

@@ -107,6 +107,15 @@ impl Model {
         let moved = results
             .iter()
             .any(|r| inputs::new_address(&self.upstreams, r.target_index, r.addr.as_deref()));
+        for r in &results {
+            if let (Some(not_after), Some(row)) =
+                (r.cert_not_after, self.upstreams.rows.get(r.target_index))
+            {
+                let label = row.label();
+                self.timeline
+                    .certificate(r.target_index, &label, not_after, unix_seconds(now));
+            }
+        }
         let before: Vec<(usize, Option<State>)> = results
             .iter()
             .filter_map(|r| {

@@ -30,6 +30,9 @@ pub struct Timeline {
     span: Duration,
     /// Sources that could not be read ("/dev/kmsg: permission denied"), each once.
     pub problems: Vec<String>,
+    /// The certificate end each upstream (by index) was last warned about: one event per
+    /// certificate, not one per probe.
+    certs_warned: std::collections::HashMap<usize, i64>,
 }
 
 impl Default for Timeline {
@@ -46,6 +49,7 @@ impl Timeline {
             histories: vec![History::default(); sources],
             span,
             problems: Vec::new(),
+            certs_warned: Default::default(),
         }
     }
 
@@ -140,6 +144,18 @@ impl Timeline {
         );
         let event = Event::new(now, EventKind::UpstreamChange, PROBE_SOURCE, &text);
         self.add([event], now);
+    }
+
+    /// A cert_expiry event for an upstream whose certificate (ending at `not_after`) has
+    /// expired or ends within a week, once per certificate.
+    pub fn certificate(&mut self, index: usize, label: &str, not_after: i64, now: i64) {
+        if self.certs_warned.get(&index) == Some(&not_after) {
+            return;
+        }
+        if let Some(event) = crate::timeline::cert_event(label, not_after, now) {
+            self.certs_warned.insert(index, not_after);
+            self.add([event], now);
+        }
     }
 
     /// The timeline judged as of `now`: the logs' minutes over the span summed, the onset, the
