@@ -254,6 +254,10 @@ mod tests {
         let h: Vec<&AnswerChange> = t.history("app").collect();
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].seq, h[0].before.len(), h[0].after.len()), (3, 1, 1));
+        // The timeline takes each round's changes: round 3 brought this one, round 2 none.
+        let brought: Vec<&str> = t.changes_in(3).map(|(name, _)| name).collect();
+        assert_eq!(brought, ["app"]);
+        assert_eq!(t.changes_in(2).count(), 0);
 
         t.rebaseline();
         assert!(t.findings().is_empty());

@@ -69,6 +69,7 @@ pub use sources::{
 };
 pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
+pub(crate) use sources::program;
 pub(crate) use tally::minute_of;
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,

@@ -155,7 +155,7 @@ pub fn container_source(name: &str) -> Result<SourceSpec, String> {
     })
 }
 
-fn program(env: &str, default: &str) -> String {
+pub(crate) fn program(env: &str, default: &str) -> String {
     std::env::var(env)
         .ok()
         .filter(|p| !p.is_empty())

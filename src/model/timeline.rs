@@ -238,3 +238,83 @@ fn addresses(list: &[std::net::IpAddr]) -> String {
     let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
     shown.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn changes_seen_by_gatewatch_are_events_once() {
+        let mut t = Timeline::new(1, Duration::from_secs(6 * 3600));
+        t.upstream_state(
+            "shop (127.0.0.1:8080)",
+            State::Up,
+            State::Down,
+            "connection refused",
+            NOW,
+        );
+        // The same certificate is warned about once, however many probes read it.
+        for _ in 0..3 {
+            t.certificate(0, "shop", NOW + 3 * 86_400, NOW);
+        }
+        t.certificate(1, "api", NOW + 400 * 86_400, NOW);
+        let texts: Vec<(EventKind, &str)> =
+            t.events().iter().map(|e| (e.kind, e.text.as_str())).collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert_eq!(
+            texts[0],
+            (
+                EventKind::UpstreamChange,
+                "shop (127.0.0.1:8080): up -> down: connection refused"
+            )
+        );
+        assert_eq!(texts[1].0, EventKind::CertExpiry);
+        // The judged list is shared, not copied per assessment.
+        let a = t.judge(NOW, &TimeZone::UTC);
+        let b = t.judge(NOW, &TimeZone::UTC);
+        assert!(Arc::ptr_eq(&a.events, &b.events));
+    }
+
+    #[test]
+    fn a_long_session_keeps_the_span_and_merges_what_two_readers_saw() {
+        let mut t = Timeline::new(1, Duration::from_secs(3600));
+        let mut history = History::default();
+        for i in 0..300 {
+            let m = Minute {
+                events: 1,
+                requests: 10,
+                ..Minute::default()
+            };
+            history.minutes.insert(NOW - 300 * 60 + i * 60, m);
+        }
+        t.apply_history(0, history, NOW);
+        // Only the last hour is kept.
+        let judged = t.judge(NOW, &TimeZone::UTC);
+        assert!(judged.minutes.len() <= 61, "{}", judged.minutes.len());
+        // The follower's count of a minute the scan saw too: the larger, never the sum.
+        let mut tally = Tally::default();
+        for s in 0..5 {
+            let line = crate::logs::LogLine {
+                text: String::new(),
+                format: None,
+                cause: None,
+                status: Some(502),
+                upstream: None,
+                time: Some(NOW - 120 + s),
+            };
+            tally.add_line(&line);
+        }
+        t.follow(0, &tally);
+        let judged = t.judge(NOW, &TimeZone::UTC);
+        let minute = judged
+            .minutes
+            .iter()
+            .find(|(m, _)| *m == NOW - 120 - (NOW - 120).rem_euclid(60))
+            .map(|(_, m)| *m)
+            .expect("the minute");
+        assert_eq!((minute.events, minute.requests), (5, 10));
+        assert_eq!(minute.first_event, Some(NOW - 120));
+    }
+}

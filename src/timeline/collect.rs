@@ -97,6 +97,10 @@ impl Sources {
     }
 }
 
+fn span_seconds(sources: &Sources) -> i64 {
+    i64::try_from(sources.span.as_secs()).unwrap_or(i64::MAX)
+}
+
 /// An upstream on this host: its listener is a local process.
 fn is_local(host: &str) -> bool {
     host == "localhost"
@@ -123,6 +127,8 @@ pub struct Collector {
     first: bool,
     notices: Vec<NoticeTail>,
     kmsg: Option<Kmsg>,
+    /// Without `/dev/kmsg`, the journal's kernel lines are read from here on (unix seconds).
+    kernel_journal: Option<i64>,
     boot: i64,
     /// Each package log's length and mtime when last read.
     packages: HashMap<PathBuf, (u64, Option<SystemTime>)>,
@@ -145,6 +151,7 @@ impl Collector {
             first: true,
             notices: Vec::new(),
             kmsg: None,
+            kernel_journal: None,
             boot: kernel::boot_time().unwrap_or(0),
             packages: HashMap::new(),
             rounds: 0,
@@ -153,7 +160,7 @@ impl Collector {
 
     /// One round as of `now` (unix seconds).
     pub fn round(&mut self, now: i64) -> Round {
-        let since = now.saturating_sub(i64::try_from(self.sources.span.as_secs()).unwrap_or(0));
+        let since = now.saturating_sub(span_seconds(&self.sources));
         let mut round = Round::default();
         if std::mem::take(&mut self.first) {
             self.first_round(now, &mut round);
@@ -167,6 +174,10 @@ impl Collector {
                     kmsg.read(self.boot, kernel::MAX_KMSG_RECORDS)
                         .unwrap_or_default(),
                 );
+            }
+            if self.rounds % SYSTEMD_EVERY == 0 {
+                // A failed read is said once, at the first round; later ones wait for the next.
+                let _ = self.read_kernel_journal(now, &mut round);
             }
         }
         self.read_packages(&mut round);
@@ -207,24 +218,44 @@ impl Collector {
             }
         }
         round.problems.extend(self.config.errors());
-        match Kmsg::open(&self.sources.kernel) {
-            Ok(mut kmsg) => {
-                match kmsg.read(self.boot, kernel::MAX_KMSG_RECORDS) {
-                    Ok(events) => round.events.extend(events),
-                    Err(e) => round.problems.push(self.kernel_problem(&e)),
-                }
+        let kmsg = Kmsg::open(&self.sources.kernel).and_then(|mut kmsg| {
+            let events = kmsg.read(self.boot, kernel::MAX_KMSG_RECORDS)?;
+            Ok((kmsg, events))
+        });
+        match kmsg {
+            Ok((kmsg, events)) => {
+                round.events.extend(events);
                 self.kmsg = Some(kmsg);
             }
-            Err(e) => round.problems.push(self.kernel_problem(&e)),
+            Err(e) => {
+                // No kernel ring to read (not root under kernel.dmesg_restrict, a container
+                // without it): the journal may have the kernel's lines.
+                self.kernel_journal = Some(now.saturating_sub(span_seconds(&self.sources)));
+                if let Err(journal) = self.read_kernel_journal(now, round) {
+                    let why = format!(
+                        "{}: {e}; {journal}: OOM kills are not on the timeline",
+                        self.sources.kernel.display()
+                    );
+                    round
+                        .problems
+                        .push(crate::sanitize::sanitize(&why).into_owned());
+                    self.kernel_journal = None;
+                }
+            }
         }
     }
 
-    fn kernel_problem(&self, e: &std::io::Error) -> String {
-        crate::sanitize::sanitize(&format!(
-            "{}: {e}: OOM kills are not on the timeline",
-            self.sources.kernel.display()
-        ))
-        .into_owned()
+    /// The journal's kernel lines since the last read, when the journal stands in for the ring.
+    fn read_kernel_journal(&mut self, now: i64, round: &mut Round) -> Result<(), String> {
+        let Some(since) = self.kernel_journal else {
+            return Ok(());
+        };
+        let program = crate::logs::program(crate::logs::JOURNALCTL_ENV, "journalctl");
+        let events = kernel::journal_events(&program, since, SYSTEMCTL_TIMEOUT)?;
+        // Whole seconds: the last second is read again next time, its repeats folded.
+        self.kernel_journal = Some(now);
+        round.events.extend(events);
+        Ok(())
     }
 
     /// A package log again when it changed (dpkg appends; a rotation replaces it).

@@ -13,6 +13,11 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::actions;
+use crate::config::Argv;
 use crate::logs::{Clock, TimeParser, peel};
 
 use super::event::{Event, EventKind};
@@ -119,6 +124,42 @@ pub fn from_journal(line: &str, times: &mut TimeParser) -> Option<Event> {
     let at = times.parse(clock, stamp)?;
     let (kind, text) = message(peeled.body)?;
     Some(Event::new(at, kind, SOURCE, &text))
+}
+
+/// Lines of `journalctl -k` read at most per call.
+pub const MAX_JOURNAL_LINES: usize = 20_000;
+
+/// The kernel's events since `since` (unix seconds) as the journal kept them: `journalctl -k -o
+/// short-iso --since @SINCE`, run as `program` (an argv, never a shell), killed after `timeout`,
+/// at most [`MAX_JOURNAL_LINES`] read. For a host where `/dev/kmsg` cannot be read (not root
+/// under `kernel.dmesg_restrict`, a container without it) but the journal can.
+pub fn journal_events(program: &str, since: i64, timeout: Duration) -> Result<Vec<Event>, String> {
+    let argv = Argv(vec![
+        program.to_owned(),
+        "-k".to_owned(),
+        "-o".to_owned(),
+        "short-iso".to_owned(),
+        "--no-pager".to_owned(),
+        "-q".to_owned(),
+        "--since".to_owned(),
+        format!("@{since}"),
+    ]);
+    let stop = AtomicBool::new(false);
+    let mut times = TimeParser::default();
+    let (mut events, mut read) = (Vec::new(), 0usize);
+    let (exit, _) = actions::run(&argv, timeout, &stop, &mut |lines| {
+        for line in lines {
+            read += 1;
+            if read <= MAX_JOURNAL_LINES {
+                events.extend(from_journal(&line, &mut times));
+            }
+        }
+    });
+    if exit.success() {
+        Ok(events)
+    } else {
+        Err(format!("{program} -k: {exit}"))
+    }
 }
 
 /// The kind and our text for a kernel message.
