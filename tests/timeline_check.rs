@@ -9,8 +9,8 @@ mod servers;
 #[path = "common/upstreams.rs"]
 mod upstreams;
 
-use common::{Sandbox, require_tool};
 use common::nginx::free_port;
+use common::{Sandbox, require_tool};
 use serde_json::Value;
 use upstreams::ChildServer;
 
@@ -143,14 +143,26 @@ fn without_the_kernel_ring_oom_kills_come_from_the_journal() {
     ];
     let out = sb.run_under(
         &wrapper,
-        &["--config", config.to_str().expect("utf-8"), "check", "--json"],
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "check",
+            "--json",
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json: Value = serde_json::from_str(&stdout).expect("JSON");
     let ooms = kinds(&json, "oom_kill");
-    assert_eq!(ooms.len(), 1, "one kill on two lines is one event: {stdout}");
+    assert_eq!(
+        ooms.len(),
+        1,
+        "one kill on two lines is one event: {stdout}"
+    );
     let text = ooms[0]["text"].as_str().expect("text");
-    assert!(text.contains("php-fpm8.2") && text.contains("4242"), "{text}");
+    assert!(
+        text.contains("php-fpm8.2") && text.contains("4242"),
+        "{text}"
+    );
     assert_eq!(ooms[0]["source"], "kernel");
     let argv = std::fs::read_to_string(sb.path().join("journalctl.argv")).expect("argv");
     let words: Vec<&str> = argv.lines().collect();

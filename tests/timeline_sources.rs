@@ -223,7 +223,7 @@ fn the_fd_walk_is_bounded_with_500_more_processes() {
     let port = free_port();
     let server = ChildServer::start(port);
     let t = Instant::now();
-    let found = listeners::scan(Path::new("/proc"), &[port], None);
+    let found = listeners::scan(Path::new("/proc"), &[port], None, &Default::default());
     let took = t.elapsed();
     eprintln!(
         "fd walk: {} processes, {} fd links, {took:?}",
@@ -237,10 +237,21 @@ fn the_fd_walk_is_bounded_with_500_more_processes() {
         assert!(found.processes_visited >= 500, "{found:?}");
     }
     assert!(took < Duration::from_secs(2), "{took:?}");
+    // The next look, told who held the socket: no walk while the same socket and process last.
+    let l = &found.listeners[0];
+    let owners = [(l.inode, (l.pid, l.started))].into_iter().collect();
+    let again = listeners::scan(Path::new("/proc"), &[port], None, &owners);
+    assert_eq!(again.listeners, found.listeners);
+    assert_eq!(again.processes_visited, 0, "{again:?}");
+    // Told a stale owner (another start time): the walk finds the real one again.
+    let stale = [(l.inode, (l.pid, l.started - 100))].into_iter().collect();
+    let walked = listeners::scan(Path::new("/proc"), &[port], None, &stale);
+    assert_eq!(walked.listeners, found.listeners);
+    assert!(walked.processes_visited > 0, "{walked:?}");
     // Nothing listening on the port: every process is visited, still bounded.
     drop(server);
     let t = Instant::now();
-    let none = listeners::scan(Path::new("/proc"), &[port], None);
+    let none = listeners::scan(Path::new("/proc"), &[port], None, &Default::default());
     assert!(none.listeners.is_empty() && none.sockets.is_empty());
     assert_eq!(none.processes_visited, 0, "no socket, no walk");
     assert!(t.elapsed() < Duration::from_secs(1));

@@ -63,13 +63,13 @@ pub use severity::{
     CRITICAL_EVENTS, CRITICAL_SHARE_PERCENT, SHARE_MIN_REQUESTS, UPSTREAM_CRITICAL_PERCENT,
     UPSTREAM_MIN_REQUESTS, WARNING_EVENTS, percent, severity,
 };
+pub(crate) use sources::program;
 pub use sources::{
     DOCKER_ENV, JOURNALCTL_ENV, Origin, STREAM_HISTORY, SourceSpec, container_source,
     journal_source, sources,
 };
 pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
-pub(crate) use sources::program;
 pub(crate) use tally::minute_of;
 pub use tally::{
     MAX_UPSTREAMS, MINUTES_KEPT, Mark, MinuteCounts, OTHER_UPSTREAMS, QuietRequests, Skipped,

@@ -260,8 +260,11 @@ mod tests {
             t.certificate(0, "shop", NOW + 3 * 86_400, NOW);
         }
         t.certificate(1, "api", NOW + 400 * 86_400, NOW);
-        let texts: Vec<(EventKind, &str)> =
-            t.events().iter().map(|e| (e.kind, e.text.as_str())).collect();
+        let texts: Vec<(EventKind, &str)> = t
+            .events()
+            .iter()
+            .map(|e| (e.kind, e.text.as_str()))
+            .collect();
         assert_eq!(texts.len(), 2, "{texts:?}");
         assert_eq!(
             texts[0],

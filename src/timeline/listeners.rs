@@ -41,6 +41,8 @@ const MAX_PROC_STAT: u64 = 4 * 1024 * 1024;
 pub struct Listener {
     pub port: u16,
     pub addr: SocketAddr,
+    /// The socket's inode: the same while the same socket listens.
+    pub inode: u64,
     /// The lowest pid holding the socket (/proc lists pids in order, so with prefork servers
     /// this is usually the parent that bound it).
     pub pid: u32,
@@ -66,12 +68,20 @@ pub struct ListenerScan {
 /// LISTEN sockets on any of `ports` in `<proc>/net/tcp` and `tcp6`, mapped to their process
 /// through `<proc>/*/fd` (`socket:[inode]`), with the process start time.
 pub fn listeners(proc_root: &Path, ports: &[u16]) -> Vec<Listener> {
-    scan(proc_root, ports, None).listeners
+    scan(proc_root, ports, None, &HashMap::new()).listeners
 }
 
 /// [`listeners`] with the sockets whose process was not found and the cost. `btime` is the
 /// boot time when the caller already knows it.
-pub fn scan(proc_root: &Path, ports: &[u16], btime: Option<i64>) -> ListenerScan {
+/// `owners` are the pids that held each socket inode at the last scan: a socket still listening
+/// under the same inode, its pid still alive with the same start time, is taken as still theirs,
+/// and the walk over every process's fds (tens of milliseconds on a busy host) is skipped.
+pub fn scan(
+    proc_root: &Path,
+    ports: &[u16],
+    btime: Option<i64>,
+    owners: &HashMap<u64, (u32, i64)>,
+) -> ListenerScan {
     let mut out = ListenerScan::default();
     if ports.is_empty() {
         return out;
@@ -91,11 +101,26 @@ pub fn scan(proc_root: &Path, ports: &[u16], btime: Option<i64>) -> ListenerScan
         out.error = Some(format!("{}: no btime", proc_root.join("stat").display()));
         return out;
     };
-    let wanted: HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
-    let uids: HashSet<u32> = sockets.iter().map(|s| s.uid).collect();
-    let owners = find_owners(proc_root, &wanted, &uids, &mut out);
     let ticks = sysconf(libc::_SC_CLK_TCK, 100);
     let mut stats: HashMap<u32, Option<(String, i64)>> = HashMap::new();
+    let still = sockets.iter().all(|s| {
+        owners.get(&s.inode).is_some_and(|&(pid, started)| {
+            let now = stats
+                .entry(pid)
+                .or_insert_with(|| process_start(proc_root, pid, btime, ticks));
+            now.as_ref().is_some_and(|(_, t)| *t == started)
+        })
+    });
+    let owners: HashMap<u64, u32> = if still {
+        sockets
+            .iter()
+            .filter_map(|s| Some((s.inode, owners.get(&s.inode)?.0)))
+            .collect()
+    } else {
+        let wanted: HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
+        let uids: HashSet<u32> = sockets.iter().map(|s| s.uid).collect();
+        find_owners(proc_root, &wanted, &uids, &mut out)
+    };
     for socket in &sockets {
         let Some(&pid) = owners.get(&socket.inode) else {
             continue;
@@ -107,6 +132,7 @@ pub fn scan(proc_root: &Path, ports: &[u16], btime: Option<i64>) -> ListenerScan
             out.listeners.push(Listener {
                 port: socket.addr.port(),
                 addr: socket.addr,
+                inode: socket.inode,
                 pid,
                 name: name.clone(),
                 started: *started,
@@ -229,7 +255,13 @@ impl ListenerWatch {
         if self.btime.is_none() {
             self.btime = boot_time(&self.proc_root);
         }
-        let found = scan(&self.proc_root, ports, self.btime);
+        let owners: HashMap<u64, (u32, i64)> = self
+            .known
+            .iter()
+            .flat_map(|known| known.values())
+            .map(|l| (l.inode, (l.pid, l.started)))
+            .collect();
+        let found = scan(&self.proc_root, ports, self.btime, &owners);
         if found.error.is_some() && found.sockets.is_empty() {
             // Nothing could be read: no basis to say anything stopped.
             return Vec::new();
@@ -349,7 +381,7 @@ mod tests {
     fn listeners_are_mapped_to_their_process_and_start_time() {
         let dir = tempfile::tempdir().unwrap();
         fake_proc(dir.path(), 40, 500 * ticks() as u64);
-        let found = scan(dir.path(), &[8001, 8002], None);
+        let found = scan(dir.path(), &[8001, 8002], None, &HashMap::new());
         assert_eq!(found.sockets.len(), 2, "{found:?}");
         assert_eq!(found.listeners.len(), 1);
         let l = &found.listeners[0];
@@ -357,7 +389,12 @@ mod tests {
         assert_eq!((l.port, l.pid, l.started), (8001, 40, 1_700_000_500));
         assert_eq!(l.name, "py\\x1b[31m) 3");
         // 8080 listens (inode 444) but no process holds it: a socket, no listener.
-        assert_eq!(scan(dir.path(), &[8080], None).sockets.len(), 1);
+        assert_eq!(
+            scan(dir.path(), &[8080], None, &HashMap::new())
+                .sockets
+                .len(),
+            1
+        );
         assert!(listeners(dir.path(), &[8080]).is_empty());
         assert!(listeners(dir.path(), &[9999]).is_empty());
         assert!(listeners(dir.path(), &[]).is_empty());
@@ -430,7 +467,7 @@ mod tests {
         let mut missing = ListenerWatch::new(dir.path().join("nope"));
         assert!(missing.events(&[8001], 0, 1).is_empty());
         assert!(
-            scan(&dir.path().join("nope"), &[8001], None)
+            scan(&dir.path().join("nope"), &[8001], None, &HashMap::new())
                 .error
                 .is_some()
         );
