@@ -28,7 +28,7 @@ fn an_unknown_key_names_file_line_column_and_key_and_exits_3_before_touching_the
             stderr(&out),
             format!(
                 "gatewatch: {}:2:1: unknown field `refrsh`, expected one of `refresh`, `theme`, `upstream`, \
-                 `dns`, `log`, `service`, `gateway`, `proxy-api`\n  |\n2 | refrsh = \"2s\"\n  | ^^^^^^\n",
+                 `dns`, `log`, `service`, `gateway`, `proxy-api`, `timeline`\n  |\n2 | refrsh = \"2s\"\n  | ^^^^^^\n",
                 path.display()
             )
         );

@@ -245,7 +245,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("theme = \"default\"\n\nrefrsh = \"2s\"\n"),
         "/etc/gatewatch/config.toml:3:1: unknown field `refrsh`, expected one of `refresh`, \
-         `theme`, `upstream`, `dns`, `log`, `service`, `gateway`, `proxy-api`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
+         `theme`, `upstream`, `dns`, `log`, `service`, `gateway`, `proxy-api`, `timeline`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
     );
 }
 

@@ -152,14 +152,17 @@ fn check_blames_the_dead_upstream_with_nginx_own_log_lines_and_probes_the_gatewa
         lines[3],
         "  evidence  probe             probe: connection refused"
     );
-    assert_eq!(lines[5], "checklist:");
+    // When it began, from the incident timeline: nginx served nothing before failing, so its
+    // logs begin with the failure.
+    assert!(lines[4].starts_with("  since     502s began "), "{text}");
+    assert_eq!(lines[6], "checklist:");
     assert!(
-        lines[6].starts_with("  CRITICAL  gateway           "),
+        lines[7].starts_with("  CRITICAL  gateway           "),
         "{text}"
     );
-    assert!(lines[6].contains(" 502s in access.log (10 min, "), "{text}");
+    assert!(lines[7].contains(" 502s in access.log (10 min, "), "{text}");
     assert!(
-        lines[11].starts_with("  CRITICAL  upstreams         "),
+        lines[12].starts_with("  CRITICAL  upstreams         "),
         "{text}"
     );
 }

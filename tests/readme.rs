@@ -62,6 +62,9 @@ fn every_config_key_is_documented() {
         "reload",
         "restart",
         "sudo",
+        "span",
+        "kernel",
+        "packages",
     ];
     for key in keys {
         assert!(

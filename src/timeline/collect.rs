@@ -175,7 +175,7 @@ impl Collector {
                         .unwrap_or_default(),
                 );
             }
-            if self.rounds % SYSTEMD_EVERY == 0 {
+            if self.rounds.is_multiple_of(SYSTEMD_EVERY) {
                 // A failed read is said once, at the first round; later ones wait for the next.
                 let _ = self.read_kernel_journal(now, &mut round);
             }
@@ -185,7 +185,7 @@ impl Collector {
         round
             .events
             .extend(self.listeners.events(&self.sources.ports, since, now));
-        if self.rounds % SYSTEMD_EVERY == 0
+        if self.rounds.is_multiple_of(SYSTEMD_EVERY)
             && !self.sources.units.is_empty()
             && crate::actions::has_systemd()
         {
