@@ -9,12 +9,14 @@ use crate::config::Upstream;
 use crate::dns::{self, DnsLookups, DnsRound, DnsSettings};
 use crate::firewall::{self, FirewallSummary};
 use crate::host::{HostCollector, HostSample};
-use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec, Tally};
+use crate::logs::{self, Origin, ScanSpan, SourceLog, SourceSpec, Tally, TimeParser};
 use crate::model::upstreams::NOT_PROBED_BUDGET;
 use crate::model::{Assessment, Model, Watch, assess, unix_seconds};
 use crate::proxy_view::{self, ProxyView};
 use crate::status::{Finding, Status};
 use crate::timeline::collect::Sources as TimelineSources;
+use crate::timeline::proxy_notices::NoticeReader;
+use crate::timeline::{History, HistorySpan, scan_history_before};
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{self, ProbeResult};
 
@@ -53,6 +55,8 @@ pub struct Collected {
     pub services: Vec<ServiceStatus>,
     /// Each scanned log file, by its index in the round's sources.
     pub logs: Vec<(usize, SourceLog)>,
+    /// Each log file's past over the timeline's span, read on from where its scan stopped.
+    pub histories: Vec<(usize, History)>,
     /// Each proxy API's own view of its upstreams, in the catalog's order.
     pub proxy_views: Vec<ProxyView>,
     /// The timeline's round: each log's past over the span, and the events recorded.
@@ -79,8 +83,12 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
     let specs = round.services.to_vec();
     let statuses = on_thread(move || actions::check_all(&specs));
     let reader = on_thread(firewall::collect);
-    let log_scan = start_log_scan(round.logs, round.lines_past_window);
-    let sources = round.timeline.clone();
+    let log_scan = start_log_scan(round.logs, round.lines_past_window, round.timeline.span);
+    // The logs' past is read by the log scan, which goes on from where the window stopped.
+    let sources = TimelineSources {
+        logs: Vec::new(),
+        ..round.timeline.clone()
+    };
     let timeline = on_thread(move || {
         let now = unix_seconds(SystemTime::now());
         crate::timeline::collect::Collector::new(sources).round(now)
@@ -153,7 +161,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
     let services = statuses
         .by(deadline, "the service checks", &mut unfinished)
         .unwrap_or_default();
-    let logs = log_scan.by(deadline);
+    let (logs, histories) = log_scan.by(deadline);
     let timeline = timeline.by(deadline, "the incident timeline", &mut unfinished);
     let proxy_views = views
         .and_then(|v| v.by(deadline, "the proxies' own views", &mut unfinished))
@@ -167,6 +175,7 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         gateway,
         services,
         logs,
+        histories,
         proxy_views,
         timeline,
         unfinished,
@@ -270,9 +279,9 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
     for (i, source) in collected.logs {
         model.set_scanned_log(i, source);
     }
-    if let Some(timeline) = collected.timeline {
-        model.apply_timeline(timeline, now);
-    }
+    let mut timeline = collected.timeline.unwrap_or_default();
+    timeline.histories.extend(collected.histories);
+    model.apply_timeline(timeline, now);
     let judged = assess(&model, now);
     (model, judged)
 }
@@ -281,7 +290,7 @@ pub fn judge(round: &Round<'_>, collected: Collected, now: SystemTime) -> (Model
 /// the newest failing lines), and the window of every journal and container source (their
 /// program run once, time-limited), on a thread of its own; each result is sent as soon as it
 /// is ready. A streaming command cannot be scanned after the fact.
-fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
+fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool, span: Duration) -> LogScan {
     let scanned: Vec<(usize, String, SourceSpec)> = sources
         .iter()
         .enumerate()
@@ -291,22 +300,32 @@ fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
         })
         .map(|(i, spec)| (i, spec.label(), spec.clone()))
         .collect();
+    let history_span = span;
     let (tx, rx) = mpsc::channel();
     let labels = scanned
         .iter()
         .map(|(i, label, ..)| (*i, label.clone()))
         .collect();
     std::thread::spawn(move || {
+        let now = unix_seconds(SystemTime::now());
         let span = ScanSpan {
             lines_past_window,
-            ..ScanSpan::recent(unix_seconds(SystemTime::now()))
+            ..ScanSpan::recent(now)
+        };
+        let history_span = HistorySpan {
+            span: history_span,
+            ..HistorySpan::recent(now)
         };
         for (i, label, spec) in scanned {
-            let source = match &spec.origin {
-                Origin::File(path) => logs::scan_source(label, path, spec.kind, &span),
-                origin => logs::scan_stream(label, origin, spec.kind, &span),
+            let scanned = match &spec.origin {
+                Origin::File(path) => {
+                    let (source, history) =
+                        scan_file(&label, path, spec.kind, &span, &history_span);
+                    (i, source, Some(history))
+                }
+                origin => (i, logs::scan_stream(label, origin, spec.kind, &span), None),
             };
-            if tx.send((i, source)).is_err() {
+            if tx.send(scanned).is_err() {
                 return; // past the deadline: nobody is waiting
             }
         }
@@ -314,22 +333,48 @@ fn start_log_scan(sources: &[SourceSpec], lines_past_window: bool) -> LogScan {
     LogScan { labels, rx }
 }
 
+/// A log file's window and, read on from where the window stopped, its past over the span with
+/// the proxy's notices of both: each byte read once.
+fn scan_file(
+    label: &str,
+    path: &std::path::Path,
+    kind: Option<crate::config::LogKind>,
+    span: &ScanSpan,
+    history_span: &HistorySpan,
+) -> (SourceLog, History) {
+    let mut reader = NoticeReader::new(TimeParser::at(span.tz.clone(), span.now));
+    let mut notices = Vec::new();
+    let scanned = logs::scan_source_with(label.to_owned(), path, kind, span, &mut |line| {
+        notices.extend(reader.notice(line, label));
+    });
+    let mut history = scan_history_before(label, path, kind, history_span, scanned.floor);
+    // Read newest first: the window's notices are the newest, and the list is oldest first.
+    notices.reverse();
+    history.notices.extend(notices);
+    (scanned.log, history)
+}
+
 struct LogScan {
     /// Index and label of each file to scan, in order.
     labels: Vec<(usize, String)>,
-    rx: mpsc::Receiver<(usize, SourceLog)>,
+    rx: mpsc::Receiver<(usize, SourceLog, Option<History>)>,
 }
 
 impl LogScan {
-    /// What was scanned by `deadline`; a log not reached has an error saying so.
-    fn by(self, deadline: Instant) -> Vec<(usize, SourceLog)> {
+    /// What was scanned by `deadline`, and each file's past; a log not reached has an error
+    /// saying so.
+    fn by(self, deadline: Instant) -> (Vec<(usize, SourceLog)>, Vec<(usize, History)>) {
         let mut done = Vec::with_capacity(self.labels.len());
+        let mut histories = Vec::new();
         while done.len() < self.labels.len() {
             match self
                 .rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                Ok(scanned) => done.push(scanned),
+                Ok((i, source, history)) => {
+                    done.push((i, source));
+                    histories.extend(history.map(|h| (i, h)));
+                }
                 Err(_) => break,
             }
         }
@@ -340,6 +385,6 @@ impl LogScan {
                 SourceLog::scanned(label, None, Some(why), Tally::default(), vec![]),
             ));
         }
-        done
+        (done, histories)
     }
 }

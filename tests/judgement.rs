@@ -184,6 +184,7 @@ impl Case {
                 gateway: None,
                 services: statuses,
                 logs: vec![(0, scanned)],
+                histories: Vec::new(),
                 proxy_views: Vec::new(),
                 timeline: None,
                 unfinished: Vec::new(),

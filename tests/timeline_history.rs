@@ -418,3 +418,74 @@ fn a_real_nginx_reloaded_into_failing_is_counted_and_its_reload_noticed() {
         .map(|(&t, _)| t);
     assert!(first_failing >= Some(reload.at - reload.at.rem_euclid(60)));
 }
+
+/// `check` reads a log once: its 10-minute scan, then the history on from where that scan
+/// stopped counting. The two together count every minute as the history alone does, and find
+/// the notices of both parts (one in the last 10 minutes, one before).
+#[test]
+fn the_window_then_the_history_before_it_count_what_the_history_alone_counts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let now = M0 + 3600;
+    let mut error_log = String::new();
+    let notice = |t: i64| {
+        format!(
+            "{} [notice] 1#1: reconfiguring\n",
+            stamp(t, "%Y/%m/%d %H:%M:%S")
+        )
+    };
+    for t in (M0..now - 10).step_by(7) {
+        if t == M0 + 1400 {
+            error_log.push_str(&notice(t));
+        }
+        if t == M0 + 7 * 472 {
+            error_log.push_str(&notice(t));
+        }
+        if (t / 60) % 4 == 0 || t > now - 900 {
+            error_log.push_str(&refused(t));
+        }
+    }
+    let path = dir.path().join("error.log");
+    std::fs::write(&path, &error_log).expect("write");
+
+    let alone = scan_history("error.log", &path, Some(LogKind::Error), &span_at(now));
+    let window = gatewatch::logs::ScanSpan {
+        tz: TimeZone::UTC,
+        ..gatewatch::logs::ScanSpan::recent(now)
+    };
+    let mut quiet = Vec::new();
+    let scanned = gatewatch::logs::scan_source_with(
+        "error.log".into(),
+        &path,
+        Some(LogKind::Error),
+        &window,
+        &mut |line| quiet.push(line.to_owned()),
+    );
+    assert!(scanned.floor > 0 && scanned.floor < error_log.len() as u64);
+    let mut both = gatewatch::timeline::scan_history_before(
+        "error.log",
+        &path,
+        Some(LogKind::Error),
+        &span_at(now),
+        scanned.floor,
+    );
+    assert!(
+        both.bytes_read < alone.bytes_read,
+        "the window is not read twice"
+    );
+    for (&minute, counts) in &scanned.log.tally.per_minute {
+        let m = Minute {
+            events: counts.causes() + counts.status_502,
+            status_5xx: counts.status_5xx,
+            requests: counts.requests,
+            first_event: counts.first_event,
+            earliest: counts.earliest,
+        };
+        both.merge_max(minute, m);
+    }
+    assert_eq!(both.minutes, alone.minutes);
+    // The older notice came from the history; the newer one was a quiet line of the window.
+    assert_eq!(both.notices.len(), 1, "{:?}", both.notices);
+    assert_eq!(alone.notices.len(), 2, "{:?}", alone.notices);
+    assert_eq!(quiet.len(), 1, "{quiet:?}");
+    assert!(quiet[0].ends_with("reconfiguring"), "{quiet:?}");
+}

@@ -55,8 +55,8 @@ pub use prefix::{Peeled, peel};
 pub use ring::{LogBook, RingLimits, SourceLog};
 pub use scan::{
     DEFAULT_MAX_LINES, DEFAULT_WINDOW, LINE_NUMBER_MAX_BYTES, LogReport, OLDER_RUN_BYTES,
-    OLDER_RUN_LINES, RECENT_LINE_BYTES, RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, assess, judge,
-    scan, scan_at, scan_source,
+    OLDER_RUN_LINES, RECENT_LINE_BYTES, RECENT_LINES, SCAN_MAX_BYTES, ScanSpan, Scanned, assess,
+    judge, scan, scan_at, scan_source, scan_source_with,
 };
 pub(crate) use scan::{SCAN_MAX_LINE, WindowEnd, safe_text};
 pub use severity::{

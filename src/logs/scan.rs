@@ -197,9 +197,33 @@ pub fn scan_source(
     kind: Option<LogKind>,
     span: &ScanSpan,
 ) -> SourceLog {
+    scan_source_with(label, path, kind, span, &mut |_| {}).log
+}
+
+/// A [`scan_source`] and where it stopped counting, for a longer look back to go on from.
+pub struct Scanned {
+    pub log: SourceLog,
+    /// The start of the oldest line counted (the file's length when none was): everything from
+    /// here to the end was read, and counted in the window or skipped as older.
+    pub floor: u64,
+}
+
+/// [`scan_source`], handing each line of the window that has neither a cause nor a status
+/// (a proxy's notices are among them) to `quiet`, and saying where the counting stopped: the
+/// incident timeline reads the same lines for notices and goes on further back from `floor`,
+/// so `check` reads each byte of a log once.
+pub fn scan_source_with(
+    label: String,
+    path: &Path,
+    kind: Option<LogKind>,
+    span: &ScanSpan,
+    quiet: &mut dyn FnMut(&str),
+) -> Scanned {
     let (window, max_lines, now) = (span.window, span.max_lines, span.now);
-    let failed =
-        |why: String| SourceLog::scanned(label.clone(), None, Some(why), Tally::default(), vec![]);
+    let failed = |why: String| Scanned {
+        log: SourceLog::scanned(label.clone(), None, Some(why), Tally::default(), vec![]),
+        floor: u64::MAX,
+    };
     let file = match open_regular(path) {
         Ok(file) => file,
         Err(e) => return failed(format!("cannot open: {}", describe(&e))),
@@ -226,6 +250,7 @@ pub fn scan_source(
     // The oldest time among the lines counted: where the counts start if a budget stops us.
     let mut oldest_counted: Option<i64> = None;
     let mut end = WindowEnd::new(len);
+    let mut floor = len;
     while read < max_lines as u64 {
         read += 1;
         let at = match lines.next_line(&mut raw) {
@@ -256,6 +281,10 @@ pub fn scan_source(
         }
         if format.is_none() {
             format = c.format;
+        }
+        floor = at.start;
+        if c.cause.is_none() && c.status.is_none() {
+            quiet(&text);
         }
         let time = if relevant { time.or(Some(now)) } else { time };
         if let Some(t) = time {
@@ -298,7 +327,7 @@ pub fn scan_source(
     if cut_short {
         log.covered_from = Some(oldest_counted.unwrap_or(now));
     }
-    log
+    Scanned { log, floor }
 }
 
 /// Where a backward scan's window ends. Lines are not in time order (see the module's doc), so

@@ -20,6 +20,6 @@ pub mod tail_text;
 
 pub use certs::cert_event;
 pub use event::{Event, EventKind, Events};
-pub use history::{History, HistorySpan, Minute, scan_history};
+pub use history::{History, HistorySpan, Minute, scan_history, scan_history_before};
 pub use onset::{Onset, OnsetState, onset};
 pub use tail_text::{DEFAULT_BUDGET, read_tail};
