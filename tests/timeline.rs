@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::nginx::Nginx;
@@ -20,21 +19,13 @@ fn now() -> i64 {
 /// within a few seconds of the signal, and the old worker retiring is not read as a stop.
 #[test]
 fn a_real_nginx_reload_is_a_proxy_reload_event_at_its_time() {
-    let bin = require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
+    require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
     let nginx = Nginx::start("", "    location / { return 200 'ok'; }\n");
     assert_eq!(nginx.get("/").0, 200);
     let started = now();
     let prefix = nginx.dir.path();
     let reloaded_at = now();
-    let out = Command::new(&bin)
-        .arg("-p")
-        .arg(prefix)
-        .arg("-c")
-        .arg(&nginx.conf)
-        .args(["-s", "reload"])
-        .output()
-        .expect("run nginx -s reload");
-    assert!(out.status.success(), "nginx -s reload: {out:?}");
+    nginx.reload();
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let log = loop {

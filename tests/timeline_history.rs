@@ -332,7 +332,7 @@ fn six_hours_at_a_thousand_lines_a_second_stay_within_the_budgets() {
 /// in the minutes nginx wrote them.
 #[test]
 fn a_real_nginx_reloaded_into_failing_is_counted_and_its_reload_noticed() {
-    let bin = require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
+    require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
     let nginx = Nginx::start("", "    location / { return 200 'ok'; }\n");
     let fine = nginx.traffic("/", 20, 4, Duration::from_secs(5));
     assert_eq!(fine, vec![200; 20]);
@@ -345,15 +345,7 @@ fn a_real_nginx_reloaded_into_failing_is_counted_and_its_reload_noticed() {
     assert_ne!(broken, conf);
     std::fs::write(&nginx.conf, broken).expect("write nginx.conf");
     let reloaded = jiff::Timestamp::now().as_second();
-    let out = std::process::Command::new(&bin)
-        .arg("-p")
-        .arg(nginx.dir.path())
-        .arg("-c")
-        .arg(&nginx.conf)
-        .args(["-s", "reload"])
-        .output()
-        .expect("run nginx -s reload");
-    assert!(out.status.success(), "nginx -s reload: {out:?}");
+    nginx.reload();
     // The old worker serves until it has gone: wait for its `exiting`.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(nginx.error_log().contains(": reconfiguring")

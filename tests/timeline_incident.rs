@@ -13,7 +13,6 @@ mod servers;
 #[path = "common/upstreams.rs"]
 mod upstreams;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::nginx::Nginx;
@@ -35,7 +34,7 @@ fn rfc3339(v: &Value) -> i64 {
 
 #[test]
 fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
-    let bin = require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
+    require_tool(&["/usr/sbin/nginx", "nginx"], "apt-get install -y nginx");
     let sb = Sandbox::new();
     let upstreams = Upstreams::new();
     let app = upstreams.start(Behaviour::status(200));
@@ -88,15 +87,7 @@ fn a_reload_that_breaks_the_upstream_is_the_change_before_the_onset() {
         ),
     )
     .expect("edit app.conf");
-    let reload = Command::new(&bin)
-        .arg("-p")
-        .arg(nginx.dir.path())
-        .arg("-c")
-        .arg(&nginx.conf)
-        .args(["-s", "reload"])
-        .output()
-        .expect("run nginx -s reload");
-    assert!(reload.status.success(), "nginx -s reload: {reload:?}");
+    nginx.reload();
     let reloaded_at = now();
 
     // Requests until the new config answers 502: the first 502 is the true onset.

@@ -123,6 +123,21 @@ pub(crate) fn read_sockets(
 ) -> Result<(TcpStates, PortUse), ProcError> {
     ports.clear();
     let mut tally = Tally::new(range);
+    each_table(paths, |reader| {
+        sockets::scan_table(reader, line_buf, &mut tally, ports)
+    })?;
+    // A pathological table must not leave a huge buffer behind for the life of the process.
+    line_buf.clear();
+    line_buf.shrink_to(1024);
+    Ok(tally.into_parts())
+}
+
+/// `read` over tcp, then tcp6, each through a buffered reader. A missing tcp6 means IPv6 is
+/// off, which is not an error.
+fn each_table(
+    paths: &ProcPaths,
+    mut read: impl FnMut(&mut BufReader<File>) -> io::Result<()>,
+) -> Result<(), ProcError> {
     for (path, optional) in [(&paths.tcp, false), (&paths.tcp6, true)] {
         let file = match File::open(path) {
             Ok(file) => file,
@@ -130,13 +145,9 @@ pub(crate) fn read_sockets(
             Err(e) => return Err(ProcError::io(path, e)),
         };
         let mut reader = BufReader::with_capacity(TABLE_READ_BUFFER, file);
-        sockets::scan_table(&mut reader, line_buf, &mut tally, ports)
-            .map_err(|e| ProcError::io(path, e))?;
+        read(&mut reader).map_err(|e| ProcError::io(path, e))?;
     }
-    // A pathological table must not leave a huge buffer behind for the life of the process.
-    line_buf.clear();
-    line_buf.shrink_to(1024);
-    Ok(tally.into_parts())
+    Ok(())
 }
 
 /// The LISTEN sockets on any of `ports` in tcp then tcp6 (at most `max`), read with the same
@@ -148,16 +159,9 @@ pub(crate) fn read_listening(
 ) -> Result<Vec<sockets::Listening>, ProcError> {
     let mut out = Vec::new();
     let mut line_buf = Vec::with_capacity(256);
-    for (path, optional) in [(&paths.tcp, false), (&paths.tcp6, true)] {
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) if optional && e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(ProcError::io(path, e)),
-        };
-        let mut reader = BufReader::with_capacity(TABLE_READ_BUFFER, file);
-        sockets::scan_listening(&mut reader, &mut line_buf, ports, max, &mut out)
-            .map_err(|e| ProcError::io(path, e))?;
-    }
+    each_table(paths, |reader| {
+        sockets::scan_listening(reader, &mut line_buf, ports, max, &mut out)
+    })?;
     Ok(out)
 }
 

@@ -232,6 +232,16 @@ mod tests {
         minutes
     }
 
+    /// [`judge`] with times written in UTC.
+    fn judge_utc(
+        minutes: Vec<(i64, Minute)>,
+        events: Arc<[Event]>,
+        covered_from: Option<i64>,
+        span: (i64, i64),
+    ) -> Judged {
+        judge(minutes, events, covered_from, span, &TimeZone::UTC)
+    }
+
     fn events(list: &[(i64, EventKind, &str, &str)]) -> Arc<[Event]> {
         list.iter()
             .map(|(at, kind, source, text)| Event::new(*at, *kind, source, text))
@@ -268,13 +278,7 @@ mod tests {
             ),
         ]);
         let now = M0 + 33 * 60 - 1;
-        let judged = judge(
-            quiet_then_failing(onset_at),
-            events,
-            None,
-            (M0 - 3600, now),
-            &TimeZone::UTC,
-        );
+        let judged = judge_utc(quiet_then_failing(onset_at), events, None, (M0 - 3600, now));
         assert_eq!(judged.onset.at, Some(onset_at));
         assert_eq!(judged.onset.state, OnsetState::Ongoing);
         assert_eq!(
@@ -296,13 +300,7 @@ mod tests {
             "upgrade nginx",
         )]);
         let now = M0 + 33 * 60 - 1;
-        let judged = judge(
-            quiet_then_failing(onset_at),
-            old,
-            None,
-            (M0, now),
-            &TimeZone::UTC,
-        );
+        let judged = judge_utc(quiet_then_failing(onset_at), old, None, (M0, now));
         assert_eq!(
             judged.story.as_deref(),
             Some("502s began 14:30:05; nothing the host recorded changed in the 15 minutes before")
@@ -336,12 +334,11 @@ mod tests {
                 "changed while watched",
             ),
         ]);
-        let judged = judge(
+        let judged = judge_utc(
             quiet_then_failing(onset_at),
             events,
             None,
             (M0 - 3600, M0 + 33 * 60 - 1),
-            &TimeZone::UTC,
         );
         assert_eq!(
             judged.story.as_deref(),

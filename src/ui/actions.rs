@@ -30,14 +30,16 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-fn popup<'a>(title: String, theme: &Theme) -> Block<'a> {
+/// A popup's frame: its title, the focused border, the popup background.
+pub(super) fn popup<'a>(title: String, theme: &Theme) -> Block<'a> {
     Block::bordered()
         .title(Span::styled(title, theme.title_focused))
         .border_style(theme.border_focused)
         .style(theme.popup)
 }
 
-fn key_hint<'a>(pairs: &[(&'a str, &'a str)], theme: &Theme) -> Line<'a> {
+/// ` j/k scroll  Esc close `: a popup's keys, for its bottom border.
+pub(super) fn key_hint<'a>(pairs: &[(&'a str, &'a str)], theme: &Theme) -> Line<'a> {
     let mut spans = Vec::new();
     for (key, what) in pairs {
         spans.push(Span::styled(format!(" {key}"), theme.footer_key));

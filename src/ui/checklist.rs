@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::status_style;
 use crate::diagnosis::{Diagnosis, StepId};
@@ -143,16 +143,9 @@ pub fn draw_view(frame: &mut Frame, area: Rect, d: &Diagnosis, scroll: u16, them
         format!("Where to look: {}", where_to_look(d)),
         theme.dim,
     )));
-    let block = Block::bordered()
-        .title(Span::styled(" Checklist ", theme.title_focused))
-        .border_style(theme.border_focused)
-        .style(theme.popup)
-        .title_bottom(Line::from(vec![
-            Span::styled(" j/k", theme.footer_key),
-            Span::styled(" scroll ", theme.footer_text),
-            Span::styled(" Esc", theme.footer_key),
-            Span::styled(" close ", theme.footer_text),
-        ]));
+    let block = super::actions::popup(" Checklist ".into(), theme).title_bottom(
+        super::actions::key_hint(&[("j/k", "scroll"), ("Esc", "close")], theme),
+    );
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);

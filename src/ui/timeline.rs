@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Sparkline, Wrap};
 
 use crate::theme::Theme;
 use crate::timeline::story::{Judged, clock};
@@ -50,18 +50,10 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &View<'_>, theme: &Theme) {
         Some(kind) => format!(" Timeline: {} ", kind.name()),
         None => " Timeline ".to_owned(),
     };
-    let block = Block::bordered()
-        .title(Span::styled(title, theme.title_focused))
-        .border_style(theme.border_focused)
-        .style(theme.popup)
-        .title_bottom(Line::from(vec![
-            Span::styled(" j/k", theme.footer_key),
-            Span::styled(" scroll ", theme.footer_text),
-            Span::styled(" f", theme.footer_key),
-            Span::styled(" kind ", theme.footer_text),
-            Span::styled(" Esc", theme.footer_key),
-            Span::styled(" close ", theme.footer_text),
-        ]));
+    let block = super::actions::popup(title, theme).title_bottom(super::actions::key_hint(
+        &[("j/k", "scroll"), ("f", "kind"), ("Esc", "close")],
+        theme,
+    ));
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);

@@ -142,6 +142,19 @@ impl Nginx {
         traffic(self.port, path, total, concurrency, timeout)
     }
 
+    /// `nginx -p PREFIX -c CONF -s reload`, as an operator sends it; panics unless it succeeds.
+    pub fn reload(&self) {
+        let out = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(self.dir.path())
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["-s", "reload"])
+            .output()
+            .expect("run nginx -s reload");
+        assert!(out.status.success(), "nginx -s reload: {out:?}");
+    }
+
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
