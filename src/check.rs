@@ -354,6 +354,9 @@ fn scan_file(
     (scanned.log, history)
 }
 
+/// Each log scanned, and each file's past, by the log's index among the sources.
+type Scans = (Vec<(usize, SourceLog)>, Vec<(usize, History)>);
+
 struct LogScan {
     /// Index and label of each file to scan, in order.
     labels: Vec<(usize, String)>,
@@ -363,7 +366,7 @@ struct LogScan {
 impl LogScan {
     /// What was scanned by `deadline`, and each file's past; a log not reached has an error
     /// saying so.
-    fn by(self, deadline: Instant) -> (Vec<(usize, SourceLog)>, Vec<(usize, History)>) {
+    fn by(self, deadline: Instant) -> Scans {
         let mut done = Vec::with_capacity(self.labels.len());
         let mut histories = Vec::new();
         while done.len() < self.labels.len() {
