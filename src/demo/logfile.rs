@@ -73,7 +73,14 @@ pub struct NginxLogs {
 }
 
 impl NginxLogs {
-    pub fn create(scratch: Arc<Scratch>, error: &Path, access: &Path) -> io::Result<NginxLogs> {
+    /// The two logs, with the scene's past in them (see [`nginx_log::past_lines`]): its
+    /// requests answered by `upstream`.
+    pub fn create(
+        scratch: Arc<Scratch>,
+        error: &Path,
+        access: &Path,
+        upstream: SocketAddr,
+    ) -> io::Result<NginxLogs> {
         let pid = std::process::id();
         let logs = NginxLogs {
             files: Mutex::new(Files {
@@ -84,10 +91,13 @@ impl NginxLogs {
             pid,
             connections: AtomicU64::new(1),
         };
-        let now = jiff::Zoned::now();
+        let (errors, requests) = nginx_log::past_lines(&jiff::Zoned::now(), pid, upstream);
         let mut files = logs.lock();
-        for line in nginx_log::startup_lines(&now, pid, pid) {
+        for line in errors {
             files.error.append(&line, &logs.scratch)?;
+        }
+        for line in requests {
+            files.access.append(&line, &logs.scratch)?;
         }
         drop(files);
         Ok(logs)
@@ -127,7 +137,9 @@ mod tests {
         let scratch = Arc::new(Scratch::new().expect("scratch"));
         let dir = scratch.path().to_path_buf();
         let (error, access) = (dir.join("error.log"), dir.join("access.log"));
-        let logs = NginxLogs::create(Arc::clone(&scratch), &error, &access).expect("logs");
+        let upstream = "127.0.0.1:9".parse().expect("addr");
+        let logs =
+            NginxLogs::create(Arc::clone(&scratch), &error, &access, upstream).expect("logs");
         let req = Request {
             client: "192.0.2.1",
             method: "GET",
@@ -141,7 +153,6 @@ mod tests {
             result: Err(Failure::Refused),
             elapsed: std::time::Duration::ZERO,
         };
-        let upstream = "127.0.0.1:9".parse().expect("addr");
         let line = nginx_log::access_line(&jiff::Zoned::now(), &req, upstream, &ex).len() as u64;
         for _ in 0..(ROTATE_BYTES / line + 2) {
             logs.record(&req, upstream, &ex);

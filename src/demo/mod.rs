@@ -165,10 +165,6 @@ impl Demo {
         let started = Instant::now();
 
         let _enter = runtime.enter();
-        let logs = Arc::new(
-            logfile::NginxLogs::create(Arc::clone(&scratch), &error_log, &access_log)
-                .context("cannot create the demo's logs")?,
-        );
         let mut addrs = Vec::new();
         for behaviour in [
             Behaviour::Healthy,
@@ -187,6 +183,11 @@ impl Demo {
         let [shop, payments, search, recommendations, images] = addrs[..] else {
             anyhow::bail!("the demo needs five servers");
         };
+        // The scene's past: nginx served the shop fine, then was reloaded just before.
+        let logs = Arc::new(
+            logfile::NginxLogs::create(Arc::clone(&scratch), &error_log, &access_log, shop)
+                .context("cannot create the demo's logs")?,
+        );
         let down = DownPort::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let inventory = down.addr;
         runtime.spawn(servers::crashing_app(

@@ -137,6 +137,41 @@ pub fn startup_lines(now: &jiff::Zoned, master_pid: u32, worker_pid: u32) -> Vec
     ]
 }
 
+/// How long the scene's nginx has been serving before the demo starts, and how long before the
+/// start it was reloaded: the incident timeline then has a quiet past and a change to name.
+pub const SERVING_FOR: Duration = Duration::from_secs(30 * 60);
+pub const RELOADED_BEFORE: Duration = Duration::from_secs(15);
+
+/// The scene's past, written when it starts: nginx started [`SERVING_FOR`] ago and answered
+/// `upstream` fine every 15 s since, then was reloaded [`RELOADED_BEFORE`] ago. The error
+/// log's lines, then the access log's, oldest first.
+pub fn past_lines(now: &jiff::Zoned, pid: u32, upstream: SocketAddr) -> (Vec<String>, Vec<String>) {
+    let ago = |d: Duration| now.checked_sub(d).unwrap_or_else(|_| now.clone());
+    let mut errors = startup_lines(&ago(SERVING_FOR), pid, pid);
+    let reload = ago(RELOADED_BEFORE)
+        .strftime("%Y/%m/%d %H:%M:%S")
+        .to_string();
+    for message in [
+        format!("signal 1 (SIGHUP) received from {pid}, reconfiguring"),
+        "reconfiguring".to_owned(),
+        "using the \"epoll\" event method".to_owned(),
+        "start worker processes".to_owned(),
+        format!("start worker process {pid}"),
+    ] {
+        errors.push(format!("{reload} [notice] {pid}#{pid}: {message}"));
+    }
+    let step = Duration::from_secs(15);
+    let served = (1..SERVING_FOR.as_secs() / step.as_secs()).map(|i| {
+        let at = ago(SERVING_FOR - step * u32::try_from(i).unwrap_or(0));
+        format!(
+            "198.51.100.23 - - [{}] \"GET / HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0\" us=200 \
+             ua={upstream} rt=0.004 urt=0.004",
+            at.strftime("%d/%b/%Y:%H:%M:%S %z")
+        )
+    });
+    (errors, served.collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,8 +268,14 @@ impl ListenerWatch {
         }
         let source = self.proc_root.display().to_string();
         let mut events = Vec::new();
-        let mut current: HashMap<SocketAddr, Listener> =
-            found.listeners.into_iter().map(|l| (l.addr, l)).collect();
+        // gatewatch itself listening there (its demo's upstreams) is no upstream service.
+        let own = std::process::id();
+        let mut current: HashMap<SocketAddr, Listener> = found
+            .listeners
+            .into_iter()
+            .filter(|l| l.pid != own)
+            .map(|l| (l.addr, l))
+            .collect();
         let Some(previous) = self.known.take() else {
             for l in current.values() {
                 if (since..=now).contains(&l.started) {

@@ -107,10 +107,7 @@ fn headline<'a>(j: &Judged, now: i64, tz: &jiff::tz::TimeZone, theme: &Theme) ->
     };
     let mut facts = vec![j.onset.state.name().to_owned()];
     if j.onset.state != OnsetState::None {
-        facts.push(format!(
-            "a minute counts above {} events",
-            j.onset.threshold
-        ));
+        facts.push(format!("a rise: over {} a minute", j.onset.threshold));
     }
     match j.covered_from {
         Some(t) => facts.push(format!("logs read back to {} only", clock(t, now, tz))),
