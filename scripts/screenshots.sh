@@ -3,7 +3,7 @@
 # upstreams that fail in every way, their nginx logs and a DNS server): tmux runs it, `capture-pane
 # -e` keeps the colours, aha turns the ANSI into HTML and headless Chromium renders it to PNG.
 # Shots: overview, help, upstream-detail, logs-search, host-zoomed, confirm (the confirm dialog of
-# the demo service's restart), checklist (`v`).
+# the demo service's restart), checklist (`v`), timeline (`t`).
 # Needs (installed when missing, Debian): tmux aha chromium fonts-dejavu-core.
 # Exit status 1 when a screen did not show what its shot is for (the PNG is not kept).
 set -euo pipefail
@@ -87,6 +87,8 @@ sleep 0.5
 shot confirm "Confirm: restart inventory" a j Enter
 # Cancel, close the menu, then the checklist with every step's evidence.
 shot checklist "Where to look" n q v
+# Close it, then the incident timeline: when the 502s began, and the reload just before.
+shot timeline "after nginx reloaded" q t
 
 if ((${#failed[@]})); then
   echo "screenshots.sh: not taken: ${failed[*]}" >&2

@@ -163,6 +163,14 @@ fn axis_row<'a>(
     let Some(c) = onset.filter(|&c| c < row.len()) else {
         return Line::from(Span::styled(row.into_iter().collect::<String>(), theme.dim));
     };
+    // An onset in the last columns moves `now` to its left rather than cutting it.
+    let label = row.len().saturating_sub(right.len());
+    if c >= label && c >= right.len() {
+        row[label..].fill(' ');
+        for (slot, ch) in row[c - right.len()..c].iter_mut().zip(right.chars()) {
+            *slot = ch;
+        }
+    }
     row[c] = '▲';
     let before: String = row[..c].iter().collect();
     let after: String = row[c + 1..].iter().collect();
