@@ -465,14 +465,7 @@ fn the_window_then_the_history_before_it_count_what_the_history_alone_counts() {
         "the window is not read twice"
     );
     for (&minute, counts) in &scanned.log.tally.per_minute {
-        let m = Minute {
-            events: counts.causes() + counts.status_502,
-            status_5xx: counts.status_5xx,
-            requests: counts.requests,
-            first_event: counts.first_event,
-            earliest: counts.earliest,
-        };
-        both.merge_max(minute, m);
+        both.merge_max(minute, gatewatch::model::timeline::as_minute(counts));
     }
     assert_eq!(both.minutes, alone.minutes);
     // The older notice came from the history; the newer one was a quiet line of the window.

@@ -106,7 +106,7 @@ impl Timeline {
             return;
         };
         for (&minute, counts) in &tally.per_minute {
-            kept.merge_max(minute, minute_of(counts));
+            kept.merge_max(minute, as_minute(counts));
         }
     }
 
@@ -221,7 +221,7 @@ impl Timeline {
 
 /// A tally's minute as the timeline counts it: bad-gateway events as [`crate::logs::WindowCounts::events`]
 /// counts them (every cause, every 502).
-pub fn minute_of(counts: &MinuteCounts) -> Minute {
+pub fn as_minute(counts: &MinuteCounts) -> Minute {
     Minute {
         events: counts.causes() + counts.status_502,
         status_5xx: counts.status_5xx,

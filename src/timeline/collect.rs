@@ -185,10 +185,7 @@ impl Collector {
         round
             .events
             .extend(self.listeners.events(&self.sources.ports, since, now));
-        if self.rounds.is_multiple_of(SYSTEMD_EVERY)
-            && !self.sources.units.is_empty()
-            && crate::actions::has_systemd()
-        {
+        if self.rounds.is_multiple_of(SYSTEMD_EVERY) && !self.sources.units.is_empty() {
             round.events.extend(super::systemd::unit_events(
                 Path::new("systemctl"),
                 &self.sources.units,
