@@ -14,7 +14,7 @@
 
 mod writer;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
 
 use crate::actions::ServiceState;
@@ -146,18 +146,21 @@ fn upstreams(w: &mut Writer, model: &Model) {
     let view = &model.upstreams;
     // `order` is failing first (down, degraded, unprobed, up): the cap keeps the worst.
     let exported: Vec<usize> = view.order.iter().copied().take(MAX_UPSTREAMS).collect();
-    // Names are unique in the config, but a discovered upstream may share one: such a row is
-    // labelled with its target too, so no two series collide.
-    let mut seen = HashSet::new();
+    // Names are unique in the config, but a discovered upstream may share one: every row of a
+    // shared name is labelled with its target too, so no two series collide and a series keeps
+    // its label whatever the order.
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for row in &view.rows {
+        *uses.entry(row.entry.upstream.name.as_str()).or_default() += 1;
+    }
     let labels: Vec<(usize, String)> = exported
         .iter()
         .map(|&i| {
             let row = &view.rows[i];
             let name = &row.entry.upstream.name;
-            let label = if seen.insert(name.as_str()) {
-                name.clone()
-            } else {
-                row.label()
+            let label = match uses.get(name.as_str()) {
+                Some(1) => name.clone(),
+                _ => row.label(),
             };
             (i, label)
         })

@@ -150,8 +150,11 @@ fn duplicate_names_get_distinct_series() {
     model.upstreams.apply(result(0, 1, Outcome::Ok));
     model.upstreams.apply(result(1, 2, Outcome::Ok));
     let [text, _] = render_both(&model);
-    assert!(text.contains("{upstream=\"same\",phase=\"total\"}"));
-    assert!(text.contains("{upstream=\"same (tcp://127.0.0.1:1001)\",phase=\"total\"}"));
+    assert!(text.contains("{upstream=\"same (tcp://127.0.0.1:1000)\",phase=\"total\"}"));
+    assert!(
+        text.contains("{upstream=\"same (tcp://127.0.0.1:1001)\",phase=\"total\"}"),
+        "{text}"
+    );
 }
 
 #[test]
