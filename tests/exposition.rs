@@ -77,7 +77,11 @@ fn a_refusing_upstream_is_down_a_healthy_one_up_and_promtool_agrees() {
     let refusing = refusing_port();
     let sb = Sandbox::new();
     let mut cfg = String::new();
-    upstream(&mut cfg, "dead", &format!("tcp://127.0.0.1:{}", refusing.port));
+    upstream(
+        &mut cfg,
+        "dead",
+        &format!("tcp://127.0.0.1:{}", refusing.port),
+    );
     upstream(&mut cfg, "fine", &ok.url("http", "/health"));
     let cfg = sb.write("config.toml", &cfg);
 
@@ -93,17 +97,26 @@ fn a_refusing_upstream_is_down_a_healthy_one_up_and_promtool_agrees() {
     );
     assert!(text.contains(&fine), "{text}");
     assert!(
-        text.contains("gatewatch_upstream_probe_failures_total{upstream=\"dead\",outcome=\"refused\"} 1\n"),
+        text.contains(
+            "gatewatch_upstream_probe_failures_total{upstream=\"dead\",outcome=\"refused\"} 1\n"
+        ),
         "{text}"
     );
     assert!(
         text.contains("gatewatch_upstream_status_code{upstream=\"fine\"} 200\n"),
         "{text}"
     );
-    assert!(text.contains("gatewatch_upstream_probe_duration_seconds{upstream=\"fine\",phase=\"total\"} "));
+    assert!(
+        text.contains(
+            "gatewatch_upstream_probe_duration_seconds{upstream=\"fine\",phase=\"total\"} "
+        )
+    );
     assert_eq!(code, 2, "a down upstream is critical, as check's text says");
     assert!(text.contains("\ngatewatch_status 2\n"), "{text}");
-    assert!(text.contains("\ngatewatch_upstreams_not_exported 0\n"), "{text}");
+    assert!(
+        text.contains("\ngatewatch_upstreams_not_exported 0\n"),
+        "{text}"
+    );
     assert!(!text.contains("# EOF"), "the text format has no EOF");
     promtool_accepts(&text);
 
@@ -130,8 +143,10 @@ fn hostile_upstream_names_come_out_escaped_and_promtool_agrees() {
     ));
     let cfg = sb.write("config.toml", &cfg);
     let (text, _) = check(&sb, &cfg, &[]);
+    // The config loader already made the control bytes visible (`\x0a`, `\x1b`); the
+    // exposition escapes the quote and every backslash, its own and theirs.
     assert!(
-        text.contains(r#"gatewatch_upstream_up{upstream="a\"b\\c\nd\\x1b[2J\\x07",target="#),
+        text.contains(r#"gatewatch_upstream_up{upstream="a\"b\\c\\x0ad\\x1b[2J\\x07",target="#),
         "{text}"
     );
     assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'));
@@ -144,7 +159,11 @@ fn output_file_is_replaced_whole_and_a_symlink_there_is_replaced_not_followed() 
     let refusing = refusing_port();
     let sb = Sandbox::new();
     let mut cfg = String::new();
-    upstream(&mut cfg, "dead", &format!("tcp://127.0.0.1:{}", refusing.port));
+    upstream(
+        &mut cfg,
+        "dead",
+        &format!("tcp://127.0.0.1:{}", refusing.port),
+    );
     let cfg = sb.write("config.toml", &cfg);
     let dir = sb.path().join("textfile");
     std::fs::create_dir(&dir).expect("dir");
@@ -155,7 +174,10 @@ fn output_file_is_replaced_whole_and_a_symlink_there_is_replaced_not_followed() 
     let file_arg = file.to_str().expect("utf-8 path");
     let (stdout, code) = check(&sb, &cfg, &["-o", file_arg]);
     assert_eq!(code, 2, "the Nagios status, not the write's");
-    assert!(stdout.is_empty(), "written to the file, not stdout: {stdout}");
+    assert!(
+        stdout.is_empty(),
+        "written to the file, not stdout: {stdout}"
+    );
     assert_eq!(
         std::fs::read_to_string(&victim).expect("victim"),
         "not to be touched\n",
@@ -166,7 +188,10 @@ fn output_file_is_replaced_whole_and_a_symlink_there_is_replaced_not_followed() 
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(text.starts_with("# HELP gatewatch_up "), "{text}");
-    assert!(text.ends_with("gatewatch_upstreams_not_exported 0\n") || text.contains("\ngatewatch_upstreams_not_exported 0\n"));
+    assert!(
+        text.ends_with("gatewatch_upstreams_not_exported 0\n")
+            || text.contains("\ngatewatch_upstreams_not_exported 0\n")
+    );
     promtool_accepts(&text);
     let left: Vec<String> = std::fs::read_dir(&dir)
         .expect("list")

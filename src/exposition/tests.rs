@@ -173,3 +173,145 @@ fn accept_picks_openmetrics_only_when_asked() {
     );
     assert_eq!(Format::OpenMetrics.content_type(), OPENMETRICS_CONTENT_TYPE);
 }
+
+fn lookup(name: &str, addr: &str, rcode: Option<crate::dns::Rcode>) -> crate::dns::DnsResult {
+    use crate::dns::{Answer, DnsResult, Nameserver, Source};
+    let failed = rcode.is_some_and(|c| c != crate::dns::Rcode::NoError);
+    DnsResult {
+        name: name.into(),
+        nameserver: Nameserver::Addr("127.0.0.53:53".parse().unwrap()),
+        answers: if failed {
+            vec![]
+        } else {
+            vec![Answer {
+                addr: addr.parse().unwrap(),
+                ttl: Some(30),
+            }]
+        },
+        cname_chain: vec![],
+        rcode,
+        latency: Duration::from_millis(12),
+        error: failed.then(|| "SERVFAIL".to_owned()),
+        source: Source::Dns,
+    }
+}
+
+fn round(seq: u64, results: Vec<crate::dns::DnsResult>) -> crate::dns::DnsRound {
+    crate::dns::DnsRound {
+        seq,
+        finished_at: now(),
+        elapsed: Duration::from_millis(20),
+        nameservers: vec![],
+        results,
+        problems: vec![],
+        family: vec![],
+    }
+}
+
+#[test]
+fn dns_lookups_failures_and_answer_changes_since_start() {
+    use crate::dns::Rcode;
+    let mut model = model_of(&[]);
+    model.apply_dns(
+        round(
+            1,
+            vec![
+                lookup("app.internal", "10.0.0.1", Some(Rcode::NoError)),
+                lookup("db.internal", "", Some(Rcode::ServFail)),
+            ],
+        ),
+        now(),
+    );
+    model.apply_dns(
+        round(
+            2,
+            vec![
+                lookup("app.internal", "10.0.0.2", Some(Rcode::NoError)),
+                lookup("db.internal", "", Some(Rcode::ServFail)),
+            ],
+        ),
+        now(),
+    );
+    let judged = assess(&model, now());
+    let serve = render(&model, &judged, Mode::Serve, now(), Format::Text);
+    assert!(serve.contains(
+        "gatewatch_dns_lookup_duration_seconds{name=\"app.internal\",nameserver=\"127.0.0.53:53\"} 0.012\n"
+    ), "{serve}");
+    assert!(
+        serve.contains("gatewatch_dns_lookup_failures_total{name=\"db.internal\",nameserver=\"127.0.0.53:53\",rcode=\"SERVFAIL\"} 2\n"),
+        "two rounds, two failures: {serve}"
+    );
+    assert!(
+        serve.contains("gatewatch_dns_answer_changes_total{name=\"app.internal\"} 1\n"),
+        "{serve}"
+    );
+    let check = render(&model, &judged, Mode::Check, now(), Format::Text);
+    assert!(
+        !check.contains("gatewatch_dns_answer_changes_total"),
+        "{check}"
+    );
+    assert!(check.contains("gatewatch_dns_lookup_failures_total{"));
+}
+
+#[test]
+fn host_and_services_as_the_report_converts_them() {
+    use crate::actions::{ServiceState, ServiceStatus};
+    use crate::host::{EphemeralPorts, HostSample, TcpState, TcpStates};
+    let mut model = model_of(&[]);
+    model.apply_host(HostSample {
+        hostname: "proxy-1".into(),
+        uptime: Duration::from_secs(100),
+        cores: 2,
+        cpu_total: 1.0,
+        cpu_per_core: vec![1.0, 1.0],
+        load: [0.1, 0.1, 0.1],
+        mem_used: 1,
+        mem_total: 4,
+        swap_used: 0,
+        swap_total: 0,
+        processes: vec![],
+        sockets: Ok(TcpStates {
+            counts: [(TcpState::Established, 3), (TcpState::TimeWait, 7)]
+                .into_iter()
+                .collect(),
+            malformed_lines: 0,
+        }),
+        ports: Ok(EphemeralPorts {
+            low: 32768,
+            high: 60999,
+            in_use: 5,
+            ..Default::default()
+        }),
+        sockets_age: Duration::ZERO,
+        files: Err("/proc/sys/fs/file-nr: Permission denied".into()),
+    });
+    let status = |name: &str, state| ServiceStatus {
+        service: 0,
+        name: name.into(),
+        state,
+        detail: String::new(),
+        command: None,
+        at: now(),
+    };
+    model.services.statuses = vec![
+        Some(status("nginx", ServiceState::Running)),
+        Some(status("php-fpm", ServiceState::Stopped)),
+        Some(status("mystery", ServiceState::Unknown)),
+    ];
+    let [text, _] = render_both(&model);
+    for line in [
+        "gatewatch_host_ephemeral_ports_used 5\n",
+        "gatewatch_host_ephemeral_ports_available 28232\n",
+        "gatewatch_host_sockets{state=\"ESTABLISHED\"} 3\n",
+        "gatewatch_host_sockets{state=\"TIME_WAIT\"} 7\n",
+        "gatewatch_service_up{service=\"nginx\"} 1\n",
+        "gatewatch_service_up{service=\"php-fpm\"} 0\n",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(!text.contains("mystery"), "an unknown state is no sample");
+    assert!(
+        !text.contains("gatewatch_host_file_handles"),
+        "unreadable: absent, not 0"
+    );
+}
