@@ -38,7 +38,11 @@ impl Writer {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
         };
-        let _ = writeln!(self.out, "# HELP {family} {}", escape_help(help));
+        let _ = writeln!(
+            self.out,
+            "# HELP {family} {}",
+            escape_help(help, self.format)
+        );
         let _ = writeln!(self.out, "# TYPE {family} {kind}");
     }
 
@@ -109,15 +113,15 @@ fn push_float(out: &mut String, x: f64) {
     }
 }
 
-/// HELP text: both formats escape `\` and newline (OpenMetrics also `"`, harmless in text).
-/// Our HELP strings are constants, but they go through here all the same.
-fn escape_help(help: &str) -> String {
+/// HELP text: both formats escape `\` and newline, OpenMetrics `"` too (the text format would
+/// keep its backslash). Our HELP strings are constants, but they go through here all the same.
+fn escape_help(help: &str, format: Format) -> String {
     let mut out = String::with_capacity(help.len());
     for c in help.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
-            '"' => out.push_str("\\\""),
+            '"' if format == Format::OpenMetrics => out.push_str("\\\""),
             c => out.push(c),
         }
     }
@@ -181,12 +185,20 @@ mod tests {
             (Format::OpenMetrics, "# TYPE gatewatch_x counter\n"),
         ] {
             let mut w = Writer::new(format);
-            w.family("gatewatch_x_total", Kind::Counter, "Line one\nback\\slash");
+            w.family(
+                "gatewatch_x_total",
+                Kind::Counter,
+                "Line \"one\"\nback\\slash",
+            );
             w.sample("gatewatch_x_total", &[("a", "b")], 3u64);
             w.sample("gatewatch_x_total", &[("a", "c")], f64::INFINITY);
             let out = w.finish();
             assert!(out.contains(family), "{out}");
-            assert!(out.contains(r"Line one\nback\\slash"), "{out}");
+            let help = match format {
+                Format::Text => r#"Line "one"\nback\\slash"#,
+                Format::OpenMetrics => r#"Line \"one\"\nback\\slash"#,
+            };
+            assert!(out.contains(help), "{out}");
             assert!(out.contains("gatewatch_x_total{a=\"b\"} 3\n"), "{out}");
             assert!(out.contains("gatewatch_x_total{a=\"c\"} +Inf\n"), "{out}");
             assert_eq!(out.ends_with("# EOF\n"), format == Format::OpenMetrics);
