@@ -69,9 +69,18 @@ pub struct Cli {
 pub enum Command {
     /// Run every check once, print a report and exit 0 ok, 1 warning, 2 critical, 3 unknown
     Check {
-        /// Print one JSON object instead of text
+        /// Output: text (a Nagios line and the report), json (one object), or prometheus (the
+        /// text exposition format, for node_exporter's textfile collector)
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text, conflicts_with = "json")]
+        format: CheckFormat,
+        /// Same as --format json
         #[arg(long)]
         json: bool,
+        /// Write to FILE instead of stdout, replacing it whole: a temporary file beside it, mode
+        /// 0644, renamed over FILE (a scrape never reads half of it; a symlink at FILE is
+        /// replaced, not followed)
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         deadline: Deadline,
     },
@@ -95,6 +104,13 @@ pub enum Command {
     },
     /// Print the man page (roff): `gatewatch man > /usr/local/share/man/man1/gatewatch.1`
     Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Prometheus,
 }
 
 /// How long `check` and `report` may take: past it they print what they have, and what did not

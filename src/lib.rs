@@ -17,6 +17,7 @@ pub mod diagnosis;
 pub mod diagnostics;
 pub mod discover;
 pub mod dns;
+pub mod exposition;
 pub mod firewall;
 pub mod host;
 pub mod keymap;

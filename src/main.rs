@@ -3,14 +3,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use gatewatch::cli::{Cli, Command};
+use gatewatch::cli::{CheckFormat, Cli, Command};
 use gatewatch::dashboard::{self, Ended};
 use gatewatch::dns::DnsSettings;
 use gatewatch::status::{Finding, Status};
 use gatewatch::timeline::collect::Sources;
 use gatewatch::upstream::catalog::{self, Catalog, NginxBinary, ProxyConfigs};
 use gatewatch::{
-    actions, check, config, demo, diagnostics, open_files, private_dir, report, theme, tui,
+    actions, check, config, demo, diagnostics, exposition, open_files, private_dir, report, theme,
+    tui,
 };
 
 /// Exit status for a config error, before the terminal is touched (Nagios "unknown").
@@ -80,15 +81,45 @@ fn main() -> ExitCode {
     let catalog = catalog::build(&loaded.config, &proxies);
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());
     match cli.command {
-        Some(Command::Check { json, deadline }) => {
+        Some(Command::Check {
+            format,
+            json,
+            output,
+            deadline,
+        }) => {
             let (model, judged) = one_round(&loaded, &catalog, &services, false, deadline.timeout);
-            let report = report::Report::new(&model, &judged, std::time::SystemTime::now());
-            if json {
-                println!("{}", report::to_json(&report));
-            } else {
-                print!("{}", report::to_text(&report));
+            let now = std::time::SystemTime::now();
+            let status = judged.status;
+            let format = if json { CheckFormat::Json } else { format };
+            let out = match format {
+                CheckFormat::Json => {
+                    format!(
+                        "{}\n",
+                        report::to_json(&report::Report::new(&model, &judged, now))
+                    )
+                }
+                CheckFormat::Text => report::to_text(&report::Report::new(&model, &judged, now)),
+                CheckFormat::Prometheus => exposition::render(
+                    &model,
+                    &judged,
+                    exposition::Mode::Check,
+                    now,
+                    exposition::Format::Text,
+                ),
+            };
+            // Not written is unknown to a monitor: its result went nowhere.
+            let written = match output {
+                None => print(out.as_bytes()) == ExitCode::SUCCESS,
+                Some(path) => report::replace_whole(&path, &out)
+                    .inspect_err(|e| {
+                        let _ = writeln!(std::io::stderr(), "gatewatch: {}: {e}", path.display());
+                    })
+                    .is_ok(),
+            };
+            match written {
+                true => ExitCode::from(status.exit_code() as u8),
+                false => ExitCode::from(CONFIG_ERROR),
             }
-            ExitCode::from(report.status.exit_code() as u8)
         }
         Some(Command::Report { output, deadline }) => {
             let (model, judged) = one_round(&loaded, &catalog, &services, true, deadline.timeout);

@@ -1,7 +1,7 @@
 //! The DNS checks' state: the last round of lookups, the drift seen since the first one, and
 //! the findings both give.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 
 use crate::dns::{self, DnsResult, DnsRound, DriftTracker};
@@ -27,6 +27,44 @@ pub struct Dns {
     pub named_ports: BTreeSet<u16>,
     /// Addresses the proxy failed at on those ports, already asked about.
     suspects: HashSet<SocketAddr>,
+    /// What the exposition's counters count since this model was made.
+    pub totals: DnsTotals,
+}
+
+/// Keys counted at most, per map: past it a new name or nameserver is not counted (the names
+/// come from the config and discovery, so only a hostile config gets near it).
+pub const TOTALS_KEPT: usize = 2_000;
+
+/// Failed lookups and answer changes since start: the last round alone cannot say how many.
+#[derive(Debug, Default)]
+pub struct DnsTotals {
+    /// Per (name, nameserver, rcode); the rcode is "none" when no response came.
+    pub failures: BTreeMap<(String, String, String), u64>,
+    /// Per name: the answer changes the drift tracker saw.
+    pub changes: BTreeMap<String, u64>,
+}
+
+impl DnsTotals {
+    fn count(&mut self, round: &DnsRound, drift: &DriftTracker) {
+        for r in round.results.iter().filter(|r| !r.is_ok()) {
+            let rcode = r.rcode.map_or_else(|| "none".to_owned(), |c| c.to_string());
+            bump(
+                &mut self.failures,
+                (r.name.clone(), r.nameserver.to_string(), rcode),
+            );
+        }
+        for (name, _) in drift.changes_in(round.seq) {
+            bump(&mut self.changes, name.to_owned());
+        }
+    }
+}
+
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
+    if let Some(n) = map.get_mut(&key) {
+        *n += 1;
+    } else if map.len() < TOTALS_KEPT {
+        map.insert(key, 1);
+    }
 }
 
 /// How one name fares across every nameserver asked.
@@ -79,6 +117,7 @@ impl Dns {
             return false;
         }
         self.drift.observe(&round);
+        self.totals.count(&round, &self.drift);
         self.findings = dns::assess(&round);
         self.findings.extend(self.drift.findings());
         // `dns::assess` already words the round's problems (an unreadable hosts file, ...).

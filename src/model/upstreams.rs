@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::status::{Finding, Status};
 use crate::upstream::catalog::{Catalog, Entry};
-use crate::upstream::{History, ProbeResult, Sample, State};
+use crate::upstream::{History, Outcome, ProbeResult, Sample, State};
 
 /// Results whose text (error, address) each row keeps for the detail view; the history keeps
 /// the rest of them (time, outcome, status, latency) as compact samples.
@@ -35,6 +35,9 @@ pub struct UpstreamRow {
     /// Why it has no result, when it was never probed on purpose: `check`'s time budget ran out
     /// before its turn ([`NOT_PROBED_BUDGET`]).
     pub not_probed: Option<&'static str>,
+    /// Failed results since this row was made, per outcome (the exposition's counter): the
+    /// history's ring forgets, a counter must not go down. Only outcomes seen take a slot.
+    pub failures: Vec<(Outcome, u64)>,
 }
 
 /// Why `check` reports an upstream without a result.
@@ -105,6 +108,7 @@ impl Upstreams {
                 recent: VecDeque::new(),
                 proxy: None,
                 not_probed: None,
+                failures: Vec::new(),
             })
             .collect();
         let longest = |f: fn(&UpstreamRow) -> usize| rows.iter().map(f).max().unwrap_or(0);
@@ -169,8 +173,15 @@ impl Upstreams {
                 addr: result.addr.as_deref().map(Arc::from),
             },
         };
+        let outcome = result.outcome;
         if !row.history.push(result) {
             return false;
+        }
+        if !outcome.is_ok() {
+            match row.failures.iter_mut().find(|(o, _)| *o == outcome) {
+                Some((_, n)) => *n += 1,
+                None => row.failures.push((outcome, 1)),
+            }
         }
         row.not_probed = None;
         if row.recent.len() == DETAIL_RESULTS {
@@ -290,7 +301,6 @@ impl Upstreams {
 pub(crate) mod tests {
     use super::*;
     use crate::config::{HttpMethod, StatusRange, Target, Upstream};
-    use crate::upstream::Outcome;
     use std::time::Duration;
 
     pub(crate) fn entry(name: &str, port: u16) -> Entry {

@@ -22,4 +22,4 @@ pub use model::{
 pub use snapshot::{LOG_LINES, ReportLine, Snapshot, newest, relevant};
 pub use text::to_text;
 pub use timeline::{EventReport, SHOWN_EVENTS, TimelineReport, rfc3339};
-pub use write::{write_into, write_new, write_to_state_dir};
+pub use write::{replace_whole, write_into, write_new, write_to_state_dir};

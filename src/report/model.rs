@@ -178,7 +178,7 @@ impl Report {
 }
 
 impl FirewallReport {
-    fn new(model: &Model) -> Self {
+    pub(crate) fn new(model: &Model) -> Self {
         let Some(fw) = &model.firewall else {
             return FirewallReport::default();
         };

@@ -1,4 +1,5 @@
-//! Writing a report: a new file, owner-only, never through a link.
+//! Writing a report: a new file, owner-only, never through a link; and replacing a file whole
+//! (`check --format prometheus -o`), so a reader never sees half of it.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
@@ -14,14 +15,57 @@ use crate::private_dir::PrivateDir;
 /// existing file or a symlink at `path` (even a dangling one) is an error, so a report cannot be
 /// redirected onto another file.
 pub fn write_new(path: &Path, contents: &str) -> io::Result<()> {
+    write_new_mode(path, contents, 0o600)
+}
+
+/// [`write_new`] with `mode`, set on the open file so the umask cannot narrow it.
+fn write_new_mode(path: &Path, contents: &str, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
+}
+
+/// Replaces `path` with `contents`, mode 0644 (node_exporter's textfile collector reads it as
+/// another user): written to a new temporary file beside it (created exclusively, so a link
+/// planted at that name is refused, not followed), then renamed over `path`. A reader sees the
+/// old file or the new one, never a part; a symlink at `path` itself is replaced, not followed.
+pub fn replace_whole(path: &Path, contents: &str) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    for n in 0..100 {
+        // A leading dot: the textfile collector reads only `*.prom`, and this ends otherwise.
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}-{n}.tmp", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        match write_new_mode(&tmp, contents, 0o644) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
+        return std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        });
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "100 temporary files are in the way",
+    ))
 }
 
 /// Writes `report-<time>.md` into `$XDG_STATE_HOME/gatewatch` (or `~/.local/state/gatewatch`);
@@ -84,6 +128,34 @@ mod tests {
             timeline_lines: vec![],
             actions: vec!["14:02:11 restart web: exit 0 in 1.2 s".into()],
         }
+    }
+
+    #[test]
+    fn replacing_writes_whole_files_0644_and_never_follows_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let path = tmp.path().join("gatewatch.prom");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        // A link planted at the first temporary name is refused and left alone.
+        let planted = tmp
+            .path()
+            .join(format!(".gatewatch.prom.{}-0.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        replace_whole(&path, "a 1\n").expect("replaced");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a 1\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with("-1.tmp"))
+            .collect();
+        assert!(left.is_empty(), "no temporary file left behind");
     }
 
     #[test]
