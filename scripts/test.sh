@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # and lower the open-file limit with `prlimit`), haproxy, apache2 and caddy (each started with a
 # config of its own on a loopback port, in front of loopback upstreams; HAProxy's stats socket is
 # read for its own view of its servers, Caddy's admin API for its running config, and
-# `caddy adapt` judges the Caddyfile reader).
+# `caddy adapt` judges the Caddyfile reader), prometheus (scrapes `gatewatch serve`; its HTTP API is
+# queried for what it stored).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -25,6 +26,7 @@ have ip || need+=(iproute2)
 have haproxy || need+=(haproxy)
 have apache2 || need+=(apache2)
 have caddy || need+=(caddy)
+have prometheus || need+=(prometheus)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -32,7 +34,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2 caddy; do
+for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2 caddy prometheus; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 

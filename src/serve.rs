@@ -35,7 +35,8 @@ use crate::model::{Assessment, Model, Watch, assess};
 pub const DEFAULT_PORT: u16 = 10502;
 
 /// Loopback: metrics name the host's upstreams and logs, not for every network to read.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT);
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT);
 
 /// Connections served at once; one more is closed at once (a scraper tries again next time).
 pub const MAX_CONNECTIONS: usize = 16;
@@ -162,7 +163,9 @@ fn apply(model: &mut Model, event: Event, now: SystemTime) -> (bool, bool) {
 
 /// A poisoned lock still holds a usable model: a panic in one scrape must not stop the others.
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Mutex<Shared>>) {

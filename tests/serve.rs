@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::nginx::{Nginx, free_port};
-use servers::refusing_port;
 use common::{BIN, Sandbox, require_tool};
+use servers::refusing_port;
 
 /// The timeline reads no host file: no kernel log, no package logs.
 const QUIET_TIMELINE: &str = "[timeline]\nkernel = \"/dev/null\"\npackages = []\n";
@@ -146,7 +146,10 @@ fn metrics_healthz_and_nothing_else_answer() {
     );
     assert!(body.lines().any(|l| l == "gatewatch_up 1"), "{body}");
     assert!(body.contains("# TYPE gatewatch_up gauge"), "{body}");
-    assert!(!body.contains("# EOF"), "the text format has no EOF: {body}");
+    assert!(
+        !body.contains("# EOF"),
+        "the text format has no EOF: {body}"
+    );
 
     // As Prometheus asks.
     let (code, head, body) = request(
@@ -177,7 +180,10 @@ fn metrics_healthz_and_nothing_else_answer() {
     assert_eq!(header(&head, "allow"), Some("GET, HEAD"), "{head}");
 
     // A head past hyper's 8 KiB buffer is refused, not buffered.
-    let big = format!("GET /metrics HTTP/1.0\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let big = format!(
+        "GET /metrics HTTP/1.0\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     let (code, head, _) = request(p, &big);
     assert_eq!(code, 431, "{head}");
 }
@@ -265,7 +271,9 @@ fn listening_beyond_loopback_is_warned_about_and_loopback_is_not() {
     let sb = Sandbox::new();
     let serve = Serve::start_on(&sb, QUIET_TIMELINE, &[], "0.0.0.0");
     assert!(
-        serve.stderr().contains("warning: serving metrics on 0.0.0.0:"),
+        serve
+            .stderr()
+            .contains("warning: serving metrics on 0.0.0.0:"),
         "{}",
         serve.stderr()
     );
@@ -420,14 +428,16 @@ fn prometheus_scrapes_upstreams_up_and_down_and_nginx_502s() {
         refusing.port, nginx.port
     );
     let sb = Sandbox::new();
-    let serve = Serve::start(&sb, &config, &["--nginx-conf", nginx.conf.to_str().expect("path")]);
+    let serve = Serve::start(
+        &sb,
+        &config,
+        &["--nginx-conf", nginx.conf.to_str().expect("path")],
+    );
     let prom = Prometheus::scraping(serve.port);
 
-    prom.wait_for(
-        "gatewatch_upstream_up",
-        "refusing down, healthy up",
-        |s| value_of(s, "refusing") == Some(0.0) && value_of(s, "healthy") == Some(1.0),
-    );
+    prom.wait_for("gatewatch_upstream_up", "refusing down, healthy up", |s| {
+        value_of(s, "refusing") == Some(0.0) && value_of(s, "healthy") == Some(1.0)
+    });
 
     let access = nginx.dir.path().join("access.log").display().to_string();
     let of_access = |s: &[(serde_json::Value, f64)]| {
@@ -443,9 +453,7 @@ fn prometheus_scrapes_upstreams_up_and_down_and_nginx_502s() {
     for _ in 0..3 {
         assert_eq!(nginx.get("/cart").0, 502, "nginx answers 502");
     }
-    prom.wait_for(
-        "gatewatch_log_502_total",
-        "three 502s counted",
-        |s| of_access(s) == Some(3.0),
-    );
+    prom.wait_for("gatewatch_log_502_total", "three 502s counted", |s| {
+        of_access(s) == Some(3.0)
+    });
 }
