@@ -28,10 +28,11 @@ use crate::dashboard::{self, Options};
 use crate::exposition::{self, Format, Mode};
 use crate::model::{Assessment, Model, Watch, assess};
 
-/// The default port. The Prometheus project's "Default port allocations" wiki page lists
-/// exporters' ports; its original range 9100-9999 was fully allocated by mid-2023 and the list
-/// continues above 10000. This port is outside the ranges seen claimed there, and is to be
-/// registered on that page for gatewatch.
+/// The default port. The Prometheus project's "Default port allocations" wiki page
+/// (github.com/prometheus/prometheus/wiki/Default-port-allocations) lists exporters' ports: its
+/// first range, 9100-9999, was fully allocated by mid-2023 and allocations went on above 10000
+/// (10019 by 2024). 10502 is past those; it is to be checked against the live page and
+/// registered there for gatewatch.
 pub const DEFAULT_PORT: u16 = 10502;
 
 /// Loopback: metrics name the host's upstreams and logs, not for every network to read.

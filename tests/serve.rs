@@ -439,6 +439,11 @@ fn prometheus_scrapes_upstreams_up_and_down_and_nginx_502s() {
         value_of(s, "refusing") == Some(0.0) && value_of(s, "healthy") == Some(1.0)
     });
 
+    // Judged by the same assessment as the dashboard: an upstream down is critical.
+    prom.wait_for("gatewatch_status", "critical", |s| {
+        s.iter().map(|(_, v)| *v).collect::<Vec<_>>() == [2.0]
+    });
+
     let access = nginx.dir.path().join("access.log").display().to_string();
     let of_access = |s: &[(serde_json::Value, f64)]| {
         s.iter()
