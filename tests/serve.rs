@@ -462,3 +462,53 @@ fn prometheus_scrapes_upstreams_up_and_down_and_nginx_502s() {
         of_access(s) == Some(3.0)
     });
 }
+
+#[test]
+fn promtool_finds_nothing_to_fix_in_the_exposition() {
+    let promtool = require_tool(
+        &["promtool"],
+        "run ./scripts/test.sh, or apt-get install -y prometheus",
+    );
+    let refusing = refusing_port();
+    // A hostile name: quotes, a backslash and an escape byte in a label value.
+    let config = format!(
+        "{QUIET_TIMELINE}\n[[upstream]]\nname = \"sh\\\"op\\\\\\u001b[2J\"\n\
+         url = \"http://127.0.0.1:{}/\"\ninterval = \"1s\"\ntimeout = \"1s\"\n",
+        refusing.port
+    );
+    let sb = Sandbox::new();
+    let serve = Serve::start(&sb, &config, &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (_, _, body) = request(serve.port, "GET /metrics HTTP/1.0\r\n\r\n");
+        if body.contains("gatewatch_upstream_up{") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no upstream probed: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        body.contains(r#"upstream="sh\"op\\\\x1b[2J""#),
+        "escaped as the format requires: {body}"
+    );
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let out = check.wait_with_output().expect("promtool output");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {}{}\n{body}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
