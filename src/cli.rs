@@ -94,6 +94,14 @@ pub enum Command {
         #[command(flatten)]
         deadline: Deadline,
     },
+    /// Run the collectors headless and serve their metrics for Prometheus: GET /metrics (the
+    /// text format, or OpenMetrics when asked through Accept) and GET /healthz. Never runs an
+    /// action; SIGTERM or SIGINT stops it
+    Serve {
+        /// Address to listen on, IP:PORT; an address beyond loopback is warned about
+        #[arg(long, value_name = "ADDR", default_value_t = crate::serve::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
     /// Open the dashboard on a built-in scene: local upstreams that fail in every way, their nginx
     /// logs and a DNS server, all on 127.0.0.1 and removed on quit. Needs no config and no root
     Demo,

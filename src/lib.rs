@@ -34,6 +34,7 @@ pub mod proxy_view;
 pub mod regular_file;
 pub mod report;
 pub mod sanitize;
+pub mod serve;
 pub mod source_error;
 pub mod status;
 pub mod theme;

@@ -126,6 +126,25 @@ fn main() -> ExitCode {
             let snapshot = report::Snapshot::new(&model, &judged, jiff::Zoned::now(), Vec::new());
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
+        Some(Command::Serve { listen }) => {
+            let c = &loaded.config;
+            let logs = catalog.log_sources(c);
+            let opts = dashboard::Options {
+                refresh: c.refresh,
+                dns: DnsSettings::for_catalog(c, &catalog),
+                timeline: Sources::new(&c.timeline, &catalog, &logs, &services),
+                logs,
+                services,
+                catalog,
+                theme,
+                mouse: false,
+                read_only: Some("serve never runs actions".into()),
+                notice: None,
+                notices: notices(&loaded),
+                gateway: c.gateway.clone(),
+            };
+            run_serve(opts, listen)
+        }
         Some(Command::Demo | Command::Completions { .. } | Command::Man) => {
             unreachable!("handled before the config is loaded")
         }
@@ -275,6 +294,31 @@ fn demo(cli: &Cli) -> ExitCode {
     // Signals and panics remove the scene through `tui`'s exit hook; a plain return, here.
     drop(scene);
     code
+}
+
+/// `gatewatch serve`: 0 when stopped by SIGTERM or SIGINT, 1 when it could not start.
+fn run_serve(opts: dashboard::Options, listen: std::net::SocketAddr) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gatewatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = runtime.block_on(gatewatch::serve::run(opts, listen));
+    // As the dashboard: a lookup in flight on a blocking thread does not hold up the exit.
+    runtime.shutdown_timeout(QUIT_GRACE);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            let _ = writeln!(std::io::stderr(), "gatewatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_dashboard(opts: dashboard::Options) -> ExitCode {

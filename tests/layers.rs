@@ -6,8 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Modules allowed to know the terminal: the UI state, drawing, the terminal, the event loop,
-/// the key table, the theme (ratatui styles), and the demo (which runs the dashboard).
-const FRONT_END: [&str; 8] = [
+/// the key table, the theme (ratatui styles), the demo (which runs the dashboard), and `serve`
+/// (headless, but fed by the dashboard's collectors and their `Event`s).
+const FRONT_END: [&str; 9] = [
     "app",
     "ui",
     "tui",
@@ -15,6 +16,7 @@ const FRONT_END: [&str; 8] = [
     "keymap",
     "theme",
     "demo",
+    "serve",
     "main.rs",
 ];
 
