@@ -155,6 +155,7 @@ fn probe(i: usize, seq: u64, round: u64) -> ProbeResult {
         detail: detail.into(),
         addr: Some(format!("10.0.{}.{}:8080", i / 10, i % 250)),
         cert_not_after: None,
+        phases: gatewatch::upstream::Phases::default(),
     }
 }
 

@@ -328,6 +328,7 @@ pub(crate) mod tests {
             detail: String::new(),
             addr: None,
             cert_not_after: None,
+            phases: crate::upstream::Phases::default(),
         }
     }
 

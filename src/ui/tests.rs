@@ -291,6 +291,7 @@ fn upstream_app(size: (u16, u16)) -> App {
                     .into(),
             ),
             cert_not_after: None,
+            phases: crate::upstream::Phases::default(),
         });
     };
     for t in 0..20u64 {
