@@ -115,6 +115,7 @@ fn upstreams() -> anyhow::Result<Upstreams> {
             source: format!("/etc/nginx/sites-enabled/shop:{}", 10 + i),
             flags: vec!["max_fails=3".into()],
             notes: Vec::new(),
+            limits: None,
         });
     }
     let catalog = Catalog {

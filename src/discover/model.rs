@@ -83,6 +83,23 @@ pub struct DiscoveredTarget {
     pub target: Target,
     pub flags: ServerFlags,
     pub source: SourceLoc,
+    /// The proxy's own time limits for requests to it (nginx `proxy_pass` only).
+    pub limits: Option<ProxyLimits>,
+}
+
+/// How long the proxy waits on a target before it gives up (and answers 502 or 504): nginx's
+/// `proxy_connect_timeout` and `proxy_read_timeout` as they apply to the `proxy_pass` using it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyLimits {
+    pub connect_timeout: Limit,
+    pub read_timeout: Limit,
+}
+
+/// One effective limit and the directive that set it; `from` is `None` for the proxy's default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub value: Duration,
+    pub from: Option<SourceLoc>,
 }
 
 /// How the proxy treats a server: what explains it being idle or skipped when it is.

@@ -313,6 +313,7 @@ pub(crate) mod tests {
             source: "config".into(),
             flags: vec![],
             notes: vec![],
+            limits: None,
         }
     }
 

@@ -248,6 +248,7 @@ fn upstream_app(size: (u16, u16)) -> App {
         source: "/etc/nginx/sites-enabled/shop:12".into(),
         flags: vec!["max_fails=3".into()],
         notes: vec![],
+        limits: None,
     };
     let catalog = Catalog {
         entries: vec![

@@ -56,6 +56,8 @@ pub struct Entry {
     /// What discovery says of how it reads the server: "address 127.1 read as 127.0.0.1",
     /// "health check at 10.0.0.9:8081", "via socks4 127.0.0.1:1080 (the hop is probed)".
     pub notes: Vec<String>,
+    /// The proxy's own timeouts for it, when discovery read them (nginx `proxy_pass`).
+    pub limits: Option<crate::discover::ProxyLimits>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -182,6 +184,7 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 source: "config".into(),
                 flags: vec![],
                 notes: vec![],
+                limits: None,
             })
             .collect()
     };
@@ -318,6 +321,7 @@ fn entry_from_discovery(t: DiscoveredTarget) -> Entry {
         source: t.source.to_string(),
         flags,
         notes: t.flags.notes,
+        limits: t.limits,
     }
 }
 
