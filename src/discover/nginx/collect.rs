@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use super::compiled::CompiledDefaults;
 use super::parser::Directive;
+use super::timeouts::Timeouts;
 use super::upstreams::{Group, Member, Namespace, Pass, Protocol, emit_group, emit_pass};
 use super::values::{
     PassError, parse_address, parse_endpoint, parse_url, resolver_addr, server_flags,
 };
-use super::timeouts::Timeouts;
 use super::vars::Vars;
 use super::walk::{Block, Visitor};
 use crate::discover::address::{Endpoint, HostPort};

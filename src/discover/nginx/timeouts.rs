@@ -68,7 +68,10 @@ impl Timeouts {
         };
         if slot.is_some() {
             // nginx refuses to start on this; the first one is kept.
-            return sink.error_at(at, invalid(&format!("\"{}\" directive is duplicate", d.name)));
+            return sink.error_at(
+                at,
+                invalid(&format!("\"{}\" directive is duplicate", d.name)),
+            );
         }
         *slot = Some(Limit {
             value,
