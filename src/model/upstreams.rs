@@ -35,6 +35,8 @@ pub struct UpstreamRow {
     /// Why it has no result, when it was never probed on purpose: `check`'s time budget ran out
     /// before its turn ([`NOT_PROBED_BUDGET`]).
     pub not_probed: Option<&'static str>,
+    /// Where the last result's time went (the detail view shows it).
+    pub phases: crate::upstream::Phases,
 }
 
 /// Why `check` reports an upstream without a result.
@@ -105,6 +107,7 @@ impl Upstreams {
                 recent: VecDeque::new(),
                 proxy: None,
                 not_probed: None,
+                phases: Default::default(),
             })
             .collect();
         let longest = |f: fn(&UpstreamRow) -> usize| rows.iter().map(f).max().unwrap_or(0);
@@ -169,10 +172,12 @@ impl Upstreams {
                 addr: result.addr.as_deref().map(Arc::from),
             },
         };
+        let phases = result.phases;
         if !row.history.push(result) {
             return false;
         }
         row.not_probed = None;
+        row.phases = phases;
         if row.recent.len() == DETAIL_RESULTS {
             row.recent.pop_front();
         } else if row.recent.capacity() == 0 {
