@@ -123,3 +123,60 @@ async fn tcp_targets_resolve_and_connect_and_unix_ones_only_connect() {
     assert!(result.phases.connect.is_some(), "{result:#?}");
     assert_within_total(&result);
 }
+
+/// A real nginx gives up on a slow upstream after its `proxy_read_timeout` (504); discovery reads
+/// that limit from nginx's own config, and the probe's `first_byte` shows the upstream is slower
+/// than it, while its connect is well within `proxy_connect_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_gives_up_at_its_read_timeout_and_the_phases_say_why() {
+    use common::nginx::Nginx;
+
+    let server = Server::start(Behaviour::slow(Duration::from_millis(1500))).await;
+    let port = server.port();
+    let nginx = tokio::task::spawn_blocking(move || {
+        Nginx::start(
+            "  proxy_connect_timeout 2s;\n",
+            &format!(
+                "    location / {{\n      proxy_pass http://127.0.0.1:{port};\n      \
+                 proxy_read_timeout 1s;\n    }}\n"
+            ),
+        )
+    })
+    .await
+    .expect("nginx started");
+    let (status, nginx) = tokio::task::spawn_blocking(move || (nginx.get("/report").0, nginx))
+        .await
+        .expect("a request through nginx");
+    assert_eq!(status, 504, "{}", nginx.error_log());
+
+    let found = gatewatch::discover::nginx(&nginx.conf);
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    let target = found
+        .targets
+        .iter()
+        .find(|t| t.name == format!("127.0.0.1:{port}"))
+        .expect("the proxied server");
+    let limits = target.limits.as_ref().expect("nginx's limits");
+    assert_eq!(limits.connect_timeout.value, Duration::from_secs(2));
+    assert_eq!(limits.read_timeout.value, Duration::from_secs(1));
+    let text = std::fs::read_to_string(&nginx.conf).expect("conf");
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    let read_at = limits
+        .read_timeout
+        .from
+        .as_ref()
+        .expect("set in the config");
+    assert_eq!(Some(read_at.line), line_of("proxy_read_timeout 1s"));
+    assert_eq!(read_at.file, nginx.conf);
+
+    let result = probe_once(&upstream(&server.url("http", "/report"))).await;
+    let p = result.phases;
+    assert!(
+        p.first_byte.expect("a first byte") > limits.read_timeout.value,
+        "{result:#?}"
+    );
+    assert!(
+        p.connect.expect("a connect") < limits.connect_timeout.value,
+        "{result:#?}"
+    );
+}

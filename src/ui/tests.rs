@@ -475,7 +475,7 @@ fn upstream_detail_shows_phases_beside_the_proxys_limits() {
     let term = render(&mut a, 120, 16);
     let screen = term.backend().to_string();
     assert!(
-        screen.contains("resolve 1.0 ms  connect 0.4 ms  tls 12 ms  first byte 2.1 s  total 2.1 s"),
+        screen.contains("resolve 1 ms  connect 0.4 ms  tls 12 ms  first byte 2.1 s  total 2.1 s"),
         "{screen}"
     );
     assert!(

@@ -78,11 +78,13 @@ fn short(d: Duration) -> String {
     } else {
         (ms, "ms")
     };
-    if value >= 10.0 {
-        format!("{value:.0} {unit}")
+    let text = if value >= 10.0 {
+        format!("{value:.0}")
     } else {
-        format!("{value:.1} {unit}")
-    }
+        format!("{value:.1}")
+    };
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {unit}")
 }
 
 /// Instants marked during one request.
@@ -279,7 +281,7 @@ mod tests {
         };
         assert_eq!(
             phases.summary(),
-            "resolve 1.0 ms  connect 0.4 ms  tls 12 ms  first byte 2.1 s  total 2.1 s"
+            "resolve 1 ms  connect 0.4 ms  tls 12 ms  first byte 2.1 s  total 2.1 s"
         );
         assert_eq!(Phases::default().summary(), "");
         let json = serde_json::to_value(Phases {

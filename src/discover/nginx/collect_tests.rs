@@ -401,8 +401,11 @@ fn compiled_in_logs_fill_in_what_the_config_does_not_name() {
     assert_eq!(elsewhere[0].source.to_string(), from);
 }
 
-/// Each target's (connect, read) timeouts in seconds, with the line that set each (0: default).
-fn limits(d: &Discovery) -> Vec<(String, (u64, usize), (u64, usize))> {
+/// A timeout in whole seconds and the line that set it (0: nginx's default).
+type Seconds = (u64, usize);
+
+/// Each target's connect and read timeouts.
+fn limits(d: &Discovery) -> Vec<(String, Seconds, Seconds)> {
     let show = |l: &crate::discover::model::Limit| {
         (l.value.as_secs(), l.from.as_ref().map_or(0, |at| at.line))
     };
