@@ -115,6 +115,7 @@ fn upstreams() -> anyhow::Result<Upstreams> {
             source: format!("/etc/nginx/sites-enabled/shop:{}", 10 + i),
             flags: vec!["max_fails=3".into()],
             notes: Vec::new(),
+            limits: None,
         });
     }
     let catalog = Catalog {
@@ -155,6 +156,7 @@ fn probe(i: usize, seq: u64, round: u64) -> ProbeResult {
         detail: detail.into(),
         addr: Some(format!("10.0.{}.{}:8080", i / 10, i % 250)),
         cert_not_after: None,
+        phases: gatewatch::upstream::Phases::default(),
     }
 }
 

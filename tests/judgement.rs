@@ -79,6 +79,7 @@ fn entry(name: &str, host: &str, port: u16) -> Entry {
         source: "config".into(),
         flags: vec![],
         notes: vec![],
+        limits: None,
     }
 }
 

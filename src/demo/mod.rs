@@ -315,6 +315,7 @@ fn catalog(config: &Config) -> Catalog {
                 source: "gatewatch demo".into(),
                 flags: vec![],
                 notes: vec![],
+                limits: None,
             })
             .collect(),
         read_from: vec!["gatewatch demo".into()],

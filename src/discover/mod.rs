@@ -22,8 +22,8 @@ pub use caddy::{DEFAULT_ADMIN as CADDY_DEFAULT_ADMIN, caddy, caddy_json};
 pub use haproxy::haproxy;
 pub use model::{
     ApiKind, DiscoveredApi, DiscoveredLog, DiscoveredTarget, Discovery, DiscoveryError,
-    DiscoveryErrorKind, LogElsewhere, LogKindHint, ServerFlags, SourceLoc, Unprobeable,
-    UnusedGroup,
+    DiscoveryErrorKind, Limit, LogElsewhere, LogKindHint, ProxyLimits, ServerFlags, SourceLoc,
+    Unprobeable, UnusedGroup,
 };
 pub use nginx::{
     CompiledDefaults, find_binary as find_nginx_binary, nginx, nginx_with_defaults,

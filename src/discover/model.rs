@@ -83,6 +83,46 @@ pub struct DiscoveredTarget {
     pub target: Target,
     pub flags: ServerFlags,
     pub source: SourceLoc,
+    /// The proxy's own time limits for requests to it (nginx `proxy_pass` only).
+    pub limits: Option<ProxyLimits>,
+}
+
+/// How long the proxy waits on a target before it gives up (and answers 502 or 504): nginx's
+/// `proxy_connect_timeout` and `proxy_read_timeout` as they apply to the `proxy_pass` using it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyLimits {
+    pub connect_timeout: Limit,
+    pub read_timeout: Limit,
+}
+
+impl fmt::Display for ProxyLimits {
+    /// "proxy_connect_timeout 60s, proxy_read_timeout 120s (/etc/nginx/sites-enabled/shop:8)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let one = |name: &str, l: &Limit| {
+            // As nginx's docs write them: "60s", "500ms".
+            let value = match l.value.subsec_millis() {
+                0 => format!("{}s", l.value.as_secs()),
+                _ => format!("{}ms", l.value.as_millis()),
+            };
+            match &l.from {
+                Some(at) => format!("{name} {value} ({at})"),
+                None => format!("{name} {value}"),
+            }
+        };
+        write!(
+            f,
+            "{}, {}",
+            one("proxy_connect_timeout", &self.connect_timeout),
+            one("proxy_read_timeout", &self.read_timeout)
+        )
+    }
+}
+
+/// One effective limit and the directive that set it; `from` is `None` for the proxy's default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub value: Duration,
+    pub from: Option<SourceLoc>,
 }
 
 /// How the proxy treats a server: what explains it being idle or skipped when it is.

@@ -145,6 +145,7 @@ mod tests {
             source: "config".into(),
             flags: vec![],
             notes: vec![],
+            limits: None,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct UpstreamRow {
     /// Failed results since this row was made, per outcome (the exposition's counter): the
     /// history's ring forgets, a counter must not go down. Only outcomes seen take a slot.
     pub failures: Vec<(Outcome, u64)>,
+    /// Where the last result's time went (the detail view shows it).
+    pub phases: crate::upstream::Phases,
 }
 
 /// Why `check` reports an upstream without a result.
@@ -109,6 +111,7 @@ impl Upstreams {
                 proxy: None,
                 not_probed: None,
                 failures: Vec::new(),
+                phases: Default::default(),
             })
             .collect();
         let longest = |f: fn(&UpstreamRow) -> usize| rows.iter().map(f).max().unwrap_or(0);
@@ -174,6 +177,7 @@ impl Upstreams {
             },
         };
         let outcome = result.outcome;
+        let phases = result.phases;
         if !row.history.push(result) {
             return false;
         }
@@ -184,6 +188,7 @@ impl Upstreams {
             }
         }
         row.not_probed = None;
+        row.phases = phases;
         if row.recent.len() == DETAIL_RESULTS {
             row.recent.pop_front();
         } else if row.recent.capacity() == 0 {
@@ -323,6 +328,7 @@ pub(crate) mod tests {
             source: "config".into(),
             flags: vec![],
             notes: vec![],
+            limits: None,
         }
     }
 
@@ -338,6 +344,7 @@ pub(crate) mod tests {
             detail: String::new(),
             addr: None,
             cert_not_after: None,
+            phases: crate::upstream::Phases::default(),
         }
     }
 

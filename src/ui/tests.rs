@@ -248,6 +248,7 @@ fn upstream_app(size: (u16, u16)) -> App {
         source: "/etc/nginx/sites-enabled/shop:12".into(),
         flags: vec!["max_fails=3".into()],
         notes: vec![],
+        limits: None,
     };
     let catalog = Catalog {
         entries: vec![
@@ -291,6 +292,7 @@ fn upstream_app(size: (u16, u16)) -> App {
                     .into(),
             ),
             cert_not_after: None,
+            phases: crate::upstream::Phases::default(),
         });
     };
     for t in 0..20u64 {
@@ -391,6 +393,95 @@ fn upstream_detail_shows_the_full_error_and_last_results() {
     let screen = term.backend().to_string();
     assert!(
         screen.contains("Connection refused (os error 111)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(term.backend());
+}
+
+/// The last probe's phases, and nginx's own timeouts for the upstream's location beside them: a
+/// first byte close to `proxy_read_timeout` is where the proxy gives up.
+#[test]
+fn upstream_detail_shows_phases_beside_the_proxys_limits() {
+    use crate::config::{HttpMethod, StatusRange, Target, Upstream};
+    use crate::discover::{Limit, ProxyLimits, SourceLoc};
+    use crate::model::upstreams::Upstreams;
+    use crate::upstream::catalog::{Catalog, Entry};
+    use crate::upstream::{Outcome, Phases, ProbeResult};
+    use std::time::SystemTime;
+
+    let ms = Duration::from_micros;
+    let entry = Entry {
+        upstream: Upstream {
+            name: "reports".into(),
+            url: "https://reports.internal:8443/"
+                .parse::<Target>()
+                .expect("url"),
+            timeout: Duration::from_secs(5),
+            interval: Duration::from_secs(2),
+            expect: StatusRange::DEFAULT,
+            method: HttpMethod::Get,
+            host: None,
+            tls_verify: false,
+            slow: Duration::from_millis(500),
+        },
+        group: None,
+        source: "/etc/nginx/sites-enabled/reports:14".into(),
+        flags: vec![],
+        notes: vec![],
+        limits: Some(ProxyLimits {
+            connect_timeout: Limit {
+                value: Duration::from_secs(60),
+                from: None,
+            },
+            read_timeout: Limit {
+                value: Duration::from_secs(3),
+                from: Some(SourceLoc {
+                    file: "/etc/nginx/sites-enabled/reports".into(),
+                    line: 15,
+                }),
+            },
+        }),
+    };
+    let catalog = Catalog {
+        entries: vec![entry],
+        ..Catalog::default()
+    };
+    let mut view = Upstreams::new(&catalog);
+    view.apply(ProbeResult {
+        target_index: 0,
+        seq: 1,
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 5),
+        outcome: Outcome::Ok,
+        status_code: Some(200),
+        latency: Some(ms(2_113_400)),
+        elapsed: ms(2_114_000),
+        detail: "HTTP 200 OK".into(),
+        addr: Some("10.0.0.7:8443".into()),
+        cert_not_after: None,
+        phases: Phases {
+            resolve: Some(ms(1_000)),
+            connect: Some(ms(400)),
+            tls: Some(ms(12_000)),
+            first_byte: Some(ms(2_100_000)),
+            total: Some(ms(2_114_000)),
+        },
+    });
+    let mut a = App::new(clock(), (120, 16));
+    a.update(Event::Host(Box::new(sample())));
+    a.set_upstreams(view);
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('z'));
+    key(&mut a, KeyCode::Enter);
+    let term = render(&mut a, 120, 16);
+    let screen = term.backend().to_string();
+    assert!(
+        screen.contains("resolve 1 ms  connect 0.4 ms  tls 12 ms  first byte 2.1 s  total 2.1 s"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(
+            "proxy_connect_timeout 60s, proxy_read_timeout 3s (/etc/nginx/sites-enabled/reports:15)"
+        ),
         "{screen}"
     );
     insta::assert_snapshot!(term.backend());

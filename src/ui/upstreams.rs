@@ -429,6 +429,7 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
             theme.dim,
         ),
     ]));
+    lines.extend(phases(row, theme));
     if let Some(p) = &row.proxy {
         lines.push(Line::from(Span::styled(
             format!("  {}", p.summary()),
@@ -496,6 +497,28 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, row: &UpstreamRow, theme: &T
     .areas(area);
     frame.render_widget(top, top_area);
     frame.render_widget(Paragraph::new(lines[head_rows..].to_vec()), rest);
+}
+
+/// The last probe's phases and, under them, the proxy's own limits for this upstream: a connect
+/// that takes as long as `proxy_connect_timeout` is told from a first byte slower than
+/// `proxy_read_timeout`.
+fn phases(row: &UpstreamRow, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let summary = row.phases.summary();
+    if !summary.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("  last probe   ", theme.accent),
+            Span::styled(summary, theme.text),
+        ]));
+    }
+    if let Some(limits) = &row.entry.limits {
+        let text = crate::sanitize::sanitize(&limits.to_string()).into_owned();
+        lines.push(Line::from(vec![
+            Span::styled("  nginx limits ", theme.accent),
+            Span::styled(text, theme.dim),
+        ]));
+    }
+    lines
 }
 
 fn clock(app: &App, at: std::time::SystemTime) -> String {

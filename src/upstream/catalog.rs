@@ -56,6 +56,8 @@ pub struct Entry {
     /// What discovery says of how it reads the server: "address 127.1 read as 127.0.0.1",
     /// "health check at 10.0.0.9:8081", "via socks4 127.0.0.1:1080 (the hop is probed)".
     pub notes: Vec<String>,
+    /// The proxy's own timeouts for it, when discovery read them (nginx `proxy_pass`).
+    pub limits: Option<crate::discover::ProxyLimits>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -182,6 +184,7 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 source: "config".into(),
                 flags: vec![],
                 notes: vec![],
+                limits: None,
             })
             .collect()
     };
@@ -318,6 +321,7 @@ fn entry_from_discovery(t: DiscoveredTarget) -> Entry {
         source: t.source.to_string(),
         flags,
         notes: t.flags.notes,
+        limits: t.limits,
     }
 }
 
@@ -350,7 +354,7 @@ mod tests {
         let nginx = write(
             dir.path(),
             "nginx.conf",
-            "events {}\nhttp {\n error_log /var/log/nginx/e.log;\n upstream app { server 10.0.0.5:8080 backup; }\n server { location / { proxy_pass http://app; } }\n}\n",
+            "events {}\nhttp {\n error_log /var/log/nginx/e.log;\n upstream app { server 10.0.0.5:8080 backup; }\n server { proxy_read_timeout 90s; location / { proxy_pass http://app; } }\n}\n",
         );
         let proxies = only_nginx(dir.path(), nginx.clone());
         let discovered = build(&Config::default(), &proxies);
@@ -361,6 +365,12 @@ mod tests {
         assert_eq!(e.source, format!("{}:4", nginx.display()));
         assert_eq!(e.upstream.expect, DISCOVERED_EXPECT);
         assert!(!e.upstream.tls_verify);
+        // nginx's own limits for the location that uses it: the server's, else the default.
+        let limits = e.limits.as_ref().expect("nginx limits");
+        assert_eq!(limits.read_timeout.value, Duration::from_secs(90));
+        assert_eq!(limits.read_timeout.from.as_ref().map(|at| at.line), Some(5));
+        assert_eq!(limits.connect_timeout.value, Duration::from_secs(60));
+        assert_eq!(limits.connect_timeout.from, None);
 
         let text = "[[upstream]]\nname = \"mine\"\nurl = \"tcp://127.0.0.1:9\"\n";
         let config = crate::config::parse(text, Path::new("c.toml")).expect("config");
@@ -368,6 +378,7 @@ mod tests {
         assert_eq!(configured.entries.len(), 1);
         assert_eq!(configured.entries[0].upstream.name, "mine");
         assert_eq!(configured.entries[0].source, "config");
+        assert_eq!(configured.entries[0].limits, None);
         assert_eq!(configured.logs.len(), 1, "logs still come from nginx");
     }
 

@@ -14,8 +14,13 @@ use reqwest::tls::TlsInfo;
 use reqwest::{Client, Method, Response, StatusCode};
 use tokio::time::{Instant, timeout_at};
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
 use super::cert;
 use super::outcome::{self, Outcome, clean};
+use super::phases::{self, MarkTlsStart, Phases, TimeConnect};
 use super::probe::{Attempt, show};
 use super::resolve::SystemResolver;
 use crate::config::{HttpMethod, Upstream};
@@ -61,9 +66,9 @@ fn key(upstream: &Upstream) -> ClientKey {
     (upstream.tls_verify, upstream.timeout)
 }
 
-fn build((tls_verify, connect_timeout): ClientKey) -> reqwest::Result<Client> {
+fn build((tls_verify, connect_timeout): ClientKey) -> Result<Client, BuildError> {
     install_crypto_provider();
-    Client::builder()
+    Ok(Client::builder()
         .pool_max_idle_per_host(0)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -71,12 +76,83 @@ fn build((tls_verify, connect_timeout): ClientKey) -> reqwest::Result<Client> {
         .no_proxy()
         .http1_only()
         .referer(false)
-        .tls_danger_accept_invalid_certs(!tls_verify)
+        .tls_backend_preconfigured(tls_config(tls_verify)?)
+        .connector_layer(TimeConnect)
         // The leaf certificate on https responses, for its expiry; plain http gets none.
         .tls_info(true)
         .user_agent(USER_AGENT)
         .dns_resolver(Arc::new(SystemResolver))
-        .build()
+        .build()?)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
+}
+
+/// The TLS config reqwest would build (the platform's verifier, or none when `tls_verify` is off;
+/// ALPN http/1.1), with a session store that marks the handshake's start for [`Phases`].
+fn tls_config(tls_verify: bool) -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous();
+    let builder = if tls_verify {
+        let verifier = rustls_platform_verifier::Verifier::new(provider)?;
+        builder.with_custom_certificate_verifier(Arc::new(verifier))
+    } else {
+        builder.with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+    };
+    let mut config = builder.with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.resumption = rustls::client::Resumption::store(Arc::new(MarkTlsStart::new()));
+    Ok(config)
+}
+
+/// Accepts any certificate (`tls_verify = false`), still checking that the server holds its key.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// reqwest is built without a crypto provider so that ring (small, quick to build) is used rather
@@ -89,6 +165,7 @@ fn install_crypto_provider() {
     });
 }
 
+/// One request, its phases timed (see [`super::phases`]).
 pub(crate) async fn probe(
     client: &Client,
     upstream: &Upstream,
@@ -97,6 +174,21 @@ pub(crate) async fn probe(
     port: u16,
     deadline: Instant,
 ) -> Attempt {
+    let ((mut attempt, headers), marks) =
+        phases::marked(request(client, upstream, url, host, port, deadline)).await;
+    attempt.phases = marks.http_phases(headers, Instant::now());
+    attempt
+}
+
+/// The attempt, and when the response headers came.
+async fn request(
+    client: &Client,
+    upstream: &Upstream,
+    url: &str,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> (Attempt, Option<Instant>) {
     let started = Instant::now();
     // Known before connecting only for IP literals; otherwise only a response tells.
     let literal = host
@@ -115,13 +207,14 @@ pub(crate) async fn probe(
     }
     let response = match timeout_at(deadline, request.send()).await {
         Ok(Ok(response)) => response,
-        Ok(Err(err)) => return Attempt::error(&err, literal),
+        Ok(Err(err)) => return (Attempt::error(&err, literal), None),
         Err(_) => {
             let detail = format!("no answer within {}", show(upstream.timeout));
-            return Attempt::failed(Outcome::Timeout, detail, literal);
+            return (Attempt::failed(Outcome::Timeout, detail, literal), None);
         }
     };
-    let latency = started.elapsed();
+    let headers = Instant::now();
+    let latency = headers - started;
     let status = response.status();
     let addr = response.remote_addr().map(|a| a.to_string()).or(literal);
     let location = location(&response);
@@ -150,14 +243,16 @@ pub(crate) async fn probe(
     if let Some(problem) = body.problem {
         detail.push_str(&format!(" ({problem})"));
     }
-    Attempt {
+    let attempt = Attempt {
         outcome: if ok { Outcome::Ok } else { Outcome::BadStatus },
         status_code: Some(code),
         latency: Some(latency),
         detail: clean(&detail),
         addr,
         cert_not_after,
-    }
+        phases: Phases::default(),
+    };
+    (attempt, Some(headers))
 }
 
 /// "HTTP 502 Bad Gateway": the canonical reason, not the server's, which is free text.

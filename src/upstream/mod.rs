@@ -11,6 +11,7 @@ mod cert;
 mod history;
 mod http;
 mod outcome;
+mod phases;
 mod probe;
 mod resolve;
 mod scheduler;
@@ -26,6 +27,7 @@ pub use history::{
 };
 pub use http::MAX_BODY_BYTES;
 pub use outcome::{MAX_DETAIL_CHARS, Outcome};
+pub use phases::Phases;
 pub use probe::{MAX_PARALLEL, probe_all, probe_all_by, probe_once};
 pub use scheduler::{
     BATCH_WINDOW, JITTER, MAX_BATCH_WINDOW, MAX_IN_FLIGHT, ProbeScheduler, ProberStats,
@@ -53,6 +55,8 @@ pub struct ProbeResult {
     /// Time the whole probe took, failures included (e.g. how long a timeout waited).
     #[serde(rename = "elapsed_ms", serialize_with = "millis")]
     pub elapsed: Duration,
+    /// Where the time went: resolve, connect, tls, first byte, total (see [`Phases`]).
+    pub phases: Phases,
     /// What happened, for people: "HTTP 200 OK", or the reason and the full error chain.
     /// Sanitised (it can hold server-controlled bytes) and at most [`MAX_DETAIL_CHARS`].
     pub detail: String,
@@ -115,6 +119,7 @@ mod tests {
             status_code: Some(502),
             latency: Some(Duration::from_micros(1500)),
             elapsed: Duration::from_micros(2250),
+            phases: Phases::default(),
             detail: "HTTP 502 Bad Gateway, expected 200-399".into(),
             addr: Some("127.0.0.1:8080".into()),
             cert_not_after: None,

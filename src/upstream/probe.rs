@@ -10,7 +10,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::http::Clients;
 use super::outcome::{self, Outcome, clean};
-use super::{ProbeResult, http, socket};
+use super::{Phases, ProbeResult, http, socket};
 use crate::config::{Target, Upstream};
 
 /// Extra time past the upstream's timeout before the outer guard gives up. Each probe kind already
@@ -34,6 +34,8 @@ pub(crate) struct Attempt {
     pub addr: Option<String>,
     /// The https upstream's leaf certificate's notAfter (unix seconds), when it was seen.
     pub cert_not_after: Option<i64>,
+    /// Filled by the probe kind; `total` is set when the result is stamped.
+    pub phases: Phases,
 }
 
 impl Attempt {
@@ -45,6 +47,7 @@ impl Attempt {
             detail,
             addr,
             cert_not_after: None,
+            phases: Phases::default(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Attempt {
             detail: clean(detail.as_ref()),
             addr,
             cert_not_after: None,
+            phases: Phases::default(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Attempt {
             addr,
             // A verified handshake that failed on an expired certificate still tells when.
             cert_not_after: outcome::expired_not_after(err),
+            phases: Phases::default(),
         }
     }
 }
@@ -101,6 +106,7 @@ impl Prober {
                     None,
                 )
             });
+        let elapsed = started.elapsed();
         ProbeResult {
             target_index,
             seq,
@@ -108,7 +114,11 @@ impl Prober {
             outcome: attempt.outcome,
             status_code: attempt.status_code,
             latency: attempt.latency,
-            elapsed: started.elapsed(),
+            elapsed,
+            phases: Phases {
+                total: Some(elapsed),
+                ..attempt.phases
+            },
             detail: attempt.detail,
             addr: attempt.addr,
             cert_not_after: attempt.cert_not_after,

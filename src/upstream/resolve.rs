@@ -45,7 +45,10 @@ impl reqwest::dns::Resolve for SystemResolver {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             // Port 0: reqwest puts in the URL's port.
-            let addrs = resolve(&host, 0).await?;
+            super::phases::resolve_started();
+            let addrs = resolve(&host, 0).await;
+            super::phases::resolve_done();
+            let addrs = addrs?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }

@@ -397,6 +397,7 @@ mod tests {
             detail: String::new(),
             addr: None,
             cert_not_after: None,
+            phases: crate::upstream::Phases::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! A successful connect is all they check; the connection is closed at once.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,16 +14,43 @@ use super::probe::{Attempt, show};
 use super::resolve::resolve;
 
 /// Connects to each address of `host` in turn until one accepts; the latency includes the lookup.
+/// Phases: `resolve` (names only, not IP literals) and `connect` (every address tried), each
+/// until it ended or the probe gave up.
 pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration, deadline: Instant) -> Attempt {
     let started = Instant::now();
-    let addrs = match timeout_at(deadline, resolve(host, port)).await {
+    let lookup = host.parse::<IpAddr>().is_err();
+    let resolved = timeout_at(deadline, resolve(host, port)).await;
+    let connect_start = Instant::now();
+    let resolve_phase = lookup.then(|| connect_start - started);
+    let addrs = match resolved {
         Ok(Ok(addrs)) => addrs,
-        Ok(Err(err)) => return Attempt::error(&err, None),
+        Ok(Err(err)) => return with_phases(Attempt::error(&err, None), resolve_phase, None),
         Err(_) => {
             let detail = format!("name lookup of {host:?} not done within {}", show(timeout));
-            return Attempt::failed(Outcome::Timeout, detail, None);
+            let attempt = Attempt::failed(Outcome::Timeout, detail, None);
+            return with_phases(attempt, resolve_phase, None);
         }
     };
+    let attempt = connect_any(addrs, timeout, deadline, started).await;
+    with_phases(attempt, resolve_phase, Some(connect_start.elapsed()))
+}
+
+fn with_phases(
+    mut attempt: Attempt,
+    resolve: Option<Duration>,
+    connect: Option<Duration>,
+) -> Attempt {
+    attempt.phases.resolve = resolve;
+    attempt.phases.connect = connect;
+    attempt
+}
+
+async fn connect_any(
+    addrs: Vec<SocketAddr>,
+    timeout: Duration,
+    deadline: Instant,
+    started: Instant,
+) -> Attempt {
     let tried = addrs.len();
     let mut last: Option<(io::Error, SocketAddr)> = None;
     for addr in addrs {
@@ -61,6 +88,13 @@ pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration, deadline: Inst
 /// listen backlog is `busy`: the server is there but saturated, which is a third fix. A path that
 /// is no socket at all is an `error` of the proxy's config.
 pub(crate) async fn unix(path: &Path, timeout: Duration, deadline: Instant) -> Attempt {
+    let started = Instant::now();
+    let mut attempt = unix_attempt(path, timeout, deadline).await;
+    attempt.phases.connect = Some(started.elapsed());
+    attempt
+}
+
+async fn unix_attempt(path: &Path, timeout: Duration, deadline: Instant) -> Attempt {
     let started = Instant::now();
     let shown = path.display().to_string();
     match timeout_at(deadline, UnixStream::connect(path)).await {

@@ -267,6 +267,7 @@ impl Collector {
                     target,
                     flags,
                     source: at.clone(),
+                    limits: None,
                 })
             }
             Ok(Worker::Balancer(name)) => {

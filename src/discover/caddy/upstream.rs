@@ -59,6 +59,7 @@ pub(super) fn record(
                     target: d.target,
                     flags: ServerFlags::default(),
                     source: at.clone(),
+                    limits: None,
                 });
             }
         }

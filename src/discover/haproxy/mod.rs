@@ -349,6 +349,7 @@ impl ConfigParser {
                 target,
                 flags: s.flags,
                 source: s.at,
+                limits: None,
             });
         }
     }

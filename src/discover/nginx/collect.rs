@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::compiled::CompiledDefaults;
 use super::parser::Directive;
+use super::timeouts::Timeouts;
 use super::upstreams::{Group, Member, Namespace, Pass, Protocol, emit_group, emit_pass};
 use super::values::{
     PassError, parse_address, parse_endpoint, parse_url, resolver_addr, server_flags,
@@ -63,6 +64,7 @@ pub(super) struct Collector {
     scope: Vec<usize>,
     next_scope: usize,
     vars: Vars,
+    timeouts: Timeouts,
     /// Whether nginx falls back on its compiled-in logs (see `finish`).
     main_error_log: bool,
     http_block: bool,
@@ -99,6 +101,7 @@ impl Visitor for Collector {
             self.mention(d.args.iter().skip(1));
         }
         let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
+        self.timeouts.directive(&names, &self.scope, d, at, sink);
         match d.name.as_str() {
             "upstream" if d.block => self.upstream(ns, d, at, sink),
             "server" if in_upstream && !d.block => self.member(ns, d, at, sink),
@@ -159,6 +162,7 @@ impl Collector {
             scope: Vec::new(),
             next_scope: 0,
             vars: Vars::default(),
+            timeouts: Timeouts::default(),
             main_error_log: false,
             http_block: false,
             http_access_log: false,
@@ -218,6 +222,7 @@ impl Collector {
             http: None,
             other: false,
             runtime: false,
+            limits: None,
             at: at.clone(),
         });
     }
@@ -279,7 +284,8 @@ impl Collector {
             }));
             return;
         }
-        if let Some(p) = parse_pass(ns, &d.name, value, value, at, sink) {
+        if let Some(mut p) = parse_pass(ns, &d.name, value, value, at, sink) {
+            p.scope = self.scope.clone();
             self.items.push(Item::Pass(p));
         } else if let Some(host) = literal_host(value) {
             // Reported as invalid, yet nginx takes any name of a group: the group is still used.
@@ -327,7 +333,10 @@ impl Collector {
             };
             let value = self.vars.substitute(&v.value, &v.scope);
             match parse_pass(v.ns, &v.directive, &v.value, &value, &v.at, sink) {
-                Some(p) => self.items.push(Item::Pass(p)),
+                Some(mut p) => {
+                    p.scope = v.scope;
+                    self.items.push(Item::Pass(p));
+                }
                 None if value.contains('$') => {
                     dynamic.insert(v.ns);
                     // "$scheme://name$uri": only the scheme varies, the group is named.
@@ -336,6 +345,13 @@ impl Collector {
                     }
                 }
                 None => {}
+            }
+        }
+        for item in &mut self.items {
+            if let Item::Pass(p) = item
+                && matches!(p.protocol, Protocol::Http { .. })
+            {
+                p.limits = Some(self.timeouts.effective(&p.scope));
             }
         }
         let mut direct = vec![false; self.items.len()];
@@ -360,6 +376,8 @@ impl Collector {
                 continue;
             }
             self.groups[g].used_by(p.protocol);
+            let group = &mut self.groups[g];
+            group.limits = group.limits.take().or_else(|| p.limits.clone());
         }
         for (ns, host, protocol) in &self.named {
             if let Some(g) = self.find_group(*ns, host) {
@@ -478,6 +496,8 @@ fn parse_pass(
         protocol,
         endpoint,
         at: at.clone(),
+        scope: Vec::new(),
+        limits: None,
     })
 }
 

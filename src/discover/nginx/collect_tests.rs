@@ -400,3 +400,109 @@ fn compiled_in_logs_fill_in_what_the_config_does_not_name() {
     assert_eq!(elsewhere[0].to, "stderr");
     assert_eq!(elsewhere[0].source.to_string(), from);
 }
+
+/// A timeout in whole seconds and the line that set it (0: nginx's default).
+type Seconds = (u64, usize);
+
+/// Each target's connect and read timeouts.
+fn limits(d: &Discovery) -> Vec<(String, Seconds, Seconds)> {
+    let show = |l: &crate::discover::model::Limit| {
+        (l.value.as_secs(), l.from.as_ref().map_or(0, |at| at.line))
+    };
+    d.targets
+        .iter()
+        .map(|t| {
+            let l = t.limits.as_ref().unwrap();
+            (
+                t.name.clone(),
+                show(&l.connect_timeout),
+                show(&l.read_timeout),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn proxy_timeouts_come_from_the_innermost_block_that_sets_them() {
+    let (_dir, d) = discover(
+        "http {
+    proxy_read_timeout 30s;
+    upstream app { server 127.0.0.1:9001; server 127.0.0.1:9002; }
+    server {
+        proxy_connect_timeout 5;
+        location /slow {
+            proxy_pass http://127.0.0.1:9003;
+            proxy_read_timeout 2m;
+        }
+        location /app {
+            proxy_pass http://app;
+        }
+        location /nested {
+            location /nested/deeper {
+                proxy_pass http://127.0.0.1:9004;
+                proxy_connect_timeout 750ms;
+            }
+        }
+    }
+    server {
+        location / { proxy_pass http://127.0.0.1:9005; }
+    }
+}
+",
+    );
+    assert_eq!(errors(&d), Vec::<String>::new());
+    // The location's own setting, written after the pass; the server's; the http one.
+    assert_eq!(
+        limits(&d),
+        vec![
+            ("app 127.0.0.1:9001".into(), (5, 5), (30, 2)),
+            ("app 127.0.0.1:9002".into(), (5, 5), (30, 2)),
+            ("127.0.0.1:9003".into(), (5, 5), (120, 8)),
+            ("127.0.0.1:9004".into(), (0, 16), (30, 2)),
+            ("127.0.0.1:9005".into(), (60, 0), (30, 2)),
+        ]
+    );
+    let deeper = &d.targets[3].limits.as_ref().unwrap().connect_timeout;
+    assert_eq!(deeper.value, std::time::Duration::from_millis(750));
+}
+
+#[test]
+fn proxy_timeouts_default_to_sixty_seconds_and_only_proxy_pass_has_them() {
+    let (_dir, d) = discover(
+        "http {
+    server {
+        location / { proxy_pass http://127.0.0.1:9001; }
+        location ~ \\.php$ { fastcgi_pass 127.0.0.1:9000; }
+        location /bad { proxy_read_timeout soon; proxy_pass http://127.0.0.1:9002; }
+    }
+}
+stream { server { listen 5432; proxy_pass 127.0.0.1:5433; proxy_connect_timeout 1s; } }
+",
+    );
+    assert_eq!(
+        errors(&d),
+        vec!["5: invalid value in \"proxy_read_timeout\""]
+    );
+    let limits: Vec<_> = d
+        .targets
+        .iter()
+        .map(|t| (t.name.as_str(), t.limits.clone()))
+        .collect();
+    let default = crate::discover::model::Limit {
+        value: std::time::Duration::from_secs(60),
+        from: None,
+    };
+    let nginx_default = Some(crate::discover::model::ProxyLimits {
+        connect_timeout: default.clone(),
+        read_timeout: default,
+    });
+    assert_eq!(
+        limits,
+        vec![
+            ("127.0.0.1:9001", nginx_default.clone()),
+            ("127.0.0.1:9000", None),
+            ("127.0.0.1:9002", nginx_default),
+            ("127.0.0.1:5433", None),
+        ]
+    );
+}

@@ -6,6 +6,7 @@ mod known;
 mod lexer;
 mod parser;
 mod time;
+mod timeouts;
 mod upstreams;
 mod values;
 mod vars;

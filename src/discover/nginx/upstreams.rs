@@ -6,7 +6,9 @@ use std::net::Ipv4Addr;
 
 use super::collect::invalid;
 use crate::discover::address::{Endpoint, host_port_text, http_target, tcp_target};
-use crate::discover::model::{DiscoveredTarget, ServerFlags, SourceLoc, Unprobeable, UnusedGroup};
+use crate::discover::model::{
+    DiscoveredTarget, ProxyLimits, ServerFlags, SourceLoc, Unprobeable, UnusedGroup,
+};
 use crate::discover::sink::Sink;
 use crate::discover::target::Target;
 
@@ -36,6 +38,9 @@ pub(super) struct Group {
     pub(super) other: bool,
     /// Has `balancer_by_lua_*`: Lua picks the backends per request; the servers are placeholders.
     pub(super) runtime: bool,
+    /// The limits of the first `proxy_pass` to the group: its members are probed once, as
+    /// that pass uses them.
+    pub(super) limits: Option<ProxyLimits>,
     pub(super) at: SourceLoc,
 }
 
@@ -61,6 +66,10 @@ pub(super) struct Pass {
     pub(super) protocol: Protocol,
     pub(super) endpoint: Endpoint,
     pub(super) at: SourceLoc,
+    /// Ids of the enclosing blocks, for the settings that reach it.
+    pub(super) scope: Vec<usize>,
+    /// nginx's timeouts for it: `proxy_pass` in http only (see `finish`).
+    pub(super) limits: Option<ProxyLimits>,
 }
 
 /// 0.0.0.0/8 is "this network": nothing to connect to. Lua balancers list `0.0.0.1` as the
@@ -122,6 +131,7 @@ pub(super) fn emit_group(group: &Group, used: bool, probed: &mut HashSet<Target>
             target,
             flags: m.flags.clone(),
             source: m.at.clone(),
+            limits: group.limits.clone(),
         });
     }
 }
@@ -177,5 +187,6 @@ pub(super) fn emit_pass(p: &Pass, probed: &mut HashSet<Target>, sink: &mut Sink)
         target,
         flags: ServerFlags::default(),
         source: p.at.clone(),
+        limits: p.limits.clone(),
     });
 }
