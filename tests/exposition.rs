@@ -96,6 +96,18 @@ fn a_refusing_upstream_is_down_a_healthy_one_up_and_promtool_agrees() {
         ok.url("http", "/health")
     );
     assert!(text.contains(&fine), "{text}");
+    // The probe's phases, as blackbox_exporter splits them: an answered http probe connected
+    // and waited for its first byte; a refused one got no further than the connect.
+    for phase in ["connect", "first_byte", "total"] {
+        let sample = format!(
+            "gatewatch_upstream_probe_duration_seconds{{upstream=\"fine\",phase=\"{phase}\"}} "
+        );
+        assert!(text.contains(&sample), "{phase}: {text}");
+    }
+    assert!(
+        !text.contains("{upstream=\"dead\",phase=\"first_byte\"}"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "gatewatch_upstream_probe_failures_total{upstream=\"dead\",outcome=\"refused\"} 1\n"

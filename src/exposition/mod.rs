@@ -86,11 +86,21 @@ pub fn format_for_accept(accept: Option<&str>) -> Format {
 }
 
 /// The phases of a probe as `(phase, seconds)`, for
-/// `gatewatch_upstream_probe_duration_seconds`. Only `total` (the whole probe, failures
-/// included) is known today; the per-phase timings (`resolve`, `connect`, `tls`, `first_byte`)
-/// belong here once [`ProbeResult`] carries them.
+/// `gatewatch_upstream_probe_duration_seconds`: the phases the probe went through (a phase
+/// never reached has no sample), and `total`, the whole probe with failures included.
 pub fn probe_phases(result: &ProbeResult) -> Vec<(&'static str, f64)> {
-    vec![("total", result.elapsed.as_secs_f64())]
+    let p = &result.phases;
+    let mut out: Vec<(&'static str, f64)> = [
+        ("resolve", p.resolve),
+        ("connect", p.connect),
+        ("tls", p.tls),
+        ("first_byte", p.first_byte),
+    ]
+    .into_iter()
+    .filter_map(|(phase, d)| Some((phase, d?.as_secs_f64())))
+    .collect();
+    out.push(("total", p.total.unwrap_or(result.elapsed).as_secs_f64()));
+    out
 }
 
 /// The whole exposition of `model` as `judged`, with the log windows ending at `now`.
