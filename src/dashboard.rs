@@ -57,6 +57,23 @@ pub struct Options {
     pub timeline: crate::timeline::collect::Sources,
 }
 
+impl Options {
+    /// A model of what these options watch, with the notices known before any collector runs:
+    /// the dashboard's and `serve`'s.
+    pub fn model(&self) -> Model {
+        let mut model = Model::new(&Watch {
+            catalog: &self.catalog,
+            names: self.dns.names.clone(),
+            logs: &self.logs,
+            services: &self.services,
+            gateway: self.gateway.as_ref(),
+            span: self.timeline.span,
+        });
+        model.unchecked.extend(self.notices.iter().cloned());
+        model
+    }
+}
+
 /// How the dashboard ended, for `main` to turn into an exit status.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -96,16 +113,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     // gone; `tui::restore` already shows the cursor, so the Terminal is never dropped.
     let mut term = std::mem::ManuallyDrop::new(tui::terminal()?);
     let size = term.size()?;
-    let mut model = Model::new(&Watch {
-        catalog: &opts.catalog,
-        names: opts.dns.names.clone(),
-        logs: &opts.logs,
-        services: &opts.services,
-        gateway: opts.gateway.as_ref(),
-        span: opts.timeline.span,
-    });
-    model.unchecked.extend(opts.notices.iter().cloned());
-    let mut app = App::new(started, (size.width, size.height)).with_model(model);
+    let mut app = App::new(started, (size.width, size.height)).with_model(opts.model());
     app.mouse = opts.mouse;
     app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only.is_some());
     if let Some(why) = &opts.read_only {

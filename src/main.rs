@@ -127,21 +127,9 @@ fn main() -> ExitCode {
             write_report(&report::markdown(&snapshot), output.as_deref())
         }
         Some(Command::Serve { listen }) => {
-            let c = &loaded.config;
-            let logs = catalog.log_sources(c);
             let opts = dashboard::Options {
-                refresh: c.refresh,
-                dns: DnsSettings::for_catalog(c, &catalog),
-                timeline: Sources::new(&c.timeline, &catalog, &logs, &services),
-                logs,
-                services,
-                catalog,
-                theme,
-                mouse: false,
                 read_only: Some("serve never runs actions".into()),
-                notice: None,
-                notices: notices(&loaded),
-                gateway: c.gateway.clone(),
+                ..watch_options(&loaded, catalog, services, theme)
             };
             run_serve(opts, listen)
         }
@@ -149,27 +137,43 @@ fn main() -> ExitCode {
             unreachable!("handled before the config is loaded")
         }
         None => {
-            let c = &loaded.config;
-            let logs = catalog.log_sources(c);
             let opts = dashboard::Options {
-                refresh: c.refresh,
-                dns: DnsSettings::for_catalog(c, &catalog),
-                timeline: Sources::new(&c.timeline, &catalog, &logs, &services),
-                logs,
-                services,
-                catalog,
-                theme,
                 mouse: cli.mouse,
                 read_only: actions_off(cli.read_only, state.as_ref()),
                 notice: state
                     .as_ref()
                     .map(ToString::to_string)
                     .or_else(|| loaded.untrusted.clone()),
-                notices: notices(&loaded),
-                gateway: c.gateway.clone(),
+                ..watch_options(&loaded, catalog, services, theme)
             };
             run_dashboard(opts)
         }
+    }
+}
+
+/// What the dashboard and `serve` watch, from the config and discovery: every collector's
+/// settings, no mouse, actions allowed, no notice (the caller says otherwise).
+fn watch_options(
+    loaded: &config::Loaded,
+    catalog: Catalog,
+    services: Vec<actions::ServiceSpec>,
+    theme: gatewatch::theme::Theme,
+) -> dashboard::Options {
+    let c = &loaded.config;
+    let logs = catalog.log_sources(c);
+    dashboard::Options {
+        refresh: c.refresh,
+        dns: DnsSettings::for_catalog(c, &catalog),
+        timeline: Sources::new(&c.timeline, &catalog, &logs, &services),
+        logs,
+        services,
+        catalog,
+        theme,
+        mouse: false,
+        read_only: None,
+        notice: None,
+        notices: notices(loaded),
+        gateway: c.gateway.clone(),
     }
 }
 

@@ -26,7 +26,7 @@ use crate::actions::ActionEvent;
 use crate::app::Event;
 use crate::dashboard::{self, Options};
 use crate::exposition::{self, Format, Mode};
-use crate::model::{Assessment, Model, Watch, assess};
+use crate::model::{Assessment, Model, assess};
 
 /// The default port. The Prometheus project's "Default port allocations" wiki page
 /// (github.com/prometheus/prometheus/wiki/Default-port-allocations) lists exporters' ports: its
@@ -76,15 +76,7 @@ pub async fn run(opts: Options, listen: SocketAddr) -> anyhow::Result<()> {
         );
     }
 
-    let mut model = Model::new(&Watch {
-        catalog: &opts.catalog,
-        names: opts.dns.names.clone(),
-        logs: &opts.logs,
-        services: &opts.services,
-        gateway: opts.gateway.as_ref(),
-        span: opts.timeline.span,
-    });
-    model.unchecked.extend(opts.notices.iter().cloned());
+    let model = opts.model();
     let shared = Arc::new(Mutex::new(Shared {
         model,
         judged: Assessment::default(),
