@@ -302,15 +302,8 @@ fn demo(cli: &Cli) -> ExitCode {
 
 /// `gatewatch serve`: 0 when stopped by SIGTERM or SIGINT, 1 when it could not start.
 fn run_serve(opts: dashboard::Options, listen: std::net::SocketAddr) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gatewatch: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = current_thread_runtime() else {
+        return ExitCode::FAILURE;
     };
     let served = runtime.block_on(gatewatch::serve::run(opts, listen));
     // As the dashboard: a lookup in flight on a blocking thread does not hold up the exit.
@@ -325,6 +318,20 @@ fn run_serve(opts: dashboard::Options, listen: std::net::SocketAddr) -> ExitCode
     }
 }
 
+/// The one-thread runtime the dashboard and `serve` run on; `None` after saying why it failed.
+fn current_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("gatewatch: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 fn run_dashboard(opts: dashboard::Options) -> ExitCode {
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         eprintln!(
@@ -335,15 +342,8 @@ fn run_dashboard(opts: dashboard::Options) -> ExitCode {
     tui::install_panic_hook();
     // One thread is enough: blocking collectors (host sampling, firewall, logs) have threads of
     // their own, and an idle single-threaded runtime wakes only when there is work.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gatewatch: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = current_thread_runtime() else {
+        return ExitCode::FAILURE;
     };
     let ended = runtime.block_on(dashboard::run(opts));
     tui::restore();

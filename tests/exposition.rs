@@ -6,11 +6,9 @@ mod common;
 #[path = "common/servers.rs"]
 mod servers;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{Sandbox, require_tool};
+use common::Sandbox;
 use servers::{Behaviour, Server, refusing_port};
 
 /// What the exposition of 10,000 upstreams may weigh: 2,000 exported, a few lines each.
@@ -47,21 +45,7 @@ fn check(sb: &Sandbox, cfg: &Path, extra: &[&str]) -> (String, i32) {
 
 /// `promtool check metrics` on `text`: panics with what it said when it objects.
 fn promtool_accepts(text: &str) {
-    let promtool = require_tool(&["promtool"], "apt-get install -y prometheus");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let out = child.wait_with_output().expect("promtool ends");
+    let out = common::promtool_check_metrics(text);
     assert!(
         out.status.success(),
         "promtool check metrics: {}{}\n{text}",

@@ -465,10 +465,6 @@ fn prometheus_scrapes_upstreams_up_and_down_and_nginx_502s() {
 
 #[test]
 fn promtool_finds_nothing_to_fix_in_the_exposition() {
-    let promtool = require_tool(
-        &["promtool"],
-        "run ./scripts/test.sh, or apt-get install -y prometheus",
-    );
     let refusing = refusing_port();
     // A hostile name: quotes, a backslash and an escape byte in a label value.
     let config = format!(
@@ -491,20 +487,7 @@ fn promtool_finds_nothing_to_fix_in_the_exposition() {
         body.contains(r#"upstream="sh\"op\\\\x1b[2J""#),
         "escaped as the format requires: {body}"
     );
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    check
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body.as_bytes())
-        .expect("feed promtool");
-    let out = check.wait_with_output().expect("promtool output");
+    let out = common::promtool_check_metrics(&body);
     assert!(
         out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
         "promtool: {}{}\n{body}",

@@ -442,3 +442,28 @@ pub fn fake_program(dir: &Path, name: &str, body: &str) -> PathBuf {
         .expect("make it executable");
     path
 }
+
+/// `promtool check metrics` fed `text` on stdin (Prometheus' own linter of an exposition): its
+/// exit status and what it said. A missing promtool fails the test saying how to get it.
+#[allow(dead_code)]
+pub fn promtool_check_metrics(text: &str) -> Output {
+    use std::io::Write as _;
+    let promtool = require_tool(
+        &["promtool"],
+        "run ./scripts/test.sh, or apt-get install -y prometheus",
+    );
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("feed promtool");
+    child.wait_with_output().expect("promtool ends")
+}
