@@ -255,3 +255,51 @@ fn ten_thousand_upstreams_stay_under_the_size_bound() {
     assert_eq!(not_exported, UPSTREAMS - 2_000);
     promtool_accepts(&text);
 }
+
+#[test]
+fn responses_are_exported_by_status_class_as_the_log_counted_them() {
+    let sb = Sandbox::new();
+    let now = jiff::Timestamp::now().as_second();
+    let mut text = String::new();
+    // A plain access log: 20 answered, 3 redirected, 5 refused by the client side (one 499,
+    // nginx's "client closed"), 2 bad gateways; the alike 200s go through the counters' runs.
+    let statuses = [(200, 20), (301, 3), (404, 4), (499, 1), (502, 2)];
+    for (i, status) in statuses
+        .iter()
+        .flat_map(|&(s, n)| std::iter::repeat_n(s, n))
+        .enumerate()
+    {
+        let stamp = common::utc_stamp(now - 90 + i as i64, "%d/%b/%Y:%H:%M:%S +0000");
+        text += &format!(
+            "127.0.0.1 - - [{stamp}] \"GET /{i} HTTP/1.1\" {status} 5 \"-\" \"curl\" \
+             upstream=127.0.0.1:9000\n"
+        );
+    }
+    let log = sb.write("access.log", &text);
+    let cfg = sb.write(
+        "config.toml",
+        &format!("[[log]]\npath = \"{}\"\nkind = \"access\"\n", log.display()),
+    );
+
+    let (text, _) = check(&sb, &cfg, &[]);
+    let label = log.display().to_string();
+    for (class, n) in [
+        ("1xx", 0),
+        ("2xx", 20),
+        ("3xx", 3),
+        ("4xx", 5),
+        ("5xx", 2),
+        ("other", 0),
+    ] {
+        let sample =
+            format!("gatewatch_log_responses_window{{log=\"{label}\",class=\"{class}\"}} {n}\n");
+        assert!(text.contains(&sample), "{class}: {text}");
+    }
+    promtool_accepts(&text);
+
+    let (v, _) = sb.check_json(&["--config", cfg.to_str().unwrap()]);
+    let responses = &v["logs"][0]["responses"];
+    assert_eq!(responses["2xx"], 20, "{v}");
+    assert_eq!(responses["4xx"], 5, "{v}");
+    assert_eq!(v["logs"][0]["requests"], 30, "{v}");
+}

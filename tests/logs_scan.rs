@@ -142,6 +142,8 @@ fn access_logs_count_5xx_and_502() {
     );
     assert_eq!(r.kind, Some(Format::Access));
     assert_eq!((r.lines_scanned, r.status_5xx, r.status_502), (8, 5, 3));
+    let classes: Vec<_> = r.responses.iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(classes, [("2xx", 2), ("3xx", 1), ("5xx", 5)]);
     assert!(r.causes.is_empty());
     assert_eq!(r.top_upstreams, vec![("10.0.0.5:80".to_string(), 5)]);
 }
@@ -168,6 +170,7 @@ fn the_report_serialises_with_the_agreed_field_names() {
         "top_upstreams",
         "requests",
         "failed_requests",
+        "responses",
         "top_upstream_requests",
         "covered_seconds",
         "error",
@@ -211,6 +214,7 @@ fn thresholds_make_warning_and_critical() {
         top_upstreams: vec![],
         requests: 0,
         failed_requests: 0,
+        responses: Default::default(),
         top_upstream_requests: vec![],
         covered_seconds: None,
         error: None,

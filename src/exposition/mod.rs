@@ -322,14 +322,16 @@ fn log_families(w: &mut Writer, model: &Model, mode: Mode, now: SystemTime) {
     w.family(
         "gatewatch_log_responses_window",
         Kind::Gauge,
-        "Responses by status class over the last 10 minutes (only 5xx is counted by class).",
+        "Responses by status class (1xx to 5xx, other) over the last 10 minutes.",
     );
     for r in &reports {
-        w.sample(
-            "gatewatch_log_responses_window",
-            &[("log", &r.path), ("class", "5xx")],
-            r.status_5xx,
-        );
+        for (class, n) in r.responses.iter() {
+            w.sample(
+                "gatewatch_log_responses_window",
+                &[("log", &r.path), ("class", class)],
+                n,
+            );
+        }
     }
     w.family(
         "gatewatch_log_502_window",

@@ -8,6 +8,7 @@ use super::access::{self, Request};
 use super::classify::{classify_with, is_quiet, plain_request};
 use super::lines::{make_line_with, strip_cr, time_of};
 use super::nginx::Memo;
+use super::status_class::StatusClasses;
 use super::tally::minute_of;
 use super::text::printable_str;
 use super::{Cause, Format, Skipped, TimeParser};
@@ -104,12 +105,12 @@ impl<'a> Told<'a> {
 struct QuietRun<'a> {
     /// The last line's; every line of the run is in the minute of its time.
     told: Told<'a>,
-    lines: u64,
+    classes: StatusClasses,
 }
 
 impl QuietRun<'_> {
     fn add_to(&self, out: &mut Skipped) {
-        out.quiet_requests(self.told.upstream, self.told.time, self.lines);
+        out.quiet_requests(self.told.upstream, self.told.time, self.classes);
     }
 }
 
@@ -125,7 +126,7 @@ fn count_quiet<'a>(
         && run.told.time_text == request.time
         && run.told.extras == request.extras
     {
-        run.lines += 1;
+        run.classes.add(request.status, 1);
         return;
     }
     let told = Told::of(request, run.as_ref().map(|r| &r.told), times);
@@ -134,11 +135,12 @@ fn count_quiet<'a>(
             if run.told.upstream == told.upstream
                 && run.told.time.map(minute_of) == told.time.map(minute_of) =>
         {
-            run.lines += 1;
+            run.classes.add(request.status, 1);
             run.told = told;
         }
         _ => {
-            if let Some(done) = run.replace(QuietRun { told, lines: 1 }) {
+            let classes = StatusClasses::of(request.status, 1);
+            if let Some(done) = run.replace(QuietRun { told, classes }) {
                 done.add_to(out);
             }
         }

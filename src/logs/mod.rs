@@ -30,6 +30,7 @@ mod ring;
 mod scan;
 mod severity;
 mod sources;
+mod status_class;
 mod stream_scan;
 mod tail;
 mod tally;
@@ -68,6 +69,7 @@ pub use sources::{
     DOCKER_ENV, JOURNALCTL_ENV, Origin, STREAM_HISTORY, SourceSpec, container_source,
     journal_source, sources,
 };
+pub use status_class::{CLASS_NAMES, StatusClasses};
 pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};
 pub use tail::{ReverseLines, line_numbers, start_of_last_lines};
 pub(crate) use tally::minute_of;

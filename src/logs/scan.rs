@@ -24,7 +24,9 @@ use super::ring::SourceLog;
 use super::tail::{ReverseLines, line_numbers};
 use super::tally::{Run, minute_of};
 use super::text::printable_str;
-use super::{Cause, Format, LogLine, Tally, TimeParser, WindowCounts, percent, severity};
+use super::{
+    Cause, Format, LogLine, StatusClasses, Tally, TimeParser, WindowCounts, percent, severity,
+};
 use crate::config::LogKind;
 use crate::regular_file::open_regular;
 use crate::sanitize::{sanitize, sanitize_bytes};
@@ -67,6 +69,8 @@ pub struct LogReport {
     /// Lines with an HTTP status, and those answered 502, 503 or 504.
     pub requests: u64,
     pub failed_requests: u64,
+    /// The requests by status class (`{"1xx": 0, "2xx": 9812, …, "other": 0}`).
+    pub responses: StatusClasses,
     /// The upstreams with the most requests, with their failed ones: (name, failed, total).
     pub top_upstream_requests: Vec<(String, u64, u64)>,
     /// When a scan budget stopped before the window's start: the seconds the counts do cover
@@ -100,6 +104,7 @@ impl LogReport {
             top_upstreams,
             requests: counts.requests,
             failed_requests: counts.failed_requests,
+            responses: counts.classes,
             top_upstream_requests,
             covered_seconds: source
                 .covered_from
@@ -122,6 +127,7 @@ impl LogReport {
             status_5xx: self.status_5xx,
             status_502: self.status_502,
             requests: self.requests,
+            classes: self.responses,
             failed_requests: self.failed_requests,
             upstream_requests: requests.iter().map(|(u, _, n)| (u.clone(), *n)).collect(),
             upstream_failed: requests

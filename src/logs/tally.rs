@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::classify::Classified;
 use super::example::{Example, Seen};
+use super::status_class::StatusClasses;
 use super::{Cause, LogLine};
 
 /// Distinct upstreams counted by name; more are summed under [`OTHER_UPSTREAMS`]. Upstream names
@@ -36,6 +37,8 @@ pub struct MinuteCounts {
     pub by_upstream: BTreeMap<String, u64>,
     /// Lines with an HTTP status (access and HAProxy lines), whatever the status.
     pub requests: u64,
+    /// The same lines by status class; their total is `requests`.
+    pub classes: StatusClasses,
     /// Of those, the gateway failures (see [`is_gateway_failure`]).
     pub failed_requests: u64,
     /// Requests per upstream named by the line (`$upstream_addr`, HAProxy's server), capped
@@ -74,6 +77,8 @@ pub struct WindowCounts {
     pub status_502: u64,
     /// Lines with an HTTP status: the requests the proxy answered.
     pub requests: u64,
+    /// The same requests by status class.
+    pub classes: StatusClasses,
     /// Requests answered 502, 503 or 504 (see [`is_gateway_failure`]).
     pub failed_requests: u64,
     /// Requests per upstream, most first (ties by name).
@@ -163,14 +168,20 @@ impl Skipped {
     /// Counts one quiet line (no cause, no 5xx); `status` when it is a request.
     pub fn quiet(&mut self, status: Option<u16>, upstream: Option<&str>, time: Option<i64>) {
         match status {
-            Some(_) => self.quiet_requests(upstream, time, 1),
+            Some(status) => self.quiet_requests(upstream, time, StatusClasses::of(status, 1)),
             None => self.quiet += 1,
         }
     }
 
-    /// Counts `n` quiet lines that are requests to `upstream` in the minute of `time`: one map
-    /// lookup for a run of alike lines.
-    pub fn quiet_requests(&mut self, upstream: Option<&str>, time: Option<i64>, n: u64) {
+    /// Counts quiet lines that are requests to `upstream` in the minute of `time`, `classes`
+    /// telling how many of each status class: one map lookup for a run of alike lines.
+    pub fn quiet_requests(
+        &mut self,
+        upstream: Option<&str>,
+        time: Option<i64>,
+        classes: StatusClasses,
+    ) {
+        let n = classes.total();
         self.quiet += n;
         self.quiet_requests.total += n;
         if let Some(time) = time {
@@ -180,6 +191,7 @@ impl Skipped {
                 .entry(minute_of(time))
                 .or_default();
             minute.requests += n;
+            minute.classes.merge(&classes);
             minute.earliest = earlier(minute.earliest, Some(time));
             if let Some(upstream) = upstream {
                 count_upstream(&mut minute.upstream_requests, upstream, n);
@@ -381,6 +393,7 @@ impl Tally {
         for (&at, counts) in &skipped.quiet_requests.per_minute {
             let minute = self.per_minute.entry(at).or_default();
             minute.requests += counts.requests;
+            minute.classes.merge(&counts.classes);
             minute.earliest = earlier(minute.earliest, counts.earliest);
             for (upstream, n) in &counts.upstream_requests {
                 count_upstream(&mut minute.upstream_requests, upstream, *n);
@@ -410,9 +423,10 @@ impl Tally {
         }
         if cause.is_none() && !is_5xx {
             // A quiet line: only a request, when it is one, counts in its minute.
-            if let (Some(_), Some(time)) = (status, time) {
+            if let (Some(status), Some(time)) = (status, time) {
                 let minute = self.per_minute.entry(minute_of(time)).or_default();
                 minute.requests += n;
+                minute.classes.add(status, n);
                 minute.earliest = earlier(minute.earliest, Some(time));
                 if let Some(upstream) = upstream {
                     count_upstream(&mut minute.upstream_requests, upstream, n);
@@ -444,8 +458,9 @@ impl Tally {
             if let Some(upstream) = upstream {
                 count_upstream(&mut minute.by_upstream, upstream, n);
             }
-            if status.is_some() {
+            if let Some(status) = status {
                 minute.requests += n;
+                minute.classes.add(status, n);
                 minute.failed_requests += n * u64::from(failed);
                 if let Some(upstream) = upstream {
                     count_upstream(&mut minute.upstream_requests, upstream, n);
@@ -487,6 +502,7 @@ impl Tally {
             out.status_5xx += m.status_5xx;
             out.status_502 += m.status_502;
             out.requests += m.requests;
+            out.classes.merge(&m.classes);
             out.failed_requests += m.failed_requests;
             for (cause, n) in &m.by_cause {
                 *out.causes.entry(*cause).or_default() += n;

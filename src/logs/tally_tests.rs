@@ -86,11 +86,16 @@ fn requests_count_per_minute_and_upstream_whatever_their_status() {
 fn skipped_quiet_requests_count_like_built_lines() {
     let mut skipped = Skipped::default();
     let mut built = Tally::default();
-    for (up, time) in [(Some("a"), Some(60)), (Some("b"), Some(125)), (None, None)] {
-        skipped.quiet(Some(200), up, time);
+    for (status, up, time) in [
+        (200, Some("a"), Some(60)),
+        (304, Some("a"), Some(61)),
+        (404, Some("b"), Some(125)),
+        (200, None, None),
+    ] {
+        skipped.quiet(Some(status), up, time);
         built.add_line(&LogLine {
             time,
-            ..line(None, Some(200), up, 0)
+            ..line(None, Some(status), up, 0)
         });
     }
     skipped.quiet(None, None, None);
@@ -98,7 +103,12 @@ fn skipped_quiet_requests_count_like_built_lines() {
     let mut counted = Tally::default();
     counted.add_skipped(&skipped);
     assert_eq!(counted, built);
-    assert_eq!((counted.lines, counted.requests), (4, 3));
+    assert_eq!((counted.lines, counted.requests), (5, 4));
+    // Only timestamped requests fall in a minute, so the window's classes miss the last 200.
+    let w = counted.window(0, 200);
+    let classes: Vec<_> = w.classes.iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(classes, [("2xx", 1), ("3xx", 1), ("4xx", 1)]);
+    assert_eq!(w.classes.total(), w.requests);
 }
 
 fn failure(text: &str, t: i64) -> LogLine {
