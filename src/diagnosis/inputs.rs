@@ -14,6 +14,8 @@ use crate::logs::{Format, WindowCounts};
 use crate::status::{Finding, Status};
 use crate::upstream::{Outcome, ProbeResult, State};
 
+use super::StaleAddress;
+
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     /// `None` before the first host sample.
@@ -28,6 +30,29 @@ pub struct Inputs {
     pub gateway: Option<GatewayInput>,
     /// The configured services and what their `status` command last said.
     pub services: Vec<ServiceInput>,
+    /// Addresses a proxy in a container still connects to although the container behind the
+    /// name has moved ([`super::stale_addresses`]); empty without containers.
+    pub stale_addresses: Vec<StaleAddress>,
+    /// When these inputs are judged, for the clock times sentences name.
+    pub clock: Clock,
+}
+
+/// The moment of a judgement and the zone its clock times are written in.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    /// Unix seconds.
+    pub now: i64,
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl Default for Clock {
+    /// The epoch in UTC: hand-built inputs that name no time.
+    fn default() -> Self {
+        Clock {
+            now: 0,
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -13,9 +13,12 @@
 mod evidence;
 mod inputs;
 mod proxy_view;
+mod stale_address;
 mod steps;
 mod verdict;
 
+#[cfg(test)]
+mod stale_verdict_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -25,8 +28,12 @@ use serde::Serialize;
 
 pub use evidence::logged_address;
 pub use inputs::{
-    BUSIEST, DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs, LogInput,
-    Resolves, ServiceInput, Span, UpstreamInput, endpoints,
+    BUSIEST, Clock, DnsInput, DnsNameInput, FirewallInput, GatewayInput, HostInput, Inputs,
+    LogInput, Resolves, ServiceInput, Span, UpstreamInput, endpoints,
+};
+pub use stale_address::{
+    CurrentContainer, LoggedAddress, NamedUpstream, StaleAddress, from_tally, parse_logged,
+    stale_addresses,
 };
 pub use verdict::{RULES, Rule as VerdictRule};
 
@@ -295,6 +302,7 @@ pub fn findings(inputs: &Inputs) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(evidence::firewall_findings(inputs));
     out.extend(proxy_view::findings(inputs));
+    out.extend(stale_address::findings(inputs));
     if let Some(f) = steps::gateway_probe(inputs).filter(|f| f.status != Status::Ok) {
         out.push(f);
     }

@@ -143,6 +143,12 @@ fn host(inputs: &Inputs) -> (Status, String) {
 
 /// 3. DNS: failures, disagreement, drift.
 fn dns(inputs: &Inputs) -> (Status, String) {
+    if let Some(stale) = super::stale_address::failing_now(inputs).next() {
+        return (
+            Status::Critical,
+            stale.headline(inputs.clock.now, &inputs.clock.tz),
+        );
+    }
     let d = &inputs.dns;
     let unresolved = evidence::unresolved_names(inputs, super::Span::Window);
     if d.watched.is_empty() && !unresolved.is_empty() {

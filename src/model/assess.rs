@@ -45,7 +45,7 @@ pub fn assess(model: &Model, now: SystemTime) -> Assessment {
 
 /// [`assess`] with the times its sentences name written in `tz` (the dashboard's clock's).
 pub fn assess_in(model: &Model, now: SystemTime, tz: &TimeZone) -> Assessment {
-    let inputs = model.inputs(now);
+    let inputs = model.inputs(now, tz);
     let mut findings = model.host_findings.clone();
     findings.extend(model.upstreams.findings(now));
     findings.extend(model.dns.findings.iter().cloned());

@@ -5,13 +5,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Model;
 use super::upstreams::Upstreams;
-use crate::diagnosis::{DnsInput, HostInput, Inputs, LogInput, UpstreamInput};
+use jiff::tz::TimeZone;
+
+use crate::diagnosis::{Clock, DnsInput, HostInput, Inputs, LogInput, UpstreamInput};
 use crate::dns::DnsRound;
 use crate::logs::{self, SourceLog};
 
 impl Model {
-    /// What the checklist and the verdict judge, as of `now`.
-    pub fn inputs(&self, now: SystemTime) -> Inputs {
+    /// What the checklist and the verdict judge, as of `now`, clock times written in `tz`.
+    pub fn inputs(&self, now: SystemTime, tz: &TimeZone) -> Inputs {
         let upstreams = upstream_inputs(&self.upstreams, self.dns.round.as_ref(), now);
         Inputs {
             host: self.host.as_ref().map(HostInput::from_sample),
@@ -34,6 +36,11 @@ impl Model {
             firewall: self.firewall.clone(),
             gateway: self.gateway.as_ref().map(|g| g.input()),
             services: self.services.inputs(),
+            stale_addresses: self.stale_addresses.clone(),
+            clock: Clock {
+                now: unix_seconds(now),
+                tz: tz.clone(),
+            },
         }
     }
 }

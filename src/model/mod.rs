@@ -57,6 +57,10 @@ pub struct Model {
     pub unchecked: Vec<Finding>,
     /// The incident timeline: what changed, and each log's minutes over the span.
     pub timeline: Timeline,
+    /// Addresses a proxy in a container still connects to although the container behind the
+    /// name has moved ([`diagnosis::stale_addresses`] of the containers and the logs); empty
+    /// without containers.
+    pub stale_addresses: Vec<diagnosis::StaleAddress>,
 }
 
 /// What the model watches, from the config and discovery.

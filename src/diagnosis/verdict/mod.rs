@@ -67,7 +67,8 @@ pub const RULES: [Rule; 14] = [
     Rule {
         cause: Cause::Dns,
         when: "the proxy still connects to an address its upstream's name no longer has (the \
-               log's upstream address against DNS now), an upstream's name does not resolve \
+               log's upstream address against the container behind the name now, or against \
+               DNS now), an upstream's name does not resolve \
                (through all or some nameservers) or has moved since gatewatch first resolved it, \
                or the logs say a name could not be resolved",
         check: reach::dns,

@@ -303,6 +303,9 @@ fn probed_down(inputs: &Inputs, u: &UpstreamInput, down: usize) -> Verdict {
 }
 
 pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
+    if let Some(stale) = stale_container(inputs, span) {
+        return Some(stale);
+    }
     if let Some(stale) = stale_address(inputs, span) {
         return Some(stale);
     }
@@ -414,6 +417,39 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
             ),
         ),
     )
+}
+
+/// A proxy in a container still connects to the address its upstream's container had before it
+/// was recreated ([`crate::diagnosis::stale_addresses`]): the containers tell it without DNS.
+/// Failing now, it is the verdict and outranks "upstream down" (the old address refuses or does
+/// not route); seen only earlier in the window, it weighs its failures like log lines.
+fn stale_container(inputs: &Inputs, span: Span) -> Option<Candidate> {
+    let now = inputs.clock.now;
+    let found: Vec<&crate::diagnosis::StaleAddress> = match span {
+        Span::Now => crate::diagnosis::stale_address::failing_now(inputs).collect(),
+        Span::Window => inputs.stale_addresses.iter().collect(),
+    };
+    let first = found.first()?;
+    let mut evidence = vec![Evidence::new("logs", first.evidence())];
+    match found.len() {
+        1 => {}
+        2 => evidence.push(Evidence::new("containers", "1 more stale address")),
+        n => evidence.push(Evidence::new(
+            "containers",
+            format!("{} more stale addresses", n - 1),
+        )),
+    }
+    let verdict = Verdict::new(
+        Cause::Dns,
+        Status::Critical,
+        first.headline(now, &inputs.clock.tz),
+        evidence,
+        NextStep::new(first.next_step()),
+    );
+    match span {
+        Span::Now => Candidate::now(verdict),
+        Span::Window => Candidate::lines(first.failures, verdict),
+    }
 }
 
 /// The proxy still connects to an address its upstream's name no longer has: nginx resolves a
