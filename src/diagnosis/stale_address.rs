@@ -167,30 +167,41 @@ pub fn stale_addresses(
         if current_for_some {
             continue;
         }
-        let candidates: Vec<(&NamedUpstream, &CurrentContainer)> = on_port
+        // Replicas of a scaled service share the name: the name stands for all their
+        // addresses, and was last recreated when the newest of them started.
+        let candidates: Vec<Behind> = on_port
             .iter()
             .filter(|u| !u.resolves_at_runtime)
             .filter_map(|u| {
-                let c = containers
+                let replicas = containers
                     .iter()
-                    .filter(|c| c.answers_to(&u.name) && !c.addresses.is_empty())
-                    .max_by_key(|c| c.started_at)?;
-                Some((*u, c))
+                    .filter(|c| c.answers_to(&u.name) && !c.addresses.is_empty());
+                let mut addresses = Vec::new();
+                let mut started_at = None;
+                for c in replicas {
+                    addresses.extend(&c.addresses);
+                    started_at = started_at.max(c.started_at);
+                }
+                addresses.sort();
+                addresses.dedup();
+                (!addresses.is_empty()).then_some(Behind {
+                    upstream: u,
+                    addresses,
+                    started_at,
+                })
             })
             .collect();
-        let Some((u, c)) = changed(&candidates) else {
+        let Some(behind) = changed(candidates) else {
             continue;
         };
-        let mut new = c.addresses.clone();
-        new.sort();
-        new.dedup();
+        let u = behind.upstream;
         let stale = StaleAddress {
             upstream: sanitize(&u.name).into_owned(),
             proxy: sanitize(bare_name(&u.proxy)).into_owned(),
             old: ip,
             port,
-            new,
-            recreated_at: c.started_at,
+            new: behind.addresses,
+            recreated_at: behind.started_at,
             now_held_by: containers
                 .iter()
                 .find(|other| other.holds(ip))
@@ -214,23 +225,22 @@ pub fn stale_addresses(
     out
 }
 
+/// An upstream's name and the containers behind it now.
+struct Behind<'a> {
+    upstream: &'a NamedUpstream,
+    addresses: Vec<IpAddr>,
+    started_at: Option<i64>,
+}
+
 /// The one candidate whose container changed: the only one, or the one that started last.
-fn changed<'a>(
-    candidates: &[(&'a NamedUpstream, &'a CurrentContainer)],
-) -> Option<(&'a NamedUpstream, &'a CurrentContainer)> {
-    match candidates {
-        [] => None,
-        [one] => Some(*one),
-        _ => {
-            let latest = candidates.iter().filter_map(|(_, c)| c.started_at).max()?;
-            let mut last = candidates
-                .iter()
-                .filter(|(_, c)| c.started_at == Some(latest));
-            match (last.next(), last.next()) {
-                (Some(one), None) => Some(*one),
-                _ => None,
-            }
-        }
+fn changed(mut candidates: Vec<Behind<'_>>) -> Option<Behind<'_>> {
+    if candidates.len() > 1 {
+        let latest = candidates.iter().filter_map(|b| b.started_at).max()?;
+        candidates.retain(|b| b.started_at == Some(latest));
+    }
+    match candidates.len() {
+        1 => candidates.pop(),
+        _ => None,
     }
 }
 

@@ -138,6 +138,26 @@ fn an_alias_names_the_container() {
 }
 
 #[test]
+fn replicas_of_a_scaled_service_are_all_the_names_addresses() {
+    let ups = vec![upstream("app", 8000)];
+    let mut one = container("/project-app-1", &["172.18.0.6"], Some(RECREATED - 60));
+    let mut two = container("/project-app-2", &["172.18.0.5"], Some(RECREATED));
+    one.aliases = vec!["app".into()];
+    two.aliases = vec!["app".into()];
+    let found = stale_addresses(
+        &ups,
+        &[one.clone(), two.clone()],
+        &[logged("172.18.0.2:8000", 3)],
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].new, [ip("172.18.0.5"), ip("172.18.0.6")]);
+    assert_eq!(found[0].recreated_at, Some(RECREATED), "the newest replica");
+    // An address one replica still has is current.
+    let current = stale_addresses(&ups, &[one, two], &[logged("172.18.0.6:8000", 3)]);
+    assert!(current.is_empty());
+}
+
+#[test]
 fn an_upstream_resolved_at_run_time_has_no_stale_address() {
     let (mut ups, containers) = setup();
     ups[0].resolves_at_runtime = true;

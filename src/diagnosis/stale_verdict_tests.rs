@@ -166,8 +166,10 @@ fn without_containers_nothing_changes() {
 
 #[test]
 fn check_text_and_json_say_the_same_verdict_through_the_model() {
-    let mut model = crate::model::Model::default();
-    model.stale_addresses = vec![stale(NOW - 5)];
+    let model = crate::model::Model {
+        stale_addresses: vec![stale(NOW - 5)],
+        ..crate::model::Model::default()
+    };
     let now = UNIX_EPOCH + Duration::from_secs(NOW.unsigned_abs());
     let judged = crate::model::assess_in(&model, now, &TimeZone::UTC);
     let report = crate::report::Report::new(&model, &judged, now);
