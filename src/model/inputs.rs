@@ -3,10 +3,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::Model;
-use super::upstreams::Upstreams;
 use jiff::tz::TimeZone;
 
+use super::Model;
+use super::upstreams::Upstreams;
 use crate::diagnosis::{Clock, DnsInput, HostInput, Inputs, LogInput, UpstreamInput};
 use crate::dns::DnsRound;
 use crate::logs::{self, SourceLog};
