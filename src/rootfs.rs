@@ -15,6 +15,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,9 +47,11 @@ impl fmt::Debug for Root {
 /// What a path inside a root turns out to be once every link is followed inside the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolved {
-    /// A regular file. `in_root` is where it really is in the root (links followed): reopen it
-    /// with [`Root::open_file`], which stays inside the root should the container relink it.
-    /// `host_path` reaches the same file from the host, through the root's own path.
+    /// A regular file. `in_root` is where it really is in the root, links followed. `host_path`
+    /// names the same file from the host, through the root's own path: right for showing, and
+    /// for a root nobody else writes. A process that can write inside the root can put a link on
+    /// that path later, which a plain open would follow on the host: reopen with
+    /// [`Root::open_file`] on `in_root`, which stays inside the root whatever is linked there.
     File {
         in_root: PathBuf,
         host_path: PathBuf,
@@ -196,7 +199,7 @@ impl Root {
                 let what = format!("{}, not a regular file", kind_name(&meta));
                 return unusable(&current, &what);
             }
-            return match self.locate(&file) {
+            return match self.locate(&file, &meta) {
                 Ok(in_root) => Resolved::File {
                     host_path: self
                         .path
@@ -214,19 +217,25 @@ impl Root {
 
     /// Where an open file is inside the root: the kernel's name for it (`/proc/self/fd/N`) less
     /// the kernel's name for the root. In another mount namespace both are that namespace's
-    /// paths ("/" for its root), so the difference is right either way.
-    fn locate(&self, file: &File) -> io::Result<PathBuf> {
+    /// paths ("/" for its root), so the difference is right either way. The name is checked to
+    /// lead back to the same file: one renamed or deleted meanwhile is an error, not a guess.
+    fn locate(&self, file: &File, meta: &Metadata) -> io::Result<PathBuf> {
         let name = |fd: i32| std::fs::read_link(format!("/proc/self/fd/{fd}"));
         let seen = name(file.as_raw_fd())?;
         let root_seen = name(self.fd.as_raw_fd())?;
-        match seen.strip_prefix(&root_seen) {
-            Ok(rel) => Ok(Path::new("/").join(rel)),
-            Err(_) => Err(io::Error::other(format!(
+        let Ok(rel) = seen.strip_prefix(&root_seen) else {
+            return Err(io::Error::other(format!(
                 "the kernel places it at {}, outside the root {}",
                 sanitize(&seen.to_string_lossy()),
                 sanitize(&root_seen.to_string_lossy())
-            ))),
+            )));
+        };
+        let in_root = Path::new("/").join(rel);
+        let again = self.metadata(&in_root, false)?;
+        if (again.dev(), again.ino()) != (meta.dev(), meta.ino()) {
+            return Err(io::Error::other("it was moved while being resolved"));
         }
+        Ok(in_root)
     }
 
     /// openat2 inside the root. Errors name no path (callers add theirs); ENOSYS and ELOOP say
