@@ -174,6 +174,13 @@ fn fifos_sockets_and_directories_are_refused_without_blocking() {
     assert_eq!(linked, Some("a FIFO"));
     assert_eq!(socket, Some("a socket"));
     assert_eq!(dir, Some("a directory"));
+    // The host's /dev/zero is out of reach: inside this root there is none.
+    area.link("/etc/zero.conf", "/dev/zero");
+    let error = area
+        .root()
+        .open_file(Path::new("/etc/zero.conf"))
+        .unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::NotFound);
     assert_eq!(
         resolved,
         Resolved::Unusable("/etc/fifo.conf: a FIFO, not a regular file".into())
