@@ -33,6 +33,7 @@ pub mod private_dir;
 pub mod proxy_view;
 pub mod regular_file;
 pub mod report;
+pub mod rootfs;
 pub mod sanitize;
 pub mod serve;
 pub mod source_error;

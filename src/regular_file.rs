@@ -37,6 +37,13 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         },
         Err(e) => return Err(e),
     };
+    regular_only(file, path)
+}
+
+/// `file`, opened read-only with O_NONBLOCK, if `fstat` says it is a regular file (with
+/// O_NONBLOCK cleared); the [`NotRegular`] error naming what it is otherwise. Opening is the
+/// caller's: here, or inside a container's root (`crate::rootfs`).
+pub(crate) fn regular_only(file: File, path: &Path) -> io::Result<File> {
     let meta = file.metadata()?;
     if !meta.file_type().is_file() {
         return Err(refuse(path, &meta));
@@ -53,7 +60,7 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-fn refuse(path: &Path, meta: &Metadata) -> io::Error {
+pub(crate) fn refuse(path: &Path, meta: &Metadata) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         NotRegular {

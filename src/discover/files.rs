@@ -2,14 +2,18 @@
 //!
 //! Every open goes through [`Loader`], which enforces the file, byte and depth limits and refuses a
 //! file already on the include chain, so include loops end with an error instead of recursion.
+//! A loader reads the host's files, or those inside a [`Root`] (a container's filesystem): then
+//! every open, directory listing and glob is resolved inside that root.
 
-use std::fs;
-use std::io::Read;
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
 use glob::{MatchOptions, Pattern};
 
 use crate::regular_file::{not_regular, open_regular};
+use crate::rootfs::{Root, TooManyEntries};
 
 use super::limits::{
     MAX_FILE_BYTES, MAX_FILES, MAX_GLOB_ENTRIES, MAX_INCLUDE_DEPTH, MAX_TOTAL_BYTES,
@@ -37,6 +41,8 @@ impl From<DiscoveryErrorKind> for LoadError {
 
 #[derive(Default)]
 pub(crate) struct Loader {
+    /// Where paths are: `None` for the host, else inside this root.
+    root: Option<Root>,
     opened: usize,
     total_bytes: u64,
     chain: Vec<(FileKey, PathBuf)>,
@@ -45,6 +51,67 @@ pub(crate) struct Loader {
 }
 
 impl Loader {
+    /// A loader for the files inside `root`: paths given to it are the proxy's own.
+    pub(crate) fn in_root(root: Root) -> Self {
+        Loader {
+            root: Some(root),
+            ..Loader::default()
+        }
+    }
+
+    /// A new loader, limits and chain reset, reading from the same place as this one.
+    pub(crate) fn fresh(&self) -> Self {
+        Loader {
+            root: self.root.clone(),
+            ..Loader::default()
+        }
+    }
+
+    fn open(&self, path: &Path) -> io::Result<File> {
+        match &self.root {
+            Some(root) => root.open_file(path),
+            None => open_regular(path),
+        }
+    }
+
+    fn metadata(&self, path: &Path, follow: bool) -> io::Result<Metadata> {
+        match (&self.root, follow) {
+            (Some(root), _) => root.metadata(path, follow),
+            (None, true) => fs::metadata(path),
+            (None, false) => fs::symlink_metadata(path),
+        }
+    }
+
+    /// Whether `path` is a directory, links followed (`Path::is_dir`).
+    pub(crate) fn is_dir(&self, path: &Path) -> bool {
+        self.metadata(path, true).is_ok_and(|m| m.is_dir())
+    }
+
+    /// Whether `path` is a regular file, links followed (`Path::is_file`).
+    pub(crate) fn is_file(&self, path: &Path) -> bool {
+        self.metadata(path, true).is_ok_and(|m| m.is_file())
+    }
+
+    /// Whether anything is at `path`, a dangling link included (`fs::symlink_metadata`).
+    pub(crate) fn exists(&self, path: &Path) -> bool {
+        self.metadata(path, false).is_ok()
+    }
+
+    /// The names in `dir`; more than `limit` is an error carrying [`TooManyEntries`].
+    fn list(&self, dir: &Path, limit: usize) -> io::Result<Vec<OsString>> {
+        if let Some(root) = &self.root {
+            return root.read_dir(dir, limit);
+        }
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)?.flatten() {
+            if names.len() >= limit {
+                return Err(io::Error::other(TooManyEntries { limit }));
+            }
+            names.push(entry.file_name());
+        }
+        Ok(names)
+    }
+
     /// Reads `path` and pushes it on the include chain; call [`Loader::leave`] when done with it.
     pub(crate) fn enter(&mut self, path: &Path) -> Result<Vec<u8>, LoadError> {
         if self.exhausted {
@@ -78,7 +145,7 @@ impl Loader {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let file = open_regular(path).map_err(|e| match not_regular(&e) {
+        let file = self.open(path).map_err(|e| match not_regular(&e) {
             Some(not) => DiscoveryErrorKind::NotAFile {
                 path: path.to_path_buf(),
                 what: not.what,
@@ -167,17 +234,17 @@ impl Loader {
                 } else {
                     dir.as_path()
                 };
-                let Ok(entries) = fs::read_dir(listing) else {
-                    continue;
-                };
-                for entry in entries.flatten() {
-                    self.glob_entries += 1;
-                    if self.glob_entries > MAX_GLOB_ENTRIES {
+                let names = match self.list(listing, MAX_GLOB_ENTRIES - self.glob_entries) {
+                    Ok(names) => names,
+                    Err(e) if e.get_ref().is_some_and(|e| e.is::<TooManyEntries>()) => {
                         return Err(bad(format!(
                             "matches more than {MAX_GLOB_ENTRIES} directory entries"
                         )));
                     }
-                    let entry_name = entry.file_name();
+                    Err(_) => continue,
+                };
+                self.glob_entries += names.len();
+                for entry_name in names {
                     if matcher.matches_with(&entry_name.to_string_lossy(), options) {
                         next.push(dir.join(entry_name));
                     }
@@ -185,7 +252,7 @@ impl Loader {
             }
             found = next;
         }
-        found.retain(|p| fs::symlink_metadata(p).is_ok());
+        found.retain(|p| self.exists(p));
         found.sort();
         Ok(found)
     }

@@ -31,7 +31,10 @@ pub use nginx::{
     read_compiled_defaults as read_nginx_defaults,
 };
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::rootfs::{Resolved, Root};
+use files::Loader;
 
 /// Which reverse proxy a config belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,3 +83,36 @@ pub fn discover(kind: ProxyKind, path: &Path) -> Discovery {
         ProxyKind::Caddy => caddy(path),
     }
 }
+
+/// Runs the discovery for `kind` on the config at `config_path_in_root` inside `root` (a
+/// container's filesystem, `/proc/PID/root`): every file, include and glob is resolved inside the
+/// root, never on the host. Paths in the result are the proxy's own (a relative config path is
+/// taken from the root); each log's [`DiscoveredLog::in_root`] says where it really goes. The
+/// container's nginx binary is never run, so nginx's compiled-in defaults are not asked for.
+pub fn discover_in_root(kind: ProxyKind, root: &Root, config_path_in_root: &Path) -> Discovery {
+    let path = Path::new("/").join(config_path_in_root);
+    let loader = Loader::in_root(root.clone());
+    let mut found = match kind {
+        ProxyKind::Nginx => nginx::nginx_with_loader(&path, loader),
+        ProxyKind::Haproxy => haproxy::haproxy_with_loader(&path, loader),
+        ProxyKind::Apache => apache::apache_with_loader(&path, loader),
+        ProxyKind::Caddy => caddy::caddy_with_loader(&path, loader),
+    };
+    for log in &mut found.logs {
+        log.in_root = Some(root.resolve(&log.path));
+    }
+    found
+}
+
+/// The first of `kind`'s [`ProxyKind::default_config_paths`] that is a regular file inside
+/// `root`, as a path inside the root.
+pub fn default_config_in_root(kind: ProxyKind, root: &Root) -> Option<PathBuf> {
+    kind.default_config_paths()
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| matches!(root.resolve(p), Resolved::File { .. }))
+}
+
+#[cfg(test)]
+#[path = "in_root_tests.rs"]
+mod in_root_tests;

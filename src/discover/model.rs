@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::target::Target;
+use crate::rootfs::Resolved;
 
 /// Everything discovered from one proxy's config. Partial results are normal: whatever could be
 /// parsed is here alongside `errors`.
@@ -167,9 +168,15 @@ pub enum LogKindHint {
 /// A log file the proxy writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiscoveredLog {
+    /// As the proxy names it: a host path, or for a proxy in a root (a container), a path
+    /// inside that root.
     pub path: PathBuf,
     pub kind: LogKindHint,
     pub source: SourceLoc,
+    /// `None` on the host: `path` is followed as it is. For a proxy in a root
+    /// ([`super::discover_in_root`]): where `path` leads inside it, a file (with the path that
+    /// reaches it from the host), the container's stdout or stderr, or nothing usable.
+    pub in_root: Option<Resolved>,
 }
 
 /// An upstream reference that cannot be turned into a probe target.

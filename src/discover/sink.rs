@@ -154,7 +154,12 @@ impl Sink {
             return;
         }
         self.log_keys.insert(key);
-        self.out.logs.push(DiscoveredLog { path, kind, source });
+        self.out.logs.push(DiscoveredLog {
+            path,
+            kind,
+            source,
+            in_root: None,
+        });
     }
 
     pub(crate) fn resolver(&mut self, addr: SocketAddr, at: &SourceLoc) {

@@ -20,8 +20,12 @@ use lines::{Lines, Statement, parse_statement};
 /// Discovers what the Apache config at `path` proxies to and logs to. Debian's `envvars` next to
 /// the config is read for `${APACHE_LOG_DIR}` and friends.
 pub fn apache(path: &Path) -> Discovery {
+    apache_with_loader(path, Loader::default())
+}
+
+/// [`apache`] reading through `loader` (the files inside a container's root, say).
+pub(crate) fn apache_with_loader(path: &Path, mut loader: Loader) -> Discovery {
     let mut sink = Sink::default();
-    let mut loader = Loader::default();
     let vars = read_envvars(path, &mut loader, &mut sink);
     let mut walker = Walker {
         loader,
@@ -44,7 +48,7 @@ pub fn apache(path: &Path) -> Discovery {
 /// apache2ctl sources `envvars` from the config's directory; a missing one is normal elsewhere.
 fn read_envvars(main: &Path, loader: &mut Loader, sink: &mut Sink) -> HashMap<String, String> {
     let path = default_base(main).join("envvars");
-    if !path.is_file() {
+    if !loader.is_file(&path) {
         return HashMap::new();
     }
     match loader.enter(&path) {
@@ -180,7 +184,7 @@ impl Walker {
         dir_depth: usize,
         sink: &mut Sink,
     ) {
-        if path.is_dir() {
+        if self.loader.is_dir(path) {
             if dir_depth >= MAX_INCLUDE_DEPTH {
                 let kind = DiscoveryErrorKind::IncludeTooDeep {
                     path: path.to_path_buf(),
@@ -197,7 +201,7 @@ impl Walker {
             }
             return;
         }
-        if may_be_missing && std::fs::symlink_metadata(path).is_err() {
+        if may_be_missing && !self.loader.exists(path) {
             return;
         }
         match self.loader.enter(path) {

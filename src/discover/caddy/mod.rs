@@ -25,8 +25,12 @@ pub const DEFAULT_ADMIN: &str = "localhost:2019";
 
 /// Discovers upstreams, logs and the admin endpoint from a Caddyfile or a JSON config.
 pub fn caddy(path: &Path) -> Discovery {
+    caddy_with_loader(path, Loader::default())
+}
+
+/// [`caddy`] reading through `loader` (the files inside a container's root, say).
+pub(crate) fn caddy_with_loader(path: &Path, mut loader: Loader) -> Discovery {
     let mut sink = Sink::default();
-    let mut loader = Loader::default();
     if is_json_name(path) == Some(true) {
         json_file(path, &mut loader, &mut sink);
         return sink.finish();
@@ -48,7 +52,7 @@ pub fn caddy(path: &Path) -> Discovery {
             }
             Err(LoadError::Quiet) => return sink.finish(),
         }
-        loader = Loader::default();
+        loader = loader.fresh();
     }
     let tokens = tree::Expander::new(&mut loader, &mut sink).file(path, None);
     let nodes = tree::parse(&tokens, &mut sink);

@@ -29,9 +29,13 @@ use words::split_words;
 /// Discovers backends and resolvers from haproxy.cfg. `path` may also be a directory, which
 /// HAProxy reads as all its `*.cfg` files in name order.
 pub fn haproxy(path: &Path) -> Discovery {
+    haproxy_with_loader(path, Loader::default())
+}
+
+/// [`haproxy`] reading through `loader` (the files inside a container's root, say).
+pub(crate) fn haproxy_with_loader(path: &Path, mut loader: Loader) -> Discovery {
     let mut sink = Sink::default();
-    let mut loader = Loader::default();
-    let files = if path.is_dir() {
+    let files = if loader.is_dir(path) {
         match loader.expand(&path.join("*.cfg")) {
             Ok(files) => files,
             Err(kind) => {

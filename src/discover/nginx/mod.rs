@@ -14,6 +14,7 @@ mod walk;
 
 use std::path::Path;
 
+use super::files::Loader;
 use super::model::Discovery;
 use super::sink::Sink;
 use collect::Collector;
@@ -22,13 +23,18 @@ pub use compiled::{CompiledDefaults, find_binary, parse_version_output, read_com
 /// Discovers what the nginx config at `path` proxies to, logs to and resolves with. Relative log
 /// paths are taken against the parent of the config's directory (see [`nginx_with_prefix`]).
 pub fn nginx(path: &Path) -> Discovery {
-    run(path, None, &mut || None)
+    run(path, None, &mut || None, Loader::default())
+}
+
+/// [`nginx`] reading through `loader` (the files inside a container's root, say).
+pub(crate) fn nginx_with_loader(path: &Path, loader: Loader) -> Discovery {
+    run(path, None, &mut || None, loader)
 }
 
 /// Like [`nginx`], with nginx's prefix (its `-p` option) given: relative log paths are resolved
 /// against it. Includes are always relative to the main config's directory, as in nginx.
 pub fn nginx_with_prefix(path: &Path, prefix: &Path) -> Discovery {
-    run(path, Some(prefix), &mut || None)
+    run(path, Some(prefix), &mut || None, Loader::default())
 }
 
 /// Like [`nginx`], asking `defaults` what the binary was built with (see
@@ -38,17 +44,18 @@ pub fn nginx_with_defaults(
     path: &Path,
     defaults: &mut dyn FnMut() -> Option<CompiledDefaults>,
 ) -> Discovery {
-    run(path, None, defaults)
+    run(path, None, defaults, Loader::default())
 }
 
 fn run(
     path: &Path,
     prefix: Option<&Path>,
     defaults: &mut dyn FnMut() -> Option<CompiledDefaults>,
+    loader: Loader,
 ) -> Discovery {
     let mut sink = Sink::default();
     let mut collector = Collector::new(prefix.map(Path::to_path_buf), path);
-    walk::walk_config(path, &mut collector, &mut sink);
+    walk::walk_config(path, loader, &mut collector, &mut sink);
     collector.finish(defaults, &mut sink);
     sink.finish()
 }

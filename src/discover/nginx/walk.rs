@@ -52,11 +52,16 @@ struct Walker<'a, V> {
 
 /// Reads the main config and everything it includes. Errors reading the main file are reported
 /// against the file itself; errors reading an include, against the `include` line.
-pub(super) fn walk_config<V: Visitor>(main: &Path, visitor: &mut V, sink: &mut Sink) {
+pub(super) fn walk_config<V: Visitor>(
+    main: &Path,
+    loader: Loader,
+    visitor: &mut V,
+    sink: &mut Sink,
+) {
     let conf_dir = main.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut walker = Walker {
         conf_dir,
-        loader: Loader::default(),
+        loader,
         blocks: Vec::new(),
         visitor,
         sink,
