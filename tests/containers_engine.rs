@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use gatewatch::containers::{
-    ContainerAction, ContainerEvent, ContainerProxy, Engine, ForeignProxy, StreamKind,
-    proxies_in_other_mount_namespaces,
+    CALL_TIMEOUT, ContainerAction, ContainerEvent, ContainerProxy, Engine, ForeignProxy,
+    StreamKind, proxies_in_other_mount_namespaces,
 };
 
 use docker::Dockerd;
@@ -206,6 +206,9 @@ fn follow_logs_sees_new_lines(d: &Dockerd, rt: &tokio::runtime::Runtime, engine:
     });
     let got = rt.block_on(async {
         let mut lines = Box::pin(engine.follow_logs(&talker, 0).expect("follow"));
+        // A quiet container is no timeout: the call's deadline covers the answer's start only.
+        let quiet = tokio::time::timeout(CALL_TIMEOUT + Duration::from_secs(1), lines.next()).await;
+        assert!(quiet.is_err(), "nothing was written: {quiet:?}");
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut got = Vec::new();
         for n in 0.. {
@@ -305,6 +308,12 @@ fn events_carry_exit_codes(d: &Dockerd, rt: &tokio::runtime::Runtime, engine: &E
     let restarted: ContainerEvent = rt.block_on(async {
         // From a second back: a restart that beats the request to the engine is replayed.
         let mut stream = Box::pin(engine.events(now() - 1));
+        // Quiet longer than a call's deadline: the stream stays open.
+        let quiet_until = Instant::now() + CALL_TIMEOUT + Duration::from_secs(1);
+        while let Ok(Some(item)) = tokio::time::timeout_at(quiet_until.into(), stream.next()).await
+        {
+            assert!(item.is_ok(), "{item:?}");
+        }
         let restart = d.docker_command(&["restart", "-t", "1", "victim"]);
         let restart = tokio::process::Command::from(restart).output();
         let (out, seen) = tokio::join!(restart, async {

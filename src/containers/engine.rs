@@ -197,7 +197,7 @@ impl Engine {
         }
     }
 
-    fn socket_text(&self) -> String {
+    pub(crate) fn socket_text(&self) -> String {
         sanitize(&self.socket.display().to_string()).into_owned()
     }
 

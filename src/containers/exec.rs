@@ -52,7 +52,7 @@ impl Engine {
             .await?;
         let StartExecResults::Attached { mut output, .. } = started else {
             return Err(EngineError::Api {
-                socket: self.socket().display().to_string(),
+                socket: self.socket_text(),
                 call: "start exec",
                 message: "the engine detached the command".into(),
             });
