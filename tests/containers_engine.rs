@@ -272,6 +272,16 @@ fn events_carry_exit_codes(d: &Dockerd, rt: &tokio::runtime::Runtime, engine: &E
     d.wait_for("quitter's exit", Duration::from_secs(10), || {
         d.docker(&["inspect", "--format", "{{.State.Status}}", "quitter"]) == "exited"
     });
+    // Writes 256 MiB under a 32 MiB limit without swap: the kernel's OOM killer ends it.
+    d.run(
+        "glutton",
+        NET,
+        &["--memory", "32m", "--memory-swap", "32m"],
+        &["/usr/bin/python3", "-c", "b = b'x' * (256 << 20)"],
+    );
+    d.wait_for("glutton's end", Duration::from_secs(20), || {
+        d.docker(&["inspect", "--format", "{{.State.Status}}", "glutton"]) == "exited"
+    });
     let events = rt
         .block_on(engine.events_between(since, now() + 1))
         .expect("events");
@@ -299,6 +309,17 @@ fn events_carry_exit_codes(d: &Dockerd, rt: &tokio::runtime::Runtime, engine: &E
         [
             ContainerAction::Start,
             ContainerAction::Die { exit_code: Some(3) }
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        of("glutton"),
+        [
+            ContainerAction::Start,
+            ContainerAction::Oom,
+            ContainerAction::Die {
+                exit_code: Some(137)
+            },
         ],
         "{events:?}"
     );
