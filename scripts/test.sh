@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 # read for its own view of its servers, Caddy's admin API for its running config, and
 # `caddy adapt` judges the Caddyfile reader), prometheus (a real Prometheus scrapes `gatewatch serve`,
 # and its promtool checks the exposition and contrib/'s alert rules), systemd (`systemd-analyze`
-# verifies contrib/'s unit and scores its sandbox; systemd need not be running).
+# verifies contrib/'s unit and scores its sandbox; systemd need not be running), docker.io (a test
+# starts a dockerd of its own, with its own data root and no iptables rules, and runs the host's
+# binaries in containers).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -29,6 +31,7 @@ have apache2 || need+=(apache2)
 have caddy || need+=(caddy)
 have promtool || need+=(prometheus)
 have systemd-analyze || need+=(systemd)
+have dockerd || need+=(docker.io)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -37,7 +40,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2 caddy promtool \
-  systemd-analyze; do
+  systemd-analyze dockerd docker; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 

@@ -11,6 +11,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod containers;
 pub mod dashboard;
 pub mod demo;
 pub mod diagnosis;
