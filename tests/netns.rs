@@ -350,3 +350,58 @@ fn a_namespace_is_known_by_its_identity() {
         .expect("open the thread's namespace");
     assert_eq!(seen, runner.id());
 }
+
+/// Clears CAP_SYS_ADMIN from the calling thread's effective and permitted sets (capabilities
+/// are per thread, so the rest of the test process keeps them; threads it starts inherit the
+/// loss).
+fn drop_sys_admin_in_this_thread() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_SYS_ADMIN: u32 = 21;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    let got = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
+    data[0].effective &= !(1 << CAP_SYS_ADMIN);
+    data[0].permitted &= !(1 << CAP_SYS_ADMIN);
+    let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn without_the_capability_spawn_is_an_error_not_a_panic() {
+    let netns = TestNetns::new();
+    let path = netns.path();
+    let outcome = std::thread::spawn(move || {
+        drop_sys_admin_in_this_thread();
+        let opened = Netns::open(&path).expect("opening needs no capability");
+        NetnsRunner::spawn(opened).map(|_| ())
+    })
+    .join()
+    .expect("no panic");
+    let err = outcome.expect_err("setns without CAP_SYS_ADMIN");
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot enter the network namespace") && text.contains("CAP_SYS_ADMIN"),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(&netns.path().display().to_string()),
+        "{text}"
+    );
+}
