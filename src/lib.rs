@@ -25,6 +25,7 @@ pub mod keymap;
 pub mod local_api;
 pub mod logs;
 pub mod model;
+pub mod netns;
 pub mod open_files;
 pub mod outbox;
 pub mod pane;

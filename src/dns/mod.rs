@@ -10,6 +10,7 @@
 //! by [`report::rows`]. This module never touches the terminal.
 
 mod collector;
+mod direct;
 mod drift;
 pub mod family;
 mod findings;
@@ -27,12 +28,14 @@ use std::time::{Duration, SystemTime};
 
 pub use crate::config::Nameserver;
 pub use collector::{DnsCollector, SpawnError};
+pub(crate) use direct::lookup_each;
 pub use drift::{AnswerChange, DriftTracker, HISTORY_PER_NAME};
 pub use findings::{SLOW_LOOKUP, assess, family_mismatch};
 pub use name::{InvalidName, is_ip_literal, is_localhost, parse_name};
 pub use report::DnsRow;
 pub use round::{DnsLookups, MAX_IN_FLIGHT, ROUND_TIMEOUTS};
 pub use settings::DnsSettings;
+pub(crate) use system::resolv_conf_nameservers;
 
 /// One round: every name through every nameserver, in the order names and nameservers were
 /// given (names first, then nameservers). Names under `localhost` go through the system

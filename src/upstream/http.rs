@@ -22,7 +22,7 @@ use super::cert;
 use super::outcome::{self, Outcome, clean};
 use super::phases::{self, MarkTlsStart, Phases, TimeConnect};
 use super::probe::{Attempt, show};
-use super::resolve::SystemResolver;
+use super::resolve::{Names, ProbeResolver};
 use crate::config::{HttpMethod, Upstream};
 use crate::sanitize::sanitize;
 
@@ -36,18 +36,20 @@ const USER_AGENT: &str = concat!("gatewatch/", env!("CARGO_PKG_VERSION"));
 /// What a request cannot choose for itself: certificate checking and the connect timeout.
 type ClientKey = (bool, Duration);
 
-/// One client per distinct [`ClientKey`] among the upstreams, built up front.
+/// One client per distinct [`ClientKey`] among the upstreams, built up front, all resolving
+/// host names the same way.
 pub(crate) struct Clients {
     clients: HashMap<ClientKey, Result<Client, String>>,
 }
 
 impl Clients {
-    pub fn for_upstreams(upstreams: &[Upstream]) -> Self {
+    pub fn for_upstreams(upstreams: &[Upstream], names: &Names) -> Self {
         let mut clients = HashMap::new();
         for upstream in upstreams.iter().filter(|u| u.url.kind() == "http") {
             let key = key(upstream);
             clients.entry(key).or_insert_with(|| {
-                build(key).map_err(|e| outcome::describe("cannot set up the HTTP client", &e))
+                build(key, names)
+                    .map_err(|e| outcome::describe("cannot set up the HTTP client", &e))
             });
         }
         Clients { clients }
@@ -66,7 +68,7 @@ fn key(upstream: &Upstream) -> ClientKey {
     (upstream.tls_verify, upstream.timeout)
 }
 
-fn build((tls_verify, connect_timeout): ClientKey) -> Result<Client, BuildError> {
+fn build((tls_verify, connect_timeout): ClientKey, names: &Names) -> Result<Client, BuildError> {
     install_crypto_provider();
     Ok(Client::builder()
         .pool_max_idle_per_host(0)
@@ -81,7 +83,7 @@ fn build((tls_verify, connect_timeout): ClientKey) -> Result<Client, BuildError>
         // The leaf certificate on https responses, for its expiry; plain http gets none.
         .tls_info(true)
         .user_agent(USER_AGENT)
-        .dns_resolver(Arc::new(SystemResolver))
+        .dns_resolver(Arc::new(ProbeResolver(names.clone())))
         .build()?)
 }
 

@@ -29,6 +29,8 @@ pub use http::MAX_BODY_BYTES;
 pub use outcome::{MAX_DETAIL_CHARS, Outcome};
 pub use phases::Phases;
 pub use probe::{MAX_PARALLEL, probe_all, probe_all_by, probe_once};
+pub(crate) use probe::{Prober, not_run, probe_all_with};
+pub(crate) use resolve::Names;
 pub use scheduler::{
     BATCH_WINDOW, JITTER, MAX_BATCH_WINDOW, MAX_IN_FLIGHT, ProbeScheduler, ProberStats,
     STARTUP_SPREAD, SpawnError, batch_window,

@@ -10,6 +10,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::http::Clients;
 use super::outcome::{self, Outcome, clean};
+use super::resolve::Names;
 use super::{Phases, ProbeResult, http, socket};
 use crate::config::{Target, Upstream};
 
@@ -83,12 +84,19 @@ impl Attempt {
 /// Probes upstreams; owns the HTTP clients so they are built once per distinct setting.
 pub(crate) struct Prober {
     clients: Clients,
+    names: Names,
 }
 
 impl Prober {
     pub fn new(upstreams: &[Upstream]) -> Self {
+        Self::with_names(upstreams, Names::System)
+    }
+
+    /// Resolving host names through `names` rather than the system resolver.
+    pub fn with_names(upstreams: &[Upstream], names: Names) -> Self {
         Prober {
-            clients: Clients::for_upstreams(upstreams),
+            clients: Clients::for_upstreams(upstreams, &names),
+            names,
         }
     }
 
@@ -134,7 +142,7 @@ impl Prober {
                 Err(reason) => Attempt::failed(Outcome::Error, reason, None),
             },
             Target::Tcp { host, port } => {
-                socket::tcp(host, *port, upstream.timeout, deadline).await
+                socket::tcp(&self.names, host, *port, upstream.timeout, deadline).await
             }
             Target::Unix { path } => socket::unix(path, upstream.timeout, deadline).await,
         }
@@ -149,14 +157,37 @@ pub async fn probe_once(upstream: &Upstream) -> ProbeResult {
         .await
 }
 
+/// A probe that never ran (its network namespace is gone): a result with the reason, like any
+/// failure, so the caller handles one kind of value.
+pub(crate) fn not_run(target_index: usize, detail: &str) -> ProbeResult {
+    ProbeResult {
+        target_index,
+        seq: next_seq(),
+        at: SystemTime::now(),
+        outcome: Outcome::Error,
+        status_code: None,
+        latency: None,
+        elapsed: Duration::ZERO,
+        phases: Phases::default(),
+        detail: clean(detail),
+        addr: None,
+        cert_not_after: None,
+    }
+}
+
 /// At most this many probes of [`probe_all`] are in flight at once (each holds a socket).
 pub const MAX_PARALLEL: usize = 256;
 
 /// Probes every upstream once, in parallel (at most [`MAX_PARALLEL`] at a time); results are in
 /// the order of `upstreams`, `target_index` being the position there.
 pub async fn probe_all(upstreams: &[Upstream]) -> Vec<ProbeResult> {
+    probe_all_with(upstreams, Names::System).await
+}
+
+/// [`probe_all`], resolving host names through `names`.
+pub(crate) async fn probe_all_with(upstreams: &[Upstream], names: Names) -> Vec<ProbeResult> {
     use futures_util::stream::{self, StreamExt};
-    let prober = Prober::new(upstreams);
+    let prober = Prober::with_names(upstreams, names);
     stream::iter(upstreams.iter().enumerate())
         .map(|(index, upstream)| prober.probe(index, upstream))
         .buffered(MAX_PARALLEL)

@@ -11,15 +11,21 @@ use tokio::time::{Instant, timeout_at};
 
 use super::outcome::{Outcome, describe, errno_text};
 use super::probe::{Attempt, show};
-use super::resolve::resolve;
+use super::resolve::{Names, resolve};
 
 /// Connects to each address of `host` in turn until one accepts; the latency includes the lookup.
 /// Phases: `resolve` (names only, not IP literals) and `connect` (every address tried), each
 /// until it ended or the probe gave up.
-pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration, deadline: Instant) -> Attempt {
+pub(crate) async fn tcp(
+    names: &Names,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    deadline: Instant,
+) -> Attempt {
     let started = Instant::now();
     let lookup = host.parse::<IpAddr>().is_err();
-    let resolved = timeout_at(deadline, resolve(host, port)).await;
+    let resolved = timeout_at(deadline, resolve(names, host, port)).await;
     let connect_start = Instant::now();
     let resolve_phase = lookup.then(|| connect_start - started);
     let addrs = match resolved {
