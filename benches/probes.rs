@@ -77,6 +77,7 @@ fn main() -> anyhow::Result<()> {
                 host: None,
                 tls_verify: true,
                 slow: Duration::from_secs(1),
+                from: None,
             })
         })
         .collect::<anyhow::Result<_>>()?;

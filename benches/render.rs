@@ -110,6 +110,7 @@ fn upstreams() -> anyhow::Result<Upstreams> {
                 host: None,
                 tls_verify: true,
                 slow: Duration::from_millis(500),
+                from: None,
             },
             group: Some(format!("pool-{}", i % 4)),
             source: format!("/etc/nginx/sites-enabled/shop:{}", 10 + i),

@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         apache: cli.apache_conf.clone(),
         caddy: cli.caddy_conf.clone(),
         nginx_binary: NginxBinary::Search,
+        containers: gatewatch::containers::Lookup::from_env(),
     };
     let catalog = catalog::build(&loaded.config, &proxies);
     let services = actions::for_this_host(&loaded.config, catalog.nginx_conf.as_deref());

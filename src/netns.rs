@@ -16,6 +16,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -323,4 +324,29 @@ pub async fn lookup_in(
 /// at most 64 KiB), in order, each once, on port 53. The error is sanitised.
 pub fn nameservers_from_resolv_conf(text: &[u8]) -> Result<Vec<SocketAddr>, String> {
     crate::dns::resolv_conf_nameservers(text)
+}
+
+/// Runners by namespace path, made on first use and reused across probes. A path whose
+/// namespace changed (the container was recreated, its pid reused) gets a new runner.
+#[derive(Debug, Default)]
+pub struct Places {
+    runners: std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<NetnsRunner>>>,
+}
+
+impl Places {
+    pub fn runner(&self, path: &Path) -> io::Result<Arc<NetnsRunner>> {
+        let netns = Netns::open(path)?;
+        let mut runners = self
+            .runners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(runner) = runners.get(path)
+            && runner.id() == netns.id()
+        {
+            return Ok(Arc::clone(runner));
+        }
+        let runner = Arc::new(NetnsRunner::spawn(netns)?);
+        runners.insert(path.to_path_buf(), Arc::clone(&runner));
+        Ok(runner)
+    }
 }

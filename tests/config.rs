@@ -102,6 +102,7 @@ fn full_example_sets_every_key() {
         host: None,
         tls_verify: true,
         slow: secs(1),
+        from: None,
     };
     let expected = Config {
         refresh: secs(1),

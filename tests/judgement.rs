@@ -74,6 +74,7 @@ fn entry(name: &str, host: &str, port: u16) -> Entry {
             host: None,
             tls_verify: true,
             slow: Duration::from_millis(500),
+            from: None,
         },
         group: None,
         source: "config".into(),

@@ -229,6 +229,7 @@ exit 1"#;
         origin: Origin::Container {
             name: "web-1".into(),
             program: program.display().to_string(),
+            socket: None,
         },
         kind: None,
     };
@@ -287,6 +288,7 @@ fn an_ended_container_log_is_started_again_from_its_last_stamp() {
         origin: Origin::Container {
             name: "web-1".into(),
             program: program.display().to_string(),
+            socket: None,
         },
         kind: None,
     };

@@ -93,6 +93,7 @@ fn upstream(url: &str) -> Upstream {
         host: None,
         tls_verify: true,
         slow: Duration::from_secs(1),
+        from: None,
     }
 }
 

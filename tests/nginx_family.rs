@@ -303,6 +303,7 @@ fn a_hostile_nginx_binary_is_a_clean_finding_in_the_catalog() {
         apache: Some(empty.clone()),
         caddy: Some(empty),
         nginx_binary: NginxBinary::At(bad),
+        containers: Default::default(),
     };
     let c = catalog::build(&Config::default(), &proxies);
     let messages: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();

@@ -116,6 +116,19 @@ pub struct Upstream {
     pub tls_verify: bool,
     /// Answers slower than this are degraded, not healthy.
     pub slow: Duration,
+    /// Where the probe runs when not from the host: a container's network namespace.
+    pub from: Option<ProbeFrom>,
+}
+
+/// A probe made from inside a container, the way its proxy connects: in its network namespace,
+/// asking the nameservers its resolv.conf names (Docker's embedded DNS, on a user network).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeFrom {
+    /// The container's name, for messages.
+    pub container: String,
+    /// `/proc/PID/ns/net` of its main process.
+    pub netns: PathBuf,
+    pub nameservers: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

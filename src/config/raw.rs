@@ -269,6 +269,7 @@ impl RawUpstream {
             host: self.host.map(host_header).transpose()?,
             tls_verify: self.tls_verify.unwrap_or(true),
             slow: duration(self.slow.as_ref(), "slow", TIMEOUT, ms(1000))?,
+            from: None,
         };
         Ok((upstream, self.name))
     }
@@ -301,6 +302,7 @@ impl RawGateway {
             host: self.host.map(host_header).transpose()?,
             tls_verify: self.tls_verify.unwrap_or(true),
             slow: ms(1000),
+            from: None,
         })
     }
 }

@@ -12,6 +12,7 @@ mod info;
 mod logs;
 mod procfs;
 mod proxy_kind;
+mod scan;
 
 pub use engine::{CALL_TIMEOUT, Engine, EngineError, MAX_CONTAINERS, choose_socket};
 pub use events::{ContainerAction, ContainerEvent, MAX_EVENTS};
@@ -20,3 +21,4 @@ pub use info::{ContainerInfo, ContainerList, ContainerNetwork};
 pub use logs::{ContainerLogLine, MAX_LOG_LINE, StreamKind};
 pub use procfs::{ForeignProxy, MAX_FOREIGN_PROXIES, proxies_in_other_mount_namespaces};
 pub use proxy_kind::ContainerProxy;
+pub use scan::{Lookup, ProxyContainer, SOCKET_ENV, Scan, scan};

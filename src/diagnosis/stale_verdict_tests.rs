@@ -166,10 +166,47 @@ fn without_containers_nothing_changes() {
 
 #[test]
 fn check_text_and_json_say_the_same_verdict_through_the_model() {
-    let model = crate::model::Model {
-        stale_addresses: vec![stale(NOW - 5)],
+    // The model judges the containers it knows with its logs: `app` moved, and the error log
+    // shows 48 refused connections to its old address in the last minute.
+    let app = crate::containers::ContainerInfo {
+        id: "a".repeat(64),
+        name: "app".into(),
+        image: "app:1".into(),
+        pid: Some(4242),
+        state: "running".into(),
+        restart_count: 0,
+        health: None,
+        started_at: Some(RECREATED),
+        command: vec!["/app".into()],
+        networks: vec![crate::containers::ContainerNetwork {
+            name: "shop".into(),
+            ip: Some("172.18.0.5".parse().expect("ip")),
+            ipv6: None,
+            aliases: vec!["app".into()],
+        }],
+    };
+    let named = vec![NamedUpstream {
+        name: "app".into(),
+        port: 8000,
+        proxy: "web".into(),
+        resolves_at_runtime: false,
+    }];
+    let source = crate::logs::SourceSpec::file("/logs/error.log", None);
+    let mut model = crate::model::Model {
+        containers: crate::model::containers::Containers::new(named, vec![app], NOW),
+        logs: crate::logs::LogBook::new(&[source], crate::logs::RingLimits::default()),
         ..crate::model::Model::default()
     };
+    for _ in 0..48 {
+        model.logs.sources[0].tally.add_line(&crate::logs::LogLine {
+            text: "connect() failed (111: Connection refused)".into(),
+            format: Some(Format::NginxError),
+            cause: Some(LogCause::Refused),
+            status: None,
+            upstream: Some("http://172.18.0.2:8000/".into()),
+            time: Some(NOW - 5),
+        });
+    }
     let now = UNIX_EPOCH + Duration::from_secs(NOW.unsigned_abs());
     let judged = crate::model::assess_in(&model, now, &TimeZone::UTC);
     let report = crate::report::Report::new(&model, &judged, now);

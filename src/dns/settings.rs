@@ -83,9 +83,12 @@ impl DnsSettings {
     /// and the resolvers the proxy's own config names.
     pub fn for_catalog(config: &Config, catalog: &crate::upstream::catalog::Catalog) -> Self {
         let mut settings = Self::from_config(config, catalog.resolvers.iter().copied());
+        // A name a proxy in a container connects to resolves in its network (Docker's DNS),
+        // not the host's: its probe, made from there, resolves it.
         let hosts = catalog
             .entries
             .iter()
+            .filter(|e| e.upstream.from.is_none())
             .filter_map(|e| e.upstream.url.host())
             .map(str::to_owned);
         settings.names = hosts.chain(config.dns.names.iter().cloned()).collect();

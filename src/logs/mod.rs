@@ -67,7 +67,7 @@ pub use severity::{
 pub(crate) use sources::program;
 pub use sources::{
     DOCKER_ENV, JOURNALCTL_ENV, Origin, STREAM_HISTORY, SourceSpec, container_source,
-    journal_source, sources,
+    container_source_at, journal_source, sources,
 };
 pub use status_class::{CLASS_NAMES, StatusClasses};
 pub use stream_scan::{STREAM_SCAN_TIME, scan_stream};

@@ -2,7 +2,7 @@
 //! config, globs expanded, duplicates dropped.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::command::Output;
 use crate::config::{Argv, LogKind, LogSource, LogStream};
@@ -28,10 +28,12 @@ pub enum Origin {
         unit: String,
         program: String,
     },
-    /// A container's log, stdout and stderr, from `program` (`docker`) with `-t` stamps.
+    /// A container's log, stdout and stderr, from `program` (`docker`) with `-t` stamps;
+    /// `socket` is the engine's API socket when it is not the CLI's default.
     Container {
         name: String,
         program: String,
+        socket: Option<PathBuf>,
     },
 }
 
@@ -52,6 +54,7 @@ impl Origin {
     pub fn stream_argv(&self, resume: Option<&str>) -> Option<Vec<String>> {
         let history = STREAM_HISTORY.to_string();
         let since: String;
+        let host: Vec<String>;
         let argv: Vec<&str> = match self {
             Origin::Journal { unit, program } => {
                 let from = match resume {
@@ -64,7 +67,11 @@ impl Origin {
                     .chain(["-u", unit, "--no-pager"])
                     .collect()
             }
-            Origin::Container { name, program } => {
+            Origin::Container {
+                name,
+                program,
+                socket,
+            } => {
                 let from = match resume {
                     Some(stamp) => {
                         since = just_after(stamp);
@@ -72,8 +79,16 @@ impl Origin {
                     }
                     None => ["--tail", history.as_str()],
                 };
-                [program.as_str(), "logs", "-f", "-t"]
+                host = socket
+                    .as_deref()
+                    .map(host_option)
                     .into_iter()
+                    .flatten()
+                    .collect();
+                [program.as_str()]
+                    .into_iter()
+                    .chain(host.iter().map(String::as_str))
+                    .chain(["logs", "-f", "-t"])
                     .chain(from)
                     .chain([name.as_str()])
                     .collect()
@@ -101,16 +116,23 @@ impl Origin {
                 unit.clone(),
                 "--no-pager".into(),
             ],
-            Origin::Container { name, program } => vec![
-                program.clone(),
-                "logs".into(),
-                "-t".into(),
-                "--since".into(),
-                cutoff.to_string(),
-                "--tail".into(),
-                super::DEFAULT_MAX_LINES.to_string(),
-                name.clone(),
-            ],
+            Origin::Container {
+                name,
+                program,
+                socket,
+            } => [program.clone()]
+                .into_iter()
+                .chain(socket.as_deref().map(host_option).into_iter().flatten())
+                .chain([
+                    "logs".into(),
+                    "-t".into(),
+                    "--since".into(),
+                    cutoff.to_string(),
+                    "--tail".into(),
+                    super::DEFAULT_MAX_LINES.to_string(),
+                    name.clone(),
+                ])
+                .collect(),
             Origin::File(_) | Origin::Glob(_) | Origin::Command(_) => return None,
         };
         Some(argv)
@@ -145,14 +167,25 @@ pub fn journal_source(unit: &str) -> Result<SourceSpec, String> {
 /// stderr), for discovery to add when the proxy runs in a container. `docker` is the program
 /// unless [`DOCKER_ENV`] names another. Errs when `name` is no container name.
 pub fn container_source(name: &str) -> Result<SourceSpec, String> {
+    container_source_at(name, None)
+}
+
+/// [`container_source`] through the engine listening on `socket` (`docker --host unix://…`).
+pub fn container_source_at(name: &str, socket: Option<&Path>) -> Result<SourceSpec, String> {
     LogStream::check_container(name)?;
     Ok(SourceSpec {
         origin: Origin::Container {
             name: name.to_owned(),
             program: program(DOCKER_ENV, "docker"),
+            socket: socket.map(Path::to_path_buf),
         },
         kind: None,
     })
+}
+
+/// The docker CLI's option naming the engine's socket.
+fn host_option(socket: &Path) -> [String; 2] {
+    ["--host".into(), format!("unix://{}", socket.display())]
 }
 
 pub(crate) fn program(env: &str, default: &str) -> String {

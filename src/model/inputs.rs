@@ -36,7 +36,11 @@ impl Model {
             firewall: self.firewall.clone(),
             gateway: self.gateway.as_ref().map(|g| g.input()),
             services: self.services.inputs(),
-            stale_addresses: self.stale_addresses.clone(),
+            stale_addresses: self.containers.stale(
+                &self.logs,
+                logs::DEFAULT_WINDOW,
+                unix_seconds(now),
+            ),
             clock: Clock {
                 now: unix_seconds(now),
                 tz: tz.clone(),

@@ -6,6 +6,7 @@
 //! the same [`assess`]. Engine code: no terminal crate, no `app`, no `ui`.
 
 mod assess;
+pub mod containers;
 pub mod dns;
 pub mod gateway;
 mod inputs;
@@ -30,6 +31,7 @@ use crate::logs::{LogBatch, LogBook, RingLimits, SourceLog, SourceSpec};
 use crate::status::Finding;
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{ProbeResult, State};
+use containers::Containers;
 use dns::Dns;
 use gateway::Gateway;
 use proxy_views::ProxyViews;
@@ -57,10 +59,9 @@ pub struct Model {
     pub unchecked: Vec<Finding>,
     /// The incident timeline: what changed, and each log's minutes over the span.
     pub timeline: Timeline,
-    /// Addresses a proxy in a container still connects to although the container behind the
-    /// name has moved ([`diagnosis::stale_addresses`] of the containers and the logs); empty
-    /// without containers.
-    pub stale_addresses: Vec<diagnosis::StaleAddress>,
+    /// The proxies in containers' upstream names and the containers behind them now: with
+    /// the logs, they tell a stale address ([`diagnosis::stale_addresses`]).
+    pub containers: Containers,
 }
 
 /// What the model watches, from the config and discovery.
@@ -90,6 +91,11 @@ impl Model {
             gateway: watch.gateway.cloned().map(Gateway::new),
             services: Services::new(watch.services),
             timeline: Timeline::new(watch.logs.len(), watch.span),
+            containers: Containers::new(
+                watch.catalog.named_upstreams.clone(),
+                watch.catalog.containers.containers.clone(),
+                unix_seconds(SystemTime::now()),
+            ),
             ..Model::default()
         }
     }

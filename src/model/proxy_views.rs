@@ -140,6 +140,7 @@ mod tests {
                 host: None,
                 tls_verify: false,
                 slow: std::time::Duration::from_secs(1),
+                from: None,
             },
             group: group.map(str::to_owned),
             source: "config".into(),

@@ -323,6 +323,7 @@ pub(crate) mod tests {
                 host: None,
                 tls_verify: true,
                 slow: Duration::from_millis(500),
+                from: None,
             },
             group: None,
             source: "config".into(),

@@ -32,7 +32,12 @@ pub struct ProxyConfigs {
     pub caddy: Option<PathBuf>,
     /// The nginx binary asked for its compiled-in log paths (`nginx -V`).
     pub nginx_binary: NginxBinary,
+    /// Whether proxies in containers are looked for (off unless the binary's options say).
+    pub containers: crate::containers::Lookup,
 }
+
+/// The container engine gets this long to list its containers when the catalog is built.
+const CONTAINER_SCAN: Duration = Duration::from_secs(3);
 
 /// Which nginx binary tells where nginx logs when its config names no log.
 #[derive(Clone, Debug, Default)]
@@ -79,6 +84,13 @@ pub struct Catalog {
     pub apis: Vec<DiscoveredApi>,
     /// Every file of every proxy config read: the timeline watches them for changes.
     pub config_files: Vec<PathBuf>,
+    /// What the container lookup found: the proxies in containers and every container's
+    /// names and addresses.
+    pub containers: crate::containers::Scan,
+    /// The upstream names the proxies in containers connect to (for stale addresses).
+    pub named_upstreams: Vec<crate::diagnosis::NamedUpstream>,
+    /// Container log streams: a proxy in a container whose log file links to its stdout.
+    pub container_logs: Vec<crate::logs::SourceSpec>,
 }
 
 impl Catalog {
@@ -100,6 +112,11 @@ impl Catalog {
             })
             .collect();
         let mut out = crate::logs::sources(&config.logs, &discovered);
+        for stream in &self.container_logs {
+            if !out.contains(stream) {
+                out.push(stream.clone());
+            }
+        }
         if let Some(journal) = self.proxy_journal(config) {
             out.push(journal);
         }
@@ -170,10 +187,37 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
             catalog.nginx_conf = Some(path.clone());
         }
         absorb(&mut catalog, kind, &path, &found);
-        discovered.extend(found.targets);
+        discovered.extend(found.targets.into_iter().map(|t| (t, None)));
     }
+    let scan = crate::containers::scan(&proxies.containers, Path::new("/proc"), CONTAINER_SCAN);
+    for problem in &scan.problems {
+        let message = sanitize(&format!("containers: {problem}")).into_owned();
+        catalog
+            .findings
+            .push(Finding::new(Status::Warning, message));
+    }
+    for proxy in &scan.proxies {
+        let found = super::in_container::add(
+            &mut catalog,
+            proxy,
+            Path::new("/proc"),
+            scan.socket.as_deref(),
+        );
+        discovered.extend(found);
+    }
+    catalog.containers = scan;
     catalog.entries = if config.upstreams.is_empty() {
-        discovered.into_iter().map(entry_from_discovery).collect()
+        discovered
+            .into_iter()
+            .map(|(t, from)| {
+                let mut entry = entry_from_discovery(t);
+                if let Some(from) = from {
+                    entry.source = format!("container {}: {}", from.container, entry.source);
+                    entry.upstream.from = Some(from);
+                }
+                entry
+            })
+            .collect()
     } else {
         config
             .upstreams
@@ -316,6 +360,7 @@ fn entry_from_discovery(t: DiscoveredTarget) -> Entry {
             // nginx does not verify upstream certificates unless told to (proxy_ssl_verify off).
             tls_verify: false,
             slow: DISCOVERED_SLOW,
+            from: None,
         },
         group: t.group,
         source: t.source.to_string(),
@@ -345,6 +390,7 @@ mod tests {
             apache: Some(empty.clone()),
             caddy: Some(empty),
             nginx_binary: NginxBinary::Skip,
+            containers: Default::default(),
         }
     }
 

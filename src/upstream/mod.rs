@@ -10,6 +10,7 @@ pub mod catalog;
 mod cert;
 mod history;
 mod http;
+mod in_container;
 mod outcome;
 mod phases;
 mod probe;

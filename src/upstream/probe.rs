@@ -12,7 +12,7 @@ use super::http::Clients;
 use super::outcome::{self, Outcome, clean};
 use super::resolve::Names;
 use super::{Phases, ProbeResult, http, socket};
-use crate::config::{Target, Upstream};
+use crate::config::{ProbeFrom, Target, Upstream};
 
 /// Extra time past the upstream's timeout before the outer guard gives up. Each probe kind already
 /// stops at the timeout; the guard only catches a layer that does not.
@@ -85,6 +85,8 @@ impl Attempt {
 pub(crate) struct Prober {
     clients: Clients,
     names: Names,
+    /// The container namespaces probed from ([`Upstream::from`]), one runner each.
+    places: crate::netns::Places,
 }
 
 impl Prober {
@@ -97,10 +99,14 @@ impl Prober {
         Prober {
             clients: Clients::for_upstreams(upstreams, &names),
             names,
+            places: crate::netns::Places::default(),
         }
     }
 
     pub async fn probe(&self, target_index: usize, upstream: &Upstream) -> ProbeResult {
+        if let Some(from) = &upstream.from {
+            return self.probe_from(target_index, upstream, from).await;
+        }
         let seq = next_seq();
         let at = SystemTime::now();
         let started = Instant::now();
@@ -131,6 +137,29 @@ impl Prober {
             addr: attempt.addr,
             cert_not_after: attempt.cert_not_after,
         }
+    }
+
+    /// The probe from inside the container `from` names, as its proxy would connect.
+    async fn probe_from(
+        &self,
+        target_index: usize,
+        upstream: &Upstream,
+        from: &ProbeFrom,
+    ) -> ProbeResult {
+        let runner = match self.places.runner(&from.netns) {
+            Ok(runner) => runner,
+            Err(e) => {
+                let detail = format!("cannot probe from inside container {}: {e}", from.container);
+                return not_run(target_index, &detail);
+            }
+        };
+        let inside = Upstream {
+            from: None,
+            ..upstream.clone()
+        };
+        let mut result = crate::netns::probe_in(&runner, &inside, &from.nameservers).await;
+        result.target_index = target_index;
+        result
     }
 
     async fn attempt(&self, upstream: &Upstream, deadline: Instant) -> Attempt {

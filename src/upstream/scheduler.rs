@@ -492,6 +492,7 @@ mod tests {
             host: None,
             tls_verify: true,
             slow: Duration::from_millis(500),
+            from: None,
         };
         let (out, mut delivered) = mpsc::channel::<Vec<ProbeResult>>(64);
         // No runtime on this thread: the prober brings its own.

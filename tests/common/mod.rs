@@ -35,6 +35,9 @@ impl Sandbox {
             ("XDG_CONFIG_HOME".into(), format!("{p}/config")),
             ("XDG_STATE_HOME".into(), format!("{p}/state")),
             ("RUST_BACKTRACE".into(), "0".into()),
+            // No container lookup: the host may run other tests' containers and proxies in
+            // mount namespaces of their own. The container tests name their own daemon.
+            ("GATEWATCH_DOCKER_SOCKET".into(), "none".into()),
         ]
     }
 
@@ -383,6 +386,7 @@ pub fn upstream(name: &str, url: &str, timeout: Duration) -> gatewatch::config::
         host: None,
         tls_verify: true,
         slow: Duration::from_secs(1),
+        from: None,
     }
 }
 

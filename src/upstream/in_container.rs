@@ -1,0 +1,202 @@
+//! Proxies in containers, added to the catalog: each one's config is read inside its own root
+//! (`/proc/PID/root`, every include resolved there, never on the host's /etc), its upstreams are
+//! probed from inside its network namespace, and its logs are followed where they really go: a
+//! file in the container, or the container's log stream when the file is a link to stdout.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::catalog::Catalog;
+use crate::config::{ProbeFrom, Target};
+use crate::containers::{ContainerProxy, ProxyContainer};
+use crate::diagnosis::NamedUpstream;
+use crate::discover::{self, DiscoveredLog, DiscoveredTarget, ProxyKind};
+use crate::rootfs::{Resolved, Root};
+use crate::sanitize::sanitize;
+use crate::status::{Finding, Status};
+
+/// A container's resolv.conf is read up to this much.
+const RESOLV_CONF_BYTES: u64 = 64 * 1024;
+
+/// Reads the proxy in `container` as discovery reads one on the host, into `catalog`; the targets
+/// found, with where to probe them from. `socket` is the engine's, for the log stream.
+pub fn add(
+    catalog: &mut Catalog,
+    container: &ProxyContainer,
+    proc_root: &Path,
+    socket: Option<&Path>,
+) -> Vec<(DiscoveredTarget, Option<ProbeFrom>)> {
+    let name = &container.name;
+    let warn = |catalog: &mut Catalog, text: String| {
+        let text = sanitize(&text).into_owned();
+        catalog.findings.push(Finding::new(Status::Warning, text));
+    };
+    let Some(kind) = proxy_kind(container.kind) else {
+        catalog.read_from.push(
+            sanitize(&format!(
+                "{} in container {name}: its config is not read (only nginx, HAProxy, Apache and \
+                 Caddy are)",
+                container.kind.name()
+            ))
+            .into_owned(),
+        );
+        return Vec::new();
+    };
+    let process = proc_root.join(container.pid.to_string());
+    let root = match Root::open(&process.join("root")) {
+        Ok(root) => root,
+        Err(e) => {
+            warn(
+                catalog,
+                format!("container {name}: its files cannot be read ({e}); run gatewatch as root"),
+            );
+            return Vec::new();
+        }
+    };
+    let Some(config) = discover::default_config_in_root(kind, &root) else {
+        warn(
+            catalog,
+            format!(
+                "container {name} runs {} but has no config at {}",
+                container.kind.name(),
+                kind.default_config_paths().join(", ")
+            ),
+        );
+        return Vec::new();
+    };
+    let mut found = discover::discover_in_root(kind, &root, &config);
+    catalog.read_from.push(
+        sanitize(&format!(
+            "{} in container {name}: {} ({} files)",
+            container.kind.name(),
+            config.display(),
+            found.files_read.len()
+        ))
+        .into_owned(),
+    );
+    for e in &found.errors {
+        warn(
+            catalog,
+            format!("{} config in container {name}: {e}", container.kind.name()),
+        );
+    }
+    add_logs(catalog, name, std::mem::take(&mut found.logs), socket);
+    let from = ProbeFrom {
+        container: name.clone(),
+        netns: process.join("ns/net"),
+        nameservers: nameservers(&root).unwrap_or_else(|e| {
+            warn(
+                catalog,
+                format!("container {name}: {e}; its names are not resolved"),
+            );
+            Vec::new()
+        }),
+    };
+    for t in &found.targets {
+        if let Some(named) = named_upstream(&t.target, name) {
+            catalog.named_upstreams.push(named);
+        }
+    }
+    // The container's resolvers, admin APIs and files are its own: asked or watched from the
+    // host they would be the host's (127.0.0.11 answers only inside its network).
+    found
+        .targets
+        .into_iter()
+        .map(|t| (t, Some(from.clone())))
+        .collect()
+}
+
+fn proxy_kind(kind: ContainerProxy) -> Option<ProxyKind> {
+    match kind {
+        ContainerProxy::Nginx => Some(ProxyKind::Nginx),
+        ContainerProxy::Haproxy => Some(ProxyKind::Haproxy),
+        ContainerProxy::Apache => Some(ProxyKind::Apache),
+        ContainerProxy::Caddy => Some(ProxyKind::Caddy),
+        ContainerProxy::Traefik | ContainerProxy::Envoy => None,
+    }
+}
+
+/// A file log is followed at the path that reaches it from the host; a log linked to stdout or
+/// stderr is the container's log stream (once per container, it carries both).
+fn add_logs(catalog: &mut Catalog, name: &str, logs: Vec<DiscoveredLog>, socket: Option<&Path>) {
+    let mut stream = false;
+    for log in logs {
+        match &log.in_root {
+            Some(Resolved::File { host_path, .. }) => catalog.logs.push(DiscoveredLog {
+                path: host_path.clone(),
+                ..log
+            }),
+            Some(Resolved::Stream(_)) => stream = true,
+            Some(Resolved::Missing) => catalog.findings.push(Finding::new(
+                Status::Warning,
+                sanitize(&format!(
+                    "container {name}: its log {} does not exist",
+                    log.path.display()
+                ))
+                .into_owned(),
+            )),
+            Some(Resolved::Unusable(why)) => catalog.findings.push(Finding::new(
+                Status::Warning,
+                sanitize(&format!(
+                    "container {name}: its log {} is not followed: {why}",
+                    log.path.display()
+                ))
+                .into_owned(),
+            )),
+            None => {}
+        }
+    }
+    if !stream {
+        return;
+    }
+    match crate::logs::container_source_at(name, socket) {
+        Ok(source) if socket.is_some() => catalog.container_logs.push(source),
+        Ok(_) => catalog.findings.push(Finding::new(
+            Status::Warning,
+            sanitize(&format!(
+                "container {name} logs to its stdout, which only the container engine's API \
+                 can read, and no engine socket answered"
+            ))
+            .into_owned(),
+        )),
+        Err(e) => catalog.findings.push(Finding::new(
+            Status::Warning,
+            sanitize(&format!(
+                "container {name}: its log stream cannot be followed: {e}"
+            ))
+            .into_owned(),
+        )),
+    }
+}
+
+/// The nameservers the container's resolv.conf names, read inside its root.
+fn nameservers(root: &Root) -> Result<Vec<std::net::SocketAddr>, String> {
+    let path = Path::new("/etc/resolv.conf");
+    let file = root
+        .open_file(path)
+        .map_err(|e| format!("cannot read its /etc/resolv.conf: {e}"))?;
+    let mut text = Vec::new();
+    file.take(RESOLV_CONF_BYTES)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("cannot read its /etc/resolv.conf: {e}"))?;
+    crate::netns::nameservers_from_resolv_conf(&text)
+}
+
+/// A target named by a host name (not an address) and its port: what the stale-address check
+/// compares with the container behind that name.
+fn named_upstream(target: &Target, proxy: &str) -> Option<NamedUpstream> {
+    let (host, port) = match target {
+        Target::Http { host, port, .. } | Target::Tcp { host, port } => (host, *port),
+        Target::Unix { .. } => return None,
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    Some(NamedUpstream {
+        name: host.clone(),
+        port,
+        proxy: proxy.to_owned(),
+        resolves_at_runtime: false,
+    })
+}
