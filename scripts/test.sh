@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # and its promtool checks the exposition and contrib/'s alert rules), systemd (`systemd-analyze`
 # verifies contrib/'s unit and scores its sandbox; systemd need not be running), docker.io (a test
 # starts a dockerd of its own, with its own data root and no iptables rules, and runs the host's
-# binaries in containers).
+# binaries in containers), curl (requests to nginx in those containers, from the host).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 need=()
 have tmux || need+=(tmux)
@@ -32,6 +32,7 @@ have caddy || need+=(caddy)
 have promtool || need+=(prometheus)
 have systemd-analyze || need+=(systemd)
 have dockerd || need+=(docker.io)
+have curl || need+=(curl)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   sudo=""
@@ -40,7 +41,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 for tool in tmux nginx iptables nft php-fpm8.2 ip unshare prlimit haproxy apache2 caddy promtool \
-  systemd-analyze dockerd docker; do
+  systemd-analyze dockerd docker curl; do
   have "$tool" || { echo "test.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 
