@@ -112,6 +112,28 @@ pub enum Command {
     },
     /// Print the man page (roff): `gatewatch man > /usr/local/share/man/man1/gatewatch.1`
     Man,
+    /// A container's log through the engine's API, written as `docker logs -t` writes it: what
+    /// the log follower runs for a proxy in a container that logs to its stdout
+    #[command(hide = true)]
+    ContainerLogs {
+        /// The engine's API socket
+        #[arg(long)]
+        socket: std::path::PathBuf,
+        /// Go on with new lines as the container writes them
+        #[arg(short, long)]
+        follow: bool,
+        /// Stamp each line (always done; taken for `docker logs -t`'s sake)
+        #[arg(short = 't', long)]
+        timestamps: bool,
+        /// Lines of history first
+        #[arg(long)]
+        tail: Option<usize>,
+        /// Only lines after this time (unix seconds, or RFC 3339 with fractions)
+        #[arg(long)]
+        since: Option<String>,
+        /// The container's name or id
+        container: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -23,9 +23,24 @@ const QUIT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Generated from the CLI alone: a broken config must not stop them.
-    match cli.command {
-        Some(Command::Completions { shell }) => return print(&gatewatch::cli::completions(shell)),
+    match &cli.command {
+        Some(Command::Completions { shell }) => return print(&gatewatch::cli::completions(*shell)),
         Some(Command::Man) => return print(&gatewatch::cli::man_page()),
+        Some(Command::ContainerLogs {
+            socket,
+            follow,
+            tail,
+            since,
+            container,
+            ..
+        }) => {
+            let ask = gatewatch::containers::LogsAsk {
+                follow: *follow,
+                tail: *tail,
+                since: since.clone(),
+            };
+            return gatewatch::containers::print_logs(socket, container, &ask);
+        }
         _ => {}
     }
     // Checked once, before anything is written there: the diagnostics log, the audit trail and
@@ -134,7 +149,12 @@ fn main() -> ExitCode {
             };
             run_serve(opts, listen)
         }
-        Some(Command::Demo | Command::Completions { .. } | Command::Man) => {
+        Some(
+            Command::Demo
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::ContainerLogs { .. },
+        ) => {
             unreachable!("handled before the config is loaded")
         }
         None => {

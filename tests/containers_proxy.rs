@@ -226,4 +226,29 @@ fn nginx_in_a_container_its_stale_address_and_its_log_stream() {
         !events.is_empty(),
         "the error lines are classified: {stream:#}"
     );
+
+    // What the follower runs for that stream: gatewatch's own reader of the engine's API,
+    // writing as `docker logs -t` does (the container's stderr to stderr), no docker CLI.
+    let out = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .arg("container-logs")
+        .arg("--socket")
+        .arg(d.socket())
+        .args(["-t", "--tail", "2", "edge"])
+        .output()
+        .expect("container-logs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let access: Vec<&str> = stdout.lines().collect();
+    assert!(
+        !access.is_empty() && access.iter().all(|l| l.contains("\" 502 ")),
+        "{stdout}"
+    );
+    let stamp = access[0].split(' ').next().expect("a stamp");
+    assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connect() failed"), "{stderr}");
 }

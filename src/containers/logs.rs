@@ -86,11 +86,24 @@ impl Engine {
         impl Stream<Item = Result<ContainerLogLine, EngineError>> + Send + 'static,
         EngineError,
     > {
+        self.follow_logs_since(id, 0, Some(tail_lines))
+    }
+
+    /// [`Engine::follow_logs`] from the lines written since `since_unix` (0: from the first),
+    /// the last `tail_lines` of them when given: what resuming a broken follow asks.
+    pub fn follow_logs_since(
+        &self,
+        id: &str,
+        since_unix: i64,
+        tail_lines: Option<usize>,
+    ) -> Result<
+        impl Stream<Item = Result<ContainerLogLine, EngineError>> + Send + 'static,
+        EngineError,
+    > {
         let id = checked_id(id)?;
         let engine = self.clone();
-        let frames = self
-            .docker
-            .logs(id, Some(options(true, 0, tail_lines.to_string())));
+        let tail = tail_lines.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let frames = self.docker.logs(id, Some(options(true, since_unix, tail)));
         Ok(frames.flat_map(move |frame| {
             let lines: Vec<Result<ContainerLogLine, EngineError>> = match frame {
                 Ok(frame) => lines_of(frame).into_iter().map(Ok).collect(),

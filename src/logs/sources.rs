@@ -28,8 +28,8 @@ pub enum Origin {
         unit: String,
         program: String,
     },
-    /// A container's log, stdout and stderr, from `program` (`docker`) with `-t` stamps;
-    /// `socket` is the engine's API socket when it is not the CLI's default.
+    /// A container's log, stdout and stderr, with `-t` stamps: from `program` (`docker logs`),
+    /// or, with `socket`, from gatewatch's own API reader (`program` is gatewatch).
     Container {
         name: String,
         program: String,
@@ -79,16 +79,11 @@ impl Origin {
                     }
                     None => ["--tail", history.as_str()],
                 };
-                host = socket
-                    .as_deref()
-                    .map(host_option)
-                    .into_iter()
-                    .flatten()
-                    .collect();
+                host = reader_args(socket.as_deref());
                 [program.as_str()]
                     .into_iter()
                     .chain(host.iter().map(String::as_str))
-                    .chain(["logs", "-f", "-t"])
+                    .chain(["-f", "-t"])
                     .chain(from)
                     .chain([name.as_str()])
                     .collect()
@@ -122,9 +117,8 @@ impl Origin {
                 socket,
             } => [program.clone()]
                 .into_iter()
-                .chain(socket.as_deref().map(host_option).into_iter().flatten())
+                .chain(reader_args(socket.as_deref()))
                 .chain([
-                    "logs".into(),
                     "-t".into(),
                     "--since".into(),
                     cutoff.to_string(),
@@ -170,22 +164,37 @@ pub fn container_source(name: &str) -> Result<SourceSpec, String> {
     container_source_at(name, None)
 }
 
-/// [`container_source`] through the engine listening on `socket` (`docker --host unix://…`).
+/// [`container_source`] read through the engine's API at `socket` by gatewatch's own
+/// `container-logs`, which writes what `docker logs -t` would: no docker CLI needed.
 pub fn container_source_at(name: &str, socket: Option<&Path>) -> Result<SourceSpec, String> {
     LogStream::check_container(name)?;
+    let Some(socket) = socket else {
+        return container_source(name);
+    };
+    let own = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "gatewatch".to_owned());
     Ok(SourceSpec {
         origin: Origin::Container {
             name: name.to_owned(),
-            program: program(DOCKER_ENV, "docker"),
-            socket: socket.map(Path::to_path_buf),
+            program: own,
+            socket: Some(socket.to_path_buf()),
         },
         kind: None,
     })
 }
 
-/// The docker CLI's option naming the engine's socket.
-fn host_option(socket: &Path) -> [String; 2] {
-    ["--host".into(), format!("unix://{}", socket.display())]
+/// The words after the program that ask for a container's log: `docker logs`, or gatewatch's
+/// own API reader at `socket`.
+fn reader_args(socket: Option<&Path>) -> Vec<String> {
+    match socket {
+        Some(socket) => vec![
+            "container-logs".into(),
+            "--socket".into(),
+            socket.display().to_string(),
+        ],
+        None => vec!["logs".into()],
+    }
 }
 
 pub(crate) fn program(env: &str, default: &str) -> String {

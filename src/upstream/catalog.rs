@@ -213,6 +213,10 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
                 let mut entry = entry_from_discovery(t);
                 if let Some(from) = from {
                     entry.source = format!("container {}: {}", from.container, entry.source);
+                    entry.notes.push(format!(
+                        "probed from container {}'s network",
+                        from.container
+                    ));
                     entry.upstream.from = Some(from);
                 }
                 entry

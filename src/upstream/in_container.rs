@@ -99,8 +99,22 @@ pub fn add(
     }
     // The container's resolvers, admin APIs and files are its own: asked or watched from the
     // host they would be the host's (127.0.0.11 answers only inside its network).
-    found
+    let (sockets, targets): (Vec<_>, Vec<_>) = found
         .targets
+        .into_iter()
+        .partition(|t| matches!(t.target, Target::Unix { .. }));
+    for t in sockets {
+        // Its path is the container's; connecting through /proc/PID/root would resolve links
+        // on the host's side.
+        catalog.unprobeable.push(
+            sanitize(&format!(
+                "{} at container {name}: {}: a unix socket inside the container; not probed",
+                t.name, t.source
+            ))
+            .into_owned(),
+        );
+    }
+    targets
         .into_iter()
         .map(|t| (t, Some(from.clone())))
         .collect()
@@ -199,4 +213,34 @@ fn named_upstream(target: &Target, proxy: &str) -> Option<NamedUpstream> {
         proxy: proxy.to_owned(),
         resolves_at_runtime: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Target {
+        url.parse().expect("a target")
+    }
+
+    #[test]
+    fn only_names_are_named_upstreams_and_the_port_is_kept() {
+        let named = named_upstream(&target("http://app:8000"), "web").expect("a name");
+        assert_eq!((named.name.as_str(), named.port), ("app", 8000));
+        assert_eq!(named.proxy, "web");
+        assert!(named_upstream(&target("tcp://db.internal:5432"), "web").is_some());
+        for literal in ["http://172.18.0.2:8000", "http://[fd00::2]:8000"] {
+            assert!(
+                named_upstream(&target(literal), "web").is_none(),
+                "{literal}"
+            );
+        }
+        assert!(named_upstream(&target("unix:/run/php/php-fpm.sock"), "web").is_none());
+    }
+
+    #[test]
+    fn traefik_and_envoy_have_no_config_read() {
+        assert_eq!(proxy_kind(ContainerProxy::Traefik), None);
+        assert_eq!(proxy_kind(ContainerProxy::Nginx), Some(ProxyKind::Nginx));
+    }
 }
