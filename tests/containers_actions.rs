@@ -274,8 +274,29 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
     assert_eq!(audited[4]["argv"], serde_json::json!([]));
     assert_eq!(audited[4]["engine_call"], "restart --time 10");
 
-    // The real binary: the container's actions are in the `a` menu, confirmed, run and audited.
+    // A reload by signal through the engine's kill call (how haproxy's master is reloaded; nginx's
+    // master reloads on SIGHUP): the signal reaches the container's main process.
     fs::write(&conf, nginx_conf("v5")).expect("nginx.conf v5");
+    let Target::Container(spec) = target.clone() else {
+        panic!("a container target");
+    };
+    let by_signal = Target::Container(actions::ContainerSpec {
+        reload: Some(ContainerCommand::Signal("SIGHUP")),
+        ..spec
+    });
+    let (r, out) = perform(&by_signal, Verb::Reload, &RunnerOptions::default());
+    assert_eq!(r.outcome, Outcome::Ran(Exit::Done), "{out:#?}");
+    assert!(
+        out.iter().any(|l| l == "SIGHUP sent to web's main process"),
+        "{out:#?}"
+    );
+    let ip = address(&d, "web").expect("an address");
+    d.wait_for("nginx answers v5", Duration::from_secs(10), || {
+        answer(&ip) == "v5"
+    });
+
+    // The real binary: the container's actions are in the `a` menu, confirmed, run and audited.
+    fs::write(&conf, nginx_conf("v6")).expect("nginx.conf v6");
     let socket = d.socket().display().to_string();
     let t = Tmux::start_with(&[], 120, 40, &[("GATEWATCH_DOCKER_SOCKET", &socket)]);
     t.wait_for("gatewatch");
@@ -283,7 +304,9 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
     let screen = t.wait_for("nginx in web");
     assert!(screen.contains("in web: nginx -s reload"), "{screen}");
     assert!(screen.contains("container web via"), "{screen}");
-    t.keys(&["j", "Enter"]);
+    // The host's services come first (the sandbox's empty nginx config offers nginx's status,
+    // test and reload), then the container's test, reload and restart.
+    t.keys(&["G", "k", "Enter"]);
     let screen = t.wait_for("Confirm: reload nginx in web");
     assert!(
         screen.contains("in web: nginx -t"),
@@ -292,9 +315,8 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
     t.keys(&["y"]);
     let screen = t.wait_for("reload nginx in web: exit 0 in");
     assert!(screen.contains("test is successful"), "{screen}");
-    let ip = address(&d, "web").expect("an address");
-    d.wait_for("nginx answers v5", Duration::from_secs(10), || {
-        answer(&ip) == "v5"
+    d.wait_for("nginx answers v6", Duration::from_secs(10), || {
+        answer(&ip) == "v6"
     });
     let audit = AuditLog::new(t.sandbox.path().join("state/gatewatch/actions.log"));
     let audited = audit_lines(&audit);
