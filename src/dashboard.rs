@@ -90,8 +90,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let started = jiff::Zoned::now();
     let (tx, rx) = mpsc::channel::<Event>(16);
     let collectors = spawn_collectors(&opts, &tx)?;
+    // The host's services, then the proxies in containers the catalog found.
+    let targets = crate::actions::targets(&opts.services, &opts.catalog.containers);
     let runner = ActionRunner::spawn(
-        opts.services.clone(),
+        targets.clone(),
         RunnerOptions {
             read_only: opts.read_only.is_some(),
             audit: AuditLog::default_path().map(AuditLog::new),
@@ -115,7 +117,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
     let size = term.size()?;
     let mut app = App::new(started, (size.width, size.height)).with_model(opts.model());
     app.mouse = opts.mouse;
-    app.actions = crate::app::actions::ActionsView::new(&opts.services, opts.read_only.is_some());
+    app.actions = crate::app::actions::ActionsView::for_targets(&targets, opts.read_only.is_some());
     if let Some(why) = &opts.read_only {
         app.actions.read_only_why.clone_from(why);
     }

@@ -41,7 +41,7 @@ fn perform(spec: ServiceSpec, verb: Verb, options: &RunnerOptions) -> (ActionRes
         service: 0,
         verb,
     };
-    let result = actions::perform(&[spec], options, request, &stop, &mut |ev| {
+    let result = actions::perform(&[spec.into()], options, request, &stop, &mut |ev| {
         match ev {
             ActionEvent::Started { id, command } => {
                 assert_eq!(id, 7);

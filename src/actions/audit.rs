@@ -19,7 +19,14 @@ pub struct AuditRecord<'a> {
     pub action: Verb,
     /// `test` when this is the guard run before a reload or restart.
     pub step: Verb,
+    /// The command run; empty for a container engine call that runs none.
     pub argv: &'a [String],
+    /// The container the command ran in or the engine call was about: `web (id 0123456789ab)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The engine call made instead of a command: `restart --time 10`, `kill --signal SIGUSR2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_call: Option<String>,
     pub result: String,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
@@ -46,10 +53,21 @@ impl<'a> AuditRecord<'a> {
             action,
             step,
             argv,
+            container: None,
+            engine_call: None,
             result: exit.to_string(),
             exit_code: exit.code(),
             duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         }
+    }
+}
+
+impl AuditRecord<'_> {
+    /// The record of a step done in or to a container.
+    pub fn in_container(mut self, container: String, engine_call: Option<String>) -> Self {
+        self.container = Some(container);
+        self.engine_call = engine_call;
+        self
     }
 }
 

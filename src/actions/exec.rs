@@ -35,11 +35,15 @@ pub enum Exit {
     Cancelled,
     /// Could not be started at all (not found, not executable...).
     NotStarted(String),
+    /// A container engine call that has no exit status (a restart, a signal) succeeded.
+    Done,
+    /// The container engine failed the call or did not report how the command ended.
+    Engine(String),
 }
 
 impl Exit {
     pub fn success(&self) -> bool {
-        *self == Exit::Code(0)
+        matches!(self, Exit::Code(0) | Exit::Done)
     }
 
     pub fn code(&self) -> Option<i32> {
@@ -62,6 +66,8 @@ impl fmt::Display for Exit {
             ),
             Exit::Cancelled => f.write_str("cancelled (gatewatch quit)"),
             Exit::NotStarted(why) => write!(f, "could not start: {why}"),
+            Exit::Done => f.write_str("done"),
+            Exit::Engine(why) => write!(f, "failed: {why}"),
         }
     }
 }

@@ -3,23 +3,30 @@
 //! Every command is an argv (never a shell line), runs with stdin closed in its own process group,
 //! is killed when it outlives its timeout, has its output sanitised like log lines, and is
 //! appended to an audit trail. A reload or restart of a service with a `test` command runs the
-//! test first and is refused when it fails: the `nginx -t` guard.
+//! test first and is refused when it fails: the `nginx -t` guard. A proxy in a container is acted
+//! on the same way, its commands run inside the container through the engine's API.
 
 mod audit;
+mod containers;
 mod exec;
 mod runner;
 mod services;
 mod status;
+mod target;
 
 use serde::Serialize;
 
 pub use audit::{AuditLog, AuditRecord, current_user};
+pub use containers::{
+    CONTAINER_TIMEOUT, ContainerCommand, ContainerSpec, RESTART_GRACE, for_containers,
+};
 pub use exec::{Exit, MAX_LINE, run};
 pub use runner::{
     ActionEvent, ActionResult, ActionRunner, Outcome, Request, RunnerOptions, perform,
 };
 pub use services::{ServiceSpec, for_this_host, has_systemd, resolve};
 pub use status::{STATUS_INTERVAL, ServiceState, ServiceStatus, StatusPoller, check_all};
+pub use target::{Target, targets};
 
 /// What can be done to a service, in menu order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -6,13 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
+use super::containers::{self, ContainerCommand};
 use super::status::ServiceStatus;
-use super::{AuditLog, AuditRecord, Exit, ServiceSpec, Verb, exec};
+use super::{AuditLog, AuditRecord, ContainerSpec, Exit, Target, Verb, exec};
 use crate::config::Argv;
 use crate::outbox::Outbox;
 use crate::worker::Worker;
 
-/// One confirmed action: `verb` on `services[service]`. `id` ties its events together.
+/// One confirmed action: `verb` on `targets[service]` (the host's services come first, so a
+/// service's index is the same in both lists). `id` ties its events together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
     pub id: u64,
@@ -96,10 +98,11 @@ pub struct ActionRunner {
 
 impl ActionRunner {
     pub fn spawn(
-        services: Vec<ServiceSpec>,
+        targets: impl IntoIterator<Item = impl Into<Target>>,
         options: RunnerOptions,
         outbox: Outbox<ActionEvent>,
     ) -> io::Result<ActionRunner> {
+        let services: Vec<Target> = targets.into_iter().map(Into::into).collect();
         let (tx, rx) = mpsc::sync_channel::<Request>(1);
         let worker = Worker::spawn("gatewatch-actions", "actions runner", move |stop| {
             let mut deliver = |event| outbox.blocking_send(event).is_ok();
@@ -142,7 +145,7 @@ impl Drop for ActionRunner {
 
 /// Runs one request to completion (guard, then the command), auditing every command run.
 pub fn perform(
-    services: &[ServiceSpec],
+    targets: &[Target],
     options: &RunnerOptions,
     request: Request,
     stop: &AtomicBool,
@@ -150,7 +153,7 @@ pub fn perform(
 ) -> ActionResult {
     let started = SystemTime::now();
     let clock = std::time::Instant::now();
-    let Some(spec) = services.get(request.service) else {
+    let Some(target) = targets.get(request.service) else {
         let mut r = result(
             request,
             "?",
@@ -163,7 +166,7 @@ pub fn perform(
     let finish = |outcome, audit_error| ActionResult {
         audit_error,
         elapsed: clock.elapsed(),
-        ..result(request, &spec.name, outcome, started)
+        ..result(request, target.name(), outcome, started)
     };
     if options.read_only && request.verb != Verb::Status {
         return finish(
@@ -171,29 +174,49 @@ pub fn perform(
             None,
         );
     }
-    let Some(argv) = spec.command(request.verb) else {
+    let steps = match target {
+        Target::Service(spec) => spec
+            .command(request.verb)
+            .map(|argv| (spec.guard(request.verb).map(Step::Host), Step::Host(argv))),
+        Target::Container(spec) => spec.command(request.verb).map(|command| {
+            let guard = spec.guard(request.verb).map(|t| Step::Container(spec, t));
+            (guard, Step::Container(spec, command))
+        }),
+    };
+    let Some((guard, action)) = steps else {
         let why = format!("no {} command is configured", request.verb);
         return finish(Outcome::Denied(why), None);
     };
     let mut audit_errors = Vec::new();
-    if let Some(test) = spec.guard(request.verb) {
-        let exit = noted(
-            step(spec, options, request, Verb::Test, test, stop, deliver),
-            &mut audit_errors,
-        );
+    let mut run = |verb, what: &Step<'_>| step(target, options, request, verb, what, stop, deliver);
+    if let Some(test) = guard {
+        let exit = noted(run(Verb::Test, &test), &mut audit_errors);
         if !exit.success() {
             let outcome = Outcome::Refused {
-                test: test.to_string(),
+                test: test.shown(),
                 exit,
             };
             return finish(outcome, audit_errors.pop());
         }
     }
-    let exit = noted(
-        step(spec, options, request, request.verb, argv, stop, deliver),
-        &mut audit_errors,
-    );
+    let exit = noted(run(request.verb, &action), &mut audit_errors);
     finish(Outcome::Ran(exit), audit_errors.pop())
+}
+
+/// One command of an action: an argv on this host, or a command in or on a container.
+enum Step<'a> {
+    Host(&'a Argv),
+    Container(&'a ContainerSpec, &'a ContainerCommand),
+}
+
+impl Step<'_> {
+    /// The command as the output view and a refusal show it.
+    fn shown(&self) -> String {
+        match self {
+            Step::Host(argv) => crate::sanitize::sanitize(&argv.to_string()).into_owned(),
+            Step::Container(spec, command) => command.describe(&spec.container),
+        }
+    }
 }
 
 fn noted(ran: Result<Exit, (Exit, String)>, audit_errors: &mut Vec<String>) -> Exit {
@@ -218,39 +241,51 @@ fn result(request: Request, service: &str, outcome: Outcome, started: SystemTime
 /// Runs one command of an action. `Err` carries the exit too, with the audit write's failure.
 #[allow(clippy::too_many_arguments)]
 fn step(
-    spec: &ServiceSpec,
+    target: &Target,
     options: &RunnerOptions,
     request: Request,
     step: Verb,
-    argv: &Argv,
+    what: &Step<'_>,
     stop: &AtomicBool,
     deliver: &mut dyn FnMut(ActionEvent) -> bool,
 ) -> Result<Exit, (Exit, String)> {
-    let command = crate::sanitize::sanitize(&argv.to_string()).into_owned();
     deliver(ActionEvent::Started {
         id: request.id,
-        command,
+        command: what.shown(),
     });
     let at = SystemTime::now();
-    let (exit, elapsed) = exec::run(argv, spec.timeout, stop, &mut |lines| {
+    let clock = std::time::Instant::now();
+    let mut on_lines = |lines| {
         deliver(ActionEvent::Output {
             id: request.id,
             lines,
         });
-    });
+    };
+    let exit = match what {
+        Step::Host(argv) => exec::run(argv, target.timeout(), stop, &mut on_lines).0,
+        Step::Container(spec, command) => containers::run(spec, command, stop, &mut on_lines),
+    };
+    let elapsed = clock.elapsed();
     let Some(audit) = &options.audit else {
         return Ok(exit);
     };
-    let record = AuditRecord::new(
+    let argv: &[String] = match what {
+        Step::Host(argv) => &argv.0,
+        Step::Container(_, command) => command.argv().map_or(&[], |a| &a.0),
+    };
+    let mut record = AuditRecord::new(
         at,
         &options.user,
-        &spec.name,
+        target.name(),
         request.verb,
         step,
-        &argv.0,
+        argv,
         &exit,
         elapsed,
     );
+    if let Step::Container(spec, command) = what {
+        record = record.in_container(spec.audit_name(), command.engine_call());
+    }
     match audit.append(&record) {
         Ok(()) => Ok(exit),
         Err(e) => {

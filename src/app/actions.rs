@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
-use crate::actions::{ActionResult, Request, ServiceSpec, Verb};
+use crate::actions::{ActionResult, Request, ServiceSpec, Target, Verb};
 
 /// Output lines kept for the output view (the current or last action).
 pub const OUTPUT_LINES: usize = 2000;
@@ -48,6 +48,8 @@ pub struct Running {
 #[derive(Debug, Default)]
 pub struct ActionsView {
     pub names: Vec<String>,
+    /// Shown beside a target's name instead of a polled status (a container's).
+    pub notes: Vec<Option<String>>,
     pub items: Vec<MenuItem>,
     pub read_only: bool,
     /// Why: `--read-only`, or why the audit trail cannot be written.
@@ -64,22 +66,32 @@ pub struct ActionsView {
 
 impl ActionsView {
     pub fn new(services: &[ServiceSpec], read_only: bool) -> Self {
-        let clean = |s: &str| crate::sanitize::sanitize(s).into_owned();
-        let items = services
+        let targets: Vec<Target> = services.iter().cloned().map(Target::Service).collect();
+        Self::for_targets(&targets, read_only)
+    }
+
+    /// The menu of every target, in the runner's order (services first, then containers).
+    pub fn for_targets(targets: &[Target], read_only: bool) -> Self {
+        let items = targets
             .iter()
             .enumerate()
-            .flat_map(|(i, s)| {
-                s.verbs().map(move |(verb, argv)| MenuItem {
+            .flat_map(|(i, t)| {
+                let timeout_label = humantime::format_duration(t.timeout()).to_string();
+                t.verbs().into_iter().map(move |(verb, command)| MenuItem {
                     service: i,
                     verb,
-                    command: clean(&argv.to_string()),
-                    guard: s.guard(verb).map(|t| clean(&t.to_string())),
-                    timeout_label: humantime::format_duration(s.timeout).to_string(),
+                    command,
+                    guard: t.describe_guard(verb),
+                    timeout_label: timeout_label.clone(),
                 })
             })
             .collect();
         ActionsView {
-            names: services.iter().map(|s| clean(&s.name)).collect(),
+            names: targets
+                .iter()
+                .map(|t| crate::sanitize::sanitize(t.name()).into_owned())
+                .collect(),
+            notes: targets.iter().map(Target::note).collect(),
             items,
             read_only,
             read_only_why: "--read-only".into(),

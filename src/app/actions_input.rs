@@ -11,7 +11,7 @@ impl App {
     pub(super) fn open_actions(&mut self) {
         if self.actions.items.is_empty() {
             self.message = Some(
-                "no services to act on: add a [[service]] to the config (nginx is offered when discovered)"
+                "no services to act on: add a [[service]] to the config (nginx is offered when discovered, proxies in containers when the engine lists them)"
                     .into(),
             );
             return;

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures_util::StreamExt;
 
+use bollard::query_parameters::KillContainerOptions;
+
 use super::engine::{CALL_TIMEOUT, Engine, EngineError, checked_id};
 use crate::sanitize::sanitize_bytes;
 
@@ -19,7 +21,8 @@ const EXIT_CODE_WAIT: Duration = Duration::from_secs(1);
 pub struct ExecOutcome {
     /// None when the command timed out or the engine did not say.
     pub exit_code: Option<i64>,
-    /// Stdout and stderr as they came, sanitised, at most [`MAX_EXEC_OUTPUT`] bytes of input.
+    /// Stdout and stderr as they came, at most [`MAX_EXEC_OUTPUT`] bytes of input, each line
+    /// sanitised on its own: `\n` separates lines and is the only control character left.
     pub output: String,
     /// The command outlived `timeout`; it may still be running in the container.
     pub timed_out: bool,
@@ -81,9 +84,22 @@ impl Engine {
         };
         Ok(ExecOutcome {
             exit_code,
-            output: sanitize_bytes(&raw),
+            output: sanitize_lines(&raw),
             timed_out,
         })
+    }
+
+    /// Sends `signal` (`SIGUSR2`, `HUP`) to the container's main process.
+    pub async fn kill(&self, id: &str, signal: &str) -> Result<(), EngineError> {
+        let id = checked_id(id)?;
+        let options = KillContainerOptions {
+            signal: signal.to_owned(),
+        };
+        self.call(
+            "kill container",
+            self.docker.kill_container(id, Some(options)),
+        )
+        .await
     }
 
     /// The exit code once the engine has noted the end (it may lag the output's end a little).
@@ -102,5 +118,25 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// Each line sanitised on its own, joined by `\n` (a trailing newline is dropped, CRs before it too).
+fn sanitize_lines(raw: &[u8]) -> String {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    raw.split(|&b| b == b'\n')
+        .map(|line| sanitize_bytes(line.strip_suffix(b"\r").unwrap_or(line)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_survive_and_nothing_else_does() {
+        assert_eq!(sanitize_lines(b"a\r\nb\x1b[2J\n"), "a\nb\\x1b[2J");
+        assert_eq!(sanitize_lines(b""), "");
     }
 }

@@ -89,14 +89,17 @@ pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, selected: usize, them
                 format!("{}  ", view.name(item.service)),
                 theme.accent,
             )];
-            header.extend(status_spans(
-                app.model
-                    .services
-                    .statuses
-                    .get(item.service)
-                    .and_then(Option::as_ref),
-                theme,
-            ));
+            match view.notes.get(item.service).and_then(Option::as_ref) {
+                Some(note) => header.push(Span::styled(note.clone(), theme.dim)),
+                None => header.extend(status_spans(
+                    app.model
+                        .services
+                        .statuses
+                        .get(item.service)
+                        .and_then(Option::as_ref),
+                    theme,
+                )),
+            }
             lines.push(Line::from(header));
         }
         let greyed = view.read_only && item.verb != crate::actions::Verb::Status;
