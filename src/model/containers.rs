@@ -161,28 +161,28 @@ impl Containers {
     }
 
     /// The proxies' containers, then those their upstream names stand for (each replica), each
-    /// by name; a name no running container answers to is kept, without a container.
+    /// by name; a name no running container answers to is kept, without a container. Only the
+    /// proxies the engine listed: one found through /proc has no list to be looked up in.
     fn involve(&mut self) {
         let mut out: Vec<Involved> = Vec::new();
-        let mut proxies: Vec<&str> = self
-            .proxies
-            .iter()
-            .map(|p| p.name.as_str())
-            .chain(self.named.iter().map(|n| n.proxy.as_str()))
-            .map(|n| n.strip_prefix('/').unwrap_or(n))
-            .collect();
+        let mut proxies: Vec<&str> = self.proxies.iter().map(|p| p.name.as_str()).collect();
         proxies.sort_unstable();
         proxies.dedup();
-        for name in proxies {
+        for &name in &proxies {
             let found = self.current.iter().find(|c| c.name == name);
             out.push(Involved {
-                name: found.map_or(name, |c| c.name.as_str()).to_owned(),
+                name: name.to_owned(),
                 role: Role::Proxy,
                 container: found.cloned(),
             });
         }
         let mut upstreams: Vec<Involved> = Vec::new();
-        let mut names: Vec<&str> = self.named.iter().map(|n| n.name.as_str()).collect();
+        let mut names: Vec<&str> = self
+            .named
+            .iter()
+            .filter(|n| proxies.contains(&n.proxy.strip_prefix('/').unwrap_or(&n.proxy)))
+            .map(|n| n.name.as_str())
+            .collect();
         names.sort_unstable();
         names.dedup();
         for name in names {
@@ -321,15 +321,29 @@ mod tests {
             api,
             running("app", "172.18.0.5", 10),
         ];
-        let c = Containers::new(
-            vec![
-                named("app", "/web"),
-                named("api", "web"),
-                named("db", "web"),
-            ],
-            current,
-            20,
+        let named = vec![
+            named("app", "/web"),
+            named("api", "web"),
+            named("db", "web"),
+            named("cache", "pid 77 (nginx)"),
+        ];
+        let without_engine = Containers::new(named.clone(), vec![], 20);
+        assert!(
+            without_engine.involved.is_empty(),
+            "no proxy the engine listed: nothing to show"
         );
+        let web = ProxyContainer {
+            name: "web".into(),
+            kind: ContainerProxy::Nginx,
+            pid: 1,
+            info: Some(current[0].clone()),
+        };
+        let found_in_proc = ProxyContainer {
+            name: "pid 77 (nginx)".into(),
+            info: None,
+            ..web.clone()
+        };
+        let c = Containers::new(named, current, 20).with_proxies(&[web, found_in_proc]);
         let shown: Vec<(&str, Role, bool)> = c
             .involved
             .iter()
