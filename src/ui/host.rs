@@ -1,6 +1,6 @@
 //! The Host pane, like htop: CPU, load against cores, memory, sockets, ports, file handles, the
-//! containers involved, then the processes. The summary lines come first because they are what causes 502s; the process list
-//! takes whatever height is left.
+//! containers involved, then the processes. The summary lines come first because they are what
+//! causes 502s; the process list takes whatever height is left.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
