@@ -13,6 +13,7 @@ use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use crate::actions::{ActionRunner, AuditLog, RunnerOptions, ServiceSpec, StatusPoller};
 use crate::app::{App, Effect, Event};
 use crate::config::Upstream;
+use crate::containers::ContainerLister;
 use crate::dns::{DnsCollector, DnsSettings};
 use crate::firewall::{self, FirewallWatcher, ToolReader};
 use crate::host::HostSampler;
@@ -22,7 +23,8 @@ use crate::outbox::Outbox;
 use crate::proxy_view::{self, ProxyViewCollector};
 use crate::theme::Theme;
 use crate::timeline::collect::TimelineCollector;
-use crate::upstream::{ProbeResult, ProbeScheduler, batch_window, catalog::Catalog};
+use crate::upstream::catalog::{Catalog, DISCOVERED_INTERVAL};
+use crate::upstream::{ProbeResult, ProbeScheduler, batch_window};
 use crate::{report, tui, ui};
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
@@ -221,6 +223,7 @@ pub struct Collectors {
     firewall: FirewallWatcher,
     services: Option<StatusPoller>,
     proxy_views: Option<ProxyViewCollector>,
+    containers: Option<ContainerLister>,
     timeline: TimelineCollector,
     _logs: Option<LogFollower>,
 }
@@ -265,6 +268,17 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
                 )
             })
             .transpose()?,
+        // Only where the catalog found an engine: every probe interval, so a recreated
+        // container's new address is known by the time its old one fails.
+        containers: opts
+            .catalog
+            .containers
+            .socket
+            .clone()
+            .map(|socket| {
+                ContainerLister::spawn(socket, DISCOVERED_INTERVAL, Outbox::new(tx.clone()))
+            })
+            .transpose()?,
         timeline: TimelineCollector::spawn(opts.timeline.clone(), Outbox::new(tx.clone()))?,
         _logs: (!opts.logs.is_empty())
             .then(|| LogFollower::spawn(opts.logs.clone(), follow, Outbox::new(tx.clone())))
@@ -282,6 +296,7 @@ impl Collectors {
         self.firewall.rerun();
         self.services.iter().for_each(StatusPoller::rerun);
         self.proxy_views.iter().for_each(ProxyViewCollector::rerun);
+        self.containers.iter().for_each(ContainerLister::rerun);
         self.timeline.rerun();
     }
 

@@ -134,6 +134,7 @@ fn apply(model: &mut Model, event: Event, now: SystemTime) -> (bool, bool) {
         }
         Event::Timeline(round) => (model.apply_timeline(*round, now), false),
         Event::ProxyViews(views) => (model.apply_proxy_views(views), false),
+        Event::Containers(listing) => (model.apply_containers(*listing), false),
         Event::Gateway(results) => {
             let mut changed = false;
             for result in results {

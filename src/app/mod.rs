@@ -7,6 +7,8 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 pub mod actions;
 mod actions_input;
 #[cfg(test)]
+mod containers_tests;
+#[cfg(test)]
 pub(crate) mod fixtures;
 pub mod host;
 mod input;
@@ -52,6 +54,8 @@ pub enum Event {
     Gateway(Vec<ProbeResult>),
     /// A new read of the proxies' own APIs.
     ProxyViews(Vec<crate::proxy_view::ProxyView>),
+    /// A new listing of the container engine's containers.
+    Containers(Box<crate::containers::Listing>),
     /// A round of the timeline's collector: the logs' past, events since the last round.
     Timeline(Box<crate::timeline::collect::Round>),
     /// The wall clock moved on (the header shows it).
@@ -105,6 +109,12 @@ impl From<Vec<crate::proxy_view::ProxyView>> for Event {
 impl From<crate::timeline::collect::Round> for Event {
     fn from(round: crate::timeline::collect::Round) -> Self {
         Event::Timeline(Box::new(round))
+    }
+}
+
+impl From<crate::containers::Listing> for Event {
+    fn from(listing: crate::containers::Listing) -> Self {
+        Event::Containers(Box::new(listing))
     }
 }
 
@@ -290,6 +300,13 @@ impl App {
             }
             Event::Timeline(round) => {
                 let changed = self.model.apply_timeline(*round, self.now());
+                if changed {
+                    self.model_changed();
+                }
+                (changed, vec![])
+            }
+            Event::Containers(listing) => {
+                let changed = self.model.apply_containers(*listing);
                 if changed {
                     self.model_changed();
                 }

@@ -9,6 +9,7 @@ mod engine;
 mod events;
 mod exec;
 mod info;
+mod lister;
 mod logs;
 mod print_logs;
 mod procfs;
@@ -19,6 +20,7 @@ pub use engine::{CALL_TIMEOUT, Engine, EngineError, MAX_CONTAINERS, choose_socke
 pub use events::{ContainerAction, ContainerEvent, MAX_EVENTS};
 pub use exec::{ExecOutcome, MAX_EXEC_OUTPUT};
 pub use info::{ContainerInfo, ContainerList, ContainerNetwork};
+pub use lister::{ContainerLister, LIST_DEADLINE, Listing};
 pub use logs::{ContainerLogLine, MAX_LOG_LINE, StreamKind};
 pub use print_logs::{LogsAsk, print_logs};
 pub use procfs::{ForeignProxy, MAX_FOREIGN_PROXIES, proxies_in_other_mount_namespaces};

@@ -63,6 +63,7 @@ pub fn assess_in(model: &Model, now: SystemTime, tz: &TimeZone) -> Assessment {
         }
     }
     findings.extend(model.services.findings());
+    findings.extend(model.containers.findings());
     findings.extend(model.unchecked.iter().cloned());
     findings.extend(diagnosis::findings(&inputs));
     findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));

@@ -95,7 +95,8 @@ impl Model {
                 watch.catalog.named_upstreams.clone(),
                 watch.catalog.containers.containers.clone(),
                 unix_seconds(SystemTime::now()),
-            ),
+            )
+            .with_proxies(&watch.catalog.containers.proxies),
             ..Model::default()
         }
     }
@@ -243,6 +244,11 @@ impl Model {
             row.proxy = says;
         }
         changed
+    }
+
+    /// Takes a listing of the engine's containers; returns whether what it says changed.
+    pub fn apply_containers(&mut self, listing: crate::containers::Listing) -> bool {
+        self.containers.apply(listing)
     }
 
     /// Keeps a service's status; returns whether what it says changed.

@@ -1,6 +1,6 @@
-//! The Host pane, like htop: CPU, load against cores, memory, sockets, ports, file handles, then
-//! the processes. The summary lines come first because they are what causes 502s; the process list
-//! takes whatever height is left.
+//! The Host pane, like htop: CPU, load against cores, memory, sockets, ports, file handles, the
+//! containers involved, then the processes. The summary lines come first because they are what
+//! causes 502s; the process list takes whatever height is left.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -55,6 +55,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // terminal the header already names the worst finding and the CPU line has the total.
     const MIN_PROCESS_ROWS: usize = 3;
     let mut room = height.saturating_sub(summary.len() + 1 + MIN_PROCESS_ROWS);
+    // The containers the proxies involve come before findings and meters: they are what a
+    // stale address is about. Without room for their table they take one line of the list's.
+    let container_rows = match super::host_containers::wanted_rows(app) {
+        0 => 0,
+        wanted => wanted.min(room).max(1),
+    };
+    room = room.saturating_sub(container_rows);
+    let containers = super::host_containers::lines(app, width, container_rows, theme);
     let findings: Vec<Line> = app
         .model
         .host_findings
@@ -84,6 +92,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(summary.remove(0));
     lines.extend(cores);
     lines.extend(summary);
+    lines.extend(containers);
     let table_rows = height.saturating_sub(lines.len() + 1);
     lines.push(process_header(app, theme));
     let offset = app.scroll[PaneId::Host.index()];

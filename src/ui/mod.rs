@@ -9,6 +9,7 @@ mod empty;
 mod format;
 mod help;
 mod host;
+mod host_containers;
 pub mod layout;
 mod logs;
 mod timeline;
@@ -248,6 +249,8 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
+#[cfg(test)]
+mod host_containers_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

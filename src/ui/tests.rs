@@ -12,11 +12,11 @@ use crate::app::{App, Event};
 use crate::host::{EphemeralPorts, FileHandles, HostSample, ProcessRow, TcpState, TcpStates};
 use crate::theme::{self, ColorDepth, Theme};
 
-fn theme() -> Theme {
+pub(super) fn theme() -> Theme {
     theme::load("default", None, ColorDepth::TrueColor).expect("the default theme is embedded")
 }
 
-fn clock() -> jiff::Zoned {
+pub(super) fn clock() -> jiff::Zoned {
     jiff::Timestamp::from_second(1_800_000_000)
         .expect("valid timestamp")
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -99,14 +99,14 @@ fn sample() -> HostSample {
     }
 }
 
-fn app(size: (u16, u16)) -> App {
+pub(super) fn app(size: (u16, u16)) -> App {
     let mut app = App::new(clock(), size);
     app.update(Event::Host(Box::new(sample())));
     app
 }
 
 /// Draws a frame as the event loop does: the judgement settled first, then a pure draw.
-fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+pub(super) fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     app.settle();
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
     term.draw(|f| super::draw(f, app, &theme())).expect("draw");
