@@ -183,9 +183,15 @@ impl ContainerFeed {
     }
 
     /// The events the engine recorded since the last poll (from `oldest` at the first, and
-    /// never from before it), up to `now`; each once. The error is a sentence.
+    /// never from before it), up to the end of the second `now`; each once. The error is a
+    /// sentence.
+    ///
+    /// The engine compares its events' nanoseconds with whole seconds: a poll up to `now` would
+    /// leave out the events of `now`'s own second, which a single round (`check`) never reads
+    /// again. So the poll waits for the next second to begin (under a second).
     pub fn poll(&mut self, oldest: i64, now: i64) -> Result<Vec<ContainerEvent>, String> {
         let since = self.since(oldest, now);
+        let until = now + 1;
         if self.runtime.is_none() {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -201,7 +207,7 @@ impl ContainerFeed {
                 Some(engine) => engine.clone(),
                 None => Engine::connect(Some(&self.socket)).await?,
             };
-            let polled = engine.events_between(since, now).await;
+            let polled = engine.events_between(since, until).await;
             Ok::<_, crate::containers::EngineError>((engine, polled))
         });
         let polled = match polled {
@@ -215,7 +221,7 @@ impl ContainerFeed {
                 return Err(sanitize(&e.to_string()).into_owned());
             }
         };
-        Ok(self.take(polled, since, now))
+        Ok(self.take(polled, since, until))
     }
 
     /// Where this poll starts: where the last stopped, but not before `oldest` (a collector
