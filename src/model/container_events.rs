@@ -322,6 +322,59 @@ mod tests {
     }
 
     #[test]
+    fn the_listing_says_unhealthy_until_a_later_health_event_says_otherwise() {
+        let mut catalog = Catalog::default();
+        let info = ContainerInfo {
+            id: "ab12".repeat(16),
+            name: "proj-app-1".into(),
+            image: "app".into(),
+            pid: Some(42),
+            state: "running".into(),
+            restart_count: 0,
+            health: Some("unhealthy".into()),
+            started_at: Some(NOW - 3600),
+            command: vec![],
+            networks: vec![crate::containers::ContainerNetwork {
+                name: "shop".into(),
+                ip: Some("172.18.0.5".parse().unwrap()),
+                ipv6: None,
+                aliases: vec!["app".into()],
+            }],
+        };
+        catalog.containers.containers = vec![info.clone()];
+        catalog.named_upstreams = vec![NamedUpstream {
+            name: "app".into(),
+            port: 8000,
+            proxy: "web".into(),
+            resolves_at_runtime: false,
+        }];
+        let mut e = ContainerEvents::new(&catalog);
+        // Watched through its alias: by its own name and id too.
+        assert_eq!(e.watched.get("proj-app-1"), Some(&Role::Upstream));
+        let listing = [info];
+        let said = |e: &ContainerEvents| -> Vec<String> {
+            e.findings(&listing, Some(NOW - 60), NOW, &TimeZone::UTC)
+                .into_iter()
+                .map(|f| f.message)
+                .collect()
+        };
+        assert_eq!(
+            said(&e),
+            [
+                "upstream container proj-app-1 is unhealthy (its health check, as the engine listed it)"
+            ]
+        );
+        let mut healthy = ce(
+            NOW - 10,
+            "proj-app-1",
+            ContainerAction::Health("healthy".into()),
+        );
+        healthy.id = "ab12".repeat(16);
+        e.add([healthy], NOW);
+        assert_eq!(said(&e), Vec::<String>::new());
+    }
+
+    #[test]
     fn old_events_go_and_health_is_the_latest_said() {
         let mut e = watching(&["app"]);
         e.add(

@@ -357,3 +357,37 @@ impl TimelineCollector {
         self.0.rerun();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_that_cannot_be_read_is_said_once_and_its_events_wait() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sources = Sources {
+            container_socket: Some(dir.path().join("docker.sock")),
+            ..Sources::nothing()
+        };
+        let mut collector = Collector::new(sources);
+        let now = 1_800_000_000;
+        let mut first = Round::default();
+        collector.read_containers(now - 3600, now, &mut first);
+        assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+        assert!(
+            first.problems[0].contains("docker.sock")
+                && first.problems[0].ends_with("container events are not on the timeline"),
+            "{:?}",
+            first.problems
+        );
+        let mut second = Round::default();
+        collector.read_containers(now - 3600, now + 5, &mut second);
+        assert!(second.problems.is_empty(), "{:?}", second.problems);
+        assert!(second.events.is_empty() && second.containers.is_empty());
+        // Without a socket there is nothing to say.
+        let mut quiet = Collector::new(Sources::nothing());
+        let mut round = Round::default();
+        quiet.read_containers(now - 3600, now, &mut round);
+        assert!(round.problems.is_empty());
+    }
+}
