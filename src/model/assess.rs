@@ -66,6 +66,12 @@ pub fn assess_in(model: &Model, now: SystemTime, tz: &TimeZone) -> Assessment {
     findings.extend(model.containers.findings());
     findings.extend(model.unchecked.iter().cloned());
     findings.extend(diagnosis::findings(&inputs));
+    findings.extend(model.container_events.findings(
+        &model.containers.current,
+        model.containers.listed_at,
+        unix_seconds(now),
+        tz,
+    ));
     findings.sort_by_key(|f| std::cmp::Reverse(f.status.severity()));
     let known = status::overall(&findings);
     let timeline = model.timeline.judge(unix_seconds(now), tz);

@@ -6,6 +6,7 @@
 //! the same [`assess`]. Engine code: no terminal crate, no `app`, no `ui`.
 
 mod assess;
+pub mod container_events;
 pub mod containers;
 pub mod dns;
 pub mod gateway;
@@ -31,6 +32,7 @@ use crate::logs::{LogBatch, LogBook, RingLimits, SourceLog, SourceSpec};
 use crate::status::Finding;
 use crate::upstream::catalog::Catalog;
 use crate::upstream::{ProbeResult, State};
+use container_events::ContainerEvents;
 use containers::Containers;
 use dns::Dns;
 use gateway::Gateway;
@@ -62,6 +64,8 @@ pub struct Model {
     /// The proxies in containers' upstream names and the containers behind them now: with
     /// the logs, they tell a stale address ([`diagnosis::stale_addresses`]).
     pub containers: Containers,
+    /// The container engine's recent events of the proxies' containers and their upstreams'.
+    pub container_events: ContainerEvents,
 }
 
 /// What the model watches, from the config and discovery.
@@ -97,6 +101,7 @@ impl Model {
                 unix_seconds(SystemTime::now()),
             )
             .with_proxies(&watch.catalog.containers.proxies),
+            container_events: ContainerEvents::new(watch.catalog),
             ..Model::default()
         }
     }
@@ -171,7 +176,8 @@ impl Model {
             self.timeline.apply_history(index, history, now);
         }
         self.timeline.note_problems(round.problems);
-        self.timeline.add(round.events, now) || scanned
+        let containers = self.container_events.add(round.containers, now);
+        self.timeline.add(round.events, now) || scanned || containers
     }
 
     /// An upstream_change event for each upstream whose state moved between two known states.

@@ -1,7 +1,7 @@
 //! The timeline's own collector: each log's past over the span (once, at the first round), and
 //! at every round the events each source recorded since the last: the proxy's notices in its
 //! error logs, the kernel's OOM kills, package changes, config files that changed, upstream
-//! processes and services that restarted.
+//! processes and services that restarted, and the container engine's lifecycle events.
 //!
 //! Every source is read by path from [`Sources`], so a test points each one at its own files.
 
@@ -39,6 +39,8 @@ pub struct Sources {
     pub kernel: PathBuf,
     pub packages: Vec<PathBuf>,
     pub proc_root: PathBuf,
+    /// The container engine's API socket, when the catalog's lookup found one answering.
+    pub container_socket: Option<PathBuf>,
 }
 
 impl Sources {
@@ -76,6 +78,7 @@ impl Sources {
             kernel: config.kernel.clone(),
             packages: config.packages.clone(),
             proc_root: PathBuf::from("/proc"),
+            container_socket: catalog.containers.socket.clone(),
         }
     }
 }
@@ -93,6 +96,7 @@ impl Sources {
             kernel: PathBuf::from("/dev/null"),
             packages: Vec::new(),
             proc_root: PathBuf::from("/proc"),
+            container_socket: None,
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct Round {
     /// Each file log's past over the span, by its index among the sources (first round only).
     pub histories: Vec<(usize, History)>,
     pub events: Vec<Event>,
+    /// The container engine's events among `events`, as the engine said them: the findings
+    /// judge the proxies' containers from them.
+    pub containers: Vec<crate::containers::ContainerEvent>,
     /// Sources that could not be read, once each ("/dev/kmsg: permission denied").
     pub problems: Vec<String>,
 }
@@ -134,6 +141,9 @@ pub struct Collector {
     packages: HashMap<PathBuf, (u64, Option<SystemTime>)>,
     config: super::config_files::ConfigWatch,
     listeners: super::listeners::ListenerWatch,
+    containers: Option<super::containers::ContainerFeed>,
+    /// The container engine could not be read at the last poll: said once until it can.
+    containers_failing: bool,
     rounds: u64,
 }
 
@@ -147,6 +157,11 @@ impl Collector {
         Collector {
             config: super::config_files::ConfigWatch::new(&sources.config_files),
             listeners: super::listeners::ListenerWatch::new(sources.proc_root.clone()),
+            containers: sources
+                .container_socket
+                .as_deref()
+                .map(super::containers::ContainerFeed::new),
+            containers_failing: false,
             sources,
             first: true,
             notices: Vec::new(),
@@ -194,9 +209,36 @@ impl Collector {
                 SYSTEMCTL_TIMEOUT,
             ));
         }
+        self.read_containers(since, now, &mut round);
         self.rounds += 1;
         round.events.retain(|e| e.at >= since);
         round
+    }
+
+    /// The container engine's events since the last poll (the span's at the first).
+    fn read_containers(&mut self, since: i64, now: i64, round: &mut Round) {
+        let Some(feed) = &mut self.containers else {
+            return;
+        };
+        match feed.poll(since, now) {
+            Ok(polled) => {
+                self.containers_failing = false;
+                let source = feed.source().to_owned();
+                round.events.extend(
+                    polled
+                        .iter()
+                        .map(|e| super::containers::event_of(e, &source)),
+                );
+                round.containers.extend(polled);
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut self.containers_failing, true) {
+                    round
+                        .problems
+                        .push(format!("{e}: container events are not on the timeline"));
+                }
+            }
+        }
     }
 
     /// Each log's past, with the notices in it; the kernel's ring as it is.
@@ -313,5 +355,39 @@ impl TimelineCollector {
     /// A round now instead of at the next tick; coalesced.
     pub fn rerun(&self) {
         self.0.rerun();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_that_cannot_be_read_is_said_once_and_its_events_wait() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sources = Sources {
+            container_socket: Some(dir.path().join("docker.sock")),
+            ..Sources::nothing()
+        };
+        let mut collector = Collector::new(sources);
+        let now = 1_800_000_000;
+        let mut first = Round::default();
+        collector.read_containers(now - 3600, now, &mut first);
+        assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+        assert!(
+            first.problems[0].contains("docker.sock")
+                && first.problems[0].ends_with("container events are not on the timeline"),
+            "{:?}",
+            first.problems
+        );
+        let mut second = Round::default();
+        collector.read_containers(now - 3600, now + 5, &mut second);
+        assert!(second.problems.is_empty(), "{:?}", second.problems);
+        assert!(second.events.is_empty() && second.containers.is_empty());
+        // Without a socket there is nothing to say.
+        let mut quiet = Collector::new(Sources::nothing());
+        let mut round = Round::default();
+        quiet.read_containers(now - 3600, now, &mut round);
+        assert!(round.problems.is_empty());
     }
 }

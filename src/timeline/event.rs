@@ -29,10 +29,16 @@ pub enum EventKind {
     DnsChange,
     UpstreamChange,
     CertExpiry,
+    /// A container started, or was restarted, by its engine.
+    ContainerStart,
+    /// A container's main process ended (with its exit code), or the container was stopped.
+    ContainerExit,
+    /// A container's health check changed its verdict.
+    ContainerHealth,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::ProxyStart,
         EventKind::ProxyReload,
         EventKind::ProxyStop,
@@ -45,6 +51,9 @@ impl EventKind {
         EventKind::DnsChange,
         EventKind::UpstreamChange,
         EventKind::CertExpiry,
+        EventKind::ContainerStart,
+        EventKind::ContainerExit,
+        EventKind::ContainerHealth,
     ];
 
     /// The name `check --json` uses (the serde name).
@@ -62,6 +71,9 @@ impl EventKind {
             EventKind::DnsChange => "dns_change",
             EventKind::UpstreamChange => "upstream_change",
             EventKind::CertExpiry => "cert_expiry",
+            EventKind::ContainerStart => "container_start",
+            EventKind::ContainerExit => "container_exit",
+            EventKind::ContainerHealth => "container_health",
         }
     }
 }

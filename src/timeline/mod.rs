@@ -1,11 +1,12 @@
 //! The incident timeline: when the current failure began, and what the host recorded just before
-//! it (proxy reloads, crashes, OOM kills, package changes...), as timed [`Event`]s on one line of
+//! it (proxy reloads, crashes, OOM kills, package changes, containers that died...), as timed [`Event`]s on one line of
 //! time. The readers here turn raw lines into events; the collectors that find the files, and
 //! the views that draw the result, live elsewhere.
 
 pub mod certs;
 pub mod collect;
 pub mod config_files;
+pub mod containers;
 pub mod event;
 pub mod history;
 pub mod kernel;

@@ -125,7 +125,7 @@ fn story(
         ));
     };
     let gap = (at - change.at).max(0);
-    let mut what = phrase(change);
+    let mut what = super::containers::episode(events, change).unwrap_or_else(|| phrase(change));
     if matches!(change.kind, EventKind::ProxyReload | EventKind::ProxyStart)
         && let Some(config) = events.iter().rev().find(|e| {
             e.kind == EventKind::ConfigChange
@@ -175,7 +175,10 @@ fn phrase(event: &Event) -> String {
         | EventKind::ServiceExit
         | EventKind::DnsChange
         | EventKind::UpstreamChange
-        | EventKind::CertExpiry => event.text.clone(),
+        | EventKind::CertExpiry
+        | EventKind::ContainerStart
+        | EventKind::ContainerExit
+        | EventKind::ContainerHealth => event.text.clone(),
     }
 }
 
@@ -381,6 +384,71 @@ mod tests {
             &TimeZone::UTC,
         );
         assert_eq!(judged.onset.at, None);
+    }
+
+    fn container(at: i64, id: &str, action: crate::containers::ContainerAction) -> Event {
+        let e = crate::containers::ContainerEvent {
+            at,
+            container: "app".into(),
+            id: id.into(),
+            action,
+        };
+        super::super::containers::event_of(&e, "/run/docker.sock")
+    }
+
+    #[test]
+    fn a_container_recreated_or_oom_killed_just_before_the_onset_is_the_change_named() {
+        use crate::containers::ContainerAction::{Die, Oom, Start, Stop};
+        let onset_at = M0 + 30 * 60 + 12;
+        let (old, new) = ("aaaaaaaaaaaa1111", "bbbbbbbbbbbb2222");
+        let recreated: Arc<[Event]> = Arc::from(vec![
+            container(M0, old, Start),
+            container(
+                onset_at - 3,
+                old,
+                Die {
+                    exit_code: Some(137),
+                },
+            ),
+            container(onset_at - 2, old, Stop),
+            container(onset_at - 1, new, Start),
+        ]);
+        let span = (M0 - 3600, M0 + 33 * 60 - 1);
+        let judged = judge_utc(quiet_then_failing(onset_at), recreated, None, span);
+        assert_eq!(
+            judged.story.as_deref(),
+            Some(
+                "502s began 14:30:12, 1 s after container app was recreated (exit 137, stop, start)"
+            )
+        );
+        let restarted: Arc<[Event]> = Arc::from(vec![
+            container(onset_at - 2, old, Die { exit_code: Some(0) }),
+            container(onset_at - 1, old, Start),
+        ]);
+        let judged = judge_utc(quiet_then_failing(onset_at), restarted, None, span);
+        assert_eq!(
+            judged.story.as_deref(),
+            Some("502s began 14:30:12, 1 s after container app was restarted (exit 0, start)")
+        );
+        // Killed and still down; the start two minutes before is another change.
+        let killed: Arc<[Event]> = Arc::from(vec![
+            container(onset_at - 120, old, Start),
+            container(onset_at - 5, old, Oom),
+            container(
+                onset_at - 5,
+                old,
+                Die {
+                    exit_code: Some(137),
+                },
+            ),
+        ]);
+        let judged = judge_utc(quiet_then_failing(onset_at), killed, None, span);
+        assert_eq!(
+            judged.story.as_deref(),
+            Some(
+                "502s began 14:30:12, 5 s after container app was OOM-killed (OOM kill, exit 137)"
+            )
+        );
     }
 
     #[test]

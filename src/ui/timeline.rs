@@ -26,6 +26,9 @@ pub fn mark(kind: EventKind) -> (char, &'static str) {
         EventKind::DnsChange => ('D', "DNS"),
         EventKind::UpstreamChange => ('U', "upstream"),
         EventKind::CertExpiry => ('T', "cert"),
+        EventKind::ContainerStart => ('c', "container start"),
+        EventKind::ContainerExit => ('e', "container exit"),
+        EventKind::ContainerHealth => ('h', "health"),
     }
 }
 
@@ -57,12 +60,16 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &View<'_>, theme: &Theme) {
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
+    // The legend takes a second row on a narrow screen, never more.
+    let mut legend_lines = legend_rows(usize::from(inner.width));
+    legend_lines.truncate(2);
+    let legend_rows = u16::try_from(legend_lines.len()).unwrap_or(2);
     let [head, spark, marks, axis, legend, list] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(3),
         Constraint::Length(1),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(legend_rows),
         Constraint::Min(0),
     ])
     .areas(inner);
@@ -82,18 +89,30 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &View<'_>, theme: &Theme) {
     );
     frame.render_widget(Paragraph::new(mark_row(j, now, width, theme)), marks);
     frame.render_widget(Paragraph::new(axis_row(j, now, tz, width, theme)), axis);
-    let words: Vec<String> = EventKind::ALL
-        .iter()
-        .map(|&k| {
-            let (c, word) = mark(k);
-            format!("{c} {word}")
-        })
+    let legend_lines: Vec<Line> = legend_lines
+        .into_iter()
+        .map(|row| Line::from(Span::styled(row, theme.dim)))
         .collect();
-    frame.render_widget(
-        Paragraph::new(Line::from(Span::styled(words.join("  "), theme.dim))),
-        legend,
-    );
+    frame.render_widget(Paragraph::new(legend_lines), legend);
     frame.render_widget(Paragraph::new(event_lines(view, now, tz, theme)), list);
+}
+
+/// Every kind's mark and word, "S start  R reload ...", in rows of at most `width` characters
+/// (an entry is never split).
+fn legend_rows(width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for &kind in &EventKind::ALL {
+        let (c, word) = mark(kind);
+        let entry = format!("{c} {word}");
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 2 + entry.chars().count() <= width => {
+                row.push_str("  ");
+                row.push_str(&entry);
+            }
+            _ => rows.push(entry),
+        }
+    }
+    rows
 }
 
 /// The sentence (or the state), then the onset's numbers and how far back the logs were read.
@@ -231,7 +250,7 @@ fn event_lines<'a>(
         lines.push(Line::from(vec![
             Span::styled(format!("{:>8} ", clock(e.at, now, tz)), theme.dim),
             Span::styled(format!("{} ", mark(e.kind).0), theme.warning),
-            Span::styled(format!("{:<15} ", e.kind.name()), theme.accent),
+            Span::styled(format!("{:<16} ", e.kind.name()), theme.accent),
             Span::styled(format!("{}{ahead}", e.text), style),
             Span::styled(format!("  {}", e.source), theme.dim),
         ]));

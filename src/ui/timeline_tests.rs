@@ -79,6 +79,7 @@ fn round() -> Round {
                 "nginx: reconfiguring",
             ),
         ],
+        containers: vec![],
         problems: vec![],
     }
 }
