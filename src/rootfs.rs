@@ -310,4 +310,4 @@ fn std_stream(path: &Path) -> Option<StdStream> {
 
 #[cfg(test)]
 #[path = "rootfs_tests.rs"]
-mod tests;
+pub(crate) mod tests;

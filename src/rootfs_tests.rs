@@ -13,12 +13,12 @@ use crate::regular_file::not_regular;
 
 /// A temporary area holding a root `a/` and, beside it, decoys at the same absolute paths a
 /// link inside the root names: a read that escapes the root reads a decoy.
-struct Area {
-    dir: tempfile::TempDir,
+pub(crate) struct Area {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Area {
-    fn new() -> Area {
+    pub(crate) fn new() -> Area {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("a")).unwrap();
         Area { dir }
@@ -28,7 +28,7 @@ impl Area {
         self.dir.path()
     }
 
-    fn root_dir(&self) -> PathBuf {
+    pub(crate) fn root_dir(&self) -> PathBuf {
         self.top().join("a")
     }
 
@@ -37,11 +37,21 @@ impl Area {
     }
 
     /// Writes `text` at `path` inside the root, making the directories.
-    fn put(&self, path: &str, text: &str) {
+    pub(crate) fn put(&self, path: &str, text: &str) {
         write_at(&self.root_dir(), path, text);
     }
 
-    fn link(&self, path: &str, target: &str) {
+    /// An absolute path that exists on the host (in the temporary area) with `host_text`, and
+    /// inside the root with `root_text`.
+    pub(crate) fn both(&self, name: &str, host_text: &str, root_text: &str) -> String {
+        let path = self.top().join("decoy").join(name);
+        write_at(Path::new("/"), &path.to_string_lossy(), host_text);
+        let path = path.to_string_lossy().into_owned();
+        self.put(&path, root_text);
+        path
+    }
+
+    pub(crate) fn link(&self, path: &str, target: &str) {
         let at = in_dir(&self.root_dir(), path);
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
         symlink(target, at).unwrap();
@@ -52,7 +62,7 @@ fn in_dir(dir: &Path, path: &str) -> PathBuf {
     dir.join(path.trim_start_matches('/'))
 }
 
-fn write_at(dir: &Path, path: &str, text: &str) {
+pub(crate) fn write_at(dir: &Path, path: &str, text: &str) {
     let at = in_dir(dir, path);
     std::fs::create_dir_all(at.parent().unwrap()).unwrap();
     std::fs::write(at, text).unwrap();

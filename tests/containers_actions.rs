@@ -9,7 +9,6 @@ mod docker;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -27,35 +26,16 @@ const NET: &str = "acts";
 
 /// nginx answering `version` itself, writing only under tmpfs mounts of the container.
 fn nginx_conf(version: &str) -> String {
-    format!(
-        "pid /tmp/nginx.pid;\n\
-         worker_processes 1;\n\
-         error_log /tmp/error.log;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n\
-           access_log off;\n\
-           client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy;\n\
-           fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;\n\
-           server {{ listen 80; location / {{ return 200 \"{version}\"; }} }}\n\
-         }}\n"
+    docker::nginx_conf(
+        "/tmp/error.log",
+        "off",
+        &format!("server {{ listen 80; location / {{ return 200 \"{version}\"; }} }}"),
     )
-}
-
-fn address(d: &Dockerd, name: &str) -> Option<String> {
-    let format = format!("{{{{(index .NetworkSettings.Networks \"{NET}\").IPAddress}}}}");
-    let out = d.docker_output(&["inspect", "--format", &format, name]);
-    let ip = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !ip.is_empty()).then_some(ip)
 }
 
 /// nginx's answer body, from the host to the container's address.
 fn answer(ip: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "-m", "5"])
-        .arg(format!("http://{ip}/"))
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    docker::http_get(ip).1
 }
 
 /// Runs `verb` on the one target through the runner's code path; its result and every line the
@@ -108,9 +88,9 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
         &["/usr/sbin/nginx", "-g", "daemon off;"],
     );
     d.wait_for("nginx answers v1", Duration::from_secs(10), || {
-        address(&d, "web").is_some_and(|ip| answer(&ip) == "v1")
+        d.address("web", NET).is_some_and(|ip| answer(&ip) == "v1")
     });
-    let ip = address(&d, "web").expect("an address");
+    let ip = d.address("web", NET).expect("an address");
 
     let found = scan(
         &Lookup::Socket(d.socket()),
@@ -231,7 +211,7 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
         "{out:#?}"
     );
     d.wait_for("nginx answers v4", Duration::from_secs(10), || {
-        address(&d, "web").is_some_and(|ip| answer(&ip) == "v4")
+        d.address("web", NET).is_some_and(|ip| answer(&ip) == "v4")
     });
 
     // Every step audited: the container by name and id, the argv or the engine call.
@@ -290,7 +270,7 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
         out.iter().any(|l| l == "SIGHUP sent to web's main process"),
         "{out:#?}"
     );
-    let ip = address(&d, "web").expect("an address");
+    let ip = d.address("web", NET).expect("an address");
     d.wait_for("nginx answers v5", Duration::from_secs(10), || {
         answer(&ip) == "v5"
     });

@@ -9,7 +9,6 @@ mod docker;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Tmux;
@@ -18,43 +17,18 @@ use docker::Dockerd;
 const NET: &str = "shop";
 
 fn nginx_conf() -> String {
-    "pid /tmp/nginx.pid;\n\
-     worker_processes 1;\n\
-     error_log /var/log/nginx/error.log;\n\
-     events { worker_connections 64; }\n\
-     http {\n\
-       access_log /var/log/nginx/access.log;\n\
-       client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy;\n\
-       fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;\n\
-       server {\n\
-         listen 80;\n\
-         location / { proxy_pass http://app:8000; proxy_connect_timeout 2s; }\n\
-       }\n\
-     }\n"
-    .to_string()
+    docker::nginx_conf(
+        "/var/log/nginx/error.log",
+        "/var/log/nginx/access.log",
+        "server { listen 80; location / { proxy_pass http://app:8000; proxy_connect_timeout 2s; } }",
+    )
 }
 
 fn start_nginx(d: &Dockerd, etc: &Path, logs: &Path) -> String {
     let etc = format!("{}:/etc/nginx:ro", etc.display());
     let logs = format!("{}:/var/log/nginx", logs.display());
-    d.run(
-        "web",
-        NET,
-        &["-v", &etc, "-v", &logs, "--tmpfs", "/tmp"],
-        &[
-            "/usr/sbin/nginx",
-            "-c",
-            "/etc/nginx/nginx.conf",
-            "-g",
-            "daemon off;",
-        ],
-    );
-    d.wait_for("nginx in web", Duration::from_secs(10), || {
-        address(d, "web").is_some()
-            && fs::read_to_string(format!("/proc/{}/comm", d.pid("web")))
-                .is_ok_and(|c| c.trim() == "nginx")
-    });
-    address(d, "web").expect("an address")
+    d.start_nginx("web", NET, &["-v", &etc, "-v", &logs]);
+    d.address("web", NET).expect("an address")
 }
 
 fn start_app(d: &Dockerd) {
@@ -64,26 +38,6 @@ fn start_app(d: &Dockerd) {
         &["--network-alias", "app"],
         &["/usr/bin/python3", "-m", "http.server", "8000"],
     );
-}
-
-fn address(d: &Dockerd, name: &str) -> Option<String> {
-    let format = format!("{{{{(index .NetworkSettings.Networks \"{NET}\").IPAddress}}}}");
-    let out = d.docker_output(&["inspect", "--format", &format, name]);
-    let ip = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !ip.is_empty()).then_some(ip)
-}
-
-fn requests(ip: &str, n: usize) -> Vec<u16> {
-    (0..n)
-        .map(|_| {
-            let out = Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5"])
-                .arg(format!("http://{ip}/"))
-                .output()
-                .expect("curl");
-            String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
-        })
-        .collect()
 }
 
 /// Waits up to `limit` for the screen to satisfy `cond` (Tmux's own wait is 10 s: the first
@@ -116,12 +70,16 @@ fn the_host_pane_lists_the_containers_and_a_relist_shows_the_stale_address() {
     let d = Dockerd::start();
     d.network(NET);
     start_app(&d);
-    let old = address(&d, "app").expect("app's address");
+    let old = d.address("app", NET).expect("app's address");
     let etc = d.scratch("web-etc");
     let logs = d.scratch("web-logs");
     fs::write(etc.join("nginx.conf"), nginx_conf()).expect("nginx.conf");
     let web = start_nginx(&d, &etc, &logs);
-    assert_eq!(requests(&web, 2), [200, 200], "nginx reaches app");
+    assert_eq!(
+        docker::http_statuses(&web, 2),
+        [200, 200],
+        "nginx reaches app"
+    );
 
     let socket = d.socket().display().to_string();
     let t = Tmux::start_with(&[], 120, 40, &[("GATEWATCH_DOCKER_SOCKET", &socket)]);
@@ -139,11 +97,11 @@ fn the_host_pane_lists_the_containers_and_a_relist_shows_the_stale_address() {
     // address now refuses, and the new `app` answers elsewhere.
     d.docker(&["rm", "-f", "app"]);
     d.run("filler", NET, &[], &["/usr/bin/sleep", "600"]);
-    assert_eq!(address(&d, "filler").as_deref(), Some(old.as_str()));
+    assert_eq!(d.address("filler", NET).as_deref(), Some(old.as_str()));
     start_app(&d);
-    let new = address(&d, "app").expect("the new address");
+    let new = d.address("app", NET).expect("the new address");
     assert_ne!(new, old);
-    let statuses = requests(&web, 6);
+    let statuses = docker::http_statuses(&web, 6);
     assert!(statuses.iter().all(|&s| s == 502), "{statuses:?}");
 
     // Within a probe interval or two (and the log follower's read), live: the verdict names

@@ -27,20 +27,10 @@ fn nginx_conf() -> String {
             )
         })
         .collect();
-    format!(
-        "pid /tmp/nginx.pid;\n\
-         worker_processes 1;\n\
-         error_log /tmp/error.log;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n\
-           access_log /tmp/access.log;\n\
-           client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy;\n\
-           fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;\n\
-           server {{\n\
-             listen 80;\n\
-             {locations}\
-           }}\n\
-         }}\n"
+    docker::nginx_conf(
+        "/tmp/error.log",
+        "/tmp/access.log",
+        &format!("server {{ listen 80; {locations} }}"),
     )
 }
 
@@ -64,13 +54,7 @@ fn check(sb: &Sandbox, d: &Dockerd) -> serde_json::Value {
         .env("GATEWATCH_DOCKER_SOCKET", d.socket())
         .output()
         .expect("run gatewatch");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "one JSON object ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    docker::json_of(&out)
 }
 
 /// The timeline's events as (kind, text, source).
@@ -122,23 +106,7 @@ fn stopped_killed_oom_killed_and_restarted_upstream_containers_are_events_and_fi
     let etc = d.scratch("web-etc");
     fs::write(etc.join("nginx.conf"), nginx_conf()).expect("nginx.conf");
     let etc = format!("{}:/etc/nginx:ro", etc.display());
-    d.run(
-        "web",
-        NET,
-        &["-v", &etc, "--tmpfs", "/tmp"],
-        &[
-            "/usr/sbin/nginx",
-            "-c",
-            "/etc/nginx/nginx.conf",
-            "-g",
-            "daemon off;",
-        ],
-    );
-    d.wait_for("nginx in web", Duration::from_secs(10), || {
-        state(&d, "web") == "running"
-            && fs::read_to_string(format!("/proc/{}/comm", d.pid("web")))
-                .is_ok_and(|c| c.trim() == "nginx")
-    });
+    d.start_nginx("web", NET, &["-v", &etc]);
 
     d.docker(&["stop", "-t", "1", "victim"]);
     d.docker(&["kill", "--signal", "TERM", "quitter"]);

@@ -11,55 +11,31 @@ mod docker;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use common::Sandbox;
 use docker::Dockerd;
 
 const NET: &str = "shop";
 
-/// nginx as Debian builds it, with every path it writes under tmpfs mounts of the container.
-fn nginx_conf(error_log: &str, access_log: &str, port: u16) -> String {
-    format!(
-        "pid /tmp/nginx.pid;\n\
-         worker_processes 1;\n\
-         error_log {error_log};\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n\
-           access_log {access_log};\n\
-           client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy;\n\
-           fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;\n\
-           server {{\n\
-             listen 80;\n\
-             location / {{ proxy_pass http://app:{port}; proxy_connect_timeout 2s; }}\n\
-           }}\n\
-         }}\n"
+/// nginx proxying to `app:PORT`, its logs where its image keeps them.
+fn web_conf(port: u16) -> String {
+    docker::nginx_conf(
+        "/var/log/nginx/error.log",
+        "/var/log/nginx/access.log",
+        &format!(
+            "server {{ listen 80; location / {{ proxy_pass http://app:{port}; \
+             proxy_connect_timeout 2s; }} }}"
+        ),
     )
 }
 
-/// Runs nginx in container `name` with `etc` as its /etc/nginx and `logs` as /var/log/nginx.
+/// nginx in container `name` with `etc` as its /etc/nginx and `logs` as /var/log/nginx; its
+/// address.
 fn start_nginx(d: &Dockerd, name: &str, etc: &Path, logs: &Path) -> String {
     let etc = format!("{}:/etc/nginx:ro", etc.display());
     let logs = format!("{}:/var/log/nginx", logs.display());
-    let extra = ["-v", &etc, "-v", &logs, "--tmpfs", "/tmp"];
-    d.run(
-        name,
-        NET,
-        &extra,
-        &[
-            "/usr/sbin/nginx",
-            "-c",
-            "/etc/nginx/nginx.conf",
-            "-g",
-            "daemon off;",
-        ],
-    );
-    d.wait_for(&format!("nginx in {name}"), Duration::from_secs(10), || {
-        address(d, name).is_some()
-            && fs::read_to_string(format!("/proc/{}/comm", d.pid(name)))
-                .is_ok_and(|c| c.trim() == "nginx")
-    });
-    address(d, name).expect("an address")
+    d.start_nginx(name, NET, &["-v", &etc, "-v", &logs]);
+    d.address(name, NET).expect("an address")
 }
 
 fn start_app(d: &Dockerd, name: &str) {
@@ -71,28 +47,6 @@ fn start_app(d: &Dockerd, name: &str) {
     );
 }
 
-/// The container's address on the test's network.
-fn address(d: &Dockerd, name: &str) -> Option<String> {
-    let format = format!("{{{{(index .NetworkSettings.Networks \"{NET}\").IPAddress}}}}");
-    let out = d.docker_output(&["inspect", "--format", &format, name]);
-    let ip = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !ip.is_empty()).then_some(ip)
-}
-
-/// `n` requests to nginx at `ip` from the host (the bridge is the test's own); their statuses.
-fn requests(ip: &str, n: usize) -> Vec<u16> {
-    (0..n)
-        .map(|_| {
-            let out = Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5"])
-                .arg(format!("http://{ip}/"))
-                .output()
-                .expect("curl");
-            String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
-        })
-        .collect()
-}
-
 /// `check --json` seeing the test's daemon only: the host's proxy configs are empty files.
 fn check(sb: &Sandbox, d: &Dockerd) -> serde_json::Value {
     let args = sb.isolated(&["check", "--json"]);
@@ -102,13 +56,7 @@ fn check(sb: &Sandbox, d: &Dockerd) -> serde_json::Value {
         .env("GATEWATCH_DOCKER_SOCKET", d.socket())
         .output()
         .expect("run gatewatch");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "one JSON object ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    docker::json_of(&out)
 }
 
 fn upstream<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -127,21 +75,17 @@ fn nginx_in_a_container_its_stale_address_and_its_log_stream() {
     d.network(NET);
     let sb = Sandbox::new();
     start_app(&d, "app");
-    let old = address(&d, "app").expect("app's address");
+    let old = d.address("app", NET).expect("app's address");
 
     let etc = d.scratch("web-etc");
     let logs = d.scratch("web-logs");
-    fs::write(
-        etc.join("nginx.conf"),
-        nginx_conf(
-            "/var/log/nginx/error.log",
-            "/var/log/nginx/access.log",
-            8000,
-        ),
-    )
-    .expect("nginx.conf");
+    fs::write(etc.join("nginx.conf"), web_conf(8000)).expect("nginx.conf");
     let web = start_nginx(&d, "web", &etc, &logs);
-    assert_eq!(requests(&web, 2), [200, 200], "nginx reaches app");
+    assert_eq!(
+        docker::http_statuses(&web, 2),
+        [200, 200],
+        "nginx reaches app"
+    );
 
     // Found through the API, read inside the container, probed from its network: `app` exists
     // only on the Compose-like network, through Docker's DNS at 127.0.0.11.
@@ -160,11 +104,11 @@ fn nginx_in_a_container_its_stale_address_and_its_log_stream() {
     // address now refuses; the new `app` answers elsewhere.
     d.docker(&["rm", "-f", "app"]);
     d.run("filler", NET, &[], &["/usr/bin/sleep", "600"]);
-    assert_eq!(address(&d, "filler").as_deref(), Some(old.as_str()));
+    assert_eq!(d.address("filler", NET).as_deref(), Some(old.as_str()));
     start_app(&d, "app");
-    let new = address(&d, "app").expect("the new address");
+    let new = d.address("app", NET).expect("the new address");
     assert_ne!(new, old);
-    let statuses = requests(&web, 6);
+    let statuses = docker::http_statuses(&web, 6);
     assert!(statuses.iter().all(|&s| s == 502), "{statuses:?}");
 
     let v = check(&sb, &d);
@@ -194,19 +138,11 @@ fn nginx_in_a_container_its_stale_address_and_its_log_stream() {
     let logs2 = d.scratch("edge-logs");
     std::os::unix::fs::symlink("/dev/stderr", logs2.join("error.log")).expect("link");
     std::os::unix::fs::symlink("/dev/stdout", logs2.join("access.log")).expect("link");
-    fs::write(
-        etc2.join("nginx.conf"),
-        nginx_conf(
-            "/var/log/nginx/error.log",
-            "/var/log/nginx/access.log",
-            8001,
-        ),
-    )
-    .expect("nginx.conf");
+    fs::write(etc2.join("nginx.conf"), web_conf(8001)).expect("nginx.conf");
     // `web` goes, and `edge` proxies to a port `app` does not listen on: refused, 502.
     d.docker(&["stop", "-t", "1", "web"]);
     let edge = start_nginx(&d, "edge", &etc2, &logs2);
-    let statuses = requests(&edge, 5);
+    let statuses = docker::http_statuses(&edge, 5);
     assert!(statuses.iter().all(|&s| s == 502), "{statuses:?}");
     assert!(
         fs::read_dir(&logs2).expect("logs").count() == 2,

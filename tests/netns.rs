@@ -3,6 +3,7 @@
 //! Docker's embedded-DNS address (127.0.0.11:53) inside it through the runner itself, and checks
 //! that the host's own namespace sees none of them. Needs root (setns, ip netns).
 
+mod common;
 mod dns_server;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dns_server::TestDns;
-use gatewatch::config::{HttpMethod, StatusRange, Upstream};
+use gatewatch::config::Upstream;
 use gatewatch::netns::{
     Netns, NetnsRunner, lookup_in, nameservers_from_resolv_conf, probe_all_in, probe_in,
 };
@@ -83,18 +84,7 @@ fn host_runner() -> NetnsRunner {
 }
 
 fn upstream(url: &str) -> Upstream {
-    Upstream {
-        name: "app".into(),
-        url: url.parse().expect("valid url"),
-        timeout: TIMEOUT,
-        interval: Duration::from_secs(60),
-        expect: StatusRange::DEFAULT,
-        method: HttpMethod::Get,
-        host: None,
-        tls_verify: true,
-        slow: Duration::from_secs(1),
-        from: None,
-    }
+    common::upstream("app", url, TIMEOUT)
 }
 
 fn assert_outcome(result: &ProbeResult, want: Outcome) {

@@ -3,65 +3,24 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::os::unix::fs::symlink;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use super::*;
 use crate::discover::address::tcp_target;
 use crate::rootfs::StdStream;
+use crate::rootfs::tests::{Area, write_at};
 
-struct Area {
-    dir: tempfile::TempDir,
-}
-
-impl Area {
-    fn new() -> Area {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("a")).unwrap();
-        Area { dir }
-    }
-
-    fn root_dir(&self) -> PathBuf {
-        self.dir.path().join("a")
-    }
-
-    /// An absolute path that exists on the host (in the temporary area) with `host_text`, and
-    /// inside the root with `root_text`.
-    fn both(&self, name: &str, host_text: &str, root_text: &str) -> String {
-        let path = self.dir.path().join("decoy").join(name);
-        put(Path::new("/"), &path.to_string_lossy(), host_text);
-        let path = path.to_string_lossy().into_owned();
-        self.put(&path, root_text);
-        path
-    }
-
-    fn put(&self, path: &str, text: &str) {
-        put(&self.root_dir(), path, text);
-    }
-
-    fn link(&self, path: &str, target: &str) {
-        let at = self.root_dir().join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
-        symlink(target, at).unwrap();
-    }
-
-    fn discover(&self, kind: ProxyKind, config: &str) -> Discovery {
-        let root = Root::open(&self.root_dir()).unwrap();
-        let config = PathBuf::from(config);
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(discover_in_root(kind, &root, &config));
-        });
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("discovery blocked for 10 seconds")
-    }
-}
-
-fn put(dir: &Path, path: &str, text: &str) {
-    let at = dir.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
-    std::fs::write(at, text).unwrap();
+/// Discovery inside the area's root, on another thread: a failed test, not a hang, if it blocks.
+fn discover_area(area: &Area, kind: ProxyKind, config: &str) -> Discovery {
+    let root = Root::open(&area.root_dir()).unwrap();
+    let config = PathBuf::from(config);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(discover_in_root(kind, &root, &config));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("discovery blocked for 10 seconds")
 }
 
 fn names(d: &Discovery) -> Vec<String> {
@@ -116,7 +75,7 @@ fn nginx_in_a_root_reads_includes_links_and_logs_inside_it() {
     area.link("/var/log/nginx/error.log", "/dev/stderr");
     area.put("/var/log/app/app.log", "");
 
-    let d = area.discover(ProxyKind::Nginx, "/etc/nginx/nginx.conf");
+    let d = discover_area(&area, ProxyKind::Nginx, "/etc/nginx/nginx.conf");
     assert_eq!(
         names(&d),
         ["app 10.0.0.5:8000", "10.0.0.6:9000", "10.0.0.7:9000"],
@@ -209,7 +168,7 @@ fn apache_in_a_root_reads_envvars_and_linked_include_dirs_inside_it() {
     // An absolute link to a directory that exists on the host too, with other files.
     let dir = area.dir.path().join("decoy/confdir");
     let host_file = dir.join("x.conf");
-    put(
+    write_at(
         Path::new("/"),
         &host_file.to_string_lossy(),
         "ProxyPass /x http://192.0.2.68:1/\n",
@@ -222,7 +181,7 @@ fn apache_in_a_root_reads_envvars_and_linked_include_dirs_inside_it() {
     area.link("/etc/apache2/conf-enabled", &dir.to_string_lossy());
     area.put("/var/log/apache2/error.log", "");
 
-    let d = area.discover(ProxyKind::Apache, "etc/apache2/apache2.conf");
+    let d = discover_area(&area, ProxyKind::Apache, "etc/apache2/apache2.conf");
     assert_eq!(
         names(&d),
         ["10.0.0.8:8080", "10.0.0.9:8080"],
@@ -248,7 +207,7 @@ fn haproxy_config_directory_in_a_root() {
         "/etc/haproxy/conf.d/20-c.cfg",
         "backend c\n  server s2 10.0.0.11:80\n",
     );
-    let d = area.discover(ProxyKind::Haproxy, "/etc/haproxy/conf.d");
+    let d = discover_area(&area, ProxyKind::Haproxy, "/etc/haproxy/conf.d");
     assert_eq!(names(&d), ["b/s1", "c/s2"], "{:?}", errors(&d));
     let targets: Vec<_> = d.targets.iter().map(|t| t.target.clone()).collect();
     assert_eq!(
@@ -271,7 +230,7 @@ fn caddy_imports_in_a_root() {
         "a.example {\n  reverse_proxy 10.0.0.12:3000\n}\n",
     );
     area.link("/etc/caddy/sites/b", &linked);
-    let d = area.discover(ProxyKind::Caddy, "/etc/caddy/Caddyfile");
+    let d = discover_area(&area, ProxyKind::Caddy, "/etc/caddy/Caddyfile");
     let names = names(&d);
     assert!(names.contains(&"10.0.0.12:3000".to_string()), "{names:?}");
     assert!(names.contains(&"10.0.0.13:3000".to_string()), "{names:?}");

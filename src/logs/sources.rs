@@ -161,7 +161,15 @@ pub fn journal_source(unit: &str) -> Result<SourceSpec, String> {
 /// stderr), for discovery to add when the proxy runs in a container. `docker` is the program
 /// unless [`DOCKER_ENV`] names another. Errs when `name` is no container name.
 pub fn container_source(name: &str) -> Result<SourceSpec, String> {
-    container_source_at(name, None)
+    LogStream::check_container(name)?;
+    Ok(SourceSpec {
+        origin: Origin::Container {
+            name: name.to_owned(),
+            program: program(DOCKER_ENV, "docker"),
+            socket: None,
+        },
+        kind: None,
+    })
 }
 
 /// [`container_source`] read through the engine's API at `socket` by gatewatch's own

@@ -360,3 +360,86 @@ impl Drop for Dockerd {
         }
     }
 }
+
+/// nginx's main config for a container: every path it writes under /tmp (a tmpfs mount), its
+/// logs where given, and `server` as the http block's servers.
+pub fn nginx_conf(error_log: &str, access_log: &str, server: &str) -> String {
+    format!(
+        "pid /tmp/nginx.pid;\n\
+         worker_processes 1;\n\
+         error_log {error_log};\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n\
+           access_log {access_log};\n\
+           client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy;\n\
+           fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;\n\
+           {server}\n\
+         }}\n"
+    )
+}
+
+impl Dockerd {
+    /// The host's nginx in a new container `name` on `network` (its config at
+    /// /etc/nginx/nginx.conf through `extra`'s mounts, /tmp a tmpfs), once its main process is
+    /// nginx.
+    pub fn start_nginx(&self, name: &str, network: &str, extra: &[&str]) {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend(["--tmpfs", "/tmp"]);
+        self.run(
+            name,
+            network,
+            &args,
+            &[
+                "/usr/sbin/nginx",
+                "-c",
+                "/etc/nginx/nginx.conf",
+                "-g",
+                "daemon off;",
+            ],
+        );
+        self.wait_for(&format!("nginx in {name}"), Duration::from_secs(10), || {
+            let pid = self.pid(name);
+            pid != 0
+                && fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "nginx")
+        });
+    }
+
+    /// The container's address on `network`, once it has one.
+    pub fn address(&self, name: &str, network: &str) -> Option<String> {
+        let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+        let out = self.docker_output(&["inspect", "--format", &format, name]);
+        let ip = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !ip.is_empty()).then_some(ip)
+    }
+}
+
+/// One GET of `http://ip/` from the host (the test's own bridge): its status and body.
+pub fn http_get(ip: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-m", "5"])
+        .arg(format!("http://{ip}/"))
+        .output()
+        .expect("curl (apt-get install -y curl)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    match text.rsplit_once('\n') {
+        Some((body, code)) => (code.parse().unwrap_or(0), body.to_owned()),
+        None => (0, text),
+    }
+}
+
+/// The statuses of `n` GETs of `http://ip/`.
+pub fn http_statuses(ip: &str, n: usize) -> Vec<u16> {
+    (0..n).map(|_| http_get(ip).0).collect()
+}
+
+/// The one JSON object a gatewatch run printed, or a panic showing what it printed instead.
+pub fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "one JSON object ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
