@@ -24,6 +24,11 @@ pub struct NotRegular {
 /// Opens `path` read-only; an error if it is not a regular file. The error for that case carries a
 /// [`NotRegular`] (see [`not_regular`]), whose message says what it is instead.
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    // A file in a container, reached through its process's root: a link the container put
+    // there must resolve inside that root, never on the host's.
+    if let Some((root, inside)) = crate::rootfs::split_proc_root(path) {
+        return crate::rootfs::open_in_proc_root(&root, &inside);
+    }
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)

@@ -308,6 +308,40 @@ fn std_stream(path: &Path) -> Option<StdStream> {
     }
 }
 
+/// A path through a process's root, `/proc/PID/root/…`: that root and the path inside it.
+pub fn split_proc_root(path: &Path) -> Option<(PathBuf, PathBuf)> {
+    let mut parts = path.components();
+    let (Some(Component::RootDir), Some(Component::Normal(proc)), Some(Component::Normal(pid))) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let is_pid = pid
+        .to_str()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if proc != "proc" || !is_pid || parts.next() != Some(Component::Normal("root".as_ref())) {
+        return None;
+    }
+    let root = Path::new("/proc").join(pid).join("root");
+    Some((root, Path::new("/").join(parts.as_path())))
+}
+
+/// Opens `inside` within the root at `root` (`/proc/PID/root`) as [`Root::open_file`] does.
+/// A root that is the host's own is refused: the container's process is gone and its pid now
+/// belongs to a process of the host, whose files the container's config must not name.
+pub fn open_in_proc_root(root: &Path, inside: &Path) -> io::Result<File> {
+    let opened = Root::open(root)?;
+    let host = std::fs::metadata("/")?;
+    let this = std::fs::metadata(root)?;
+    if (this.dev(), this.ino()) == (host.dev(), host.ino()) {
+        return Err(io::Error::other(format!(
+            "{}: its process is gone or shares the host's root; not read",
+            sanitize(&root.display().to_string())
+        )));
+    }
+    opened.open_file(inside)
+}
+
 #[cfg(test)]
 #[path = "rootfs_tests.rs"]
 pub(crate) mod tests;

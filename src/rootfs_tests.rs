@@ -359,3 +359,32 @@ fn a_proc_root_in_another_mount_namespace() {
     }
     drop(child);
 }
+
+#[test]
+fn a_path_through_a_process_root_is_split_there_and_only_there() {
+    let split = split_proc_root(Path::new("/proc/4242/root/var/log/nginx/error.log"));
+    assert_eq!(
+        split,
+        Some((
+            PathBuf::from("/proc/4242/root"),
+            PathBuf::from("/var/log/nginx/error.log")
+        ))
+    );
+    for other in [
+        "/proc/self/root/etc/passwd",
+        "/proc/4242/cwd/x",
+        "/var/log/proc/1/root/x",
+        "proc/1/root/x",
+        "/proc//root/x",
+    ] {
+        assert_eq!(split_proc_root(Path::new(other)), None, "{other}");
+    }
+}
+
+#[test]
+fn a_process_root_that_is_the_hosts_is_refused() {
+    // This process shares the host's root: what a reused pid of a gone container leads to.
+    let own = format!("/proc/{}/root/etc/hostname", std::process::id());
+    let e = crate::regular_file::open_regular(Path::new(&own)).unwrap_err();
+    assert!(e.to_string().contains("shares the host's root"), "{e}");
+}

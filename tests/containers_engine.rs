@@ -389,11 +389,21 @@ fn a_proxy_in_its_own_mount_namespace_is_found_without_the_api() {
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("unshare is required: apt-get install -y util-linux");
+    // Its own mount namespace and its own root, as in a container: the host's binaries bound
+    // into an empty directory (mounts made inside the namespace stay there), then chroot.
+    let root = dir.path().join("root");
+    for sub in ["usr", "lib", "lib64", "bin", "opt"] {
+        fs::create_dir_all(root.join(sub)).expect("root dir");
+    }
+    let script = format!(
+        "for d in usr lib lib64 bin; do [ -e /$d ] && mount --bind /$d {root}/$d; done; \
+         mount --bind {dir} {root}/opt && exec chroot {root} /opt/caddy 30",
+        root = root.display(),
+        dir = dir.path().display()
+    );
     let inside = Reaped(
         Command::new(unshare)
-            .args(["-m", "--propagation", "private"])
-            .arg(&caddy)
-            .arg("30")
+            .args(["-m", "--propagation", "private", "/bin/sh", "-c", &script])
             .spawn()
             .expect("unshare -m"),
     );

@@ -6,7 +6,7 @@ use crate::containers::{ContainerList, Listing};
 use crate::diagnosis::{Cause, NamedUpstream};
 use crate::logs::{Cause as LogCause, Format, LogBook, LogLine, RingLimits, SourceSpec};
 use crate::model::Model;
-use crate::model::containers::{Containers, running};
+use crate::model::containers::{Containers, proxy_facts, running};
 use crate::status::Status;
 
 /// 2026-12-02 14:02:11 UTC: `app` recreated.
@@ -34,7 +34,8 @@ fn app_before_the_relist() -> App {
     ];
     let source = SourceSpec::file("/logs/error.log", None);
     let mut model = Model {
-        containers: Containers::new(named, before, NOW - 40),
+        containers: Containers::new(named, before, NOW - 40)
+            .with_facts(vec![proxy_facts("web", "/logs/error.log")]),
         logs: LogBook::new(&[source], RingLimits::default()),
         ..Model::default()
     };

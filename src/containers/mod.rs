@@ -25,4 +25,4 @@ pub use logs::{ContainerLogLine, MAX_LOG_LINE, StreamKind};
 pub use print_logs::{LogsAsk, print_logs};
 pub use procfs::{ForeignProxy, MAX_FOREIGN_PROXIES, proxies_in_other_mount_namespaces};
 pub use proxy_kind::ContainerProxy;
-pub use scan::{Lookup, ProxyContainer, SOCKET_ENV, Scan, scan};
+pub use scan::{Lookup, ProxyContainer, ProxyFacts, SOCKET_ENV, Scan, scan};

@@ -22,13 +22,14 @@ pub struct ForeignProxy {
 }
 
 /// The proxy masters under `proc_root` (usually /proc) that live in another mount namespace
-/// than `proc_root/self`, by pid. A master is a proxy process whose parent is not the same
+/// than `proc_root/self`, with a root directory of their own, by pid. A master is a proxy process whose parent is not the same
 /// program (nginx's workers are nginx children of nginx). Unreadable entries are skipped:
 /// processes come and go while we read.
 pub fn proxies_in_other_mount_namespaces(proc_root: &Path) -> Vec<ForeignProxy> {
     let Some(own_ns) = mount_namespace(&proc_root.join("self")) else {
         return Vec::new();
     };
+    let own_root = root_id(&proc_root.join("self"));
     let Ok(entries) = fs::read_dir(proc_root) else {
         return Vec::new();
     };
@@ -42,13 +43,24 @@ pub fn proxies_in_other_mount_namespaces(proc_root: &Path) -> Vec<ForeignProxy> 
             if read_comm(proc_root, parent).as_deref() == Some(comm.as_str()) {
                 return None;
             }
-            let ns = mount_namespace(&proc_root.join(pid.to_string()))?;
-            (ns != own_ns).then_some(ForeignProxy { pid, kind, comm })
+            let process = proc_root.join(pid.to_string());
+            let ns = mount_namespace(&process)?;
+            // A service sandboxed by systemd (PrivateTmp, ProtectSystem) has a mount namespace
+            // of its own but the host's root: it is the host's proxy, not a container's.
+            let same_root = own_root.is_some() && root_id(&process) == own_root;
+            (ns != own_ns && !same_root).then_some(ForeignProxy { pid, kind, comm })
         })
         .collect();
     found.sort_by_key(|p| p.pid);
     found.truncate(MAX_FOREIGN_PROXIES);
     found
+}
+
+/// The device and inode of a process's root directory.
+fn root_id(process: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(process.join("root")).ok()?;
+    Some((meta.dev(), meta.ino()))
 }
 
 /// The `mnt:[INODE]` link of a process directory.

@@ -49,6 +49,20 @@ pub struct ProxyContainer {
     pub info: Option<ContainerInfo>,
 }
 
+/// What the stale-address judgement needs of one proxy container beyond its upstream names:
+/// whose logs are its own, which networks it is on, and which addresses its config names as
+/// they are (no name to go stale).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyFacts {
+    pub name: String,
+    /// The labels of its log sources, as the log book shows them.
+    pub logs: Vec<String>,
+    /// The networks it is on when its config was read.
+    pub networks: Vec<String>,
+    /// Upstreams its config names by address.
+    pub literal: Vec<std::net::SocketAddr>,
+}
+
 /// What one look found.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scan {

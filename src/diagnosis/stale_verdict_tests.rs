@@ -193,7 +193,12 @@ fn check_text_and_json_say_the_same_verdict_through_the_model() {
     }];
     let source = crate::logs::SourceSpec::file("/logs/error.log", None);
     let mut model = crate::model::Model {
-        containers: crate::model::containers::Containers::new(named, vec![app], NOW),
+        containers: crate::model::containers::Containers::new(named, vec![app], NOW).with_facts(
+            vec![crate::model::containers::proxy_facts(
+                "web",
+                "/logs/error.log",
+            )],
+        ),
         logs: crate::logs::LogBook::new(&[source], crate::logs::RingLimits::default()),
         ..crate::model::Model::default()
     };

@@ -256,7 +256,7 @@ impl FileReader {
             self.status = self.reading();
             return Some(Read::Idle);
         }
-        let reopened = File::open(&self.path).and_then(|mut file| {
+        let reopened = open_regular(&self.path).and_then(|mut file| {
             let meta = file.metadata()?;
             file.seek(SeekFrom::Start(mark.offset))?;
             Ok(((meta.dev(), meta.ino()), file))

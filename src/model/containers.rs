@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::containers::{ContainerInfo, Listing, ProxyContainer};
+use crate::containers::{ContainerInfo, Listing, ProxyContainer, ProxyFacts};
 use crate::diagnosis::{self, CurrentContainer, LoggedAddress, NamedUpstream, StaleAddress};
 use crate::logs::LogBook;
 use crate::status::{Finding, Status};
@@ -27,6 +27,8 @@ pub struct Containers {
     /// The containers the Host pane shows: the proxies' and those their upstream names stand
     /// for. Rebuilt with each listing.
     pub involved: Vec<Involved>,
+    /// Per proxy container: its own logs, networks and literal upstreams.
+    pub facts: Vec<ProxyFacts>,
 }
 
 /// A proxy container as gatewatch read it at start.
@@ -217,17 +219,53 @@ impl Containers {
     /// The addresses the logs show failing over `window` before `now` that the containers
     /// behind their names no longer hold.
     pub fn stale(&self, logs: &LogBook, window: Duration, now: i64) -> Vec<StaleAddress> {
-        if self.named.is_empty() {
-            return Vec::new();
-        }
         let since = now.saturating_sub(i64::try_from(window.as_secs()).unwrap_or(i64::MAX));
-        let logged: Vec<LoggedAddress> = logs
-            .sources
+        let mut out = Vec::new();
+        // Each proxy on its own: its own logs, the containers on its own networks, so another
+        // proxy's failures or another project's `app` are never its stale address.
+        for facts in &self.facts {
+            let named: Vec<NamedUpstream> = self
+                .named
+                .iter()
+                .filter(|n| n.proxy == facts.name)
+                .cloned()
+                .collect();
+            if named.is_empty() {
+                continue;
+            }
+            let logged: Vec<LoggedAddress> = logs
+                .sources
+                .iter()
+                .filter(|s| facts.logs.contains(&s.label))
+                .flat_map(|s| diagnosis::from_tally(&s.tally, since, now))
+                .filter(|l| !facts.literal.contains(&l.addr))
+                .collect();
+            let networks = self.networks_of(facts);
+            let current: Vec<CurrentContainer> = self
+                .current
+                .iter()
+                .filter(|c| c.networks.iter().any(|n| networks.contains(&n.name)))
+                .map(current_of)
+                .collect();
+            out.extend(diagnosis::stale_addresses(&named, &current, &logged));
+        }
+        out.sort_by(|a, b| b.failures.cmp(&a.failures));
+        out
+    }
+
+    /// The networks the proxy is on: as listed last, else as when its config was read.
+    fn networks_of(&self, facts: &ProxyFacts) -> Vec<String> {
+        self.current
             .iter()
-            .flat_map(|s| diagnosis::from_tally(&s.tally, since, now))
-            .collect();
-        let current: Vec<CurrentContainer> = self.current.iter().map(current_of).collect();
-        diagnosis::stale_addresses(&self.named, &current, &logged)
+            .find(|c| c.name == facts.name)
+            .map(|c| c.networks.iter().map(|n| n.name.clone()).collect())
+            .unwrap_or_else(|| facts.networks.clone())
+    }
+
+    /// The proxies' own logs, networks and literal upstreams (see [`Containers::stale`]).
+    pub fn with_facts(mut self, facts: Vec<ProxyFacts>) -> Self {
+        self.facts = facts;
+        self
     }
 }
 
@@ -264,6 +302,17 @@ fn current_of(c: &ContainerInfo) -> CurrentContainer {
     }
 }
 
+/// A proxy container `name` on the tests' network "shop", whose log is `log`.
+#[cfg(test)]
+pub(crate) fn proxy_facts(name: &str, log: &str) -> ProxyFacts {
+    ProxyFacts {
+        name: name.into(),
+        logs: vec![log.into()],
+        networks: vec!["shop".into()],
+        literal: vec![],
+    }
+}
+
 /// A running container with one address on one network, for the tests that build a model.
 #[cfg(test)]
 pub(crate) fn running(name: &str, ip: &str, started_at: i64) -> ContainerInfo {
@@ -291,6 +340,56 @@ pub(crate) fn running(name: &str, ip: &str, started_at: i64) -> ContainerInfo {
 mod tests {
     use super::*;
     use crate::containers::{ContainerList, ContainerProxy};
+    use crate::logs::{Cause, Format, LogLine, RingLimits, SourceSpec};
+
+    /// Logs at `labels`, each with 20 refused connections to `addr` a few seconds before `now`.
+    fn failing(labels: &[&str], addr: &str, now: i64) -> LogBook {
+        let specs: Vec<SourceSpec> = labels.iter().map(|l| SourceSpec::file(*l, None)).collect();
+        let mut book = LogBook::new(&specs, RingLimits::default());
+        for source in &mut book.sources {
+            for _ in 0..20 {
+                source.tally.add_line(&LogLine {
+                    text: "connect() failed (111: Connection refused)".into(),
+                    format: Some(Format::NginxError),
+                    cause: Some(Cause::Refused),
+                    status: None,
+                    upstream: Some(format!("http://{addr}/")),
+                    time: Some(now - 5),
+                });
+            }
+        }
+        book
+    }
+
+    #[test]
+    fn a_proxy_is_judged_on_its_own_logs_networks_and_names_only() {
+        let now = 10_000;
+        let window = Duration::from_secs(600);
+        // `app` was recreated at .5; the old .2 still fails in web's own log: stale.
+        let app = running("app", "172.18.0.5", now - 60);
+        let c = Containers::new(vec![named("app", "web")], vec![app.clone()], now)
+            .with_facts(vec![proxy_facts("web", "/web/error.log")]);
+        let own = failing(&["/web/error.log"], "172.18.0.2:8000", now);
+        assert_eq!(c.stale(&own, window, now).len(), 1);
+
+        // The same failures in another proxy's log (the host's nginx) are not web's.
+        let elsewhere = failing(&["/var/log/nginx/error.log"], "172.18.0.2:8000", now);
+        assert!(c.stale(&elsewhere, window, now).is_empty());
+
+        // An address web's config names as it is has no name to go stale.
+        let mut facts = proxy_facts("web", "/web/error.log");
+        facts.literal = vec!["172.18.0.2:8000".parse().expect("addr")];
+        let literal = Containers::new(vec![named("app", "web")], vec![app.clone()], now)
+            .with_facts(vec![facts]);
+        assert!(literal.stale(&own, window, now).is_empty());
+
+        // Another project's `app`, on a network web is not on, is not what web's `app` means.
+        let mut other = app;
+        other.networks[0].name = "other-project".into();
+        let foreign = Containers::new(vec![named("app", "web")], vec![other], now)
+            .with_facts(vec![proxy_facts("web", "/web/error.log")]);
+        assert!(foreign.stale(&own, window, now).is_empty());
+    }
 
     fn named(name: &str, proxy: &str) -> NamedUpstream {
         NamedUpstream {

@@ -100,7 +100,8 @@ impl Model {
                 watch.catalog.containers.containers.clone(),
                 unix_seconds(SystemTime::now()),
             )
-            .with_proxies(&watch.catalog.containers.proxies),
+            .with_proxies(&watch.catalog.containers.proxies)
+            .with_facts(watch.catalog.container_proxies.clone()),
             container_events: ContainerEvents::new(watch.catalog),
             ..Model::default()
         }

@@ -89,6 +89,8 @@ pub struct Catalog {
     pub containers: crate::containers::Scan,
     /// The upstream names the proxies in containers connect to (for stale addresses).
     pub named_upstreams: Vec<crate::diagnosis::NamedUpstream>,
+    /// Per proxy container: its own logs, networks and literal upstreams.
+    pub container_proxies: Vec<crate::containers::ProxyFacts>,
     /// Container log streams: a proxy in a container whose log file links to its stdout.
     pub container_logs: Vec<crate::logs::SourceSpec>,
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::catalog::Catalog;
 use crate::config::{ProbeFrom, Target};
-use crate::containers::{ContainerProxy, ProxyContainer};
+use crate::containers::{ContainerProxy, ProxyContainer, ProxyFacts};
 use crate::diagnosis::NamedUpstream;
 use crate::discover::{self, DiscoveredLog, DiscoveredTarget, ProxyKind};
 use crate::rootfs::{Resolved, Root};
@@ -80,7 +80,7 @@ pub fn add(
             format!("{} config in container {name}: {e}", container.kind.name()),
         );
     }
-    add_logs(catalog, name, std::mem::take(&mut found.logs), socket);
+    let logs = add_logs(catalog, name, std::mem::take(&mut found.logs), socket);
     let from = ProbeFrom {
         container: name.clone(),
         netns: process.join("ns/net"),
@@ -92,11 +92,34 @@ pub fn add(
             Vec::new()
         }),
     };
+    let mut literal = Vec::new();
     for t in &found.targets {
-        if let Some(named) = named_upstream(&t.target, name) {
-            catalog.named_upstreams.push(named);
+        match named_upstream(&t.target, name) {
+            // One name and port is one upstream however many `proxy_pass` and `server` lines
+            // name it.
+            Some(named)
+                if !catalog.named_upstreams.iter().any(|n| {
+                    n.proxy == named.proxy
+                        && n.port == named.port
+                        && n.name.eq_ignore_ascii_case(&named.name)
+                }) =>
+            {
+                catalog.named_upstreams.push(named);
+            }
+            Some(_) => {}
+            None => literal.extend(literal_address(&t.target)),
         }
     }
+    catalog.container_proxies.push(ProxyFacts {
+        name: name.clone(),
+        logs,
+        networks: container
+            .info
+            .iter()
+            .flat_map(|i| i.networks.iter().map(|n| n.name.clone()))
+            .collect(),
+        literal,
+    });
     // The container's resolvers, admin APIs and files are its own: asked or watched from the
     // host they would be the host's (127.0.0.11 answers only inside its network).
     let (sockets, targets): (Vec<_>, Vec<_>) = found
@@ -132,14 +155,24 @@ fn proxy_kind(kind: ContainerProxy) -> Option<ProxyKind> {
 
 /// A file log is followed at the path that reaches it from the host; a log linked to stdout or
 /// stderr is the container's log stream (once per container, it carries both).
-fn add_logs(catalog: &mut Catalog, name: &str, logs: Vec<DiscoveredLog>, socket: Option<&Path>) {
+/// The labels of the log sources added, as the log book shows them.
+fn add_logs(
+    catalog: &mut Catalog,
+    name: &str,
+    logs: Vec<DiscoveredLog>,
+    socket: Option<&Path>,
+) -> Vec<String> {
+    let mut labels = Vec::new();
     let mut stream = false;
     for log in logs {
         match &log.in_root {
-            Some(Resolved::File { host_path, .. }) => catalog.logs.push(DiscoveredLog {
-                path: host_path.clone(),
-                ..log
-            }),
+            Some(Resolved::File { host_path, .. }) => {
+                labels.push(crate::logs::SourceSpec::file(host_path.clone(), None).label());
+                catalog.logs.push(DiscoveredLog {
+                    path: host_path.clone(),
+                    ..log
+                });
+            }
             Some(Resolved::Stream(_)) => stream = true,
             Some(Resolved::Missing) => catalog.findings.push(Finding::new(
                 Status::Warning,
@@ -161,10 +194,13 @@ fn add_logs(catalog: &mut Catalog, name: &str, logs: Vec<DiscoveredLog>, socket:
         }
     }
     if !stream {
-        return;
+        return labels;
     }
     match crate::logs::container_source_at(name, socket) {
-        Ok(source) if socket.is_some() => catalog.container_logs.push(source),
+        Ok(source) if socket.is_some() => {
+            labels.push(source.label());
+            catalog.container_logs.push(source);
+        }
         Ok(_) => catalog.findings.push(Finding::new(
             Status::Warning,
             sanitize(&format!(
@@ -181,6 +217,18 @@ fn add_logs(catalog: &mut Catalog, name: &str, logs: Vec<DiscoveredLog>, socket:
             .into_owned(),
         )),
     }
+    labels
+}
+
+/// The address a target names as it is, when it names one.
+fn literal_address(target: &Target) -> Option<std::net::SocketAddr> {
+    let (host, port) = match target {
+        Target::Http { host, port, .. } | Target::Tcp { host, port } => (host, *port),
+        Target::Unix { .. } => return None,
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = bare.parse().ok()?;
+    Some(std::net::SocketAddr::new(ip, port))
 }
 
 /// The nameservers the container's resolv.conf names, read inside its root.
