@@ -197,17 +197,18 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
         started.elapsed()
     );
 
-    // A restart, with the config fixed: the container's main process is a new one.
+    // A restart of a container that is down (what a crash loop leaves): nothing can run in it,
+    // so no test is asked first, and it comes back with a new main process.
     fs::write(&conf, nginx_conf("v4")).expect("nginx.conf v4");
     let before = d.pid("web");
+    d.docker(&["stop", "-t", "1", "web"]);
     let (r, out) = perform(target, Verb::Restart, &options);
     assert_eq!(r.outcome, Outcome::Ran(Exit::Done), "{out:#?}");
     let after = d.pid("web");
     assert!(after != before && after != 0, "pid {before} -> {after}");
     assert!(
-        out.iter().any(|l| l.contains(&format!(
-            "web restarted: running, main pid {after} (was {before})"
-        ))),
+        out.iter()
+            .any(|l| l.contains(&format!("web restarted: running, main pid {after}"))),
         "{out:#?}"
     );
     d.wait_for("nginx answers v4", Duration::from_secs(10), || {
@@ -234,7 +235,6 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
             step("reload", "test", "exit 0"),
             step("reload", "reload", "exit 0"),
             step("reload", "test", "exit 1"),
-            step("restart", "test", "exit 0"),
             step("restart", "restart", "done"),
         ],
         "{audited:#?}"
@@ -251,8 +251,8 @@ fn reload_and_restart_nginx_in_its_container_tested_first_and_audited() {
     );
     assert!(audited[1].get("engine_call").is_none(), "{:#}", audited[1]);
     assert_eq!(audited[2]["exit_code"], 1);
-    assert_eq!(audited[4]["argv"], serde_json::json!([]));
-    assert_eq!(audited[4]["engine_call"], "restart --time 10");
+    assert_eq!(audited[3]["argv"], serde_json::json!([]));
+    assert_eq!(audited[3]["engine_call"], "restart --time 10");
 
     // A reload by signal through the engine's kill call (how haproxy's master is reloaded; nginx's
     // master reloads on SIGHUP): the signal reaches the container's main process.

@@ -1,5 +1,6 @@
 //! A Docker Engine of the test's own: its dockerd (and the containerd it manages) with a data
-//! root, exec root and API socket under a short temp dir, no bridge and no iptables rules, so the
+//! root, exec root and API socket under a short temp dir, no default bridge (a test's own
+//! networks make bridges that go with them), no iptables rules and no change to ip_forward, so the
 //! host's firewall and networks stay as they were. No registry is reachable: images are imports
 //! of an empty tar, and containers run the host's binaries through read-only bind mounts.
 //!
@@ -112,7 +113,12 @@ impl Dockerd {
             .arg(d.join("pid"))
             .arg("--config-file")
             .arg(d.join("daemon.json"))
-            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--ip-forward=false",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log)
@@ -309,6 +315,27 @@ impl Dockerd {
             && comm_of(pid).as_deref() == Some("containerd")
         {
             // SAFETY: a plain signal to the containerd our dockerd started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        self.kill_leftover_processes();
+    }
+
+    /// Every process still running with our dir on its command line: the containerd shims,
+    /// which outlive a dockerd that had to be killed. The containers' own processes are not
+    /// chased here: `remove_everything` removed them before the daemon was stopped.
+    fn kill_leftover_processes(&self) {
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let ours: Vec<libc::pid_t> = fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+            .filter(|&pid| {
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                String::from_utf8_lossy(&cmdline).contains(&dir)
+            })
+            .collect();
+        for pid in ours {
+            // SAFETY: a plain signal to a process started from this daemon's directory.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
