@@ -336,8 +336,29 @@ pub struct Places {
 }
 
 impl Places {
-    pub fn runner(&self, path: &Path) -> io::Result<Arc<NetnsRunner>> {
-        let netns = Netns::open(path)?;
+    /// The runner for the namespace at `path`, which must be the one `expected` names when
+    /// given (the container's, as it was read).
+    pub fn runner(
+        &self,
+        path: &Path,
+        expected: Option<(u64, u64)>,
+    ) -> io::Result<Arc<NetnsRunner>> {
+        let netns = match Netns::open(path) {
+            Ok(netns) => netns,
+            Err(e) => {
+                // The process is gone: so is the reason to keep a thread in its namespace.
+                self.forget(path);
+                return Err(e);
+            }
+        };
+        if expected.is_some_and(|id| id != netns.id()) {
+            self.forget(path);
+            return Err(io::Error::other(format!(
+                "{}: another network namespace than when the container was read (it was \
+                 recreated, or its pid reused); restart gatewatch to read it again",
+                netns.shown()
+            )));
+        }
         let mut runners = self
             .runners
             .lock()
@@ -350,5 +371,12 @@ impl Places {
         let runner = Arc::new(NetnsRunner::spawn(netns)?);
         runners.insert(path.to_path_buf(), Arc::clone(&runner));
         Ok(runner)
+    }
+
+    fn forget(&self, path: &Path) {
+        self.runners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(path);
     }
 }

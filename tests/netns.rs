@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use dns_server::TestDns;
 use gatewatch::config::Upstream;
 use gatewatch::netns::{
-    Netns, NetnsRunner, lookup_in, nameservers_from_resolv_conf, probe_all_in, probe_in,
+    Netns, NetnsRunner, Places, lookup_in, nameservers_from_resolv_conf, probe_all_in, probe_in,
 };
 use gatewatch::upstream::{Outcome, ProbeResult, probe_once};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -394,5 +394,29 @@ fn without_the_capability_spawn_is_an_error_not_a_panic() {
     assert!(
         text.starts_with(&netns.path().display().to_string()),
         "{text}"
+    );
+}
+
+#[test]
+fn a_place_is_reused_refused_when_its_namespace_changed_and_forgotten_when_gone() {
+    let netns = TestNetns::new();
+    let path = netns.path();
+    let id = Netns::open(&path).expect("open").id();
+    let places = Places::default();
+    let first = places.runner(&path, Some(id)).expect("a runner");
+    let again = places.runner(&path, Some(id)).expect("the same runner");
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    // The pid behind a path now leads elsewhere (recreated container, reused pid): refused.
+    let own = Netns::open(Path::new("/proc/self/ns/net"))
+        .expect("ours")
+        .id();
+    let e = places
+        .runner(&path, Some(own))
+        .expect_err("another namespace");
+    assert!(e.to_string().contains("another network namespace"), "{e}");
+    drop(netns);
+    assert!(
+        places.runner(&path, Some(id)).is_err(),
+        "the namespace is gone"
     );
 }

@@ -128,6 +128,9 @@ pub struct ProbeFrom {
     pub container: String,
     /// `/proc/PID/ns/net` of its main process.
     pub netns: PathBuf,
+    /// That namespace's device and inode when the container was read: a pid reused by another
+    /// process after the container went leads to another namespace, never probed from.
+    pub netns_id: Option<(u64, u64)>,
     pub nameservers: Vec<std::net::SocketAddr>,
 }
 

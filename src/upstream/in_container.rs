@@ -84,6 +84,9 @@ pub fn add(
     let from = ProbeFrom {
         container: name.clone(),
         netns: process.join("ns/net"),
+        netns_id: crate::netns::Netns::open(&process.join("ns/net"))
+            .ok()
+            .map(|n| n.id()),
         nameservers: nameservers(&root).unwrap_or_else(|e| {
             warn(
                 catalog,

@@ -146,7 +146,7 @@ impl Prober {
         upstream: &Upstream,
         from: &ProbeFrom,
     ) -> ProbeResult {
-        let runner = match self.places.runner(&from.netns) {
+        let runner = match self.places.runner(&from.netns, from.netns_id) {
             Ok(runner) => runner,
             Err(e) => {
                 let detail = format!("cannot probe from inside container {}: {e}", from.container);
