@@ -249,7 +249,7 @@ impl Containers {
                 .collect();
             out.extend(diagnosis::stale_addresses(&named, &current, &logged));
         }
-        out.sort_by(|a, b| b.failures.cmp(&a.failures));
+        out.sort_by_key(|s| std::cmp::Reverse(s.failures));
         out
     }
 
