@@ -79,6 +79,12 @@ impl ContainerEvents {
         }
     }
 
+    /// Whether the container named `container` (or with this `id`) is a proxy's or stands for
+    /// one of its upstreams: only those events tell this proxy's story.
+    pub fn watches(&self, container: &str, id: &str) -> bool {
+        self.watched.contains_key(container) || self.watched.contains_key(id)
+    }
+
     fn role(&self, e: &ContainerEvent) -> Option<Role> {
         let by_name = self.watched.get(&e.container);
         by_name.or_else(|| self.watched.get(&e.id)).copied()
@@ -272,6 +278,34 @@ mod tests {
             .into_iter()
             .map(|f| (f.status, f.message))
             .collect()
+    }
+
+    #[test]
+    fn only_the_watched_containers_reach_the_timeline() {
+        let mut model = crate::model::Model {
+            container_events: watching(&["app"]),
+            ..crate::model::Model::default()
+        };
+        let die = |name: &str| ce(NOW - 30, name, ContainerAction::Die { exit_code: Some(1) });
+        let polled = vec![die("app"), die("ci-job-4711")];
+        let round = crate::timeline::collect::Round {
+            events: polled
+                .iter()
+                .map(|e| crate::timeline::containers::event_of(e, "/run/docker.sock"))
+                .collect(),
+            containers: polled,
+            ..Default::default()
+        };
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW.unsigned_abs());
+        model.apply_timeline(round, now);
+        let texts: Vec<&str> = model
+            .timeline
+            .events()
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(texts.len(), 1, "{texts:?}");
+        assert!(texts[0].contains("container app"), "{texts:?}");
     }
 
     #[test]

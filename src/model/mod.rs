@@ -178,7 +178,14 @@ impl Model {
         }
         self.timeline.note_problems(round.problems);
         let containers = self.container_events.add(round.containers, now);
-        self.timeline.add(round.events, now) || scanned || containers
+        // Other containers on the host (CI jobs, cron) come and go: on the timeline they would
+        // crowd out and be named as the change before the onset.
+        let mut events = round.events;
+        events.retain(|e| {
+            crate::timeline::containers::Said::of(e)
+                .is_none_or(|said| self.container_events.watches(said.container, said.id))
+        });
+        self.timeline.add(events, now) || scanned || containers
     }
 
     /// An upstream_change event for each upstream whose state moved between two known states.
