@@ -243,8 +243,19 @@ pub async fn probe_in(
     upstream: &Upstream,
     nameservers: &[SocketAddr],
 ) -> ProbeResult {
+    probe_in_with_hosts(runner, upstream, nameservers, &[]).await
+}
+
+/// [`probe_in`], names found in `hosts` (the container's /etc/hosts) before any nameserver is
+/// asked, as the container's own resolver does.
+pub async fn probe_in_with_hosts(
+    runner: &NetnsRunner,
+    upstream: &Upstream,
+    nameservers: &[SocketAddr],
+    hosts: &[(String, std::net::IpAddr)],
+) -> ProbeResult {
     let upstream = upstream.clone();
-    let names = names(nameservers, upstream.timeout);
+    let names = names_with_hosts(nameservers, hosts, upstream.timeout);
     let probed = runner
         .run(move || async move {
             Prober::with_names(std::slice::from_ref(&upstream), names)
@@ -284,9 +295,18 @@ pub async fn probe_all_in(
 /// Lookups get half the probe's time: a nameserver that never answers is then told as a DNS
 /// failure, with time left to say so, not as the probe's own timeout.
 fn names(nameservers: &[SocketAddr], probe_timeout: Duration) -> Names {
+    names_with_hosts(nameservers, &[], probe_timeout)
+}
+
+fn names_with_hosts(
+    nameservers: &[SocketAddr],
+    hosts: &[(String, std::net::IpAddr)],
+    probe_timeout: Duration,
+) -> Names {
     Names::Nameservers {
         servers: nameservers.into(),
         timeout: probe_timeout / 2,
+        hosts: hosts.into(),
     }
 }
 

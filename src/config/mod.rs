@@ -132,6 +132,8 @@ pub struct ProbeFrom {
     /// process after the container went leads to another namespace, never probed from.
     pub netns_id: Option<(u64, u64)>,
     pub nameservers: Vec<std::net::SocketAddr>,
+    /// Its /etc/hosts, name (lowercase) and address: asked before the nameservers.
+    pub hosts: Vec<(String, std::net::IpAddr)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::rootfs::{Resolved, Root};
 use crate::sanitize::sanitize;
 use crate::status::{Finding, Status};
 
-/// A container's resolv.conf is read up to this much.
+/// A container's resolv.conf and hosts file are read up to this much.
 const RESOLV_CONF_BYTES: u64 = 64 * 1024;
 
 /// Reads the proxy in `container` as discovery reads one on the host, into `catalog`; the targets
@@ -94,6 +94,9 @@ pub fn add(
             );
             Vec::new()
         }),
+        hosts: read_small(&root, "/etc/hosts")
+            .map(|text| hosts_entries(&text))
+            .unwrap_or_default(),
     };
     let mut literal = Vec::new();
     for t in &found.targets {
@@ -236,15 +239,41 @@ fn literal_address(target: &Target) -> Option<std::net::SocketAddr> {
 
 /// The nameservers the container's resolv.conf names, read inside its root.
 fn nameservers(root: &Root) -> Result<Vec<std::net::SocketAddr>, String> {
-    let path = Path::new("/etc/resolv.conf");
+    let text = read_small(root, "/etc/resolv.conf")?;
+    crate::netns::nameservers_from_resolv_conf(&text)
+}
+
+/// A small file of the container's (resolv.conf, hosts), read inside its root, bounded.
+fn read_small(root: &Root, path: &str) -> Result<Vec<u8>, String> {
     let file = root
-        .open_file(path)
-        .map_err(|e| format!("cannot read its /etc/resolv.conf: {e}"))?;
+        .open_file(Path::new(path))
+        .map_err(|e| format!("cannot read its {path}: {e}"))?;
     let mut text = Vec::new();
     file.take(RESOLV_CONF_BYTES)
         .read_to_end(&mut text)
-        .map_err(|e| format!("cannot read its /etc/resolv.conf: {e}"))?;
-    crate::netns::nameservers_from_resolv_conf(&text)
+        .map_err(|e| format!("cannot read its {path}: {e}"))?;
+    Ok(text)
+}
+
+/// The entries of a hosts file: each name (lowercased) with its address, in file order. Written
+/// here rather than with hickory's `Hosts`, which answers queries but does not hand its entries
+/// over, and the probe needs them as plain data beside the nameservers. At most 1,000 entries.
+fn hosts_entries(text: &[u8]) -> Vec<(String, std::net::IpAddr)> {
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(text).lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let Some(Ok(ip)) = words.next().map(str::parse::<std::net::IpAddr>) else {
+            continue;
+        };
+        for name in words {
+            if out.len() >= 1000 {
+                return out;
+            }
+            out.push((name.to_ascii_lowercase(), ip));
+        }
+    }
+    out
 }
 
 /// A target named by a host name (not an address) and its port: what the stale-address check
@@ -287,6 +316,23 @@ mod tests {
             );
         }
         assert!(named_upstream(&target("unix:/run/php/php-fpm.sock"), "web").is_none());
+    }
+
+    #[test]
+    fn a_hosts_file_gives_every_name_its_address_and_skips_the_rest() {
+        let text = b"127.0.0.1\tlocalhost\n# a comment\n172.18.0.9 Legacy legacy.internal # old\n\
+                     fd00::2 ip6-app\nnot-an-ip name\n\x1b[2J junk\n";
+        let got = hosts_entries(text);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert_eq!(
+            got,
+            [
+                ("localhost".to_string(), ip("127.0.0.1")),
+                ("legacy".to_string(), ip("172.18.0.9")),
+                ("legacy.internal".to_string(), ip("172.18.0.9")),
+                ("ip6-app".to_string(), ip("fd00::2")),
+            ]
+        );
     }
 
     #[test]

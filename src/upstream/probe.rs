@@ -157,7 +157,9 @@ impl Prober {
             from: None,
             ..upstream.clone()
         };
-        let mut result = crate::netns::probe_in(&runner, &inside, &from.nameservers).await;
+        let mut result =
+            crate::netns::probe_in_with_hosts(&runner, &inside, &from.nameservers, &from.hosts)
+                .await;
         result.target_index = target_index;
         result
     }

@@ -17,11 +17,12 @@ pub(crate) enum Names {
     /// getaddrinfo, with the host's own configuration.
     #[default]
     System,
-    /// These nameservers in resolv.conf order, each asked with this timeout; no hosts file and
-    /// no search list.
+    /// `hosts` first (a container's /etc/hosts: Compose's `extra_hosts`, `--link`), then these
+    /// nameservers in resolv.conf order, each asked with this timeout; no search list.
     Nameservers {
         servers: Arc<[SocketAddr]>,
         timeout: Duration,
+        hosts: Arc<[(String, IpAddr)]>,
     },
 }
 
@@ -58,7 +59,18 @@ pub(crate) async fn resolve(
                 source,
             })?
             .collect(),
-        Names::Nameservers { servers, timeout } => {
+        Names::Nameservers { hosts, .. }
+            if hosts.iter().any(|(n, _)| n.eq_ignore_ascii_case(host)) =>
+        {
+            hosts
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(host))
+                .map(|(_, ip)| SocketAddr::new(*ip, port))
+                .collect()
+        }
+        Names::Nameservers {
+            servers, timeout, ..
+        } => {
             let results = crate::dns::lookup_each(host, servers, *timeout).await;
             first_answer(&results)
                 .map_err(|reason| ResolveError::Nameservers {
@@ -119,6 +131,23 @@ impl reqwest::dns::Resolve for ProbeResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_hosts_entry_answers_before_any_nameserver_is_asked() {
+        let names = Names::Nameservers {
+            servers: Arc::from(Vec::new()),
+            timeout: Duration::from_millis(100),
+            hosts: Arc::from(vec![("legacy".to_string(), "172.18.0.9".parse().unwrap())]),
+        };
+        let addrs = resolve(&names, "Legacy", 8000)
+            .await
+            .expect("from the hosts file");
+        assert_eq!(addrs, ["172.18.0.9:8000".parse().unwrap()]);
+        let e = resolve(&names, "other", 8000)
+            .await
+            .expect_err("no nameserver");
+        assert!(e.to_string().contains("no nameserver"), "{e}");
+    }
     use crate::dns::{Answer, Nameserver, Source};
 
     fn row(server: &str, addrs: &[&str], rcode: Option<Rcode>, error: Option<&str>) -> DnsResult {
