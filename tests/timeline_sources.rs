@@ -358,11 +358,13 @@ fn systemd_units_through_a_stand_in_systemctl() {
     );
     assert!(none.is_empty());
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    // Binary garbage first (NULs, control bytes, invalid UTF-8): a binary's first bytes, the same
+    // on every run, so that a failure is one that can be run again.
     let garbage = fake_systemctl(
         dir.path(),
         "garbage",
         &format!(
-            "head -c 3000 /dev/urandom; printf '\\nExecMainStartTimestamp=@{at}\\nNRestarts=\\033[2J\\nActiveState=\\033]0;x\\007\\n'; \
+            "head -c 3000 /bin/sh; printf '\\nExecMainStartTimestamp=@{at}\\nNRestarts=\\033[2J\\nActiveState=\\033]0;x\\007\\n'; \
              printf 'ExecMainExitTimestamp=@{at}\\nExecMainCode=1\\nExecMainStatus=1\\n'"
         ),
     );
