@@ -4,9 +4,8 @@
 use super::{App, Event};
 use crate::containers::{ContainerList, Listing};
 use crate::diagnosis::{Cause, NamedUpstream};
-use crate::logs::{Cause as LogCause, Format, LogBook, LogLine, RingLimits, SourceSpec};
 use crate::model::Model;
-use crate::model::containers::{Containers, proxy_facts, running};
+use crate::model::containers::{Containers, proxy_facts, refused_log, running};
 use crate::status::Status;
 
 /// 2026-12-02 14:02:11 UTC: `app` recreated.
@@ -32,23 +31,12 @@ fn app_before_the_relist() -> App {
         running("app", "172.18.0.2", RECREATED - 3600),
         running("web", "172.18.0.3", RECREATED - 3600),
     ];
-    let source = SourceSpec::file("/logs/error.log", None);
-    let mut model = Model {
+    let model = Model {
         containers: Containers::new(named, before, NOW - 40)
             .with_facts(vec![proxy_facts("web", "/logs/error.log")]),
-        logs: LogBook::new(&[source], RingLimits::default()),
+        logs: refused_log(&["/logs/error.log"], "172.18.0.2:8000", 48, NOW - 5),
         ..Model::default()
     };
-    for _ in 0..48 {
-        model.logs.sources[0].tally.add_line(&LogLine {
-            text: "connect() failed (111: Connection refused)".into(),
-            format: Some(Format::NginxError),
-            cause: Some(LogCause::Refused),
-            status: None,
-            upstream: Some("http://172.18.0.2:8000/".into()),
-            time: Some(NOW - 5),
-        });
-    }
     App::new(at(NOW), (120, 40)).with_model(model)
 }
 

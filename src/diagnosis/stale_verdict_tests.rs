@@ -191,27 +191,21 @@ fn check_text_and_json_say_the_same_verdict_through_the_model() {
         proxy: "web".into(),
         resolves_at_runtime: false,
     }];
-    let source = crate::logs::SourceSpec::file("/logs/error.log", None);
-    let mut model = crate::model::Model {
+    let model = crate::model::Model {
         containers: crate::model::containers::Containers::new(named, vec![app], NOW).with_facts(
             vec![crate::model::containers::proxy_facts(
                 "web",
                 "/logs/error.log",
             )],
         ),
-        logs: crate::logs::LogBook::new(&[source], crate::logs::RingLimits::default()),
+        logs: crate::model::containers::refused_log(
+            &["/logs/error.log"],
+            "172.18.0.2:8000",
+            48,
+            NOW - 5,
+        ),
         ..crate::model::Model::default()
     };
-    for _ in 0..48 {
-        model.logs.sources[0].tally.add_line(&crate::logs::LogLine {
-            text: "connect() failed (111: Connection refused)".into(),
-            format: Some(Format::NginxError),
-            cause: Some(LogCause::Refused),
-            status: None,
-            upstream: Some("http://172.18.0.2:8000/".into()),
-            time: Some(NOW - 5),
-        });
-    }
     let now = UNIX_EPOCH + Duration::from_secs(NOW.unsigned_abs());
     let judged = crate::model::assess_in(&model, now, &TimeZone::UTC);
     let report = crate::report::Report::new(&model, &judged, now);

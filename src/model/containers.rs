@@ -302,6 +302,28 @@ fn current_of(c: &ContainerInfo) -> CurrentContainer {
     }
 }
 
+/// Logs at `labels`, each with `n` refused connections to `addr` (nginx's error line) at `at`:
+/// what a proxy writes while it connects to a stale address.
+#[cfg(test)]
+pub(crate) fn refused_log(labels: &[&str], addr: &str, n: usize, at: i64) -> LogBook {
+    use crate::logs::{Cause, Format, LogLine, RingLimits, SourceSpec};
+    let specs: Vec<SourceSpec> = labels.iter().map(|l| SourceSpec::file(*l, None)).collect();
+    let mut book = LogBook::new(&specs, RingLimits::default());
+    for source in &mut book.sources {
+        for _ in 0..n {
+            source.tally.add_line(&LogLine {
+                text: "connect() failed (111: Connection refused)".into(),
+                format: Some(Format::NginxError),
+                cause: Some(Cause::Refused),
+                status: None,
+                upstream: Some(format!("http://{addr}/")),
+                time: Some(at),
+            });
+        }
+    }
+    book
+}
+
 /// A proxy container `name` on the tests' network "shop", whose log is `log`.
 #[cfg(test)]
 pub(crate) fn proxy_facts(name: &str, log: &str) -> ProxyFacts {
@@ -340,26 +362,6 @@ pub(crate) fn running(name: &str, ip: &str, started_at: i64) -> ContainerInfo {
 mod tests {
     use super::*;
     use crate::containers::{ContainerList, ContainerProxy};
-    use crate::logs::{Cause, Format, LogLine, RingLimits, SourceSpec};
-
-    /// Logs at `labels`, each with 20 refused connections to `addr` a few seconds before `now`.
-    fn failing(labels: &[&str], addr: &str, now: i64) -> LogBook {
-        let specs: Vec<SourceSpec> = labels.iter().map(|l| SourceSpec::file(*l, None)).collect();
-        let mut book = LogBook::new(&specs, RingLimits::default());
-        for source in &mut book.sources {
-            for _ in 0..20 {
-                source.tally.add_line(&LogLine {
-                    text: "connect() failed (111: Connection refused)".into(),
-                    format: Some(Format::NginxError),
-                    cause: Some(Cause::Refused),
-                    status: None,
-                    upstream: Some(format!("http://{addr}/")),
-                    time: Some(now - 5),
-                });
-            }
-        }
-        book
-    }
 
     #[test]
     fn a_proxy_is_judged_on_its_own_logs_networks_and_names_only() {
@@ -369,11 +371,16 @@ mod tests {
         let app = running("app", "172.18.0.5", now - 60);
         let c = Containers::new(vec![named("app", "web")], vec![app.clone()], now)
             .with_facts(vec![proxy_facts("web", "/web/error.log")]);
-        let own = failing(&["/web/error.log"], "172.18.0.2:8000", now);
+        let own = refused_log(&["/web/error.log"], "172.18.0.2:8000", 20, now - 5);
         assert_eq!(c.stale(&own, window, now).len(), 1);
 
         // The same failures in another proxy's log (the host's nginx) are not web's.
-        let elsewhere = failing(&["/var/log/nginx/error.log"], "172.18.0.2:8000", now);
+        let elsewhere = refused_log(
+            &["/var/log/nginx/error.log"],
+            "172.18.0.2:8000",
+            20,
+            now - 5,
+        );
         assert!(c.stale(&elsewhere, window, now).is_empty());
 
         // An address web's config names as it is has no name to go stale.
