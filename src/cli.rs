@@ -54,11 +54,11 @@ pub struct Cli {
     pub log_file: Option<PathBuf>,
 
     /// Disable every service action (test, reload, restart); they are shown greyed out
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub read_only: bool,
 
     /// Let the mouse focus and scroll panes (off by default so the terminal's own selection works)
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub mouse: bool,
 
     #[command(subcommand)]
@@ -177,5 +177,28 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every global option works before or after a subcommand (`gatewatch demo --read-only`).
+    #[test]
+    fn global_options_are_taken_in_every_position() {
+        for args in [
+            ["gatewatch", "--read-only", "--mouse", "demo"],
+            ["gatewatch", "demo", "--read-only", "--mouse"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parsed");
+            assert!(cli.read_only && cli.mouse, "{args:?}");
+            assert!(matches!(cli.command, Some(Command::Demo)), "{args:?}");
+        }
+        let global: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter(|a| a.get_long().is_some() && !a.is_global_set())
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .filter(|l| l != "help" && l != "version")
+            .collect();
+        assert!(
+            global.is_empty(),
+            "options only taken before a subcommand: {global:?}"
+        );
     }
 }

@@ -244,3 +244,18 @@ restart = ["true"]
         v["findings"]
     );
 }
+
+#[test]
+fn read_only_and_mouse_are_taken_after_a_subcommand_too() {
+    let sb = Sandbox::new();
+    let args = sb.isolated(&["check", "--json", "--read-only", "--mouse"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sb.run(&args);
+    assert!(
+        !stderr(&out).contains("unexpected argument"),
+        "{}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check's JSON");
+    assert!(v["status"].is_string(), "{v}");
+}
