@@ -109,7 +109,19 @@ fn spawn(argv: &Argv) -> io::Result<Child> {
         .stderr(Stdio::piped())
         // Its own group, so the time limit kills what it started too (sudo's child, a script's).
         .process_group(0);
-    command.spawn()
+    // ETXTBSY: the program is being written at this instant (a package upgrade replacing it, or
+    // a process forked while it was open for writing). It passes within moments; try again
+    // a few times rather than report a command that never ran.
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(20 * tries));
+            }
+            spawned => return spawned,
+        }
+    }
 }
 
 fn not_started(argv: &Argv, e: &io::Error) -> String {
