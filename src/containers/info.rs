@@ -59,6 +59,26 @@ pub struct ContainerNetwork {
 }
 
 impl ContainerInfo {
+    /// Whether a proxy config's `name` reaches this container: its name or an alias on one of
+    /// its networks (names are case-insensitive in DNS).
+    pub fn answers_to(&self, name: &str) -> bool {
+        std::iter::once(self.name.as_str())
+            .chain(self.aliases())
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Its aliases on every network, as listed.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> {
+        self.networks
+            .iter()
+            .flat_map(|n| n.aliases.iter().map(String::as_str))
+    }
+
+    /// Its addresses on every network, IPv4 then IPv6 per network.
+    pub fn addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        self.networks.iter().flat_map(|n| [n.ip, n.ipv6]).flatten()
+    }
+
     /// Which proxy the main process is, judged from its command and `/proc/PID/comm`.
     pub fn proxy_kind(&self) -> Option<ContainerProxy> {
         self.proxy_kind_in(Path::new("/proc"))

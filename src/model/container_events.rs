@@ -180,16 +180,9 @@ impl ContainerEvents {
 
 /// Whether a listed container is what one of `hosts` stands for.
 fn stands_for(c: &ContainerInfo, hosts: &[String]) -> bool {
-    hosts.iter().any(|h| {
-        *h == c.name
-            || c.networks.iter().any(|n| {
-                n.aliases.iter().any(|a| a == h)
-                    || [n.ip, n.ipv6]
-                        .into_iter()
-                        .flatten()
-                        .any(|ip| ip.to_string() == *h)
-            })
-    })
+    hosts
+        .iter()
+        .any(|h| c.answers_to(h) || c.addresses().any(|ip| ip.to_string() == *h))
 }
 
 /// The latest time one container (`of`, oldest first) went down, as a finding: OOM-killed,

@@ -191,7 +191,7 @@ impl Containers {
             let mut behind = self
                 .current
                 .iter()
-                .filter(|c| answers_to(c, name))
+                .filter(|c| c.answers_to(name))
                 .peekable();
             if behind.peek().is_none() {
                 upstreams.push(Involved {
@@ -269,35 +269,14 @@ impl Containers {
     }
 }
 
-/// Whether a proxy config's `name` reaches this container: its name or an alias on one of its
-/// networks (names are case-insensitive in DNS).
-fn answers_to(c: &ContainerInfo, name: &str) -> bool {
-    std::iter::once(c.name.as_str())
-        .chain(
-            c.networks
-                .iter()
-                .flat_map(|n| n.aliases.iter().map(String::as_str)),
-        )
-        .any(|n| n.eq_ignore_ascii_case(name))
-}
-
 fn current_of(c: &ContainerInfo) -> CurrentContainer {
-    let mut aliases: Vec<String> = c
-        .networks
-        .iter()
-        .flat_map(|n| n.aliases.iter().cloned())
-        .collect();
+    let mut aliases: Vec<String> = c.aliases().map(str::to_owned).collect();
     aliases.sort();
     aliases.dedup();
     CurrentContainer {
         name: c.name.clone(),
         aliases,
-        addresses: c
-            .networks
-            .iter()
-            .flat_map(|n| [n.ip, n.ipv6])
-            .flatten()
-            .collect(),
+        addresses: c.addresses().collect(),
         started_at: c.started_at,
     }
 }

@@ -228,13 +228,11 @@ fn add_logs(
 
 /// The address a target names as it is, when it names one.
 fn literal_address(target: &Target) -> Option<std::net::SocketAddr> {
-    let (host, port) = match target {
-        Target::Http { host, port, .. } | Target::Tcp { host, port } => (host, *port),
-        Target::Unix { .. } => return None,
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip: std::net::IpAddr = bare.parse().ok()?;
-    Some(std::net::SocketAddr::new(ip, port))
+    let host = target.host()?.trim_start_matches('[').trim_end_matches(']');
+    Some(std::net::SocketAddr::new(
+        host.parse().ok()?,
+        target.port()?,
+    ))
 }
 
 /// The nameservers the container's resolv.conf names, read inside its root.
@@ -279,16 +277,12 @@ fn hosts_entries(text: &[u8]) -> Vec<(String, std::net::IpAddr)> {
 /// A target named by a host name (not an address) and its port: what the stale-address check
 /// compares with the container behind that name.
 fn named_upstream(target: &Target, proxy: &str) -> Option<NamedUpstream> {
-    let (host, port) = match target {
-        Target::Http { host, port, .. } | Target::Tcp { host, port } => (host, *port),
-        Target::Unix { .. } => return None,
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<std::net::IpAddr>().is_ok() {
+    if literal_address(target).is_some() {
         return None;
     }
+    let (host, port) = (target.host()?, target.port()?);
     Some(NamedUpstream {
-        name: host.clone(),
+        name: host.to_owned(),
         port,
         proxy: proxy.to_owned(),
         resolves_at_runtime: false,
