@@ -31,7 +31,7 @@ impl ModalKind {
         match self {
             ModalKind::Help => "In this help",
             ModalKind::Filter => "Typing a filter (processes, upstreams)",
-            ModalKind::Search => "Typing a log search",
+            ModalKind::Search => "Typing a log search, filter or time",
             ModalKind::Checklist => "In the checklist",
             ModalKind::Timeline => "In the timeline",
             ModalKind::Menu => "In the actions menu",

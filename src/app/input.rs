@@ -4,6 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::host::ProcSort;
+use super::log_search_input::PromptKind;
 use super::modal::Modal;
 use super::{App, Effect};
 use crate::keymap::{self, Action};
@@ -120,7 +121,14 @@ impl App {
                     self.scroll[PaneId::Logs.index()] = 0;
                 }
             }
-            Action::SearchLogs => self.modal = Some(Modal::Search(self.logs.search.clone())),
+            Action::SearchLogs => self.open_log_prompt(PromptKind::Search),
+            // Log search, filters and jumps (issue 19): see log_search_input.
+            Action::FilterIn => self.open_log_prompt(PromptKind::FilterIn),
+            Action::FilterOut => self.open_log_prompt(PromptKind::FilterOut),
+            Action::GotoTime => self.open_log_prompt(PromptKind::GotoTime),
+            Action::ClearSearch => self.clear_log_find(),
+            Action::NextError => self.jump_to_error(true),
+            Action::PrevError => self.jump_to_error(false),
             Action::NextMatch => self.jump_to_match(true),
             Action::PrevMatch => self.jump_to_match(false),
             Action::CycleLevel => self.logs.cycle_level(),
@@ -175,36 +183,6 @@ impl App {
             self.dns_detail = Some(self.scroll[PaneId::Dns.index()]);
         }
         (true, effects)
-    }
-
-    /// Moves the Logs view so the next match (newer) or the previous one (older) is its bottom line.
-    pub(super) fn jump_to_match(&mut self, newer: bool) {
-        let matches = self.logs.matches(&self.model.logs);
-        let len = self.logs.visible_len(&self.model.logs);
-        let pane = PaneId::Logs.index();
-        let bottom = len.saturating_sub(1).saturating_sub(self.scroll[pane]);
-        // From the newest line, "older" starts with the newest line itself.
-        let bottom = if self.scroll[pane] == 0 && !newer {
-            len
-        } else {
-            bottom
-        };
-        let target = if newer {
-            matches.iter().copied().find(|&m| m > bottom)
-        } else {
-            matches.iter().rev().copied().find(|&m| m < bottom)
-        };
-        match target {
-            Some(m) => {
-                self.scroll[pane] = len - 1 - m;
-                self.logs.follow = self.scroll[pane] == 0;
-            }
-            None if !self.logs.search.is_empty() => {
-                let which = if newer { "newer" } else { "older" };
-                self.message = Some(format!("no {which} line matches {:?}", self.logs.search));
-            }
-            None => self.message = Some("no search: press / in the Logs pane".into()),
-        }
     }
 }
 
@@ -319,12 +297,14 @@ mod tests {
             press(&mut a, KeyCode::Char(c));
         }
         press(&mut a, KeyCode::Enter);
-        // 105 lines; the newest match is line index 100: 4 lines above the newest.
-        assert_eq!(a.scroll[3], 4);
+        // 105 lines, a match every 10: the first match from the top of the pane goes to its
+        // bottom.
+        let first = (105 - a.page_rows()).div_ceil(10) * 10;
+        assert_eq!(a.scroll[3], 104 - first);
         press(&mut a, KeyCode::Char('N'));
-        assert_eq!(a.scroll[3], 14, "the previous (older) match");
+        assert_eq!(a.scroll[3], 114 - first, "the previous (older) match");
         press(&mut a, KeyCode::Char('n'));
-        assert_eq!(a.scroll[3], 4);
+        assert_eq!(a.scroll[3], 104 - first);
         press(&mut a, KeyCode::Char(']'));
         assert_eq!(a.logs.current, 1);
         press(&mut a, KeyCode::Char('['));

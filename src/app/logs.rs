@@ -1,6 +1,7 @@
 //! The operator's view of the followed logs (source, follow or pause, filters, search); the
 //! lines and their totals are the model's ([`LogBook`]).
 
+use super::log_search::Finder;
 use crate::logs::{Cause, LogBatch, LogBook, LogLine};
 
 /// Severity of a line, from its own text (nginx `[error]`, Apache `[proxy:error]`) or, for an
@@ -79,8 +80,10 @@ pub struct LogView {
     pub wrap: bool,
     pub level: Option<Level>,
     pub cause: Option<Cause>,
-    /// The search in effect, highlighted; `n`/`N` move between its matches.
-    pub search: String,
+    /// The search in effect (highlighted; `n`/`N` move between its matches) and the filters.
+    pub find: Finder,
+    /// Lines shown that arrived while paused: the "N new lines" marker.
+    pub unseen: usize,
 }
 
 impl Default for LogView {
@@ -91,7 +94,8 @@ impl Default for LogView {
             wrap: false,
             level: None,
             cause: None,
-            search: String::new(),
+            find: Finder::default(),
+            unseen: 0,
         }
     }
 }
@@ -112,26 +116,7 @@ impl LogView {
             None => true,
             Some(min) => Level::of(line).is_some_and(|l| l >= min),
         };
-        level_ok && self.cause.is_none_or(|c| line.cause == Some(c))
-    }
-
-    /// The current source's lines that pass the filters, oldest first.
-    pub fn visible<'b>(&self, book: &'b LogBook) -> Vec<&'b LogLine> {
-        match book.sources.get(self.current) {
-            Some(src) => src.lines().iter().filter(|l| self.shows(l)).collect(),
-            None => Vec::new(),
-        }
-    }
-
-    /// How many lines [`visible`](Self::visible) would give, without collecting them: every
-    /// batch of a flood asks (to keep the scroll inside the pane), and unfiltered it is the ring's
-    /// length.
-    pub fn visible_len(&self, book: &LogBook) -> usize {
-        match book.sources.get(self.current) {
-            Some(src) if self.level.is_none() && self.cause.is_none() => src.lines().len(),
-            Some(src) => src.lines().iter().filter(|l| self.shows(l)).count(),
-            None => 0,
-        }
+        level_ok && self.cause.is_none_or(|c| line.cause == Some(c)) && self.find.keeps(&line.text)
     }
 
     /// Causes seen in the current source, most frequent first: what `c` cycles through.
@@ -175,20 +160,6 @@ impl LogView {
             };
             self.cause = None;
         }
-    }
-
-    /// Indices into [`visible`](Self::visible) of lines holding the search text.
-    pub fn matches(&self, book: &LogBook) -> Vec<usize> {
-        if self.search.is_empty() {
-            return vec![];
-        }
-        let needle = self.search.to_lowercase();
-        self.visible(book)
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.text.to_lowercase().contains(&needle))
-            .map(|(i, _)| i)
-            .collect()
     }
 }
 
@@ -277,7 +248,7 @@ mod tests {
         assert_eq!(v.cause, Some(Cause::Timeout));
         v.cycle_cause(&book);
         assert_eq!(v.cause, None);
-        v.search = "TIMED OUT".into();
+        v.find.set_search(super::super::log_search::Pattern::compile("timed out").ok());
         assert_eq!(v.matches(&book), vec![1]);
     }
 }

@@ -14,6 +14,8 @@ pub mod host;
 mod input;
 #[cfg(test)]
 mod judged_tests;
+pub mod log_search;
+pub mod log_search_input;
 pub mod logs;
 pub mod modal;
 mod modal_input;
@@ -251,6 +253,10 @@ impl App {
 
     /// Returns whether the screen needs redrawing, and what the event loop must do.
     pub fn update(&mut self, event: Event) -> (bool, Vec<Effect>) {
+        // Following again since the last event: the "new lines" count starts over at the next pause.
+        if self.logs.follow {
+            self.logs.unseen = 0;
+        }
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Event::Key(_) => (false, vec![]),
@@ -345,6 +351,9 @@ impl App {
                 // A paused or scrolled-back view stays on the lines it shows.
                 if !self.logs.follow || self.scroll[pane] > 0 {
                     self.scroll[pane] = self.scroll[pane].saturating_add(shown);
+                }
+                if !self.logs.follow {
+                    self.logs.unseen = self.logs.unseen.saturating_add(shown);
                 }
                 self.clamp(PaneId::Logs);
                 self.model_changed();

@@ -4,6 +4,7 @@
 
 use super::App;
 use super::actions::Confirm;
+use super::log_search_input::{LogPrompt, PromptKind};
 use crate::pane::PaneId;
 pub use crate::popup::ModalKind;
 
@@ -13,8 +14,8 @@ pub enum Modal {
     Help { scroll: u16 },
     /// A filter being typed; its pane (Host or Upstreams) narrows as it changes.
     Filter { pane: PaneId, text: String },
-    /// The log search being typed; it takes effect on Enter.
-    Search(String),
+    /// The Logs prompt (search, filter in or out, go to time) being typed; it takes effect on Enter.
+    Search(LogPrompt),
     /// The checklist view (`v`), scrolled down this many lines.
     Checklist { scroll: u16 },
     /// The incident timeline (`t`): the event list scrolled down this many events, showing
@@ -62,8 +63,15 @@ impl App {
 
     /// The log search being typed, if it is.
     pub fn search_input(&self) -> Option<&str> {
+        self.log_prompt()
+            .filter(|p| p.kind == PromptKind::Search)
+            .map(|p| p.text.as_str())
+    }
+
+    /// The Logs prompt being typed, whichever it is.
+    pub fn log_prompt(&self) -> Option<&LogPrompt> {
         match &self.modal {
-            Some(Modal::Search(text)) => Some(text),
+            Some(Modal::Search(prompt)) => Some(prompt),
             _ => None,
         }
     }

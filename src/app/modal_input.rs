@@ -20,8 +20,8 @@ impl App {
                 self.on_filter_key(pane, text, action, &key);
                 (true, vec![])
             }
-            Modal::Search(text) => {
-                self.on_search_key(text, action, &key);
+            Modal::Search(prompt) => {
+                self.on_log_prompt_key(prompt, action, typed(&key));
                 (true, vec![])
             }
             Modal::Help { scroll } => {
@@ -86,35 +86,6 @@ impl App {
         }
         self.scroll[pane.index()] = 0;
         self.clamp(pane);
-    }
-
-    fn on_search_key(&mut self, mut text: String, action: Option<Action>, key: &KeyEvent) {
-        match action {
-            Some(Action::Accept) => {
-                self.logs.search = text;
-                // Start from below the newest line, so the first jump lands on the latest match.
-                self.scroll[PaneId::Logs.index()] = 0;
-                self.jump_to_match(false);
-                if self.logs.matches(&self.model.logs).is_empty() && !self.logs.search.is_empty() {
-                    self.message = Some(format!("no line matches {:?}", self.logs.search));
-                }
-                return;
-            }
-            Some(Action::Clear) => {
-                self.logs.search.clear();
-                return;
-            }
-            Some(Action::DeleteChar) => {
-                text.pop();
-            }
-            _ => {
-                // A pasted megabyte must not become a megabyte search.
-                if let Some(c) = typed(key).filter(|_| text.chars().count() < 128) {
-                    text.push(c);
-                }
-            }
-        }
-        self.modal = Some(Modal::Search(text));
     }
 
     /// Returns whether anything changed.

@@ -44,6 +44,14 @@ pub enum Action {
     Checklist,
     Timeline,
     WriteReport,
+    // The Logs pane's filters and jumps (lnav-style search, issue 19).
+    FilterIn,
+    FilterOut,
+    /// Esc in the Logs pane: the search, then each filter.
+    ClearSearch,
+    NextError,
+    PrevError,
+    GotoTime,
     // Popup keys from here on.
     /// Closes the popup.
     Close,

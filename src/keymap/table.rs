@@ -208,7 +208,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[key('/')],
         action: Action::SearchLogs,
         footer: Some("search"),
-        help: "search; Enter jumps to the newest, Esc clears",
+        help: "search (regex, smartcase); Enter jumps to the first match shown",
         scope: Scope::Pane(PaneId::Logs),
     },
     Binding {
@@ -260,6 +260,49 @@ pub const BINDINGS: &[Binding] = &[
         help: "previous log source",
         scope: Scope::Pane(PaneId::Logs),
     },
+    // lnav-style filters and jumps in the Logs pane (issue 19).
+    Binding {
+        keys: &[key('&')],
+        action: Action::FilterIn,
+        footer: None,
+        help: "show only lines matching a regex (filters stack)",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('x')],
+        action: Action::FilterOut,
+        footer: None,
+        help: "hide lines matching a regex (filters stack)",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        action: Action::ClearSearch,
+        footer: None,
+        help: "clear the search, then each filter, newest first",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('>')],
+        action: Action::NextError,
+        footer: None,
+        help: "next (newer) error line; pauses",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('<')],
+        action: Action::PrevError,
+        footer: None,
+        help: "previous (older) error line; pauses",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key(':')],
+        action: Action::GotoTime,
+        footer: None,
+        help: "go to a time: HH:MM, HH:MM:SS, -5m, -90s",
+        scope: Scope::Pane(PaneId::Logs),
+    },
     // The help popup.
     Binding {
         keys: &[code(KeyCode::Esc), key('?'), key('q')],
@@ -304,19 +347,19 @@ pub const BINDINGS: &[Binding] = &[
         help: "delete the last character",
         scope: Scope::Modal(ModalKind::Filter),
     },
-    // Typing a log search: other keys type.
+    // Typing a log search, filter or time: other keys type.
     Binding {
         keys: &[code(KeyCode::Enter)],
         action: Action::Accept,
-        footer: Some("search"),
-        help: "search, from the newest line back",
+        footer: Some("apply"),
+        help: "apply: search, filter, or go to the time",
         scope: Scope::Modal(ModalKind::Search),
     },
     Binding {
         keys: &[code(KeyCode::Esc)],
         action: Action::Clear,
-        footer: Some("clear"),
-        help: "clear the search",
+        footer: Some("cancel"),
+        help: "cancel: nothing changes (Esc in the pane clears)",
         scope: Scope::Modal(ModalKind::Search),
     },
     Binding {

@@ -107,7 +107,7 @@ fn popup_footers_name_the_shown_keys_and_merge_up_and_down() {
         ["Esc/?/q close help", "j/k scroll"]
     );
     assert_eq!(labels(ModalKind::Filter), ["Enter keep", "Esc clear"]);
-    assert_eq!(labels(ModalKind::Search), ["Enter search", "Esc clear"]);
+    assert_eq!(labels(ModalKind::Search), ["Enter apply", "Esc cancel"]);
     assert_eq!(
         labels(ModalKind::Menu),
         ["j/k move", "Enter choose", "Esc close"]

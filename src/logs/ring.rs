@@ -40,6 +40,9 @@ pub struct SourceLog {
     pub covered_from: Option<i64>,
     pub events: VecDeque<FollowEvent>,
     lines: VecDeque<LogLine>,
+    /// Lines ever put in the ring: with the ring's length, a reader that looked before knows
+    /// how many were appended and how many fell out since (the Logs pane's search cache).
+    pushed: u64,
     bytes: usize,
     limits: RingLimits,
 }
@@ -54,6 +57,7 @@ impl SourceLog {
             covered_from: None,
             events: VecDeque::new(),
             lines: VecDeque::new(),
+            pushed: 0,
             bytes: 0,
             limits,
         }
@@ -69,6 +73,7 @@ impl SourceLog {
         lines: Vec<LogLine>,
     ) -> Self {
         let bytes = lines.iter().map(|l| l.text.len()).sum();
+        let pushed = lines.len() as u64;
         SourceLog {
             label,
             status: error.map_or(SourceStatus::Following, SourceStatus::Failed),
@@ -77,6 +82,7 @@ impl SourceLog {
             covered_from: None,
             events: VecDeque::new(),
             lines: lines.into(),
+            pushed,
             bytes,
             limits: RingLimits::default(),
         }
@@ -116,6 +122,7 @@ impl SourceLog {
                 self.format = line.format;
             }
             self.bytes += line.text.len();
+            self.pushed += 1;
             self.lines.push_back(line);
         }
         while self.lines.len() > self.limits.lines
@@ -130,6 +137,11 @@ impl SourceLog {
     /// The retained lines, oldest first.
     pub fn lines(&self) -> &VecDeque<LogLine> {
         &self.lines
+    }
+
+    /// Lines ever put in the ring, including those that fell out of it since.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
     }
 
     /// Every line received, including those no longer retained.

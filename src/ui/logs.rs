@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::App;
+use crate::app::log_search::Pattern;
 use crate::app::logs::Level;
 use crate::logs::{Cause, FollowEvent, LogLine, SourceStatus};
 use crate::pane::PaneId;
@@ -39,13 +40,15 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     if let Some(c) = v.cause {
         text.push_str(&format!(" · {}", c.name()));
     }
-    if let Some(input) = app.search_input() {
-        text.push_str(&format!(" · /{input}█"));
-    } else if !v.search.is_empty() {
-        text.push_str(&format!(" · /{}", v.search));
-    }
     text.push(' ');
-    block.title_bottom(Span::styled(text, theme.dim))
+    let block = block.title_bottom(Span::styled(text, theme.dim));
+    // The search, its counter and the filters on the top border's right, where a narrow pane
+    // has room left.
+    let find = super::log_search::title(app, theme);
+    if find.is_empty() {
+        return block;
+    }
+    block.title(Line::from(find).right_aligned())
 }
 
 fn level_style(theme: &Theme, level: Option<Level>) -> Style {
@@ -180,35 +183,12 @@ fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-/// The line's text with every case-insensitive match of `needle` reversed.
-fn highlighted(text: &str, needle: &str, style: Style) -> Vec<Span<'static>> {
-    if needle.is_empty() {
-        return vec![Span::styled(text.to_string(), style)];
-    }
-    let lower = text.to_lowercase();
-    let needle = needle.to_lowercase();
-    // Lower-casing can change byte lengths outside ASCII; highlight only when offsets line up.
-    if lower.len() != text.len() {
-        return vec![Span::styled(text.to_string(), style)];
-    }
-    let mut spans = Vec::new();
-    let mut at = 0;
-    for (i, _) in lower.match_indices(&needle) {
-        if i < at {
-            continue;
-        }
-        spans.push(Span::styled(text[at..i].to_string(), style));
-        spans.push(Span::styled(
-            text[i..i + needle.len()].to_string(),
-            style.reversed(),
-        ));
-        at = i + needle.len();
-    }
-    spans.push(Span::styled(text[at..].to_string(), style));
-    spans
-}
-
-fn render_line(line: &LogLine, search: &str, theme: &Theme) -> Line<'static> {
+fn render_line(
+    line: &LogLine,
+    search: Option<&Pattern>,
+    current: bool,
+    theme: &Theme,
+) -> Line<'static> {
     let mut spans = Vec::new();
     if let Some(cause) = line.cause {
         spans.push(Span::styled(
@@ -216,10 +196,12 @@ fn render_line(line: &LogLine, search: &str, theme: &Theme) -> Line<'static> {
             theme.critical.reversed(),
         ));
     }
-    spans.extend(highlighted(
+    spans.extend(super::log_search::highlighted(
         &line.text,
         search,
         level_style(theme, Level::of(line)),
+        current,
+        theme,
     ));
     Line::from(spans)
 }
@@ -241,23 +223,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut head = strip(app, theme);
     head.truncate(usize::from(area.height) / 3);
-    let body_height = usize::from(area.height).saturating_sub(head.len());
+    let marker = super::log_search::new_lines_marker(app, theme);
+    let body_height = usize::from(area.height)
+        .saturating_sub(head.len())
+        .saturating_sub(usize::from(marker.is_some()));
     let width = usize::from(area.width.max(1));
     let visible = v.visible(&app.model.logs);
     let end = visible
         .len()
         .saturating_sub(app.scroll[PaneId::Logs.index()]);
-    let search = if app.search_input().is_some() {
-        ""
-    } else {
-        v.search.as_str()
-    };
+    // Typing a new search: the old one's highlights would mislead.
+    let search = v.find.search().filter(|_| app.log_prompt().is_none());
+    let current = search
+        .and_then(|_| v.counter(&app.model.logs, super::log_search::bottom(app)))
+        .and_then(|c| c.line);
     // Each line as the rows it is drawn in: wrapped here, by display width, so the rows counted
-    // are the rows drawn.
-    let rows_of = |l: &LogLine| {
-        let line = render_line(l, search, theme);
+    // are the rows drawn; a huge line is capped so the lines around it stay in view.
+    let cap = (body_height / 2).max(MIN_LINE_ROWS);
+    let rows_of = |i: usize| {
+        let line = render_line(visible[i], search, current == Some(i), theme);
         if v.wrap {
-            super::wrap::rows(&line, width)
+            capped(super::wrap::rows(&line, width), cap, theme)
         } else {
             vec![line]
         }
@@ -267,7 +253,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut used = 0;
     let mut start = end;
     while start > 0 {
-        let rows = rows_of(visible[start - 1]);
+        let rows = rows_of(start - 1);
         if used + rows.len() > body_height {
             // The newest line alone is taller than the pane: its beginning, as much as fits. An
             // older line that does not fit whole fills the rows left with its end.
@@ -293,7 +279,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut newer: Vec<Vec<Line<'static>>> = Vec::new();
     let mut next = end;
     while next < visible.len() {
-        let rows = rows_of(visible[next]);
+        let rows = rows_of(next);
         if used + rows.len() > body_height {
             break;
         }
@@ -303,7 +289,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut lines = head;
     if visible.is_empty() {
-        let why = if v.level.is_some() || v.cause.is_some() {
+        let why = if v.level.is_some() || v.cause.is_some() || v.find.has_filters() {
             "no line passes the filters"
         } else {
             "no lines yet"
@@ -312,18 +298,43 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.extend(older.into_iter().chain(newer).flatten());
     frame.render_widget(Paragraph::new(lines), area);
+    if let Some(marker) = marker {
+        let row = Rect {
+            y: area.bottom().saturating_sub(1),
+            height: 1,
+            ..area
+        };
+        frame.render_widget(Paragraph::new(Line::from(marker)).right_aligned(), row);
+    }
+}
+
+/// Rows a wrapped line may take at least, however short the pane.
+const MIN_LINE_ROWS: usize = 3;
+
+/// A wrapped line of more than `cap` rows: its first rows, then "… +K KiB" for the rest.
+fn capped(mut rows: Vec<Line<'static>>, cap: usize, theme: &Theme) -> Vec<Line<'static>> {
+    if rows.len() <= cap {
+        return rows;
+    }
+    let bytes = |rows: &[Line<'_>]| -> usize {
+        rows.iter()
+            .flat_map(|r| r.spans.iter())
+            .map(|s| s.content.len())
+            .sum()
+    };
+    let kept = cap.saturating_sub(1).max(1);
+    let rest = bytes(&rows[kept..]);
+    rows.truncate(kept);
+    rows.push(Line::from(Span::styled(
+        format!("… +{} KiB", rest.div_ceil(1024)),
+        theme.dim,
+    )));
+    rows
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn matches_are_split_out_case_insensitively() {
-        let spans = highlighted("GET /Login and /login", "LOGIN", Style::default());
-        let texts: Vec<&str> = spans.iter().map(|s| s.content.as_ref()).collect();
-        assert_eq!(texts, ["GET /", "Login", " and /", "login", ""]);
-    }
 
     #[test]
     fn sparkline_has_one_cell_per_minute() {

@@ -11,6 +11,7 @@ mod help;
 mod host;
 mod host_containers;
 pub mod layout;
+mod log_search;
 mod logs;
 mod timeline;
 mod upstreams;
@@ -240,6 +241,7 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
         spans.push(Span::styled(format!(" {word} "), theme.footer_text));
     }
+    spans.extend(log_search::prompt_hint(app, theme));
     if let Some(msg) = &app.message {
         spans.insert(0, Span::styled(format!(" {msg} "), theme.accent.reversed()));
     }
@@ -251,6 +253,8 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 #[cfg(test)]
 mod host_containers_tests;
+#[cfg(test)]
+mod log_search_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
