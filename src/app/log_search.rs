@@ -283,7 +283,9 @@ impl LogView {
     /// the scroll inside the pane), and unfiltered it is the ring's length.
     pub fn visible_len(&self, book: &LogBook) -> usize {
         match book.sources.get(self.current) {
-            Some(src) if self.level.is_none() && self.cause.is_none() && !self.find.has_filters() => {
+            Some(src)
+                if self.level.is_none() && self.cause.is_none() && !self.find.has_filters() =>
+            {
                 src.lines().len()
             }
             Some(src) => self.cached(src, |c| c.shown.len()),

@@ -2,10 +2,10 @@
 //! depends on which opened it), Esc peeling off the search then the filters, and the jumps to
 //! a match, an error or a time. A jump puts the line found at the pane's bottom and pauses.
 
+use super::App;
 use super::log_search::{Filter, FilterKind, Pattern, line_time, parse_time};
 use super::logs::Level;
 use super::modal::Modal;
-use super::App;
 use crate::keymap::Action;
 use crate::logs::TimeParser;
 use crate::pane::PaneId;
@@ -83,7 +83,12 @@ impl App {
 
     /// A key in the Logs prompt: Enter applies (an invalid pattern or time keeps the prompt open
     /// with the error), Esc cancels leaving everything as it was, other keys type.
-    pub(super) fn on_log_prompt_key(&mut self, mut prompt: LogPrompt, action: Option<Action>, typed: Option<char>) {
+    pub(super) fn on_log_prompt_key(
+        &mut self,
+        mut prompt: LogPrompt,
+        action: Option<Action>,
+        typed: Option<char>,
+    ) {
         match action {
             Some(Action::Accept) => {
                 if let Err(why) = self.apply_log_prompt(&prompt) {
@@ -143,7 +148,9 @@ impl App {
     /// Visible index of the pane's bottom line, and how many lines are visible.
     fn logs_bottom(&self) -> (usize, usize) {
         let len = self.logs.visible_len(&self.model.logs);
-        let bottom = len.saturating_sub(1).saturating_sub(self.scroll[PaneId::Logs.index()]);
+        let bottom = len
+            .saturating_sub(1)
+            .saturating_sub(self.scroll[PaneId::Logs.index()]);
         (bottom, len)
     }
 
@@ -207,7 +214,10 @@ impl App {
         };
         match target {
             Some(m) => self.show_at_bottom(m, len),
-            None => self.say_none(&format!("{} {what}", if newer { "no newer" } else { "no older" })),
+            None => self.say_none(&format!(
+                "{} {what}",
+                if newer { "no newer" } else { "no older" }
+            )),
         }
         // A jump pauses, even one that lands on the newest line: the reader is looking.
         if target.is_some() {
@@ -229,7 +239,11 @@ impl App {
             .iter()
             .position(|l| line_time(l, &mut parser).is_some_and(|t| t >= at));
         let shown = jiff::Timestamp::from_second(at)
-            .map(|t| t.to_zoned(self.clock.time_zone().clone()).strftime("%H:%M:%S").to_string())
+            .map(|t| {
+                t.to_zoned(self.clock.time_zone().clone())
+                    .strftime("%H:%M:%S")
+                    .to_string()
+            })
             .unwrap_or_default();
         match found {
             Some(i) => {

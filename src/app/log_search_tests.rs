@@ -135,7 +135,11 @@ fn the_counter_numbers_matches_oldest_first_and_n_moves_it() {
     let mut a = logs_app();
     // "closed" is in lines 1 and 8, "health" (smartcase) in 4 and 6.
     typed(&mut a, '/', "closed|health");
-    assert_eq!(counter(&a), Some((1, 4)), "all on screen: the first from the top");
+    assert_eq!(
+        counter(&a),
+        Some((1, 4)),
+        "all on screen: the first from the top"
+    );
     assert!(bottom_text(&a).contains("*1 client closed"));
     assert!(!a.logs.follow, "a jump pauses");
     press(&mut a, KeyCode::Char('n'));
@@ -186,7 +190,10 @@ fn filters_in_and_out_stack_and_esc_clears_search_then_newest_filter() {
     assert_eq!(a.message.as_deref(), Some("cleared the filter x closed"));
     assert_eq!(a.logs.visible_len(&a.model.logs), 8);
     press(&mut a, KeyCode::Esc);
-    assert_eq!(a.message.as_deref(), Some("cleared the filter & info|error"));
+    assert_eq!(
+        a.message.as_deref(),
+        Some("cleared the filter & info|error")
+    );
     assert_eq!(a.logs.visible_len(&a.model.logs), 13);
     press(&mut a, KeyCode::Esc);
     assert_eq!(a.message.as_deref(), Some("no search or filter to clear"));
@@ -216,7 +223,11 @@ fn the_prompt_previews_the_matches_and_the_time_as_typed() {
     }
     let prompt = a.log_prompt().expect("open").clone();
     assert_eq!(prompt.kind, PromptKind::Search);
-    assert_eq!(prompt.preview, Ok("4 matches".into()), "keepalive connection too");
+    assert_eq!(
+        prompt.preview,
+        Ok("4 matches".into()),
+        "keepalive connection too"
+    );
     press(&mut a, KeyCode::Char('('));
     let prompt = a.log_prompt().expect("open").clone();
     assert_eq!(prompt.preview, Err("invalid regex: unclosed group".into()));
@@ -240,8 +251,21 @@ fn goto_time_reads_clock_times_and_relative_ones_and_refuses_garbage() {
     // Later than now today: yesterday's.
     assert_eq!(parse_time("09:00", &now), Ok(NOW + 3600 - 86_400));
     for garbage in [
-        "", "25:00", "07:60", "7", "07:55:61", "-5", "-5d", "--5m", "-m", "07:55:00:00",
-        "ab:cd", "-99999999999999999999m", "-9999999h", "+07:55", "07:5x",
+        "",
+        "25:00",
+        "07:60",
+        "7",
+        "07:55:61",
+        "-5",
+        "-5d",
+        "--5m",
+        "-m",
+        "07:55:00:00",
+        "ab:cd",
+        "-99999999999999999999m",
+        "-9999999h",
+        "+07:55",
+        "07:5x",
     ] {
         let err = parse_time(garbage, &now).expect_err(garbage);
         assert!(err.starts_with("cannot read"), "{garbage}: {err}");
@@ -253,15 +277,26 @@ fn goto_time_goes_to_the_first_line_then_or_later_and_pauses() {
     let mut a = logs_app();
     // 07:55 is line 5's minute: an [error] line with a parsed time.
     typed(&mut a, ':', "07:55");
-    assert!(bottom_text(&a).contains("*5 upstream timed out"), "{}", bottom_text(&a));
+    assert!(
+        bottom_text(&a).contains("*5 upstream timed out"),
+        "{}",
+        bottom_text(&a)
+    );
     assert!(!a.logs.follow);
     // 07:53:30 falls between lines: the next one, whose stamp is read from its text.
     typed(&mut a, ':', "07:53:30");
-    assert!(bottom_text(&a).contains("*4 GET /health"), "{}", bottom_text(&a));
+    assert!(
+        bottom_text(&a).contains("*4 GET /health"),
+        "{}",
+        bottom_text(&a)
+    );
     typed(&mut a, ':', "-8m");
     assert!(bottom_text(&a).contains("*2 connect() failed"));
     typed(&mut a, ':', "-1s");
-    assert_eq!(a.message.as_deref(), Some("no line written at 07:59:59 or later"));
+    assert_eq!(
+        a.message.as_deref(),
+        Some("no line written at 07:59:59 or later")
+    );
     typed(&mut a, ':', "soon");
     assert!(
         matches!(&a.modal, Some(Modal::Search(p)) if p.preview.as_ref().is_err_and(|e| e.starts_with("cannot read"))),
@@ -274,7 +309,10 @@ fn goto_time_goes_to_the_first_line_then_or_later_and_pauses() {
 fn next_and_previous_error_jump_to_error_and_crit_lines() {
     let mut a = logs_app();
     press(&mut a, KeyCode::Char('<'));
-    assert!(bottom_text(&a).contains("[crit]"), "the newest error-level line");
+    assert!(
+        bottom_text(&a).contains("[crit]"),
+        "the newest error-level line"
+    );
     assert!(!a.logs.follow);
     press(&mut a, KeyCode::Char('<'));
     assert!(bottom_text(&a).contains("*5 upstream timed out"));
@@ -296,7 +334,10 @@ fn lines_arriving_while_paused_are_counted_until_f_follows() {
     a.update(batch(vec![line("[info] while following", None)]));
     assert_eq!(a.logs.unseen, 0);
     press(&mut a, KeyCode::Char('f'));
-    a.update(batch(vec![line("[info] one", None), line("[info] two", None)]));
+    a.update(batch(vec![
+        line("[info] one", None),
+        line("[info] two", None),
+    ]));
     a.update(batch(vec![line("[info] three", None)]));
     assert_eq!(a.logs.unseen, 3);
     // A new filter goes back to the newest line, following; filtered out is not counted.
@@ -305,7 +346,10 @@ fn lines_arriving_while_paused_are_counted_until_f_follows() {
     press(&mut a, KeyCode::Char('f'));
     assert!(!a.logs.follow);
     assert_eq!(a.logs.unseen, 0, "a new pause counts from zero");
-    a.update(batch(vec![line("[info] hidden", None), line("[info] shown", None)]));
+    a.update(batch(vec![
+        line("[info] hidden", None),
+        line("[info] shown", None),
+    ]));
     assert_eq!(a.logs.unseen, 1);
     press(&mut a, KeyCode::Char('f'));
     assert!(a.logs.follow);

@@ -248,7 +248,8 @@ mod tests {
         assert_eq!(v.cause, Some(Cause::Timeout));
         v.cycle_cause(&book);
         assert_eq!(v.cause, None);
-        v.find.set_search(super::super::log_search::Pattern::compile("timed out").ok());
+        v.find
+            .set_search(super::super::log_search::Pattern::compile("timed out").ok());
         assert_eq!(v.matches(&book), vec![1]);
     }
 }

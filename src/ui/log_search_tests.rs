@@ -52,17 +52,33 @@ fn logs_app(size: (u16, u16)) -> App {
         RingLimits::default(),
     );
     a.update(batch(vec![
-        line("2027/01/15 07:55:00 [notice] 1#1: start worker processes", None, None),
+        line(
+            "2027/01/15 07:55:00 [notice] 1#1: start worker processes",
+            None,
+            None,
+        ),
         refused(1, "http://10.0.0.5:8080/"),
-        line("2027/01/15 07:55:02 [info] 12#12: *2 client closed keepalive connection", None, None),
+        line(
+            "2027/01/15 07:55:02 [info] 12#12: *2 client closed keepalive connection",
+            None,
+            None,
+        ),
         line(
             "2027/01/15 07:55:03 [error] 12#12: *3 upstream timed out (110: Connection timed out)",
             Some(Cause::Timeout),
             Some("http://10.0.0.6:8080/"),
         ),
-        line("2027/01/15 07:55:04 [info] 12#12: *4 GET /health 200", None, None),
+        line(
+            "2027/01/15 07:55:04 [info] 12#12: *4 GET /health 200",
+            None,
+            None,
+        ),
         refused(5, "http://10.0.0.7:8080/"),
-        line("2027/01/15 07:55:06 [warn] 12#12: *6 an upstream response is buffered", None, None),
+        line(
+            "2027/01/15 07:55:06 [warn] 12#12: *6 an upstream response is buffered",
+            None,
+            None,
+        ),
     ]));
     key(&mut a, KeyCode::Char('4'));
     key(&mut a, KeyCode::Char('z'));
@@ -181,7 +197,13 @@ fn paused_lines_arriving_show_a_new_lines_marker_until_f() {
     // A full pane: what arrives while paused is below it.
     a.update(batch(
         (0..30)
-            .map(|i| line(&format!("2027/01/15 07:55:06 [info] filler {i}"), None, None))
+            .map(|i| {
+                line(
+                    &format!("2027/01/15 07:55:06 [info] filler {i}"),
+                    None,
+                    None,
+                )
+            })
             .collect(),
     ));
     key(&mut a, KeyCode::Char('f'));
@@ -201,7 +223,10 @@ fn paused_lines_arriving_show_a_new_lines_marker_until_f() {
 #[test]
 fn in_wrap_mode_a_16_kib_line_is_capped_and_the_others_stay_in_view() {
     let mut a = logs_app((120, 40));
-    let huge = format!("2027/01/15 07:55:07 [error] HUGE-START {} HUGE-END", "y".repeat(16 * 1024));
+    let huge = format!(
+        "2027/01/15 07:55:07 [error] HUGE-START {} HUGE-END",
+        "y".repeat(16 * 1024)
+    );
     a.update(batch(vec![
         line(&huge, None, None),
         line("2027/01/15 07:55:08 [info] the newest line", None, None),
@@ -212,7 +237,10 @@ fn in_wrap_mode_a_16_kib_line_is_capped_and_the_others_stay_in_view() {
     assert!(screen.contains("HUGE-START"), "{screen}");
     assert!(!screen.contains("HUGE-END"), "{screen}");
     assert!(screen.contains("the newest line"), "{screen}");
-    assert!(screen.contains("*6 an upstream response"), "older lines too:\n{screen}");
+    assert!(
+        screen.contains("*6 an upstream response"),
+        "older lines too:\n{screen}"
+    );
     let marker = rows(&term)
         .iter()
         .find(|r| r.contains("… +"))
@@ -223,7 +251,10 @@ fn in_wrap_mode_a_16_kib_line_is_capped_and_the_others_stay_in_view() {
     // Scrolled so the huge line is the bottom one, still capped.
     key(&mut a, KeyCode::Char('k'));
     let screen = rows(&render(&mut a, 120, 40)).join("\n");
-    assert!(screen.contains("HUGE-START") && screen.contains("… +"), "{screen}");
+    assert!(
+        screen.contains("HUGE-START") && screen.contains("… +"),
+        "{screen}"
+    );
     assert!(screen.contains("*6 an upstream response"), "{screen}");
 }
 
@@ -232,7 +263,12 @@ fn in_wrap_mode_the_cause_strip_keeps_one_row_each() {
     let mut a = logs_app((80, 24));
     // Many failing upstreams make the strip's upstream row far wider than 80 columns.
     let many: Vec<LogLine> = (0..6)
-        .map(|i| refused(i, &format!("http://payments-backend-number-{i}.internal:8080/")))
+        .map(|i| {
+            refused(
+                i,
+                &format!("http://payments-backend-number-{i}.internal:8080/"),
+            )
+        })
         .collect();
     a.update(batch(many));
     let unwrapped = rows(&render(&mut a, 80, 24));

@@ -326,10 +326,20 @@ fn capped(mut rows: Vec<Line<'static>>, cap: usize, theme: &Theme) -> Vec<Line<'
     let rest = bytes(&rows[kept..]);
     rows.truncate(kept);
     rows.push(Line::from(Span::styled(
-        format!("… +{} KiB", rest.div_ceil(1024)),
+        format!("… +{} KiB", kib(rest)),
         theme.dim,
     )));
     rows
+}
+
+/// "2.3" below 10 KiB, "15" above, rounded up: never "+0".
+fn kib(bytes: usize) -> String {
+    if bytes < 10 * 1024 {
+        let tenths = (bytes * 10).div_ceil(1024);
+        format!("{}.{}", tenths / 10, tenths % 10)
+    } else {
+        bytes.div_ceil(1024).to_string()
+    }
 }
 
 #[cfg(test)]
