@@ -233,8 +233,8 @@ impl Cache {
             }
         }
         let search = view.find.search();
-        for i in lines.len() - added..lines.len() {
-            let line = &lines[i];
+        let first = lines.len() - added;
+        for (i, line) in (first..).zip(lines.range(first..)) {
             if view.shows(line) {
                 if search.is_some_and(|s| s.is_match(&line.text)) {
                     self.matches.push(self.shown.len());
