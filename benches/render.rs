@@ -4,7 +4,10 @@
 //! frame included). Between frames the state changes a little, as it does live: a probe result,
 //! a log line. Prints mean, p50, p99 and max per frame for the overview and for each pane zoomed.
 //!
-//! `cargo bench --bench render -- [--frames N]`
+//! The Logs pane is measured also with a regex search, and with a filter and a search, over
+//! `--log-lines` lines per log (10,000 fills the ring).
+//!
+//! `cargo bench --bench render -- [--frames N] [--log-lines N]`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
@@ -29,6 +32,7 @@ const H: u16 = 60;
 const NOW: i64 = 1_800_000_000;
 const UPSTREAMS: usize = 40;
 const NAMES: usize = 20;
+/// Lines per log before the first frame, unless `--log-lines` says otherwise.
 const LOG_LINES: usize = 2000;
 
 fn clock() -> jiff::Zoned {
@@ -257,7 +261,7 @@ fn logs_batch(source: usize, from: usize, count: usize) -> LogBatch {
     }
 }
 
-fn app() -> anyhow::Result<App> {
+fn app(log_lines: usize) -> anyhow::Result<App> {
     let mut app = App::new(clock(), (W, H));
     app.hostname = "proxy-eu-1".into();
     app.update(Event::Host(Box::new(host_sample())));
@@ -275,18 +279,21 @@ fn app() -> anyhow::Result<App> {
         gatewatch::logs::RingLimits::default(),
     );
     for source in 0..2 {
-        for chunk in 0..(LOG_LINES / 500) {
+        for chunk in 0..(log_lines / 500) {
             app.update(Event::Log(Box::new(logs_batch(source, chunk * 500, 500))));
         }
     }
     Ok(app)
 }
 
+/// A typed character; a newline is Enter.
 fn key(app: &mut App, c: char) {
-    app.update(Event::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::NONE,
-    )));
+    let code = if c == '\n' {
+        KeyCode::Enter
+    } else {
+        KeyCode::Char(c)
+    };
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
 struct Stats {
@@ -297,7 +304,7 @@ struct Stats {
 }
 
 /// Draws `frames` frames, changing the state a little before each (not timed).
-fn measure(app: &mut App, frames: usize) -> anyhow::Result<Stats> {
+fn measure(app: &mut App, frames: usize, log_lines: usize) -> anyhow::Result<Stats> {
     let theme = theme::load("default", None, ColorDepth::TrueColor)?;
     let mut term = Terminal::new(TestBackend::new(W, H))?;
     let mut times = Vec::with_capacity(frames);
@@ -305,7 +312,7 @@ fn measure(app: &mut App, frames: usize) -> anyhow::Result<Stats> {
     for f in 0..frames + 20 {
         seq += 1;
         app.update(Event::Probes(vec![probe(f % UPSTREAMS, seq, 60)]));
-        app.update(Event::Log(Box::new(logs_batch(f % 2, LOG_LINES + f, 1))));
+        app.update(Event::Log(Box::new(logs_batch(f % 2, log_lines + f, 1))));
         // The judgement is made before the frame, as the event loop does: drawing only reads it.
         app.settle();
         let started = Instant::now();
@@ -328,10 +335,14 @@ fn measure(app: &mut App, frames: usize) -> anyhow::Result<Stats> {
 
 fn main() -> anyhow::Result<()> {
     let mut frames = 500usize;
+    let mut log_lines = LOG_LINES;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--frames" => frames = args.next().context("--frames needs a value")?.parse()?,
+            "--log-lines" => {
+                log_lines = args.next().context("--log-lines needs a value")?.parse()?;
+            }
             "--bench" => {} // cargo bench passes this
             other => bail!("unknown argument {other:?}"),
         }
@@ -344,14 +355,16 @@ fn main() -> anyhow::Result<()> {
         ("upstreams zoomed", "2z"),
         ("dns zoomed", "3z"),
         ("logs zoomed", "4z"),
+        ("logs search", "4z/upstream\n"),
+        ("logs filter+search", "4z&refused|timed\n/upstream\n"),
     ] {
-        let mut app = app()?;
+        let mut app = app(log_lines)?;
         for c in keys.chars() {
             key(&mut app, c);
         }
-        let s = measure(&mut app, frames)?;
+        let s = measure(&mut app, frames, log_lines)?;
         println!(
-            "render {W}x{H} {name:<17} mean {:>7.0} us  p50 {:>7.0} us  p99 {:>7.0} us  max {:>7.0} us  ({frames} frames)",
+            "render {W}x{H} {name:<18} mean {:>7.0} us  p50 {:>7.0} us  p99 {:>7.0} us  max {:>7.0} us  ({frames} frames)",
             us(s.mean),
             us(s.p50),
             us(s.p99),

@@ -174,7 +174,10 @@ impl App {
             .or_else(|| matches.last().copied());
         match target {
             Some(m) => self.show_at_bottom(m, len),
-            None => self.say_none("line matches"),
+            None => {
+                let text = self.logs.find.search().map(|p| p.text().to_string());
+                self.message = Some(format!("no line matches /{}", text.unwrap_or_default()));
+            }
         }
     }
 
@@ -214,20 +217,15 @@ impl App {
         };
         match target {
             Some(m) => self.show_at_bottom(m, len),
-            None => self.say_none(&format!(
-                "{} {what}",
-                if newer { "no newer" } else { "no older" }
-            )),
+            None => {
+                let which = if newer { "newer" } else { "older" };
+                self.message = Some(format!("no {which} {what}"));
+            }
         }
         // A jump pauses, even one that lands on the newest line: the reader is looking.
         if target.is_some() {
             self.logs.follow = false;
         }
-    }
-
-    fn say_none(&mut self, what: &str) {
-        let what = what.strip_prefix("no ").unwrap_or(what);
-        self.message = Some(format!("no {what}"));
     }
 
     /// The first visible line written at or after `at` (unix seconds) goes to the bottom, paused.
