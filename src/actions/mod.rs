@@ -11,6 +11,7 @@ mod containers;
 mod exec;
 mod runner;
 mod services;
+mod settle;
 mod status;
 mod target;
 

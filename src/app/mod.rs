@@ -7,6 +7,8 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 pub mod actions;
 mod actions_input;
 #[cfg(test)]
+mod action_status_tests;
+#[cfg(test)]
 mod containers_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
