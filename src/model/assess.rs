@@ -21,8 +21,8 @@ pub struct Assessment {
     /// The six checklist steps, each with its evidence, and the verdict.
     pub diagnosis: Diagnosis,
     /// The one line beside the status (the dashboard's header, `check`'s first line): the
-    /// verdict's headline when it names a cause, so it names the verdict's upstream; else the
-    /// worst finding. With how many more findings there are.
+    /// verdict's headline when it names a cause at least as bad as the worst finding, so it
+    /// names the verdict's upstream; else the worst finding. With how many more there are.
     pub headline: String,
     /// When the current failure began and what changed before it.
     #[serde(skip)]
@@ -103,7 +103,11 @@ const SAMPLING: &str = "sampling the host…";
 /// See [`Assessment::headline`].
 fn headline(diagnosis: &Diagnosis, findings: &[Finding], sampled: bool) -> String {
     let v = &diagnosis.verdict;
-    let names_a_cause = v.status != Status::Ok && !matches!(v.cause, Cause::NoCause | Cause::NoData);
+    // A verdict milder than the worst finding would understate it beside the status label.
+    let worst = status::overall(findings);
+    let names_a_cause = v.status != Status::Ok
+        && v.status.severity() >= worst.severity()
+        && !matches!(v.cause, Cause::NoCause | Cause::NoData);
     let first = match findings.first() {
         _ if names_a_cause => v.headline.clone(),
         Some(f) => f.message.clone(),
