@@ -80,7 +80,7 @@ impl World {
         let cfg = sb.write(
             "config.toml",
             &format!(
-                "[dns]\nnames = [\"app.test\"]\ntimeout = \"1s\"\nhosts-file = \"{}\"\n\
+                "{SERVICE}[dns]\nnames = [\"app.test\"]\ntimeout = \"1s\"\nhosts-file = \"{}\"\n\
                  resolv-conf = \"{}\"\n",
                 hosts.display(),
                 resolv.display()
@@ -96,6 +96,10 @@ impl World {
         .to_vec()
     }
 }
+
+/// A service of the test's own, running: without one, the nginx found in the config would be
+/// checked on this host (`pgrep nginx`).
+const SERVICE: &str = "[[service]]\nname = \"proxy\"\nstatus = [\"true\"]\n\n";
 
 /// `check --json` in the sandbox with TZ=UTC (the log's stamps are written in UTC).
 fn check(sb: &Sandbox, args: &[String]) -> serde_json::Value {

@@ -40,9 +40,12 @@ fn refused(seconds_ago: i64, port: u16) -> String {
     )
 }
 
+/// A service of the test's own, running: without one, an nginx would be looked for on this host.
+const SERVICE: &str = "[[service]]\nname = \"proxy\"\nstatus = [\"true\"]\n\n";
+
 /// `check` and `check --json` on `config` (TZ=UTC: the log's stamps are UTC).
 fn check(sb: &Sandbox, config: &str) -> (serde_json::Value, String) {
-    let cfg = sb.write("config.toml", config);
+    let cfg = sb.write("config.toml", &format!("{SERVICE}{config}"));
     let tz = ["env".to_owned(), "TZ=UTC".to_owned()];
     let args = ["--config", cfg.to_str().expect("utf-8"), "check"];
     let json = sb.run_under(&tz, &[&args[..], &["--json"]].concat());
