@@ -243,3 +243,46 @@ fn the_demo_tells_one_story_in_the_header_the_verdict_and_the_checklist() {
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(), 0);
 }
+
+/// After a restart, the Host pane shows the service running as soon as it is, not at the status
+/// poller's next round (30 s): here it comes up a second after its restart command has ended,
+/// when the check made at once still said stopped.
+#[test]
+fn a_restarted_service_shows_running_within_seconds_of_coming_up() {
+    let files = Sandbox::new();
+    let dir = files.path().display().to_string();
+    let config = files.write(
+        "config.toml",
+        &format!(
+            r#"
+[[service]]
+name = "web"
+status = ["sh", "-c", "if test -e {dir}/web.up; then echo active; else echo inactive; exit 3; fi"]
+restart = ["touch", "{dir}/web.restart"]
+"#
+        ),
+    );
+    let (flag, up) = (files.path().join("web.restart"), files.path().join("web.up"));
+    let app = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !flag.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        std::fs::write(&up, "").expect("write web.up");
+    });
+    let t = Tmux::start(&["--config", config.to_str().expect("utf-8")], 120, 40);
+    t.wait_for("web ✖ stopped (inactive (exit 3))");
+    t.keys(&["a"]);
+    t.wait_for("Actions");
+    t.keys(&["j", "Enter"]);
+    t.wait_for("Confirm: restart web");
+    t.keys(&["y"]);
+    t.wait_for("restart web: exit 0 in");
+    t.keys(&["Escape"]);
+    // wait_for gives up after 10 s, well before the poller's next round.
+    t.wait_for("web ● running");
+    app.join().expect("the app thread");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+}
