@@ -151,7 +151,11 @@ fn the_proxys_own_resolvers_are_asked_and_each_failure_is_its_own_row() {
     let silent_v6 = std::net::UdpSocket::bind("[::1]:0").ok();
     let mut resolvers = format!("{} valid=30s ipv6=off", world.resolver.addr);
     if let Some(s) = &silent_v6 {
-        resolvers.push_str(&format!(" [{}]:{}", "::1", s.local_addr().expect("bound").port()));
+        resolvers.push_str(&format!(
+            " [{}]:{}",
+            "::1",
+            s.local_addr().expect("bound").port()
+        ));
     }
     let sb = Sandbox::new();
     let args = world.files(&sb, &resolvers, "");
@@ -164,7 +168,10 @@ fn the_proxys_own_resolvers_are_asked_and_each_failure_is_its_own_row() {
     let on_its_own = row(&v, &world.system.addr.to_string());
     assert_eq!(on_its_own["rcode"], "NOERROR");
     // nginx's resolver was asked (the server counted the queries) and its SERVFAIL shows.
-    assert!(world.resolver.queries() > before, "nginx's resolver never asked");
+    assert!(
+        world.resolver.queries() > before,
+        "nginx's resolver never asked"
+    );
     let nginx = row(&v, &world.resolver.addr.to_string());
     assert_eq!(nginx["rcode"], "SERVFAIL", "{nginx}");
     assert!(nginx["error"].is_string(), "{nginx}");
@@ -197,27 +204,40 @@ fn the_proxys_own_resolvers_are_asked_and_each_failure_is_its_own_row() {
 fn the_dns_step_is_never_ok_while_the_log_says_names_could_not_be_resolved() {
     let world = World::start();
     // Every nameserver answers now: our own lookups find nothing wrong.
-    world.resolver.set_addrs("app.test", &["127.0.0.1"], &[], 300);
+    world
+        .resolver
+        .set_addrs("app.test", &["127.0.0.1"], &[], 300);
     let sb = Sandbox::new();
     let quiet = world.files(&sb, &world.resolver.addr.to_string(), "");
     let v = check(&sb, &quiet);
     assert_eq!(step(&v, "dns")["status"], "ok", "{}", step(&v, "dns"));
-    assert_eq!(row(&v, &world.resolver.addr.to_string())["rcode"], "NOERROR");
+    assert_eq!(
+        row(&v, &world.resolver.addr.to_string())["rcode"],
+        "NOERROR"
+    );
 
     // The same, but nginx logged resolution failures in the last minutes.
     let sb = Sandbox::new();
-    let log: String = (0..3).map(|i| not_resolved(90 - i * 10, 10 + i as u32)).collect();
+    let log: String = (0..3)
+        .map(|i| not_resolved(90 - i * 10, 10 + i as u32))
+        .collect();
     let failing = world.files(&sb, &world.resolver.addr.to_string(), &log);
     let v = check(&sb, &failing);
     let dns = step(&v, "dns");
     assert_eq!(dns["status"], "warning", "{dns}");
     let evidence = dns["evidence"].as_str().expect("evidence");
-    assert!(evidence.contains("app.test could not be resolved"), "{evidence}");
+    assert!(
+        evidence.contains("app.test could not be resolved"),
+        "{evidence}"
+    );
     assert!(
         evidence.contains(&format!("through its resolver {}", world.resolver.addr)),
         "{evidence}"
     );
-    assert!(evidence.contains("3 × "), "the log lines as evidence: {evidence}");
+    assert!(
+        evidence.contains("3 × "),
+        "the log lines as evidence: {evidence}"
+    );
     assert!(evidence.contains("error.log"), "{evidence}");
     // And the verdict blames DNS with the same lines: nothing else is wrong.
     assert_eq!(v["verdict"]["cause"], "dns", "{}", v["verdict"]);

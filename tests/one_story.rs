@@ -128,11 +128,20 @@ fn three_upstreams_failing_differently_one_story_about_the_one_the_logs_blame() 
         .as_array()
         .expect("upstreams")
         .iter()
-        .map(|u| (u["name"].as_str().unwrap_or(""), u["outcome"].as_str().unwrap_or("")))
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap_or(""),
+                u["outcome"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         states,
-        [("alpha", "bad_status"), ("beta", "timeout"), ("gamma", "refused")]
+        [
+            ("alpha", "bad_status"),
+            ("beta", "timeout"),
+            ("gamma", "refused")
+        ]
     );
     assert_eq!(v["verdict"]["cause"], "upstream_down", "{}", v["verdict"]);
     assert_eq!(named_by_check(&v, &text), "gamma");
@@ -262,7 +271,10 @@ restart = ["touch", "{dir}/web.restart"]
 "#
         ),
     );
-    let (flag, up) = (files.path().join("web.restart"), files.path().join("web.up"));
+    let (flag, up) = (
+        files.path().join("web.restart"),
+        files.path().join("web.up"),
+    );
     let app = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while !flag.exists() && std::time::Instant::now() < deadline {

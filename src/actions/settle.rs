@@ -239,7 +239,12 @@ mod tests {
             (0, Verb::Reload, ran(), true),
             (0, Verb::Status, ran(), false),
             (0, Verb::Test, ran(), false),
-            (0, Verb::Restart, super::super::Outcome::Denied("ro".into()), false),
+            (
+                0,
+                Verb::Restart,
+                super::super::Outcome::Denied("ro".into()),
+                false,
+            ),
             (1, Verb::Restart, ran(), false),
             (7, Verb::Restart, ran(), false),
         ] {

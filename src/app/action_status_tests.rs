@@ -49,7 +49,11 @@ fn stopped_inventory() -> App {
 fn a_finished_action_asks_for_every_status_at_once_and_the_answer_shows_at_once() {
     let mut a = stopped_inventory();
     assert_eq!(a.judged.status, Status::Critical);
-    assert!(a.judged.headline.contains("inventory"), "{}", a.judged.headline);
+    assert!(
+        a.judged.headline.contains("inventory"),
+        "{}",
+        a.judged.headline
+    );
 
     let restart = a
         .actions
@@ -78,7 +82,11 @@ fn a_finished_action_asks_for_every_status_at_once_and_the_answer_shows_at_once(
     assert!(changed);
     a.settle();
     assert_eq!(a.judged.status, Status::Ok, "{:?}", a.judged.findings);
-    assert!(!a.judged.headline.contains("inventory"), "{}", a.judged.headline);
+    assert!(
+        !a.judged.headline.contains("inventory"),
+        "{}",
+        a.judged.headline
+    );
     let running = a.model.services.statuses[0].as_ref().map(|s| s.state);
     assert_eq!(running, Some(ServiceState::Running));
 }

@@ -4,10 +4,10 @@
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
-pub mod actions;
-mod actions_input;
 #[cfg(test)]
 mod action_status_tests;
+pub mod actions;
+mod actions_input;
 #[cfg(test)]
 mod containers_tests;
 #[cfg(test)]

@@ -141,9 +141,10 @@ fn host(inputs: &Inputs) -> (Status, String) {
     (Status::Ok, parts.join(", "))
 }
 
-/// 3. DNS: failures, disagreement, drift, and what the proxy's own log says: never ✓ while
-/// the log shows names that could not be resolved, whatever our own lookups found (the proxy
-/// may ask another nameserver, or resolve names at run time that no one watches).
+/// 3. DNS: failures, disagreement, drift, and what the proxy's own log says.
+///
+/// Never ✓ while the log shows names that could not be resolved, whatever our own lookups
+/// found: the proxy may ask another nameserver, or resolve names at run time no one watches.
 fn dns(inputs: &Inputs) -> (Status, String) {
     let (status, text) = dns_lookups(inputs);
     let Some((logged, log_text)) = logged_dns_failures(inputs) else {
@@ -428,8 +429,9 @@ fn firewall_note(inputs: &Inputs) -> String {
     }
 }
 
-/// 6. Upstream health; among several down (or degraded), `subject` (the upstream the verdict
-/// blames) is named first.
+/// 6. Upstream health.
+///
+/// Among several down (or degraded), `subject`, the upstream the verdict blames, comes first.
 pub fn upstreams_about(inputs: &Inputs, subject: Option<&str>) -> (Status, String) {
     let ups = &inputs.upstreams;
     if ups.is_empty() {

@@ -677,11 +677,20 @@ fn the_upstreams_step_names_the_upstream_the_verdict_blames_first() {
         ..Inputs::default()
     };
     let d = diagnose(&inputs);
-    assert_eq!(d.verdict.upstream.as_deref(), Some("gamma"), "{}", d.verdict.text);
+    assert_eq!(
+        d.verdict.upstream.as_deref(),
+        Some("gamma"),
+        "{}",
+        d.verdict.text
+    );
     assert!(d.verdict.headline.starts_with("upstream gamma "));
     assert_eq!(step6_names(&d), "gamma");
     let step = d.step(StepId::Upstreams).unwrap();
-    assert!(step.evidence.ends_with("(+2 more down)"), "{}", step.evidence);
+    assert!(
+        step.evidence.ends_with("(+2 more down)"),
+        "{}",
+        step.evidence
+    );
     // The JSON carries which upstream it is.
     let json = serde_json::to_value(&d.verdict).unwrap();
     assert_eq!(json["upstream"], "gamma");
@@ -701,7 +710,10 @@ fn a_slow_upstream_beside_a_failing_one_leaves_the_story_on_the_failing_one() {
     slow.latency = Some(Duration::from_millis(2500));
     let inputs = Inputs {
         host: Some(host(0.3)),
-        upstreams: vec![slow, down("orders", "http://10.0.0.8:8080/", Outcome::Refused)],
+        upstreams: vec![
+            slow,
+            down("orders", "http://10.0.0.8:8080/", Outcome::Refused),
+        ],
         ..Inputs::default()
     };
     let d = diagnose(&inputs);
@@ -741,18 +753,23 @@ fn the_dns_step_is_never_ok_while_the_logs_say_names_could_not_be_resolved() {
     let step = d.step(StepId::Dns).unwrap();
     assert_eq!(step.status, Status::Warning, "{}", step.evidence);
     assert!(
-        step.evidence.starts_with("the proxy's log through its resolver 127.0.0.53:53 (3 × "),
+        step.evidence
+            .starts_with("the proxy's log through its resolver 127.0.0.53:53 (3 × "),
         "{}",
         step.evidence
     );
     assert!(
-        step.evidence.contains("our own lookups: 1 of 1 names resolve"),
+        step.evidence
+            .contains("our own lookups: 1 of 1 names resolve"),
         "{}",
         step.evidence
     );
 
     // Many lines: critical.
-    inputs.logs = vec![error_log(&[(LogCause::Dns, crate::logs::CRITICAL_EVENTS)], &[])];
+    inputs.logs = vec![error_log(
+        &[(LogCause::Dns, crate::logs::CRITICAL_EVENTS)],
+        &[],
+    )];
     let d = diagnose(&inputs);
     assert_eq!(d.step(StepId::Dns).unwrap().status, Status::Critical);
 }

@@ -742,7 +742,10 @@ fn services_show_in_the_host_pane_and_a_stopped_one_is_critical() {
         "{screen}"
     );
     // The header tells the verdict's story.
-    assert!(screen.contains("CRITICAL  service shop is not running (+"), "{screen}");
+    assert!(
+        screen.contains("CRITICAL  service shop is not running (+"),
+        "{screen}"
+    );
     assert!(screen.contains("✖ service shop is not running"), "{screen}");
     assert_eq!(a.judged.status, crate::status::Status::Critical);
 }

@@ -232,17 +232,19 @@ pub(super) fn upstream_crash(inputs: &Inputs, span: Span) -> Option<Candidate> {
 
 pub(super) fn upstream_slow(inputs: &Inputs, span: Span) -> Option<Candidate> {
     if let Some(u) = inputs.upstreams.iter().find(|u| u.flapping) {
-        return Candidate::now(Verdict::new(
-            Cause::UpstreamSlow,
-            Status::Warning,
-            format!("upstream {} is flapping", u.display()),
-            vec![Evidence::new("probe", u.detail.clone())],
-            NextStep::new(
-                "it fails every few requests: look for restarts, OOM kills or one bad instance \
+        return Candidate::now(
+            Verdict::new(
+                Cause::UpstreamSlow,
+                Status::Warning,
+                format!("upstream {} is flapping", u.display()),
+                vec![Evidence::new("probe", u.detail.clone())],
+                NextStep::new(
+                    "it fails every few requests: look for restarts, OOM kills or one bad instance \
                  behind a balancer",
-            ),
-        )
-        .about(Some(u)));
+                ),
+            )
+            .about(Some(u)),
+        );
     }
     let (who, ours) = blamed(inputs, &[LogCause::Timeout], span);
     let logged = from_lines(inputs, span, &[LogCause::Timeout], |status, evidence| {
@@ -265,19 +267,21 @@ pub(super) fn upstream_slow(inputs: &Inputs, span: Span) -> Option<Candidate> {
         .upstreams
         .iter()
         .find(|u| u.state == Some(State::Degraded))?;
-    Candidate::now(Verdict::new(
-        Cause::UpstreamSlow,
-        Status::Warning,
-        format!("upstream {} is slow", slow.display()),
-        vec![Evidence::new(
-            "probe",
-            slow.latency
-                .map(|l| format!("answers in {} ms", l.as_millis()))
-                .unwrap_or_default(),
-        )],
-        NextStep::new("requests may start timing out: check its load"),
+    Candidate::now(
+        Verdict::new(
+            Cause::UpstreamSlow,
+            Status::Warning,
+            format!("upstream {} is slow", slow.display()),
+            vec![Evidence::new(
+                "probe",
+                slow.latency
+                    .map(|l| format!("answers in {} ms", l.as_millis()))
+                    .unwrap_or_default(),
+            )],
+            NextStep::new("requests may start timing out: check its load"),
+        )
+        .about(Some(slow)),
     )
-    .about(Some(slow)))
 }
 
 pub(super) fn unexplained_502(inputs: &Inputs, span: Span) -> Option<Candidate> {
