@@ -61,6 +61,17 @@ impl World {
     /// upstream by address, asks `resolvers` (as written in its `resolver` directive), and logs
     /// to `error_log`; gatewatch watches `app.test`.
     fn files(&self, sb: &Sandbox, resolvers: &str, error_log: &str) -> Vec<String> {
+        self.files_watching(sb, resolvers, error_log, "\"app.test\"")
+    }
+
+    /// [`World::files`] with `[dns] names = [names]`.
+    fn files_watching(
+        &self,
+        sb: &Sandbox,
+        resolvers: &str,
+        error_log: &str,
+        names: &str,
+    ) -> Vec<String> {
         let hosts = sb.write("hosts", "127.0.0.1 localhost\n");
         let resolv = sb.write(
             "resolv.conf",
@@ -80,7 +91,7 @@ impl World {
         let cfg = sb.write(
             "config.toml",
             &format!(
-                "{SERVICE}[dns]\nnames = [\"app.test\"]\ntimeout = \"1s\"\nhosts-file = \"{}\"\n\
+                "{SERVICE}[dns]\nnames = [{names}]\ntimeout = \"1s\"\nhosts-file = \"{}\"\n\
                  resolv-conf = \"{}\"\n",
                 hosts.display(),
                 resolv.display()
@@ -241,4 +252,33 @@ fn the_dns_step_is_never_ok_while_the_log_says_names_could_not_be_resolved() {
     assert!(evidence.contains("error.log"), "{evidence}");
     // And the verdict blames DNS with the same lines: nothing else is wrong.
     assert_eq!(v["verdict"]["cause"], "dns", "{}", v["verdict"]);
+}
+
+#[test]
+fn a_name_only_the_log_knows_is_asked_through_every_nameserver() {
+    // nginx resolves it at run time (a variable in proxy_pass): no config names it, no one
+    // watches it; its resolver fails it while the system answers.
+    let world = World::start();
+    world.resolver.set_rcode("app.test", ResponseCode::ServFail);
+    let sb = Sandbox::new();
+    let log: String = (0..2)
+        .map(|i| not_resolved(60 - i * 10, 20 + i as u32))
+        .collect();
+    let args = world.files_watching(&sb, &world.resolver.addr.to_string(), &log, "");
+    let before = world.resolver.queries();
+    let v = check(&sb, &args);
+    assert!(
+        world.resolver.queries() > before,
+        "nginx's resolver never asked"
+    );
+    let nginx = row(&v, &world.resolver.addr.to_string());
+    assert_eq!(nginx["rcode"], "SERVFAIL", "{nginx}");
+    assert_eq!(
+        row(&v, "system")["answers"],
+        serde_json::json!(["127.0.0.1"])
+    );
+    let dns = step(&v, "dns");
+    assert_ne!(dns["status"], "ok", "{dns}");
+    let evidence = dns["evidence"].as_str().expect("evidence");
+    assert!(evidence.contains("app.test"), "{evidence}");
 }
