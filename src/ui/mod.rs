@@ -13,6 +13,7 @@ mod host_containers;
 pub mod layout;
 mod logs;
 mod timeline;
+mod upstream_columns;
 mod upstreams;
 mod wrap;
 
