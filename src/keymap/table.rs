@@ -265,8 +265,8 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[key('L')],
         action: Action::ShowUpstreamLogs,
-        footer: Some("its logs"),
-        help: "show only this upstream's lines in the Logs pane",
+        footer: None,
+        help: "its log lines only, in the Logs pane",
         scope: Scope::Pane(PaneId::Upstreams),
     },
     Binding {
@@ -280,7 +280,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[code(KeyCode::Enter)],
         action: Action::ShowEvidence,
         footer: Some("evidence"),
-        help: "go to the verdict's upstream and its log lines",
+        help: "the verdict's upstream and its log lines",
         scope: Scope::Modal(ModalKind::Checklist),
     },
     // The help popup.

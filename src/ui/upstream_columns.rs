@@ -5,7 +5,8 @@
 
 /// "unreachable" and "local_limit", the longest results, are whole.
 pub const RESULT_W: usize = 11;
-pub const LATENCY_W: usize = 7;
+/// "999ms", "12.5s": five characters, and room for a sixth.
+pub const LATENCY_W: usize = 6;
 pub const PROXY_W: usize = 22;
 const HISTORY_MIN: usize = 10;
 /// Below this a target says nothing: the column goes rather than show "h…0:80".
@@ -170,10 +171,11 @@ mod tests {
         let p = plan(58, 12, 22, true);
         assert_eq!((p.name, p.target), (12, 22), "short ones whole");
         assert!(p.latency && p.history == 0, "{p:?}");
-        // The grid at 160 columns: whole, nothing else fits beside them.
+        // The grid at 160 columns: whole, and the latency beside them.
         let p = plan(78, 27, TARGET, true);
         assert_eq!((p.name, p.target), (27, TARGET));
-        assert!(!p.latency && p.history == 0, "{p:?}");
+        assert!(p.latency && p.history == 0, "{p:?}");
+        assert_eq!(used(&p), 78);
         // The grid at 200 columns: latency and a wider history; the proxy's 22 do not fit, and
         // nothing after it shows.
         let p = plan(98, 27, TARGET, true);
@@ -188,7 +190,7 @@ mod tests {
         assert!(p.ok && !p.since, "{p:?}");
         // Zoomed at 120 columns: room for the proxy's view.
         let p = plan(118, 27, TARGET, true);
-        assert!(p.proxy == PROXY_W && !p.ok && !p.since, "{p:?}");
+        assert!(p.proxy == PROXY_W && p.ok && !p.since, "{p:?}");
         for width in 40..200 {
             let p = plan(width, 27, TARGET, true);
             assert!(
