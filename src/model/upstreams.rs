@@ -79,6 +79,17 @@ impl UpstreamRow {
     }
 }
 
+/// Where a target connects, without scheme or path: "127.0.0.1:35073", "[::1]:8443",
+/// "unix:/run/php.sock".
+pub fn address_text(url: &crate::config::Target) -> String {
+    match (url.host(), url.port(), url) {
+        (Some(h), Some(p), _) if h.contains(':') => format!("[{h}]:{p}"),
+        (Some(h), Some(p), _) => format!("{h}:{p}"),
+        (_, _, crate::config::Target::Unix { path }) => format!("unix:{}", path.display()),
+        _ => url.to_string(),
+    }
+}
+
 /// For each text, how many leading characters it shares with the most alike other one: a text
 /// shortened in the middle keeps what follows them. Sorted neighbours are the most alike, so
 /// this is one sort.
@@ -116,6 +127,8 @@ pub struct Upstreams {
     /// other row's: a name shortened in the middle keeps what follows (see `shared_prefixes`).
     pub name_shared: Vec<usize>,
     pub target_shared: Vec<usize>,
+    /// The same for each target's [`address_text`], what a column too narrow for the URL shows.
+    pub address_shared: Vec<usize>,
 }
 
 impl Upstreams {
@@ -144,11 +157,17 @@ impl Upstreams {
             .collect();
         let name_shared = shared_prefixes(rows.iter().map(|r| r.entry.upstream.name.as_str()));
         let target_shared = shared_prefixes(targets.iter().map(String::as_str));
+        let addresses: Vec<String> = rows
+            .iter()
+            .map(|r| address_text(&r.entry.upstream.url))
+            .collect();
+        let address_shared = shared_prefixes(addresses.iter().map(String::as_str));
         let mut view = Upstreams {
             longest_name,
             longest_target,
             name_shared,
             target_shared,
+            address_shared,
             order: (0..rows.len()).collect(),
             rows,
             unprobeable: catalog.unprobeable.clone(),

@@ -175,6 +175,15 @@ fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     if !spans.is_empty() {
         lines.push(Line::from(spans));
     }
+    if let Some(u) = &v.upstream {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "only the lines of upstream {}",
+                crate::sanitize::sanitize(&u.name)
+            ),
+            theme.accent,
+        )));
+    }
     let top = src.tally.top_upstreams(3);
     if !top.is_empty() {
         let list: Vec<String> = top

@@ -256,3 +256,5 @@ mod host_containers_tests;
 mod tests;
 #[cfg(test)]
 mod timeline_tests;
+#[cfg(test)]
+mod upstream_links_tests;

@@ -13,7 +13,7 @@ use super::format::fit;
 use super::status_style;
 use super::upstream_columns::{LATENCY_W, RESULT_W, middle, plan};
 use crate::app::App;
-use crate::model::upstreams::UpstreamRow;
+use crate::model::upstreams::{UpstreamRow, address_text};
 use crate::pane::PaneId;
 use crate::proxy_view::{self, ViewState};
 use crate::status::Status;
@@ -228,9 +228,16 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.text,
         ));
         if c.target > 0 {
-            let target = row.entry.upstream.url.to_string();
+            // A URL that does not fit gives up its scheme and path before any of its address.
+            let url = &row.entry.upstream.url;
+            let full = url.to_string();
+            let text = if full.chars().count() <= c.target {
+                full
+            } else {
+                middle(&address_text(url), c.target, shared(&v.address_shared))
+            };
             spans.push(Span::styled(
-                format!("{} ", middle(&target, c.target, shared(&v.target_shared))),
+                format!("{} ", middle(&text, c.target, 0)),
                 theme.dim,
             ));
         }
