@@ -145,3 +145,78 @@ fn l_filters_the_logs_by_the_upstream_120x40() {
     );
     insta::assert_snapshot!(term.backend());
 }
+
+/// shop.internal resolves to 10.0.0.5, and two upstreams are written with it; the error log
+/// names the resolved address, which nothing in the config says.
+fn shop() -> App {
+    use crate::dns::{Answer, DnsResult, DnsRound, Nameserver, Rcode, Source};
+    use std::time::{Duration, SystemTime};
+    let mut a = App::new(clock(), (120, 40));
+    let catalog = Catalog {
+        entries: vec![
+            at("shop", "http://shop.internal:8080/"),
+            at("shop-admin", "tcp://shop.internal:9000"),
+            at("inventory", "tcp://127.0.0.1:5432"),
+        ],
+        ..Catalog::default()
+    };
+    a.set_upstreams(Upstreams::new(&catalog));
+    a.model.dns = crate::model::dns::Dns::new(vec!["shop.internal".into()], &catalog);
+    a.update(Event::Dns(Box::new(DnsRound {
+        seq: 1,
+        finished_at: SystemTime::UNIX_EPOCH + Duration::from_secs(NOW as u64 - 10),
+        elapsed: Duration::from_millis(3),
+        nameservers: vec![Nameserver::System],
+        results: vec![DnsResult {
+            name: "shop.internal".into(),
+            nameserver: Nameserver::System,
+            answers: vec![Answer {
+                addr: "10.0.0.5".parse().expect("ip"),
+                ttl: Some(300),
+            }],
+            cname_chain: vec![],
+            rcode: Some(Rcode::NoError),
+            latency: Duration::from_millis(2),
+            error: None,
+            source: Source::Dns,
+        }],
+        problems: vec![],
+        family: vec![],
+    })));
+    a.model.logs = LogBook::new(
+        &[SourceSpec::file("/var/log/nginx/error.log", None)],
+        RingLimits::default(),
+    );
+    let mut line = refused(35073, 5);
+    line.text = line.text.replace("127.0.0.1:35073", "10.0.0.5:8080");
+    line.upstream = Some("http://10.0.0.5:8080".into());
+    a.update(Event::Log(Box::new(LogBatch {
+        source: 0,
+        skipped: Default::default(),
+        lines: vec![line],
+        status: SourceStatus::Following,
+        events: vec![],
+    })));
+    a
+}
+
+#[test]
+fn a_names_detail_lists_the_upstreams_that_use_it_120x40() {
+    let mut a = shop();
+    a.focus = PaneId::Dns;
+    a.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let term = render(&mut a, 120, 40);
+    let screen = term.backend().to_string();
+    assert!(
+        screen.contains("used by shop, shop-admin  (U shows them)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("failing upstreams: shop 10.0.0.5:8080 ×1"),
+        "an address it resolved to names it:\n{screen}"
+    );
+    insta::assert_snapshot!(term.backend());
+}

@@ -23,7 +23,10 @@ impl Known<'_> {
     /// Whether `logged` names this upstream; `has_ip` says whether an address is one it is known
     /// to have (probed, resolved or written), asked only once the port matches.
     pub fn is_named_by(&self, logged: &str, has_ip: impl Fn(IpAddr) -> bool) -> bool {
-        let bare = logged.split_once("://").map_or(logged, |(_, rest)| rest);
+        let (scheme, bare) = match logged.split_once("://") {
+            Some((_, rest)) => (true, rest),
+            None => (false, logged),
+        };
         if let Some(path) = bare.strip_prefix("unix:") {
             return self.socket == Some(path.trim_end_matches(':'));
         }
@@ -41,7 +44,9 @@ impl Known<'_> {
         }
         // nginx logs the request's path after the address: "http://10.0.0.5:8080/cart".
         let bare = bare.split('/').next().unwrap_or(bare);
-        if self.addr == Some(bare) || (self.group.is_some() && self.group == Some(bare)) {
+        // nginx names a group in a URL ("http://payments/"); HAProxy's "be/s1" names a server.
+        let group = scheme && self.group.is_some() && self.group == Some(bare);
+        if self.addr == Some(bare) || group {
             return true;
         }
         let Some((host, port)) = bare.rsplit_once(':') else {
@@ -128,6 +133,16 @@ mod tests {
         };
         assert!(server.is_named_by("be_app/s1", none));
         assert!(!server.is_named_by("be_app/s2", none));
+        let grouped = Known {
+            name: "s2",
+            group: Some("be_app"),
+            ..server
+        };
+        assert!(
+            !grouped.is_named_by("be_app/s1", none),
+            "HAProxy names the server, not the group"
+        );
+        assert!(grouped.is_named_by("be_app/s2", none));
     }
 
     #[test]
