@@ -150,6 +150,8 @@ impl App {
                     self.message = Some("no action has run yet: a opens the actions".into());
                 }
             }
+            Action::ShowUpstreamLogs => self.show_upstream_logs(),
+            Action::ShowNameUpstreams => self.show_name_upstreams(),
             Action::CloseDetail => {
                 self.upstream_detail = None;
                 self.dns_detail = None;
@@ -164,7 +166,8 @@ impl App {
             | Action::Cancel
             | Action::PressButton
             | Action::SwitchButton
-            | Action::CycleKind => {}
+            | Action::CycleKind
+            | Action::ShowEvidence => {}
         }
         self.clamp_scroll();
         if self.focus == PaneId::Upstreams && self.upstream_detail.is_some() {

@@ -2,6 +2,7 @@
 //! lines and their totals are the model's ([`LogBook`]).
 
 use crate::logs::{Cause, LogBatch, LogBook, LogLine};
+use crate::model::upstream_links::UpstreamLines;
 
 /// Severity of a line, from its own text (nginx `[error]`, Apache `[proxy:error]`) or, for an
 /// access line, its status.
@@ -81,6 +82,8 @@ pub struct LogView {
     pub cause: Option<Cause>,
     /// The search in effect, highlighted; `n`/`N` move between its matches.
     pub search: String,
+    /// Only the lines of this upstream (`L` in the Upstreams pane, the verdict's evidence).
+    pub upstream: Option<UpstreamLines>,
 }
 
 impl Default for LogView {
@@ -92,6 +95,7 @@ impl Default for LogView {
             level: None,
             cause: None,
             search: String::new(),
+            upstream: None,
         }
     }
 }
@@ -112,7 +116,18 @@ impl LogView {
             None => true,
             Some(min) => Level::of(line).is_some_and(|l| l >= min),
         };
-        level_ok && self.cause.is_none_or(|c| line.cause == Some(c))
+        level_ok
+            && self.cause.is_none_or(|c| line.cause == Some(c))
+            && self.upstream.as_ref().is_none_or(|u| {
+                line.upstream
+                    .as_deref()
+                    .is_some_and(|logged| u.names(logged))
+            })
+    }
+
+    /// Drops the upstream filter; whether there was one (Esc in the Logs pane).
+    pub fn clear_upstream(&mut self) -> bool {
+        self.upstream.take().is_some()
     }
 
     /// The current source's lines that pass the filters, oldest first.
@@ -128,7 +143,11 @@ impl LogView {
     /// length.
     pub fn visible_len(&self, book: &LogBook) -> usize {
         match book.sources.get(self.current) {
-            Some(src) if self.level.is_none() && self.cause.is_none() => src.lines().len(),
+            Some(src)
+                if self.level.is_none() && self.cause.is_none() && self.upstream.is_none() =>
+            {
+                src.lines().len()
+            }
             Some(src) => src.lines().iter().filter(|l| self.shows(l)).count(),
             None => 0,
         }

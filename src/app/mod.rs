@@ -10,6 +10,7 @@ pub mod actions;
 mod actions_input;
 #[cfg(test)]
 mod containers_tests;
+mod cross_links;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod host;

@@ -127,6 +127,12 @@ impl App {
                 self.open_actions();
                 return true;
             }
+            Some(Action::ShowEvidence) => {
+                if !self.show_evidence() {
+                    self.modal = Some(Modal::Checklist { scroll });
+                }
+                return true;
+            }
             _ => {
                 self.modal = Some(Modal::Checklist { scroll });
                 return false;

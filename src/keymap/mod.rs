@@ -44,6 +44,11 @@ pub enum Action {
     Checklist,
     Timeline,
     WriteReport,
+    // Cross-links between panes (issue 19).
+    /// `L`: the Logs pane, only the lines of the upstream under the cursor.
+    ShowUpstreamLogs,
+    /// `U`: the Upstreams pane, only the upstreams written with the DNS name under the cursor.
+    ShowNameUpstreams,
     // Popup keys from here on.
     /// Closes the popup.
     Close,
@@ -60,6 +65,8 @@ pub enum Action {
     SwitchButton,
     /// The timeline's filter: the next event kind (then all again).
     CycleKind,
+    /// Cross-links: the checklist's Enter, to the upstream the verdict names and its lines.
+    ShowEvidence,
 }
 
 /// Where a binding applies.

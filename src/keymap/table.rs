@@ -260,6 +260,29 @@ pub const BINDINGS: &[Binding] = &[
         help: "previous log source",
         scope: Scope::Pane(PaneId::Logs),
     },
+    // Cross-links: from an upstream to its lines, a DNS name to its upstreams, the verdict
+    // to its evidence.
+    Binding {
+        keys: &[key('L')],
+        action: Action::ShowUpstreamLogs,
+        footer: None,
+        help: "its log lines only, in the Logs pane",
+        scope: Scope::Pane(PaneId::Upstreams),
+    },
+    Binding {
+        keys: &[key('U')],
+        action: Action::ShowNameUpstreams,
+        footer: None,
+        help: "show the upstreams that use this name",
+        scope: Scope::Pane(PaneId::Dns),
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::ShowEvidence,
+        footer: Some("evidence"),
+        help: "the verdict's upstream and its log lines",
+        scope: Scope::Modal(ModalKind::Checklist),
+    },
     // The help popup.
     Binding {
         keys: &[code(KeyCode::Esc), key('?'), key('q')],

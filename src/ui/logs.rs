@@ -39,6 +39,12 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     if let Some(c) = v.cause {
         text.push_str(&format!(" · {}", c.name()));
     }
+    if let Some(u) = &v.upstream {
+        text.push_str(&format!(
+            " · upstream {}",
+            crate::sanitize::sanitize(&u.name)
+        ));
+    }
     if let Some(input) = app.search_input() {
         text.push_str(&format!(" · /{input}█"));
     } else if !v.search.is_empty() {
@@ -169,9 +175,21 @@ fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     if !spans.is_empty() {
         lines.push(Line::from(spans));
     }
+    if let Some(u) = &v.upstream {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "only the lines of upstream {}",
+                crate::sanitize::sanitize(&u.name)
+            ),
+            theme.accent,
+        )));
+    }
     let top = src.tally.top_upstreams(3);
     if !top.is_empty() {
-        let list: Vec<String> = top.iter().map(|(u, n)| format!("{u} ×{n}")).collect();
+        let list: Vec<String> = top
+            .iter()
+            .map(|(u, n)| format!("{} ×{n}", app.model.logged_upstream_label(u)))
+            .collect();
         lines.push(Line::from(vec![
             Span::styled("failing upstreams: ", theme.dim),
             Span::styled(list.join("  "), theme.warning),
@@ -303,7 +321,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut lines = head;
     if visible.is_empty() {
-        let why = if v.level.is_some() || v.cause.is_some() {
+        let why = if v.level.is_some() || v.cause.is_some() || v.upstream.is_some() {
             "no line passes the filters"
         } else {
             "no lines yet"

@@ -13,6 +13,7 @@ mod host_containers;
 pub mod layout;
 mod logs;
 mod timeline;
+mod upstream_columns;
 mod upstreams;
 mod wrap;
 
@@ -248,3 +249,5 @@ mod host_containers_tests;
 mod tests;
 #[cfg(test)]
 mod timeline_tests;
+#[cfg(test)]
+mod upstream_links_tests;
