@@ -653,3 +653,45 @@ fn the_faq_names_real_causes_and_verdicts() {
         );
     }
 }
+
+/// docs/usage.md and docs/reports.md: `check -o` replaces FILE with a 0644 file (a scraper
+/// reads it), `report -o` writes a new 0600 file and never overwrites one.
+#[test]
+fn output_files_have_the_modes_the_docs_give() {
+    let usage = read("docs/usage.md");
+    let reports = read("docs/reports.md");
+    assert!(usage.contains("(mode\n  0644") || usage.contains("0644, created exclusively"));
+    assert!(reports.contains("writes a new file with mode 0600"));
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "config.toml",
+        "[timeline]\nkernel = \"/dev/null\"\npackages = []\n[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout = \"100ms\"\n",
+    );
+    let config = config.display().to_string();
+    let prom = sandbox.path().join("gatewatch.prom");
+    let prom_arg = prom.display().to_string();
+    let args = [
+        "--config",
+        &config,
+        "check",
+        "--format",
+        "prometheus",
+        "-o",
+        &prom_arg,
+    ];
+    for _ in 0..2 {
+        let out = sandbox.run(&args);
+        assert!(matches!(out.status.code(), Some(0..=2)), "{out:?}");
+        assert_eq!(mode(&prom), 0o644, "replaced whole, readable by a scraper");
+    }
+    let report = sandbox.path().join("incident.md");
+    let report_arg = report.display().to_string();
+    let out = sandbox.run(&["--config", &config, "report", "-o", &report_arg]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&report), 0o600);
+    let again = sandbox.run(&["--config", &config, "report", "-o", &report_arg]);
+    assert!(
+        !again.status.success(),
+        "an existing report is never overwritten"
+    );
+}
