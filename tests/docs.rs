@@ -283,7 +283,7 @@ fn gatewatch_flags(text: &str) -> Vec<String> {
             if matches!(*w, "|" | "&&" | ">" | "#" | "--") {
                 break;
             }
-            if let Some(flag) = w.strip_prefix("--") {
+            if let Some(flag) = w.trim_start_matches(['[', '(']).strip_prefix("--") {
                 let name: String = flag
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')

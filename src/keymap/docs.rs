@@ -33,6 +33,8 @@ pub fn bindings_in(scope: Scope) -> impl Iterator<Item = &'static Binding> {
 pub fn key_name(k: &Key) -> String {
     match k.code {
         KeyCode::BackTab => "Shift-Tab".into(),
+        // htop's function keys: `F1`, not the `F(1)` a debug print gives.
+        KeyCode::F(n) if !k.ctrl => format!("F{n}"),
         _ if k.ctrl => format!("Ctrl-{}", k.label().trim_start_matches('^')),
         _ => k.label(),
     }
@@ -105,6 +107,7 @@ mod tests {
         assert_eq!(key_name(&super::super::ctrl('c')), "Ctrl-C");
         assert_eq!(key_name(&super::super::code(KeyCode::BackTab)), "Shift-Tab");
         assert_eq!(key_name(&super::super::key('/')), "/");
+        assert_eq!(key_name(&super::super::code(KeyCode::F(10))), "F10");
         assert_eq!(code_span("`"), "`` ` ``");
     }
 }
