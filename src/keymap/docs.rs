@@ -35,6 +35,9 @@ pub fn key_name(k: &Key) -> String {
         KeyCode::BackTab => "Shift-Tab".into(),
         // htop's function keys: `F1`, not the `F(1)` a debug print gives.
         KeyCode::F(n) if !k.ctrl => format!("F{n}"),
+        // Arrows alike: ↑ ↓ are the labels the help shows, so ← → too.
+        KeyCode::Left if !k.ctrl => "←".into(),
+        KeyCode::Right if !k.ctrl => "→".into(),
         _ if k.ctrl => format!("Ctrl-{}", k.label().trim_start_matches('^')),
         _ => k.label(),
     }
