@@ -17,7 +17,7 @@ mod target;
 
 use serde::Serialize;
 
-pub use audit::{AuditLog, AuditRecord, current_user};
+pub use audit::{AUDIT_FILE, AuditLog, AuditRecord, current_user};
 pub use containers::{
     CONTAINER_TIMEOUT, ContainerCommand, ContainerSpec, RESTART_GRACE, for_containers,
 };

@@ -613,11 +613,11 @@ fn the_rules_table_is_complete_and_documented() {
     assert_eq!(RULES.len(), 14);
     assert_eq!(RULES[0].cause, Cause::Firewall);
     assert_eq!(RULES[RULES.len() - 1].cause, Cause::NoCause);
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/verdicts.md");
     for rule in &RULES {
         assert!(
             readme.contains(&format!("`{}`", rule.cause.name())),
-            "README's verdict table lacks {}",
+            "docs/verdicts.md's verdict table lacks {}",
             rule.cause.name()
         );
     }

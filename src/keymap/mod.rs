@@ -124,6 +124,7 @@ pub struct Binding {
     pub scope: Scope,
 }
 
+pub mod docs;
 mod table;
 
 pub use table::BINDINGS;

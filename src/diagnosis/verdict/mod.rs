@@ -18,7 +18,7 @@ use crate::status::Status;
 use super::evidence::cause_total;
 use super::{Cause, Evidence, Inputs, NextStep, Span, Step, UpstreamInput, Verdict};
 
-/// One row of the table: what it blames and when it fires (the README lists these).
+/// One row of the table: what it blames and when it fires (docs/verdicts.md lists these).
 pub struct Rule {
     pub cause: Cause,
     pub when: &'static str,
