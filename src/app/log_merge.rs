@@ -162,7 +162,7 @@ mod tests {
 
     fn book(sources: Vec<Vec<LogLine>>) -> LogBook {
         let specs: Vec<SourceSpec> = (0..sources.len())
-            .map(|i| SourceSpec::file(&format!("/logs/{i}.log"), None))
+            .map(|i| SourceSpec::file(format!("/logs/{i}.log"), None))
             .collect();
         let mut book = LogBook::new(&specs, RingLimits::default());
         for (source, lines) in sources.into_iter().enumerate() {
