@@ -23,16 +23,21 @@ fn rows(detail: &LogDetail, width: usize, theme: &Theme) -> Vec<Line<'static>> {
     );
     rows.push(Line::default());
     let names = name_width();
-    let field = |name: &str, value: &str| {
-        Line::from(vec![
-            Span::styled(format!("{name:<names$}"), theme.dim),
-            Span::styled(value.to_string(), theme.accent),
-        ])
+    // A long value wraps under itself, its name alone on the left.
+    let mut field = |name: &str, value: &str| {
+        let value = Line::from(Span::styled(value.to_string(), theme.accent));
+        let room = width.saturating_sub(names).max(1);
+        for (i, row) in super::wrap::rows(&value, room).into_iter().enumerate() {
+            let label = if i == 0 { name } else { "" };
+            let mut spans = vec![Span::styled(format!("{label:<names$}"), theme.dim)];
+            spans.extend(row.spans);
+            rows.push(Line::from(spans));
+        }
     };
     for (name, value) in &detail.fields {
-        rows.extend(super::wrap::rows(&field(name, value), width));
+        field(name, value);
     }
-    rows.extend(super::wrap::rows(&field("file", &detail.source), width));
+    field("file", &detail.source);
     rows
 }
 

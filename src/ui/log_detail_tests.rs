@@ -108,8 +108,40 @@ fn screen(a: &mut App, w: u16, h: u16) -> String {
 fn the_pane_opens_on_the_log_with_the_most_502_class_lines() {
     let mut a = logs_app((120, 40));
     assert_eq!(a.logs.current, 1, "4 causes beat one 502");
-    let s = screen(&mut a, 120, 40);
+    let term = render(&mut a, 120, 40);
+    let s = term.backend().to_string();
     assert!(s.contains("[2/2] /var/log/nginx/error.log"), "{s}");
+    // The selected line, the newest, is marked; the others are not.
+    let buffer = term.backend().buffer();
+    let row_of = |needle: &str| {
+        s.lines()
+            .position(|r| r.contains(needle))
+            .and_then(|y| u16::try_from(y).ok())
+            .unwrap_or_else(|| panic!("{needle}:\n{s}"))
+    };
+    let reversed = |y: u16| {
+        buffer[(30, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(row_of("*7 connect()")), "the newest is selected");
+    assert!(!reversed(row_of("*5 connect()")));
+    press(&mut a, KeyCode::Char('k'));
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("paused"), "{s}");
+    let buffer = render(&mut a, 120, 40);
+    let buffer = buffer.backend().buffer();
+    let y = s
+        .lines()
+        .position(|r| r.contains("*5 connect()"))
+        .and_then(|y| u16::try_from(y).ok())
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(
+        buffer[(30, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED),
+        "k moved the selection up"
+    );
 }
 
 #[test]
