@@ -350,6 +350,56 @@ mod tests {
     }
 
     #[test]
+    fn y_copies_the_selected_line_where_the_terminal_takes_it_and_says_why_not_elsewhere() {
+        use crate::app::Event;
+        use crate::app::fixtures::{app, press};
+        use crate::logs::{LogBatch, LogBook, RingLimits, SourceSpec, SourceStatus};
+        use crossterm::event::KeyCode;
+        let mut a = app();
+        a.model.logs = LogBook::new(
+            &[SourceSpec::file("/logs/error.log", None)],
+            RingLimits::default(),
+        );
+        let lines = ["first line", "newest line"].map(followed).to_vec();
+        a.update(Event::Log(Box::new(LogBatch {
+            source: 0,
+            skipped: Default::default(),
+            lines,
+            status: SourceStatus::Following,
+            events: vec![],
+        })));
+        press(&mut a, KeyCode::Char('4'));
+        a.clipboard = Clipboard::Off("TERM=dumb is not known".into());
+        assert!(press(&mut a, KeyCode::Char('y')).is_empty());
+        assert_eq!(
+            a.message.as_deref(),
+            Some("not copied: TERM=dumb is not known")
+        );
+        a.clipboard = Clipboard::Osc52;
+        press(&mut a, KeyCode::Char('k'));
+        assert_eq!(
+            press(&mut a, KeyCode::Char('y')),
+            vec![Effect::Copy(b"\x1b]52;c;Zmlyc3QgbGluZQ==\x07".to_vec())],
+            "the selected line, one up from the newest"
+        );
+        assert_eq!(a.message.as_deref(), Some("copied the line (10 bytes)"));
+        // In the detail, y copies the line it shows.
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.modal_kind(), Some(crate::popup::ModalKind::LogDetail));
+        assert_eq!(
+            press(&mut a, KeyCode::Char('y')),
+            vec![Effect::Copy(osc52("first line").0)]
+        );
+        assert_eq!(a.modal_kind(), Some(crate::popup::ModalKind::LogDetail));
+        press(&mut a, KeyCode::Char('q'));
+        assert_eq!(
+            a.modal_kind(),
+            None,
+            "q closes the detail, it does not quit"
+        );
+    }
+
+    #[test]
     fn hostile_lines_give_safe_fields_and_no_panic() {
         let d = detail(
             "2027/01/15 08:00:01 [error] 12#12: *3 connect() failed (111: Connection refused), client: \
