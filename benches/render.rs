@@ -344,6 +344,7 @@ fn main() -> anyhow::Result<()> {
         ("upstreams zoomed", "2z"),
         ("dns zoomed", "3z"),
         ("logs zoomed", "4z"),
+        ("logs merged", "4zm"),
     ] {
         let mut app = app()?;
         for c in keys.chars() {

@@ -156,6 +156,17 @@ impl App {
                 self.upstream_detail = None;
                 self.dns_detail = None;
             }
+            Action::OpenLogDetail => self.open_log_detail(),
+            Action::ScrollLeft | Action::ScrollRight => {
+                self.logs
+                    .scroll_sideways(binding.action == Action::ScrollRight);
+            }
+            Action::CopyLine => effects.extend(self.copy_selected()),
+            Action::ToggleMerged => {
+                self.logs.toggle_merged();
+                self.scroll[PaneId::Logs.index()] = 0;
+                self.logs.follow = true;
+            }
             // Popup keys: no main scope binds them (a keymap test checks).
             Action::Close
             | Action::Accept

@@ -84,6 +84,13 @@ pub struct LogView {
     pub search: String,
     /// Only the lines of this upstream (`L` in the Upstreams pane, the verdict's evidence).
     pub upstream: Option<UpstreamLines>,
+    /// Every source's lines interleaved by time (`m`; see `log_merge`).
+    pub merged: bool,
+    /// The operator chose the source (or the merged view): it no longer follows the one with
+    /// the most bad-gateway lines.
+    pub picked: bool,
+    /// Columns unwrapped lines are scrolled sideways (←/→).
+    pub hscroll: usize,
 }
 
 impl Default for LogView {
@@ -96,6 +103,9 @@ impl Default for LogView {
             cause: None,
             search: String::new(),
             upstream: None,
+            merged: false,
+            picked: false,
+            hscroll: 0,
         }
     }
 }
@@ -104,7 +114,7 @@ impl LogView {
     /// How many of a batch's lines the current view shows (the caller keeps a paused view
     /// still by that much).
     pub fn shown_of(&self, batch: &LogBatch) -> usize {
-        if batch.source == self.current {
+        if self.merged || batch.source == self.current {
             batch.lines.iter().filter(|l| self.shows(l)).count()
         } else {
             0
@@ -132,6 +142,9 @@ impl LogView {
 
     /// The current source's lines that pass the filters, oldest first.
     pub fn visible<'b>(&self, book: &'b LogBook) -> Vec<&'b LogLine> {
+        if self.merged {
+            return self.tagged(book).into_iter().map(|(_, l)| l).collect();
+        }
         match book.sources.get(self.current) {
             Some(src) => src.lines().iter().filter(|l| self.shows(l)).collect(),
             None => Vec::new(),
@@ -142,6 +155,9 @@ impl LogView {
     /// batch of a flood asks (to keep the scroll inside the pane), and unfiltered it is the ring's
     /// length.
     pub fn visible_len(&self, book: &LogBook) -> usize {
+        if self.merged {
+            return self.merged_len(book);
+        }
         match book.sources.get(self.current) {
             Some(src)
                 if self.level.is_none() && self.cause.is_none() && self.upstream.is_none() =>
@@ -155,11 +171,18 @@ impl LogView {
 
     /// Causes seen in the current source, most frequent first: what `c` cycles through.
     pub fn causes_present(&self, book: &LogBook) -> Vec<Cause> {
-        let Some(src) = book.sources.get(self.current) else {
-            return vec![];
-        };
-        let mut causes: Vec<(Cause, u64)> =
-            src.tally.causes.iter().map(|(c, n)| (*c, *n)).collect();
+        let shown = book
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.merged || *i == self.current);
+        let mut counts = std::collections::BTreeMap::<Cause, u64>::new();
+        for (_, src) in shown {
+            for (c, n) in &src.tally.causes {
+                *counts.entry(*c).or_default() += n;
+            }
+        }
+        let mut causes: Vec<(Cause, u64)> = counts.into_iter().collect();
         causes.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), *c));
         causes.into_iter().map(|(c, _)| c).collect()
     }
@@ -193,6 +216,8 @@ impl LogView {
                 (self.current + n - 1) % n
             };
             self.cause = None;
+            self.merged = false;
+            self.picked = true;
         }
     }
 

@@ -8,6 +8,7 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 mod action_status_tests;
 pub mod actions;
 mod actions_input;
+pub mod clipboard;
 #[cfg(test)]
 mod containers_tests;
 mod cross_links;
@@ -17,6 +18,8 @@ pub mod host;
 mod input;
 #[cfg(test)]
 mod judged_tests;
+pub mod log_detail;
+mod log_merge;
 pub mod logs;
 pub mod modal;
 mod modal_input;
@@ -130,7 +133,7 @@ impl From<FirewallSummary> for Event {
 /// How the header shows the time; a tick that would not change it does not redraw.
 pub const CLOCK_FORMAT: &str = "%H:%M %Z";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     Quit,
     Suspend,
@@ -144,6 +147,8 @@ pub enum Effect {
     RunAction(Request),
     /// Write the incident report (`e`) to the state directory.
     WriteReport,
+    /// Send these bytes to the terminal: an OSC 52 copy (`y`, see `clipboard`).
+    Copy(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -177,6 +182,8 @@ pub struct App {
     pub mouse: bool,
     /// q was pressed while an action runs; a second q quits.
     pub quit_armed: bool,
+    /// Whether `y` copies through the terminal (decided once, from the environment).
+    pub clipboard: clipboard::Clipboard,
 }
 
 impl App {
@@ -201,6 +208,7 @@ impl App {
             message: None,
             mouse: false,
             quit_armed: false,
+            clipboard: clipboard::Clipboard::default(),
         }
     }
 
@@ -345,6 +353,7 @@ impl App {
                     return (false, ask);
                 }
                 let pane = PaneId::Logs.index();
+                self.logs.pick_busiest(&self.model.logs, self.scroll[pane]);
                 // A paused or scrolled-back view stays on the lines it shows.
                 if !self.logs.follow || self.scroll[pane] > 0 {
                     self.scroll[pane] = self.scroll[pane].saturating_add(shown);

@@ -38,6 +38,7 @@ impl App {
             Modal::Timeline { scroll, kind } => {
                 (self.on_timeline_key(scroll, kind, action), vec![])
             }
+            Modal::LogDetail { detail, scroll } => self.on_log_detail_key(detail, scroll, action),
         }
     }
 

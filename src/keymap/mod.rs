@@ -49,6 +49,13 @@ pub enum Action {
     ShowUpstreamLogs,
     /// `U`: the Upstreams pane, only the upstreams written with the DNS name under the cursor.
     ShowNameUpstreams,
+    // The log line detail, sideways scroll, copy and merged view (issue 19: logview).
+    OpenLogDetail,
+    ScrollLeft,
+    ScrollRight,
+    /// `y`: the selected log line to the clipboard (OSC 52); also in the line's detail.
+    CopyLine,
+    ToggleMerged,
     // Popup keys from here on.
     /// Closes the popup.
     Close,
@@ -147,6 +154,8 @@ impl Key {
             KeyCode::Esc => "Esc".into(),
             KeyCode::Up => "↑".into(),
             KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
             KeyCode::PageUp => "PgUp".into(),
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Home => "Home".into(),

@@ -283,6 +283,42 @@ pub const BINDINGS: &[Binding] = &[
         help: "the verdict's upstream and its log lines",
         scope: Scope::Modal(ModalKind::Checklist),
     },
+    // The Logs pane's line detail, sideways scroll, copy and merged view (issue 19: logview).
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::OpenLogDetail,
+        footer: Some("detail"),
+        help: "the selected line whole, with its fields",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[code(KeyCode::Left)],
+        action: Action::ScrollLeft,
+        footer: None,
+        help: "scroll unwrapped lines left",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[code(KeyCode::Right)],
+        action: Action::ScrollRight,
+        footer: None,
+        help: "scroll unwrapped lines right",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('y')],
+        action: Action::CopyLine,
+        footer: None,
+        help: "copy the selected line (OSC 52 terminals)",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('m')],
+        action: Action::ToggleMerged,
+        footer: None,
+        help: "all logs merged by time, or one source",
+        scope: Scope::Pane(PaneId::Logs),
+    },
     // The help popup.
     Binding {
         keys: &[code(KeyCode::Esc), key('?'), key('q')],
@@ -561,5 +597,38 @@ pub const BINDINGS: &[Binding] = &[
         footer: None,
         help: "jump to the newest line",
         scope: Scope::Modal(ModalKind::Output),
+    },
+    // A log line's detail (issue 19: logview).
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("scroll"),
+        help: "scroll the line down",
+        scope: Scope::Modal(ModalKind::LogDetail),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("scroll"),
+        help: "scroll the line up",
+        scope: Scope::Modal(ModalKind::LogDetail),
+    },
+    Binding {
+        keys: &[key('y')],
+        action: Action::CopyLine,
+        footer: Some("copy"),
+        help: "copy the whole line (OSC 52 terminals)",
+        scope: Scope::Modal(ModalKind::LogDetail),
+    },
+    Binding {
+        keys: &[
+            code(KeyCode::Esc),
+            quiet(key('q')),
+            quiet(code(KeyCode::Enter)),
+        ],
+        action: Action::Close,
+        footer: Some("close"),
+        help: "close the line's detail",
+        scope: Scope::Modal(ModalKind::LogDetail),
     },
 ];

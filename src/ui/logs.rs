@@ -25,14 +25,23 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     let Some(src) = app.model.logs.sources.get(v.current) else {
         return block;
     };
-    let mut text = format!(
-        " [{}/{}] {} · ",
-        v.current + 1,
-        app.model.logs.sources.len(),
-        src.label
-    );
+    let mut text = if v.merged {
+        super::log_merge::title(&app.model.logs)
+    } else {
+        format!(
+            " [{}/{}] {} · ",
+            v.current + 1,
+            app.model.logs.sources.len(),
+            src.label
+        )
+    };
     text.push_str(if v.follow { "following" } else { "paused" });
-    text.push_str(&format!(" · {} lines", src.total_lines()));
+    if !v.merged {
+        text.push_str(&format!(" · {} lines", src.total_lines()));
+    }
+    if v.hscroll > 0 && !v.wrap {
+        text.push_str(&format!(" · →{}", v.hscroll));
+    }
     if let Some(l) = v.level {
         text.push_str(&format!(" · {}+", l.name()));
     }
@@ -261,7 +270,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     head.truncate(usize::from(area.height) / 3);
     let body_height = usize::from(area.height).saturating_sub(head.len());
     let width = usize::from(area.width.max(1));
-    let visible = v.visible(&app.model.logs);
+    let visible = v.tagged(&app.model.logs);
+    let names = super::log_merge::short_names(&app.model.logs, v.merged);
+    let selected = app.focus == PaneId::Logs;
     let end = visible
         .len()
         .saturating_sub(app.scroll[PaneId::Logs.index()]);
@@ -272,8 +283,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     // Each line as the rows it is drawn in: wrapped here, by display width, so the rows counted
     // are the rows drawn.
-    let rows_of = |l: &LogLine| {
-        let line = render_line(l, search, theme);
+    let rows_of = |i: usize| {
+        let (source, l) = visible[i];
+        let mut line = render_line(l, search, theme);
+        if let Some(name) = names.get(source) {
+            line.spans
+                .insert(0, Span::styled(name.clone(), theme.accent));
+        }
+        // The selected line (Enter opens it, y copies it): the pane's bottom line.
+        if selected && i + 1 == end {
+            line = line.style(theme.selection);
+        }
         if v.wrap {
             super::wrap::rows(&line, width)
         } else {
@@ -285,7 +305,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut used = 0;
     let mut start = end;
     while start > 0 {
-        let rows = rows_of(visible[start - 1]);
+        let rows = rows_of(start - 1);
         if used + rows.len() > body_height {
             // The newest line alone is taller than the pane: its beginning, as much as fits. An
             // older line that does not fit whole fills the rows left with its end.
@@ -311,7 +331,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut newer: Vec<Vec<Line<'static>>> = Vec::new();
     let mut next = end;
     while next < visible.len() {
-        let rows = rows_of(visible[next]);
+        let rows = rows_of(next);
         if used + rows.len() > body_height {
             break;
         }
@@ -319,7 +339,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         newer.push(rows);
         next += 1;
     }
-    let mut lines = head;
+    let head_rows = u16::try_from(head.len()).unwrap_or(u16::MAX);
+    let mut lines = Vec::new();
     if visible.is_empty() {
         let why = if v.level.is_some() || v.cause.is_some() || v.upstream.is_some() {
             "no line passes the filters"
@@ -329,7 +350,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::from(Span::styled(why, theme.dim)));
     }
     lines.extend(older.into_iter().chain(newer).flatten());
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(head), area);
+    let body = Rect {
+        y: area.y + head_rows.min(area.height),
+        height: area.height.saturating_sub(head_rows),
+        ..area
+    };
+    // Unwrapped lines scroll sideways; the strip above them stays.
+    let sideways = if v.wrap {
+        0
+    } else {
+        u16::try_from(v.hscroll).unwrap_or(u16::MAX)
+    };
+    frame.render_widget(Paragraph::new(lines).scroll((0, sideways)), body);
 }
 
 #[cfg(test)]

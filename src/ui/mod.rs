@@ -11,6 +11,8 @@ mod help;
 mod host;
 mod host_containers;
 pub mod layout;
+mod log_detail;
+mod log_merge;
 mod logs;
 mod timeline;
 mod upstream_columns;
@@ -101,6 +103,9 @@ fn draw_modal(
             actions::draw_confirm(frame, area, app, *confirm, theme);
         }
         Modal::Output { scroll } => actions::draw_output(frame, area, app, *scroll, theme),
+        Modal::LogDetail { detail, scroll } => {
+            log_detail::draw(frame, area, detail, *scroll, theme)
+        }
     }
 }
 
@@ -245,6 +250,8 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 #[cfg(test)]
 mod host_containers_tests;
+#[cfg(test)]
+mod log_detail_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -145,7 +145,7 @@ fn help_lists_every_binding() {
     let term = render(&mut a, 120, 40);
     // The popups' keys make it longer than the screen: read it all by scrolling.
     let mut screen = term.backend().to_string();
-    for _ in 0..80 {
+    for _ in 0..140 {
         key(&mut a, KeyCode::Char('j'));
         screen.push_str(&render(&mut a, 120, 40).backend().to_string());
     }
