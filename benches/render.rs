@@ -355,6 +355,7 @@ fn main() -> anyhow::Result<()> {
         ("upstreams zoomed", "2z"),
         ("dns zoomed", "3z"),
         ("logs zoomed", "4z"),
+        ("logs merged", "4zm"),
         ("logs search", "4z/upstream\n"),
         ("logs filter+search", "4z&refused|timed\n/upstream\n"),
     ] {

@@ -162,6 +162,13 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         .by(deadline, "the service checks", &mut unfinished)
         .unwrap_or_default();
     let (logs, histories) = log_scan.by(deadline);
+    let logged = dns::unresolved_in(
+        logs.iter().map(|(_, s)| &s.tally),
+        logs::DEFAULT_WINDOW,
+        unix_seconds(SystemTime::now()),
+        &round.dns.names,
+    );
+    let dns_round = ask_logged(round.dns, dns_round, logged, deadline, &mut unfinished);
     let timeline = timeline.by(deadline, "the incident timeline", &mut unfinished);
     let proxy_views = views
         .and_then(|v| v.by(deadline, "the proxies' own views", &mut unfinished))
@@ -180,6 +187,54 @@ pub fn collect(round: &Round<'_>, timeout: Duration) -> Collected {
         timeline,
         unfinished,
     }
+}
+
+/// Names the proxy's log could not resolve and no one watches (a variable in `proxy_pass`):
+/// asked through every nameserver too, the proxy's own `resolver` among them, their rows added
+/// to the round's. After the log scan, within the same deadline.
+fn ask_logged(
+    settings: &DnsSettings,
+    dns: Option<DnsRound>,
+    names: Vec<String>,
+    deadline: Instant,
+    unfinished: &mut Vec<&'static str>,
+) -> Option<DnsRound> {
+    if names.is_empty() {
+        return dns;
+    }
+    let settings = DnsSettings {
+        names,
+        ports: Vec::new(),
+        ..settings.clone()
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("no async runtime for the names from the logs: {e}");
+            return dns;
+        }
+    };
+    let by = tokio::time::Instant::from_std(deadline);
+    let extra = rt.block_on(async {
+        tokio::time::timeout_at(by, DnsLookups::new(settings).round())
+            .await
+            .ok()
+    });
+    rt.shutdown_background();
+    let Some(extra) = extra else {
+        unfinished.push("the DNS lookups of the names in the logs");
+        return dns;
+    };
+    Some(match dns {
+        Some(mut round) => {
+            round.results.extend(extra.results);
+            round
+        }
+        None => extra,
+    })
 }
 
 /// A collector running on a thread of its own, so waiting for it can be given up on.

@@ -161,12 +161,9 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     out
 }
 
-/// The man page (roff), generated from these definitions.
+/// The man page (roff), generated from these definitions, the key table and the config keys.
 pub fn man_page() -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out);
-    out
+    crate::man::page(<Cli as clap::CommandFactory>::command())
 }
 
 #[cfg(test)]

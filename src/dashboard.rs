@@ -124,6 +124,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
         app.actions.read_only_why.clone_from(why);
     }
     app.message.clone_from(&opts.notice);
+    app.clipboard = crate::app::clipboard::decide(|name| std::env::var(name).ok());
     // Known before the first sample, so the header names the host from the first frame.
     app.hostname =
         crate::sanitize::sanitize(&sysinfo::System::host_name().unwrap_or_default()).into_owned();
@@ -209,6 +210,12 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                     }
                 }
                 Effect::RerunUpstream(i) => collectors.rerun_upstream(i),
+                Effect::Copy(bytes) => {
+                    if let Err(e) = tui::send(&mut term, &bytes) {
+                        app.message = Some(format!("not copied: {e}"));
+                        dirty = true;
+                    }
+                }
             }
         }
     }

@@ -21,9 +21,12 @@ pub fn state_dir() -> Option<PathBuf> {
     Some(state.join("gatewatch"))
 }
 
+/// The diagnostics log's name in the state directory.
+pub const LOG_FILE: &str = "gatewatch.log";
+
 /// `<state dir>/gatewatch.log`.
 pub fn default_path() -> Option<PathBuf> {
-    Some(state_dir()?.join("gatewatch.log"))
+    Some(state_dir()?.join(LOG_FILE))
 }
 
 /// Starts logging to `path` (or the default) in a [`PrivateDir`], never through a link. The level

@@ -24,6 +24,7 @@ pub mod host;
 pub mod keymap;
 pub mod local_api;
 pub mod logs;
+pub mod man;
 pub mod model;
 pub mod netns;
 pub mod open_files;

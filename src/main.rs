@@ -79,7 +79,16 @@ fn main() -> ExitCode {
     let theme = match theme::load(&theme_name, user_dir.as_deref(), depth) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("gatewatch: {e}");
+            // A theme the config file names is reported at its line there.
+            let at_line = cli
+                .theme
+                .is_none()
+                .then(|| loaded.error_at_theme(&e.to_string()))
+                .flatten();
+            match at_line {
+                Some(located) => eprintln!("gatewatch: {located}"),
+                None => eprintln!("gatewatch: {e}"),
+            }
             return ExitCode::from(CONFIG_ERROR);
         }
     };

@@ -12,10 +12,11 @@ pub enum ModalKind {
     Menu,
     Confirm,
     Output,
+    LogDetail,
 }
 
 impl ModalKind {
-    pub const ALL: [ModalKind; 8] = [
+    pub const ALL: [ModalKind; 9] = [
         ModalKind::Help,
         ModalKind::Filter,
         ModalKind::Search,
@@ -24,6 +25,7 @@ impl ModalKind {
         ModalKind::Menu,
         ModalKind::Confirm,
         ModalKind::Output,
+        ModalKind::LogDetail,
     ];
 
     /// The popup's name in the help.
@@ -37,6 +39,7 @@ impl ModalKind {
             ModalKind::Menu => "In the actions menu",
             ModalKind::Confirm => "In the confirm dialog",
             ModalKind::Output => "In the action output",
+            ModalKind::LogDetail => "In a log line's detail",
         }
     }
 }

@@ -167,6 +167,17 @@ pub fn terminal() -> io::Result<Term> {
     )
 }
 
+/// Sends `bytes` (an OSC 52 copy) to the terminal between frames, through the writer the frames
+/// use, so they can never land inside a frame's own sequences.
+pub fn send<W: Write>(
+    term: &mut Terminal<Quiet<CrosstermBackend<W>>>,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let out = &mut term.backend_mut().inner;
+    out.write_all(bytes)?;
+    Write::flush(out)
+}
+
 /// Adopts a new size: the next frame is drawn in full.
 pub fn resize(term: &mut Term, w: u16, h: u16) -> io::Result<()> {
     term.backend_mut().forget();
@@ -277,6 +288,21 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_copy_is_sent_whole_between_frames() {
+        let sent = Sent::default();
+        let viewport = Viewport::Fixed(Rect::new(0, 0, 20, 2));
+        let backend = Quiet::new(CrosstermBackend::new(sent.clone()));
+        let mut term =
+            Terminal::with_options(backend, TerminalOptions { viewport }).expect("terminal");
+        term.draw(|f| f.render_widget(Paragraph::new("x"), f.area()))
+            .expect("draw");
+        let before = sent.0.borrow().len();
+        let (bytes, _) = crate::app::clipboard::osc52("GET /");
+        send(&mut term, &bytes).expect("send");
+        assert_eq!(&sent.0.borrow()[before..], b"\x1b]52;c;R0VUIC8=\x07");
     }
 
     #[test]

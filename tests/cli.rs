@@ -27,7 +27,7 @@ fn an_unknown_key_names_file_line_column_and_key_and_exits_3_before_touching_the
         assert_eq!(
             stderr(&out),
             format!(
-                "gatewatch: {}:2:1: unknown field `refrsh`, expected one of `refresh`, `theme`, `upstream`, \
+                "gatewatch: {}:2:1: unknown field `refrsh`, expected one of `refresh`, `theme`, `discover`, `upstream`, \
                  `dns`, `log`, `service`, `gateway`, `proxy-api`, `timeline`\n  |\n2 | refrsh = \"2s\"\n  | ^^^^^^\n",
                 path.display()
             )
@@ -84,15 +84,21 @@ fn a_missing_explicit_config_is_an_error_but_no_config_at_all_is_fine() {
 #[test]
 fn the_user_config_is_found_in_xdg_config_home() {
     let sb = Sandbox::new();
-    sb.write(
+    let path = sb.write(
         "config/gatewatch/config.toml",
         "theme = \"no-such-theme\"\n",
     );
     let out = sb.run(&["check"]);
     assert_eq!(out.status.code(), Some(3));
+    // Named at its line in the file that was found.
     assert_eq!(
         stderr(&out),
-        "gatewatch: unknown theme \"no-such-theme\": available themes are default, high-contrast, light, monochrome\n"
+        format!(
+            "gatewatch: {}:1:9: unknown theme \"no-such-theme\": available themes are default, \
+             high-contrast, light, monochrome\n  |\n1 | theme = \"no-such-theme\"\n  |         \
+             ^^^^^^^^^^^^^^^\n",
+            path.display()
+        )
     );
 }
 

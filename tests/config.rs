@@ -107,6 +107,7 @@ fn full_example_sets_every_key() {
     let expected = Config {
         refresh: secs(1),
         theme: "light".into(),
+        discover: true,
         upstreams: vec![
             Upstream {
                 timeout: ms(1500),
@@ -198,7 +199,7 @@ fn full_example_sets_every_key() {
         proxy_apis: vec![ProxyApi {
             kind: ApiKind::EnvoyAdmin,
             at: "tcp://127.0.0.1:9901".parse().expect("target"),
-            line: 79,
+            line: 80,
         }],
         timeline: config::Timeline {
             span: secs(2 * 3600),
@@ -246,7 +247,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("theme = \"default\"\n\nrefrsh = \"2s\"\n"),
         "/etc/gatewatch/config.toml:3:1: unknown field `refrsh`, expected one of `refresh`, \
-         `theme`, `upstream`, `dns`, `log`, `service`, `gateway`, `proxy-api`, `timeline`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
+         `theme`, `discover`, `upstream`, `dns`, `log`, `service`, `gateway`, `proxy-api`, `timeline`\n  |\n3 | refrsh = \"2s\"\n  | ^^^^^^"
     );
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Config cases are directories `tests/corpus/configs/<proxy>-<case>/` holding the proxy's main
 //! file and an `expect` file; log cases are `tests/corpus/logs/*.txt` files of
-//! `EXPECT<TAB>RAW LINE`. README.md ("Adding a corpus case") describes both formats.
+//! `EXPECT<TAB>RAW LINE`. docs/testing.md ("Adding a corpus case") describes both formats.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 

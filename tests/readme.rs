@@ -1,15 +1,17 @@
-//! README is documentation people act on during an incident: keep it true to the code.
+//! README and docs/ are documentation people act on during an incident: keep them true to the code.
 
 use gatewatch::keymap::BINDINGS;
 
 const README: &str = include_str!("../README.md");
+const CONFIGURATION: &str = include_str!("../docs/configuration.md");
+const KEYS: &str = include_str!("../docs/keys.md");
 
 #[test]
 fn the_complete_example_is_the_tested_fixture() {
     let fixture = include_str!("fixtures/full-config.toml");
     assert!(
-        README.contains(fixture.trim_end()),
-        "README's example differs from tests/fixtures/full-config.toml"
+        CONFIGURATION.contains(fixture.trim_end()),
+        "docs/configuration.md's example differs from tests/fixtures/full-config.toml"
     );
     gatewatch::config::parse(fixture, std::path::Path::new("full-config.toml"))
         .expect("the example is valid");
@@ -19,11 +21,15 @@ fn the_complete_example_is_the_tested_fixture() {
 fn every_key_binding_is_documented() {
     for b in BINDINGS {
         assert!(
-            README.contains(b.help),
-            "README does not describe {:?}",
+            KEYS.contains(b.help),
+            "docs/keys.md does not describe {:?}",
             b.help
         );
     }
+    assert!(
+        README.contains("docs/keys.md"),
+        "README links the full key list"
+    );
 }
 
 #[test]
@@ -38,38 +44,20 @@ fn ci_runs_the_test_command_readme_gives() {
 
 #[test]
 fn every_config_key_is_documented() {
-    let keys = [
-        "refresh",
-        "theme",
-        "name",
-        "url",
-        "timeout",
-        "interval",
-        "expect",
-        "method",
-        "host",
-        "tls-verify",
-        "slow",
-        "names",
-        "nameservers",
-        "hosts-file",
-        "resolv-conf",
-        "path",
-        "command",
-        "kind",
-        "status",
-        "test",
-        "reload",
-        "restart",
-        "sudo",
-        "span",
-        "kernel",
-        "packages",
-    ];
-    for key in keys {
+    for key in gatewatch::config::KEYS {
         assert!(
-            README.contains(&format!("`{key}`")),
-            "README does not document `{key}`"
+            CONFIGURATION.contains(&format!("`{}`", key.key)),
+            "docs/configuration.md does not document `{}`",
+            key.key
         );
     }
+}
+
+#[test]
+fn readme_stays_a_quick_read() {
+    assert!(
+        README.len() < 16 * 1024,
+        "README is {} bytes: move reference material to docs/",
+        README.len()
+    );
 }

@@ -178,7 +178,7 @@ fn the_dashboard_shows_the_failing_upstream_first_and_its_detail_on_enter() {
     assert!(detail.contains("ADDRESS"), "{detail}");
     assert!(detail.contains(&format!("127.0.0.1:{dead}")), "{detail}");
     t.keys(&["Escape"]);
-    t.wait_until("the table to come back", |t| t.screen().contains("HISTORY"));
+    t.wait_until("the table to come back", |t| t.screen().contains("RESULT"));
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(), 0);
 }

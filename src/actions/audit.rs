@@ -76,6 +76,9 @@ pub struct AuditLog {
     path: PathBuf,
 }
 
+/// The audit trail's name in the state directory.
+pub const AUDIT_FILE: &str = "actions.log";
+
 impl AuditLog {
     pub fn new(path: PathBuf) -> Self {
         AuditLog { path }
@@ -83,7 +86,7 @@ impl AuditLog {
 
     /// `<state dir>/actions.log`.
     pub fn default_path() -> Option<PathBuf> {
-        Some(crate::diagnostics::state_dir()?.join("actions.log"))
+        Some(crate::diagnostics::state_dir()?.join(AUDIT_FILE))
     }
 
     pub fn path(&self) -> &Path {

@@ -11,12 +11,13 @@ mod containers;
 mod exec;
 mod runner;
 mod services;
+mod settle;
 mod status;
 mod target;
 
 use serde::Serialize;
 
-pub use audit::{AuditLog, AuditRecord, current_user};
+pub use audit::{AUDIT_FILE, AuditLog, AuditRecord, current_user};
 pub use containers::{
     CONTAINER_TIMEOUT, ContainerCommand, ContainerSpec, RESTART_GRACE, for_containers,
 };

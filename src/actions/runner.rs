@@ -7,6 +7,7 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
 use super::containers::{self, ContainerCommand};
+use super::settle;
 use super::status::ServiceStatus;
 use super::{AuditLog, AuditRecord, ContainerSpec, Exit, Target, Verb, exec};
 use crate::config::Argv;
@@ -106,13 +107,24 @@ impl ActionRunner {
         let (tx, rx) = mpsc::sync_channel::<Request>(1);
         let worker = Worker::spawn("gatewatch-actions", "actions runner", move |stop| {
             let mut deliver = |event| outbox.blocking_send(event).is_ok();
-            while let Ok(request) = rx.recv() {
+            // A request that arrived while a service's status was being followed.
+            let mut waiting = None;
+            while let Some(request) = waiting.take().or_else(|| rx.recv().ok()) {
                 if stop.load(Ordering::Acquire) {
                     return;
                 }
                 let result = perform(&services, &options, request, &stop, &mut deliver);
+                let follow = settle::to_follow(&services, request, &result);
                 if !deliver(ActionEvent::Finished(Box::new(result))) {
                     return;
+                }
+                let Some((index, spec)) = follow else {
+                    continue;
+                };
+                match settle::follow(index, spec, &rx, &stop, &mut deliver) {
+                    settle::Settled::Done => {}
+                    settle::Settled::Interrupted(next) => waiting = Some(next),
+                    settle::Settled::Stop => return,
                 }
             }
         })?;

@@ -158,9 +158,22 @@ impl App {
                     self.message = Some("no action has run yet: a opens the actions".into());
                 }
             }
+            Action::ShowUpstreamLogs => self.show_upstream_logs(),
+            Action::ShowNameUpstreams => self.show_name_upstreams(),
             Action::CloseDetail => {
                 self.upstream_detail = None;
                 self.dns_detail = None;
+            }
+            Action::OpenLogDetail => self.open_log_detail(),
+            Action::ScrollLeft | Action::ScrollRight => {
+                self.logs
+                    .scroll_sideways(binding.action == Action::ScrollRight);
+            }
+            Action::CopyLine => effects.extend(self.copy_selected()),
+            Action::ToggleMerged => {
+                self.logs.toggle_merged();
+                self.scroll[PaneId::Logs.index()] = 0;
+                self.logs.follow = true;
             }
             // Popup keys: no main scope binds them (a keymap test checks).
             Action::Close
@@ -172,7 +185,8 @@ impl App {
             | Action::Cancel
             | Action::PressButton
             | Action::SwitchButton
-            | Action::CycleKind => {}
+            | Action::CycleKind
+            | Action::ShowEvidence => {}
         }
         self.clamp_scroll();
         if self.focus == PaneId::Upstreams && self.upstream_detail.is_some() {

@@ -12,6 +12,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::logs::{Level, LogView};
 use crate::logs::{Cause, LogBook, LogLine, SourceLog, TimeParser, classify};
+use crate::model::upstream_links::UpstreamLines;
 
 /// Longest pattern a prompt takes: a pasted megabyte must not become a megabyte regex.
 pub const PATTERN_MAX: usize = 128;
@@ -179,11 +180,12 @@ impl Finder {
 }
 
 /// What the cached answer depends on besides the ring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Key {
     source: usize,
     level: Option<Level>,
     cause: Option<Cause>,
+    upstream: Option<UpstreamLines>,
     generation: u64,
 }
 
@@ -253,6 +255,7 @@ impl LogView {
             source: self.current,
             level: self.level,
             cause: self.cause,
+            upstream: self.upstream.clone(),
             generation: self.find.generation,
         }
     }
@@ -270,8 +273,12 @@ impl LogView {
         f(cache)
     }
 
-    /// The current source's lines that pass the level, cause and filters, oldest first.
+    /// The current source's lines that pass the level, cause and filters, oldest first; in
+    /// the merged view every source's by time (not cached: it interleaves the rings).
     pub fn visible<'b>(&self, book: &'b LogBook) -> Vec<&'b LogLine> {
+        if self.merged {
+            return self.tagged(book).into_iter().map(|(_, l)| l).collect();
+        }
         let Some(src) = book.sources.get(self.current) else {
             return Vec::new();
         };
@@ -282,9 +289,15 @@ impl LogView {
     /// How many lines [`visible`](Self::visible) gives: every batch of a flood asks (to keep
     /// the scroll inside the pane), and unfiltered it is the ring's length.
     pub fn visible_len(&self, book: &LogBook) -> usize {
+        if self.merged {
+            return self.merged_len(book);
+        }
         match book.sources.get(self.current) {
             Some(src)
-                if self.level.is_none() && self.cause.is_none() && !self.find.has_filters() =>
+                if self.level.is_none()
+                    && self.cause.is_none()
+                    && self.upstream.is_none()
+                    && !self.find.has_filters() =>
             {
                 src.lines().len()
             }
@@ -295,6 +308,9 @@ impl LogView {
 
     /// Indices into [`visible`](Self::visible) of the lines the search matches.
     pub fn matches(&self, book: &LogBook) -> Vec<usize> {
+        if self.merged {
+            return self.merged_matches(book);
+        }
         match book.sources.get(self.current) {
             Some(src) if self.find.search().is_some() => self.cached(src, |c| c.matches.clone()),
             _ => Vec::new(),
@@ -305,16 +321,33 @@ impl LogView {
     /// match (the newest at or above the bottom line; 0 when none is) and how many there are.
     /// `None` without a search.
     pub fn counter(&self, book: &LogBook, bottom: usize) -> Option<Counter> {
-        let src = book.sources.get(self.current)?;
         self.find.search()?;
-        Some(self.cached(src, |c| {
-            let at = c.matches.partition_point(|&m| m <= bottom);
+        let count = |matches: &[usize]| {
+            let at = matches.partition_point(|&m| m <= bottom);
             Counter {
                 current: at,
-                total: c.matches.len(),
-                line: at.checked_sub(1).map(|i| c.matches[i]),
+                total: matches.len(),
+                line: at.checked_sub(1).map(|i| matches[i]),
             }
-        }))
+        };
+        if self.merged {
+            return Some(count(&self.merged_matches(book)));
+        }
+        let src = book.sources.get(self.current)?;
+        Some(self.cached(src, |c| count(&c.matches)))
+    }
+
+    /// The search's matches in the merged view, worked out each time it is asked.
+    fn merged_matches(&self, book: &LogBook) -> Vec<usize> {
+        let Some(search) = self.find.search() else {
+            return Vec::new();
+        };
+        self.tagged(book)
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, l))| search.is_match(&l.text))
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 

@@ -253,10 +253,16 @@ impl App {
         }
     }
 
-    /// Esc in the Logs pane: the search goes first, then the filters, newest first.
+    /// Esc in the Logs pane: the search goes first, then the filters, newest first, then the
+    /// upstream filter a cross-link set.
     pub(super) fn clear_log_find(&mut self) {
+        let upstream = self.logs.upstream.as_ref().map(|u| u.name.clone());
         self.message = Some(match self.logs.find.clear_one() {
             Some(what) => format!("cleared the {what}"),
+            None if self.logs.clear_upstream() => format!(
+                "cleared the upstream filter {}",
+                crate::sanitize::sanitize(&upstream.unwrap_or_default())
+            ),
             None => "no search or filter to clear".into(),
         });
         self.clamp(PaneId::Logs);

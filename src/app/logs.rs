@@ -3,6 +3,7 @@
 
 use super::log_search::Finder;
 use crate::logs::{Cause, LogBatch, LogBook, LogLine};
+use crate::model::upstream_links::UpstreamLines;
 
 /// Severity of a line, from its own text (nginx `[error]`, Apache `[proxy:error]`) or, for an
 /// access line, its status.
@@ -84,6 +85,15 @@ pub struct LogView {
     pub find: Finder,
     /// Lines shown that arrived while paused: the "N new lines" marker.
     pub unseen: usize,
+    /// Only the lines of this upstream (`L` in the Upstreams pane, the verdict's evidence).
+    pub upstream: Option<UpstreamLines>,
+    /// Every source's lines interleaved by time (`m`; see `log_merge`).
+    pub merged: bool,
+    /// The operator chose the source (or the merged view): it no longer follows the one with
+    /// the most bad-gateway lines.
+    pub picked: bool,
+    /// Columns unwrapped lines are scrolled sideways (←/→).
+    pub hscroll: usize,
 }
 
 impl Default for LogView {
@@ -96,6 +106,10 @@ impl Default for LogView {
             cause: None,
             find: Finder::default(),
             unseen: 0,
+            upstream: None,
+            merged: false,
+            picked: false,
+            hscroll: 0,
         }
     }
 }
@@ -104,7 +118,7 @@ impl LogView {
     /// How many of a batch's lines the current view shows (the caller keeps a paused view
     /// still by that much).
     pub fn shown_of(&self, batch: &LogBatch) -> usize {
-        if batch.source == self.current {
+        if self.merged || batch.source == self.current {
             batch.lines.iter().filter(|l| self.shows(l)).count()
         } else {
             0
@@ -116,16 +130,35 @@ impl LogView {
             None => true,
             Some(min) => Level::of(line).is_some_and(|l| l >= min),
         };
-        level_ok && self.cause.is_none_or(|c| line.cause == Some(c)) && self.find.keeps(&line.text)
+        level_ok
+            && self.cause.is_none_or(|c| line.cause == Some(c))
+            && self.upstream.as_ref().is_none_or(|u| {
+                line.upstream
+                    .as_deref()
+                    .is_some_and(|logged| u.names(logged))
+            })
+            && self.find.keeps(&line.text)
+    }
+
+    /// Drops the upstream filter; whether there was one (Esc in the Logs pane).
+    pub fn clear_upstream(&mut self) -> bool {
+        self.upstream.take().is_some()
     }
 
     /// Causes seen in the current source, most frequent first: what `c` cycles through.
     pub fn causes_present(&self, book: &LogBook) -> Vec<Cause> {
-        let Some(src) = book.sources.get(self.current) else {
-            return vec![];
-        };
-        let mut causes: Vec<(Cause, u64)> =
-            src.tally.causes.iter().map(|(c, n)| (*c, *n)).collect();
+        let shown = book
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.merged || *i == self.current);
+        let mut counts = std::collections::BTreeMap::<Cause, u64>::new();
+        for (_, src) in shown {
+            for (c, n) in &src.tally.causes {
+                *counts.entry(*c).or_default() += n;
+            }
+        }
+        let mut causes: Vec<(Cause, u64)> = counts.into_iter().collect();
         causes.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), *c));
         causes.into_iter().map(|(c, _)| c).collect()
     }
@@ -159,6 +192,8 @@ impl LogView {
                 (self.current + n - 1) % n
             };
             self.cause = None;
+            self.merged = false;
+            self.picked = true;
         }
     }
 }

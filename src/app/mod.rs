@@ -4,16 +4,22 @@
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
+#[cfg(test)]
+mod action_status_tests;
 pub mod actions;
 mod actions_input;
+pub mod clipboard;
 #[cfg(test)]
 mod containers_tests;
+mod cross_links;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod host;
 mod input;
 #[cfg(test)]
 mod judged_tests;
+pub mod log_detail;
+mod log_merge;
 pub mod log_search;
 pub mod log_search_input;
 pub mod logs;
@@ -129,7 +135,7 @@ impl From<FirewallSummary> for Event {
 /// How the header shows the time; a tick that would not change it does not redraw.
 pub const CLOCK_FORMAT: &str = "%H:%M %Z";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     Quit,
     Suspend,
@@ -143,6 +149,8 @@ pub enum Effect {
     RunAction(Request),
     /// Write the incident report (`e`) to the state directory.
     WriteReport,
+    /// Send these bytes to the terminal: an OSC 52 copy (`y`, see `clipboard`).
+    Copy(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -176,6 +184,8 @@ pub struct App {
     pub mouse: bool,
     /// q was pressed while an action runs; a second q quits.
     pub quit_armed: bool,
+    /// Whether `y` copies through the terminal (decided once, from the environment).
+    pub clipboard: clipboard::Clipboard,
 }
 
 impl App {
@@ -200,6 +210,7 @@ impl App {
             message: None,
             mouse: false,
             quit_armed: false,
+            clipboard: clipboard::Clipboard::default(),
         }
     }
 
@@ -348,6 +359,7 @@ impl App {
                     return (false, ask);
                 }
                 let pane = PaneId::Logs.index();
+                self.logs.pick_busiest(&self.model.logs, self.scroll[pane]);
                 // A paused or scrolled-back view stays on the lines it shows.
                 if !self.logs.follow || self.scroll[pane] > 0 {
                     self.scroll[pane] = self.scroll[pane].saturating_add(shown);

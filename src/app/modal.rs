@@ -31,6 +31,11 @@ pub enum Modal {
     Confirm(Confirm),
     /// The action output view, this many lines up from the newest.
     Output { scroll: usize },
+    /// A log line's detail (Enter in the Logs pane), scrolled down this many rows.
+    LogDetail {
+        detail: Box<super::log_detail::LogDetail>,
+        scroll: u16,
+    },
 }
 
 impl Modal {
@@ -44,6 +49,7 @@ impl Modal {
             Modal::Menu { .. } => ModalKind::Menu,
             Modal::Confirm(_) => ModalKind::Confirm,
             Modal::Output { .. } => ModalKind::Output,
+            Modal::LogDetail { .. } => ModalKind::LogDetail,
         }
     }
 }

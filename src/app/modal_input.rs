@@ -38,6 +38,7 @@ impl App {
             Modal::Timeline { scroll, kind } => {
                 (self.on_timeline_key(scroll, kind, action), vec![])
             }
+            Modal::LogDetail { detail, scroll } => self.on_log_detail_key(detail, scroll, action),
         }
     }
 
@@ -96,6 +97,12 @@ impl App {
             Some(Action::ScrollUp) => scroll.saturating_sub(1),
             Some(Action::OpenActions) => {
                 self.open_actions();
+                return true;
+            }
+            Some(Action::ShowEvidence) => {
+                if !self.show_evidence() {
+                    self.modal = Some(Modal::Checklist { scroll });
+                }
                 return true;
             }
             _ => {

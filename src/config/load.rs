@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Config, ConfigError, parse};
+use super::{Config, ConfigError, SourceError, parse};
 use crate::regular_file::read_regular_with_metadata;
 
 /// A config and where it came from, so the UI can say which file is in effect.
@@ -15,6 +15,27 @@ pub struct Loaded {
     pub source: Option<PathBuf>,
     /// Why the file's commands were dropped: someone but root and us can change it.
     pub untrusted: Option<String>,
+    /// The file's text, so a later error about one of its values (a theme that does not exist)
+    /// can point at its line.
+    pub text: Option<String>,
+}
+
+/// The system-wide config directory, searched after the user's.
+pub const SYSTEM_CONFIG_DIR: &str = "/etc/gatewatch";
+/// The config file's name in each directory searched.
+pub const CONFIG_FILE: &str = "config.toml";
+
+impl Loaded {
+    /// `message` about the file's `theme` value, at its line, when the file names a theme.
+    pub fn error_at_theme(&self, message: &str) -> Option<SourceError> {
+        #[derive(serde::Deserialize)]
+        struct ThemeOnly {
+            theme: Option<toml::Spanned<String>>,
+        }
+        let (path, text) = (self.source.as_ref()?, self.text.as_ref()?);
+        let theme = toml::from_str::<ThemeOnly>(text).ok()?.theme?;
+        Some(SourceError::new(path, text, Some(theme.span()), message))
+    }
 }
 
 /// Loads the config using the process environment and `/etc/gatewatch`.
@@ -22,7 +43,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
     load_with(
         explicit,
         &|name| std::env::var_os(name),
-        Path::new("/etc/gatewatch"),
+        Path::new(SYSTEM_CONFIG_DIR),
     )
 }
 
@@ -45,7 +66,7 @@ pub fn load_with(
     let candidates = config_dir(env)
         .into_iter()
         .chain([etc_dir.to_path_buf()])
-        .map(|dir| dir.join("config.toml"));
+        .map(|dir| dir.join(CONFIG_FILE));
     for path in candidates {
         let text = read_optional(&path).map_err(|error| ConfigError::Read {
             path: path.clone(),
@@ -59,6 +80,7 @@ pub fn load_with(
         config: Config::default(),
         source: None,
         untrusted: None,
+        text: None,
     })
 }
 
@@ -103,5 +125,6 @@ fn from_file(path: &Path, text: &str, meta: &std::fs::Metadata) -> Result<Loaded
         },
         source: Some(path.to_path_buf()),
         untrusted,
+        text: Some(text.to_owned()),
     })
 }

@@ -5,6 +5,7 @@
 //! structs, which keep the position of every value; then each value is validated with a message
 //! that names it, so every error can point at the offending line.
 
+mod keys;
 mod load;
 mod raw;
 mod target;
@@ -16,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use crate::source_error::SourceError;
+pub use keys::{ConfigKey, KEYS, markdown_table};
 pub(crate) use load::read_optional;
-pub use load::{Loaded, config_dir, load, load_with};
+pub use load::{CONFIG_FILE, Loaded, SYSTEM_CONFIG_DIR, config_dir, load, load_with};
 pub use target::Target;
 pub use values::{Argv, HttpMethod, InvalidValue, LogKind, Nameserver, StatusRange};
 
@@ -30,6 +32,9 @@ pub struct Config {
     pub refresh: Duration,
     /// Theme name: built-in or a file in `<config dir>/themes/`.
     pub theme: String,
+    /// Whether proxy configs are searched for in their usual places and proxies in containers
+    /// looked for; `false` watches only what the file (and the `--*-conf` options) name.
+    pub discover: bool,
     pub upstreams: Vec<Upstream>,
     pub dns: Dns,
     pub logs: Vec<LogSource>,
@@ -90,6 +95,7 @@ impl Default for Config {
         Config {
             refresh: Duration::from_secs(2),
             theme: "default".into(),
+            discover: true,
             upstreams: Vec::new(),
             dns: Dns::default(),
             logs: Vec::new(),

@@ -23,6 +23,7 @@ type Item = Spanned<Value>;
 pub(super) struct RawConfig {
     refresh: Option<Item>,
     theme: Option<Spanned<String>>,
+    discover: Option<bool>,
     #[serde(default)]
     upstream: Vec<RawUpstream>,
     dns: Option<RawDns>,
@@ -169,6 +170,7 @@ impl RawConfig {
         Ok(Config {
             refresh: duration(self.refresh.as_ref(), "refresh", REFRESH, defaults.refresh)?,
             theme,
+            discover: self.discover.unwrap_or(defaults.discover),
             upstreams: upstreams
                 .into_iter()
                 .map(|(upstream, _)| upstream)
@@ -634,4 +636,21 @@ fn suggestion(line: &str) -> String {
         return String::new();
     }
     format!(": write [{}]", words.join(", "))
+}
+
+/// The keys serde accepts, table by table, as the file writes the tables: what
+/// `keys::KEYS` is checked against.
+#[cfg(test)]
+pub(super) fn fields() -> Vec<(&'static str, &'static [&'static str])> {
+    use super::keys::fields_of;
+    vec![
+        ("", fields_of::<RawConfig>()),
+        ("[[upstream]]", fields_of::<RawUpstream>()),
+        ("[dns]", fields_of::<RawDns>()),
+        ("[[log]]", fields_of::<RawLog>()),
+        ("[[service]]", fields_of::<RawService>()),
+        ("[gateway]", fields_of::<RawGateway>()),
+        ("[[proxy-api]]", fields_of::<RawProxyApi>()),
+        ("[timeline]", fields_of::<RawTimeline>()),
+    ]
 }

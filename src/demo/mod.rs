@@ -342,7 +342,9 @@ fn config_text(
 ) -> String {
     let mut t = String::from(
         "# Written by `gatewatch demo` for the scene it runs; removed when the demo ends.\n\
-         refresh = \"2s\"\n",
+         refresh = \"2s\"\n\
+         # The scene only: `check` with this file reads no proxy config of the host's.\n\
+         discover = false\n",
     );
     for (part, addr) in upstreams {
         t.push_str(&format!(
@@ -408,6 +410,10 @@ mod tests {
                 .nameservers
                 .contains(&crate::config::Nameserver::System),
             "the demo never asks the machine's resolvers"
+        );
+        assert!(
+            !c.discover,
+            "`check` on the scene's config must not read the host's proxy configs"
         );
         assert_eq!(c.logs.len(), 2);
         let matched: Vec<PathBuf> = glob::glob(c.logs[0].path.as_deref().expect("path"))

@@ -248,38 +248,15 @@ impl UpstreamInput {
     /// Whether a log's upstream field (`http://10.0.0.5:8080`, `10.0.0.5:8080`,
     /// `unix:/run/php/php-fpm.sock`, HAProxy's `backend/server`) is this upstream.
     pub fn is_named_by(&self, logged: &str) -> bool {
-        let bare = logged.split_once("://").map_or(logged, |(_, rest)| rest);
-        if let Some(path) = bare.strip_prefix("unix:") {
-            return self.socket.as_deref() == Some(path.trim_end_matches(':'));
-        }
-        if bare == self.name || bare.rsplit('/').next() == Some(self.name.as_str()) {
-            return true;
-        }
-        // A server probed at its hop is named "be/s1 via socks4 127.0.0.1:1080"; HAProxy logs
-        // it as "be/s1".
-        if self
-            .name
-            .split_once(" via ")
-            .is_some_and(|(server, _)| server == bare)
-        {
-            return true;
-        }
-        // nginx logs the request's path after the address: "http://10.0.0.5:8080/cart".
-        let bare = bare.split('/').next().unwrap_or(bare);
-        if self.addr.as_deref() == Some(bare) {
-            return true;
-        }
-        let Some((host, port)) = bare.rsplit_once(':') else {
-            return false;
+        let known = crate::upstream::named_by::Known {
+            name: &self.name,
+            group: None,
+            host: self.host.as_deref(),
+            port: self.port,
+            socket: self.socket.as_deref(),
+            addr: self.addr.as_deref(),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if port.parse::<u16>().ok() != self.port {
-            return false;
-        }
-        self.host.as_deref() == Some(host)
-            || host
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| self.addrs.contains(&ip))
+        known.is_named_by(logged, |ip| self.addrs.contains(&ip))
     }
 }
 

@@ -201,6 +201,10 @@ pub struct Verdict {
     /// began 14:02:10, 12 s after nginx reloaded"); set by the assessment, which has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    /// The upstream it is about (its configured name), when it blames one: the checklist's
+    /// upstreams step and the header name this one first, so the screen tells one story.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 impl Verdict {
@@ -224,9 +228,16 @@ impl Verdict {
             status,
             evidence,
             since: None,
+            upstream: None,
         };
         v.text = v.line(false);
         v
+    }
+
+    /// The same verdict, about upstream `u` (when the rule knows which one it blames).
+    pub(crate) fn about(mut self, u: Option<&UpstreamInput>) -> Verdict {
+        self.upstream = u.map(|u| u.name.clone());
+        self
     }
 
     /// "{headline} ({evidence}): {next step}"; with `keys`, the next step ends with its key as
@@ -289,10 +300,16 @@ impl Diagnosis {
     }
 }
 
-/// The checklist and the verdict for `inputs`.
+/// The checklist and the verdict for `inputs`. The upstream the verdict blames is the one the
+/// upstreams step names first: one story, whichever of them a reader looks at.
 pub fn diagnose(inputs: &Inputs) -> Diagnosis {
-    let steps = steps::all(inputs);
+    let mut steps = steps::all(inputs);
     let verdict = verdict::judge(inputs, &steps);
+    if let Some(subject) = verdict.upstream.as_deref()
+        && let Some(step) = steps.iter_mut().find(|s| s.step == StepId::Upstreams)
+    {
+        (step.status, step.evidence) = steps::upstreams_about(inputs, Some(subject));
+    }
     Diagnosis { steps, verdict }
 }
 

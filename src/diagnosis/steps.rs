@@ -17,7 +17,7 @@ pub fn all(inputs: &Inputs) -> Vec<Step> {
                 StepId::Dns => dns(inputs),
                 StepId::Logs => logs(inputs),
                 StepId::Network => network(inputs),
-                StepId::Upstreams => upstreams(inputs),
+                StepId::Upstreams => upstreams_about(inputs, None),
             };
             Step {
                 step: id,
@@ -141,8 +141,57 @@ fn host(inputs: &Inputs) -> (Status, String) {
     (Status::Ok, parts.join(", "))
 }
 
-/// 3. DNS: failures, disagreement, drift.
+/// 3. DNS: failures, disagreement, drift, and what the proxy's own log says.
+///
+/// Never ✓ while the log shows names that could not be resolved, whatever our own lookups
+/// found: the proxy may ask another nameserver, or resolve names at run time no one watches.
 fn dns(inputs: &Inputs) -> (Status, String) {
+    let (status, text) = dns_lookups(inputs);
+    let Some((logged, log_text)) = logged_dns_failures(inputs) else {
+        return (status, text);
+    };
+    if status.severity() > logged.severity() {
+        (status, format!("{text}; {log_text}"))
+    } else {
+        (logged, format!("{log_text}; our own lookups: {text}"))
+    }
+}
+
+/// The proxy's log lines that say a name could not be resolved, in the window: a warning, and
+/// critical past [`crate::logs::CRITICAL_EVENTS`]; with the lines and the names as evidence.
+fn logged_dns_failures(inputs: &Inputs) -> Option<(Status, String)> {
+    let causes = [crate::logs::Cause::Dns];
+    let n = evidence::cause_total(inputs, &causes, super::Span::Window);
+    if n == 0 {
+        return None;
+    }
+    let status = if n >= crate::logs::CRITICAL_EVENTS {
+        Status::Critical
+    } else {
+        Status::Warning
+    };
+    let lines = evidence::log_evidence(inputs, &causes, super::Span::Window)
+        .into_iter()
+        .next()
+        .map_or_else(|| format!("{n} resolution failures logged"), |e| e.text);
+    let unresolved = evidence::unresolved_names(inputs, super::Span::Window);
+    let names = if unresolved.is_empty() {
+        String::new()
+    } else {
+        format!(": {} could not be resolved", unresolved.join(", "))
+    };
+    let through = match inputs.dns.proxy_resolvers.as_slice() {
+        [] => String::new(),
+        list => {
+            let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+            format!(" through its resolver {}", list.join(", "))
+        }
+    };
+    Some((status, format!("the proxy's log{names}{through} ({lines})")))
+}
+
+/// What our own lookups found, through every nameserver.
+fn dns_lookups(inputs: &Inputs) -> (Status, String) {
     if let Some(stale) = super::stale_address::failing_now(inputs).next() {
         return (
             Status::Critical,
@@ -150,18 +199,8 @@ fn dns(inputs: &Inputs) -> (Status, String) {
         );
     }
     let d = &inputs.dns;
-    let unresolved = evidence::unresolved_names(inputs, super::Span::Window);
-    if d.watched.is_empty() && !unresolved.is_empty() {
-        // Names resolved at run time (a variable in proxy_pass) are not in the config's list.
-        return (
-            Status::Warning,
-            format!(
-                "the proxy's log says {} could not be resolved (through its own resolver)",
-                unresolved.join(", ")
-            ),
-        );
-    }
-    if d.watched.is_empty() {
+    // Names from the proxy's log are asked about too, though no one watches them.
+    if d.watched.is_empty() && d.names.is_empty() {
         return (
             Status::Ok,
             "no names to resolve: every upstream is an address".into(),
@@ -392,7 +431,9 @@ fn firewall_note(inputs: &Inputs) -> String {
 }
 
 /// 6. Upstream health.
-fn upstreams(inputs: &Inputs) -> (Status, String) {
+///
+/// Among several down (or degraded), `subject`, the upstream the verdict blames, comes first.
+pub fn upstreams_about(inputs: &Inputs, subject: Option<&str>) -> (Status, String) {
     let ups = &inputs.upstreams;
     if ups.is_empty() {
         return (
@@ -400,11 +441,14 @@ fn upstreams(inputs: &Inputs) -> (Status, String) {
             "no upstreams configured or discovered (add [[upstream]])".into(),
         );
     }
-    let down: Vec<_> = ups.iter().filter(|u| u.is_down()).collect();
-    let degraded: Vec<_> = ups
+    let mut down: Vec<_> = ups.iter().filter(|u| u.is_down()).collect();
+    let mut degraded: Vec<_> = ups
         .iter()
         .filter(|u| u.state == Some(State::Degraded))
         .collect();
+    // Stable sorts: the others keep their order.
+    down.sort_by_key(|u| Some(u.name.as_str()) != subject);
+    degraded.sort_by_key(|u| Some(u.name.as_str()) != subject);
     let unprobed = ups.iter().filter(|u| u.state.is_none()).count();
     let describe = |u: &super::UpstreamInput| {
         let since = evidence::since_phrase(u);

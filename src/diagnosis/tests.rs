@@ -613,11 +613,11 @@ fn the_rules_table_is_complete_and_documented() {
     assert_eq!(RULES.len(), 14);
     assert_eq!(RULES[0].cause, Cause::Firewall);
     assert_eq!(RULES[RULES.len() - 1].cause, Cause::NoCause);
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/verdicts.md");
     for rule in &RULES {
         assert!(
             readme.contains(&format!("`{}`", rule.cause.name())),
-            "README's verdict table lacks {}",
+            "docs/verdicts.md's verdict table lacks {}",
             rule.cause.name()
         );
     }
@@ -649,4 +649,127 @@ fn a_stopped_service_is_the_verdict_when_nothing_explains_more() {
         "service nginx is not running (its status check says: inactive (exit 3)): read why in its \
          log (journalctl -u nginx), then restart nginx"
     );
+}
+
+/// The upstream the upstreams step names first: the word its evidence starts with.
+fn step6_names(d: &Diagnosis) -> String {
+    d.step(StepId::Upstreams)
+        .and_then(|s| s.evidence.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn the_upstreams_step_names_the_upstream_the_verdict_blames_first() {
+    // Three down, each differently; the log blames the third: before, the step named the first
+    // in config order while the verdict named the third.
+    let inputs = Inputs {
+        host: Some(host(0.3)),
+        upstreams: vec![
+            down("alpha", "http://10.0.0.4:8080/", Outcome::BadStatus),
+            down("beta", "http://10.0.0.5:8080/", Outcome::Timeout),
+            down("gamma", "http://10.0.0.6:8080/", Outcome::Refused),
+        ],
+        logs: vec![error_log(
+            &[(LogCause::Refused, 40)],
+            &[("http://10.0.0.6:8080", 40)],
+        )],
+        ..Inputs::default()
+    };
+    let d = diagnose(&inputs);
+    assert_eq!(
+        d.verdict.upstream.as_deref(),
+        Some("gamma"),
+        "{}",
+        d.verdict.text
+    );
+    assert!(d.verdict.headline.starts_with("upstream gamma "));
+    assert_eq!(step6_names(&d), "gamma");
+    let step = d.step(StepId::Upstreams).unwrap();
+    assert!(
+        step.evidence.ends_with("(+2 more down)"),
+        "{}",
+        step.evidence
+    );
+    // The JSON carries which upstream it is.
+    let json = serde_json::to_value(&d.verdict).unwrap();
+    assert_eq!(json["upstream"], "gamma");
+
+    // Without log lines, the verdict and the step agree on the first.
+    let mut quiet = inputs.clone();
+    quiet.logs.clear();
+    let d = diagnose(&quiet);
+    assert_eq!(d.verdict.upstream.as_deref(), Some("alpha"));
+    assert_eq!(step6_names(&d), "alpha");
+}
+
+#[test]
+fn a_slow_upstream_beside_a_failing_one_leaves_the_story_on_the_failing_one() {
+    let mut slow = upstream("images", "http://10.0.0.7:8080/");
+    slow.state = Some(State::Degraded);
+    slow.latency = Some(Duration::from_millis(2500));
+    let inputs = Inputs {
+        host: Some(host(0.3)),
+        upstreams: vec![
+            slow,
+            down("orders", "http://10.0.0.8:8080/", Outcome::Refused),
+        ],
+        ..Inputs::default()
+    };
+    let d = diagnose(&inputs);
+    assert_eq!(d.verdict.upstream.as_deref(), Some("orders"));
+    assert_eq!(step6_names(&d), "orders");
+
+    // With nothing down, the slow one is the story everywhere.
+    let mut only_slow = inputs.clone();
+    only_slow.upstreams.truncate(1);
+    let d = diagnose(&only_slow);
+    assert_eq!(d.verdict.upstream.as_deref(), Some("images"));
+    assert_eq!(step6_names(&d), "images");
+}
+
+#[test]
+fn the_dns_step_is_never_ok_while_the_logs_say_names_could_not_be_resolved() {
+    let mut inputs = shop_refused();
+    inputs.upstreams = vec![upstream("api", "http://api.internal:9000/")];
+    inputs.dns = DnsInput {
+        watched: vec!["api.internal".into()],
+        names: vec![DnsNameInput {
+            name: "api.internal".into(),
+            resolves: Resolves::Everywhere,
+            addresses: vec!["10.0.0.6".parse().unwrap()],
+            moved_from: None,
+            error: None,
+        }],
+        findings: vec![],
+        proxy_resolvers: vec!["127.0.0.53:53".parse().unwrap()],
+    };
+    inputs.logs = vec![];
+    let ok = diagnose(&inputs);
+    assert_eq!(ok.step(StepId::Dns).unwrap().status, Status::Ok);
+
+    inputs.logs = vec![error_log(&[(LogCause::Dns, 3)], &[])];
+    let d = diagnose(&inputs);
+    let step = d.step(StepId::Dns).unwrap();
+    assert_eq!(step.status, Status::Warning, "{}", step.evidence);
+    assert!(
+        step.evidence
+            .starts_with("the proxy's log through its resolver 127.0.0.53:53 (3 × "),
+        "{}",
+        step.evidence
+    );
+    assert!(
+        step.evidence
+            .contains("our own lookups: 1 of 1 names resolve"),
+        "{}",
+        step.evidence
+    );
+
+    // Many lines: critical.
+    inputs.logs = vec![error_log(
+        &[(LogCause::Dns, crate::logs::CRITICAL_EVENTS)],
+        &[],
+    )];
+    let d = diagnose(&inputs);
+    assert_eq!(d.step(StepId::Dns).unwrap().status, Status::Critical);
 }

@@ -1,6 +1,6 @@
 //! The Prometheus exposition: the model as judged, in the text format (or OpenMetrics when the
 //! scraper asks for it), for `gatewatch serve`'s `/metrics` and `check --format prometheus`.
-//! The metric names are fixed in the table (see the README); this module formats, it
+//! The metric names are fixed in the table (see docs/prometheus.md); this module formats, it
 //! never judges: states, the status and the verdict come from the [`Assessment`] and the same
 //! conversions the report uses.
 //!

@@ -52,6 +52,18 @@ pub enum Action {
     NextError,
     PrevError,
     GotoTime,
+    // Cross-links between panes (issue 19).
+    /// `L`: the Logs pane, only the lines of the upstream under the cursor.
+    ShowUpstreamLogs,
+    /// `U`: the Upstreams pane, only the upstreams written with the DNS name under the cursor.
+    ShowNameUpstreams,
+    // The log line detail, sideways scroll, copy and merged view (issue 19: logview).
+    OpenLogDetail,
+    ScrollLeft,
+    ScrollRight,
+    /// `y`: the selected log line to the clipboard (OSC 52); also in the line's detail.
+    CopyLine,
+    ToggleMerged,
     // Popup keys from here on.
     /// Closes the popup.
     Close,
@@ -68,6 +80,8 @@ pub enum Action {
     SwitchButton,
     /// The timeline's filter: the next event kind (then all again).
     CycleKind,
+    /// Cross-links: the checklist's Enter, to the upstream the verdict names and its lines.
+    ShowEvidence,
 }
 
 /// Where a binding applies.
@@ -125,6 +139,7 @@ pub struct Binding {
     pub scope: Scope,
 }
 
+pub mod docs;
 mod table;
 
 pub use table::BINDINGS;
@@ -147,6 +162,8 @@ impl Key {
             KeyCode::Esc => "Esc".into(),
             KeyCode::Up => "↑".into(),
             KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
             KeyCode::PageUp => "PgUp".into(),
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Home => "Home".into(),

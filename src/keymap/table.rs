@@ -279,7 +279,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[code(KeyCode::Esc)],
         action: Action::ClearSearch,
         footer: None,
-        help: "clear the search, then the filters",
+        help: "clear the search, then each filter",
         scope: Scope::Pane(PaneId::Logs),
     },
     Binding {
@@ -301,6 +301,65 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::GotoTime,
         footer: None,
         help: "go to a time: HH:MM[:SS], -5m, -90s",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    // Cross-links: from an upstream to its lines, a DNS name to its upstreams, the verdict
+    // to its evidence.
+    Binding {
+        keys: &[key('L')],
+        action: Action::ShowUpstreamLogs,
+        footer: None,
+        help: "its log lines only, in the Logs pane",
+        scope: Scope::Pane(PaneId::Upstreams),
+    },
+    Binding {
+        keys: &[key('U')],
+        action: Action::ShowNameUpstreams,
+        footer: None,
+        help: "show the upstreams that use this name",
+        scope: Scope::Pane(PaneId::Dns),
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::ShowEvidence,
+        footer: Some("evidence"),
+        help: "the verdict's upstream and its log lines",
+        scope: Scope::Modal(ModalKind::Checklist),
+    },
+    // The Logs pane's line detail, sideways scroll, copy and merged view (issue 19: logview).
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        action: Action::OpenLogDetail,
+        footer: Some("detail"),
+        help: "the selected line whole, with its fields",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[code(KeyCode::Left)],
+        action: Action::ScrollLeft,
+        footer: None,
+        help: "scroll unwrapped lines left",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[code(KeyCode::Right)],
+        action: Action::ScrollRight,
+        footer: None,
+        help: "scroll unwrapped lines right",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('y')],
+        action: Action::CopyLine,
+        footer: None,
+        help: "copy the selected line (OSC 52 terminals)",
+        scope: Scope::Pane(PaneId::Logs),
+    },
+    Binding {
+        keys: &[key('m')],
+        action: Action::ToggleMerged,
+        footer: None,
+        help: "all logs merged by time, or one source",
         scope: Scope::Pane(PaneId::Logs),
     },
     // The help popup.
@@ -581,5 +640,38 @@ pub const BINDINGS: &[Binding] = &[
         footer: None,
         help: "jump to the newest line",
         scope: Scope::Modal(ModalKind::Output),
+    },
+    // A log line's detail (issue 19: logview).
+    Binding {
+        keys: &[key('j'), quiet(code(KeyCode::Down))],
+        action: Action::ScrollDown,
+        footer: Some("scroll"),
+        help: "scroll the line down",
+        scope: Scope::Modal(ModalKind::LogDetail),
+    },
+    Binding {
+        keys: &[key('k'), quiet(code(KeyCode::Up))],
+        action: Action::ScrollUp,
+        footer: Some("scroll"),
+        help: "scroll the line up",
+        scope: Scope::Modal(ModalKind::LogDetail),
+    },
+    Binding {
+        keys: &[key('y')],
+        action: Action::CopyLine,
+        footer: Some("copy"),
+        help: "copy the whole line (OSC 52 terminals)",
+        scope: Scope::Modal(ModalKind::LogDetail),
+    },
+    Binding {
+        keys: &[
+            code(KeyCode::Esc),
+            quiet(key('q')),
+            quiet(code(KeyCode::Enter)),
+        ],
+        action: Action::Close,
+        footer: Some("close"),
+        help: "close the line's detail",
+        scope: Scope::Modal(ModalKind::LogDetail),
     },
 ];

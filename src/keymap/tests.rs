@@ -120,9 +120,14 @@ fn popup_footers_name_the_shown_keys_and_merge_up_and_down() {
             "Enter press the highlighted button"
         ]
     );
-    for kind in [ModalKind::Checklist, ModalKind::Output] {
-        assert_eq!(labels(kind), ["j/k scroll", "Esc close", "a actions"]);
-    }
+    assert_eq!(
+        labels(ModalKind::Checklist),
+        ["Enter evidence", "j/k scroll", "Esc close", "a actions"]
+    );
+    assert_eq!(
+        labels(ModalKind::Output),
+        ["j/k scroll", "Esc close", "a actions"]
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::{Model, unix_seconds};
-use crate::diagnosis::{self, Diagnosis};
+use crate::diagnosis::{self, Cause, Diagnosis};
 use crate::logs;
 use crate::status::{self, Finding, Status};
 use crate::timeline::story::Judged;
@@ -20,6 +20,10 @@ pub struct Assessment {
     pub findings: Vec<Finding>,
     /// The six checklist steps, each with its evidence, and the verdict.
     pub diagnosis: Diagnosis,
+    /// The one line beside the status (the dashboard's header, `check`'s first line): the
+    /// verdict's headline when it names a cause at least as bad as the worst finding, so it
+    /// names the verdict's upstream; else the worst finding. With how many more there are.
+    pub headline: String,
     /// When the current failure began and what changed before it.
     #[serde(skip)]
     pub timeline: Judged,
@@ -32,6 +36,7 @@ impl Default for Assessment {
             status: Status::Unknown,
             findings: Vec::new(),
             diagnosis: diagnosis::diagnose(&diagnosis::Inputs::default()),
+            headline: SAMPLING.into(),
             timeline: Judged::default(),
         }
     }
@@ -85,8 +90,32 @@ pub fn assess_in(model: &Model, now: SystemTime, tz: &TimeZone) -> Assessment {
             None => known.worst(Status::Unknown),
             Some(_) => known,
         },
+        headline: headline(&diagnosis, &findings, model.host.is_some()),
         findings,
         diagnosis,
         timeline,
+    }
+}
+
+/// Before anything is known.
+const SAMPLING: &str = "sampling the host…";
+
+/// See [`Assessment::headline`].
+fn headline(diagnosis: &Diagnosis, findings: &[Finding], sampled: bool) -> String {
+    let v = &diagnosis.verdict;
+    // A verdict milder than the worst finding would understate it beside the status label.
+    let worst = status::overall(findings);
+    let names_a_cause = v.status != Status::Ok
+        && v.status.severity() >= worst.severity()
+        && !matches!(v.cause, Cause::NoCause | Cause::NoData);
+    let first = match findings.first() {
+        _ if names_a_cause => v.headline.clone(),
+        Some(f) => f.message.clone(),
+        None if sampled => return "no problems found".into(),
+        None => return SAMPLING.into(),
+    };
+    match findings.len() {
+        0 | 1 => first,
+        n => format!("{first} (+{} more)", n - 1),
     }
 }

@@ -14,6 +14,7 @@ mod inputs;
 pub mod proxy_views;
 pub mod services;
 pub mod timeline;
+pub mod upstream_links;
 pub mod upstreams;
 
 use std::sync::Arc;

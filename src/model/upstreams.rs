@@ -79,6 +79,34 @@ impl UpstreamRow {
     }
 }
 
+/// Where a target connects, without scheme or path: "127.0.0.1:35073", "[::1]:8443",
+/// "unix:/run/php.sock".
+pub fn address_text(url: &crate::config::Target) -> String {
+    match (url.host(), url.port(), url) {
+        (Some(h), Some(p), _) if h.contains(':') => format!("[{h}]:{p}"),
+        (Some(h), Some(p), _) => format!("{h}:{p}"),
+        (_, _, crate::config::Target::Unix { path }) => format!("unix:{}", path.display()),
+        _ => url.to_string(),
+    }
+}
+
+/// For each text, how many leading characters it shares with the most alike other one: a text
+/// shortened in the middle keeps what follows them. Sorted neighbours are the most alike, so
+/// this is one sort.
+pub fn shared_prefixes<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    let texts: Vec<&str> = texts.collect();
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i]);
+    let common = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let mut out = vec![0; texts.len()];
+    for pair in order.windows(2) {
+        let n = common(texts[pair[0]], texts[pair[1]]);
+        out[pair[0]] = out[pair[0]].max(n);
+        out[pair[1]] = out[pair[1]].max(n);
+    }
+    out
+}
+
 #[derive(Debug, Default)]
 pub struct Upstreams {
     pub rows: Vec<UpstreamRow>,
@@ -95,6 +123,12 @@ pub struct Upstreams {
     /// over 10,000 rows at every frame.
     pub longest_name: usize,
     pub longest_target: usize,
+    /// Per row, how many leading characters its name and its target share with the most alike
+    /// other row's: a name shortened in the middle keeps what follows (see `shared_prefixes`).
+    pub name_shared: Vec<usize>,
+    pub target_shared: Vec<usize>,
+    /// The same for each target's [`address_text`], what a column too narrow for the URL shows.
+    pub address_shared: Vec<usize>,
 }
 
 impl Upstreams {
@@ -117,9 +151,23 @@ impl Upstreams {
         let longest = |f: fn(&UpstreamRow) -> usize| rows.iter().map(f).max().unwrap_or(0);
         let longest_name = longest(|r| r.entry.upstream.name.chars().count());
         let longest_target = longest(|r| r.entry.upstream.url.to_string().chars().count());
+        let targets: Vec<String> = rows
+            .iter()
+            .map(|r| r.entry.upstream.url.to_string())
+            .collect();
+        let name_shared = shared_prefixes(rows.iter().map(|r| r.entry.upstream.name.as_str()));
+        let target_shared = shared_prefixes(targets.iter().map(String::as_str));
+        let addresses: Vec<String> = rows
+            .iter()
+            .map(|r| address_text(&r.entry.upstream.url))
+            .collect();
+        let address_shared = shared_prefixes(addresses.iter().map(String::as_str));
         let mut view = Upstreams {
             longest_name,
             longest_target,
+            name_shared,
+            target_shared,
+            address_shared,
             order: (0..rows.len()).collect(),
             rows,
             unprobeable: catalog.unprobeable.clone(),

@@ -18,6 +18,9 @@ use crate::status::{Finding, Status};
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub status: Status,
+    /// The one line beside the status: the verdict's headline when it names a cause, else the
+    /// worst finding (see `Assessment::headline`).
+    pub headline: String,
     /// Everything found wrong, worst first: the evidence behind `status`.
     pub findings: Vec<Finding>,
     pub host: HostReport,
@@ -130,6 +133,7 @@ impl Report {
     pub fn new(model: &Model, judged: &Assessment, now: std::time::SystemTime) -> Self {
         Report {
             status: judged.status,
+            headline: judged.headline.clone(),
             findings: judged.findings.clone(),
             host: model.host.as_ref().map(host_report).unwrap_or_default(),
             upstreams: upstream_reports(&model.upstreams),

@@ -21,13 +21,7 @@ pub fn to_text(report: &Report) -> String {
 
 fn unguarded(report: &Report) -> String {
     let h = &report.host;
-    let summary = match report.findings.first() {
-        Some(f) if report.findings.len() > 1 => {
-            format!("{} (+{} more)", f.message, report.findings.len() - 1)
-        }
-        Some(f) => f.message.clone(),
-        None => "no problems found".to_string(),
-    };
+    let summary = &report.headline;
     let down = report
         .upstreams
         .iter()

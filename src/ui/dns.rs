@@ -192,6 +192,7 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, name: &str
         health_mark(health, theme),
         Span::styled(name.to_string(), theme.title_focused),
     ])];
+    lines.push(used_by(app, name, theme));
     for r in &results {
         let rcode = r.rcode.map_or("-".to_string(), |c| c.to_string());
         let via = if r.source == Source::Hosts {
@@ -275,4 +276,33 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, name: &str
         }
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// The upstreams written with `name` (`U` shows them in the Upstreams pane).
+fn used_by(app: &App, name: &str, theme: &Theme) -> Line<'static> {
+    let rows = &app.model.upstreams.rows;
+    let names: Vec<String> = app
+        .model
+        .upstreams_using_name(name)
+        .into_iter()
+        .map(|i| crate::sanitize::sanitize(&rows[i].entry.upstream.name).into_owned())
+        .collect();
+    if names.is_empty() {
+        return Line::from(Span::styled("  used by no upstream", theme.dim));
+    }
+    let mut spans = vec![
+        Span::styled("  used by ", theme.dim),
+        Span::styled(names.join(", "), theme.text),
+    ];
+    // The key as the key table has it, so the hint cannot name a key that does something else.
+    let key = crate::keymap::BINDINGS
+        .iter()
+        .find(|b| b.action == crate::keymap::Action::ShowNameUpstreams);
+    if let Some(b) = key {
+        spans.push(Span::styled(
+            format!("  ({} shows them)", b.keys_label()),
+            theme.dim,
+        ));
+    }
+    Line::from(spans)
 }

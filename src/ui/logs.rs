@@ -26,19 +26,34 @@ pub fn decorate<'a>(block: Block<'a>, app: &App, theme: &Theme) -> Block<'a> {
     let Some(src) = app.model.logs.sources.get(v.current) else {
         return block;
     };
-    let mut text = format!(
-        " [{}/{}] {} · ",
-        v.current + 1,
-        app.model.logs.sources.len(),
-        src.label
-    );
+    let mut text = if v.merged {
+        super::log_merge::title(&app.model.logs)
+    } else {
+        format!(
+            " [{}/{}] {} · ",
+            v.current + 1,
+            app.model.logs.sources.len(),
+            src.label
+        )
+    };
     text.push_str(if v.follow { "following" } else { "paused" });
-    text.push_str(&format!(" · {} lines", src.total_lines()));
+    if !v.merged {
+        text.push_str(&format!(" · {} lines", src.total_lines()));
+    }
+    if v.hscroll > 0 && !v.wrap {
+        text.push_str(&format!(" · →{}", v.hscroll));
+    }
     if let Some(l) = v.level {
         text.push_str(&format!(" · {}+", l.name()));
     }
     if let Some(c) = v.cause {
         text.push_str(&format!(" · {}", c.name()));
+    }
+    if let Some(u) = &v.upstream {
+        text.push_str(&format!(
+            " · upstream {}",
+            crate::sanitize::sanitize(&u.name)
+        ));
     }
     text.push(' ');
     let block = block.title_bottom(Span::styled(text, theme.dim));
@@ -172,9 +187,21 @@ fn strip(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     if !spans.is_empty() {
         lines.push(Line::from(spans));
     }
+    if let Some(u) = &v.upstream {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "only the lines of upstream {}",
+                crate::sanitize::sanitize(&u.name)
+            ),
+            theme.accent,
+        )));
+    }
     let top = src.tally.top_upstreams(3);
     if !top.is_empty() {
-        let list: Vec<String> = top.iter().map(|(u, n)| format!("{u} ×{n}")).collect();
+        let list: Vec<String> = top
+            .iter()
+            .map(|(u, n)| format!("{} ×{n}", app.model.logged_upstream_label(u)))
+            .collect();
         lines.push(Line::from(vec![
             Span::styled("failing upstreams: ", theme.dim),
             Span::styled(list.join("  "), theme.warning),
@@ -228,7 +255,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .saturating_sub(head.len())
         .saturating_sub(usize::from(marker.is_some()));
     let width = usize::from(area.width.max(1));
-    let visible = v.visible(&app.model.logs);
+    let visible = v.tagged(&app.model.logs);
+    let names = super::log_merge::short_names(&app.model.logs, v.merged);
+    let selected = app.focus == PaneId::Logs;
     let end = visible
         .len()
         .saturating_sub(app.scroll[PaneId::Logs.index()]);
@@ -241,7 +270,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // are the rows drawn; a huge line is capped so the lines around it stay in view.
     let cap = (body_height / 2).max(MIN_LINE_ROWS);
     let rows_of = |i: usize| {
-        let line = render_line(visible[i], search, current == Some(i), theme);
+        let (source, l) = visible[i];
+        let mut line = render_line(l, search, current == Some(i), theme);
+        if let Some(name) = names.get(source) {
+            line.spans
+                .insert(0, Span::styled(name.clone(), theme.accent));
+        }
+        // The selected line (Enter opens it, y copies it): the pane's bottom line.
+        if selected && i + 1 == end {
+            line = line.style(theme.selection);
+        }
         if v.wrap {
             capped(super::wrap::rows(&line, width), cap, theme)
         } else {
@@ -287,9 +325,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         newer.push(rows);
         next += 1;
     }
-    let mut lines = head;
+    let head_rows = u16::try_from(head.len()).unwrap_or(u16::MAX);
+    let mut lines = Vec::new();
     if visible.is_empty() {
-        let why = if v.level.is_some() || v.cause.is_some() || v.find.has_filters() {
+        let why = if v.level.is_some()
+            || v.cause.is_some()
+            || v.upstream.is_some()
+            || v.find.has_filters()
+        {
             "no line passes the filters"
         } else {
             "no lines yet"
@@ -297,7 +340,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::from(Span::styled(why, theme.dim)));
     }
     lines.extend(older.into_iter().chain(newer).flatten());
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(head), area);
+    let body = Rect {
+        y: area.y + head_rows.min(area.height),
+        height: area.height.saturating_sub(head_rows),
+        ..area
+    };
+    // Unwrapped lines scroll sideways; the strip above them stays.
+    let sideways = if v.wrap {
+        0
+    } else {
+        u16::try_from(v.hscroll).unwrap_or(u16::MAX)
+    };
+    frame.render_widget(Paragraph::new(lines).scroll((0, sideways)), body);
     if let Some(marker) = marker {
         let row = Rect {
             y: area.bottom().saturating_sub(1),

@@ -11,9 +11,12 @@ mod help;
 mod host;
 mod host_containers;
 pub mod layout;
+mod log_detail;
+mod log_merge;
 mod log_search;
 mod logs;
 mod timeline;
+mod upstream_columns;
 mod upstreams;
 mod wrap;
 
@@ -101,6 +104,9 @@ fn draw_modal(
             actions::draw_confirm(frame, area, app, *confirm, theme);
         }
         Modal::Output { scroll } => actions::draw_output(frame, area, app, *scroll, theme),
+        Modal::LogDetail { detail, scroll } => {
+            log_detail::draw(frame, area, detail, *scroll, theme)
+        }
     }
 }
 
@@ -123,15 +129,8 @@ fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(" {} ", status.label()),
         status_style(theme, status).reversed(),
     ));
-    let findings = &app.judged.findings;
-    let summary = match (findings.first(), &app.model.host) {
-        (None, None) => "sampling the host…".to_string(),
-        (None, Some(_)) => "no problems found".to_string(),
-        (Some(f), _) if findings.len() > 1 => {
-            format!("{} (+{} more)", f.message, findings.len() - 1)
-        }
-        (Some(f), _) => f.message.clone(),
-    };
+    // The assessment's one line: the verdict's story when it names a cause.
+    let summary = &app.judged.headline;
     let clock = format!(" {} ", app.clock.strftime(crate::app::CLOCK_FORMAT));
     let clock_width = clock.chars().count() as u16;
     // The clock gives way first on a narrow terminal; the status never does.
@@ -154,7 +153,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(left.width).saturating_sub(used + 2);
     spans.push(Span::styled(
-        format!(" {} ", ellipsize(&summary, room)),
+        format!(" {} ", ellipsize(summary, room)),
         theme.header,
     ));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), left);
@@ -254,8 +253,12 @@ fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 #[cfg(test)]
 mod host_containers_tests;
 #[cfg(test)]
+mod log_detail_tests;
+#[cfg(test)]
 mod log_search_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod timeline_tests;
+#[cfg(test)]
+mod upstream_links_tests;

@@ -145,7 +145,7 @@ fn help_lists_every_binding() {
     let term = render(&mut a, 120, 40);
     // The popups' keys make it longer than the screen: read it all by scrolling.
     let mut screen = term.backend().to_string();
-    for _ in 0..60 {
+    for _ in 0..140 {
         key(&mut a, KeyCode::Char('j'));
         screen.push_str(&render(&mut a, 120, 40).backend().to_string());
     }
@@ -741,7 +741,12 @@ fn services_show_in_the_host_pane_and_a_stopped_one_is_critical() {
         screen.contains("shop ✖ stopped (failed (exit 3))"),
         "{screen}"
     );
-    assert!(screen.contains("service shop is not running: failed (exit 3)"));
+    // The header tells the verdict's story.
+    assert!(
+        screen.contains("CRITICAL  service shop is not running (+"),
+        "{screen}"
+    );
+    assert!(screen.contains("✖ service shop is not running"), "{screen}");
     assert_eq!(a.judged.status, crate::status::Status::Critical);
 }
 

@@ -11,8 +11,9 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::format::fit;
 use super::status_style;
+use super::upstream_columns::{LATENCY_W, RESULT_W, middle, plan};
 use crate::app::App;
-use crate::model::upstreams::UpstreamRow;
+use crate::model::upstreams::{UpstreamRow, address_text};
 use crate::pane::PaneId;
 use crate::proxy_view::{self, ViewState};
 use crate::status::Status;
@@ -154,91 +155,37 @@ fn sparkline(row: &UpstreamRow, width: usize, theme: &Theme) -> Vec<Span<'static
     spans
 }
 
-/// Column widths that fit: the name, result and latency always; then time in state, success
-/// rate, target and history as room allows.
-struct Columns {
-    name: usize,
-    target: usize,
-    history: usize,
-    ok: bool,
-    since: bool,
-    /// The proxy's own view ("haproxy DOWN L4CON 12s"), when an API lists any upstream.
-    proxy: usize,
-}
-
-const PROXY_W: usize = 22;
-
-const RESULT_W: usize = 10;
-const LATENCY_W: usize = 7;
-
-fn columns(app: &App, width: usize) -> Columns {
-    let name = app.model.upstreams.longest_name.clamp(4, 20);
-    let mut left = width.saturating_sub(2 + name + 1 + RESULT_W + 1 + LATENCY_W);
-    let mut take = |w: usize| {
-        let fits = left > w;
-        if fits {
-            left -= w + 1;
-        }
-        fits
-    };
-    // Widths as drawn: " {age:>7}" and " {ok:>5}".
-    let since = take(7);
-    let ok = take(5);
-    let proxy = if app.upstreams.any_proxy && take(PROXY_W) {
-        PROXY_W
-    } else {
-        0
-    };
-    let target = if left >= 24 + 12 {
-        let w = app
-            .model
-            .upstreams
-            .longest_target
-            .clamp(12, 36)
-            .min(left - 13);
-        left -= w + 1;
-        w
-    } else {
-        0
-    };
-    let history = if left > 8 { left - 1 } else { 0 };
-    Columns {
-        name,
-        target,
-        history,
-        ok,
-        since,
-        proxy,
-    }
-}
-
 fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let v = &app.model.upstreams;
     if v.rows.is_empty() {
         return empty(frame, area, app, theme);
     }
     let width = usize::from(area.width);
-    let c = columns(app, width);
+    let c = plan(
+        width,
+        v.longest_name,
+        v.longest_target,
+        app.upstreams.any_proxy,
+    );
     let mut header = format!("  {} ", fit("NAME", c.name));
     if c.target > 0 {
         header.push_str(&format!("{} ", fit("TARGET", c.target)));
     }
-    header.push_str(&format!(
-        "{} {:>LATENCY_W$}",
-        fit("RESULT", RESULT_W),
-        "LAT"
-    ));
+    header.push_str(&fit("RESULT", RESULT_W));
+    if c.latency {
+        header.push_str(&format!(" {:>LATENCY_W$}", "LAT"));
+    }
     if c.history > 0 {
         header.push_str(&format!(" {}", fit("HISTORY", c.history)));
+    }
+    if c.proxy > 0 {
+        header.push_str(&format!(" {}", fit("PROXY'S VIEW", c.proxy)));
     }
     if c.ok {
         header.push_str("   OK%");
     }
     if c.since {
         header.push_str("     FOR");
-    }
-    if c.proxy > 0 {
-        header.push_str(&format!(" {}", fit("PROXY'S VIEW", c.proxy)));
     }
     let mut lines = vec![Line::from(Span::styled(
         fit(&header, width),
@@ -272,26 +219,47 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let state = row.history.state();
         let last = row.history.last();
         let mut spans = vec![state_mark(state, theme)];
+        let shared = |of: &[usize]| of.get(i).copied().unwrap_or(0);
         spans.push(Span::styled(
-            format!("{} ", fit(&row.entry.upstream.name, c.name)),
+            format!(
+                "{} ",
+                middle(&row.entry.upstream.name, c.name, shared(&v.name_shared))
+            ),
             theme.text,
         ));
         if c.target > 0 {
+            // A URL that does not fit gives up its scheme and path before any of its address.
+            let url = &row.entry.upstream.url;
+            let full = url.to_string();
+            let text = if full.chars().count() <= c.target {
+                full
+            } else {
+                middle(&address_text(url), c.target, shared(&v.address_shared))
+            };
             spans.push(Span::styled(
-                format!("{} ", fit(&row.entry.upstream.url.to_string(), c.target)),
+                format!("{} ", middle(&text, c.target, 0)),
                 theme.dim,
             ));
         }
         let result = last.map_or("…".to_string(), result_text);
         spans.push(Span::styled(
-            format!("{} ", fit(&result, RESULT_W)),
+            fit(&result, RESULT_W),
             state_style(state, theme),
         ));
-        let latency = latency_text(last.and_then(|r| r.latency));
-        spans.push(Span::styled(format!("{latency:>LATENCY_W$}"), theme.text));
+        if c.latency {
+            let latency = latency_text(last.and_then(|r| r.latency));
+            spans.push(Span::styled(format!(" {latency:>LATENCY_W$}"), theme.text));
+        }
         if c.history > 0 {
             spans.push(Span::raw(" "));
             spans.extend(sparkline(row, c.history, theme));
+        }
+        if c.proxy > 0 {
+            let (text, style) = match &row.proxy {
+                Some(p) => (p.compact(), proxy_style(&p.view.state, theme)),
+                None => ("-".to_string(), theme.dim),
+            };
+            spans.push(Span::styled(format!(" {}", fit(&text, c.proxy)), style));
         }
         if c.ok {
             let ok = row
@@ -306,13 +274,6 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .state_age(now)
                 .map_or("-".to_string(), format_age);
             spans.push(Span::styled(format!(" {age:>7}"), theme.dim));
-        }
-        if c.proxy > 0 {
-            let (text, style) = match &row.proxy {
-                Some(p) => (p.compact(), proxy_style(&p.view.state, theme)),
-                None => ("-".to_string(), theme.dim),
-            };
-            spans.push(Span::styled(format!(" {}", fit(&text, c.proxy)), style));
         }
         let mut line = Line::from(spans);
         if focused && pos == cursor {

@@ -168,6 +168,8 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
     ] {
         let path = match explicit {
             Some(p) => p.clone(),
+            // `discover = false`: only the configs named on the command line.
+            None if !config.discover => continue,
             None => match kind
                 .default_config_paths()
                 .iter()
@@ -191,7 +193,10 @@ pub fn build(config: &Config, proxies: &ProxyConfigs) -> Catalog {
         absorb(&mut catalog, kind, &path, &found);
         discovered.extend(found.targets.into_iter().map(|t| (t, None)));
     }
-    let scan = crate::containers::scan(&proxies.containers, Path::new("/proc"), CONTAINER_SCAN);
+    let scan = match config.discover {
+        true => crate::containers::scan(&proxies.containers, Path::new("/proc"), CONTAINER_SCAN),
+        false => Default::default(),
+    };
     for problem in &scan.problems {
         let message = sanitize(&format!("containers: {problem}")).into_owned();
         catalog

@@ -11,6 +11,7 @@ mod cert;
 mod history;
 mod http;
 mod in_container;
+pub mod named_by;
 mod outcome;
 mod phases;
 mod probe;

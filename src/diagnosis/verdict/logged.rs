@@ -57,7 +57,7 @@ fn from_probe(
         format!("{}: {}", u.display(), u.detail),
     )];
     evidence.extend(log_evidence(inputs, causes, span));
-    Candidate::now(verdict(u, evidence))
+    Candidate::now(verdict(u, evidence).about(Some(u)))
 }
 
 pub(super) fn tls(inputs: &Inputs, span: Span) -> Option<Candidate> {
@@ -77,7 +77,7 @@ pub(super) fn tls(inputs: &Inputs, span: Span) -> Option<Candidate> {
     }) {
         return Some(c);
     }
-    let (who, _) = blamed(inputs, &[LogCause::Tls], span);
+    let (who, ours) = blamed(inputs, &[LogCause::Tls], span);
     from_lines(inputs, span, &[LogCause::Tls], |status, evidence| {
         Verdict::new(
             Cause::Tls,
@@ -86,6 +86,7 @@ pub(super) fn tls(inputs: &Inputs, span: Span) -> Option<Candidate> {
             evidence,
             next,
         )
+        .about(ours)
     })
 }
 
@@ -93,7 +94,7 @@ pub(super) fn proxy_config(inputs: &Inputs, span: Span) -> Option<Candidate> {
     let big = cause_total(inputs, &[LogCause::TooBigHeader], span);
     let invalid = cause_total(inputs, &[LogCause::InvalidHeader], span);
     if big >= invalid {
-        let (who, _) = blamed(inputs, &[LogCause::TooBigHeader], span);
+        let (who, ours) = blamed(inputs, &[LogCause::TooBigHeader], span);
         return from_lines(
             inputs,
             span,
@@ -111,10 +112,11 @@ pub(super) fn proxy_config(inputs: &Inputs, span: Span) -> Option<Candidate> {
                         "",
                     ),
                 )
+                .about(ours)
             },
         );
     }
-    let (who, _) = blamed(inputs, &[LogCause::InvalidHeader], span);
+    let (who, ours) = blamed(inputs, &[LogCause::InvalidHeader], span);
     from_lines(
         inputs,
         span,
@@ -130,6 +132,7 @@ pub(super) fn proxy_config(inputs: &Inputs, span: Span) -> Option<Candidate> {
                  the upstream's own log",
                 ),
             )
+            .about(ours)
         },
     )
 }
@@ -157,7 +160,7 @@ pub(super) fn backlog(inputs: &Inputs, span: Span) -> Option<Candidate> {
     ) {
         return Some(c);
     }
-    let (who, _) = blamed(inputs, &[LogCause::Unavailable], span);
+    let (who, ours) = blamed(inputs, &[LogCause::Unavailable], span);
     from_lines(
         inputs,
         span,
@@ -170,12 +173,13 @@ pub(super) fn backlog(inputs: &Inputs, span: Span) -> Option<Candidate> {
                 evidence,
                 next,
             )
+            .about(ours)
         },
     )
 }
 
 pub(super) fn permission(inputs: &Inputs, span: Span) -> Option<Candidate> {
-    let (who, _) = blamed(inputs, &[LogCause::Permission], span);
+    let (who, ours) = blamed(inputs, &[LogCause::Permission], span);
     from_lines(inputs, span, &[LogCause::Permission], |status, evidence| {
         Verdict::new(
             Cause::Permission,
@@ -187,6 +191,7 @@ pub(super) fn permission(inputs: &Inputs, span: Span) -> Option<Candidate> {
                  SELinux (setsebool -P httpd_can_network_connect 1)",
             ),
         )
+        .about(ours)
     })
 }
 
@@ -221,23 +226,27 @@ pub(super) fn upstream_crash(inputs: &Inputs, span: Span) -> Option<Candidate> {
             evidence,
             next,
         )
+        .about(ours)
     })
 }
 
 pub(super) fn upstream_slow(inputs: &Inputs, span: Span) -> Option<Candidate> {
     if let Some(u) = inputs.upstreams.iter().find(|u| u.flapping) {
-        return Candidate::now(Verdict::new(
-            Cause::UpstreamSlow,
-            Status::Warning,
-            format!("upstream {} is flapping", u.display()),
-            vec![Evidence::new("probe", u.detail.clone())],
-            NextStep::new(
-                "it fails every few requests: look for restarts, OOM kills or one bad instance \
+        return Candidate::now(
+            Verdict::new(
+                Cause::UpstreamSlow,
+                Status::Warning,
+                format!("upstream {} is flapping", u.display()),
+                vec![Evidence::new("probe", u.detail.clone())],
+                NextStep::new(
+                    "it fails every few requests: look for restarts, OOM kills or one bad instance \
                  behind a balancer",
-            ),
-        ));
+                ),
+            )
+            .about(Some(u)),
+        );
     }
-    let (who, _) = blamed(inputs, &[LogCause::Timeout], span);
+    let (who, ours) = blamed(inputs, &[LogCause::Timeout], span);
     let logged = from_lines(inputs, span, &[LogCause::Timeout], |status, evidence| {
         Verdict::new(
             Cause::UpstreamSlow,
@@ -249,6 +258,7 @@ pub(super) fn upstream_slow(inputs: &Inputs, span: Span) -> Option<Candidate> {
                  expected to be slow",
             ),
         )
+        .about(ours)
     });
     if logged.is_some() {
         return logged;
@@ -257,18 +267,21 @@ pub(super) fn upstream_slow(inputs: &Inputs, span: Span) -> Option<Candidate> {
         .upstreams
         .iter()
         .find(|u| u.state == Some(State::Degraded))?;
-    Candidate::now(Verdict::new(
-        Cause::UpstreamSlow,
-        Status::Warning,
-        format!("upstream {} is slow", slow.display()),
-        vec![Evidence::new(
-            "probe",
-            slow.latency
-                .map(|l| format!("answers in {} ms", l.as_millis()))
-                .unwrap_or_default(),
-        )],
-        NextStep::new("requests may start timing out: check its load"),
-    ))
+    Candidate::now(
+        Verdict::new(
+            Cause::UpstreamSlow,
+            Status::Warning,
+            format!("upstream {} is slow", slow.display()),
+            vec![Evidence::new(
+                "probe",
+                slow.latency
+                    .map(|l| format!("answers in {} ms", l.as_millis()))
+                    .unwrap_or_default(),
+            )],
+            NextStep::new("requests may start timing out: check its load"),
+        )
+        .about(Some(slow)),
+    )
 }
 
 pub(super) fn unexplained_502(inputs: &Inputs, span: Span) -> Option<Candidate> {

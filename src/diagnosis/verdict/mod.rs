@@ -18,7 +18,7 @@ use crate::status::Status;
 use super::evidence::cause_total;
 use super::{Cause, Evidence, Inputs, NextStep, Span, Step, UpstreamInput, Verdict};
 
-/// One row of the table: what it blames and when it fires (the README lists these).
+/// One row of the table: what it blames and when it fires (docs/verdicts.md lists these).
 pub struct Rule {
     pub cause: Cause,
     pub when: &'static str,
@@ -221,7 +221,7 @@ fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
     }
     let mut evidence = past.evidence.clone();
     evidence.extend(quiet.map(|q| Evidence::new(source, q)));
-    Verdict::new(
+    let mut verdict = Verdict::new(
         past.cause,
         Status::Warning,
         past.headline.clone(),
@@ -230,7 +230,9 @@ fn history(inputs: &Inputs, past: Verdict, steps: &[Step]) -> Verdict {
             text: past.next_step.clone(),
             key: past.key,
         },
-    )
+    );
+    verdict.upstream = past.upstream;
+    verdict
 }
 
 fn worst_step(steps: &[Step]) -> Option<Evidence> {

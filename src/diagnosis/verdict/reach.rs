@@ -103,13 +103,16 @@ pub(super) fn firewall(inputs: &Inputs, _span: Span) -> Option<Candidate> {
                 "remove or narrow that rule, or ACCEPT {place} before it; then rerun the checks"
             )
         };
-        return Candidate::now(Verdict::new(
-            Cause::Firewall,
-            status,
-            headline,
-            evidence,
-            NextStep::new(next).key("r"),
-        ));
+        return Candidate::now(
+            Verdict::new(
+                Cause::Firewall,
+                status,
+                headline,
+                evidence,
+                NextStep::new(next).key("r"),
+            )
+            .about(Some(u)),
+        );
     }
     None
 }
@@ -221,7 +224,7 @@ pub(super) fn upstream_down(inputs: &Inputs, span: Span) -> Option<Candidate> {
             },
         ),
     };
-    Candidate::lines(n, verdict)
+    Candidate::lines(n, verdict.about(ours))
 }
 
 /// The verdict for an upstream whose probes fail for a reason of its own.
@@ -300,6 +303,7 @@ fn probed_down(inputs: &Inputs, u: &UpstreamInput, down: usize) -> Verdict {
         evidence,
         next,
     )
+    .about(Some(u))
 }
 
 pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
@@ -319,15 +323,18 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
             .name(&host)
             .and_then(|n| n.error.clone())
             .unwrap_or_else(|| u.detail.clone());
-        return Candidate::now(Verdict::new(
-            Cause::Dns,
-            Status::Critical,
-            format!("upstream {}'s name {host} does not resolve", u.name),
-            vec![Evidence::new("dns", why)],
-            NextStep::new(format!(
-                "check the record and the nameservers (dig {host} @NAMESERVER)"
-            )),
-        ));
+        return Candidate::now(
+            Verdict::new(
+                Cause::Dns,
+                Status::Critical,
+                format!("upstream {}'s name {host} does not resolve", u.name),
+                vec![Evidence::new("dns", why)],
+                NextStep::new(format!(
+                    "check the record and the nameservers (dig {host} @NAMESERVER)"
+                )),
+            )
+            .about(Some(u)),
+        );
     }
     for u in &inputs.upstreams {
         let Some(n) = u.host.as_deref().and_then(|h| inputs.dns.name(h)) else {
@@ -345,6 +352,7 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
                          proxy's resolver",
                     ),
                 )
+                .about(Some(u))
             };
             // Some nameservers failing is a weak sign: any failing request outweighs it.
             return if n.resolves == Resolves::Nowhere {
@@ -374,7 +382,8 @@ pub(super) fn dns(inputs: &Inputs, span: Span) -> Option<Candidate> {
                 ),
                 vec![Evidence::new("dns", format!("now {}", new.join(", ")))],
                 reload_hint(inputs, "", " so it resolves the name again"),
-            );
+            )
+            .about(Some(u));
             // Without a logged failure at the old address it may be harmless: a weak sign.
             return Candidate::lines(0, verdict);
         }
@@ -439,13 +448,14 @@ fn stale_container(inputs: &Inputs, span: Span) -> Option<Candidate> {
             format!("{} more stale addresses", n - 1),
         )),
     }
-    let verdict = Verdict::new(
+    let mut verdict = Verdict::new(
         Cause::Dns,
         Status::Critical,
         first.headline(now, &inputs.clock.tz),
         evidence,
         NextStep::new(first.next_step()),
     );
+    verdict.upstream = Some(first.upstream.clone());
     match span {
         Span::Now => Candidate::now(verdict),
         Span::Window => Candidate::lines(first.failures, verdict),
@@ -513,17 +523,20 @@ fn stale_address(inputs: &Inputs, span: Span) -> Option<Candidate> {
                 " so it resolves the name again (or resolve at run time: `resolver` and a \
                  variable in proxy_pass)",
             );
-            return Candidate::now(Verdict::new(
-                Cause::Dns,
-                Status::Critical,
-                format!(
-                    "{proxy} still connects to {} for {name}{from}; DNS now answers {}",
-                    addr.ip(),
-                    new.join(", ")
-                ),
-                evidence,
-                next,
-            ));
+            return Candidate::now(
+                Verdict::new(
+                    Cause::Dns,
+                    Status::Critical,
+                    format!(
+                        "{proxy} still connects to {} for {name}{from}; DNS now answers {}",
+                        addr.ip(),
+                        new.join(", ")
+                    ),
+                    evidence,
+                    next,
+                )
+                .about(Some(u)),
+            );
         }
     }
     None
