@@ -407,3 +407,40 @@ fn the_cache_follows_a_ring_that_drops_its_oldest_lines() {
         assert_eq!(v.matches(&book), hits, "round {round}");
     }
 }
+
+#[test]
+fn in_the_merged_view_filters_and_the_counter_span_every_source() {
+    let mut book = LogBook::new(
+        &[
+            SourceSpec::file("/a.log", None),
+            SourceSpec::file("/b.log", None),
+        ],
+        RingLimits::default(),
+    );
+    for (source, texts) in [(0, ["a hit", "a miss"]), (1, ["b hit", "b skip"])] {
+        let _ = book.apply(LogBatch {
+            source,
+            skipped: Default::default(),
+            lines: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| line(t, Some(NOW + 10 * i as i64 + source as i64)))
+                .collect(),
+            status: SourceStatus::Following,
+            events: vec![],
+        });
+    }
+    let mut v = LogView::default();
+    v.toggle_merged();
+    v.find.add_filter(Filter {
+        kind: FilterKind::Out,
+        pattern: Pattern::compile("skip").expect("valid"),
+    });
+    v.find.set_search(Pattern::compile("hit").ok());
+    let texts: Vec<&str> = v.visible(&book).iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["a hit", "b hit", "a miss"]);
+    assert_eq!(v.visible_len(&book), 3);
+    assert_eq!(v.matches(&book), [0, 1]);
+    let c = v.counter(&book, 2).expect("a search");
+    assert_eq!((c.current, c.total, c.line), (2, 2, Some(1)));
+}
