@@ -89,15 +89,21 @@ impl App {
         ));
     }
 
-    /// The upstream the verdict names: the longest upstream name its headline, then its
-    /// evidence, then the upstreams step's evidence holds as a word (so "shop" is not found in
-    /// "shop-admin"), worst first among equals.
+    /// The upstream the verdict names: the one it blames (`Verdict::upstream`, the same one the
+    /// header and the upstreams step name); for a verdict that blames none, the longest upstream
+    /// name its headline, then its evidence, then the upstreams step's evidence holds as a word
+    /// (so "shop" is not found in "shop-admin"), worst first among equals.
     pub fn verdict_upstream(&self) -> Option<usize> {
         let d = &self.judged.diagnosis;
+        let v = &self.model.upstreams;
+        if let Some(blamed) = &d.verdict.upstream {
+            if let Some(i) = v.order.iter().copied().find(|&i| v.rows[i].entry.upstream.name == *blamed) {
+                return Some(i);
+            }
+        }
         let texts = std::iter::once(d.verdict.headline.as_str())
             .chain(d.verdict.evidence.iter().map(|e| e.text.as_str()))
             .chain(d.step(StepId::Upstreams).map(|s| s.evidence.as_str()));
-        let v = &self.model.upstreams;
         for text in texts {
             let mut best: Option<(usize, usize)> = None;
             for &i in &v.order {
