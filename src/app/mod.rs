@@ -6,6 +6,7 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
 pub mod actions;
 mod actions_input;
+pub mod freeze;
 #[cfg(test)]
 mod containers_tests;
 #[cfg(test)]
@@ -174,6 +175,8 @@ pub struct App {
     pub mouse: bool,
     /// q was pressed while an action runs; a second q quits.
     pub quit_armed: bool,
+    /// `Z`: the screen stops changing; collectors' updates wait (see `freeze`).
+    pub freeze: freeze::Freeze,
 }
 
 impl App {
@@ -198,6 +201,7 @@ impl App {
             message: None,
             mouse: false,
             quit_armed: false,
+            freeze: freeze::Freeze::default(),
         }
     }
 
@@ -246,11 +250,18 @@ impl App {
     /// The event loop keeps the time current before each frame, for ages shown in seconds
     /// between the header clock's minute ticks.
     pub fn set_clock(&mut self, now: jiff::Zoned) {
+        if self.frozen_clock(&now) {
+            return;
+        }
         self.clock = now;
     }
 
     /// Returns whether the screen needs redrawing, and what the event loop must do.
     pub fn update(&mut self, event: Event) -> (bool, Vec<Effect>) {
+        let event = match self.through_freeze(event) {
+            Ok(event) => event,
+            Err(held) => return held,
+        };
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Event::Key(_) => (false, vec![]),

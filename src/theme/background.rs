@@ -1,0 +1,124 @@
+//! Light or dark: with no theme chosen, a terminal with a light background gets the light theme.
+//! The terminal is asked for its colours (OSC 10 and 11) through terminal-colorsaurus, which
+//! tells a terminal that does not answer from one that is slow (it asks for the device
+//! attributes too, which every terminal answers), restores the tty however it ends, and sends
+//! nothing to TERM=dumb.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use terminal_colorsaurus::{QueryOptions, ThemeMode};
+
+/// The theme every other choice falls back to, for a dark (or unknown) background.
+pub const DEFAULT_NAME: &str = "default";
+/// The built-in theme for light backgrounds.
+pub const LIGHT_NAME: &str = "light";
+
+/// Long enough for a terminal over SSH on another continent, short enough that a terminal
+/// that never answers (and misses the attributes query too) does not hold up the first frame.
+pub const QUERY_TIMEOUT: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Background {
+    Dark,
+    Light,
+    /// Not asked (no terminal on stdout) or no answer.
+    Unknown,
+}
+
+impl From<Option<ThemeMode>> for Background {
+    fn from(mode: Option<ThemeMode>) -> Self {
+        match mode {
+            Some(ThemeMode::Light) => Background::Light,
+            Some(ThemeMode::Dark) => Background::Dark,
+            None => Background::Unknown,
+        }
+    }
+}
+
+/// The theme a person chose: `--theme`, else the config's `theme` unless it is the default
+/// (a config that names "default" cannot be told from one that names nothing).
+pub fn chosen<'a>(flag: Option<&'a str>, config: &'a str) -> Option<&'a str> {
+    flag.or(Some(config).filter(|name| *name != DEFAULT_NAME))
+}
+
+/// The theme to load: the chosen one, else light on a light background, else the default.
+/// The terminal is asked only when nothing was chosen.
+pub fn pick(chosen: Option<&str>, background: impl FnOnce() -> Background) -> String {
+    match chosen {
+        Some(name) => name.to_string(),
+        None if background() == Background::Light => LIGHT_NAME.to_string(),
+        None => DEFAULT_NAME.to_string(),
+    }
+}
+
+/// Asks the terminal for its background, before the dashboard takes the screen. Never when
+/// stdout is not a terminal: the answer would be about some other terminal, or never come.
+pub fn query() -> Background {
+    ask(std::io::stdout().is_terminal())
+}
+
+fn ask(stdout_is_terminal: bool) -> Background {
+    if !stdout_is_terminal {
+        return Background::Unknown;
+    }
+    let mut options = QueryOptions::default();
+    options.timeout = QUERY_TIMEOUT;
+    let mode = terminal_colorsaurus::theme_mode(options);
+    if let Err(e) = &mode {
+        tracing::debug!(error = %e, "the terminal did not tell its background");
+    }
+    Background::from(mode.ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chosen_theme_wins_whatever_the_background() {
+        for bg in [Background::Dark, Background::Light, Background::Unknown] {
+            assert_eq!(pick(Some("monochrome"), || bg), "monochrome");
+            assert_eq!(pick(Some("default"), || bg), "default");
+        }
+    }
+
+    #[test]
+    fn with_none_chosen_only_a_light_background_gets_the_light_theme() {
+        assert_eq!(pick(None, || Background::Light), "light");
+        assert_eq!(pick(None, || Background::Dark), "default");
+        assert_eq!(pick(None, || Background::Unknown), "default");
+    }
+
+    #[test]
+    fn the_terminal_is_not_asked_when_a_theme_was_chosen() {
+        let mut asked = false;
+        pick(Some("light"), || {
+            asked = true;
+            Background::Dark
+        });
+        assert!(!asked);
+    }
+
+    #[test]
+    fn the_flag_then_a_config_that_names_a_theme_count_as_chosen() {
+        assert_eq!(chosen(Some("light"), "monochrome"), Some("light"));
+        assert_eq!(chosen(None, "monochrome"), Some("monochrome"));
+        assert_eq!(chosen(None, DEFAULT_NAME), None);
+        assert_eq!(chosen(Some(DEFAULT_NAME), DEFAULT_NAME), Some("default"));
+    }
+
+    #[test]
+    fn the_answer_maps_to_a_background() {
+        assert_eq!(Background::from(Some(ThemeMode::Light)), Background::Light);
+        assert_eq!(Background::from(Some(ThemeMode::Dark)), Background::Dark);
+        assert_eq!(Background::from(None), Background::Unknown);
+    }
+
+    #[test]
+    fn no_terminal_on_stdout_is_never_asked() {
+        let started = std::time::Instant::now();
+        assert_eq!(ask(false), Background::Unknown);
+        assert!(started.elapsed() < QUERY_TIMEOUT, "answered without waiting");
+    }
+}
