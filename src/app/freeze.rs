@@ -162,7 +162,11 @@ mod tests {
         a.update(Event::Host(Box::new(sample(9.0))));
         a.update(Event::Tick(later(120)));
         a.set_clock(later(121));
-        assert_eq!(a.freeze.waiting(), 2, "the tick and the clock are not updates");
+        assert_eq!(
+            a.freeze.waiting(),
+            2,
+            "the tick and the clock are not updates"
+        );
         assert_eq!(a.clock, clock(), "the shown time stays");
         let load = |a: &App| a.model.host.as_ref().map(|h| h.load[0]);
         assert_eq!(load(&a), Some(0.5), "the model is as frozen");
@@ -170,7 +174,11 @@ mod tests {
         assert_eq!(a.focus, PaneId::Upstreams, "keys go through");
         press(&mut a, KeyCode::Char('Z'));
         assert!(!a.freeze.is_frozen());
-        assert_eq!(load(&a), Some(9.0), "both samples applied, the last one last");
+        assert_eq!(
+            load(&a),
+            Some(9.0),
+            "both samples applied, the last one last"
+        );
         assert_eq!(a.clock, later(121), "the newest time after the thaw");
         assert!(a.settle(), "judged again on thaw");
     }
@@ -221,7 +229,9 @@ mod tests {
         }
         assert!(thawed && !a.freeze.is_frozen());
         assert!(
-            a.message.as_deref().is_some_and(|m| m.starts_with("thawed:")),
+            a.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("thawed:")),
             "{:?}",
             a.message
         );

@@ -6,11 +6,11 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
 pub mod actions;
 mod actions_input;
-pub mod freeze;
 #[cfg(test)]
 mod containers_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod freeze;
 pub mod host;
 mod input;
 #[cfg(test)]

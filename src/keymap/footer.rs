@@ -68,11 +68,7 @@ pub fn hint_width(hint: &Hint) -> usize {
 pub fn fit_footer(mut hints: Vec<Hint>, width: usize) -> Vec<Hint> {
     let mut used: usize = hints.iter().map(hint_width).sum();
     while used > width {
-        let Some((drop, _)) = hints
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, h)| (h.rank, *i))
-        else {
+        let Some((drop, _)) = hints.iter().enumerate().max_by_key(|(i, h)| (h.rank, *i)) else {
             break;
         };
         used -= hint_width(&hints[drop]);
@@ -97,7 +93,10 @@ mod tests {
         for pane in PaneId::ALL {
             let all = footer_hints(pane);
             let total: usize = all.iter().map(hint_width).sum();
-            assert!(total > 80, "{pane:?}: the test needs a footer that overflows");
+            assert!(
+                total > 80,
+                "{pane:?}: the test needs a footer that overflows"
+            );
             let kept = fit_footer(all, 80);
             let shown: usize = kept.iter().map(hint_width).sum();
             assert!(shown <= 80, "{pane:?}: {shown} cells");
@@ -118,7 +117,10 @@ mod tests {
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
         let worst_kept = kept.iter().map(|h| h.rank).max().unwrap_or(0);
         for dropped in all.iter().filter(|h| !kept.contains(h)) {
-            assert!(dropped.rank >= worst_kept, "{dropped:?} left before a rank {worst_kept}");
+            assert!(
+                dropped.rank >= worst_kept,
+                "{dropped:?} left before a rank {worst_kept}"
+            );
         }
         assert_eq!(fit_footer(footer_hints(PaneId::Host), 0), vec![]);
     }

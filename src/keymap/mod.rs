@@ -204,7 +204,9 @@ fn in_scope(scope: Scope) -> impl Iterator<Item = &'static Binding> {
 
 /// The footer while the popup `kind` is open, in table order.
 pub fn modal_footer(kind: ModalKind) -> impl Iterator<Item = (String, &'static str)> {
-    modal_footer_hints(kind).into_iter().map(|h| (h.keys, h.word))
+    modal_footer_hints(kind)
+        .into_iter()
+        .map(|h| (h.keys, h.word))
 }
 
 /// [`modal_footer`] with the action of each hint, for [`fit_footer`].
@@ -287,7 +289,11 @@ fn keys_label(keys: &[Key]) -> String {
     }
     let labels: Vec<String> = keys.iter().map(Key::label).collect();
     // "/ F3 F4", not "//F3/F4", where `/` is one of the keys.
-    let sep = if labels.iter().any(|l| l == "/") { " " } else { "/" };
+    let sep = if labels.iter().any(|l| l == "/") {
+        " "
+    } else {
+        "/"
+    };
     labels.join(sep)
 }
 

@@ -7,7 +7,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use terminal_colorsaurus::{QueryOptions, ThemeMode};
+use terminal_colorsaurus::QueryOptions;
 
 /// The theme every other choice falls back to, for a dark (or unknown) background.
 pub const DEFAULT_NAME: &str = "default";
@@ -26,11 +26,14 @@ pub enum Background {
     Unknown,
 }
 
-impl From<Option<ThemeMode>> for Background {
-    fn from(mode: Option<ThemeMode>) -> Self {
-        match mode {
-            Some(ThemeMode::Light) => Background::Light,
-            Some(ThemeMode::Dark) => Background::Dark,
+impl Background {
+    /// From the background's perceived lightness (0 black, 1 white): above the middle grey
+    /// is light. The foreground is not asked: terminals that answer for the background (tmux
+    /// with a `window-style`) may not for the foreground.
+    pub fn of_lightness(lightness: Option<f32>) -> Self {
+        match lightness {
+            Some(l) if l > 0.5 => Background::Light,
+            Some(_) => Background::Dark,
             None => Background::Unknown,
         }
     }
@@ -64,11 +67,11 @@ fn ask(stdout_is_terminal: bool) -> Background {
     }
     let mut options = QueryOptions::default();
     options.timeout = QUERY_TIMEOUT;
-    let mode = terminal_colorsaurus::theme_mode(options);
-    if let Err(e) = &mode {
+    let colour = terminal_colorsaurus::background_color(options);
+    if let Err(e) = &colour {
         tracing::debug!(error = %e, "the terminal did not tell its background");
     }
-    Background::from(mode.ok())
+    Background::of_lightness(colour.ok().map(|c| c.perceived_lightness()))
 }
 
 #[cfg(test)]
@@ -110,15 +113,25 @@ mod tests {
 
     #[test]
     fn the_answer_maps_to_a_background() {
-        assert_eq!(Background::from(Some(ThemeMode::Light)), Background::Light);
-        assert_eq!(Background::from(Some(ThemeMode::Dark)), Background::Dark);
-        assert_eq!(Background::from(None), Background::Unknown);
+        use terminal_colorsaurus::Color;
+        let of =
+            |r, g, b| Background::of_lightness(Some(Color::rgb(r, g, b).perceived_lightness()));
+        assert_eq!(of(0xffff, 0xffff, 0xffff), Background::Light);
+        // Solarized light's base3, a light background that is not white.
+        assert_eq!(of(0xfdfd, 0xf6f6, 0xe3e3), Background::Light);
+        assert_eq!(of(0, 0, 0), Background::Dark);
+        // Solarized dark's base03.
+        assert_eq!(of(0x0000, 0x2b2b, 0x3636), Background::Dark);
+        assert_eq!(Background::of_lightness(None), Background::Unknown);
     }
 
     #[test]
     fn no_terminal_on_stdout_is_never_asked() {
         let started = std::time::Instant::now();
         assert_eq!(ask(false), Background::Unknown);
-        assert!(started.elapsed() < QUERY_TIMEOUT, "answered without waiting");
+        assert!(
+            started.elapsed() < QUERY_TIMEOUT,
+            "answered without waiting"
+        );
     }
 }

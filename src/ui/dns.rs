@@ -101,7 +101,8 @@ impl Columns {
     fn for_width(width: usize, name: usize, servers: usize, widest: usize, longest: usize) -> Self {
         let fixed = 2 + name + 1 + servers;
         let room = |ttl: bool, latency: bool| {
-            let optional = if ttl { Self::TTL } else { 0 } + if latency { Self::LATENCY } else { 0 };
+            let optional =
+                if ttl { Self::TTL } else { 0 } + if latency { Self::LATENCY } else { 0 };
             width.saturating_sub(fixed + 1 + optional)
         };
         let (ttl, latency) = [(true, true), (true, false), (false, false)]

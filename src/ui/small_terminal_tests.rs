@@ -27,7 +27,7 @@ fn dns_round() -> crate::dns::DnsRound {
     let ns3 = Nameserver::Addr("127.0.0.53:53".parse().expect("addr"));
     let r = |name: &str, ns: &Nameserver, addrs: &[&str], err: Option<&str>| DnsResult {
         name: name.into(),
-        nameserver: ns.clone(),
+        nameserver: *ns,
         answers: addrs
             .iter()
             .map(|a| Answer {
@@ -51,7 +51,7 @@ fn dns_round() -> crate::dns::DnsRound {
         seq: 1,
         finished_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 100),
         elapsed: Duration::from_millis(9),
-        nameservers: vec![Nameserver::System, ns2.clone(), ns3.clone()],
+        nameservers: vec![Nameserver::System, ns2, ns3],
         results: vec![
             r("payments.internal", &Nameserver::System, &payments, None),
             r("payments.internal", &ns2, &payments, None),
@@ -204,7 +204,10 @@ fn the_host_pane_keeps_processes_and_close_wait() {
     let shown = text(&screen(&mut a));
     assert!(shown.contains("COMMAND"), "{shown}");
     for process in ["nginx: worker process", "php-fpm: pool www"] {
-        assert!(shown.contains(process), "{process:?} cut or missing:\n{shown}");
+        assert!(
+            shown.contains(process),
+            "{process:?} cut or missing:\n{shown}"
+        );
     }
     // CLOSE_WAIT is what an upstream that hung up leaves: shown even at zero, at any width.
     let mut idle = app((120, 40));
@@ -225,7 +228,10 @@ fn dns_addresses_are_whole_at_80_columns() {
     let shown = text(&screen(&mut a));
     // Two addresses do not fit beside the name: the second goes on under the first.
     for address in ["172.18.0.12 ", "172.18.0.13 "] {
-        assert!(shown.contains(address), "{address:?} cut or missing:\n{shown}");
+        assert!(
+            shown.contains(address),
+            "{address:?} cut or missing:\n{shown}"
+        );
     }
     assert!(!shown.contains("172.18.…"), "{shown}");
     // The marks of all three nameservers, one of them disagreeing.
@@ -270,7 +276,9 @@ fn popups() -> Vec<(&'static str, App)> {
         output.update(Event::Action(Box::new(
             crate::actions::ActionEvent::Output {
                 id,
-                lines: vec!["nginx: configuration file /etc/nginx/nginx.conf test is successful".into()],
+                lines: vec![
+                    "nginx: configuration file /etc/nginx/nginx.conf test is successful".into(),
+                ],
             },
         )));
     }
@@ -307,33 +315,80 @@ fn every_popup_80x24() {
     }
 }
 
+/// The popups' titles, by which their frame is found on the screen.
+fn title_of(kind: ModalKind) -> Option<&'static str> {
+    match kind {
+        ModalKind::Help => Some(" Keys "),
+        ModalKind::Menu => Some(" Actions "),
+        ModalKind::Confirm => Some(" Confirm: "),
+        ModalKind::Output => Some(" Output: "),
+        ModalKind::Checklist => Some(" Checklist "),
+        ModalKind::Timeline => Some(" Timeline "),
+        // Typed in the footer and the pane's border: no frame.
+        ModalKind::Filter | ModalKind::Search => None,
+    }
+}
+
 #[test]
 fn popups_stand_clear_of_the_panes_behind_them() {
+    let mut checked = 0;
     for (name, mut a) in popups() {
-        let Some(kind) = a.modal_kind() else {
+        let Some(title) = a.modal_kind().and_then(title_of) else {
             continue;
         };
-        if matches!(kind, ModalKind::Filter | ModalKind::Search) {
-            continue;
-        }
         let term = screen(&mut a);
-        let buffer = term.backend().buffer();
-        // The popup's own corners: the outermost ┐ right of the middle row's ┌ or │.
-        let mid = H / 2;
-        let line = row(&term, mid);
-        let cells: Vec<String> = (0..W).map(|x| buffer[(x, mid)].symbol().to_string()).collect();
-        let left = cells.iter().position(|c| c == "│" || c == "┌");
-        let right = cells.iter().rposition(|c| c == "│" || c == "┐");
-        let (Some(left), Some(right)) = (left, right) else {
-            panic!("{name}: no popup border on row {mid}: {line:?}");
+        let rows: Vec<Vec<String>> = (0..H)
+            .map(|y| {
+                (0..W)
+                    .map(|x| term.backend().buffer()[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect();
+        let joined: Vec<String> = rows.iter().map(|r| r.concat()).collect();
+        let top = joined.iter().position(|r| r.contains(title));
+        let Some(top) = top else {
+            panic!("{name}: no {title:?} on screen:\n{}", joined.join("\n"));
         };
-        for x in left.saturating_sub(2)..left {
-            assert_eq!(cells[x], " ", "{name}: pane text left of the popup: {line:?}");
+        let at = joined[top]
+            .find(title)
+            .map_or(0, |b| joined[top][..b].chars().count());
+        let left = rows[top][..at].iter().rposition(|c| c == "┌");
+        let right = rows[top][at..]
+            .iter()
+            .position(|c| c == "┐")
+            .map(|x| x + at);
+        let (Some(left), Some(right)) = (left, right) else {
+            panic!("{name}: no frame around {title:?}: {:?}", joined[top]);
+        };
+        let bottom = (top + 1..rows.len())
+            .find(|&y| rows[y][left] == "└")
+            .unwrap_or(rows.len() - 1);
+        // Every row beside the popup, and the rows above and below it within the body: blank.
+        for y in top.saturating_sub(1).max(1)..=(bottom + 1).min(usize::from(H) - 2) {
+            let beside = left.saturating_sub(2)..left;
+            let after = right + 1..(right + 3).min(usize::from(W));
+            for x in beside.chain(after) {
+                assert_eq!(
+                    rows[y][x], " ",
+                    "{name}: pane text beside the popup, row {y}: {:?}",
+                    joined[y]
+                );
+            }
         }
-        for x in right + 1..(right + 3).min(usize::from(W)) {
-            assert_eq!(cells[x], " ", "{name}: pane text right of the popup: {line:?}");
+        for y in [top.wrapping_sub(1), bottom + 1] {
+            if (1..usize::from(H) - 1).contains(&y) {
+                for cell in &rows[y][left..=right] {
+                    assert_eq!(
+                        cell, " ",
+                        "{name}: pane text next to the popup, row {y}: {:?}",
+                        joined[y]
+                    );
+                }
+            }
         }
+        checked += 1;
     }
+    assert_eq!(checked, 6, "every framed popup was looked at");
 }
 
 #[test]
@@ -344,14 +399,22 @@ fn f_keys_work_as_in_htop() {
     key(&mut a, KeyCode::F(1));
     assert_eq!(a.modal_kind(), None, "F1 again closes the help");
     key(&mut a, KeyCode::F(4));
-    assert_eq!(a.modal_kind(), Some(ModalKind::Filter), "F4 filters the Host pane");
+    assert_eq!(
+        a.modal_kind(),
+        Some(ModalKind::Filter),
+        "F4 filters the Host pane"
+    );
     key(&mut a, KeyCode::Esc);
     let sort = a.host.sort();
     key(&mut a, KeyCode::F(6));
     assert_ne!(a.host.sort(), sort, "F6 sorts");
     key(&mut a, KeyCode::Char('4'));
     key(&mut a, KeyCode::F(3));
-    assert_eq!(a.modal_kind(), Some(ModalKind::Search), "F3 searches the logs");
+    assert_eq!(
+        a.modal_kind(),
+        Some(ModalKind::Search),
+        "F3 searches the logs"
+    );
     key(&mut a, KeyCode::Esc);
     assert_eq!(key(&mut a, KeyCode::F(10)), vec![Effect::Quit]);
     // The help names them, the footer does not spend room on them.
@@ -360,7 +423,10 @@ fn f_keys_work_as_in_htop() {
     let shown = text(&render(&mut help, 120, 40));
     assert!(shown.contains("?/F1"), "{shown}");
     let footer = row(&screen(&mut incident()), H - 1);
-    assert!(!footer.contains("F1") && !footer.contains("F10"), "{footer:?}");
+    assert!(
+        !footer.contains("F1") && !footer.contains("F10"),
+        "{footer:?}"
+    );
 }
 
 #[test]
