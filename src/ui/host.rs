@@ -71,11 +71,14 @@ struct Summary {
 }
 
 /// The summary that fits `height` rows with the process list's least: first the CPU meter
-/// gives its row to the load, then lines that report nothing wrong (no warning or critical
-/// figure; the header and the verdict name what is wrong) leave, healthy services first.
+/// gives its row to the load, then groups of lines that report nothing wrong (no warning or
+/// critical figure; the header and the verdict name what is wrong) leave whole, healthy
+/// services first, then memory, then ports and files. What is wrong always stays, even if the
+/// process list gets fewer rows for it.
 fn summary(app: &App, s: &HostSample, width: usize, height: usize, theme: &Theme) -> Summary {
     let budget = height.saturating_sub(1 + MIN_PROCESS_ROWS);
-    let tail = |lines: &mut Vec<(Line<'static>, Option<u8>)>| {
+    let services = super::actions::service_chunks(app, theme);
+    let tail = |lines: &mut Vec<(Line<'static>, Option<u8>)>, compact: bool| {
         lines.push((memory_line(s, width, theme), Some(1)));
         // TCP stays whole: CLOSE_WAIT is what a 502 from a hung-up upstream leaves.
         for line in wrap(tcp_chunks(s, width, theme), width) {
@@ -84,15 +87,28 @@ fn summary(app: &App, s: &HostSample, width: usize, height: usize, theme: &Theme
         for line in wrap(limit_chunks(s, theme), width) {
             lines.push((line, Some(2)));
         }
-        for line in wrap(super::actions::service_chunks(app, theme), width) {
+        // Compact, a troubled service is a group of its own, so the healthy ones can leave.
+        let (troubled, healthy): (Vec<_>, Vec<_>) = services
+            .iter()
+            .skip(1)
+            .cloned()
+            .partition(|chunk| compact && concerns(chunk, theme));
+        let label = services.first().cloned().into_iter();
+        let any_healthy = !healthy.is_empty();
+        let healthy_label = label.clone().filter(|_| any_healthy);
+        let troubled_label = label.filter(|_| !any_healthy);
+        for line in wrap(healthy_label.chain(healthy).collect(), width) {
             lines.push((line, Some(0)));
+        }
+        for line in wrap(troubled_label.chain(troubled).collect(), width) {
+            lines.push((line, None));
         }
     };
     let mut lines = vec![
         (cpu_line(s, width, theme), None),
         (load_line(s, width, theme), None),
     ];
-    tail(&mut lines);
+    tail(&mut lines, false);
     if lines.len() <= budget {
         return Summary { lines, left_out: 0 };
     }
@@ -100,23 +116,28 @@ fn summary(app: &App, s: &HostSample, width: usize, height: usize, theme: &Theme
         .into_iter()
         .map(|line| (line, None))
         .collect();
-    tail(&mut lines);
+    tail(&mut lines, true);
     let mut left_out = 0;
     for rank in 0..=2 {
-        while lines.len() > budget {
-            let quiet = lines.iter().rposition(|(line, r)| {
-                *r == Some(rank)
-                    && !line
-                        .spans
-                        .iter()
-                        .any(|sp| sp.style == theme.warning || sp.style == theme.critical)
-            });
-            let Some(at) = quiet else { break };
-            lines.remove(at);
-            left_out += 1;
+        let group = |r: &Option<u8>| *r == Some(rank);
+        let troubled = lines
+            .iter()
+            .any(|(line, r)| group(r) && concerns(&line.spans, theme));
+        if lines.len() <= budget || troubled {
+            continue;
         }
+        let before = lines.len();
+        lines.retain(|(_, r)| !group(r));
+        left_out += before - lines.len();
     }
     Summary { lines, left_out }
+}
+
+/// Whether spans show a warning or a critical figure.
+fn concerns(spans: &[Span], theme: &Theme) -> bool {
+    spans
+        .iter()
+        .any(|sp| sp.style == theme.warning || sp.style == theme.critical)
 }
 
 /// CPU and load on one line, the meter left out, for a short pane; "/ 4" for "/ 4 cores"
@@ -230,12 +251,31 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// A group wider than the pane, word by word (each word keeping its style), so it wraps
+/// instead of being cut at the border: a stopped service's reason, a long socket error.
+fn split_wide(chunk: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>> {
+    let len: usize = chunk.iter().map(Span::width).sum();
+    if len <= width {
+        return vec![chunk];
+    }
+    chunk
+        .into_iter()
+        .flat_map(|span| {
+            let style = span.style;
+            span.content
+                .split_whitespace()
+                .map(|word| vec![Span::styled(word.to_string(), style)])
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Lays out groups of spans that must stay together, as many per line as fit.
 fn wrap(chunks: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut current: Vec<Span> = Vec::new();
     let mut used = 0;
-    for chunk in chunks {
+    for chunk in chunks.into_iter().flat_map(|c| split_wide(c, width)) {
         let len: usize = chunk.iter().map(|s| s.width()).sum();
         if used > 0 && used + 1 + len > width {
             lines.push(Line::from(std::mem::take(&mut current)));

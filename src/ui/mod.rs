@@ -131,10 +131,16 @@ pub fn status_style(theme: &Theme, status: Status) -> Style {
 
 fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let status = app.judged.status;
-    let mut spans = vec![Span::styled(" gatewatch ", theme.title_focused)];
-    if app.freeze.is_frozen() {
-        spans.push(Span::styled(" FROZEN (Z thaws) ", theme.warning.reversed()));
-    }
+    // Frozen, the screen says so first; on a narrow one in the name's place, so the status
+    // still fits.
+    let mut spans = match (app.freeze.is_frozen(), area.width >= 80) {
+        (false, _) => vec![Span::styled(" gatewatch ", theme.title_focused)],
+        (true, true) => vec![
+            Span::styled(" gatewatch ", theme.title_focused),
+            Span::styled(" FROZEN (Z thaws) ", theme.warning.reversed()),
+        ],
+        (true, false) => vec![Span::styled(" FROZEN ", theme.warning.reversed())],
+    };
     if !app.hostname.is_empty() {
         spans.push(Span::styled(format!(" {} ", app.hostname), theme.header));
     }

@@ -223,6 +223,33 @@ fn the_host_pane_keeps_processes_and_close_wait() {
 }
 
 #[test]
+fn a_stopped_services_reason_wraps_instead_of_being_cut() {
+    use crate::actions::{ActionEvent, ServiceState, ServiceStatus};
+    let mut a = incident();
+    let reason = "Main process exited, code=exited, status=203/EXEC";
+    let status = ServiceStatus {
+        service: 1,
+        name: String::new(),
+        state: ServiceState::Stopped,
+        detail: reason.into(),
+        command: None,
+        at: SystemTime::UNIX_EPOCH,
+    };
+    a.update(Event::Action(Box::new(ActionEvent::Status(Box::new(
+        status,
+    )))));
+    let shown = text(&screen(&mut a));
+    let host: String = shown
+        .lines()
+        .filter_map(|l| l.split("││").next())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for word in reason.split(' ') {
+        assert!(host.contains(word), "{word:?} cut:\n{shown}");
+    }
+}
+
+#[test]
 fn dns_addresses_are_whole_at_80_columns() {
     let mut a = focused(PaneId::Dns);
     let shown = text(&screen(&mut a));
@@ -446,6 +473,12 @@ fn a_frozen_screen_says_so_and_stops_changing_until_thawed() {
     ));
     assert_eq!(text(&screen(&mut a)), frozen, "nothing drawn changed");
     insta::assert_snapshot!("frozen", screen(&mut a).backend());
+    // Narrower, the word takes the name's place and the status still shows.
+    let narrow = row(&render(&mut a, 40, 12), 0);
+    assert!(
+        narrow.contains("FROZEN") && narrow.contains("CRITICAL"),
+        "{narrow:?}"
+    );
     key(&mut a, KeyCode::Char('Z'));
     let thawed = text(&screen(&mut a));
     assert!(!thawed.contains("FROZEN"), "{thawed}");
