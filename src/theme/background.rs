@@ -14,8 +14,9 @@ pub const DEFAULT_NAME: &str = "default";
 /// The built-in theme for light backgrounds.
 pub const LIGHT_NAME: &str = "light";
 
-/// Long enough for a terminal over SSH on another continent, short enough that a terminal
-/// that never answers (and misses the attributes query too) does not hold up the first frame.
+/// Enough for a local terminal or SSH within a region; a slower answer (SSH across an ocean)
+/// falls back to the default theme rather than hold up the first frame. A terminal that does
+/// not answer colour queries is known sooner, by its answer to the attributes query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

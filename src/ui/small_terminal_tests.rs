@@ -187,6 +187,18 @@ fn each_pane_zoomed_80x24() {
     }
 }
 
+/// The same incident at 120x40, where the Host pane is 58 columns: every TCP state that tells
+/// a 502 story (CLOSE_WAIT among them) and the whole summary, nothing left out.
+#[test]
+fn the_incident_at_120x40() {
+    let mut a = incident();
+    let term = render(&mut a, 120, 40);
+    let shown = text(&term);
+    assert!(shown.contains("CLOSE_WAIT 3"), "{shown}");
+    assert!(!shown.contains("z: all"), "{shown}");
+    insta::assert_snapshot!("incident_120x40", term.backend());
+}
+
 #[test]
 fn the_footer_keeps_quit_help_verdict_actions_and_rerun_in_every_pane() {
     for pane in PaneId::ALL {
