@@ -82,7 +82,12 @@ fn on_a_light_terminal(args: &[&str]) -> Tmux {
     .map(String::from)
     .to_vec();
     // TERM=screen (tmux's default) is a terminal the query library does not ask.
-    let env = [("TERM", "tmux-256color"), ("COLORTERM", "truecolor")];
+    // COLORFGBG emptied: the sandbox says "dark" there, and this test is about the query.
+    let env = [
+        ("TERM", "tmux-256color"),
+        ("COLORTERM", "truecolor"),
+        ("COLORFGBG", ""),
+    ];
     Tmux::start_under(&wrapper, args, 100, 30, &env)
 }
 

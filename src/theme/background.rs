@@ -57,13 +57,59 @@ pub fn pick(chosen: Option<&str>, background: impl FnOnce() -> Background) -> St
 }
 
 /// Asks the terminal for its background, before the dashboard takes the screen. Never when
-/// stdout is not a terminal: the answer would be about some other terminal, or never come.
+/// stdout or stdin is not a terminal (the answer would be about some other terminal, or never
+/// come), nor when keys are already waiting: reading the answer consumes what was typed
+/// ahead, and a person's first keys matter more than the theme.
+///
+/// A terminal that says its colours in `COLORFGBG` (rxvt, Konsole, and what a person or a test
+/// sets) is believed without asking.
 pub fn query() -> Background {
-    ask(std::io::stdout().is_terminal())
+    let said = std::env::var("COLORFGBG").ok();
+    if let Some(background) = said.as_deref().and_then(from_colorfgbg) {
+        return background;
+    }
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    ask(terminal && !typed_ahead())
 }
 
-fn ask(stdout_is_terminal: bool) -> Background {
-    if !stdout_is_terminal {
+/// `COLORFGBG` is "fg;bg" (or "fg;default;bg"), ANSI colour numbers: the background is the
+/// last. As vim reads it: 0-6 and 8 are dark, the other numbers light; anything else (empty,
+/// "default") says nothing.
+pub fn from_colorfgbg(value: &str) -> Option<Background> {
+    let bg: u8 = value.rsplit(';').next()?.trim().parse().ok()?;
+    Some(match bg {
+        0..=6 | 8 => Background::Dark,
+        _ => Background::Light,
+    })
+}
+
+/// Whether keys wait on stdin. Raw mode for the look: a terminal in line mode shows nothing
+/// to read until Enter. The keys stay where they are for the dashboard.
+fn typed_ahead() -> bool {
+    if crossterm::terminal::enable_raw_mode().is_err() {
+        return true;
+    }
+    let waiting = input_waiting();
+    // Back to the mode the dashboard enters raw mode from; a failure here would show there.
+    let _ = crossterm::terminal::disable_raw_mode();
+    waiting
+}
+
+/// Whether stdin has bytes to read now.
+fn input_waiting() -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: std::io::stdin().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a zero timeout: poll only reads and writes `pfd`.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLIN != 0
+}
+
+fn ask(may_ask: bool) -> Background {
+    if !may_ask {
         return Background::Unknown;
     }
     let mut options = QueryOptions::default();
@@ -124,6 +170,16 @@ mod tests {
         // Solarized dark's base03.
         assert_eq!(of(0x0000, 0x2b2b, 0x3636), Background::Dark);
         assert_eq!(Background::of_lightness(None), Background::Unknown);
+    }
+
+    #[test]
+    fn colorfgbg_tells_the_background_without_a_query() {
+        assert_eq!(from_colorfgbg("15;0"), Some(Background::Dark));
+        assert_eq!(from_colorfgbg("0;15"), Some(Background::Light));
+        assert_eq!(from_colorfgbg("0;default;7"), Some(Background::Light));
+        assert_eq!(from_colorfgbg("7;8"), Some(Background::Dark));
+        assert_eq!(from_colorfgbg("15;default"), None);
+        assert_eq!(from_colorfgbg(""), None);
     }
 
     #[test]
