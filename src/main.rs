@@ -71,10 +71,14 @@ fn main() -> ExitCode {
     }
     let env = |k: &str| std::env::var(k).ok();
     let depth = theme::detect_depth(cli.color, &env);
-    let theme_name = cli
-        .theme
-        .clone()
-        .unwrap_or_else(|| loaded.config.theme.clone());
+    // Only the dashboard asks the terminal for its background: `check` and the rest draw nothing.
+    let theme_name = theme::pick(
+        theme::chosen(cli.theme.as_deref(), &loaded.config.theme),
+        || match cli.command {
+            None => theme::query_background(),
+            Some(_) => theme::Background::Unknown,
+        },
+    );
     let user_dir = config::config_dir(&|k| std::env::var_os(k));
     let theme = match theme::load(&theme_name, user_dir.as_deref(), depth) {
         Ok(t) => t,
@@ -308,8 +312,8 @@ fn demo(cli: &Cli) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let depth = theme::detect_depth(cli.color, &env);
     let user_dir = config::config_dir(&|k| std::env::var_os(k));
-    let name = cli.theme.as_deref().unwrap_or("default");
-    let theme = match theme::load(name, user_dir.as_deref(), depth) {
+    let name = theme::pick(cli.theme.as_deref(), theme::query_background);
+    let theme = match theme::load(&name, user_dir.as_deref(), depth) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("gatewatch: {e}");

@@ -44,7 +44,30 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "COLORTERM",
         "truecolor or 24bit: --color auto uses 24-bit colour",
     ),
-    ("TERM", "dumb: no colour; a name with 256color: 256 colours"),
+    (
+        "TERM",
+        "dumb: no colour; a name with 256color: 256 colours; also whether y may copy (OSC 52)",
+    ),
+    (
+        "TERM_PROGRAM",
+        "the terminal's name (iTerm.app, WezTerm): whether y may copy through it (OSC 52)",
+    ),
+    (
+        "TMUX",
+        "set inside tmux, where y copies only with GATEWATCH_OSC52=on (tmux needs set-clipboard on)",
+    ),
+    (
+        crate::app::clipboard::OSC52_ENV,
+        "on or off: whether y copies a log line through the terminal (OSC 52), whatever the terminal",
+    ),
+    (
+        "COLORFGBG",
+        "the terminal's colours as fg;bg: a light background picks the light theme without asking the terminal",
+    ),
+    (
+        "PATH",
+        "where the commands gatewatch runs (nginx -T, ss, systemctl, ...) are found",
+    ),
     (
         "XDG_CONFIG_HOME",
         "the user's config directory (default ~/.config): gatewatch/config.toml and gatewatch/themes/",

@@ -172,9 +172,21 @@ fn every_environment_variable_the_code_reads_is_described() {
             for (i, _) in source.match_indices("\"GATEWATCH_") {
                 let name: String = source[i + 1..]
                     .chars()
-                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
                     .collect();
                 names.insert(name);
+            }
+            // Any other variable read by name: `var("TERM")`, `var_os("TMUX")`, `set("X")`.
+            for call in ["var(\"", "var_os(\"", "set(\""] {
+                for (i, _) in source.match_indices(call) {
+                    let name: String = source[i + call.len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    if name.len() > 2 && source[i + call.len() + name.len()..].starts_with('"') {
+                        names.insert(name);
+                    }
+                }
             }
             for var in [
                 "NO_COLOR",

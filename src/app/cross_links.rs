@@ -97,7 +97,12 @@ impl App {
         let d = &self.judged.diagnosis;
         let v = &self.model.upstreams;
         if let Some(blamed) = &d.verdict.upstream {
-            if let Some(i) = v.order.iter().copied().find(|&i| v.rows[i].entry.upstream.name == *blamed) {
+            if let Some(i) = v
+                .order
+                .iter()
+                .copied()
+                .find(|&i| v.rows[i].entry.upstream.name == *blamed)
+            {
                 return Some(i);
             }
         }

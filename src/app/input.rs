@@ -144,6 +144,7 @@ impl App {
             }
             Action::OpenActions => self.open_actions(),
             Action::WriteReport => effects.push(Effect::WriteReport),
+            Action::Freeze => effects.extend(self.toggle_freeze()),
             Action::Checklist => self.modal = Some(Modal::Checklist { scroll: 0 }),
             Action::Timeline => {
                 self.modal = Some(Modal::Timeline {

@@ -14,6 +14,7 @@ mod containers_tests;
 mod cross_links;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod freeze;
 pub mod host;
 mod input;
 #[cfg(test)]
@@ -186,6 +187,8 @@ pub struct App {
     pub quit_armed: bool,
     /// Whether `y` copies through the terminal (decided once, from the environment).
     pub clipboard: clipboard::Clipboard,
+    /// `Z`: the screen stops changing; collectors' updates wait (see `freeze`).
+    pub freeze: freeze::Freeze,
 }
 
 impl App {
@@ -211,6 +214,7 @@ impl App {
             mouse: false,
             quit_armed: false,
             clipboard: clipboard::Clipboard::default(),
+            freeze: freeze::Freeze::default(),
         }
     }
 
@@ -259,6 +263,9 @@ impl App {
     /// The event loop keeps the time current before each frame, for ages shown in seconds
     /// between the header clock's minute ticks.
     pub fn set_clock(&mut self, now: jiff::Zoned) {
+        if self.frozen_clock(&now) {
+            return;
+        }
         self.clock = now;
     }
 
@@ -268,6 +275,10 @@ impl App {
         if self.logs.follow {
             self.logs.unseen = 0;
         }
+        let event = match self.through_freeze(event) {
+            Ok(event) => event,
+            Err(held) => return held,
+        };
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Event::Key(_) => (false, vec![]),

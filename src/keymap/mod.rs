@@ -64,6 +64,8 @@ pub enum Action {
     /// `y`: the selected log line to the clipboard (OSC 52); also in the line's detail.
     CopyLine,
     ToggleMerged,
+    /// Freeze (small terminals, htop habits): the whole screen stops changing until pressed again.
+    Freeze,
     // Popup keys from here on.
     /// Closes the popup.
     Close,
@@ -140,8 +142,10 @@ pub struct Binding {
 }
 
 pub mod docs;
+mod footer;
 mod table;
 
+pub use footer::{Hint, fit_footer, footer_rank, hint_width};
 pub use table::BINDINGS;
 
 impl Key {
@@ -168,6 +172,7 @@ impl Key {
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Home => "Home".into(),
             KeyCode::End => "End".into(),
+            KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
         if self.ctrl {
@@ -224,23 +229,31 @@ fn in_scope(scope: Scope) -> impl Iterator<Item = &'static Binding> {
 
 /// The footer while the popup `kind` is open, in table order.
 pub fn modal_footer(kind: ModalKind) -> impl Iterator<Item = (String, &'static str)> {
+    modal_footer_hints(kind)
+        .into_iter()
+        .map(|h| (h.keys, h.word))
+}
+
+/// [`modal_footer`] with the action of each hint, for [`fit_footer`].
+pub fn modal_footer_hints(kind: ModalKind) -> Vec<Hint> {
     let shown = in_scope(Scope::Modal(kind)).filter_map(|b| {
-        let keys: Vec<Key> = b.keys.iter().copied().filter(|k| !k.quiet).collect();
-        b.footer.map(|word| (keys_label(&keys), word))
+        b.footer
+            .map(|word| Hint::new(loud_label(b.keys.iter().copied()), word, b.action))
     });
-    merge_alike(shown).into_iter()
+    merge_alike(shown)
 }
 
 /// Neighbours with the same word share one hint: "j/k scroll" for down and up.
-fn merge_alike(hints: impl Iterator<Item = (String, &'static str)>) -> Vec<(String, &'static str)> {
-    let mut out: Vec<(String, &'static str)> = Vec::new();
-    for (keys, word) in hints {
+fn merge_alike(hints: impl Iterator<Item = Hint>) -> Vec<Hint> {
+    let mut out: Vec<Hint> = Vec::new();
+    for hint in hints {
         match out.last_mut() {
-            Some((shown, last)) if *last == word => {
-                shown.push('/');
-                shown.push_str(&keys);
+            Some(last) if last.word == hint.word => {
+                last.keys.push('/');
+                last.keys.push_str(&hint.keys);
+                last.rank = last.rank.min(hint.rank);
             }
-            _ => out.push((keys, word)),
+            _ => out.push(hint),
         }
     }
     out
@@ -249,6 +262,11 @@ fn merge_alike(hints: impl Iterator<Item = (String, &'static str)>) -> Vec<(Stri
 /// Bindings shown in the footer for the focused pane: the pane's own first, then global ones
 /// without the keys the pane takes over (Enter opens a row where a pane has rows).
 pub fn footer(focus: PaneId) -> impl Iterator<Item = (String, &'static str)> {
+    footer_hints(focus).into_iter().map(|h| (h.keys, h.word))
+}
+
+/// [`footer`] with the action of each hint, for [`fit_footer`].
+pub fn footer_hints(focus: PaneId) -> Vec<Hint> {
     let pane: Vec<&'static Binding> = BINDINGS
         .iter()
         .filter(|b| b.scope == Scope::Pane(focus))
@@ -262,14 +280,21 @@ pub fn footer(focus: PaneId) -> impl Iterator<Item = (String, &'static str)> {
                 .keys
                 .iter()
                 .copied()
-                .filter(|k| !taken.contains(k))
+                .filter(|k| !k.quiet && !taken.contains(k))
                 .collect();
             (!keys.is_empty()).then(|| (keys_label(&keys), b))
         });
     pane.into_iter()
-        .map(|b| (b.keys_label(), b))
+        .map(|b| (loud_label(b.keys.iter().copied()), b))
         .chain(global)
-        .filter_map(|(label, b)| b.footer.map(|f| (label, f)))
+        .filter_map(|(label, b)| b.footer.map(|f| Hint::new(label, f, b.action)))
+        .collect()
+}
+
+/// The footer's label: the keys that are not quiet.
+fn loud_label(keys: impl Iterator<Item = Key>) -> String {
+    let keys: Vec<Key> = keys.filter(|k| !k.quiet).collect();
+    keys_label(&keys)
 }
 
 /// "j/↓", or "1-4" for a run of consecutive digits.
@@ -287,7 +312,14 @@ fn keys_label(keys: &[Key]) -> String {
             return format!("{first}-{last}");
         }
     }
-    keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
+    let labels: Vec<String> = keys.iter().map(Key::label).collect();
+    // "/ F3 F4", not "//F3/F4", where `/` is one of the keys.
+    let sep = if labels.iter().any(|l| l == "/") {
+        " "
+    } else {
+        "/"
+    };
+    labels.join(sep)
 }
 
 #[cfg(test)]

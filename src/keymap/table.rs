@@ -8,14 +8,14 @@ use crate::popup::ModalKind;
 
 pub const BINDINGS: &[Binding] = &[
     Binding {
-        keys: &[key('q'), ctrl('c')],
+        keys: &[key('q'), ctrl('c'), quiet(code(KeyCode::F(10)))],
         action: Action::Quit,
         footer: Some("quit"),
         help: "quit gatewatch",
         scope: Scope::Global,
     },
     Binding {
-        keys: &[key('?')],
+        keys: &[key('?'), quiet(code(KeyCode::F(1)))],
         action: Action::Help,
         footer: Some("help"),
         help: "show or hide this help",
@@ -140,15 +140,27 @@ pub const BINDINGS: &[Binding] = &[
         help: "output and result of the last action",
         scope: Scope::Global,
     },
+    // Freeze (small terminals, htop habits).
     Binding {
-        keys: &[key('s')],
+        keys: &[key('Z')],
+        action: Action::Freeze,
+        footer: Some("freeze"),
+        help: "freeze the screen; Z again thaws",
+        scope: Scope::Global,
+    },
+    Binding {
+        keys: &[key('s'), quiet(code(KeyCode::F(6)))],
         action: Action::SortProcesses,
         footer: Some("sort"),
         help: "sort processes by CPU or memory",
         scope: Scope::Pane(PaneId::Host),
     },
     Binding {
-        keys: &[key('/')],
+        keys: &[
+            key('/'),
+            quiet(code(KeyCode::F(3))),
+            quiet(code(KeyCode::F(4))),
+        ],
         action: Action::FilterProcesses,
         footer: Some("filter"),
         help: "filter processes (Enter keeps, Esc clears)",
@@ -170,14 +182,18 @@ pub const BINDINGS: &[Binding] = &[
     },
     // The footer has room for the filter; the border names the sort.
     Binding {
-        keys: &[key('/')],
+        keys: &[
+            key('/'),
+            quiet(code(KeyCode::F(3))),
+            quiet(code(KeyCode::F(4))),
+        ],
         action: Action::FilterUpstreams,
         footer: Some("filter"),
         help: "filter by name, target, group (Esc clears)",
         scope: Scope::Pane(PaneId::Upstreams),
     },
     Binding {
-        keys: &[key('s')],
+        keys: &[key('s'), quiet(code(KeyCode::F(6)))],
         action: Action::SortUpstreams,
         footer: None,
         help: "sort by state, name, latency or failures",
@@ -205,7 +221,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Pane(PaneId::Logs),
     },
     Binding {
-        keys: &[key('/')],
+        keys: &[key('/'), quiet(code(KeyCode::F(3)))],
         action: Action::SearchLogs,
         footer: Some("search"),
         help: "regex search; lower case ignores case",
@@ -364,7 +380,12 @@ pub const BINDINGS: &[Binding] = &[
     },
     // The help popup.
     Binding {
-        keys: &[code(KeyCode::Esc), key('?'), key('q')],
+        keys: &[
+            code(KeyCode::Esc),
+            key('?'),
+            key('q'),
+            quiet(code(KeyCode::F(1))),
+        ],
         action: Action::Close,
         footer: Some("close help"),
         help: "close the help",

@@ -208,7 +208,11 @@ fn labels_are_readable() {
             "r rerun",
             "a actions",
             "v verdict",
-            "t timeline"
+            "t timeline",
+            "Z freeze"
         ]
     );
+    // htop's function keys work but stay out of the footer; the help names them.
+    let help = BINDINGS.iter().find(|b| b.action == Action::Help);
+    assert_eq!(help.map(Binding::keys_label).as_deref(), Some("?/F1"));
 }

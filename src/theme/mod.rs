@@ -1,6 +1,7 @@
 //! Themes: named sets of styles for every UI role, from `themes/*.toml` built into the binary or
 //! from `<config dir>/themes/NAME.toml`, fitted to the terminal's colour depth at load.
 
+mod background;
 mod color;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use toml::Spanned;
 
 use crate::config::{is_valid_theme_name, read_optional};
 use crate::source_error::SourceError;
+pub use background::{Background, chosen, pick, query as query_background};
 pub use color::{ColorChoice, ColorDepth, detect_depth};
 
 const DEFAULT_THEME: &str = include_str!("../../themes/default.toml");

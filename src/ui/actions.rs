@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::status_style;
 use crate::actions::{ServiceState, ServiceStatus};
@@ -149,7 +149,7 @@ pub fn draw_menu(frame: &mut Frame, area: Rect, app: &App, selected: usize, them
     let inner = block.inner(rect);
     // Keep the highlighted row in view on a short terminal.
     let scroll = selected_line.saturating_sub(usize::from(inner.height).saturating_sub(1));
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     frame.render_widget(
         Paragraph::new(lines).scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0)),
@@ -203,7 +203,7 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, app: &App, confirm: Confirm, 
         .sum();
     let rect = centered(area, width, height as u16 + 2);
     let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
@@ -250,7 +250,7 @@ pub fn draw_output(frame: &mut Frame, area: Rect, app: &App, scroll: usize, them
             theme,
         ));
     let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     let rows = usize::from(inner.height);
     let total = view.output.len();

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::status_style;
 use crate::diagnosis::{Diagnosis, StepId};
@@ -147,7 +147,7 @@ pub fn draw_view(frame: &mut Frame, area: Rect, d: &Diagnosis, scroll: u16, them
         super::actions::key_hint(&[("j/k", "scroll"), ("Esc", "close")], theme),
     );
     let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     frame.render_widget(
         Paragraph::new(lines)

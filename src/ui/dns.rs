@@ -82,6 +82,72 @@ fn addresses(r: &DnsResult) -> String {
     }
 }
 
+/// The table's columns at a width. Name and addresses are never cut (a list too long for its
+/// column goes on under itself); latency gives way first, then the TTL. The nameservers' marks
+/// stay: they are where a disagreement shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Columns {
+    name: usize,
+    addresses: usize,
+    ttl: bool,
+    latency: bool,
+}
+
+impl Columns {
+    const TTL: usize = 7;
+    const LATENCY: usize = 8;
+
+    /// `widest`: the longest address list; `longest`: the longest single address.
+    fn for_width(width: usize, name: usize, servers: usize, widest: usize, longest: usize) -> Self {
+        let fixed = 2 + name + 1 + servers;
+        let room = |ttl: bool, latency: bool| {
+            let optional =
+                if ttl { Self::TTL } else { 0 } + if latency { Self::LATENCY } else { 0 };
+            width.saturating_sub(fixed + 1 + optional)
+        };
+        let (ttl, latency) = [(true, true), (true, false), (false, false)]
+            .into_iter()
+            .find(|&(t, l)| room(t, l) >= widest)
+            .or_else(|| {
+                [(true, true), (true, false)]
+                    .into_iter()
+                    .find(|&(t, l)| room(t, l) >= longest)
+            })
+            .unwrap_or((false, false));
+        Columns {
+            name,
+            addresses: room(ttl, latency).max(8),
+            ttl,
+            latency,
+        }
+    }
+}
+
+/// An address list in lines of at most `width`, broken between addresses (an address longer
+/// than the width is cut where it is drawn).
+fn address_lines(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// The system's view is what nginx gets when it resolves at start or reload.
+fn main_result<'a>(round: &'a DnsRound, name: &str) -> Option<&'a DnsResult> {
+    let system = round
+        .results
+        .iter()
+        .find(|r| r.name == name && r.nameserver == Nameserver::System);
+    system.or_else(|| round.results.iter().find(|r| r.name == name))
+}
+
 fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &Theme) {
     let v = &app.model.dns;
     let width = usize::from(area.width);
@@ -93,18 +159,41 @@ fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &The
         .max()
         .unwrap_or(4)
         .clamp(4, 28);
-    // name, addresses, TTL (6), one mark per nameserver, latency (7)
-    let addr_w = width
-        .saturating_sub(2 + name_w + 1 + 7 + servers + 1 + 8)
-        .max(8);
-    let header = format!(
-        "  {} {} {:>6} {:<servers$} {:>7}",
+    let main_of = |name: &'_ str| main_result(round, name);
+    let lists: Vec<String> = v
+        .order
+        .iter()
+        .filter_map(|n| main_of(n))
+        .filter(|r| r.is_ok())
+        .map(addresses)
+        .collect();
+    let widest = lists.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let longest = lists
+        .iter()
+        .flat_map(|l| l.split(' '))
+        .map(|a| a.chars().count())
+        .max()
+        .unwrap_or(0);
+    let cols = Columns::for_width(width, name_w, servers, widest, longest);
+    let addr_w = cols.addresses;
+    let mut header = format!(
+        "  {} {} {}",
         fit("NAME", name_w),
         fit("ADDRESSES", addr_w),
-        "TTL",
         fit("NS", servers),
-        "LAT"
     );
+    if cols.ttl {
+        header = format!(
+            "  {} {} {:>6} {}",
+            fit("NAME", name_w),
+            fit("ADDRESSES", addr_w),
+            "TTL",
+            fit("NS", servers)
+        );
+    }
+    if cols.latency {
+        header.push_str(&format!(" {:>7}", "LAT"));
+    }
     let mut lines = vec![Line::from(Span::styled(
         fit(&header, width),
         theme.accent.reversed(),
@@ -113,13 +202,12 @@ fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &The
     let cursor = app.scroll[PaneId::Dns.index()];
     let rows = usize::from(area.height).saturating_sub(1);
     let offset = cursor.saturating_sub(rows.saturating_sub(1));
-    for (pos, name) in v.order.iter().enumerate().skip(offset).take(rows) {
+    for (pos, name) in v.order.iter().enumerate().skip(offset) {
+        if lines.len() > rows {
+            break;
+        }
         let results: Vec<&DnsResult> = round.for_name(name).collect();
-        // The system's view is what nginx gets when it resolves at start or reload.
-        let main = results
-            .iter()
-            .find(|r| r.nameserver == Nameserver::System)
-            .or(results.first());
+        let main = main_of(name);
         let health = NameHealth::of(results.iter().copied());
         let mut spans = vec![
             health_mark(health, theme),
@@ -146,11 +234,20 @@ fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &The
         } else {
             theme.critical
         };
+        let mut addr_lines = if main.is_some_and(|r| r.is_ok()) {
+            address_lines(&addr_text, addr_w)
+        } else {
+            vec![addr_text]
+        }
+        .into_iter();
+        let first = addr_lines.next().unwrap_or_default();
         spans.push(Span::styled(
-            format!("{} ", fit(&addr_text, addr_w)),
+            format!("{} ", fit(&first, addr_w)),
             addr_style,
         ));
-        spans.push(Span::styled(format!("{ttl:>6} "), theme.dim));
+        if cols.ttl {
+            spans.push(Span::styled(format!("{ttl:>6} "), theme.dim));
+        }
         let main_addrs: Vec<_> = main.map(|r| r.addresses().collect()).unwrap_or_default();
         for ns in &round.nameservers {
             let mark = match results.iter().find(|r| &r.nameserver == ns) {
@@ -163,13 +260,27 @@ fn table(frame: &mut Frame, area: Rect, app: &App, round: &DnsRound, theme: &The
             };
             spans.push(mark);
         }
-        spans.push(Span::styled(format!(" {latency:>7}"), theme.text));
+        if cols.latency {
+            spans.push(Span::styled(format!(" {latency:>7}"), theme.text));
+        }
+        let selected = app.focus == PaneId::Dns && pos == cursor;
         let mut line = Line::from(spans);
-        if app.focus == PaneId::Dns && pos == cursor {
+        if selected {
             line = line.style(theme.selection);
         }
         lines.push(line);
+        for more in addr_lines {
+            let mut line = Line::from(Span::styled(
+                format!("{}{}", " ".repeat(2 + name_w + 1), fit(&more, addr_w)),
+                addr_style,
+            ));
+            if selected {
+                line = line.style(theme.selection);
+            }
+            lines.push(line);
+        }
     }
+    lines.truncate(rows + 1);
     let left = usize::from(area.height).saturating_sub(lines.len());
     for f in app.model.dns.findings.iter().take(left) {
         let mark = if f.status == Status::Critical {

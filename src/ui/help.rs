@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 
 use crate::keymap::{BINDINGS, Scope};
 use crate::pane::PaneId;
@@ -112,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
         .border_style(theme.border_focused)
         .style(theme.popup);
     let inner = block.inner(popup);
-    frame.render_widget(Clear, popup);
+    super::clear_popup(frame, popup);
     frame.render_widget(block, popup);
     let max_scroll = tallest.saturating_sub(inner.height);
     let areas = Layout::horizontal(vec![

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::actions::{key_hint, popup};
 use crate::app::log_detail::{FIELD_NAMES, LogDetail};
@@ -53,7 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, detail: &LogDetail, scroll: u16, them
         theme,
     ));
     let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     let all = rows(detail, usize::from(inner.width), theme);
     let height = usize::from(inner.height);

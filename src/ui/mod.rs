@@ -24,7 +24,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::app::App;
 use crate::app::modal::Modal;
@@ -110,6 +110,23 @@ fn draw_modal(
     }
 }
 
+/// Blanks a popup's rectangle and a margin around it (a row above and below, two columns each
+/// side), so pane text never runs up to its border and reads as part of it. The header and
+/// footer rows stay: the footer shows the popup's keys.
+pub(super) fn clear_popup(frame: &mut Frame, rect: Rect) {
+    let screen = frame.area();
+    let top = rect.y.saturating_sub(1).max(screen.y + 1);
+    let bottom = rect
+        .bottom()
+        .saturating_add(1)
+        .min(screen.bottom().saturating_sub(1))
+        .max(top);
+    let left = rect.x.saturating_sub(2).max(screen.x);
+    let right = rect.right().saturating_add(2).min(screen.right()).max(left);
+    let margin = Rect::new(left, top, right - left, bottom - top);
+    frame.render_widget(Clear, margin.union(rect).intersection(screen));
+}
+
 pub fn status_style(theme: &Theme, status: Status) -> Style {
     match status {
         Status::Ok => theme.ok,
@@ -121,7 +138,16 @@ pub fn status_style(theme: &Theme, status: Status) -> Style {
 
 fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let status = app.judged.status;
-    let mut spans = vec![Span::styled(" gatewatch ", theme.title_focused)];
+    // Frozen, the screen says so first; on a narrow one in the name's place, so the status
+    // still fits.
+    let mut spans = match (app.freeze.is_frozen(), area.width >= 80) {
+        (false, _) => vec![Span::styled(" gatewatch ", theme.title_focused)],
+        (true, true) => vec![
+            Span::styled(" gatewatch ", theme.title_focused),
+            Span::styled(" FROZEN (Z thaws) ", theme.warning.reversed()),
+        ],
+        (true, false) => vec![Span::styled(" FROZEN ", theme.warning.reversed())],
+    };
     if !app.hostname.is_empty() {
         spans.push(Span::styled(format!(" {} ", app.hostname), theme.header));
     }
@@ -209,7 +235,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
         .border_style(border)
         .title(Span::styled(title, title_style));
     block = match pane {
-        PaneId::Host => host::decorate(block, app, theme),
+        PaneId::Host => host::decorate(block, area, app, theme),
         PaneId::Upstreams => upstreams::decorate(block, app, theme),
         PaneId::Dns => dns::decorate(block, app, theme),
         PaneId::Logs => logs::decorate(block, app, theme),
@@ -225,24 +251,29 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: PaneId, theme: &The
     }
 }
 
-/// The open popup's keys, or the focused pane's; both from the key table.
+/// The open popup's keys, or the focused pane's; both from the key table. What does not fit
+/// leaves by the table's footer ranks, so an 80-column footer still has q, ?, v, a and r.
 fn footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
+    if let Some(msg) = &app.message {
+        spans.push(Span::styled(format!(" {msg} "), theme.accent.reversed()));
+    }
     if let Some((_, text)) = app.filter_input() {
         spans.push(Span::styled(" filter: ", theme.footer_key));
         spans.push(Span::styled(format!("{text}█ "), theme.text));
     }
-    let hints: Vec<(String, &str)> = match app.modal_kind() {
-        Some(kind) => keymap::modal_footer(kind).collect(),
-        None => keymap::footer(app.focus).collect(),
-    };
-    for (keys, word) in hints {
-        spans.push(Span::styled(format!(" {keys}"), theme.footer_key));
-        spans.push(Span::styled(format!(" {word} "), theme.footer_text));
-    }
+    // While a log prompt is open its hint (regex, smartcase, the live count) comes before the
+    // keys, so a narrow footer drops keys rather than the hint.
     spans.extend(log_search::prompt_hint(app, theme));
-    if let Some(msg) = &app.message {
-        spans.insert(0, Span::styled(format!(" {msg} "), theme.accent.reversed()));
+    let hints = match app.modal_kind() {
+        Some(kind) => keymap::modal_footer_hints(kind),
+        None => keymap::footer_hints(app.focus),
+    };
+    let used: usize = spans.iter().map(Span::width).sum();
+    let room = usize::from(area.width).saturating_sub(used);
+    for hint in keymap::fit_footer(hints, room) {
+        spans.push(Span::styled(format!(" {}", hint.keys), theme.footer_key));
+        spans.push(Span::styled(format!(" {} ", hint.word), theme.footer_text));
     }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(theme.footer_text),
@@ -256,6 +287,8 @@ mod host_containers_tests;
 mod log_detail_tests;
 #[cfg(test)]
 mod log_search_tests;
+#[cfg(test)]
+mod small_terminal_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -225,7 +225,7 @@ fn many_cores_fall_back_to_one_glyph_per_core() {
     assert!(screen.contains("cores ▁"), "{screen}");
 }
 
-fn upstream_app(size: (u16, u16)) -> App {
+pub(super) fn upstream_app(size: (u16, u16)) -> App {
     use crate::config::{HttpMethod, StatusRange, Target, Upstream};
     use crate::model::upstreams::Upstreams;
     use crate::upstream::catalog::{Catalog, Entry};
@@ -683,7 +683,7 @@ fn logs_strip_lines_and_no_control_character_in_the_buffer() {
     insta::assert_snapshot!(term.backend());
 }
 
-fn services() -> Vec<crate::actions::ServiceSpec> {
+pub(super) fn services() -> Vec<crate::actions::ServiceSpec> {
     use crate::config::Argv;
     let argv = |w: &[&str]| Some(Argv(w.iter().map(|s| (*s).to_owned()).collect()));
     vec![

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 
 use crate::theme::Theme;
 use crate::timeline::story::{Judged, clock};
@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &View<'_>, theme: &Theme) {
         theme,
     ));
     let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     // The legend takes a second row on a narrow screen, never more.
     let mut legend_lines = legend_rows(usize::from(inner.width));

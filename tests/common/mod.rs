@@ -38,6 +38,9 @@ impl Sandbox {
             // No container lookup: the host may run other tests' containers and proxies in
             // mount namespaces of their own. The container tests name their own daemon.
             ("GATEWATCH_DOCKER_SOCKET".into(), "none".into()),
+            // A dark terminal, said rather than asked: the background query reads the tty, and
+            // would take the keys a test types before the dashboard is up.
+            ("COLORFGBG".into(), "15;0".into()),
         ]
     }
 
