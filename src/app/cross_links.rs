@@ -96,15 +96,10 @@ impl App {
     pub fn verdict_upstream(&self) -> Option<usize> {
         let d = &self.judged.diagnosis;
         let v = &self.model.upstreams;
-        if let Some(blamed) = &d.verdict.upstream {
-            if let Some(i) = v
-                .order
-                .iter()
-                .copied()
-                .find(|&i| v.rows[i].entry.upstream.name == *blamed)
-            {
-                return Some(i);
-            }
+        let blamed = d.verdict.upstream.as_deref();
+        let named = |&i: &usize| Some(v.rows[i].entry.upstream.name.as_str()) == blamed;
+        if let Some(i) = v.order.iter().copied().find(named) {
+            return Some(i);
         }
         let texts = std::iter::once(d.verdict.headline.as_str())
             .chain(d.verdict.evidence.iter().map(|e| e.text.as_str()))
