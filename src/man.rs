@@ -57,7 +57,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "set inside tmux, where y copies only with GATEWATCH_OSC52=on (tmux needs set-clipboard on)",
     ),
     (
-        crate::app::clipboard::OSC52_ENV,
+        "GATEWATCH_OSC52",
         "on or off: whether y copies a log line through the terminal (OSC 52), whatever the terminal",
     ),
     (

@@ -144,12 +144,14 @@ fn the_scene_config_checks_from_outside_and_its_restart_brings_the_refusing_upst
         .expect("run restart");
     assert!(status.success());
     t.wait_until("inventory to answer after its restart", |t| {
-        // The Upstreams row ("● inventory  200  1.0ms ..."), not a port number with 200 in it.
+        // The Upstreams row ("● inventory  http://127.0.0.1:PORT/health  200 ..."), not a port
+        // number with 200 in it: the word after the name, or after its target.
         t.screen().lines().any(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
-            words
-                .windows(2)
-                .any(|w| w[0] == "inventory" && w[1] == "200")
+            words.windows(3).any(|w| {
+                w[0] == "inventory"
+                    && (w[1] == "200" || (w[1].starts_with("http") && w[2] == "200"))
+            })
         })
     });
     let status_file = std::fs::read_to_string(dir.join("inventory.status")).expect("status");

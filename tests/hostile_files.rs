@@ -200,12 +200,12 @@ fn the_dashboard_names_a_fifo_and_dev_zero_and_still_follows_the_real_log() {
     );
     let t = Tmux::start(&["--config", config.to_str().expect("utf-8")], 160, 50);
     t.keys(&["4", "z"]);
-    // One source at a time, in config order; `]` shows the next.
+    // The pane opens on the log with the bad gateways (the third); `]` shows the next, round.
+    t.wait_for("[refused]");
+    t.keys(&["]"]);
     t.wait_for("cannot open: a FIFO, not a regular file");
     t.keys(&["]"]);
     t.wait_for("cannot open: a character device, not a regular file");
-    t.keys(&["]"]);
-    t.wait_for("[refused]");
     let pid = t.pid();
     let before = cpu_seconds(pid);
     std::thread::sleep(Duration::from_secs(2));

@@ -46,8 +46,8 @@ impl LogView {
         self.cause = None;
     }
 
-    /// Until the operator picks a source (or the merged view), show the one with the most
-    /// bad-gateway lines, the earliest of equals; a view paused or scrolled back is left alone.
+    /// Until the operator picks a source (or the merged view), show the one that says most about
+    /// the bad gateways ([`bad_gateway_lines`]), the earliest of equals; a view paused or scrolled back is left alone.
     /// Returns whether it moved.
     pub fn pick_busiest(&mut self, book: &LogBook, scroll: usize) -> bool {
         if self.picked || self.merged || !self.follow || scroll > 0 {
@@ -59,7 +59,7 @@ impl LogView {
             .enumerate()
             .map(|(i, s)| (bad_gateway_lines(s), Reverse(i)))
             .max()
-            .filter(|(n, _)| *n > 0)
+            .filter(|((causes, answered), _)| causes + answered > 0)
             .map(|(_, Reverse(i))| i);
         match best {
             Some(i) if i != self.current => {
@@ -89,10 +89,15 @@ impl LogView {
     }
 }
 
-/// Lines that mean a bad gateway, as the tally counts them: every classified cause plus every 502
-/// answered (the definition `WindowCounts::events` judges by).
-fn bad_gateway_lines(source: &SourceLog) -> u64 {
-    source.tally.causes.values().sum::<u64>() + source.tally.status_502
+/// How much a source says about the bad gateways, as the tally counts them: first the lines that
+/// explain one (a classified cause: the error log's "connect() failed"), then the 502s answered
+/// (the access log). The error log that says why wins over the access log that only counts, even
+/// when the access log has more lines: the why is what the engineer opens the pane for.
+fn bad_gateway_lines(source: &SourceLog) -> (u64, u64) {
+    (
+        source.tally.causes.values().sum::<u64>(),
+        source.tally.status_502,
+    )
 }
 
 /// Every source's lines that `keep` passes, interleaved by time, oldest first.
@@ -279,6 +284,22 @@ mod tests {
         assert_eq!(v.current, 0);
         assert!(!v.pick_busiest(&b, 0), "the operator chose");
         assert_eq!(v.current, 0);
+    }
+
+    #[test]
+    fn the_log_that_says_why_wins_over_the_one_that_only_counts() {
+        let refused = LogLine {
+            cause: Some(crate::logs::Cause::Refused),
+            ..line("connect() failed (111: Connection refused)", Some(1), None)
+        };
+        // The access log has three 502s; the error log one line that says why.
+        let b = book(vec![
+            vec![line("GET / 502", Some(1), Some(502)); 3],
+            vec![refused],
+        ]);
+        let mut v = LogView::default();
+        assert!(v.pick_busiest(&b, 0));
+        assert_eq!(v.current, 1);
     }
 
     #[test]

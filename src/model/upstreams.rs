@@ -123,6 +123,8 @@ pub struct Upstreams {
     /// over 10,000 rows at every frame.
     pub longest_name: usize,
     pub longest_target: usize,
+    /// The longest target as its address alone (what a target too wide shows).
+    pub longest_address: usize,
     /// Per row, how many leading characters its name and its target share with the most alike
     /// other row's: a name shortened in the middle keeps what follows (see `shared_prefixes`).
     pub name_shared: Vec<usize>,
@@ -162,9 +164,15 @@ impl Upstreams {
             .map(|r| address_text(&r.entry.upstream.url))
             .collect();
         let address_shared = shared_prefixes(addresses.iter().map(String::as_str));
+        let longest_address = addresses
+            .iter()
+            .map(|a| a.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut view = Upstreams {
             longest_name,
             longest_target,
+            longest_address,
             name_shared,
             target_shared,
             address_shared,

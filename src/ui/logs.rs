@@ -214,6 +214,7 @@ fn render_line(
     line: &LogLine,
     search: Option<&Pattern>,
     current: bool,
+    narrow: bool,
     theme: &Theme,
 ) -> Line<'static> {
     let mut spans = Vec::new();
@@ -223,8 +224,14 @@ fn render_line(
             theme.critical.reversed(),
         ));
     }
+    // A line whose match would be in the part compacting drops is shown whole, so the match
+    // the counter counts is the one the eye finds.
+    let compacted = narrow
+        .then(|| super::log_compact::compact(&line.text))
+        .flatten()
+        .filter(|short| search.is_none_or(|p| p.is_match(short) || !p.is_match(&line.text)));
     spans.extend(super::log_search::highlighted(
-        &line.text,
+        compacted.as_deref().unwrap_or(&line.text),
         search,
         level_style(theme, Level::of(line)),
         current,
@@ -255,6 +262,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .saturating_sub(head.len())
         .saturating_sub(usize::from(marker.is_some()));
     let width = usize::from(area.width.max(1));
+    // Narrow, error lines lose their date and ids so the message shows (Enter has them all).
+    let narrow = width < super::log_compact::NARROW;
     let visible = v.tagged(&app.model.logs);
     let names = super::log_merge::short_names(&app.model.logs, v.merged);
     let selected = app.focus == PaneId::Logs;
@@ -271,7 +280,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let cap = (body_height / 2).max(MIN_LINE_ROWS);
     let rows_of = |i: usize| {
         let (source, l) = visible[i];
-        let mut line = render_line(l, search, current == Some(i), theme);
+        let mut line = render_line(l, search, current == Some(i), narrow, theme);
         if let Some(name) = names.get(source) {
             line.spans
                 .insert(0, Span::styled(name.clone(), theme.accent));

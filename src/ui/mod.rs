@@ -11,6 +11,7 @@ mod help;
 mod host;
 mod host_containers;
 pub mod layout;
+mod log_compact;
 mod log_detail;
 mod log_merge;
 mod log_search;

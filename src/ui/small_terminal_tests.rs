@@ -498,3 +498,19 @@ fn a_frozen_screen_says_so_and_stops_changing_until_thawed() {
     assert!(!thawed.contains("FROZEN"), "{thawed}");
     assert!(thawed.contains("07:59:00 [error]"), "{thawed}");
 }
+
+#[test]
+fn a_narrow_logs_pane_shows_the_message_not_the_date_and_ids() {
+    let mut a = focused(PaneId::Logs);
+    let shown = text(&screen(&mut a));
+    // 38 columns: "2027/01/15 07:58:01 [error] 12#12: *3 " would leave only "[error]".
+    assert!(shown.contains("07:58:01 [error] connect() f"), "{shown}");
+    assert!(!shown.contains("2027/01/15 07:58:01"), "{shown}");
+    // Zoomed on a 120-column terminal the pane is wide enough for the line as written.
+    key(&mut a, KeyCode::Char('z'));
+    let shown = text(&render(&mut a, 120, 40));
+    assert!(
+        shown.contains("2027/01/15 07:58:01 [error] 12#12: *3 connect()"),
+        "{shown}"
+    );
+}

@@ -32,24 +32,38 @@ pub struct Plan {
     pub since: bool,
 }
 
-/// The columns for a pane `width` wide, rows whose longest name and target are as given.
-pub fn plan(width: usize, longest_name: usize, longest_target: usize, any_proxy: bool) -> Plan {
-    let name_full = longest_name.max("NAME".len());
-    let target_full = longest_target.max("TARGET".len());
+/// The longest name, target (as written: `http://127.0.0.1:35073/health`) and target address
+/// (`127.0.0.1:35073`, what a target too wide shows) among the rows.
+#[derive(Clone, Copy, Debug)]
+pub struct Longest {
+    pub name: usize,
+    pub target: usize,
+    pub address: usize,
+}
+
+/// The columns for a pane `width` wide, rows whose longest texts are as given.
+pub fn plan(width: usize, longest: Longest, any_proxy: bool) -> Plan {
+    let name_full = longest.name.max("NAME".len());
+    let target_full = longest.target.max("TARGET".len());
+    let address_full = longest.address.max("TARGET".len()).min(target_full);
     // The state mark, the space after the name, the result.
     let room = width.saturating_sub(2 + 1 + RESULT_W);
     let (name, target) = if name_full + target_full < room {
         (name_full, target_full)
-    } else if room.saturating_sub(1 + target_full) >= NAME_MIN_BESIDE_TARGET {
-        // The name gives way first: its distinguishing tail still shows.
-        (room - 1 - target_full, target_full)
+    } else if name_full + address_full < room {
+        // A URL gives up its scheme and path before the name gives up anything; it keeps the
+        // rest of the room, so the optional columns give way before it does.
+        (name_full, room - 1 - name_full)
+    } else if room.saturating_sub(1 + address_full) >= NAME_MIN_BESIDE_TARGET {
+        // Then the name gives way: its distinguishing tail still shows beside the address.
+        (room - 1 - address_full, address_full)
     } else {
-        // Shared by their full widths; the target goes when its share would say nothing.
+        // Shared by their widths; the target goes when its share would say nothing.
         let both = room.saturating_sub(1);
-        let name = (both * name_full / (name_full + target_full))
+        let name = (both * name_full / (name_full + address_full))
             .max(NAME_MIN.min(name_full))
             .min(both);
-        let target = both.saturating_sub(name).min(target_full);
+        let target = both.saturating_sub(name).min(address_full);
         if target >= TARGET_MIN {
             (name, target)
         } else {
@@ -133,6 +147,21 @@ mod tests {
     ];
     /// "http://127.0.0.1:35073/health"
     const TARGET: usize = 29;
+    /// "127.0.0.1:35073"
+    const ADDRESS: usize = 15;
+
+    fn plan(width: usize, name: usize, target: usize, any_proxy: bool) -> Plan {
+        let address = ADDRESS.min(target);
+        super::plan(
+            width,
+            Longest {
+                name,
+                target,
+                address,
+            },
+            any_proxy,
+        )
+    }
 
     fn used(p: &Plan) -> usize {
         let opt = |on: bool, w: usize| if on { w } else { 0 };
@@ -161,12 +190,11 @@ mod tests {
 
     #[test]
     fn name_target_and_result_stay_whole_while_the_rest_gives_way_in_order() {
-        // The grid at 120 columns: a half-width pane, the name shortened beside a whole target.
+        // The grid at 120 columns: a half-width pane, the name whole beside the target, which
+        // keeps the rest of the room and shows its address.
         let p = plan(58, 27, TARGET, true);
-        assert_eq!(
-            (p.name, p.target),
-            (58 - 2 - 1 - RESULT_W - 1 - TARGET, TARGET)
-        );
+        assert_eq!((p.name, p.target), (27, 58 - 2 - 1 - RESULT_W - 1 - 27));
+        assert!(p.target >= ADDRESS && p.target < TARGET, "{p:?}");
         assert!(!p.latency && p.history == 0 && p.proxy == 0 && !p.ok && !p.since);
         let p = plan(58, 12, 22, true);
         assert_eq!((p.name, p.target), (12, 22), "short ones whole");
@@ -209,7 +237,11 @@ mod tests {
         let p = plan(78, 27, TARGET, false);
         assert_eq!((p.name, p.target), (27, TARGET));
         let p = plan(56, 27, TARGET, false);
-        assert_eq!((p.name, p.target), (12, TARGET), "the name gives way first");
+        assert_eq!(
+            (p.name, p.target),
+            (26, ADDRESS),
+            "the name gives way only beside the bare address"
+        );
         let p = plan(50, 27, TARGET, false);
         assert!(
             p.name < 27 && p.target < TARGET && p.target >= TARGET_MIN,

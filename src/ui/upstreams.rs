@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::format::fit;
 use super::status_style;
-use super::upstream_columns::{LATENCY_W, RESULT_W, middle, plan};
+use super::upstream_columns::{LATENCY_W, Longest, RESULT_W, middle, plan};
 use crate::app::App;
 use crate::model::upstreams::{UpstreamRow, address_text};
 use crate::pane::PaneId;
@@ -161,12 +161,12 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return empty(frame, area, app, theme);
     }
     let width = usize::from(area.width);
-    let c = plan(
-        width,
-        v.longest_name,
-        v.longest_target,
-        app.upstreams.any_proxy,
-    );
+    let longest = Longest {
+        name: v.longest_name,
+        target: v.longest_target,
+        address: v.longest_address,
+    };
+    let c = plan(width, longest, app.upstreams.any_proxy);
     let mut header = format!("  {} ", fit("NAME", c.name));
     if c.target > 0 {
         header.push_str(&format!("{} ", fit("TARGET", c.target)));
