@@ -194,6 +194,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Ended> {
                 }
                 Effect::RerunAll => collectors.rerun_all(),
                 Effect::RerunDns => collectors.rerun_dns(),
+                Effect::AskDnsAlso(names) => collectors.ask_dns_also(names),
                 Effect::WriteReport => {
                     app.settle();
                     app.message = Some(match report::write_to_state_dir(&app.snapshot()) {
@@ -253,9 +254,11 @@ pub fn spawn_collectors(opts: &Options, tx: &mpsc::Sender<Event>) -> anyhow::Res
             .clone()
             .map(|g| ProbeScheduler::spawn(vec![g], Outbox::with(tx.clone(), gateway_event)))
             .transpose()?,
-        dns: (!dns_names(&opts.dns).is_empty())
-            .then(|| DnsCollector::spawn(opts.dns.clone(), Outbox::new(tx.clone())))
-            .transpose()?,
+        // Also with no name to watch: the logs may name one the proxy could not resolve.
+        dns: Some(DnsCollector::spawn(
+            opts.dns.clone(),
+            Outbox::new(tx.clone()),
+        )?),
         // Rules change rarely and reading them costs processes (ufw is Python): once a minute,
         // and on `r`.
         firewall: FirewallWatcher::spawn(
@@ -311,6 +314,12 @@ impl Collectors {
         self.dns.iter().for_each(DnsCollector::rerun);
     }
 
+    pub fn ask_dns_also(&self, names: Vec<String>) {
+        if let Some(dns) = &self.dns {
+            dns.ask_also(names);
+        }
+    }
+
     pub fn rerun_upstream(&self, index: usize) {
         if let Some(upstreams) = &self.upstreams {
             upstreams.rerun(index);
@@ -321,15 +330,6 @@ impl Collectors {
 /// The one result type sent as two events: an upstream's probes go through `From`.
 fn gateway_event(results: Vec<ProbeResult>) -> Event {
     Event::Gateway(results)
-}
-
-/// The names DNS watches: an IP literal needs no lookup.
-fn dns_names(dns: &DnsSettings) -> Vec<String> {
-    dns.names
-        .iter()
-        .filter(|n| !crate::dns::is_ip_literal(n))
-        .cloned()
-        .collect()
 }
 
 fn translate(ev: TermEvent, mouse: bool) -> Option<Event> {

@@ -149,8 +149,7 @@ fn the_scene_config_checks_from_outside_and_its_restart_brings_the_refusing_upst
         t.screen().lines().any(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
             words.windows(3).any(|w| {
-                w[0] == "inventory"
-                    && (w[1] == "200" || (w[1].starts_with("http") && w[2] == "200"))
+                w[0] == "inventory" && (w[1] == "200" || (w[1].contains(':') && w[2] == "200"))
             })
         })
     });

@@ -10,7 +10,7 @@ mod servers;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use common::Sandbox;
+use common::{Sandbox, Tmux};
 use dns_server::TestDns;
 use hickory_server::proto::op::ResponseCode;
 use servers::{Behaviour, Server};
@@ -281,4 +281,36 @@ fn a_name_only_the_log_knows_is_asked_through_every_nameserver() {
     assert_ne!(dns["status"], "ok", "{dns}");
     let evidence = dns["evidence"].as_str().expect("evidence");
     assert!(evidence.contains("app.test"), "{evidence}");
+}
+
+#[test]
+fn the_dashboard_asks_about_a_name_only_the_log_knows() {
+    // The same scene in the real terminal: no name is watched, so the DNS pane starts empty;
+    // the log's "could not be resolved" lines make the dashboard ask nginx's resolver (which
+    // fails it) and the system (which answers), each its own mark on the name's row.
+    let world = World::start();
+    world.resolver.set_rcode("app.test", ResponseCode::ServFail);
+    let sb = Sandbox::new();
+    let log: String = (0..2)
+        .map(|i| not_resolved(60 - i * 10, 40 + i as u32))
+        .collect();
+    let args = world.files_watching(&sb, &world.resolver.addr.to_string(), &log, "");
+    let before = world.resolver.queries();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t = Tmux::start_with(&argv, 160, 45, &[("TZ", "UTC")]);
+    t.keys(&["3", "z"]);
+    t.wait_until("the DNS pane to ask about app.test", |t| {
+        let s = t.screen();
+        s.lines()
+            .any(|l| l.contains("app.test") && (l.contains("SERVFAIL") || l.contains('✖')))
+    });
+    let screen = t.screen();
+    assert!(
+        world.resolver.queries() > before,
+        "nginx's resolver never asked:\n{screen}"
+    );
+    assert!(
+        screen.contains("127.0.0.1"),
+        "the system's answer:\n{screen}"
+    );
 }

@@ -146,6 +146,8 @@ pub enum Effect {
     RerunUpstream(usize),
     /// A DNS round now (a name's detail was opened).
     RerunDns,
+    /// Ask DNS about these names too (the proxy's log could not resolve them), from a round now.
+    AskDnsAlso(Vec<String>),
     /// Hand a confirmed action to the runner.
     RunAction(Request),
     /// Write the incident report (`e`) to the state directory.
@@ -361,14 +363,23 @@ impl App {
             Event::Log(batch) => {
                 let shown = self.logs.shown_of(&batch);
                 // A failure at an address not seen before may be a stale one: ask DNS now.
-                let ask = if self.model.dns.new_suspect(&batch) {
-                    vec![Effect::RerunDns]
-                } else {
-                    vec![]
-                };
+                let suspect = self.model.dns.new_suspect(&batch);
+                let unresolved = crate::model::dns::has_resolution_failure(&batch);
                 if !self.model.apply_log(*batch, self.now()) {
-                    return (false, ask);
+                    return (false, vec![]);
                 }
+                // Names the proxy could not resolve, once the batch is counted: asked too.
+                let logged = unresolved
+                    .then(|| {
+                        let now = crate::model::unix_seconds(self.now());
+                        self.model.dns.newly_logged(&self.model.logs, now)
+                    })
+                    .flatten();
+                let ask = match logged {
+                    Some(names) => vec![Effect::AskDnsAlso(names)],
+                    None if suspect => vec![Effect::RerunDns],
+                    None => vec![],
+                };
                 let pane = PaneId::Logs.index();
                 self.logs.pick_busiest(&self.model.logs, self.scroll[pane]);
                 // A paused or scrolled-back view stays on the lines it shows.

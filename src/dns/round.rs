@@ -28,6 +28,8 @@ pub const ROUND_TIMEOUTS: u32 = 3;
 pub struct DnsLookups {
     settings: DnsSettings,
     names: Vec<NameToAsk>,
+    /// Names asked besides the settings' ones: those the proxy's log could not resolve.
+    also: Vec<String>,
     system: SystemFiles,
     seq: u64,
 }
@@ -39,6 +41,7 @@ impl DnsLookups {
         DnsLookups {
             settings,
             names,
+            also: Vec::new(),
             system,
             seq: 0,
         }
@@ -46,6 +49,27 @@ impl DnsLookups {
 
     pub fn settings(&self) -> &DnsSettings {
         &self.settings
+    }
+
+    /// From the next round on, also asks about `names` (replacing the last ones given): the
+    /// names the proxy's log says it could not resolve, which no config lists.
+    pub fn ask_also(&mut self, names: &[String]) {
+        if self.also != names {
+            self.also = names.to_vec();
+            let all: Vec<String> = self
+                .settings
+                .names
+                .iter()
+                .chain(&self.also)
+                .cloned()
+                .collect();
+            self.names = names_to_ask(&all);
+        }
+    }
+
+    /// Whether a round would ask about anything.
+    pub fn has_names(&self) -> bool {
+        !self.names.is_empty()
     }
 
     /// Resolves every name through every nameserver once. Never fails: every problem is in a
@@ -267,6 +291,27 @@ mod tests {
         let shown: Vec<&str> = asked.iter().map(|n| n.shown.as_str()).collect();
         assert_eq!(shown, ["a.test", "bad name", "b.test"]);
         assert!(asked[1].parsed.is_err());
+    }
+
+    #[test]
+    fn names_asked_also_join_the_configured_ones_and_replace_the_last_given() {
+        let settings = DnsSettings {
+            names: vec!["a.test".into()],
+            ..DnsSettings::default()
+        };
+        let mut lookups = DnsLookups::new(settings);
+        let shown =
+            |l: &DnsLookups| -> Vec<String> { l.names.iter().map(|n| n.shown.clone()).collect() };
+        lookups.ask_also(&["b.test".into(), "a.test".into()]);
+        assert_eq!(shown(&lookups), ["a.test", "b.test"], "each once");
+        lookups.ask_also(&["c.test".into()]);
+        assert_eq!(shown(&lookups), ["a.test", "c.test"]);
+        lookups.ask_also(&[]);
+        assert_eq!(shown(&lookups), ["a.test"]);
+        let mut none = DnsLookups::new(DnsSettings::default());
+        assert!(!none.has_names());
+        none.ask_also(&["c.test".into()]);
+        assert!(none.has_names());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 
 use crate::dns::{self, DnsResult, DnsRound, DriftTracker};
-use crate::logs::LogBatch;
+use crate::logs::{Cause, LogBatch};
 use crate::status::Finding;
 use crate::upstream::catalog::Catalog;
 
@@ -29,6 +29,8 @@ pub struct Dns {
     suspects: HashSet<SocketAddr>,
     /// What the exposition's counters count since this model was made.
     pub totals: DnsTotals,
+    /// Names the proxy's log could not resolve that no config lists, asked about too.
+    pub from_logs: Vec<String>,
 }
 
 /// Keys counted at most, per map: past it a new name or nameserver is not counted (the names
@@ -94,6 +96,12 @@ impl NameHealth {
     }
 }
 
+/// Whether a batch holds a line saying a name could not be resolved (only then is the look
+/// for names in [`Dns::newly_logged`] worth its cost).
+pub fn has_resolution_failure(batch: &LogBatch) -> bool {
+    batch.lines.iter().any(|l| l.cause == Some(Cause::Dns))
+}
+
 impl Dns {
     /// DNS state for `names`, and what the catalog says of the proxy's names and resolvers.
     pub fn new(names: Vec<String>, catalog: &Catalog) -> Self {
@@ -109,6 +117,24 @@ impl Dns {
                 .collect(),
             ..Dns::default()
         }
+    }
+
+    /// After a log batch with a resolution failure is counted: the names the logs could not
+    /// resolve in the last window that no config lists (a variable in `proxy_pass`), when they
+    /// changed; the caller has them asked through every nameserver.
+    pub fn newly_logged(&mut self, logs: &crate::logs::LogBook, now: i64) -> Option<Vec<String>> {
+        let names = dns::unresolved_in(
+            logs.sources.iter().map(|s| &s.tally),
+            crate::logs::DEFAULT_WINDOW,
+            now,
+            &self.names,
+        );
+        if names.iter().all(|n| self.from_logs.contains(n)) {
+            return None;
+        }
+        // The list replaces the last: a name whose failures left the window is asked no more.
+        self.from_logs = names;
+        Some(self.from_logs.clone())
     }
 
     /// Takes a finished round (a stale one is dropped); returns whether anything changed.
@@ -300,5 +326,67 @@ mod tests {
             "http://127.0.0.2:9090/"
         )])));
         assert!(d.new_suspect(&batch(vec![line(Some(502), None, "127.0.0.4:8080")])));
+    }
+
+    fn not_resolved(name: &str, at: i64) -> crate::logs::LogLine {
+        crate::logs::LogLine {
+            text: format!(
+                "2026/12/02 14:02:10 [error] 7#7: *12 {name} could not be resolved (3: Host not \
+                 found), client: 127.0.0.1"
+            ),
+            format: None,
+            cause: Some(Cause::Dns),
+            status: None,
+            upstream: None,
+            time: Some(at),
+        }
+    }
+
+    #[test]
+    fn names_the_log_could_not_resolve_are_asked_once_each_and_watched_ones_not_again() {
+        use crate::logs::{LogBook, RingLimits, SourceSpec, SourceStatus};
+        let now = 1_800_000_000;
+        let mut book = LogBook::new(
+            &[SourceSpec::file("/logs/error.log", None)],
+            RingLimits::default(),
+        );
+        let mut dns = Dns::new(vec!["watched.test".into()], &Default::default());
+        let add = |book: &mut LogBook, lines: Vec<crate::logs::LogLine>| {
+            let batch = LogBatch {
+                source: 0,
+                skipped: Default::default(),
+                lines,
+                status: SourceStatus::Following,
+                events: vec![],
+            };
+            let failed = has_resolution_failure(&batch);
+            book.apply(batch);
+            failed
+        };
+        assert!(add(
+            &mut book,
+            vec![not_resolved("app.test:8080", now - 30)]
+        ));
+        assert_eq!(
+            dns.newly_logged(&book, now),
+            Some(vec!["app.test".to_string()]),
+            "without its port"
+        );
+        assert_eq!(dns.newly_logged(&book, now), None, "asked already");
+        // A name someone watches is asked anyway; it is not asked twice.
+        add(&mut book, vec![not_resolved("watched.test", now - 20)]);
+        assert_eq!(dns.newly_logged(&book, now), None);
+        // Out of the window, it is asked no more (the next change drops it).
+        let later = now + 3600;
+        assert!(add(&mut book, vec![not_resolved("other.test", later)]));
+        assert_eq!(
+            dns.newly_logged(&book, later),
+            Some(vec!["other.test".to_string()])
+        );
+        let ok = crate::logs::LogLine {
+            cause: None,
+            ..not_resolved("x", later)
+        };
+        assert!(!add(&mut book, vec![ok]), "no failure, no look");
     }
 }

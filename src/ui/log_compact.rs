@@ -55,10 +55,10 @@ fn apache(text: &str) -> Option<String> {
     let time = clock.get(..8).filter(|t| shape(t, "dd:dd:dd"))?;
     let (level, mut rest) = bracketed(rest.strip_prefix(' ')?)?;
     for tag in ["pid ", "client ", "remote "] {
-        if let Some((inside, after)) = rest.strip_prefix(' ').and_then(bracketed) {
-            if inside.starts_with(tag) {
-                rest = after;
-            }
+        if let Some((inside, after)) = rest.strip_prefix(' ').and_then(bracketed)
+            && inside.starts_with(tag)
+        {
+            rest = after;
         }
     }
     Some(format!("{time} [{level}] {}", rest.trim_start()))
