@@ -48,12 +48,14 @@ pub fn plan(width: usize, longest: Longest, any_proxy: bool) -> Plan {
     let address_full = longest.address.max("TARGET".len()).min(target_full);
     // The state mark, the space after the name, the result.
     let room = width.saturating_sub(2 + 1 + RESULT_W);
-    let (name, target) = if name_full + target_full < room {
+    // A URL gives up its scheme and path before the name gives up anything: its address is
+    // what tells where the proxy connects. What the optional columns leave goes back to it.
+    let mut grow_target = false;
+    let (name, mut target) = if name_full + target_full < room {
         (name_full, target_full)
     } else if name_full + address_full < room {
-        // A URL gives up its scheme and path before the name gives up anything; it keeps the
-        // rest of the room, so the optional columns give way before it does.
-        (name_full, room - 1 - name_full)
+        grow_target = true;
+        (name_full, address_full)
     } else if room.saturating_sub(1 + address_full) >= NAME_MIN_BESIDE_TARGET {
         // Then the name gives way: its distinguishing tail still shows beside the address.
         (room - 1 - address_full, address_full)
@@ -92,6 +94,11 @@ pub fn plan(width: usize, longest: Longest, any_proxy: bool) -> Plan {
     };
     let ok = take(OK_W);
     let since = take(SINCE_W);
+    if grow_target {
+        let more = left.min(target_full - target);
+        target += more;
+        left -= more;
+    }
     Plan {
         name,
         target,
@@ -229,6 +236,18 @@ mod tests {
             let order = [p.latency, p.history > 0, p.proxy > 0, p.ok, p.since];
             assert!(order.windows(2).all(|w| w[0] || !w[1]), "{width}: {p:?}");
         }
+    }
+
+    #[test]
+    fn a_url_that_does_not_fit_shows_its_address_and_the_latency_stays() {
+        // "recommendations" beside "http://127.0.0.1:33307/health" in the 120-column grid: one
+        // column short of the whole URL. The address, the latency, and the rest to the target.
+        let p = plan(58, 15, TARGET, false);
+        assert_eq!(p.name, 15);
+        assert!(p.latency, "{p:?}");
+        assert_eq!(p.target, 58 - 2 - 15 - 1 - 1 - RESULT_W - 1 - LATENCY_W);
+        assert!(p.target >= ADDRESS && p.target < TARGET, "{p:?}");
+        assert_eq!(used(&p), 58);
     }
 
     #[test]
