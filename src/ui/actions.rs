@@ -226,12 +226,7 @@ pub fn draw_output(frame: &mut Frame, area: Rect, app: &App, scroll: usize, them
         (None, Some(_)) => theme.critical,
         _ => theme.text,
     };
-    let rect = Rect {
-        x: area.x + 2,
-        y: area.y + 1,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(2),
-    };
+    let rect = super::full_popup(area);
     let block = Block::bordered()
         .title(Span::styled(
             format!(" Output: {label} "),

@@ -90,12 +90,7 @@ fn short_title(step: StepId) -> &'static str {
 
 /// The full checklist over the panes: the verdict, then each step with its evidence.
 pub fn draw_view(frame: &mut Frame, area: Rect, d: &Diagnosis, scroll: u16, theme: &Theme) {
-    let rect = Rect {
-        x: area.x + 2,
-        y: area.y + 1,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(2),
-    };
+    let rect = super::full_popup(area);
     let mut lines = vec![
         Line::from(Span::styled("Verdict", theme.accent)),
         Line::from(vec![

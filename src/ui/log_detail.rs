@@ -42,12 +42,7 @@ fn rows(detail: &LogDetail, width: usize, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, detail: &LogDetail, scroll: u16, theme: &Theme) {
-    let rect = Rect {
-        x: area.x + 2,
-        y: area.y + 1,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(2),
-    };
+    let rect = super::full_popup(area);
     let block = popup(" Log line ".to_string(), theme).title_bottom(key_hint(
         &[("j/k", "scroll"), ("y", "copy"), ("Esc", "close")],
         theme,

@@ -111,6 +111,17 @@ fn draw_modal(
     }
 }
 
+/// A popup that takes the body of the screen: all of `area` but two columns each side and a row
+/// above and below, which [`clear_popup`] blanks.
+pub(super) fn full_popup(area: Rect) -> Rect {
+    Rect {
+        x: area.x + 2,
+        y: area.y + 1,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(2),
+    }
+}
+
 /// Blanks a popup's rectangle and a margin around it (a row above and below, two columns each
 /// side), so pane text never runs up to its border and reads as part of it. The header and
 /// footer rows stay: the footer shows the popup's keys.

@@ -43,12 +43,7 @@ pub struct View<'a> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, view: &View<'_>, theme: &Theme) {
-    let rect = Rect {
-        x: area.x + 2,
-        y: area.y + 1,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(2),
-    };
+    let rect = super::full_popup(area);
     let title = match view.kind {
         Some(kind) => format!(" Timeline: {} ", kind.name()),
         None => " Timeline ".to_owned(),
