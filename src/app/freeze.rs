@@ -16,11 +16,15 @@ use crate::actions::ActionEvent;
 /// thaws by itself rather than grow without bound (a flood of 2,000-line batches fills it in
 /// seconds; a quiet host, never).
 pub const HELD_MAX: usize = 200_000;
+/// The most log text a freeze holds: lines run to 16 KiB each, so a count alone would let a
+/// flood of long lines hold gigabytes on a host already short of memory.
+pub const HELD_BYTES_MAX: usize = 64 << 20;
 
 #[derive(Debug)]
 pub struct Freeze {
     held: Option<Held>,
     max: usize,
+    max_bytes: usize,
 }
 
 impl Default for Freeze {
@@ -28,6 +32,7 @@ impl Default for Freeze {
         Freeze {
             held: None,
             max: HELD_MAX,
+            max_bytes: HELD_BYTES_MAX,
         }
     }
 }
@@ -36,6 +41,8 @@ impl Default for Freeze {
 struct Held {
     events: VecDeque<(jiff::Zoned, Event)>,
     weight: usize,
+    /// Log text held, in bytes (see [`HELD_BYTES_MAX`]).
+    bytes: usize,
     /// The newest time the event loop or a tick told, shown after the thaw.
     clock: jiff::Zoned,
 }
@@ -67,10 +74,17 @@ fn weight(event: &Event) -> usize {
     }
 }
 
+fn log_bytes(event: &Event) -> usize {
+    match event {
+        Event::Log(batch) => batch.lines.iter().map(|l| l.text.len()).sum(),
+        _ => 0,
+    }
+}
+
 impl App {
     /// The event to apply now, or, while frozen, what holding it did to the screen.
     pub(super) fn through_freeze(&mut self, event: Event) -> Result<Event, (bool, Vec<Effect>)> {
-        let max = self.freeze.max;
+        let (max, max_bytes) = (self.freeze.max, self.freeze.max_bytes);
         let Some(held) = &mut self.freeze.held else {
             return Ok(event);
         };
@@ -82,8 +96,9 @@ impl App {
             return Err((false, vec![]));
         }
         held.weight = held.weight.saturating_add(weight(&event));
+        held.bytes = held.bytes.saturating_add(log_bytes(&event));
         held.events.push_back((held.clock.clone(), event));
-        if held.weight <= max {
+        if held.weight <= max && held.bytes <= max_bytes {
             return Err((false, vec![]));
         }
         let waited = held.events.len();
@@ -102,6 +117,7 @@ impl App {
         self.freeze.held = Some(Held {
             events: VecDeque::new(),
             weight: 0,
+            bytes: 0,
             clock: self.clock.clone(),
         });
         vec![]
@@ -237,5 +253,44 @@ mod tests {
         );
         let load = a.model.host.as_ref().map(|h| h.load[0]);
         assert_eq!(load, Some(50.0), "every held sample applied");
+    }
+
+    #[test]
+    fn long_log_lines_thaw_a_freeze_by_their_bytes_not_only_their_count() {
+        use crate::logs::{LogBatch, LogBook, LogLine, RingLimits, SourceSpec, SourceStatus};
+        let mut a = app();
+        a.model.logs = LogBook::new(
+            &[SourceSpec::file("/logs/error.log", None)],
+            RingLimits::default(),
+        );
+        a.freeze.max_bytes = 100 * 1024;
+        press(&mut a, KeyCode::Char('Z'));
+        let batch = || {
+            Event::Log(Box::new(LogBatch {
+                source: 0,
+                skipped: Default::default(),
+                lines: vec![
+                    LogLine {
+                        text: "x".repeat(16 * 1024),
+                        format: None,
+                        cause: None,
+                        status: None,
+                        upstream: None,
+                        time: None,
+                    };
+                    2
+                ],
+                status: SourceStatus::Following,
+                events: vec![],
+            }))
+        };
+        // 32 KiB a batch: the fourth passes 100 KiB, far below the count bound.
+        for _ in 0..3 {
+            a.update(batch());
+            assert!(a.freeze.is_frozen());
+        }
+        a.update(batch());
+        assert!(!a.freeze.is_frozen(), "thawed by the bytes held");
+        assert_eq!(a.model.logs.sources[0].lines().len(), 8, "nothing lost");
     }
 }
