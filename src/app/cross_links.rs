@@ -152,10 +152,12 @@ impl App {
             .map(|s| (s, count(s)))
             .max_by_key(|&(s, n)| (n, std::cmp::Reverse(s)))
             .unwrap_or((self.logs.current, 0));
-        if here == 0 && most > 0 {
-            self.logs.current = best;
-            self.logs.cause = None;
-        }
+        // Following a link is a choice of source: the busiest one must not take the pane back.
+        self.logs.show_source(if here == 0 && most > 0 {
+            best
+        } else {
+            self.logs.current
+        });
         self.logs.follow = true;
         self.scroll[PaneId::Logs.index()] = 0;
         match here.max(most) {

@@ -217,3 +217,25 @@ fn names_are_found_as_words_only() {
     assert!(!names_word("workshop", "shop"));
     assert!(!names_word("anything", ""));
 }
+
+#[test]
+fn a_followed_link_keeps_its_source_when_another_log_grows_busier() {
+    let mut a = fleet();
+    press(&mut a, KeyCode::Char('2'));
+    // The access log has none of the primary's lines: L goes to the error log. Then the access
+    // log fills with causes that would make it the busiest.
+    press(&mut a, KeyCode::Char('L'));
+    assert_eq!(a.logs.current, 1);
+    let lines = (0..10)
+        .map(|i| line(Some("http://10.9.9.9/"), &format!("other refused {i}")))
+        .collect();
+    a.update(Event::Log(Box::new(LogBatch {
+        source: 0,
+        skipped: Default::default(),
+        lines,
+        status: SourceStatus::Following,
+        events: vec![],
+    })));
+    assert_eq!(a.logs.current, 1, "the link's source stays");
+    assert_eq!(shown(&a), ["primary refused 1", "primary refused 2"]);
+}

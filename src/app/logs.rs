@@ -186,15 +186,25 @@ impl LogView {
     pub fn switch_source(&mut self, forward: bool, sources: usize) {
         let n = sources;
         if n > 0 {
-            self.current = if forward {
+            let next = if forward {
                 (self.current + 1) % n
             } else {
                 (self.current + n - 1) % n
             };
             self.cause = None;
-            self.merged = false;
-            self.picked = true;
+            self.show_source(next);
         }
+    }
+
+    /// Shows one source, as the operator (or a cross-link they followed) chose: the busiest
+    /// source no longer takes the pane over ([`LogView::pick_busiest`]).
+    pub fn show_source(&mut self, source: usize) {
+        if source != self.current {
+            self.cause = None;
+        }
+        self.current = source;
+        self.merged = false;
+        self.picked = true;
     }
 }
 

@@ -119,9 +119,9 @@ impl Dns {
         }
     }
 
-    /// After a log batch with a resolution failure is counted: the names the logs could not
-    /// resolve in the last window that no config lists (a variable in `proxy_pass`), when they
-    /// changed; the caller has them asked through every nameserver.
+    /// After a log batch with a resolution failure is counted: when the logs name one not asked
+    /// yet that no config lists (a variable in `proxy_pass`), every such name asked so far (the
+    /// newest [`dns::MAX_LOGGED_NAMES`]); the caller has them asked through every nameserver.
     pub fn newly_logged(&mut self, logs: &crate::logs::LogBook, now: i64) -> Option<Vec<String>> {
         let names = dns::unresolved_in(
             logs.sources.iter().map(|s| &s.tally),
@@ -129,11 +129,18 @@ impl Dns {
             now,
             &self.names,
         );
-        if names.iter().all(|n| self.from_logs.contains(n)) {
+        let new: Vec<String> = names
+            .into_iter()
+            .filter(|n| !self.from_logs.contains(n))
+            .collect();
+        if new.is_empty() {
             return None;
         }
-        // The list replaces the last: a name whose failures left the window is asked no more.
-        self.from_logs = names;
+        // Names once asked stay asked (the newest 16): two names failing in turn in one log
+        // must not make every batch ask again.
+        self.from_logs.extend(new);
+        let excess = self.from_logs.len().saturating_sub(dns::MAX_LOGGED_NAMES);
+        self.from_logs.drain(..excess);
         Some(self.from_logs.clone())
     }
 
@@ -376,13 +383,25 @@ mod tests {
         // A name someone watches is asked anyway; it is not asked twice.
         add(&mut book, vec![not_resolved("watched.test", now - 20)]);
         assert_eq!(dns.newly_logged(&book, now), None);
-        // Out of the window, it is asked no more (the next change drops it).
+        // A new name joins the ones asked; the old one stays asked, so names failing in turn
+        // do not make each batch ask again.
         let later = now + 3600;
         assert!(add(&mut book, vec![not_resolved("other.test", later)]));
         assert_eq!(
             dns.newly_logged(&book, later),
-            Some(vec!["other.test".to_string()])
+            Some(vec!["app.test".to_string(), "other.test".to_string()])
         );
+        add(&mut book, vec![not_resolved("app.test", later + 1)]);
+        assert_eq!(dns.newly_logged(&book, later + 1), None, "no flapping");
+        for i in 0..20 {
+            add(
+                &mut book,
+                vec![not_resolved(&format!("n{i}.test"), later + 2 + i)],
+            );
+            dns.newly_logged(&book, later + 2 + i);
+        }
+        assert_eq!(dns.from_logs.len(), dns::MAX_LOGGED_NAMES, "bounded");
+        assert_eq!(dns.from_logs.last().map(String::as_str), Some("n19.test"));
         let ok = crate::logs::LogLine {
             cause: None,
             ..not_resolved("x", later)
