@@ -20,15 +20,10 @@ impl LogView {
         if self.merged {
             return merge(&book.sources, |l| self.shows(l));
         }
-        match book.sources.get(self.current) {
-            Some(src) => src
-                .lines()
-                .iter()
-                .filter(|l| self.shows(l))
-                .map(|l| (self.current, l))
-                .collect(),
-            None => Vec::new(),
-        }
+        self.visible(book)
+            .into_iter()
+            .map(|l| (self.current, l))
+            .collect()
     }
 
     /// The selected line and its source: `scroll` lines up from the newest shown (the pane's

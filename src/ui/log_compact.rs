@@ -6,85 +6,56 @@
 /// Below this many columns the pane shows error lines compacted.
 pub const NARROW: usize = 100;
 
-/// `time [level] message` for an nginx or Apache error line; `None` for any other line, which is
+/// `time [level] message` for an nginx or Apache error line, read by the parsers that classify
+/// it (so the two cannot disagree on what an error line is); `None` for any other line, which is
 /// shown as written.
 pub fn compact(text: &str) -> Option<String> {
     nginx(text).or_else(|| apache(text))
 }
 
 /// `2027/01/15 07:58:01 [error] 12#12: *3 connect() failed ...`: the date, `pid#tid:` and the
-/// connection number `*N` go.
+/// connection number `*N` go; the message and its fields stay.
 fn nginx(text: &str) -> Option<String> {
-    let (date, rest) = text.split_once(' ')?;
-    if !shape(date, "dddd/dd/dd") {
-        return None;
-    }
-    let (time, rest) = rest.split_once(' ')?;
-    if !shape(time, "dd:dd:dd") {
-        return None;
-    }
-    let (level, rest) = bracketed(rest)?;
-    let rest = rest.strip_prefix(' ')?;
-    let (ids, message) = rest.split_once(": ")?;
-    let (pid, tid) = ids.split_once('#')?;
-    if !digits(pid) || !digits(tid) {
-        return None;
-    }
-    let message = match message.strip_prefix('*') {
-        Some(conn) => match conn.split_once(' ') {
-            Some((n, after)) if digits(n) => after,
-            _ => message,
-        },
-        None => message,
-    };
-    Some(format!("{time} [{level}] {message}"))
+    let e = crate::logs::parse_nginx_error(text)?;
+    // The stderr form (`nginx: [emerg] ...`) has no stamp and nothing to drop.
+    let clock = clock_of(e.time.rsplit(' ').next()?)?;
+    let from = offset_in(text, e.message)?;
+    Some(format!("{clock} [{}] {}", e.level, &text[from..]))
 }
 
 /// `[Wed Jan 15 07:58:01.123456 2027] [proxy:error] [pid 12:tid 34] [client 10.0.0.1:5] AH01114:
 /// ...`: the date, the pid and tid and the client go (Enter shows them).
 fn apache(text: &str) -> Option<String> {
-    let (stamp, rest) = bracketed(text)?;
-    let mut words = stamp.split(' ').filter(|w| !w.is_empty());
-    let (_day, _month, _date, clock, _year) = (
-        words.next()?,
-        words.next()?,
-        words.next()?,
-        words.next()?,
-        words.next()?,
-    );
-    let time = clock.get(..8).filter(|t| shape(t, "dd:dd:dd"))?;
-    let (level, mut rest) = bracketed(rest.strip_prefix(' ')?)?;
-    for tag in ["pid ", "client ", "remote "] {
-        if let Some((inside, after)) = rest.strip_prefix(' ').and_then(bracketed)
-            && inside.starts_with(tag)
-        {
-            rest = after;
+    let e = crate::logs::parse_apache_error(text)?;
+    let clock = clock_of(e.time.split(' ').filter(|w| !w.is_empty()).nth(3)?)?;
+    let message = match e.message.strip_prefix("[client ") {
+        Some(rest) => rest.split_once("] ").map_or(e.message, |(_, after)| after),
+        None => e.message,
+    };
+    let level = match e.module {
+        Some(module) => format!("{module}:{}", e.level),
+        None => e.level.to_string(),
+    };
+    Some(format!("{clock} [{level}] {}", message.trim_start()))
+}
+
+/// `07:58:01` from `07:58:01` or `07:58:01.123456`.
+fn clock_of(time: &str) -> Option<&str> {
+    let clock = time.get(..8)?;
+    let shape = clock.bytes().enumerate().all(|(i, b)| {
+        if i % 3 == 2 {
+            b == b':'
+        } else {
+            b.is_ascii_digit()
         }
-    }
-    Some(format!("{time} [{level}] {}", rest.trim_start()))
+    });
+    shape.then_some(clock)
 }
 
-/// `[inside] rest` -> (`inside`, ` rest`).
-fn bracketed(text: &str) -> Option<(&str, &str)> {
-    let inner = text.strip_prefix('[')?;
-    let end = inner.find(']')?;
-    Some((&inner[..end], &inner[end + 1..]))
-}
-
-fn digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Whether `s` is `pattern` with each `d` a digit and every other character itself.
-fn shape(s: &str, pattern: &str) -> bool {
-    s.len() == pattern.len()
-        && s.bytes().zip(pattern.bytes()).all(|(c, p)| {
-            if p == b'd' {
-                c.is_ascii_digit()
-            } else {
-                c == p
-            }
-        })
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset_in(whole: &str, part: &str) -> Option<usize> {
+    let at = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (at <= whole.len() && whole.is_char_boundary(at)).then_some(at)
 }
 
 #[cfg(test)]
@@ -133,15 +104,24 @@ mod tests {
         for line in [
             "",
             "10.0.0.1 - - [15/Jan/2027:07:58:01 +0000] \"GET / HTTP/1.1\" 502 157",
-            "2027/01/15 07:58:01 [error]",
-            "2027/01/15 07:58:01 [error] x#y: message",
-            "2027/01/15 07:58:01 [error 12#12: never closed",
             "[",
             "[Wed Jan] [error]",
             "[\u{1b}]0;pwned\u{7} Jan 15 07:58:01 2027] [error] x",
             "2027/01/15 07:58:0\u{e9} [error] 1#1: é",
+            "nginx: [emerg] unknown directive \"x\"",
         ] {
             assert_eq!(compact(line), None, "{line:?}");
+        }
+        // Cut short or odd, as the classifying parser reads them: never longer, never a panic.
+        for line in [
+            "2027/01/15 07:58:01 [error]",
+            "2027/01/15 07:58:01 [error] x#y: message",
+            "2027/01/15 07:58:01 [error 12#12: never closed",
+            "[Wed Jan 15 07:58:01 2027] [error] [client 1.2.3.4",
+        ] {
+            if let Some(short) = compact(line) {
+                assert!(short.len() <= line.len(), "{line:?} -> {short:?}");
+            }
         }
         // Multi-byte text after a valid prefix is kept whole.
         assert_eq!(
