@@ -219,8 +219,14 @@ impl App {
         scroll: u16,
         action: Option<Action>,
     ) -> (bool, Vec<Effect>) {
-        // The text's length bounds its rows at any width; drawing stops at the real end.
-        let most = u16::try_from(detail.text.len() + detail.fields.len()).unwrap_or(u16::MAX);
+        // The rows the popup holds, from the terminal's size (its border and margins off): the
+        // line wrapped, a blank, the fields and the file. Drawing stops at the real end; this
+        // keeps `j` from counting far past it, so `k` answers at once.
+        let (width, height) = self.size;
+        let inner = usize::from(width.saturating_sub(6)).max(1);
+        let rows = detail.text.chars().count().div_ceil(inner) + 2 + detail.fields.len();
+        let shown = usize::from(height.saturating_sub(8));
+        let most = u16::try_from(rows.saturating_sub(shown)).unwrap_or(u16::MAX);
         let (scroll, effects) = match action {
             Some(Action::Close) => return (true, vec![]),
             Some(Action::ScrollDown) => (scroll.saturating_add(1).min(most), vec![]),
@@ -391,6 +397,15 @@ mod tests {
             vec![Effect::Copy(osc52("first line").0)]
         );
         assert_eq!(a.modal_kind(), Some(crate::popup::ModalKind::LogDetail));
+        // A detail that fits does not scroll: `j` past its end is not counted for `k` to undo.
+        for _ in 0..5 {
+            press(&mut a, KeyCode::Char('j'));
+        }
+        assert!(
+            matches!(a.modal, Some(Modal::LogDetail { scroll: 0, .. })),
+            "{:?}",
+            a.modal
+        );
         press(&mut a, KeyCode::Char('q'));
         assert_eq!(
             a.modal_kind(),
