@@ -3,7 +3,7 @@ use crossterm::event::KeyCode;
 use super::names_word;
 use crate::app::fixtures::{app, press};
 use crate::app::{App, Event};
-use crate::logs::{Cause, LogBatch, LogBook, LogLine, RingLimits, SourceSpec, SourceStatus};
+use crate::logs::{Cause, LogBatch, LogBook, LogLine, RingLimits, SourceSpec};
 use crate::model::dns::Dns;
 use crate::model::upstreams::Upstreams;
 use crate::model::upstreams::tests::{entry, result};
@@ -52,15 +52,7 @@ fn fleet() -> App {
         ],
         RingLimits::default(),
     );
-    let batch = |source, lines| {
-        Event::Log(Box::new(LogBatch {
-            source,
-            skipped: Default::default(),
-            lines,
-            status: SourceStatus::Following,
-            events: vec![],
-        }))
-    };
+    let batch = |source, lines| Event::Log(Box::new(LogBatch::following(source, lines)));
     a.update(batch(0, vec![line(None, "GET / 200")]));
     a.update(batch(
         1,
@@ -229,13 +221,7 @@ fn a_followed_link_keeps_its_source_when_another_log_grows_busier() {
     let lines = (0..10)
         .map(|i| line(Some("http://10.9.9.9/"), &format!("other refused {i}")))
         .collect();
-    a.update(Event::Log(Box::new(LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines,
-        status: SourceStatus::Following,
-        events: vec![],
-    })));
+    a.update(Event::Log(Box::new(LogBatch::following(0, lines))));
     assert_eq!(a.logs.current, 1, "the link's source stays");
     assert_eq!(shown(&a), ["primary refused 1", "primary refused 2"]);
 }

@@ -201,28 +201,21 @@ mod tests {
 
     #[test]
     fn held_updates_are_applied_at_the_time_they_arrived() {
-        use crate::logs::{
-            Cause, LogBatch, LogBook, LogLine, RingLimits, SourceSpec, SourceStatus,
-        };
+        use crate::logs::{Cause, LogBatch, LogBook, LogLine, RingLimits, SourceSpec};
         let mut a = app();
         a.model.logs = LogBook::new(&[SourceSpec::file("/e.log", None)], RingLimits::default());
         press(&mut a, KeyCode::Char('Z'));
         a.set_clock(later(30));
         // A failing line without a timestamp counts when it was read.
-        a.update(Event::Log(Box::new(LogBatch {
-            source: 0,
-            skipped: Default::default(),
-            lines: vec![LogLine {
-                text: "connect() failed (111: Connection refused)".into(),
-                format: None,
-                cause: Some(Cause::Refused),
-                status: None,
-                upstream: None,
-                time: None,
-            }],
-            status: SourceStatus::Following,
-            events: vec![],
-        })));
+        let refused = LogLine {
+            text: "connect() failed (111: Connection refused)".into(),
+            format: None,
+            cause: Some(Cause::Refused),
+            status: None,
+            upstream: None,
+            time: None,
+        };
+        a.update(Event::Log(Box::new(LogBatch::following(0, vec![refused]))));
         a.set_clock(later(90));
         press(&mut a, KeyCode::Char('Z'));
         let read = a.model.logs.sources[0].lines().back().and_then(|l| l.time);
@@ -257,7 +250,7 @@ mod tests {
 
     #[test]
     fn long_log_lines_thaw_a_freeze_by_their_bytes_not_only_their_count() {
-        use crate::logs::{LogBatch, LogBook, LogLine, RingLimits, SourceSpec, SourceStatus};
+        use crate::logs::{LogBatch, LogBook, LogLine, RingLimits, SourceSpec};
         let mut a = app();
         a.model.logs = LogBook::new(
             &[SourceSpec::file("/logs/error.log", None)],
@@ -265,25 +258,15 @@ mod tests {
         );
         a.freeze.max_bytes = 100 * 1024;
         press(&mut a, KeyCode::Char('Z'));
-        let batch = || {
-            Event::Log(Box::new(LogBatch {
-                source: 0,
-                skipped: Default::default(),
-                lines: vec![
-                    LogLine {
-                        text: "x".repeat(16 * 1024),
-                        format: None,
-                        cause: None,
-                        status: None,
-                        upstream: None,
-                        time: None,
-                    };
-                    2
-                ],
-                status: SourceStatus::Following,
-                events: vec![],
-            }))
+        let line = LogLine {
+            text: "x".repeat(16 * 1024),
+            format: None,
+            cause: None,
+            status: None,
+            upstream: None,
+            time: None,
         };
+        let batch = || Event::Log(Box::new(LogBatch::following(0, vec![line.clone(); 2])));
         // 32 KiB a batch: the fourth passes 100 KiB, far below the count bound.
         for _ in 0..3 {
             a.update(batch());

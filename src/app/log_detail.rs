@@ -359,7 +359,7 @@ mod tests {
     fn y_copies_the_selected_line_where_the_terminal_takes_it_and_says_why_not_elsewhere() {
         use crate::app::Event;
         use crate::app::fixtures::{app, press};
-        use crate::logs::{LogBatch, LogBook, RingLimits, SourceSpec, SourceStatus};
+        use crate::logs::{LogBatch, LogBook, RingLimits, SourceSpec};
         use crossterm::event::KeyCode;
         let mut a = app();
         a.model.logs = LogBook::new(
@@ -367,13 +367,7 @@ mod tests {
             RingLimits::default(),
         );
         let lines = ["first line", "newest line"].map(followed).to_vec();
-        a.update(Event::Log(Box::new(LogBatch {
-            source: 0,
-            skipped: Default::default(),
-            lines,
-            status: SourceStatus::Following,
-            events: vec![],
-        })));
+        a.update(Event::Log(Box::new(LogBatch::following(0, lines))));
         press(&mut a, KeyCode::Char('4'));
         a.clipboard = Clipboard::Off("TERM=dumb is not known".into());
         assert!(press(&mut a, KeyCode::Char('y')).is_empty());

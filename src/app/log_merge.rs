@@ -147,7 +147,7 @@ pub fn merge<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::{LogBatch, RingLimits, SourceSpec, SourceStatus};
+    use crate::logs::{LogBatch, RingLimits, SourceSpec};
 
     fn line(text: &str, time: Option<i64>, status: Option<u16>) -> LogLine {
         LogLine {
@@ -166,13 +166,7 @@ mod tests {
             .collect();
         let mut book = LogBook::new(&specs, RingLimits::default());
         for (source, lines) in sources.into_iter().enumerate() {
-            book.apply(LogBatch {
-                source,
-                skipped: Default::default(),
-                lines,
-                status: SourceStatus::Following,
-                events: vec![],
-            });
+            book.apply(LogBatch::following(source, lines));
         }
         book
     }
@@ -266,13 +260,10 @@ mod tests {
         assert!(v.pick_busiest(&b, 0));
         assert_eq!(v.current, 1);
         assert!(!v.pick_busiest(&b, 3), "a scrolled-back view stays");
-        b.apply(LogBatch {
-            source: 2,
-            skipped: Default::default(),
-            lines: vec![line("c", Some(3), Some(502)); 4],
-            status: SourceStatus::Following,
-            events: vec![],
-        });
+        b.apply(LogBatch::following(
+            2,
+            vec![line("c", Some(3), Some(502)); 4],
+        ));
         assert!(v.pick_busiest(&b, 0));
         assert_eq!(v.current, 2, "overtaken while the operator has not chosen");
         v.switch_source(true, 3);

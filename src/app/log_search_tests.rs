@@ -9,7 +9,7 @@ use crate::app::fixtures::{app, press};
 use crate::app::log_search_input::PromptKind;
 use crate::app::modal::Modal;
 use crate::app::{App, Event};
-use crate::logs::{Format, LogBatch, RingLimits, SourceSpec, SourceStatus};
+use crate::logs::{Format, LogBatch, RingLimits, SourceSpec};
 use crate::pane::PaneId;
 
 /// The fixtures' clock: 2027-01-15 08:00:00 UTC.
@@ -27,13 +27,7 @@ fn line(text: &str, time: Option<i64>) -> LogLine {
 }
 
 fn batch(lines: Vec<LogLine>) -> Event {
-    Event::Log(Box::new(LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines,
-        status: SourceStatus::Following,
-        events: vec![],
-    }))
+    Event::Log(Box::new(LogBatch::following(0, lines)))
 }
 
 /// Ten lines a minute apart from 07:50, only some with a parsed time (as the reader gives
@@ -381,13 +375,7 @@ fn the_cache_follows_a_ring_that_drops_its_oldest_lines() {
                 line(&format!("{n} {kind}"), None)
             })
             .collect();
-        let _ = book.apply(LogBatch {
-            source: 0,
-            skipped: Default::default(),
-            lines,
-            status: SourceStatus::Following,
-            events: vec![],
-        });
+        let _ = book.apply(LogBatch::following(0, lines));
         // What the cache says is what reading the ring from scratch says.
         let fresh = LogView::default();
         let expected: Vec<&str> = book.sources[0]
@@ -418,17 +406,14 @@ fn in_the_merged_view_filters_and_the_counter_span_every_source() {
         RingLimits::default(),
     );
     for (source, texts) in [(0, ["a hit", "a miss"]), (1, ["b hit", "b skip"])] {
-        let _ = book.apply(LogBatch {
+        let _ = book.apply(LogBatch::following(
             source,
-            skipped: Default::default(),
-            lines: texts
+            texts
                 .iter()
                 .enumerate()
                 .map(|(i, t)| line(t, Some(NOW + 10 * i as i64 + source as i64)))
                 .collect(),
-            status: SourceStatus::Following,
-            events: vec![],
-        });
+        ));
     }
     let mut v = LogView::default();
     v.toggle_merged();

@@ -211,7 +211,7 @@ impl LogView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::{Format, RingLimits, SourceSpec, SourceStatus};
+    use crate::logs::{Format, RingLimits, SourceSpec};
 
     fn line(text: &str, cause: Option<Cause>, status: Option<u16>) -> LogLine {
         LogLine {
@@ -229,19 +229,13 @@ mod tests {
             &[SourceSpec::file("/var/log/nginx/error.log", None)],
             RingLimits::default(),
         );
-        book.apply(LogBatch {
-            source: 0,
-            skipped: Default::default(),
-            lines: vec![
+        book.apply(LogBatch::following(0, vec![
                 line("2027/01/15 08:00:00 [notice] 1#1: start worker processes", None, None),
                 line("2027/01/15 08:00:01 [error] 12#12: *3 connect() failed (111: Connection refused)", Some(Cause::Refused), None),
                 line("2027/01/15 08:00:02 [warn] 12#12: *4 an upstream response is buffered", None, None),
                 line("2027/01/15 08:00:03 [error] 12#12: *5 upstream timed out (110: Connection timed out)", Some(Cause::Timeout), None),
                 line("2027/01/15 08:00:04 [error] 12#12: *6 connect() failed (111: Connection refused)", Some(Cause::Refused), None),
-            ],
-            status: SourceStatus::Following,
-            events: vec![],
-        });
+            ]));
         book
     }
 

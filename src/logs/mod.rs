@@ -199,3 +199,18 @@ pub struct LogBatch {
     pub status: SourceStatus,
     pub events: Vec<FollowEvent>,
 }
+
+#[cfg(test)]
+impl LogBatch {
+    /// What a followed source sends for `lines`, nothing skipped and no event: the batch most
+    /// tests feed the model.
+    pub fn following(source: usize, lines: Vec<LogLine>) -> LogBatch {
+        LogBatch {
+            source,
+            skipped: Default::default(),
+            lines,
+            status: SourceStatus::Following,
+            events: vec![],
+        }
+    }
+}

@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_failure_at_a_new_address_on_a_named_port_asks_dns_once() {
-        use crate::logs::{Cause, LogBatch, LogLine, SourceStatus};
+        use crate::logs::{Cause, LogBatch, LogLine};
         let mut d = Dns::new(vec!["app.test".into()], &Catalog::default());
         d.named_ports.insert(8080);
         let line = |status: Option<u16>, cause: Option<Cause>, up: &str| LogLine {
@@ -316,13 +316,7 @@ mod tests {
             upstream: Some(up.into()),
             time: None,
         };
-        let batch = |lines| LogBatch {
-            source: 0,
-            skipped: Default::default(),
-            lines,
-            status: SourceStatus::Following,
-            events: vec![],
-        };
+        let batch = |lines| LogBatch::following(0, lines);
         let refused = || line(None, Some(Cause::Refused), "http://127.0.0.2:8080/cart");
         assert!(d.new_suspect(&batch(vec![refused()])));
         assert!(!d.new_suspect(&batch(vec![refused()])), "asked once");
@@ -351,7 +345,7 @@ mod tests {
 
     #[test]
     fn names_the_log_could_not_resolve_are_asked_once_each_and_watched_ones_not_again() {
-        use crate::logs::{LogBook, RingLimits, SourceSpec, SourceStatus};
+        use crate::logs::{LogBook, RingLimits, SourceSpec};
         let now = 1_800_000_000;
         let mut book = LogBook::new(
             &[SourceSpec::file("/logs/error.log", None)],
@@ -359,13 +353,7 @@ mod tests {
         );
         let mut dns = Dns::new(vec!["watched.test".into()], &Default::default());
         let add = |book: &mut LogBook, lines: Vec<crate::logs::LogLine>| {
-            let batch = LogBatch {
-                source: 0,
-                skipped: Default::default(),
-                lines,
-                status: SourceStatus::Following,
-                events: vec![],
-            };
+            let batch = LogBatch::following(0, lines);
             let failed = has_resolution_failure(&batch);
             book.apply(batch);
             failed

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::tests::{app, render};
 use crate::app::modal::ModalKind;
 use crate::app::{App, Event};
-use crate::logs::{LogBatch, LogBook, LogLine, RingLimits, SourceSpec, SourceStatus, classify};
+use crate::logs::{LogBatch, LogBook, LogLine, RingLimits, SourceSpec, classify};
 
 /// 2027-01-15 08:00:00 UTC, the snapshots' clock.
 const NOW: i64 = 1_800_000_000;
@@ -47,13 +47,7 @@ fn access_line(second: i64, status: u16) -> LogLine {
 }
 
 fn batch(source: usize, lines: Vec<LogLine>) -> Event {
-    Event::Log(Box::new(LogBatch {
-        source,
-        skipped: Default::default(),
-        lines,
-        status: SourceStatus::Following,
-        events: vec![],
-    }))
+    Event::Log(Box::new(LogBatch::following(source, lines)))
 }
 
 /// An access log with no failure first, then the error log with the 502s' causes.

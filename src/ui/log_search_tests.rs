@@ -9,7 +9,7 @@ use ratatui::style::Modifier;
 
 use super::tests::{app, render};
 use crate::app::{App, Event};
-use crate::logs::{Cause, Format, LogBatch, LogLine, RingLimits, SourceSpec, SourceStatus};
+use crate::logs::{Cause, Format, LogBatch, LogLine, RingLimits, SourceSpec};
 
 const T: i64 = 1_800_000_000 - 300;
 
@@ -25,13 +25,7 @@ fn line(text: &str, cause: Option<Cause>, upstream: Option<&str>) -> LogLine {
 }
 
 fn batch(lines: Vec<LogLine>) -> Event {
-    Event::Log(Box::new(LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines,
-        status: SourceStatus::Following,
-        events: vec![],
-    }))
+    Event::Log(Box::new(LogBatch::following(0, lines)))
 }
 
 fn refused(n: u32, upstream: &str) -> LogLine {

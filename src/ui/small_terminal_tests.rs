@@ -69,7 +69,7 @@ fn dns_round() -> crate::dns::DnsRound {
 }
 
 fn log_batch() -> crate::logs::LogBatch {
-    use crate::logs::{Cause, Format, LogBatch, LogLine, SourceStatus};
+    use crate::logs::{Cause, Format, LogBatch, LogLine};
     let line = |text: &str, cause: Option<Cause>, up: Option<&str>| LogLine {
         text: text.into(),
         format: Some(Format::NginxError),
@@ -78,10 +78,9 @@ fn log_batch() -> crate::logs::LogBatch {
         upstream: up.map(str::to_string),
         time: Some(1_800_000_000 - 120),
     };
-    LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines: vec![
+    LogBatch::following(
+        0,
+        vec![
             line(
                 "2027/01/15 07:58:00 [notice] 1#1: start worker processes",
                 None,
@@ -93,9 +92,7 @@ fn log_batch() -> crate::logs::LogBatch {
                 Some("http://10.0.0.5:8080"),
             ),
         ],
-        status: SourceStatus::Following,
-        events: vec![],
-    }
+    )
 }
 
 /// Every pane filled: the host, failing upstreams, DNS through three nameservers with two

@@ -609,7 +609,7 @@ fn dns_failing_first_with_a_mark_per_nameserver() {
 }
 
 fn logs_app() -> App {
-    use crate::logs::{Cause, Format, LogBatch, LogLine, SourceSpec, SourceStatus};
+    use crate::logs::{Cause, Format, LogBatch, LogLine, SourceSpec};
     let mut a = app((120, 40));
     a.model.logs = crate::logs::LogBook::new(
         &[
@@ -627,10 +627,9 @@ fn logs_app() -> App {
         upstream: up.map(str::to_string),
         time: Some(t),
     };
-    let batch = LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines: vec![
+    let batch = LogBatch::following(
+        0,
+        vec![
             line(
                 "2027/01/15 07:58:00 [notice] 1#1: start worker processes",
                 None,
@@ -652,9 +651,7 @@ fn logs_app() -> App {
                 Some("http://10.0.0.6:8080"),
             ),
         ],
-        status: SourceStatus::Following,
-        events: vec![],
-    };
+    );
     a.update(Event::Log(Box::new(batch)));
     key(&mut a, KeyCode::Char('4'));
     key(&mut a, KeyCode::Char('z'));

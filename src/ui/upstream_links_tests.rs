@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::tests::{clock, render};
 use crate::app::{App, Event};
-use crate::logs::{Cause, LogBatch, LogBook, LogLine, RingLimits, SourceSpec, SourceStatus};
+use crate::logs::{Cause, LogBatch, LogBook, LogLine, RingLimits, SourceSpec};
 use crate::model::upstreams::Upstreams;
 use crate::model::upstreams::tests::{entry, result};
 use crate::pane::PaneId;
@@ -84,13 +84,7 @@ fn app(size: (u16, u16)) -> App {
     );
     let mut lines: Vec<LogLine> = (0..13).map(|i| refused(35073, 60 - 4 * i)).collect();
     lines.insert(6, refused(35074, 30));
-    a.update(Event::Log(Box::new(LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines,
-        status: SourceStatus::Following,
-        events: vec![],
-    })));
+    a.update(Event::Log(Box::new(LogBatch::following(0, lines))));
     a.focus = PaneId::Upstreams;
     a
 }
@@ -190,13 +184,7 @@ fn shop() -> App {
     let mut line = refused(35073, 5);
     line.text = line.text.replace("127.0.0.1:35073", "10.0.0.5:8080");
     line.upstream = Some("http://10.0.0.5:8080".into());
-    a.update(Event::Log(Box::new(LogBatch {
-        source: 0,
-        skipped: Default::default(),
-        lines: vec![line],
-        status: SourceStatus::Following,
-        events: vec![],
-    })));
+    a.update(Event::Log(Box::new(LogBatch::following(0, vec![line]))));
     a
 }
 
